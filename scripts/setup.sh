@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Install everything dubbo-c needs to build, test and benchmark on Debian 12:
+# Debian packages (only those missing) and the npm packages of the interop
+# peers (tests/interop/peers). Idempotent: a second run installs nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS=(
+  build-essential cmake pkg-config git    # toolchain
+  clang libclang-rt-14-dev                # libFuzzer for fuzz/
+  libjansson-dev                          # JSON parsing (typed JSON, config)
+  openjdk-17-jdk-headless libhessian-java # Caucho Hessian 4.0.38: the Java peer
+  nodejs npm                              # hessian.js and the Node Dubbo peers
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# A node/npm not from Debian (already on PATH) is fine too.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  missing=("${missing[@]/nodejs/}"); missing=("${missing[@]/npm/}")
+fi
+want=()
+for p in "${missing[@]}"; do [ -n "$p" ] && want+=("$p"); done
+if [ ${#want[@]} -gt 0 ]; then
+  echo "setup: installing ${want[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
+fi
+
+# npm peers, pinned by package-lock.json; reinstalled only when the lock changes.
+peers=tests/interop/peers
+if [ -f "$peers/package.json" ]; then
+  stamp="$peers/node_modules/.dubbo-c-stamp"
+  sum=$(cat "$peers/package.json" "$peers/package-lock.json" 2>/dev/null | sha256sum | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
+    echo "setup: installing npm peers in $peers"
+    (cd "$peers" && if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; \
+                    else npm install --no-audit --no-fund --loglevel=error; fi)
+    echo "$sum" > "$stamp"
+  fi
+fi
+echo "setup: ok"

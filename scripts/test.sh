@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install what is missing, build dubbo-c with ASan+UBSan, build the fuzz
+# targets with clang, and run every test (unit, interop, integration, short
+# fuzz runs) under ctest. Exit status is ctest's.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+JOBS=$(nproc)
+
+# Main test build: gcc, sanitizers on.
+cmake -S . -B build/test -DCMAKE_BUILD_TYPE=Debug -DDUBBO_SANITIZE=ON -DDUBBO_BUILD_BENCH=OFF >/dev/null
+cmake --build build/test -j"$JOBS"
+
+# Fuzz targets: clang + libFuzzer (their short runs are ctest cases there).
+CC=clang cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDUBBO_FUZZ=ON \
+  -DDUBBO_SANITIZE=ON -DDUBBO_BUILD_TESTS=OFF -DDUBBO_BUILD_BENCH=OFF >/dev/null
+cmake --build build/fuzz -j"$JOBS" --target fuzz_targets
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+status=0
+(cd build/test && ctest --output-on-failure -j"$JOBS" "$@") || status=$?
+(cd build/fuzz && ctest --output-on-failure "$@") || status=$?
+exit $status

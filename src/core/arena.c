@@ -1,0 +1,116 @@
+/* Bump-pointer arena: values of one message are allocated here and freed
+ * together. Blocks grow geometrically; a limit bounds the total handed out. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dubbo/value.h"
+#include "core/internal.h"
+
+typedef struct block {
+    struct block *next;
+    size_t size; /* usable bytes after the header */
+    size_t used;
+    max_align_t data[];
+} block_t;
+
+struct dubbo_arena {
+    block_t *head; /* current block; older blocks follow */
+    size_t used;   /* bytes handed out (the limit counts these) */
+    size_t limit;
+    size_t next_size;
+};
+
+#define FIRST_BLOCK 4096
+
+static block_t *block_new(size_t size)
+{
+    block_t *b = malloc(sizeof(*b) + size);
+    if (!b) return NULL;
+    b->next = NULL;
+    b->size = size;
+    b->used = 0;
+    return b;
+}
+
+dubbo_arena_t *dubbo_arena_new(size_t limit)
+{
+    dubbo_arena_t *a = malloc(sizeof(*a));
+    if (!a) return NULL;
+    a->head = NULL;
+    a->used = 0;
+    a->limit = limit;
+    a->next_size = FIRST_BLOCK;
+    return a;
+}
+
+void dubbo_arena_free(dubbo_arena_t *a)
+{
+    if (!a) return;
+    block_t *b = a->head;
+    while (b) {
+        block_t *n = b->next;
+        free(b);
+        b = n;
+    }
+    free(a);
+}
+
+void dubbo_arena_reset(dubbo_arena_t *a)
+{
+    if (!a->head) return;
+    /* Keep the oldest (first) block: it is the smallest, sized for a typical
+     * message; larger ones were for outliers. */
+    block_t *b = a->head, *keep = NULL;
+    while (b) {
+        block_t *n = b->next;
+        if (!n) keep = b;
+        else free(b);
+        b = n;
+    }
+    keep->used = 0;
+    a->head = keep;
+    a->used = 0;
+    a->next_size = keep->size * 2;
+}
+
+void *dubbo_arena_alloc(dubbo_arena_t *a, size_t n)
+{
+    n = (n + 7) & ~(size_t)7;
+    if (n == 0) n = 8;
+    if (DUBBO__UNLIKELY(a->limit && (n > a->limit || a->used > a->limit - n))) {
+        dubbo__seterr(DUBBO_ETOO_BIG, "arena: allocating %zu bytes would pass the limit of %zu", n,
+                      a->limit);
+        return NULL;
+    }
+    block_t *b = a->head;
+    if (DUBBO__UNLIKELY(!b || b->size - b->used < n)) {
+        size_t size = a->next_size;
+        while (size < n) size *= 2;
+        b = block_new(size);
+        if (!b) {
+            dubbo__seterr(DUBBO_ENOMEM, "arena: cannot allocate a block of %zu bytes", size);
+            return NULL;
+        }
+        b->next = a->head;
+        a->head = b;
+        if (a->next_size < ((size_t)1 << 20)) a->next_size *= 2;
+    }
+    void *p = (char *)b->data + b->used;
+    b->used += n;
+    a->used += n;
+    return p;
+}
+
+char *dubbo_arena_strndup(dubbo_arena_t *a, const char *s, size_t n)
+{
+    char *p = dubbo_arena_alloc(a, n + 1);
+    if (!p) return NULL;
+    if (n) memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+size_t dubbo_arena_used(const dubbo_arena_t *a)
+{
+    return a->used;
+}

@@ -1,0 +1,22 @@
+/* Internal helpers shared by every layer; never installed. */
+#ifndef DUBBO_CORE_INTERNAL_H
+#define DUBBO_CORE_INTERNAL_H
+
+#include <stddef.h>
+#include "dubbo/error.h"
+
+#if defined(__GNUC__)
+#define DUBBO__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define DUBBO__LIKELY(x)    __builtin_expect(!!(x), 1)
+#define DUBBO__UNLIKELY(x)  __builtin_expect(!!(x), 0)
+#else
+#define DUBBO__PRINTF(a, b)
+#define DUBBO__LIKELY(x)   (x)
+#define DUBBO__UNLIKELY(x) (x)
+#endif
+
+/* Record a detail message for dubbo_last_error() and return err, so that
+ * failure paths read `return dubbo__seterr(DUBBO_EINVAL, "...", ...);`. */
+int dubbo__seterr(int err, const char *fmt, ...) DUBBO__PRINTF(2, 3);
+
+#endif
