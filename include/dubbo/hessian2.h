@@ -41,6 +41,7 @@ typedef struct {
     size_t nclasses, classes_cap;
     const char **types;
     size_t ntypes, types_cap;
+    dubbo_buf_t scratch; /* joins chunked strings and binaries */
 } dubbo_h2_decoder_t;
 
 /* Start decoding `len` bytes at `in` (borrowed: must stay valid while the
@@ -79,8 +80,8 @@ static inline bool dubbo_h2_decoder_done(const dubbo_h2_decoder_t *d)
 /* One-shot: decode a single value from in[0..len) into `arena`. If consumed
  * is NULL, trailing bytes are an error (DUBBO_EMALFORMED); otherwise the
  * number of bytes used is stored there. */
-int dubbo_hessian2_decode(dubbo_arena_t *arena, const uint8_t *in, size_t len,
-                          dubbo_value_t **out, size_t *consumed);
+int dubbo_hessian2_decode(dubbo_arena_t *arena, const uint8_t *in, size_t len, dubbo_value_t **out,
+                          size_t *consumed);
 
 /* ---- Encoding --------------------------------------------------------- */
 

@@ -63,8 +63,10 @@ void dubbo_arena_reset(dubbo_arena_t *a)
     block_t *b = a->head, *keep = NULL;
     while (b) {
         block_t *n = b->next;
-        if (!n) keep = b;
-        else free(b);
+        if (!n)
+            keep = b;
+        else
+            free(b);
         b = n;
     }
     keep->used = 0;
@@ -85,7 +87,8 @@ void *dubbo_arena_alloc(dubbo_arena_t *a, size_t n)
     block_t *b = a->head;
     if (DUBBO__UNLIKELY(!b || b->size - b->used < n)) {
         size_t size = a->next_size;
-        while (size < n) size *= 2;
+        while (size < n)
+            size *= 2;
         b = block_new(size);
         if (!b) {
             dubbo__seterr(DUBBO_ENOMEM, "arena: cannot allocate a block of %zu bytes", size);

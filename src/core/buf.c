@@ -24,11 +24,12 @@ int dubbo_buf_reserve(dubbo_buf_t *b, size_t n)
 {
     if (DUBBO__LIKELY(b->cap - b->len >= n)) return 0;
     if (n > SIZE_MAX / 2 - b->len || (b->limit && b->len + n > b->limit))
-        return dubbo__seterr(DUBBO_ETOO_BIG, "buffer: %zu + %zu bytes exceeds limit %zu", b->len,
-                             n, b->limit);
+        return dubbo__seterr(DUBBO_ETOO_BIG, "buffer: %zu + %zu bytes exceeds limit %zu", b->len, n,
+                             b->limit);
     size_t want = b->len + n;
     size_t cap = b->cap ? b->cap : 256;
-    while (cap < want) cap *= 2;
+    while (cap < want)
+        cap *= 2;
     if (b->limit && cap > b->limit) cap = b->limit;
     uint8_t *p = realloc(b->base, cap);
     if (!p) return dubbo__seterr(DUBBO_ENOMEM, "buffer: cannot grow to %zu bytes", cap);

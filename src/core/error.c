@@ -7,6 +7,7 @@
 #include "core/internal.h"
 
 static _Thread_local char last_error[512];
+static _Thread_local int last_code;
 
 const char *dubbo_strerror(int err)
 {
@@ -44,8 +45,14 @@ const char *dubbo_last_error(void)
     return last_error;
 }
 
+int dubbo__last_code(void)
+{
+    return last_code;
+}
+
 int dubbo__seterr(int err, const char *fmt, ...)
 {
+    last_code = err;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(last_error, sizeof(last_error), fmt, ap);

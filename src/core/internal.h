@@ -19,4 +19,8 @@
  * failure paths read `return dubbo__seterr(DUBBO_EINVAL, "...", ...);`. */
 int dubbo__seterr(int err, const char *fmt, ...) DUBBO__PRINTF(2, 3);
 
+/* The code passed to the last dubbo__seterr() on this thread, for callers
+ * that wrap a lower layer's failure with more context. */
+int dubbo__last_code(void);
+
 #endif

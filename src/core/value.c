@@ -171,8 +171,8 @@ int dubbo_map_put(dubbo_arena_t *a, dubbo_value_t *map, dubbo_value_t *key, dubb
         return dubbo__seterr(DUBBO_ETYPE, "value: put into a %s, not a map",
                              map ? dubbo_vtype_name(map->type) : "null");
     if (map->u.map.len == map->u.map.cap) {
-        void *p = grow(a, map->u.map.items, sizeof(dubbo_map_entry_t), map->u.map.len,
-                       &map->u.map.cap);
+        void *p =
+            grow(a, map->u.map.items, sizeof(dubbo_map_entry_t), map->u.map.len, &map->u.map.cap);
         if (!p) return DUBBO_ENOMEM;
         map->u.map.items = p;
     }
@@ -212,10 +212,9 @@ int dubbo_object_set(dubbo_value_t *obj, const char *field, dubbo_value_t *value
 {
     int i = field_index(obj, field);
     if (i < 0)
-        return dubbo__seterr(DUBBO_ENOT_FOUND, "value: class %s has no field \"%s\"",
-                             obj && obj->type == DUBBO_T_OBJECT ? obj->u.obj.cls->name
-                                                                : "(not an object)",
-                             field);
+        return dubbo__seterr(
+            DUBBO_ENOT_FOUND, "value: class %s has no field \"%s\"",
+            obj && obj->type == DUBBO_T_OBJECT ? obj->u.obj.cls->name : "(not an object)", field);
     obj->u.obj.fields[i] = value;
     return 0;
 }

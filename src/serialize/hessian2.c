@@ -1,0 +1,1336 @@
+/* Hessian 2.0 codec: a strict, bounded decoder for every form in the spec,
+ * and an encoder that writes what Java's Hessian2Output writes for the same
+ * Java value (see docs/hessian2.md for the rules and where they come from). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dubbo/hessian2.h"
+#include "core/internal.h"
+
+/* Bytecodes (Hessian 2.0 spec, "Bytecode map"). */
+enum {
+    BC_BINARY_CHUNK = 'A',
+    BC_BINARY = 'B',
+    BC_CLASS_DEF = 'C',
+    BC_DOUBLE = 'D',
+    BC_FALSE = 'F',
+    BC_MAP_UNTYPED = 'H',
+    BC_INT = 'I',
+    BC_DATE = 0x4a,
+    BC_DATE_MINUTE = 0x4b,
+    BC_LONG = 'L',
+    BC_MAP = 'M',
+    BC_NULL = 'N',
+    BC_OBJECT = 'O',
+    BC_REF = 0x51,
+    BC_STRING_CHUNK = 'R',
+    BC_STRING = 'S',
+    BC_TRUE = 'T',
+    BC_LIST_VARIABLE = 0x55,
+    BC_LIST_FIXED = 'V',
+    BC_LIST_VARIABLE_UNTYPED = 0x57,
+    BC_LIST_FIXED_UNTYPED = 0x58,
+    BC_LONG_INT = 0x59,
+    BC_END = 'Z',
+    BC_DOUBLE_ZERO = 0x5b,
+    BC_DOUBLE_ONE = 0x5c,
+    BC_DOUBLE_BYTE = 0x5d,
+    BC_DOUBLE_SHORT = 0x5e,
+    BC_DOUBLE_MILL = 0x5f,
+    BC_OBJECT_DIRECT = 0x60, /* 0x60-0x6f */
+    BC_LIST_DIRECT = 0x70,   /* 0x70-0x77 typed, 0x78-0x7f untyped */
+    BC_LIST_DIRECT_UNTYPED = 0x78,
+    BC_INT_ZERO = 0x90,        /* 0x80-0xbf */
+    BC_INT_BYTE_ZERO = 0xc8,   /* 0xc0-0xcf */
+    BC_INT_SHORT_ZERO = 0xd4,  /* 0xd0-0xd7 */
+    BC_LONG_ZERO = 0xe0,       /* 0xd8-0xef */
+    BC_LONG_BYTE_ZERO = 0xf8,  /* 0xf0-0xff */
+    BC_LONG_SHORT_ZERO = 0x3c, /* 0x38-0x3f */
+    BC_STRING_SHORT = 0x30,    /* 0x30-0x33 */
+    BC_BINARY_DIRECT = 0x20,   /* 0x20-0x2f */
+    BC_BINARY_SHORT = 0x34,    /* 0x34-0x37 */
+};
+
+#define STRING_CHUNK_UNITS 0x8000
+#define BINARY_CHUNK_BYTES 8189 /* what Java writes at the start of its 8 KiB buffer */
+
+/* ======================================================================
+ * Decoder
+ * ====================================================================== */
+
+void dubbo_h2_decoder_init(dubbo_h2_decoder_t *d, dubbo_arena_t *arena, const uint8_t *in,
+                           size_t len)
+{
+    memset(d, 0, sizeof(*d));
+    d->in = in;
+    d->len = len;
+    d->arena = arena;
+    d->max_depth = DUBBO_H2_DEFAULT_MAX_DEPTH;
+    dubbo_buf_init(&d->scratch, 0);
+}
+
+void dubbo_h2_decoder_destroy(dubbo_h2_decoder_t *d)
+{
+    free(d->refs);
+    free(d->classes);
+    free(d->types);
+    dubbo_buf_destroy(&d->scratch);
+    d->refs = NULL;
+    d->classes = NULL;
+    d->types = NULL;
+}
+
+static int truncated(const dubbo_h2_decoder_t *d, const char *what, size_t at, size_t need)
+{
+    return dubbo__seterr(DUBBO_ETRUNCATED,
+                         "hessian2: truncated %s at offset %zu: needs %zu bytes, %zu left", what,
+                         at, need, at <= d->len ? d->len - at : 0);
+}
+
+static int nomem(const char *what)
+{
+    return dubbo__seterr(DUBBO_ENOMEM, "hessian2: out of memory for %s", what);
+}
+
+/* Make sure n bytes are available at d->pos. */
+#define NEED(d, n, what)                                                                           \
+    do {                                                                                           \
+        if (DUBBO__UNLIKELY((d)->len - (d)->pos < (size_t)(n)))                                    \
+            return truncated((d), (what), (d)->pos, (size_t)(n));                                  \
+    } while (0)
+
+static inline uint32_t be16(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 8 | p[1];
+}
+
+static inline uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline uint64_t be64(const uint8_t *p)
+{
+    return (uint64_t)be32(p) << 32 | be32(p + 4);
+}
+
+/* Grow a malloc'd table of pointers. Table sizes are bounded by the input:
+ * every entry costs at least one input byte. */
+static int push_ptr(void ***tab, size_t *n, size_t *cap, void *p, const char *what)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 16;
+        void **t = realloc(*tab, ncap * sizeof(void *));
+        if (!t) return nomem(what);
+        *tab = t;
+        *cap = ncap;
+    }
+    (*tab)[(*n)++] = p;
+    return 0;
+}
+
+static int add_ref(dubbo_h2_decoder_t *d, dubbo_value_t *v)
+{
+    return push_ptr((void ***)&d->refs, &d->nrefs, &d->refs_cap, v, "references");
+}
+
+static int arena_fail(const dubbo_h2_decoder_t *d, size_t at)
+{
+    /* The arena set the detail (limit or OOM); add where it happened. */
+    char detail[256];
+    snprintf(detail, sizeof(detail), "%s", dubbo_last_error());
+    int code = dubbo__last_code() == DUBBO_ETOO_BIG ? DUBBO_ETOO_BIG : DUBBO_ENOMEM;
+    return dubbo__seterr(code, "hessian2: value at offset %zu: %s", at, detail);
+}
+
+/* Reads any int form; `what` names the field for messages. */
+static int read_int(dubbo_h2_decoder_t *d, int32_t *out, const char *what)
+{
+    size_t at = d->pos;
+    NEED(d, 1, what);
+    uint8_t b = d->in[d->pos++];
+    if (b >= 0x80 && b <= 0xbf) {
+        *out = (int32_t)b - BC_INT_ZERO;
+    } else if (b >= 0xc0 && b <= 0xcf) {
+        NEED(d, 1, what);
+        *out = (int32_t)(((uint32_t)((int32_t)b - BC_INT_BYTE_ZERO) << 8) | d->in[d->pos]);
+        d->pos += 1;
+    } else if (b >= 0xd0 && b <= 0xd7) {
+        NEED(d, 2, what);
+        *out = (int32_t)(((uint32_t)((int32_t)b - BC_INT_SHORT_ZERO) << 16) | be16(d->in + d->pos));
+        d->pos += 2;
+    } else if (b == BC_INT) {
+        NEED(d, 4, what);
+        *out = (int32_t)be32(d->in + d->pos);
+        d->pos += 4;
+    } else {
+        return dubbo__seterr(DUBBO_EMALFORMED,
+                             "hessian2: %s at offset %zu must be an int, found byte 0x%02x", what,
+                             at, b);
+    }
+    return 0;
+}
+
+static bool is_string_code(uint8_t b)
+{
+    return b <= 0x1f || (b >= 0x30 && b <= 0x33) || b == BC_STRING || b == BC_STRING_CHUNK;
+}
+
+/* Length of one CESU-8/UTF-8 character starting at p (n bytes available),
+ * counting UTF-16 units in *units. Returns the byte length, 0 if malformed,
+ * or -1 if truncated. Accepts surrogates encoded on their own (CESU-8, as
+ * Java writes) and, leniently, 4-byte UTF-8 (2 units). Rejects overlongs. */
+static int char_len(const uint8_t *p, size_t n, int *units)
+{
+    uint8_t c = p[0];
+    if (c < 0x80) {
+        *units = 1;
+        return 1;
+    }
+    if (c < 0xc2) return 0; /* continuation byte or overlong 2-byte lead */
+    if (c < 0xe0) {
+        if (n < 2) return -1;
+        if ((p[1] & 0xc0) != 0x80) return 0;
+        *units = 1;
+        return 2;
+    }
+    if (c < 0xf0) {
+        if (n < 3) return -1;
+        if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80) return 0;
+        if (c == 0xe0 && p[1] < 0xa0) return 0; /* overlong */
+        *units = 1;
+        return 3;
+    }
+    if (c < 0xf5) {
+        if (n < 4) return -1;
+        if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80) return 0;
+        if (c == 0xf0 && p[1] < 0x90) return 0;  /* overlong */
+        if (c == 0xf4 && p[1] >= 0x90) return 0; /* past U+10FFFF */
+        *units = 2;
+        return 4;
+    }
+    return 0;
+}
+
+/* Scan `units` UTF-16 units of characters at d->pos; return their byte
+ * length in *blen and whether any surrogate (3-byte ED A0..ED BF) was seen. */
+static int scan_chars(dubbo_h2_decoder_t *d, size_t units, size_t *blen, bool *surrogates,
+                      bool *ascii)
+{
+    const uint8_t *p = d->in + d->pos;
+    size_t left = d->len - d->pos, i = 0, u = 0;
+    bool asc = true;
+    while (u < units) {
+        if (i >= left) return truncated(d, "string", d->pos + i, units - u);
+        int cu;
+        int n = char_len(p + i, left - i, &cu);
+        if (n < 0) return truncated(d, "string character", d->pos + i, 4);
+        if (n == 0 || (cu == 2 && u + 2 > units))
+            return dubbo__seterr(DUBBO_EMALFORMED,
+                                 "hessian2: invalid UTF-8 byte 0x%02x in string at offset %zu",
+                                 p[i], d->pos + i);
+        if (n > 1) asc = false;
+        if (n == 3 && p[i] == 0xed && p[i + 1] >= 0xa0) *surrogates = true;
+        i += (size_t)n;
+        u += (size_t)cu;
+    }
+    *blen = i;
+    *ascii = asc;
+    return 0;
+}
+
+/* Join CESU-8 surrogate pairs (ED A0-AF xx ED B0-BF xx) into 4-byte UTF-8,
+ * in place; lone surrogates stay as 3-byte sequences (WTF-8). */
+static size_t join_surrogates(char *s, size_t len)
+{
+    size_t r = 0, w = 0;
+    while (r < len) {
+        const uint8_t *p = (const uint8_t *)s + r;
+        if (r + 6 <= len && p[0] == 0xed && p[1] >= 0xa0 && p[1] <= 0xaf && p[3] == 0xed &&
+            p[4] >= 0xb0 && p[4] <= 0xbf) {
+            uint32_t hi = 0xd000u | (uint32_t)(p[1] & 0x3f) << 6 | (p[2] & 0x3f);
+            uint32_t lo = 0xd000u | (uint32_t)(p[4] & 0x3f) << 6 | (p[5] & 0x3f);
+            uint32_t cp = 0x10000u + ((hi - 0xd800u) << 10) + (lo - 0xdc00u);
+            s[w++] = (char)(0xf0 | cp >> 18);
+            s[w++] = (char)(0x80 | ((cp >> 12) & 0x3f));
+            s[w++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+            s[w++] = (char)(0x80 | (cp & 0x3f));
+            r += 6;
+        } else {
+            s[w++] = s[r++];
+        }
+    }
+    s[w] = '\0';
+    return w;
+}
+
+/* Decode a string whose first bytecode `b` was consumed at offset `at`. */
+static int read_string_body(dubbo_h2_decoder_t *d, uint8_t b, size_t at, const char **out,
+                            size_t *outlen)
+{
+    bool surrogates = false, chunked = false;
+    d->scratch.len = 0;
+    for (;;) {
+        size_t units;
+        bool final = true;
+        if (b <= 0x1f) {
+            units = b;
+        } else if (b >= 0x30 && b <= 0x33) {
+            NEED(d, 1, "string length");
+            units = (size_t)(b - BC_STRING_SHORT) << 8 | d->in[d->pos++];
+        } else if (b == BC_STRING || b == BC_STRING_CHUNK) {
+            NEED(d, 2, "string length");
+            units = be16(d->in + d->pos);
+            d->pos += 2;
+            final = b == BC_STRING;
+        } else {
+            return dubbo__seterr(DUBBO_EMALFORMED,
+                                 "hessian2: string chunk at offset %zu must be a string, found "
+                                 "byte 0x%02x",
+                                 d->pos - 1, b);
+        }
+        size_t blen;
+        bool ascii;
+        int rc = scan_chars(d, units, &blen, &surrogates, &ascii);
+        if (rc) return rc;
+        if (final && !chunked) {
+            /* The common case: one piece, converted straight into the arena. */
+            char *s = dubbo_arena_strndup(d->arena, (const char *)d->in + d->pos, blen);
+            if (!s) return arena_fail(d, at);
+            d->pos += blen;
+            *out = s;
+            *outlen = surrogates ? join_surrogates(s, blen) : blen;
+            return 0;
+        }
+        chunked = true;
+        if (dubbo_buf_append(&d->scratch, d->in + d->pos, blen)) return nomem("string chunks");
+        d->pos += blen;
+        if (final) break;
+        NEED(d, 1, "string chunk");
+        b = d->in[d->pos++];
+    }
+    char *s = dubbo_arena_strndup(d->arena, (const char *)d->scratch.base, d->scratch.len);
+    if (!s) return arena_fail(d, at);
+    *out = s;
+    *outlen = surrogates ? join_surrogates(s, d->scratch.len) : d->scratch.len;
+    return 0;
+}
+
+/* A string where the grammar requires one (type names, class and field
+ * names). */
+static int read_name(dubbo_h2_decoder_t *d, const char **out, const char *what)
+{
+    NEED(d, 1, what);
+    size_t at = d->pos;
+    uint8_t b = d->in[d->pos++];
+    if (!is_string_code(b))
+        return dubbo__seterr(DUBBO_EMALFORMED,
+                             "hessian2: %s at offset %zu must be a string, found byte 0x%02x", what,
+                             at, b);
+    size_t len;
+    return read_string_body(d, b, at, out, &len);
+}
+
+/* type ::= string | int (index into the stream's type table) */
+static int read_type(dubbo_h2_decoder_t *d, const char **out)
+{
+    NEED(d, 1, "type");
+    if (is_string_code(d->in[d->pos])) {
+        int rc = read_name(d, out, "type");
+        if (rc) return rc;
+        return push_ptr((void ***)&d->types, &d->ntypes, &d->types_cap, (void *)*out, "types");
+    }
+    size_t at = d->pos;
+    int32_t idx;
+    int rc = read_int(d, &idx, "type");
+    if (rc) return rc;
+    if (idx < 0 || (size_t)idx >= d->ntypes)
+        return dubbo__seterr(DUBBO_EBAD_REF,
+                             "hessian2: type reference %d at offset %zu is out of range (%zu types "
+                             "defined)",
+                             idx, at, d->ntypes);
+    *out = d->types[idx];
+    return 0;
+}
+
+static int read_binary_body(dubbo_h2_decoder_t *d, uint8_t b, size_t at, dubbo_value_t **out)
+{
+    /* First pass: walk the chunk headers to learn the total, so the value is
+     * allocated once; every byte counted is present in the input. */
+    size_t p = d->pos, total = 0;
+    uint8_t c = b;
+    for (;;) {
+        size_t n;
+        bool final = true;
+        if (c >= 0x20 && c <= 0x2f) {
+            n = c - BC_BINARY_DIRECT;
+        } else if (c >= 0x34 && c <= 0x37) {
+            if (d->len - p < 1) return truncated(d, "binary length", p, 1);
+            n = (size_t)(c - BC_BINARY_SHORT) << 8 | d->in[p++];
+        } else if (c == BC_BINARY || c == BC_BINARY_CHUNK) {
+            if (d->len - p < 2) return truncated(d, "binary length", p, 2);
+            n = be16(d->in + p);
+            p += 2;
+            final = c == BC_BINARY;
+        } else {
+            return dubbo__seterr(DUBBO_EMALFORMED,
+                                 "hessian2: binary chunk at offset %zu must be binary, found byte "
+                                 "0x%02x",
+                                 p - 1, c);
+        }
+        if (d->len - p < n) return truncated(d, "binary", p, n);
+        p += n;
+        total += n;
+        if (final) break;
+        if (p >= d->len) return truncated(d, "binary chunk", p, 1);
+        c = d->in[p++];
+    }
+    dubbo_value_t *v = dubbo_arena_alloc(d->arena, sizeof(*v));
+    uint8_t *buf = dubbo_arena_alloc(d->arena, total + 1);
+    if (!v || !buf) return arena_fail(d, at);
+    memset(v, 0, sizeof(*v));
+    v->type = DUBBO_T_BINARY;
+    /* Second pass: copy. */
+    size_t w = 0;
+    c = b;
+    for (;;) {
+        size_t n;
+        bool final = true;
+        if (c >= 0x20 && c <= 0x2f) {
+            n = c - BC_BINARY_DIRECT;
+        } else if (c >= 0x34 && c <= 0x37) {
+            n = (size_t)(c - BC_BINARY_SHORT) << 8 | d->in[d->pos++];
+        } else {
+            n = be16(d->in + d->pos);
+            d->pos += 2;
+            final = c == BC_BINARY;
+        }
+        memcpy(buf + w, d->in + d->pos, n);
+        d->pos += n;
+        w += n;
+        if (final) break;
+        c = d->in[d->pos++];
+    }
+    buf[total] = 0;
+    v->u.s.ptr = (const char *)buf;
+    v->u.s.len = total;
+    *out = v;
+    return 0;
+}
+
+static dubbo_value_t *new_value(dubbo_h2_decoder_t *d, dubbo_vtype_t t)
+{
+    dubbo_value_t *v = dubbo_arena_alloc(d->arena, sizeof(*v));
+    if (v) {
+        memset(v, 0, sizeof(*v));
+        v->type = t;
+    }
+    return v;
+}
+
+static int decode_value(dubbo_h2_decoder_t *d, dubbo_value_t **out);
+
+static int enter(dubbo_h2_decoder_t *d, size_t at)
+{
+    if (++d->depth > d->max_depth)
+        return dubbo__seterr(DUBBO_ETOO_DEEP, "hessian2: nesting deeper than %u at offset %zu",
+                             d->max_depth, at);
+    return 0;
+}
+
+/* A list of known length n (fixed forms). */
+static int read_fixed_list(dubbo_h2_decoder_t *d, size_t at, const char *type, int32_t n,
+                           dubbo_value_t **out)
+{
+    if (n < 0)
+        return dubbo__seterr(DUBBO_EMALFORMED,
+                             "hessian2: list at offset %zu has negative length %d", at, n);
+    /* Every element takes at least one byte: a length past the input is a
+     * lie, refused before anything is allocated for it. */
+    if ((size_t)n > d->len - d->pos) return truncated(d, "list", d->pos, (size_t)n);
+    dubbo_value_t *v = new_value(d, DUBBO_T_LIST);
+    if (!v) return arena_fail(d, at);
+    v->u.list.type = type;
+    if (n) {
+        v->u.list.items = dubbo_arena_alloc(d->arena, (size_t)n * sizeof(dubbo_value_t *));
+        if (!v->u.list.items) return arena_fail(d, at);
+        v->u.list.cap = (size_t)n;
+    }
+    int rc = add_ref(d, v);
+    if (rc) return rc;
+    if ((rc = enter(d, at))) return rc;
+    for (int32_t i = 0; i < n; i++) {
+        if ((rc = decode_value(d, &v->u.list.items[i]))) return rc;
+        v->u.list.len++;
+    }
+    d->depth--;
+    *out = v;
+    return 0;
+}
+
+static int read_variable_list(dubbo_h2_decoder_t *d, size_t at, const char *type,
+                              dubbo_value_t **out)
+{
+    dubbo_value_t *v = new_value(d, DUBBO_T_LIST);
+    if (!v) return arena_fail(d, at);
+    v->u.list.type = type;
+    v->flags = DUBBO_VF_VARIABLE;
+    int rc = add_ref(d, v);
+    if (rc) return rc;
+    if ((rc = enter(d, at))) return rc;
+    for (;;) {
+        NEED(d, 1, "list end");
+        if (d->in[d->pos] == BC_END) {
+            d->pos++;
+            break;
+        }
+        dubbo_value_t *item;
+        if ((rc = decode_value(d, &item))) return rc;
+        if (dubbo_list_push(d->arena, v, item)) return arena_fail(d, at);
+    }
+    d->depth--;
+    *out = v;
+    return 0;
+}
+
+static int read_map(dubbo_h2_decoder_t *d, size_t at, const char *type, dubbo_value_t **out)
+{
+    dubbo_value_t *v = new_value(d, DUBBO_T_MAP);
+    if (!v) return arena_fail(d, at);
+    v->u.map.type = type;
+    int rc = add_ref(d, v);
+    if (rc) return rc;
+    if ((rc = enter(d, at))) return rc;
+    for (;;) {
+        NEED(d, 1, "map end");
+        if (d->in[d->pos] == BC_END) {
+            d->pos++;
+            break;
+        }
+        dubbo_value_t *k, *val;
+        if ((rc = decode_value(d, &k))) return rc;
+        if ((rc = decode_value(d, &val))) return rc;
+        if (dubbo_map_put(d->arena, v, k, val)) return arena_fail(d, at);
+    }
+    d->depth--;
+    *out = v;
+    return 0;
+}
+
+/* 'C' name int(nfields) name*nfields: one more entry in the class table. */
+static int read_class_def(dubbo_h2_decoder_t *d, size_t at)
+{
+    const char *name;
+    int rc = read_name(d, &name, "class name");
+    if (rc) return rc;
+    size_t nat = d->pos;
+    int32_t n;
+    if ((rc = read_int(d, &n, "class field count"))) return rc;
+    if (n < 0 || (size_t)n > d->len - d->pos)
+        return dubbo__seterr(n < 0 ? DUBBO_EMALFORMED : DUBBO_ETRUNCATED,
+                             "hessian2: class %s at offset %zu declares %d fields (offset %zu, %zu "
+                             "bytes left)",
+                             name, at, n, nat, d->len - d->pos);
+    dubbo_class_t *c = dubbo_arena_alloc(d->arena, sizeof(*c));
+    const char **fields = dubbo_arena_alloc(d->arena, ((size_t)n + 1) * sizeof(char *));
+    if (!c || !fields) return arena_fail(d, at);
+    for (int32_t i = 0; i < n; i++)
+        if ((rc = read_name(d, &fields[i], "field name"))) return rc;
+    c->name = name;
+    c->nfields = (size_t)n;
+    c->fields = fields;
+    return push_ptr((void ***)&d->classes, &d->nclasses, &d->classes_cap, c, "classes");
+}
+
+static int read_object(dubbo_h2_decoder_t *d, size_t at, int32_t idx, dubbo_value_t **out)
+{
+    if (idx < 0 || (size_t)idx >= d->nclasses)
+        return dubbo__seterr(DUBBO_EBAD_REF,
+                             "hessian2: object at offset %zu refers to class definition %d, but "
+                             "%zu are defined",
+                             at, idx, d->nclasses);
+    const dubbo_class_t *c = d->classes[idx];
+    dubbo_value_t *v = new_value(d, DUBBO_T_OBJECT);
+    dubbo_value_t **fields = dubbo_arena_alloc(d->arena, (c->nfields + 1) * sizeof(*fields));
+    if (!v || !fields) return arena_fail(d, at);
+    v->u.obj.cls = c;
+    v->u.obj.fields = fields;
+    memset(fields, 0, (c->nfields + 1) * sizeof(*fields));
+    int rc = add_ref(d, v);
+    if (rc) return rc;
+    if ((rc = enter(d, at))) return rc;
+    for (size_t i = 0; i < c->nfields; i++)
+        if ((rc = decode_value(d, &fields[i]))) return rc;
+    d->depth--;
+    *out = v;
+    return 0;
+}
+
+static int decode_value(dubbo_h2_decoder_t *d, dubbo_value_t **out)
+{
+    int rc;
+    size_t at;
+    uint8_t b;
+    dubbo_value_t *v;
+
+again:
+    at = d->pos;
+    NEED(d, 1, "value");
+    b = d->in[d->pos++];
+    switch (b) {
+    case BC_NULL: *out = dubbo_v_null(); return 0;
+    case BC_TRUE:
+    case BC_FALSE:
+        if (!(v = new_value(d, DUBBO_T_BOOL))) return arena_fail(d, at);
+        v->u.b = b == BC_TRUE;
+        *out = v;
+        return 0;
+
+    /* int */
+    case 0x80 ... 0xbf:
+    case 0xc0 ... 0xcf:
+    case 0xd0 ... 0xd7:
+    case BC_INT:
+        d->pos = at;
+        if (!(v = new_value(d, DUBBO_T_INT))) return arena_fail(d, at);
+        if ((rc = read_int(d, &v->u.i, "int"))) return rc;
+        *out = v;
+        return 0;
+
+    /* long */
+    case 0xd8 ... 0xef:
+    case 0xf0 ... 0xff:
+    case 0x38 ... 0x3f:
+    case BC_LONG_INT:
+    case BC_LONG: {
+        int64_t l;
+        if (b >= 0xd8 && b <= 0xef) {
+            l = (int64_t)b - BC_LONG_ZERO;
+        } else if (b >= 0xf0) {
+            NEED(d, 1, "long");
+            l = (int64_t)(((uint64_t)((int64_t)b - BC_LONG_BYTE_ZERO) << 8) | d->in[d->pos]);
+            d->pos += 1;
+        } else if (b >= 0x38 && b <= 0x3f) {
+            NEED(d, 2, "long");
+            l = (int64_t)(((uint64_t)((int64_t)b - BC_LONG_SHORT_ZERO) << 16) |
+                          be16(d->in + d->pos));
+            d->pos += 2;
+        } else if (b == BC_LONG_INT) {
+            NEED(d, 4, "long");
+            l = (int32_t)be32(d->in + d->pos);
+            d->pos += 4;
+        } else {
+            NEED(d, 8, "long");
+            l = (int64_t)be64(d->in + d->pos);
+            d->pos += 8;
+        }
+        if (!(v = new_value(d, DUBBO_T_LONG))) return arena_fail(d, at);
+        v->u.l = l;
+        *out = v;
+        return 0;
+    }
+
+    /* double */
+    case BC_DOUBLE_ZERO:
+    case BC_DOUBLE_ONE:
+    case BC_DOUBLE_BYTE:
+    case BC_DOUBLE_SHORT:
+    case BC_DOUBLE_MILL:
+    case BC_DOUBLE: {
+        double x;
+        if (b == BC_DOUBLE_ZERO) {
+            x = 0.0;
+        } else if (b == BC_DOUBLE_ONE) {
+            x = 1.0;
+        } else if (b == BC_DOUBLE_BYTE) {
+            NEED(d, 1, "double");
+            x = (int8_t)d->in[d->pos++];
+        } else if (b == BC_DOUBLE_SHORT) {
+            NEED(d, 2, "double");
+            x = (int16_t)be16(d->in + d->pos);
+            d->pos += 2;
+        } else if (b == BC_DOUBLE_MILL) {
+            NEED(d, 4, "double");
+            x = 0.001 * (double)(int32_t)be32(d->in + d->pos);
+            d->pos += 4;
+        } else {
+            NEED(d, 8, "double");
+            uint64_t bits = be64(d->in + d->pos);
+            memcpy(&x, &bits, sizeof(x));
+            d->pos += 8;
+        }
+        if (!(v = new_value(d, DUBBO_T_DOUBLE))) return arena_fail(d, at);
+        v->u.d = x;
+        *out = v;
+        return 0;
+    }
+
+    /* date */
+    case BC_DATE:
+    case BC_DATE_MINUTE: {
+        int64_t ms;
+        if (b == BC_DATE) {
+            NEED(d, 8, "date");
+            ms = (int64_t)be64(d->in + d->pos);
+            d->pos += 8;
+        } else {
+            NEED(d, 4, "date");
+            ms = (int64_t)(int32_t)be32(d->in + d->pos) * 60000;
+            d->pos += 4;
+        }
+        if (!(v = new_value(d, DUBBO_T_DATE))) return arena_fail(d, at);
+        v->u.l = ms;
+        *out = v;
+        return 0;
+    }
+
+    /* string */
+    case 0x00 ... 0x1f:
+    case 0x30 ... 0x33:
+    case BC_STRING:
+    case BC_STRING_CHUNK: {
+        const char *s;
+        size_t len;
+        if ((rc = read_string_body(d, b, at, &s, &len))) return rc;
+        if (!(v = new_value(d, DUBBO_T_STRING))) return arena_fail(d, at);
+        v->u.s.ptr = s;
+        v->u.s.len = len;
+        *out = v;
+        return 0;
+    }
+
+    /* binary */
+    case 0x20 ... 0x2f:
+    case 0x34 ... 0x37:
+    case BC_BINARY:
+    case BC_BINARY_CHUNK: return read_binary_body(d, b, at, out);
+
+    /* lists */
+    case BC_LIST_FIXED:
+    case BC_LIST_FIXED_UNTYPED: {
+        const char *type = NULL;
+        int32_t n;
+        if (b == BC_LIST_FIXED && (rc = read_type(d, &type))) return rc;
+        if ((rc = read_int(d, &n, "list length"))) return rc;
+        return read_fixed_list(d, at, type, n, out);
+    }
+    case 0x70 ... 0x77: {
+        const char *type;
+        if ((rc = read_type(d, &type))) return rc;
+        return read_fixed_list(d, at, type, b - BC_LIST_DIRECT, out);
+    }
+    case 0x78 ... 0x7f: return read_fixed_list(d, at, NULL, b - BC_LIST_DIRECT_UNTYPED, out);
+    case BC_LIST_VARIABLE: {
+        const char *type;
+        if ((rc = read_type(d, &type))) return rc;
+        return read_variable_list(d, at, type, out);
+    }
+    case BC_LIST_VARIABLE_UNTYPED: return read_variable_list(d, at, NULL, out);
+
+    /* maps */
+    case BC_MAP: {
+        const char *type;
+        if ((rc = read_type(d, &type))) return rc;
+        return read_map(d, at, type, out);
+    }
+    case BC_MAP_UNTYPED: return read_map(d, at, NULL, out);
+
+    /* objects: a definition is followed by the value it was written for */
+    case BC_CLASS_DEF:
+        if ((rc = read_class_def(d, at))) return rc;
+        goto again;
+    case BC_OBJECT: {
+        int32_t idx;
+        if ((rc = read_int(d, &idx, "object class reference"))) return rc;
+        return read_object(d, at, idx, out);
+    }
+    case 0x60 ... 0x6f: return read_object(d, at, b - BC_OBJECT_DIRECT, out);
+
+    case BC_REF: {
+        int32_t idx;
+        if ((rc = read_int(d, &idx, "reference"))) return rc;
+        if (idx < 0 || (size_t)idx >= d->nrefs)
+            return dubbo__seterr(DUBBO_EBAD_REF,
+                                 "hessian2: reference %d at offset %zu is out of range (%zu lists, "
+                                 "maps and objects so far)",
+                                 idx, at, d->nrefs);
+        *out = d->refs[idx];
+        return 0;
+    }
+
+    case BC_END:
+        return dubbo__seterr(DUBBO_EMALFORMED,
+                             "hessian2: unexpected end marker 'Z' (0x5a) at offset %zu", at);
+    default:
+        /* 0x40 '@', 0x45 'E', 0x47 'G', 0x50 'P' are reserved. */
+        return dubbo__seterr(DUBBO_EMALFORMED, "hessian2: invalid bytecode 0x%02x at offset %zu", b,
+                             at);
+    }
+}
+
+int dubbo_h2_decode(dubbo_h2_decoder_t *d, dubbo_value_t **out)
+{
+    d->depth = 0;
+    return decode_value(d, out);
+}
+
+int dubbo_h2_decode_string(dubbo_h2_decoder_t *d, const char **s, size_t *len)
+{
+    size_t at = d->pos;
+    NEED(d, 1, "string");
+    uint8_t b = d->in[d->pos];
+    if (b == BC_NULL) {
+        d->pos++;
+        *s = NULL;
+        if (len) *len = 0;
+        return 0;
+    }
+    if (!is_string_code(b))
+        return dubbo__seterr(DUBBO_ETYPE,
+                             "hessian2: expected a string at offset %zu, found byte 0x%02x", at, b);
+    d->pos++;
+    size_t l;
+    int rc = read_string_body(d, b, at, s, &l);
+    if (!rc && len) *len = l;
+    return rc;
+}
+
+int dubbo_hessian2_decode(dubbo_arena_t *arena, const uint8_t *in, size_t len, dubbo_value_t **out,
+                          size_t *consumed)
+{
+    dubbo_h2_decoder_t d;
+    dubbo_h2_decoder_init(&d, arena, in, len);
+    int rc = dubbo_h2_decode(&d, out);
+    if (!rc) {
+        if (consumed)
+            *consumed = d.pos;
+        else if (d.pos != len)
+            rc = dubbo__seterr(DUBBO_EMALFORMED,
+                               "hessian2: %zu trailing bytes after the value, at offset %zu",
+                               len - d.pos, d.pos);
+    }
+    dubbo_h2_decoder_destroy(&d);
+    return rc;
+}
+
+/* ======================================================================
+ * Encoder
+ * ====================================================================== */
+
+void dubbo_h2_encoder_init(dubbo_h2_encoder_t *e, dubbo_buf_t *out)
+{
+    memset(e, 0, sizeof(*e));
+    e->out = out;
+    e->max_depth = DUBBO_H2_DEFAULT_MAX_DEPTH;
+}
+
+void dubbo_h2_encoder_destroy(dubbo_h2_encoder_t *e)
+{
+    free(e->ref_keys);
+    free(e->ref_vals);
+    free(e->classes);
+    free(e->types);
+    e->ref_keys = NULL;
+    e->ref_vals = NULL;
+    e->classes = NULL;
+    e->types = NULL;
+}
+
+static inline int put1(dubbo_h2_encoder_t *e, uint8_t b)
+{
+    dubbo_buf_t *o = e->out;
+    if (DUBBO__UNLIKELY(o->len == o->cap)) {
+        int rc = dubbo_buf_reserve(o, 1);
+        if (rc) return rc;
+    }
+    o->base[o->len++] = b;
+    return 0;
+}
+
+static inline int put(dubbo_h2_encoder_t *e, const void *p, size_t n)
+{
+    return dubbo_buf_append(e->out, p, n);
+}
+
+int dubbo_h2_write_null(dubbo_h2_encoder_t *e)
+{
+    return put1(e, BC_NULL);
+}
+
+int dubbo_h2_write_bool(dubbo_h2_encoder_t *e, bool v)
+{
+    return put1(e, v ? BC_TRUE : BC_FALSE);
+}
+
+int dubbo_h2_write_int(dubbo_h2_encoder_t *e, int32_t v)
+{
+    uint8_t b[5];
+    size_t n;
+    if (v >= -0x10 && v <= 0x2f) {
+        b[0] = (uint8_t)(v + BC_INT_ZERO);
+        n = 1;
+    } else if (v >= -0x800 && v <= 0x7ff) {
+        b[0] = (uint8_t)(BC_INT_BYTE_ZERO + (v >> 8));
+        b[1] = (uint8_t)v;
+        n = 2;
+    } else if (v >= -0x40000 && v <= 0x3ffff) {
+        b[0] = (uint8_t)(BC_INT_SHORT_ZERO + (v >> 16));
+        b[1] = (uint8_t)(v >> 8);
+        b[2] = (uint8_t)v;
+        n = 3;
+    } else {
+        uint32_t u = (uint32_t)v;
+        b[0] = BC_INT;
+        b[1] = (uint8_t)(u >> 24);
+        b[2] = (uint8_t)(u >> 16);
+        b[3] = (uint8_t)(u >> 8);
+        b[4] = (uint8_t)u;
+        n = 5;
+    }
+    return put(e, b, n);
+}
+
+static void be64_put(uint8_t *p, uint64_t u)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)u;
+        u >>= 8;
+    }
+}
+
+int dubbo_h2_write_long(dubbo_h2_encoder_t *e, int64_t v)
+{
+    uint8_t b[9];
+    size_t n;
+    if (v >= -8 && v <= 15) {
+        b[0] = (uint8_t)(v + BC_LONG_ZERO);
+        n = 1;
+    } else if (v >= -0x800 && v <= 0x7ff) {
+        b[0] = (uint8_t)(BC_LONG_BYTE_ZERO + (v >> 8));
+        b[1] = (uint8_t)v;
+        n = 2;
+    } else if (v >= -0x40000 && v <= 0x3ffff) {
+        b[0] = (uint8_t)(BC_LONG_SHORT_ZERO + (v >> 16));
+        b[1] = (uint8_t)(v >> 8);
+        b[2] = (uint8_t)v;
+        n = 3;
+    } else if (v >= INT32_MIN && v <= INT32_MAX) {
+        uint32_t u = (uint32_t)(int32_t)v;
+        b[0] = BC_LONG_INT;
+        b[1] = (uint8_t)(u >> 24);
+        b[2] = (uint8_t)(u >> 16);
+        b[3] = (uint8_t)(u >> 8);
+        b[4] = (uint8_t)u;
+        n = 5;
+    } else {
+        b[0] = BC_LONG;
+        be64_put(b + 1, (uint64_t)v);
+        n = 9;
+    }
+    return put(e, b, n);
+}
+
+/* Java's (int) cast of a double: NaN is 0, out-of-range values saturate. */
+static int32_t java_d2i(double x)
+{
+    if (isnan(x)) return 0;
+    if (x >= 2147483647.0) return INT32_MAX;
+    if (x <= -2147483648.0) return INT32_MIN;
+    return (int32_t)x;
+}
+
+int dubbo_h2_write_double(dubbo_h2_encoder_t *e, double v)
+{
+    uint8_t b[9];
+    int32_t i = java_d2i(v);
+    if ((double)i == v) {
+        /* Note: -0.0 == 0 here, so Java writes -0.0 as 0x5b (0.0). */
+        if (i == 0) return put1(e, BC_DOUBLE_ZERO);
+        if (i == 1) return put1(e, BC_DOUBLE_ONE);
+        if (i >= -0x80 && i < 0x80) {
+            b[0] = BC_DOUBLE_BYTE;
+            b[1] = (uint8_t)i;
+            return put(e, b, 2);
+        }
+        if (i >= -0x8000 && i < 0x8000) {
+            b[0] = BC_DOUBLE_SHORT;
+            b[1] = (uint8_t)(i >> 8);
+            b[2] = (uint8_t)i;
+            return put(e, b, 3);
+        }
+    }
+    int32_t mills = java_d2i(v * 1000.0);
+    if (0.001 * (double)mills == v) {
+        uint32_t u = (uint32_t)mills;
+        b[0] = BC_DOUBLE_MILL;
+        b[1] = (uint8_t)(u >> 24);
+        b[2] = (uint8_t)(u >> 16);
+        b[3] = (uint8_t)(u >> 8);
+        b[4] = (uint8_t)u;
+        return put(e, b, 5);
+    }
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof(bits));
+    b[0] = BC_DOUBLE;
+    be64_put(b + 1, bits);
+    return put(e, b, 9);
+}
+
+int dubbo_h2_write_date(dubbo_h2_encoder_t *e, int64_t ms)
+{
+    uint8_t b[9];
+    if (ms % 60000 == 0) {
+        int64_t minutes = ms / 60000;
+        if ((minutes >> 31) == 0 || (minutes >> 31) == -1) {
+            uint32_t u = (uint32_t)(int32_t)minutes;
+            b[0] = BC_DATE_MINUTE;
+            b[1] = (uint8_t)(u >> 24);
+            b[2] = (uint8_t)(u >> 16);
+            b[3] = (uint8_t)(u >> 8);
+            b[4] = (uint8_t)u;
+            return put(e, b, 5);
+        }
+    }
+    b[0] = BC_DATE;
+    be64_put(b + 1, (uint64_t)ms);
+    return put(e, b, 9);
+}
+
+/* Validate UTF-8 (surrogates encoded on their own are allowed, so WTF-8
+ * from our decoder round-trips) and count UTF-16 units; *ascii tells whether
+ * every byte is below 0x80. Returns 0 or DUBBO_EMALFORMED. */
+static int utf8_units(const uint8_t *s, size_t len, size_t *units, bool *ascii)
+{
+    size_t i = 0, u = 0;
+    bool asc = true;
+    while (i < len) {
+        if (s[i] < 0x80) {
+            i++;
+            u++;
+            continue;
+        }
+        int cu;
+        int n = char_len(s + i, len - i, &cu);
+        if (n <= 0)
+            return dubbo__seterr(DUBBO_EMALFORMED,
+                                 "hessian2: string is not valid UTF-8 at byte %zu (0x%02x)", i,
+                                 s[i]);
+        asc = false;
+        i += (size_t)n;
+        u += (size_t)cu;
+    }
+    *units = u;
+    *ascii = asc;
+    return 0;
+}
+
+static int write_string_header(dubbo_h2_encoder_t *e, uint8_t chunk_code, size_t units)
+{
+    uint8_t b[3];
+    if (chunk_code) {
+        b[0] = chunk_code;
+        b[1] = (uint8_t)(units >> 8);
+        b[2] = (uint8_t)units;
+        return put(e, b, 3);
+    }
+    if (units <= 0x1f) return put1(e, (uint8_t)units);
+    if (units <= 0x3ff) {
+        b[0] = (uint8_t)(BC_STRING_SHORT + (units >> 8));
+        b[1] = (uint8_t)units;
+        return put(e, b, 2);
+    }
+    b[0] = BC_STRING;
+    b[1] = (uint8_t)(units >> 8);
+    b[2] = (uint8_t)units;
+    return put(e, b, 3);
+}
+
+/* Append UTF-8 bytes s[0..len) as CESU-8: 4-byte sequences become two
+ * 3-byte surrogate encodings, everything else is copied. */
+static int put_cesu8(dubbo_h2_encoder_t *e, const uint8_t *s, size_t len)
+{
+    int rc = dubbo_buf_reserve(e->out, len + len / 2);
+    if (rc) return rc;
+    uint8_t *w = e->out->base + e->out->len;
+    size_t i = 0;
+    while (i < len) {
+        uint8_t c = s[i];
+        if (c < 0xf0) {
+            *w++ = c;
+            i++;
+            continue;
+        }
+        uint32_t cp = (uint32_t)(c & 0x07) << 18 | (uint32_t)(s[i + 1] & 0x3f) << 12 |
+                      (uint32_t)(s[i + 2] & 0x3f) << 6 | (s[i + 3] & 0x3f);
+        cp -= 0x10000;
+        uint32_t hi = 0xd800 + (cp >> 10), lo = 0xdc00 + (cp & 0x3ff);
+        *w++ = (uint8_t)(0xe0 | hi >> 12);
+        *w++ = (uint8_t)(0x80 | ((hi >> 6) & 0x3f));
+        *w++ = (uint8_t)(0x80 | (hi & 0x3f));
+        *w++ = (uint8_t)(0xe0 | lo >> 12);
+        *w++ = (uint8_t)(0x80 | ((lo >> 6) & 0x3f));
+        *w++ = (uint8_t)(0x80 | (lo & 0x3f));
+        i += 4;
+    }
+    e->out->len = (size_t)(w - e->out->base);
+    return 0;
+}
+
+static size_t utf8_seq_len(uint8_t c)
+{
+    return c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+}
+
+int dubbo_h2_write_string(dubbo_h2_encoder_t *e, const char *str, size_t len)
+{
+    if (!str) return put1(e, BC_NULL);
+    const uint8_t *s = (const uint8_t *)str;
+    size_t units;
+    bool ascii;
+    int rc = utf8_units(s, len, &units, &ascii);
+    if (rc) return rc;
+    if (ascii && units <= STRING_CHUNK_UNITS) {
+        if ((rc = write_string_header(e, 0, units))) return rc;
+        return put(e, s, len);
+    }
+    /* Chunks of 0x8000 units; like Java, a chunk never ends between the two
+     * halves of a surrogate pair (it is one unit shorter instead). */
+    size_t i = 0;
+    while (units > STRING_CHUNK_UNITS) {
+        size_t start = i, u = 0;
+        while (u < STRING_CHUNK_UNITS) {
+            size_t n = utf8_seq_len(s[i]);
+            size_t cu = n == 4 ? 2 : 1;
+            if (u + cu > STRING_CHUNK_UNITS) break;
+            u += cu;
+            i += n;
+        }
+        if ((rc = write_string_header(e, BC_STRING_CHUNK, u))) return rc;
+        if ((rc = ascii ? put(e, s + start, i - start) : put_cesu8(e, s + start, i - start)))
+            return rc;
+        units -= u;
+    }
+    if ((rc = write_string_header(e, 0, units))) return rc;
+    return ascii ? put(e, s + i, len - i) : put_cesu8(e, s + i, len - i);
+}
+
+int dubbo_h2_write_binary(dubbo_h2_encoder_t *e, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    uint8_t b[3];
+    int rc;
+    if (!data && len == 0) return put1(e, BC_NULL);
+    while (len > BINARY_CHUNK_BYTES) {
+        b[0] = BC_BINARY_CHUNK;
+        b[1] = (uint8_t)(BINARY_CHUNK_BYTES >> 8);
+        b[2] = (uint8_t)BINARY_CHUNK_BYTES;
+        if ((rc = put(e, b, 3)) || (rc = put(e, p, BINARY_CHUNK_BYTES))) return rc;
+        p += BINARY_CHUNK_BYTES;
+        len -= BINARY_CHUNK_BYTES;
+    }
+    if (len <= 0x0f) {
+        rc = put1(e, (uint8_t)(BC_BINARY_DIRECT + len));
+    } else if (len <= 0x3ff) {
+        b[0] = (uint8_t)(BC_BINARY_SHORT + (len >> 8));
+        b[1] = (uint8_t)len;
+        rc = put(e, b, 2);
+    } else {
+        b[0] = BC_BINARY;
+        b[1] = (uint8_t)(len >> 8);
+        b[2] = (uint8_t)len;
+        rc = put(e, b, 3);
+    }
+    return rc ? rc : put(e, p, len);
+}
+
+/* ---- encoder tables ---------------------------------------------------- */
+
+static inline size_t ptr_hash(const void *p)
+{
+    uint64_t x = (uint64_t)(uintptr_t)p;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return (size_t)x;
+}
+
+/* Look up a container pointer; if absent, register it with the next index.
+ * Returns the existing index, -1 if newly added, or an error (< -1). */
+static int64_t ref_lookup_add(dubbo_h2_encoder_t *e, const void *p)
+{
+    if (e->nrefs * 2 >= e->ref_cap) {
+        size_t ncap = e->ref_cap ? e->ref_cap * 2 : 64;
+        const void **keys = calloc(ncap, sizeof(*keys));
+        uint32_t *vals = malloc(ncap * sizeof(*vals));
+        if (!keys || !vals) {
+            free(keys);
+            free(vals);
+            return nomem("references");
+        }
+        for (size_t i = 0; i < e->ref_cap; i++) {
+            if (!e->ref_keys[i]) continue;
+            size_t h = ptr_hash(e->ref_keys[i]) & (ncap - 1);
+            while (keys[h])
+                h = (h + 1) & (ncap - 1);
+            keys[h] = e->ref_keys[i];
+            vals[h] = e->ref_vals[i];
+        }
+        free(e->ref_keys);
+        free(e->ref_vals);
+        e->ref_keys = keys;
+        e->ref_vals = vals;
+        e->ref_cap = ncap;
+    }
+    size_t mask = e->ref_cap - 1, h = ptr_hash(p) & mask;
+    while (e->ref_keys[h]) {
+        if (e->ref_keys[h] == p) return e->ref_vals[h];
+        h = (h + 1) & mask;
+    }
+    e->ref_keys[h] = p;
+    e->ref_vals[h] = (uint32_t)e->nrefs++;
+    return -1;
+}
+
+static int write_type(dubbo_h2_encoder_t *e, const char *type)
+{
+    for (size_t i = 0; i < e->ntypes; i++)
+        if (e->types[i] == type || strcmp(e->types[i], type) == 0)
+            return dubbo_h2_write_int(e, (int32_t)i);
+    int rc = push_ptr((void ***)&e->types, &e->ntypes, &e->types_cap, (void *)type, "types");
+    if (rc) return rc;
+    return dubbo_h2_write_string(e, type, strlen(type));
+}
+
+static bool same_class(const dubbo_class_t *a, const dubbo_class_t *b)
+{
+    if (a == b) return true;
+    if (a->nfields != b->nfields || strcmp(a->name, b->name) != 0) return false;
+    for (size_t i = 0; i < a->nfields; i++)
+        if (strcmp(a->fields[i], b->fields[i]) != 0) return false;
+    return true;
+}
+
+static int encode_value(dubbo_h2_encoder_t *e, const dubbo_value_t *v);
+
+static int write_object(dubbo_h2_encoder_t *e, const dubbo_value_t *v)
+{
+    const dubbo_class_t *c = v->u.obj.cls;
+    int rc;
+    size_t idx = e->nclasses;
+    for (size_t i = 0; i < e->nclasses; i++)
+        if (same_class(e->classes[i], c)) {
+            idx = i;
+            break;
+        }
+    if (idx == e->nclasses) {
+        if ((rc = push_ptr((void ***)&e->classes, &e->nclasses, &e->classes_cap, (void *)c,
+                           "classes")))
+            return rc;
+        if ((rc = put1(e, BC_CLASS_DEF)) ||
+            (rc = dubbo_h2_write_string(e, c->name, strlen(c->name))) ||
+            (rc = dubbo_h2_write_int(e, (int32_t)c->nfields)))
+            return rc;
+        for (size_t i = 0; i < c->nfields; i++)
+            if ((rc = dubbo_h2_write_string(e, c->fields[i], strlen(c->fields[i])))) return rc;
+    }
+    if (idx <= 0x0f)
+        rc = put1(e, (uint8_t)(BC_OBJECT_DIRECT + idx));
+    else if (!(rc = put1(e, BC_OBJECT)))
+        rc = dubbo_h2_write_int(e, (int32_t)idx);
+    if (rc) return rc;
+    for (size_t i = 0; i < c->nfields; i++)
+        if ((rc = encode_value(e, v->u.obj.fields[i]))) return rc;
+    return 0;
+}
+
+static int write_list(dubbo_h2_encoder_t *e, const dubbo_value_t *v)
+{
+    const char *type = v->u.list.type;
+    size_t n = v->u.list.len;
+    int rc;
+    bool variable = v->flags & DUBBO_VF_VARIABLE;
+    if (variable) {
+        rc = put1(e, type ? BC_LIST_VARIABLE : BC_LIST_VARIABLE_UNTYPED);
+        if (!rc && type) rc = write_type(e, type);
+    } else if (n <= 7) {
+        rc = put1(e, (uint8_t)((type ? BC_LIST_DIRECT : BC_LIST_DIRECT_UNTYPED) + n));
+        if (!rc && type) rc = write_type(e, type);
+    } else {
+        if (n > INT32_MAX)
+            return dubbo__seterr(DUBBO_ETOO_BIG, "hessian2: list of %zu items is too long", n);
+        rc = put1(e, type ? BC_LIST_FIXED : BC_LIST_FIXED_UNTYPED);
+        if (!rc && type) rc = write_type(e, type);
+        if (!rc) rc = dubbo_h2_write_int(e, (int32_t)n);
+    }
+    if (rc) return rc;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = encode_value(e, v->u.list.items[i]))) return rc;
+    return variable ? put1(e, BC_END) : 0;
+}
+
+static int write_map(dubbo_h2_encoder_t *e, const dubbo_value_t *v)
+{
+    int rc;
+    if (v->u.map.type) {
+        if ((rc = put1(e, BC_MAP)) || (rc = write_type(e, v->u.map.type))) return rc;
+    } else if ((rc = put1(e, BC_MAP_UNTYPED))) {
+        return rc;
+    }
+    for (size_t i = 0; i < v->u.map.len; i++)
+        if ((rc = encode_value(e, v->u.map.items[i].key)) ||
+            (rc = encode_value(e, v->u.map.items[i].value)))
+            return rc;
+    return put1(e, BC_END);
+}
+
+static int encode_value(dubbo_h2_encoder_t *e, const dubbo_value_t *v)
+{
+    if (!v) return put1(e, BC_NULL);
+    switch (v->type) {
+    case DUBBO_T_NULL: return put1(e, BC_NULL);
+    case DUBBO_T_BOOL: return put1(e, v->u.b ? BC_TRUE : BC_FALSE);
+    case DUBBO_T_INT: return dubbo_h2_write_int(e, v->u.i);
+    case DUBBO_T_LONG: return dubbo_h2_write_long(e, v->u.l);
+    case DUBBO_T_DOUBLE: return dubbo_h2_write_double(e, v->u.d);
+    case DUBBO_T_DATE: return dubbo_h2_write_date(e, v->u.l);
+    case DUBBO_T_STRING: return dubbo_h2_write_string(e, v->u.s.ptr ? v->u.s.ptr : "", v->u.s.len);
+    case DUBBO_T_BINARY: return dubbo_h2_write_binary(e, v->u.s.ptr ? v->u.s.ptr : "", v->u.s.len);
+    case DUBBO_T_LIST:
+    case DUBBO_T_MAP:
+    case DUBBO_T_OBJECT: break;
+    default:
+        return dubbo__seterr(DUBBO_EINVAL, "hessian2: cannot encode value of unknown type %d",
+                             (int)v->type);
+    }
+    int64_t ref = ref_lookup_add(e, v);
+    if (ref < -1) return (int)ref;
+    if (ref >= 0) {
+        int rc = put1(e, BC_REF);
+        return rc ? rc : dubbo_h2_write_int(e, (int32_t)ref);
+    }
+    if (++e->depth > e->max_depth)
+        return dubbo__seterr(DUBBO_ETOO_DEEP, "hessian2: value nested deeper than %u",
+                             e->max_depth);
+    int rc = v->type == DUBBO_T_LIST  ? write_list(e, v)
+             : v->type == DUBBO_T_MAP ? write_map(e, v)
+                                      : write_object(e, v);
+    e->depth--;
+    return rc;
+}
+
+int dubbo_h2_encode(dubbo_h2_encoder_t *e, const dubbo_value_t *v)
+{
+    e->depth = 0;
+    return encode_value(e, v);
+}
+
+int dubbo_hessian2_encode(const dubbo_value_t *v, dubbo_buf_t *out)
+{
+    dubbo_h2_encoder_t e;
+    dubbo_h2_encoder_init(&e, out);
+    int rc = dubbo_h2_encode(&e, v);
+    dubbo_h2_encoder_destroy(&e);
+    return rc;
+}
