@@ -1,0 +1,347 @@
+/* Dubbo binary protocol codec: header, request and response bodies. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/dubbo/codec.h"
+#include "dubbo/hessian2.h"
+#include "core/internal.h"
+
+const char *dubbo_status_name(int status)
+{
+    switch (status) {
+#define XX(name, code)                                                                             \
+    case code: return #name;
+        DUBBO_STATUS_MAP(XX)
+#undef XX
+    default: return "UNKNOWN";
+    }
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+int64_t dubbo_frame_decode(const uint8_t *in, size_t len, size_t max_payload, dubbo_frame_t *f)
+{
+    /* The magic can be judged from the first bytes: garbage is refused
+     * without waiting for a whole header. */
+    if (len >= 1 && in[0] != DUBBO_MAGIC_HI)
+        return dubbo__seterr(DUBBO_EMALFORMED,
+                             "dubbo: bad magic 0x%02x%02x at offset 0 (expected 0xdabb)", in[0],
+                             len >= 2 ? in[1] : 0);
+    if (len >= 2 && in[1] != DUBBO_MAGIC_LO)
+        return dubbo__seterr(DUBBO_EMALFORMED,
+                             "dubbo: bad magic 0x%02x%02x at offset 0 (expected 0xdabb)", in[0],
+                             in[1]);
+    if (len < DUBBO_HEADER_LEN) return 0;
+    f->flags = in[2];
+    f->status = in[3];
+    f->id = (uint64_t)rd32(in + 4) << 32 | rd32(in + 8);
+    f->body_len = rd32(in + 12);
+    int serial = in[2] & DUBBO_SERIAL_MASK;
+    /* Only hessian2 is spoken; an event may carry id 0 (treated as hessian2
+     * by Java), anything else is refused. */
+    if (serial != DUBBO_SERIAL_HESSIAN2)
+        return dubbo__seterr(DUBBO_EMALFORMED,
+                             "dubbo: unsupported serialization id %d in frame %llu (only hessian2 "
+                             "= 2)",
+                             serial, (unsigned long long)f->id);
+    if (f->body_len > max_payload)
+        return dubbo__seterr(DUBBO_ETOO_BIG,
+                             "dubbo: frame %llu body of %u bytes exceeds the payload limit of %zu",
+                             (unsigned long long)f->id, f->body_len, max_payload);
+    if (len - DUBBO_HEADER_LEN < f->body_len) return 0;
+    f->body = in + DUBBO_HEADER_LEN;
+    return (int64_t)DUBBO_HEADER_LEN + f->body_len;
+}
+
+void dubbo_frame_header(uint8_t out[DUBBO_HEADER_LEN], uint8_t flags, uint8_t status, uint64_t id,
+                        uint32_t body_len)
+{
+    out[0] = DUBBO_MAGIC_HI;
+    out[1] = DUBBO_MAGIC_LO;
+    out[2] = flags;
+    out[3] = status;
+    for (int i = 0; i < 8; i++) out[4 + i] = (uint8_t)(id >> (56 - 8 * i));
+    for (int i = 0; i < 4; i++) out[12 + i] = (uint8_t)(body_len >> (24 - 8 * i));
+}
+
+int dubbo_desc_count(const char *desc)
+{
+    int n = 0;
+    const char *p = desc;
+    while (*p) {
+        while (*p == '[') p++;
+        switch (*p) {
+        case 'V':
+        case 'Z':
+        case 'B':
+        case 'C':
+        case 'D':
+        case 'F':
+        case 'I':
+        case 'J':
+        case 'S': p++; break;
+        case 'L': {
+            const char *semi = strchr(p, ';');
+            if (!semi || semi == p + 1)
+                return dubbo__seterr(DUBBO_EMALFORMED,
+                                     "dubbo: bad parameter descriptor \"%s\": class name at "
+                                     "position %zu has no ';'",
+                                     desc, (size_t)(p - desc));
+            p = semi + 1;
+            break;
+        }
+        default:
+            return dubbo__seterr(DUBBO_EMALFORMED,
+                                 "dubbo: bad parameter descriptor \"%s\": unexpected '%c' at "
+                                 "position %zu",
+                                 desc, *p ? *p : '0', (size_t)(p - desc));
+        }
+        n++;
+    }
+    return n;
+}
+
+static int body_string(dubbo_h2_decoder_t *d, const char **out, const char *field)
+{
+    size_t len;
+    int rc = dubbo_h2_decode_string(d, out, &len);
+    if (rc) {
+        char detail[400];
+        snprintf(detail, sizeof(detail), "%s", dubbo_last_error());
+        return dubbo__seterr(rc, "dubbo: request %s: %s", field, detail);
+    }
+    return 0;
+}
+
+int dubbo_request_decode(dubbo_arena_t *a, const uint8_t *body, size_t len, dubbo_request_t *req)
+{
+    dubbo_h2_decoder_t d;
+    dubbo_h2_decoder_init(&d, a, body, len);
+    memset(req, 0, sizeof(*req));
+    int rc;
+    if ((rc = body_string(&d, &req->dubbo_version, "dubbo version")) ||
+        (rc = body_string(&d, &req->path, "service path")) ||
+        (rc = body_string(&d, &req->version, "service version")) ||
+        (rc = body_string(&d, &req->method, "method name")) ||
+        (rc = body_string(&d, &req->desc, "parameter types")))
+        goto out;
+    if (!req->path || !req->method) {
+        rc = dubbo__seterr(DUBBO_EMALFORMED, "dubbo: request without %s",
+                           !req->path ? "a service path" : "a method name");
+        goto out;
+    }
+    int n = dubbo_desc_count(req->desc ? req->desc : "");
+    if (n < 0) {
+        rc = n;
+        goto out;
+    }
+    req->nargs = (size_t)n;
+    if (n > 0) {
+        req->args = dubbo_arena_alloc(a, (size_t)n * sizeof(dubbo_value_t *));
+        if (!req->args) {
+            rc = DUBBO_ETOO_BIG;
+            goto out;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        size_t at = d.pos;
+        if ((rc = dubbo_h2_decode(&d, &req->args[i]))) {
+            char detail[400];
+            snprintf(detail, sizeof(detail), "%s", dubbo_last_error());
+            rc = dubbo__seterr(rc, "dubbo: %s.%s argument %d (at body offset %zu): %s", req->path,
+                               req->method, i, at, detail);
+            goto out;
+        }
+    }
+    /* Attachments are optional for very old peers; present in every peer we
+     * know (Java, Go, dubbo2.js). */
+    if (!dubbo_h2_decoder_done(&d)) {
+        dubbo_value_t *att;
+        if ((rc = dubbo_h2_decode(&d, &att))) {
+            char detail[400];
+            snprintf(detail, sizeof(detail), "%s", dubbo_last_error());
+            rc = dubbo__seterr(rc, "dubbo: %s.%s attachments: %s", req->path, req->method, detail);
+            goto out;
+        }
+        if (att->type != DUBBO_T_MAP && att->type != DUBBO_T_NULL) {
+            rc = dubbo__seterr(DUBBO_EMALFORMED, "dubbo: %s.%s attachments are a %s, not a map",
+                               req->path, req->method, dubbo_vtype_name(att->type));
+            goto out;
+        }
+        req->attachments = att->type == DUBBO_T_MAP ? att : NULL;
+    }
+    if (!dubbo_h2_decoder_done(&d))
+        rc = dubbo__seterr(DUBBO_EMALFORMED, "dubbo: %zu trailing bytes after the request at %zu",
+                           d.len - d.pos, d.pos);
+out:
+    dubbo_h2_decoder_destroy(&d);
+    return rc;
+}
+
+int dubbo_request_encode(dubbo_buf_t *out, const dubbo_request_t *req)
+{
+    dubbo_h2_encoder_t e;
+    dubbo_h2_encoder_init(&e, out);
+    const char *dv = req->dubbo_version ? req->dubbo_version : DUBBO_PROTOCOL_VERSION;
+    const char *desc = req->desc ? req->desc : "";
+    int rc;
+    if ((rc = dubbo_h2_write_string(&e, dv, strlen(dv))) ||
+        (rc = dubbo_h2_write_string(&e, req->path, strlen(req->path))) ||
+        (rc = dubbo_h2_write_string(&e, req->version ? req->version : "",
+                                    req->version ? strlen(req->version) : 0)) ||
+        (rc = dubbo_h2_write_string(&e, req->method, strlen(req->method))) ||
+        (rc = dubbo_h2_write_string(&e, desc, strlen(desc))))
+        goto out;
+    for (size_t i = 0; i < req->nargs; i++)
+        if ((rc = dubbo_h2_encode(&e, req->args[i]))) goto out;
+    if (req->attachments) rc = dubbo_h2_encode(&e, req->attachments);
+    else if (!(rc = dubbo_buf_append(out, "H", 1))) rc = dubbo_buf_append(out, "Z", 1);
+out:
+    dubbo_h2_encoder_destroy(&e);
+    return rc;
+}
+
+int dubbo_response_decode(dubbo_arena_t *a, const uint8_t *body, size_t len, dubbo_response_t *res)
+{
+    dubbo_h2_decoder_t d;
+    dubbo_h2_decoder_init(&d, a, body, len);
+    memset(res, 0, sizeof(*res));
+    dubbo_value_t *kind;
+    int rc = dubbo_h2_decode(&d, &kind);
+    if (rc) goto out;
+    if (kind->type != DUBBO_T_INT || kind->u.i < 0 || kind->u.i > 5) {
+        rc = dubbo__seterr(DUBBO_EMALFORMED,
+                           "dubbo: response body starts with a %s, not a response kind 0-5",
+                           dubbo_vtype_name(kind->type));
+        goto out;
+    }
+    res->kind = kind->u.i;
+    if (res->kind != DUBBO_RESPONSE_NULL_VALUE &&
+        res->kind != DUBBO_RESPONSE_NULL_VALUE_WITH_ATTACHMENTS) {
+        if ((rc = dubbo_h2_decode(&d, &res->value))) goto out;
+    }
+    if (res->kind >= 3) {
+        dubbo_value_t *att;
+        if ((rc = dubbo_h2_decode(&d, &att))) goto out;
+        if (att->type != DUBBO_T_MAP && att->type != DUBBO_T_NULL) {
+            rc = dubbo__seterr(DUBBO_EMALFORMED, "dubbo: response attachments are a %s, not a map",
+                               dubbo_vtype_name(att->type));
+            goto out;
+        }
+        res->attachments = att->type == DUBBO_T_MAP ? att : NULL;
+    }
+out:
+    dubbo_h2_decoder_destroy(&d);
+    return rc;
+}
+
+int dubbo_response_encode(dubbo_buf_t *out, const dubbo_value_t *value, bool is_exception,
+                          bool attach, const dubbo_value_t *attachments)
+{
+    dubbo_h2_encoder_t e;
+    dubbo_h2_encoder_init(&e, out);
+    bool null = !value || value->type == DUBBO_T_NULL;
+    int kind = is_exception ? DUBBO_RESPONSE_WITH_EXCEPTION
+               : null       ? DUBBO_RESPONSE_NULL_VALUE
+                            : DUBBO_RESPONSE_VALUE;
+    if (attach) kind += 3;
+    int rc = dubbo_h2_write_int(&e, kind);
+    if (!rc && (is_exception || !null)) rc = dubbo_h2_encode(&e, value);
+    if (!rc && attach) {
+        /* Java adds its protocol version to every response's attachments. */
+        if (!(rc = dubbo_buf_append(out, "H", 1))) {
+            bool has_dubbo = false;
+            if (attachments && attachments->type == DUBBO_T_MAP) {
+                for (size_t i = 0; !rc && i < attachments->u.map.len; i++) {
+                    const dubbo_value_t *k = attachments->u.map.items[i].key;
+                    if (k && k->type == DUBBO_T_STRING && strcmp(k->u.s.ptr, "dubbo") == 0)
+                        has_dubbo = true;
+                    if (!(rc = dubbo_h2_encode(&e, k)))
+                        rc = dubbo_h2_encode(&e, attachments->u.map.items[i].value);
+                }
+            }
+            if (!rc && !has_dubbo) {
+                rc = dubbo_h2_write_string(&e, "dubbo", 5);
+                if (!rc)
+                    rc = dubbo_h2_write_string(&e, DUBBO_PROTOCOL_VERSION,
+                                               strlen(DUBBO_PROTOCOL_VERSION));
+            }
+            if (!rc) rc = dubbo_buf_append(out, "Z", 1);
+        }
+    }
+    dubbo_h2_encoder_destroy(&e);
+    return rc;
+}
+
+int dubbo_error_body_encode(dubbo_buf_t *out, const char *message)
+{
+    dubbo_h2_encoder_t e;
+    dubbo_h2_encoder_init(&e, out);
+    int rc = dubbo_h2_write_string(&e, message, strlen(message));
+    dubbo_h2_encoder_destroy(&e);
+    return rc;
+}
+
+/* Java's Version.getIntVersion: each dot-separated part's leading digits,
+ * weighted by 100 per position, times 100 for three-part versions. */
+static long java_int_version(const char *v)
+{
+    long parts[8];
+    int n = 0;
+    const char *p = v;
+    while (n < 8) {
+        long x = 0;
+        bool digits = false;
+        while (*p >= '0' && *p <= '9') {
+            x = x * 10 + (*p++ - '0');
+            digits = true;
+            if (x > 100000) break;
+        }
+        parts[n++] = digits ? x : 0;
+        p = strchr(p, '.');
+        if (!p) break;
+        p++;
+    }
+    long r = 0;
+    for (int i = 0; i < n; i++) {
+        long w = 1;
+        for (int k = 0; k < (n - i - 1) * 2; k++) w *= 10;
+        r += parts[i] * w;
+    }
+    if (n == 3) r *= 100;
+    return r;
+}
+
+bool dubbo_version_supports_attachments(const char *version)
+{
+    if (!version || !*version) return false;
+    long v = java_int_version(version);
+    if (v >= 2001000 && v < 2060300) return false; /* 2.0.10 .. 2.6.2 */
+    return v >= 2000200;
+}
+
+dubbo_value_t *dubbo_exception_new(dubbo_arena_t *a, const char *cls, const char *message)
+{
+    static const char *const fields[] = {"detailMessage", "cause", "stackTrace",
+                                         "suppressedExceptions"};
+    dubbo_class_t *c = dubbo_class_new(a, cls, 4, fields);
+    if (!c) return NULL;
+    dubbo_value_t *o = dubbo_v_object(a, c);
+    if (!o) return NULL;
+    o->u.obj.fields[0] = message ? dubbo_v_cstr(a, message) : dubbo_v_null();
+    o->u.obj.fields[1] = dubbo_v_null();
+    o->u.obj.fields[2] = dubbo_v_list(a, "[java.lang.StackTraceElement", 0);
+    o->u.obj.fields[3] = dubbo_v_list(a, NULL, 0);
+    if (!o->u.obj.fields[0] || !o->u.obj.fields[2] || !o->u.obj.fields[3]) return NULL;
+    return o;
+}
+
+const char *dubbo_exception_message(const dubbo_value_t *exc)
+{
+    const dubbo_value_t *m = dubbo_object_get(exc, "detailMessage");
+    return m && m->type == DUBBO_T_STRING ? m->u.s.ptr : NULL;
+}

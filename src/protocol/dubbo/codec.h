@@ -1,0 +1,159 @@
+/* The Dubbo binary protocol codec (Java's ExchangeCodec + DubboCodec): the
+ * 16-byte header, request/response/event bodies in hessian2. No I/O: it
+ * parses bytes it is given and appends bytes to a buffer, so every case is
+ * testable byte for byte and fuzzable. */
+#ifndef DUBBO_PROTOCOL_DUBBO_CODEC_H
+#define DUBBO_PROTOCOL_DUBBO_CODEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dubbo/buf.h"
+#include "dubbo/value.h"
+
+#define DUBBO_HEADER_LEN 16
+#define DUBBO_MAGIC_HI   0xda
+#define DUBBO_MAGIC_LO   0xbb
+
+/* Byte 2 of the header. */
+#define DUBBO_FLAG_REQUEST 0x80
+#define DUBBO_FLAG_TWOWAY  0x40
+#define DUBBO_FLAG_EVENT   0x20
+#define DUBBO_SERIAL_MASK  0x1f
+
+#define DUBBO_SERIAL_HESSIAN2 2
+
+/* Default payload limit (the `payload` URL parameter), Java's 8 MiB. */
+#define DUBBO_DEFAULT_PAYLOAD ((size_t)8 << 20)
+
+/* The protocol version we announce; >= 2.0.2 (outside 2.0.10-2.6.2) means
+ * "responses may carry attachments". */
+#define DUBBO_PROTOCOL_VERSION "2.0.2"
+
+/* Response status byte (Java's Response constants). */
+#define DUBBO_STATUS_MAP(XX)                                                                       \
+    XX(OK, 20)                                                                                     \
+    XX(CLIENT_TIMEOUT, 30)                                                                         \
+    XX(SERVER_TIMEOUT, 31)                                                                         \
+    XX(BAD_REQUEST, 40)                                                                            \
+    XX(BAD_RESPONSE, 50)                                                                           \
+    XX(SERVICE_NOT_FOUND, 60)                                                                      \
+    XX(SERVICE_ERROR, 70)                                                                          \
+    XX(SERVER_ERROR, 80)                                                                           \
+    XX(CLIENT_ERROR, 90)                                                                           \
+    XX(SERVER_THREADPOOL_EXHAUSTED, 100)
+
+enum {
+#define XX(name, code) DUBBO_STATUS_##name = code,
+    DUBBO_STATUS_MAP(XX)
+#undef XX
+};
+
+/* "OK", "SERVICE_NOT_FOUND", ... or "UNKNOWN". */
+const char *dubbo_status_name(int status);
+
+/* Response body kinds (the first value of a response body). */
+enum {
+    DUBBO_RESPONSE_WITH_EXCEPTION = 0,
+    DUBBO_RESPONSE_VALUE = 1,
+    DUBBO_RESPONSE_NULL_VALUE = 2,
+    DUBBO_RESPONSE_WITH_EXCEPTION_WITH_ATTACHMENTS = 3,
+    DUBBO_RESPONSE_VALUE_WITH_ATTACHMENTS = 4,
+    DUBBO_RESPONSE_NULL_VALUE_WITH_ATTACHMENTS = 5,
+};
+
+/* A parsed frame; `body` points into the caller's input. */
+typedef struct {
+    uint8_t flags;  /* header byte 2 */
+    uint8_t status; /* header byte 3 (responses) */
+    uint64_t id;
+    uint32_t body_len;
+    const uint8_t *body;
+} dubbo_frame_t;
+
+static inline bool dubbo_frame_is_request(const dubbo_frame_t *f)
+{
+    return f->flags & DUBBO_FLAG_REQUEST;
+}
+static inline bool dubbo_frame_is_event(const dubbo_frame_t *f)
+{
+    return f->flags & DUBBO_FLAG_EVENT;
+}
+static inline bool dubbo_frame_is_twoway(const dubbo_frame_t *f)
+{
+    return f->flags & DUBBO_FLAG_TWOWAY;
+}
+static inline int dubbo_frame_serial(const dubbo_frame_t *f)
+{
+    return f->flags & DUBBO_SERIAL_MASK;
+}
+
+/* Parse one frame from in[0..len). Checks the magic, the serialization id
+ * and the payload limit from the header alone, before the body is there.
+ * Returns the frame's total length (> 0), 0 when more bytes are needed, or
+ * DUBBO_EMALFORMED (bad magic, unknown serialization) / DUBBO_ETOO_BIG
+ * (body length past max_payload), with a detail message. */
+int64_t dubbo_frame_decode(const uint8_t *in, size_t len, size_t max_payload, dubbo_frame_t *f);
+
+/* Write a 16-byte header. */
+void dubbo_frame_header(uint8_t out[DUBBO_HEADER_LEN], uint8_t flags, uint8_t status, uint64_t id,
+                        uint32_t body_len);
+
+/* A request body (Java's DecodeableRpcInvocation). Strings live in the
+ * arena the body was decoded into (or belong to the caller when encoding). */
+typedef struct {
+    const char *dubbo_version; /* "2.0.2" */
+    const char *path;          /* service path, usually the interface name */
+    const char *version;       /* service version; NULL or "" for none */
+    const char *method;
+    const char *desc; /* JVM parameter descriptor, e.g. "Ljava/lang/String;I" */
+    size_t nargs;
+    dubbo_value_t **args;
+    dubbo_value_t *attachments; /* a map (string keys), or NULL */
+} dubbo_request_t;
+
+/* Count the parameters of a JVM descriptor ("", "I", "[JLjava/lang/String;").
+ * Returns the count or DUBBO_EMALFORMED naming the bad position. */
+int dubbo_desc_count(const char *desc);
+
+/* Decode a request body (hessian2). Bounded by the arena's limit. */
+int dubbo_request_decode(dubbo_arena_t *a, const uint8_t *body, size_t len, dubbo_request_t *req);
+
+/* Append a request body. */
+int dubbo_request_encode(dubbo_buf_t *out, const dubbo_request_t *req);
+
+/* A response body for status OK. */
+typedef struct {
+    int kind;                   /* DUBBO_RESPONSE_* */
+    dubbo_value_t *value;       /* the value, or the exception object */
+    dubbo_value_t *attachments; /* kinds 3-5 only; a map or NULL */
+} dubbo_response_t;
+
+/* Decode a status-OK response body. */
+int dubbo_response_decode(dubbo_arena_t *a, const uint8_t *body, size_t len,
+                          dubbo_response_t *res);
+
+/* Append a status-OK response body. The kind is chosen from the value and
+ * whether the peer announced attachment support (`attach`): value / null /
+ * exception, plus 3 when attach. With attach, the attachments map (may be
+ * NULL: an empty one is written) gets "dubbo" = DUBBO_PROTOCOL_VERSION like
+ * Java does. */
+int dubbo_response_encode(dubbo_buf_t *out, const dubbo_value_t *value, bool is_exception,
+                          bool attach, const dubbo_value_t *attachments);
+
+/* Append the body of a non-OK response: the error message as a string. */
+int dubbo_error_body_encode(dubbo_buf_t *out, const char *message);
+
+/* Java's Version.isSupportResponseAttachment for the request's dubbo version. */
+bool dubbo_version_supports_attachments(const char *version);
+
+/* A Java exception as hessian2 sees it: an object of `cls` (e.g.
+ * "java.lang.IllegalStateException") with the fields Throwable serializes
+ * (detailMessage, cause, stackTrace, suppressedExceptions). */
+dubbo_value_t *dubbo_exception_new(dubbo_arena_t *a, const char *cls, const char *message);
+
+/* The message of an exception object (its detailMessage field), or NULL. */
+const char *dubbo_exception_message(const dubbo_value_t *exc);
+
+#endif
