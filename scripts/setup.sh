@@ -9,6 +9,7 @@ PKGS=(
   build-essential cmake pkg-config git    # toolchain
   clang libclang-rt-14-dev                # libFuzzer for fuzz/
   libjansson-dev                          # JSON parsing (typed JSON, config)
+  libuv1-dev                              # the event loop of the transport
   openjdk-17-jdk-headless libhessian-java # Caucho Hessian 4.0.38: the Java peer
   nodejs npm                              # hessian.js and the Node Dubbo peers
 )

@@ -64,8 +64,10 @@ void dubbo_frame_header(uint8_t out[DUBBO_HEADER_LEN], uint8_t flags, uint8_t st
     out[1] = DUBBO_MAGIC_LO;
     out[2] = flags;
     out[3] = status;
-    for (int i = 0; i < 8; i++) out[4 + i] = (uint8_t)(id >> (56 - 8 * i));
-    for (int i = 0; i < 4; i++) out[12 + i] = (uint8_t)(body_len >> (24 - 8 * i));
+    for (int i = 0; i < 8; i++)
+        out[4 + i] = (uint8_t)(id >> (56 - 8 * i));
+    for (int i = 0; i < 4; i++)
+        out[12 + i] = (uint8_t)(body_len >> (24 - 8 * i));
 }
 
 int dubbo_desc_count(const char *desc)
@@ -73,7 +75,8 @@ int dubbo_desc_count(const char *desc)
     int n = 0;
     const char *p = desc;
     while (*p) {
-        while (*p == '[') p++;
+        while (*p == '[')
+            p++;
         switch (*p) {
         case 'V':
         case 'Z':
@@ -198,8 +201,10 @@ int dubbo_request_encode(dubbo_buf_t *out, const dubbo_request_t *req)
         goto out;
     for (size_t i = 0; i < req->nargs; i++)
         if ((rc = dubbo_h2_encode(&e, req->args[i]))) goto out;
-    if (req->attachments) rc = dubbo_h2_encode(&e, req->attachments);
-    else if (!(rc = dubbo_buf_append(out, "H", 1))) rc = dubbo_buf_append(out, "Z", 1);
+    if (req->attachments)
+        rc = dubbo_h2_encode(&e, req->attachments);
+    else if (!(rc = dubbo_buf_append(out, "H", 1)))
+        rc = dubbo_buf_append(out, "Z", 1);
 out:
     dubbo_h2_encoder_destroy(&e);
     return rc;
@@ -309,7 +314,8 @@ static long java_int_version(const char *v)
     long r = 0;
     for (int i = 0; i < n; i++) {
         long w = 1;
-        for (int k = 0; k < (n - i - 1) * 2; k++) w *= 10;
+        for (int k = 0; k < (n - i - 1) * 2; k++)
+            w *= 10;
         r += parts[i] * w;
     }
     if (n == 3) r *= 100;

@@ -131,8 +131,7 @@ typedef struct {
 } dubbo_response_t;
 
 /* Decode a status-OK response body. */
-int dubbo_response_decode(dubbo_arena_t *a, const uint8_t *body, size_t len,
-                          dubbo_response_t *res);
+int dubbo_response_decode(dubbo_arena_t *a, const uint8_t *body, size_t len, dubbo_response_t *res);
 
 /* Append a status-OK response body. The kind is chosen from the value and
  * whether the peer announced attachment support (`attach`): value / null /

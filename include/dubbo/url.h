@@ -1,0 +1,40 @@
+/* The Dubbo URL, the configuration bus: protocol://host:port/path?k=v&...
+ * Every extension reads its settings from the URL it was made with.
+ * A dubbo_url_t is immutable after parsing and may be read from any thread. */
+#ifndef DUBBO_URL_H
+#define DUBBO_URL_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    const char *key;
+    const char *value;
+} dubbo_url_param_t;
+
+typedef struct {
+    char *protocol;            /* "dubbo" */
+    char *host;                /* "127.0.0.1" (IPv6 without brackets) */
+    int port;                  /* 0 when absent */
+    char *path;                /* "org.apache.dubbo.demo.DemoService" (no leading '/'), may be "" */
+    dubbo_url_param_t *params; /* percent-decoded, in the order given */
+    size_t nparams;
+} dubbo_url_t;
+
+/* Parse `s`. Returns a new URL, or NULL with DUBBO_EINVAL and a message
+ * naming the URL and what is wrong (missing "://", bad port, ...). */
+dubbo_url_t *dubbo_url_parse(const char *s);
+void dubbo_url_free(dubbo_url_t *u);
+
+/* A parameter's value, or `def` when absent. */
+const char *dubbo_url_param(const dubbo_url_t *u, const char *key, const char *def);
+/* An integer parameter, or `def` when absent or not a number. */
+long dubbo_url_param_int(const dubbo_url_t *u, const char *key, long def);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,123 @@
+/* Dubbo URL parsing. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dubbo/url.h"
+#include "core/internal.h"
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decode s[0..n) into a new string. */
+static char *pct_decode(const char *s, size_t n)
+{
+    char *out = malloc(n + 1), *w = out;
+    if (!out) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+            *w++ = (char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
+            i += 2;
+        } else {
+            *w++ = s[i];
+        }
+    }
+    *w = '\0';
+    return out;
+}
+
+void dubbo_url_free(dubbo_url_t *u)
+{
+    if (!u) return;
+    free(u->protocol);
+    free(u->host);
+    free(u->path);
+    for (size_t i = 0; i < u->nparams; i++) {
+        free((char *)u->params[i].key);
+        free((char *)u->params[i].value);
+    }
+    free(u->params);
+    free(u);
+}
+
+static dubbo_url_t *fail(dubbo_url_t *u, const char *s, const char *why)
+{
+    dubbo__seterr(DUBBO_EINVAL, "url \"%s\": %s", s, why);
+    dubbo_url_free(u);
+    return NULL;
+}
+
+dubbo_url_t *dubbo_url_parse(const char *s)
+{
+    dubbo_url_t *u = calloc(1, sizeof(*u));
+    if (!u) return NULL;
+    const char *p = strstr(s, "://");
+    if (!p || p == s) return fail(u, s, "expected protocol://host:port/...");
+    u->protocol = strndup(s, (size_t)(p - s));
+    p += 3;
+    const char *end = p + strcspn(p, "/?");
+    const char *at = memchr(p, '@', (size_t)(end - p));
+    if (at) p = at + 1; /* user:password is not used by dubbo-c yet */
+    const char *hp_end = end, *colon;
+    if (*p == '[') {
+        const char *rb = memchr(p, ']', (size_t)(end - p));
+        if (!rb) return fail(u, s, "unterminated IPv6 address");
+        u->host = strndup(p + 1, (size_t)(rb - p - 1));
+        colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
+    } else {
+        colon = memchr(p, ':', (size_t)(end - p));
+        u->host = strndup(p, (size_t)((colon ? colon : end) - p));
+    }
+    if (colon) {
+        char *e;
+        long port = strtol(colon + 1, &e, 10);
+        if (e != hp_end || port < 0 || port > 65535 || colon + 1 == hp_end)
+            return fail(u, s, "port must be a number 0-65535");
+        u->port = (int)port;
+    }
+    p = end;
+    if (*p == '/') p++;
+    size_t plen = strcspn(p, "?");
+    u->path = pct_decode(p, plen);
+    p += plen;
+    if (*p == '?') {
+        p++;
+        while (*p) {
+            size_t n = strcspn(p, "&");
+            if (n) {
+                const char *eq = memchr(p, '=', n);
+                size_t kl = eq ? (size_t)(eq - p) : n;
+                dubbo_url_param_t *np = realloc(u->params, (u->nparams + 1) * sizeof(*np));
+                if (!np) return fail(u, s, "out of memory");
+                u->params = np;
+                u->params[u->nparams].key = pct_decode(p, kl);
+                u->params[u->nparams].value = eq ? pct_decode(eq + 1, n - kl - 1) : strdup("");
+                u->nparams++;
+            }
+            p += n;
+            if (*p == '&') p++;
+        }
+    }
+    if (!u->protocol || !u->host || !u->path) return fail(u, s, "out of memory");
+    return u;
+}
+
+const char *dubbo_url_param(const dubbo_url_t *u, const char *key, const char *def)
+{
+    for (size_t i = u->nparams; i-- > 0;)
+        if (strcmp(u->params[i].key, key) == 0) return u->params[i].value;
+    return def;
+}
+
+long dubbo_url_param_int(const dubbo_url_t *u, const char *key, long def)
+{
+    const char *v = dubbo_url_param(u, key, NULL);
+    if (!v || !*v) return def;
+    char *e;
+    long x = strtol(v, &e, 10);
+    return *e ? def : x;
+}

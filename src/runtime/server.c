@@ -1,0 +1,981 @@
+/* The provider runtime: accepts Dubbo connections on the shared event loop,
+ * frames requests, runs handlers on a worker pool, writes answers back
+ * coalesced per connection, and shuts down gracefully (readonly event,
+ * stop accepting, drain, close). */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dubbo/hessian2.h"
+#include "dubbo/rpc.h"
+#include "core/internal.h"
+#include "core/log.h"
+#include "protocol/dubbo/codec.h"
+#include "transport/loop.h"
+
+/* ---- services ---------------------------------------------------------- */
+
+typedef struct {
+    char *interface, *version, *group;
+    dubbo_method_t *methods;
+    size_t nmethods;
+    void *user;
+} service_t;
+
+static bool no_version(const char *v)
+{
+    return !v || !*v || strcmp(v, "0.0.0") == 0;
+}
+
+static bool same_opt(const char *a, const char *b, bool version)
+{
+    if (version ? no_version(a) : (!a || !*a)) return version ? no_version(b) : (!b || !*b);
+    return b && strcmp(a, b) == 0;
+}
+
+/* ---- connections --------------------------------------------------------- */
+
+typedef struct sconn {
+    uv_tcp_t tcp;
+    struct dubbo_server *srv;
+    struct sconn *prev, *next;
+    atomic_int refs; /* the loop's (until closed) + one per job in flight */
+    bool closing;
+    dubbo_buf_t rbuf;
+    dubbo_buf_t out; /* answers waiting to be written */
+    bool writing;
+    uint64_t last_read;
+    char remote[64], local[64];
+} sconn_t;
+
+typedef struct {
+    uv_write_t req;
+    sconn_t *c;
+    dubbo_buf_t data;
+} wreq_t;
+
+typedef struct job {
+    struct job *next;
+    sconn_t *c;
+    uint8_t flags;
+    uint64_t id;
+    size_t len;
+    uint8_t body[];
+} job_t;
+
+struct dubbo_call {
+    struct dubbo_server *srv;
+    sconn_t *c;
+    dubbo_arena_t *arena;
+    uint64_t id;
+    bool twoway;
+    dubbo_request_t req;
+    bool answered;
+    int status;
+    bool is_exception;
+    dubbo_value_t *value;
+    const char *error;
+    dubbo_value_t *res_att;
+};
+
+struct dubbo_server {
+    dubbo_server_options_t opts;
+    pthread_rwlock_t svc_lock;
+    service_t *services;
+    size_t nservices;
+
+    uv_tcp_t listener;
+    bool listening;
+    int port;
+    sconn_t *conns;
+    uv_timer_t idle_timer;
+    bool timer_on;
+
+    pthread_mutex_t mu; /* queue, counters, state */
+    pthread_cond_t work_cv;
+    pthread_cond_t idle_cv;
+    job_t *qhead, *qtail;
+    size_t qlen;
+    int busy; /* jobs taken by workers */
+    pthread_t *threads;
+    int nthreads;
+    bool stopping;       /* workers exit */
+    bool shut;           /* shutdown done */
+    atomic_int inflight; /* jobs queued or running */
+};
+
+void dubbo_server_options_init(dubbo_server_options_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->version = DUBBO_SERVER_OPTIONS_VERSION;
+    o->host = "0.0.0.0";
+    o->port = 20880;
+    o->threads = 200;
+    o->queue = 0;
+    o->payload = DUBBO_DEFAULT_PAYLOAD;
+    o->heartbeat_ms = 60000;
+    o->shutdown_timeout_ms = 10000;
+}
+
+dubbo_server_t *dubbo_server_new(const dubbo_server_options_t *opts)
+{
+    dubbo_server_t *s = calloc(1, sizeof(*s));
+    if (!s) return NULL;
+    if (opts)
+        s->opts = *opts;
+    else
+        dubbo_server_options_init(&s->opts);
+    if (!s->opts.host) s->opts.host = "0.0.0.0";
+    s->opts.host = strdup(s->opts.host);
+    if (s->opts.threads <= 0) s->opts.threads = 200;
+    if (s->opts.queue <= 0) s->opts.queue = s->opts.threads;
+    if (!s->opts.payload) s->opts.payload = DUBBO_DEFAULT_PAYLOAD;
+    if (s->opts.heartbeat_ms <= 0) s->opts.heartbeat_ms = 60000;
+    if (s->opts.shutdown_timeout_ms <= 0) s->opts.shutdown_timeout_ms = 10000;
+    s->port = -1;
+    pthread_rwlock_init(&s->svc_lock, NULL);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->work_cv, NULL);
+    pthread_cond_init(&s->idle_cv, NULL);
+    return s;
+}
+
+int dubbo_server_export(dubbo_server_t *s, const dubbo_service_t *svc)
+{
+    if (!svc || !svc->interface || !*svc->interface || !svc->methods || !svc->nmethods)
+        return dubbo__seterr(DUBBO_EINVAL, "export: a service needs an interface and methods");
+    for (size_t i = 0; i < svc->nmethods; i++)
+        if (!svc->methods[i].name || !svc->methods[i].fn)
+            return dubbo__seterr(DUBBO_EINVAL, "export %s: method %zu has no name or handler",
+                                 svc->interface, i);
+    pthread_rwlock_wrlock(&s->svc_lock);
+    for (size_t i = 0; i < s->nservices; i++) {
+        service_t *x = &s->services[i];
+        if (strcmp(x->interface, svc->interface) == 0 && same_opt(x->version, svc->version, true) &&
+            same_opt(x->group, svc->group, false)) {
+            pthread_rwlock_unlock(&s->svc_lock);
+            return dubbo__seterr(DUBBO_EEXISTS,
+                                 "export: %s (version \"%s\", group \"%s\") is "
+                                 "already exported",
+                                 svc->interface, svc->version ? svc->version : "",
+                                 svc->group ? svc->group : "");
+        }
+    }
+    service_t *ns = realloc(s->services, (s->nservices + 1) * sizeof(*ns));
+    if (!ns) {
+        pthread_rwlock_unlock(&s->svc_lock);
+        return dubbo__seterr(DUBBO_ENOMEM, "export: out of memory");
+    }
+    s->services = ns;
+    service_t *x = &ns[s->nservices];
+    x->interface = strdup(svc->interface);
+    x->version = strdup(svc->version ? svc->version : "");
+    x->group = strdup(svc->group ? svc->group : "");
+    x->methods = calloc(svc->nmethods, sizeof(dubbo_method_t));
+    for (size_t i = 0; i < svc->nmethods && x->methods; i++) {
+        x->methods[i].fn = svc->methods[i].fn;
+        x->methods[i].name = strdup(svc->methods[i].name);
+    }
+    x->nmethods = svc->nmethods;
+    x->user = svc->user;
+    s->nservices++;
+    pthread_rwlock_unlock(&s->svc_lock);
+    return 0;
+}
+
+/* ---- writing (loop thread) ----------------------------------------------- */
+
+static void conn_unref(sconn_t *c)
+{
+    if (atomic_fetch_sub(&c->refs, 1) == 1) {
+        dubbo_buf_destroy(&c->rbuf);
+        dubbo_buf_destroy(&c->out);
+        free(c);
+    }
+}
+
+static void conn_unref_task(void *c)
+{
+    conn_unref(c);
+}
+
+static void flush(sconn_t *c);
+
+static void on_written(uv_write_t *req, int status)
+{
+    wreq_t *w = (wreq_t *)req;
+    sconn_t *c = w->c;
+    dubbo_buf_destroy(&w->data);
+    free(w);
+    c->writing = false;
+    if (status == 0 && !c->closing) flush(c);
+    conn_unref(c);
+}
+
+static void flush(sconn_t *c)
+{
+    if (c->writing || c->closing || c->out.len == 0) return;
+    wreq_t *w = malloc(sizeof(*w));
+    if (!w) return;
+    w->c = c;
+    w->data = c->out; /* hand the whole batch over; start a new one */
+    dubbo_buf_init(&c->out, 0);
+    uv_buf_t b = uv_buf_init((char *)w->data.base, (unsigned)w->data.len);
+    atomic_fetch_add(&c->refs, 1);
+    c->writing = true;
+    int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_written);
+    if (rc) {
+        c->writing = false;
+        dubbo_buf_destroy(&w->data);
+        free(w);
+        conn_unref(c);
+    }
+}
+
+/* Queue a frame (header + body) for the connection; loop thread only. */
+static void send_frame(sconn_t *c, uint8_t flags, uint8_t status, uint64_t id, const uint8_t *body,
+                       size_t len)
+{
+    if (c->closing) return;
+    uint8_t h[DUBBO_HEADER_LEN];
+    dubbo_frame_header(h, flags, status, id, (uint32_t)len);
+    if (dubbo_buf_append(&c->out, h, sizeof(h)) || dubbo_buf_append(&c->out, body, len)) return;
+    flush(c);
+}
+
+typedef struct {
+    sconn_t *c;
+    dubbo_buf_t frame; /* a whole frame, header included */
+} answer_t;
+
+static void answer_on_loop(void *arg)
+{
+    answer_t *a = arg;
+    sconn_t *c = a->c;
+    if (!c->closing && !dubbo_buf_append(&c->out, a->frame.base, a->frame.len)) flush(c);
+    dubbo_buf_destroy(&a->frame);
+    free(a);
+    conn_unref(c);
+}
+
+static void on_conn_closed(uv_handle_t *h)
+{
+    sconn_t *c = h->data;
+    dubbo_server_t *s = c->srv;
+    if (c->prev)
+        c->prev->next = c->next;
+    else if (s->conns == c)
+        s->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    conn_unref(c);
+}
+
+static void conn_close(sconn_t *c, const char *why)
+{
+    if (c->closing) return;
+    c->closing = true;
+    if (why) DLOG_WARN("closing connection from %s to %s: %s", c->remote, c->local, why);
+    uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+}
+
+/* ---- dispatch -------------------------------------------------------------- */
+
+static void write_answer(dubbo_call_t *call)
+{
+    if (!call->twoway) return;
+    dubbo_buf_t body;
+    dubbo_buf_init(&body, 0);
+    int rc;
+    uint8_t status = (uint8_t)call->status;
+    if (status == DUBBO_STATUS_OK) {
+        bool attach = dubbo_version_supports_attachments(call->req.dubbo_version);
+        rc = dubbo_response_encode(&body, call->value, call->is_exception, attach, call->res_att);
+        if (rc) {
+            DLOG_ERROR("cannot encode the answer of %s.%s: %s", call->req.path, call->req.method,
+                       dubbo_last_error());
+            body.len = 0;
+            status = DUBBO_STATUS_SERVER_ERROR;
+            char msg[600];
+            snprintf(msg, sizeof(msg), "provider failed to serialize the result of %s.%s: %s",
+                     call->req.path, call->req.method, dubbo_last_error());
+            rc = dubbo_error_body_encode(&body, msg);
+        }
+    } else {
+        rc = dubbo_error_body_encode(&body, call->error ? call->error : dubbo_status_name(status));
+    }
+    if (!rc && body.len > call->srv->opts.payload) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "Data length %zu too large, max payload: %zu", body.len,
+                 call->srv->opts.payload);
+        body.len = 0;
+        status = DUBBO_STATUS_BAD_RESPONSE;
+        rc = dubbo_error_body_encode(&body, msg);
+    }
+    answer_t *a = malloc(sizeof(*a));
+    if (rc || !a) {
+        free(a);
+        dubbo_buf_destroy(&body);
+        return;
+    }
+    dubbo_buf_init(&a->frame, 0);
+    uint8_t h[DUBBO_HEADER_LEN];
+    dubbo_frame_header(h, DUBBO_SERIAL_HESSIAN2, status, call->id, (uint32_t)body.len);
+    if (dubbo_buf_append(&a->frame, h, sizeof(h)) ||
+        dubbo_buf_append(&a->frame, body.base, body.len)) {
+        dubbo_buf_destroy(&a->frame);
+        dubbo_buf_destroy(&body);
+        free(a);
+        return;
+    }
+    dubbo_buf_destroy(&body);
+    a->c = call->c;
+    atomic_fetch_add(&a->c->refs, 1);
+    if (dubbo__loop_post(answer_on_loop, a)) {
+        dubbo_buf_destroy(&a->frame);
+        conn_unref(a->c);
+        free(a);
+    }
+}
+
+/* Java's generic call turns objects into maps with a "class" entry
+ * (PojoUtils.generalize); lists and maps are walked, the rest kept. */
+static dubbo_value_t *generalize(dubbo_arena_t *a, dubbo_value_t *v, int depth)
+{
+    if (!v || depth > 64) return v;
+    switch (v->type) {
+    case DUBBO_T_OBJECT: {
+        dubbo_value_t *m = dubbo_v_map(a, NULL, v->u.obj.cls->nfields + 1);
+        if (!m) return v;
+        dubbo_map_put(a, m, dubbo_v_cstr(a, "class"), dubbo_v_cstr(a, v->u.obj.cls->name));
+        for (size_t i = 0; i < v->u.obj.cls->nfields; i++)
+            dubbo_map_put(a, m, dubbo_v_cstr(a, v->u.obj.cls->fields[i]),
+                          generalize(a, v->u.obj.fields[i], depth + 1));
+        return m;
+    }
+    case DUBBO_T_LIST:
+        for (size_t i = 0; i < v->u.list.len; i++)
+            v->u.list.items[i] = generalize(a, v->u.list.items[i], depth + 1);
+        return v;
+    case DUBBO_T_MAP:
+        for (size_t i = 0; i < v->u.map.len; i++)
+            v->u.map.items[i].value = generalize(a, v->u.map.items[i].value, depth + 1);
+        return v;
+    default: return v;
+    }
+}
+
+static const char *att_str(const dubbo_value_t *att, const char *key)
+{
+    const dubbo_value_t *v = dubbo_map_get(att, key);
+    return v && v->type == DUBBO_T_STRING ? v->u.s.ptr : NULL;
+}
+
+static void run_job(dubbo_server_t *s, job_t *j)
+{
+    dubbo_call_t call = {0};
+    call.srv = s;
+    call.c = j->c;
+    call.id = j->id;
+    call.twoway = j->flags & DUBBO_FLAG_TWOWAY;
+    call.status = DUBBO_STATUS_OK;
+    call.arena = dubbo_arena_new(s->opts.payload * 8 + ((size_t)1 << 20));
+    char msg[1024];
+    if (!call.arena) return;
+    int rc = dubbo_request_decode(call.arena, j->body, j->len, &call.req);
+    if (rc) {
+        DLOG_WARN("bad request %llu from %s: %s", (unsigned long long)j->id, j->c->remote,
+                  dubbo_last_error());
+        snprintf(msg, sizeof(msg), "Fail to decode request due to: %s", dubbo_last_error());
+        call.status = DUBBO_STATUS_BAD_REQUEST;
+        call.error = msg;
+        call.req.path = "";
+        call.req.method = "";
+        write_answer(&call);
+        dubbo_arena_free(call.arena);
+        return;
+    }
+    const dubbo_value_t *att = call.req.attachments;
+    const char *iface = att_str(att, "interface");
+    if (!iface) iface = call.req.path;
+    const char *version = call.req.version;
+    if (no_version(version)) version = att_str(att, "version");
+    const char *group = att_str(att, "group");
+
+    pthread_rwlock_rdlock(&s->svc_lock);
+    service_t *svc = NULL;
+    for (size_t i = 0; i < s->nservices; i++) {
+        service_t *x = &s->services[i];
+        if ((strcmp(x->interface, iface) == 0 || strcmp(x->interface, call.req.path) == 0) &&
+            same_opt(x->version, version, true) && same_opt(x->group, group, false)) {
+            svc = x;
+            break;
+        }
+    }
+    pthread_rwlock_unlock(&s->svc_lock);
+    if (!svc) {
+        snprintf(msg, sizeof(msg),
+                 "Not found exported service: %s%s%s%s%s in this provider, may be version or "
+                 "group mismatch, channel: consumer: %s --> provider: %s, message: %s.%s",
+                 group && *group ? group : "", group && *group ? "/" : "", call.req.path,
+                 no_version(version) ? "" : ":", no_version(version) ? "" : version, j->c->remote,
+                 j->c->local, call.req.path, call.req.method);
+        call.status = DUBBO_STATUS_SERVICE_NOT_FOUND;
+        call.error = msg;
+        write_answer(&call);
+        dubbo_arena_free(call.arena);
+        return;
+    }
+    bool generic = false;
+    const char *method = call.req.method;
+    if (strcmp(method, "$echo") == 0 && call.req.nargs == 1) {
+        call.value = call.req.args[0];
+        write_answer(&call);
+        dubbo_arena_free(call.arena);
+        return;
+    }
+    if ((strcmp(method, "$invoke") == 0 || strcmp(method, "$invokeAsync") == 0) &&
+        call.req.nargs == 3) {
+        /* $invoke(String method, String[] types, Object[] args) */
+        dubbo_value_t *m = call.req.args[0], *args = call.req.args[2];
+        if (m->type != DUBBO_T_STRING ||
+            (args->type != DUBBO_T_LIST && args->type != DUBBO_T_NULL)) {
+            dubbo_call_throw(&call, "org.apache.dubbo.rpc.service.GenericException",
+                             "$invoke expects (String method, String[] types, Object[] args)");
+            write_answer(&call);
+            dubbo_arena_free(call.arena);
+            return;
+        }
+        method = m->u.s.ptr;
+        call.req.method = method;
+        call.req.nargs = args->type == DUBBO_T_LIST ? args->u.list.len : 0;
+        call.req.args = args->type == DUBBO_T_LIST ? args->u.list.items : NULL;
+        generic = true;
+    }
+    const dubbo_method_t *mt = NULL;
+    for (size_t i = 0; i < svc->nmethods; i++)
+        if (strcmp(svc->methods[i].name, method) == 0) {
+            mt = &svc->methods[i];
+            break;
+        }
+    if (!mt) {
+        snprintf(msg, sizeof(msg), "Not found method \"%s\" in service %s (methods:", method,
+                 svc->interface);
+        for (size_t i = 0; i < svc->nmethods; i++) {
+            size_t l = strlen(msg);
+            snprintf(msg + l, sizeof(msg) - l, " %s", svc->methods[i].name);
+        }
+        size_t l = strlen(msg);
+        snprintf(msg + l, sizeof(msg) - l, ")");
+        dubbo_call_throw(&call, "java.lang.NoSuchMethodException", msg);
+    } else {
+        mt->fn(&call, svc->user);
+        if (!call.answered) call.answered = true; /* void: null */
+        if (generic && call.status == DUBBO_STATUS_OK && !call.is_exception)
+            call.value = generalize(call.arena, call.value, 0);
+    }
+    write_answer(&call);
+    dubbo_arena_free(call.arena);
+}
+
+static void *worker_main(void *arg)
+{
+    dubbo_server_t *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        while (!s->qhead && !s->stopping)
+            pthread_cond_wait(&s->work_cv, &s->mu);
+        if (!s->qhead) {
+            pthread_mutex_unlock(&s->mu);
+            return NULL;
+        }
+        job_t *j = s->qhead;
+        s->qhead = j->next;
+        if (!s->qhead) s->qtail = NULL;
+        s->qlen--;
+        s->busy++;
+        pthread_mutex_unlock(&s->mu);
+
+        run_job(s, j);
+        /* The connection reference is dropped on the loop thread, where
+         * everything else about the connection happens. */
+        sconn_t *c = j->c;
+        free(j);
+        dubbo__loop_post(conn_unref_task, c);
+
+        pthread_mutex_lock(&s->mu);
+        s->busy--;
+        if (atomic_fetch_sub(&s->inflight, 1) == 1) pthread_cond_broadcast(&s->idle_cv);
+        pthread_mutex_unlock(&s->mu);
+    }
+}
+
+/* ---- reading (loop thread) -------------------------------------------------- */
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    sconn_t *c = h->data;
+    (void)hint;
+    if (dubbo_buf_reserve(&c->rbuf, 65536)) {
+        *buf = uv_buf_init(NULL, 0);
+        return;
+    }
+    *buf = uv_buf_init((char *)c->rbuf.base + c->rbuf.len, (unsigned)(c->rbuf.cap - c->rbuf.len));
+}
+
+static void handle_frame(sconn_t *c, const dubbo_frame_t *f)
+{
+    dubbo_server_t *s = c->srv;
+    if (!dubbo_frame_is_request(f)) return; /* e.g. a consumer's heartbeat answer */
+    if (dubbo_frame_is_event(f)) {
+        /* Heartbeat (body null): answer it when two-way. Other events
+         * (readonly from a peer) need no answer. */
+        if (dubbo_frame_is_twoway(f)) {
+            static const uint8_t null_body[] = {'N'};
+            send_frame(c, DUBBO_FLAG_EVENT | DUBBO_SERIAL_HESSIAN2, DUBBO_STATUS_OK, f->id,
+                       null_body, 1);
+        }
+        return;
+    }
+    pthread_mutex_lock(&s->mu);
+    bool full = s->qlen >= (size_t)s->opts.queue && s->busy >= s->nthreads;
+    pthread_mutex_unlock(&s->mu);
+    if (full) {
+        char msg[256];
+        snprintf(msg, sizeof(msg),
+                 "Server side(%s) thread pool is exhausted, detail msg: %d threads busy, %d "
+                 "requests queued",
+                 c->local, s->nthreads, s->opts.queue);
+        dubbo_buf_t body;
+        dubbo_buf_init(&body, 0);
+        if (dubbo_frame_is_twoway(f) && !dubbo_error_body_encode(&body, msg))
+            send_frame(c, DUBBO_SERIAL_HESSIAN2, DUBBO_STATUS_SERVER_THREADPOOL_EXHAUSTED, f->id,
+                       body.base, body.len);
+        dubbo_buf_destroy(&body);
+        return;
+    }
+    job_t *j = malloc(sizeof(*j) + f->body_len);
+    if (!j) return;
+    j->next = NULL;
+    j->c = c;
+    j->flags = f->flags;
+    j->id = f->id;
+    j->len = f->body_len;
+    memcpy(j->body, f->body, f->body_len);
+    atomic_fetch_add(&c->refs, 1);
+    atomic_fetch_add(&s->inflight, 1);
+    pthread_mutex_lock(&s->mu);
+    if (s->qtail)
+        s->qtail->next = j;
+    else
+        s->qhead = j;
+    s->qtail = j;
+    s->qlen++;
+    pthread_cond_signal(&s->work_cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    sconn_t *c = st->data;
+    (void)buf;
+    if (n < 0) {
+        conn_close(c, n == UV_EOF ? NULL : uv_strerror((int)n));
+        return;
+    }
+    if (n == 0) return;
+    c->rbuf.len += (size_t)n;
+    c->last_read = dubbo__now_ms();
+    size_t off = 0;
+    while (!c->closing) {
+        dubbo_frame_t f;
+        int64_t r =
+            dubbo_frame_decode(c->rbuf.base + off, c->rbuf.len - off, c->srv->opts.payload, &f);
+        if (r == 0) break;
+        if (r < 0) {
+            conn_close(c, dubbo_last_error());
+            return;
+        }
+        handle_frame(c, &f);
+        off += (size_t)r;
+    }
+    dubbo_buf_consume(&c->rbuf, off);
+}
+
+static void addr_str(const struct sockaddr_storage *ss, char *out, size_t n)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        uv_ip4_name(a, host, sizeof(host));
+        port = ntohs(a->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        uv_ip6_name(a, host, sizeof(host));
+        port = ntohs(a->sin6_port);
+    }
+    snprintf(out, n, "%s:%d", host, port);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    dubbo_server_t *s = server->data;
+    if (status < 0) {
+        DLOG_WARN("accept on port %d failed: %s", s->port, uv_strerror(status));
+        return;
+    }
+    sconn_t *c = calloc(1, sizeof(*c));
+    if (!c) return;
+    c->srv = s;
+    atomic_init(&c->refs, 1);
+    dubbo_buf_init(&c->rbuf, 0);
+    dubbo_buf_init(&c->out, 0);
+    uv_tcp_init(server->loop, &c->tcp);
+    c->tcp.data = c;
+    if (uv_accept(server, (uv_stream_t *)&c->tcp)) {
+        uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    if (!uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len))
+        addr_str(&ss, c->remote, sizeof(c->remote));
+    len = sizeof(ss);
+    if (!uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len))
+        addr_str(&ss, c->local, sizeof(c->local));
+    c->last_read = dubbo__now_ms();
+    c->next = s->conns;
+    if (s->conns) s->conns->prev = c;
+    s->conns = c;
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+static void on_idle_timer(uv_timer_t *t)
+{
+    dubbo_server_t *s = t->data;
+    uint64_t now = dubbo__now_ms(), limit = (uint64_t)s->opts.heartbeat_ms * 3;
+    for (sconn_t *c = s->conns; c; c = c->next)
+        if (!c->closing && now - c->last_read > limit) {
+            char why[128];
+            snprintf(why, sizeof(why), "no data for %llu ms (idle limit %llu ms)",
+                     (unsigned long long)(now - c->last_read), (unsigned long long)limit);
+            conn_close(c, why);
+        }
+}
+
+/* ---- start / shutdown ------------------------------------------------------- */
+
+typedef struct {
+    dubbo_server_t *s;
+    int rc;
+} start_t;
+
+static void start_on_loop(void *arg)
+{
+    start_t *st = arg;
+    dubbo_server_t *s = st->s;
+    uv_loop_t *loop = dubbo__loop();
+    struct sockaddr_storage addr;
+    int rc = uv_ip4_addr(s->opts.host, s->opts.port, (struct sockaddr_in *)&addr);
+    if (rc) rc = uv_ip6_addr(s->opts.host, s->opts.port, (struct sockaddr_in6 *)&addr);
+    if (rc) {
+        st->rc = dubbo__seterr(DUBBO_EINVAL, "server: bad listen address \"%s\"", s->opts.host);
+        return;
+    }
+    uv_tcp_init(loop, &s->listener);
+    s->listener.data = s;
+    if ((rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0)) == 0)
+        rc = uv_listen((uv_stream_t *)&s->listener, 1024, on_connection);
+    if (rc) {
+        st->rc = dubbo__seterr(rc, "server: cannot listen on %s:%d: %s", s->opts.host, s->opts.port,
+                               uv_strerror(rc));
+        uv_close((uv_handle_t *)&s->listener, NULL);
+        return;
+    }
+    struct sockaddr_storage bound;
+    int len = sizeof(bound);
+    uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &len);
+    s->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+    s->listening = true;
+    uv_timer_init(loop, &s->idle_timer);
+    s->idle_timer.data = s;
+    uint64_t every = (uint64_t)s->opts.heartbeat_ms / 2 ? (uint64_t)s->opts.heartbeat_ms / 2 : 1;
+    uv_timer_start(&s->idle_timer, on_idle_timer, every, every);
+    s->timer_on = true;
+    st->rc = 0;
+}
+
+int dubbo_server_start(dubbo_server_t *s)
+{
+    if (s->listening) return 0;
+    s->threads = calloc((size_t)s->opts.threads, sizeof(pthread_t));
+    if (!s->threads) return dubbo__seterr(DUBBO_ENOMEM, "server: out of memory");
+    for (int i = 0; i < s->opts.threads; i++) {
+        /* Handlers get a modest stack: 200 threads x 8 MiB is a lot of address space. */
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, 1 << 20);
+        int rc = pthread_create(&s->threads[i], &attr, worker_main, s);
+        pthread_attr_destroy(&attr);
+        if (rc) {
+            DLOG_WARN("server: started only %d of %d worker threads", i, s->opts.threads);
+            break;
+        }
+        s->nthreads++;
+    }
+    if (!s->nthreads) return dubbo__seterr(-EAGAIN, "server: cannot start worker threads");
+    start_t st = {s, 0};
+    int rc = dubbo__loop_run_sync(start_on_loop, &st);
+    if (rc) return rc;
+    if (st.rc) return st.rc;
+    DLOG_INFO("serving dubbo on %s:%d (%d workers)", s->opts.host, s->port, s->nthreads);
+    return 0;
+}
+
+int dubbo_server_port(const dubbo_server_t *s)
+{
+    return s->listening || s->shut ? s->port : -1;
+}
+
+static void readonly_on_loop(void *arg)
+{
+    dubbo_server_t *s = arg;
+    static const uint8_t readonly_body[] = {0x01, 'R'}; /* hessian "R" */
+    int n = 0;
+    for (sconn_t *c = s->conns; c; c = c->next, n++)
+        send_frame(c, DUBBO_FLAG_REQUEST | DUBBO_FLAG_EVENT | DUBBO_SERIAL_HESSIAN2, 0, 0,
+                   readonly_body, sizeof(readonly_body));
+    if (s->listening) {
+        uv_close((uv_handle_t *)&s->listener, NULL);
+        s->listening = false;
+    }
+    DLOG_INFO("shutdown: sent readonly to %d consumer connection(s), stopped accepting on port %d",
+              n, s->port);
+}
+
+static void close_all_on_loop(void *arg)
+{
+    dubbo_server_t *s = arg;
+    for (sconn_t *c = s->conns; c; c = c->next)
+        conn_close(c, NULL);
+    if (s->timer_on) {
+        uv_close((uv_handle_t *)&s->idle_timer, NULL);
+        s->timer_on = false;
+    }
+}
+
+static void nothing(void *arg)
+{
+    (void)arg;
+}
+
+int dubbo_server_shutdown(dubbo_server_t *s)
+{
+    if (s->shut) return 0;
+    int rc = 0;
+    if (s->listening || s->timer_on) dubbo__loop_run_sync(readonly_on_loop, s);
+    /* Drain: wait for every queued or running call, up to the deadline. */
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += s->opts.shutdown_timeout_ms / 1000;
+    dl.tv_nsec += (long)(s->opts.shutdown_timeout_ms % 1000) * 1000000;
+    if (dl.tv_nsec >= 1000000000) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&s->mu);
+    while (atomic_load(&s->inflight) > 0)
+        if (pthread_cond_timedwait(&s->idle_cv, &s->mu, &dl) == ETIMEDOUT) break;
+    int left = atomic_load(&s->inflight);
+    s->stopping = true;
+    pthread_cond_broadcast(&s->work_cv);
+    pthread_mutex_unlock(&s->mu);
+    if (left > 0) {
+        rc = dubbo__seterr(DUBBO_ETIMEOUT,
+                           "server: %d call(s) still running after %d ms of shutdown", left,
+                           s->opts.shutdown_timeout_ms);
+        DLOG_WARN("%s", dubbo_last_error());
+    }
+    /* Give the answers just written a loop turn to be flushed, then close. */
+    dubbo__loop_run_sync(nothing, NULL);
+    dubbo__loop_run_sync(close_all_on_loop, s);
+    for (int i = 0; i < s->nthreads; i++)
+        pthread_join(s->threads[i], NULL);
+    /* Jobs that never ran (deadline passed) are dropped. */
+    job_t *j = s->qhead;
+    while (j) {
+        job_t *n = j->next;
+        dubbo__loop_post(conn_unref_task, j->c);
+        free(j);
+        j = n;
+    }
+    s->qhead = s->qtail = NULL;
+    /* Let the close callbacks and pending unrefs run. */
+    dubbo__loop_run_sync(nothing, NULL);
+    dubbo__loop_run_sync(nothing, NULL);
+    s->shut = true;
+    DLOG_INFO("shutdown of port %d complete", s->port);
+    return rc;
+}
+
+void dubbo_server_free(dubbo_server_t *s)
+{
+    if (!s) return;
+    if (s->nthreads && !s->shut) dubbo_server_shutdown(s);
+    for (size_t i = 0; i < s->nservices; i++) {
+        service_t *x = &s->services[i];
+        for (size_t k = 0; k < x->nmethods && x->methods; k++)
+            free((char *)x->methods[k].name);
+        free(x->methods);
+        free(x->interface);
+        free(x->version);
+        free(x->group);
+    }
+    free(s->services);
+    free(s->threads);
+    free((char *)s->opts.host);
+    pthread_rwlock_destroy(&s->svc_lock);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->work_cv);
+    pthread_cond_destroy(&s->idle_cv);
+    free(s);
+}
+
+/* ---- signals ------------------------------------------------------------------ */
+
+static pthread_mutex_t wait_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wait_cv = PTHREAD_COND_INITIALIZER;
+static volatile sig_atomic_t woken;
+static int sig_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    woken = 1;
+    if (sig_pipe[1] >= 0) {
+        char b = 1;
+        ssize_t r = write(sig_pipe[1], &b, 1);
+        (void)r;
+    }
+}
+
+void dubbo_server_handle_signals(void)
+{
+    if (sig_pipe[0] < 0 && pipe(sig_pipe) != 0) sig_pipe[0] = sig_pipe[1] = -1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+void dubbo_server_wait(void)
+{
+    while (!woken) {
+        if (sig_pipe[0] >= 0) {
+            char b;
+            ssize_t r = read(sig_pipe[0], &b, 1);
+            if (r == 1 || (r < 0 && errno != EINTR)) break;
+        } else {
+            pthread_mutex_lock(&wait_mu);
+            if (!woken) pthread_cond_wait(&wait_cv, &wait_mu);
+            pthread_mutex_unlock(&wait_mu);
+        }
+    }
+}
+
+void dubbo_server_wakeup(void)
+{
+    woken = 1;
+    if (sig_pipe[1] >= 0) {
+        char b = 1;
+        ssize_t r = write(sig_pipe[1], &b, 1);
+        (void)r;
+    }
+    pthread_mutex_lock(&wait_mu);
+    pthread_cond_broadcast(&wait_cv);
+    pthread_mutex_unlock(&wait_mu);
+}
+
+/* ---- call accessors --------------------------------------------------------------- */
+
+size_t dubbo_call_nargs(const dubbo_call_t *call)
+{
+    return call->req.nargs;
+}
+
+dubbo_value_t *dubbo_call_arg(const dubbo_call_t *call, size_t i)
+{
+    return i < call->req.nargs ? (call->req.args[i] ? call->req.args[i] : dubbo_v_null()) : NULL;
+}
+
+const char *dubbo_call_method(const dubbo_call_t *call)
+{
+    return call->req.method;
+}
+
+const char *dubbo_call_desc(const dubbo_call_t *call)
+{
+    return call->req.desc ? call->req.desc : "";
+}
+
+const char *dubbo_call_attachment(const dubbo_call_t *call, const char *key)
+{
+    return att_str(call->req.attachments, key);
+}
+
+const char *dubbo_call_remote(const dubbo_call_t *call)
+{
+    return call->c->remote;
+}
+
+const char *dubbo_call_local(const dubbo_call_t *call)
+{
+    return call->c->local;
+}
+
+dubbo_arena_t *dubbo_call_arena(dubbo_call_t *call)
+{
+    return call->arena;
+}
+
+void dubbo_call_return(dubbo_call_t *call, dubbo_value_t *value)
+{
+    call->answered = true;
+    call->status = DUBBO_STATUS_OK;
+    call->is_exception = false;
+    call->value = value;
+}
+
+void dubbo_call_throw(dubbo_call_t *call, const char *cls, const char *message)
+{
+    call->answered = true;
+    call->status = DUBBO_STATUS_OK;
+    call->is_exception = true;
+    call->value = dubbo_exception_new(call->arena, cls, message);
+    if (!call->value) dubbo_call_fail(call, DUBBO_STATUS_SERVICE_ERROR, message);
+}
+
+void dubbo_call_fail(dubbo_call_t *call, int status, const char *message)
+{
+    call->answered = true;
+    call->status = status;
+    call->error = dubbo_arena_strndup(call->arena, message, strlen(message));
+}
+
+int dubbo_call_set_attachment(dubbo_call_t *call, const char *key, const char *value)
+{
+    if (!call->res_att && !(call->res_att = dubbo_v_map(call->arena, NULL, 4))) return DUBBO_ENOMEM;
+    dubbo_value_t *k = dubbo_v_cstr(call->arena, key), *v = dubbo_v_cstr(call->arena, value);
+    if (!k || !v) return DUBBO_ENOMEM;
+    return dubbo_map_put(call->arena, call->res_att, k, v);
+}
