@@ -1,5 +1,6 @@
 /* Bump-pointer arena: values of one message are allocated here and freed
  * together. Blocks grow geometrically; a limit bounds the total handed out. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,6 +78,10 @@ void dubbo_arena_reset(dubbo_arena_t *a)
 
 void *dubbo_arena_alloc(dubbo_arena_t *a, size_t n)
 {
+    if (DUBBO__UNLIKELY(n > SIZE_MAX / 2)) {
+        dubbo__seterr(DUBBO_ETOO_BIG, "arena: allocation of %zu bytes is too large", n);
+        return NULL;
+    }
     n = (n + 7) & ~(size_t)7;
     if (n == 0) n = 8;
     if (DUBBO__UNLIKELY(a->limit && (n > a->limit || a->used > a->limit - n))) {
@@ -106,6 +111,10 @@ void *dubbo_arena_alloc(dubbo_arena_t *a, size_t n)
 
 char *dubbo_arena_strndup(dubbo_arena_t *a, const char *s, size_t n)
 {
+    if (n == SIZE_MAX) {
+        dubbo__seterr(DUBBO_ETOO_BIG, "arena: string of %zu bytes is too large", n);
+        return NULL;
+    }
     char *p = dubbo_arena_alloc(a, n + 1);
     if (!p) return NULL;
     if (n) memcpy(p, s, n);

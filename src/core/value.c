@@ -88,6 +88,10 @@ dubbo_value_t *dubbo_v_list(dubbo_arena_t *a, const char *type, size_t cap)
     if (!v) return NULL;
     if (type && !(v->u.list.type = dubbo_arena_strndup(a, type, strlen(type)))) return NULL;
     if (cap) {
+        if (cap > SIZE_MAX / sizeof(dubbo_value_t *)) {
+            dubbo__seterr(DUBBO_ETOO_BIG, "value: list capacity %zu is too large", cap);
+            return NULL;
+        }
         v->u.list.items = dubbo_arena_alloc(a, cap * sizeof(dubbo_value_t *));
         if (!v->u.list.items) return NULL;
         v->u.list.cap = cap;
@@ -101,6 +105,10 @@ dubbo_value_t *dubbo_v_map(dubbo_arena_t *a, const char *type, size_t cap)
     if (!v) return NULL;
     if (type && !(v->u.map.type = dubbo_arena_strndup(a, type, strlen(type)))) return NULL;
     if (cap) {
+        if (cap > SIZE_MAX / sizeof(dubbo_map_entry_t)) {
+            dubbo__seterr(DUBBO_ETOO_BIG, "value: map capacity %zu is too large", cap);
+            return NULL;
+        }
         v->u.map.items = dubbo_arena_alloc(a, cap * sizeof(dubbo_map_entry_t));
         if (!v->u.map.items) return NULL;
         v->u.map.cap = cap;
@@ -158,7 +166,7 @@ int dubbo_list_push(dubbo_arena_t *a, dubbo_value_t *list, dubbo_value_t *item)
     if (list->u.list.len == list->u.list.cap) {
         void *p = grow(a, list->u.list.items, sizeof(dubbo_value_t *), list->u.list.len,
                        &list->u.list.cap);
-        if (!p) return DUBBO_ENOMEM;
+        if (!p) return dubbo__last_code();
         list->u.list.items = p;
     }
     list->u.list.items[list->u.list.len++] = item;
@@ -239,7 +247,11 @@ const char *dubbo_vtype_name(dubbo_vtype_t t)
 
 /* Equality walks both graphs in step. A pair of containers already being
  * compared higher up is assumed equal (coinduction), which makes cycles
- * terminate; the stack of such pairs is bounded by the nesting depth. */
+ * terminate; the stack of such pairs is bounded by the nesting depth. Pairs
+ * found equal are remembered, so a shared subgraph (a DAG) is compared once
+ * instead of once per path to it. A remembered pair may rest on an
+ * assumption that later fails, but then the whole comparison is false
+ * anyway: && short-circuits every level up to the root. */
 typedef struct {
     const dubbo_value_t *x, *y;
 } pair_t;
@@ -247,8 +259,49 @@ typedef struct {
 typedef struct {
     pair_t *stack;
     size_t len, cap;
+    pair_t *seen; /* open-addressing set of pairs proven equal */
+    size_t nseen, seen_cap;
     bool oom;
 } eq_ctx_t;
+
+static size_t pair_hash(const dubbo_value_t *x, const dubbo_value_t *y)
+{
+    uint64_t h = (uint64_t)(uintptr_t)x * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)y;
+    h ^= h >> 31;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    return (size_t)(h ^ (h >> 29));
+}
+
+static bool seen_has(const eq_ctx_t *c, const dubbo_value_t *x, const dubbo_value_t *y)
+{
+    if (!c->seen_cap) return false;
+    for (size_t i = pair_hash(x, y) & (c->seen_cap - 1);; i = (i + 1) & (c->seen_cap - 1)) {
+        if (!c->seen[i].x) return false;
+        if (c->seen[i].x == x && c->seen[i].y == y) return true;
+    }
+}
+
+static void seen_add(eq_ctx_t *c, const dubbo_value_t *x, const dubbo_value_t *y)
+{
+    if ((c->nseen + 1) * 2 > c->seen_cap) {
+        size_t ncap = c->seen_cap ? c->seen_cap * 2 : 64;
+        pair_t *t = calloc(ncap, sizeof(*t));
+        if (!t) return; /* only slower without it */
+        for (size_t i = 0; i < c->seen_cap; i++) {
+            if (!c->seen[i].x) continue;
+            size_t k = pair_hash(c->seen[i].x, c->seen[i].y) & (ncap - 1);
+            while (t[k].x) k = (k + 1) & (ncap - 1);
+            t[k] = c->seen[i];
+        }
+        free(c->seen);
+        c->seen = t;
+        c->seen_cap = ncap;
+    }
+    size_t k = pair_hash(x, y) & (c->seen_cap - 1);
+    while (c->seen[k].x) k = (k + 1) & (c->seen_cap - 1);
+    c->seen[k] = (pair_t){x, y};
+    c->nseen++;
+}
 
 static bool opt_str_eq(const char *a, const char *b)
 {
@@ -260,6 +313,7 @@ static bool eq(eq_ctx_t *c, const dubbo_value_t *x, const dubbo_value_t *y);
 
 static bool eq_container(eq_ctx_t *c, const dubbo_value_t *x, const dubbo_value_t *y)
 {
+    if (x == y || seen_has(c, x, y)) return true;
     for (size_t i = 0; i < c->len; i++)
         if (c->stack[i].x == x && c->stack[i].y == y) return true;
     if (c->len == c->cap) {
@@ -298,6 +352,7 @@ static bool eq_container(eq_ctx_t *c, const dubbo_value_t *x, const dubbo_value_
     default: break;
     }
     c->len--;
+    if (r) seen_add(c, x, y);
     return r;
 }
 
@@ -328,5 +383,6 @@ bool dubbo_value_equal(const dubbo_value_t *x, const dubbo_value_t *y)
     eq_ctx_t c = {0};
     bool r = eq(&c, x, y);
     free(c.stack);
+    free(c.seen);
     return r && !c.oom;
 }
