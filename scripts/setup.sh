@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 PKGS=(
   build-essential cmake pkg-config git    # toolchain
+  python3                                 # test drivers (tests/interop/*.py)
   clang libclang-rt-14-dev                # libFuzzer for fuzz/
   libjansson-dev                          # JSON parsing (typed JSON, config)
   libuv1-dev                              # the event loop of the transport

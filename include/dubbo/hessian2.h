@@ -100,6 +100,9 @@ typedef struct {
     /* list/map type names written so far, by index */
     const char **types;
     size_t ntypes, types_cap;
+    /* Where Java's 8 KiB output buffer would be: binary chunk sizes depend
+     * on it, so the encoder tracks Java's flushes to chunk the same way. */
+    uint32_t jofs;
 } dubbo_h2_encoder_t;
 
 /* Start an encoder appending to `out` (borrowed). Never fails. */

@@ -54,7 +54,6 @@ enum {
 };
 
 #define STRING_CHUNK_UNITS 0x8000
-#define BINARY_CHUNK_BYTES 8189 /* what Java writes at the start of its 8 KiB buffer */
 
 /* ======================================================================
  * Decoder
@@ -838,9 +837,24 @@ void dubbo_h2_encoder_destroy(dubbo_h2_encoder_t *e)
     e->types = NULL;
 }
 
+/* Java's Hessian2Output flushes its 8192-byte buffer when a write method
+ * finds fewer than `slack` bytes free; methods differ in slack (16 or 32)
+ * and in whether exactly `slack` free bytes still count as full. Only the
+ * chunking of binaries depends on it, but to chunk like Java the encoder
+ * has to follow every flush. */
+#define JAVA_BUF 8192u
+enum { FULL_IF_LESS = 0, FULL_IF_LESS_OR_EQUAL = 1 };
+
+static inline void jflush(dubbo_h2_encoder_t *e, uint32_t slack, int mode)
+{
+    if (mode == FULL_IF_LESS ? JAVA_BUF < e->jofs + slack : JAVA_BUF <= e->jofs + slack)
+        e->jofs = 0;
+}
+
 static inline int put1(dubbo_h2_encoder_t *e, uint8_t b)
 {
     dubbo_buf_t *o = e->out;
+    e->jofs++;
     if (DUBBO__UNLIKELY(o->len == o->cap)) {
         int rc = dubbo_buf_reserve(o, 1);
         if (rc) return rc;
@@ -851,21 +865,25 @@ static inline int put1(dubbo_h2_encoder_t *e, uint8_t b)
 
 static inline int put(dubbo_h2_encoder_t *e, const void *p, size_t n)
 {
+    e->jofs += (uint32_t)n;
     return dubbo_buf_append(e->out, p, n);
 }
 
 int dubbo_h2_write_null(dubbo_h2_encoder_t *e)
 {
+    jflush(e, 16, FULL_IF_LESS_OR_EQUAL);
     return put1(e, BC_NULL);
 }
 
 int dubbo_h2_write_bool(dubbo_h2_encoder_t *e, bool v)
 {
+    jflush(e, 16, FULL_IF_LESS);
     return put1(e, v ? BC_TRUE : BC_FALSE);
 }
 
 int dubbo_h2_write_int(dubbo_h2_encoder_t *e, int32_t v)
 {
+    jflush(e, 16, FULL_IF_LESS_OR_EQUAL);
     uint8_t b[5];
     size_t n;
     if (v >= -0x10 && v <= 0x2f) {
@@ -902,6 +920,7 @@ static void be64_put(uint8_t *p, uint64_t u)
 
 int dubbo_h2_write_long(dubbo_h2_encoder_t *e, int64_t v)
 {
+    jflush(e, 16, FULL_IF_LESS_OR_EQUAL);
     uint8_t b[9];
     size_t n;
     if (v >= -8 && v <= 15) {
@@ -943,6 +962,7 @@ static int32_t java_d2i(double x)
 
 int dubbo_h2_write_double(dubbo_h2_encoder_t *e, double v)
 {
+    jflush(e, 16, FULL_IF_LESS_OR_EQUAL);
     uint8_t b[9];
     int32_t i = java_d2i(v);
     if ((double)i == v) {
@@ -980,6 +1000,7 @@ int dubbo_h2_write_double(dubbo_h2_encoder_t *e, double v)
 
 int dubbo_h2_write_date(dubbo_h2_encoder_t *e, int64_t ms)
 {
+    jflush(e, 32, FULL_IF_LESS);
     uint8_t b[9];
     if (ms % 60000 == 0) {
         int64_t minutes = ms / 60000;
@@ -1029,6 +1050,7 @@ static int utf8_units(const uint8_t *s, size_t len, size_t *units, bool *ascii)
 static int write_string_header(dubbo_h2_encoder_t *e, uint8_t chunk_code, size_t units)
 {
     uint8_t b[3];
+    jflush(e, 16, FULL_IF_LESS_OR_EQUAL);
     if (chunk_code) {
         b[0] = chunk_code;
         b[1] = (uint8_t)(units >> 8);
@@ -1047,10 +1069,45 @@ static int write_string_header(dubbo_h2_encoder_t *e, uint8_t chunk_code, size_t
     return put(e, b, 3);
 }
 
+static size_t utf8_seq_len(uint8_t c)
+{
+    return c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+}
+
+/* Follow Java's printString over UTF-8 s[0..len): before each UTF-16 unit
+ * it flushes when 16 bytes or fewer are free; a unit takes 1-3 bytes. */
+static void jprint(dubbo_h2_encoder_t *e, const uint8_t *s, size_t len, bool ascii)
+{
+    size_t most = ascii ? len : len + len / 2; /* CESU-8 is at most 1.5x UTF-8 */
+    if (e->jofs + most + 16 < JAVA_BUF) {
+        e->jofs += (uint32_t)(ascii ? len : most);
+        if (!ascii) {
+            /* exact: 4-byte sequences become 6 bytes */
+            e->jofs -= (uint32_t)most;
+            for (size_t i = 0; i < len;) {
+                size_t n = utf8_seq_len(s[i]);
+                e->jofs += (uint32_t)(n == 4 ? 6 : n);
+                i += n;
+            }
+        }
+        return;
+    }
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_seq_len(s[i]);
+        for (int half = 0; half < (n == 4 ? 2 : 1); half++) {
+            jflush(e, 16, FULL_IF_LESS_OR_EQUAL);
+            e->jofs += (uint32_t)(n == 4 ? 3 : n);
+        }
+        i += n;
+    }
+}
+
 /* Append UTF-8 bytes s[0..len) as CESU-8: 4-byte sequences become two
  * 3-byte surrogate encodings, everything else is copied. */
-static int put_cesu8(dubbo_h2_encoder_t *e, const uint8_t *s, size_t len)
+static int put_chars(dubbo_h2_encoder_t *e, const uint8_t *s, size_t len, bool ascii)
 {
+    jprint(e, s, len, ascii);
+    if (ascii) return dubbo_buf_append(e->out, s, len);
     int rc = dubbo_buf_reserve(e->out, len + len / 2);
     if (rc) return rc;
     uint8_t *w = e->out->base + e->out->len;
@@ -1078,42 +1135,39 @@ static int put_cesu8(dubbo_h2_encoder_t *e, const uint8_t *s, size_t len)
     return 0;
 }
 
-static size_t utf8_seq_len(uint8_t c)
-{
-    return c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
-}
-
 int dubbo_h2_write_string(dubbo_h2_encoder_t *e, const char *str, size_t len)
 {
+    jflush(e, 16, FULL_IF_LESS_OR_EQUAL);
     if (!str) return put1(e, BC_NULL);
     const uint8_t *s = (const uint8_t *)str;
     size_t units;
     bool ascii;
     int rc = utf8_units(s, len, &units, &ascii);
     if (rc) return rc;
-    if (ascii && units <= STRING_CHUNK_UNITS) {
-        if ((rc = write_string_header(e, 0, units))) return rc;
-        return put(e, s, len);
-    }
     /* Chunks of 0x8000 units; like Java, a chunk never ends between the two
      * halves of a surrogate pair (it is one unit shorter instead). */
     size_t i = 0;
     while (units > STRING_CHUNK_UNITS) {
         size_t start = i, u = 0;
-        while (u < STRING_CHUNK_UNITS) {
-            size_t n = utf8_seq_len(s[i]);
-            size_t cu = n == 4 ? 2 : 1;
-            if (u + cu > STRING_CHUNK_UNITS) break;
-            u += cu;
-            i += n;
+        if (ascii) {
+            u = STRING_CHUNK_UNITS;
+            i += u;
+        } else {
+            while (u < STRING_CHUNK_UNITS) {
+                size_t n = utf8_seq_len(s[i]);
+                size_t cu = n == 4 ? 2 : 1;
+                if (u + cu > STRING_CHUNK_UNITS) break;
+                u += cu;
+                i += n;
+            }
         }
-        if ((rc = write_string_header(e, BC_STRING_CHUNK, u))) return rc;
-        if ((rc = ascii ? put(e, s + start, i - start) : put_cesu8(e, s + start, i - start)))
+        if ((rc = write_string_header(e, BC_STRING_CHUNK, u)) ||
+            (rc = put_chars(e, s + start, i - start, ascii)))
             return rc;
         units -= u;
     }
     if ((rc = write_string_header(e, 0, units))) return rc;
-    return ascii ? put(e, s + i, len - i) : put_cesu8(e, s + i, len - i);
+    return put_chars(e, s + i, len - i, ascii);
 }
 
 int dubbo_h2_write_binary(dubbo_h2_encoder_t *e, const void *data, size_t len)
@@ -1121,15 +1175,29 @@ int dubbo_h2_write_binary(dubbo_h2_encoder_t *e, const void *data, size_t len)
     const uint8_t *p = data;
     uint8_t b[3];
     int rc;
-    if (!data && len == 0) return put1(e, BC_NULL);
-    while (len > BINARY_CHUNK_BYTES) {
-        b[0] = BC_BINARY_CHUNK;
-        b[1] = (uint8_t)(BINARY_CHUNK_BYTES >> 8);
-        b[2] = (uint8_t)BINARY_CHUNK_BYTES;
-        if ((rc = put(e, b, 3)) || (rc = put(e, p, BINARY_CHUNK_BYTES))) return rc;
-        p += BINARY_CHUNK_BYTES;
-        len -= BINARY_CHUNK_BYTES;
+    if (!data && len == 0) {
+        jflush(e, 16, FULL_IF_LESS);
+        return put1(e, BC_NULL);
     }
+    /* Java fills its buffer: each 'A' chunk takes what is free in it (less
+     * 3 for the chunk header; after a flush if fewer than 16 are free), and
+     * the buffer is flushed after each chunk. */
+    while ((int64_t)JAVA_BUF - e->jofs - 3 < (int64_t)len) {
+        int64_t sub = (int64_t)JAVA_BUF - e->jofs - 3;
+        if (sub < 16) {
+            e->jofs = 0;
+            sub = JAVA_BUF - 3;
+            if ((int64_t)len < sub) sub = (int64_t)len;
+        }
+        b[0] = BC_BINARY_CHUNK;
+        b[1] = (uint8_t)(sub >> 8);
+        b[2] = (uint8_t)sub;
+        if ((rc = put(e, b, 3)) || (rc = put(e, p, (size_t)sub))) return rc;
+        p += sub;
+        len -= (size_t)sub;
+        e->jofs = 0; /* Java flushes after every chunk */
+    }
+    jflush(e, 16, FULL_IF_LESS);
     if (len <= 0x0f) {
         rc = put1(e, (uint8_t)(BC_BINARY_DIRECT + len));
     } else if (len <= 0x3ff) {
@@ -1195,6 +1263,7 @@ static int64_t ref_lookup_add(dubbo_h2_encoder_t *e, const void *p)
 
 static int write_type(dubbo_h2_encoder_t *e, const char *type)
 {
+    jflush(e, 32, FULL_IF_LESS);
     for (size_t i = 0; i < e->ntypes; i++)
         if (e->types[i] == type || strcmp(e->types[i], type) == 0)
             return dubbo_h2_write_int(e, (int32_t)i);
@@ -1224,6 +1293,7 @@ static int write_object(dubbo_h2_encoder_t *e, const dubbo_value_t *v)
             idx = i;
             break;
         }
+    jflush(e, 32, FULL_IF_LESS);
     if (idx == e->nclasses) {
         if ((rc = push_ptr((void ***)&e->classes, &e->nclasses, &e->classes_cap, (void *)c,
                            "classes")))
@@ -1251,6 +1321,7 @@ static int write_list(dubbo_h2_encoder_t *e, const dubbo_value_t *v)
     size_t n = v->u.list.len;
     int rc;
     bool variable = v->flags & DUBBO_VF_VARIABLE;
+    jflush(e, 32, FULL_IF_LESS);
     if (variable) {
         rc = put1(e, type ? BC_LIST_VARIABLE : BC_LIST_VARIABLE_UNTYPED);
         if (!rc && type) rc = write_type(e, type);
@@ -1267,12 +1338,15 @@ static int write_list(dubbo_h2_encoder_t *e, const dubbo_value_t *v)
     if (rc) return rc;
     for (size_t i = 0; i < n; i++)
         if ((rc = encode_value(e, v->u.list.items[i]))) return rc;
-    return variable ? put1(e, BC_END) : 0;
+    if (!variable) return 0;
+    jflush(e, 32, FULL_IF_LESS);
+    return put1(e, BC_END);
 }
 
 static int write_map(dubbo_h2_encoder_t *e, const dubbo_value_t *v)
 {
     int rc;
+    jflush(e, 32, FULL_IF_LESS);
     if (v->u.map.type) {
         if ((rc = put1(e, BC_MAP)) || (rc = write_type(e, v->u.map.type))) return rc;
     } else if ((rc = put1(e, BC_MAP_UNTYPED))) {
@@ -1282,15 +1356,16 @@ static int write_map(dubbo_h2_encoder_t *e, const dubbo_value_t *v)
         if ((rc = encode_value(e, v->u.map.items[i].key)) ||
             (rc = encode_value(e, v->u.map.items[i].value)))
             return rc;
+    jflush(e, 32, FULL_IF_LESS);
     return put1(e, BC_END);
 }
 
 static int encode_value(dubbo_h2_encoder_t *e, const dubbo_value_t *v)
 {
-    if (!v) return put1(e, BC_NULL);
+    if (!v) return dubbo_h2_write_null(e);
     switch (v->type) {
-    case DUBBO_T_NULL: return put1(e, BC_NULL);
-    case DUBBO_T_BOOL: return put1(e, v->u.b ? BC_TRUE : BC_FALSE);
+    case DUBBO_T_NULL: return dubbo_h2_write_null(e);
+    case DUBBO_T_BOOL: return dubbo_h2_write_bool(e, v->u.b);
     case DUBBO_T_INT: return dubbo_h2_write_int(e, v->u.i);
     case DUBBO_T_LONG: return dubbo_h2_write_long(e, v->u.l);
     case DUBBO_T_DOUBLE: return dubbo_h2_write_double(e, v->u.d);
@@ -1307,6 +1382,7 @@ static int encode_value(dubbo_h2_encoder_t *e, const dubbo_value_t *v)
     int64_t ref = ref_lookup_add(e, v);
     if (ref < -1) return (int)ref;
     if (ref >= 0) {
+        jflush(e, 16, FULL_IF_LESS);
         int rc = put1(e, BC_REF);
         return rc ? rc : dubbo_h2_write_int(e, (int32_t)ref);
     }
