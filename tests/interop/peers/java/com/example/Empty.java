@@ -1,0 +1,6 @@
+package com.example;
+
+import java.io.Serializable;
+
+/** A class with no fields at all. */
+public class Empty implements Serializable {}
