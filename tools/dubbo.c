@@ -1,6 +1,7 @@
 /* The `dubbo` command-line tool: one function per subcommand, dispatched
  * from a table. Exit status: 0 success, 1 the input or the operation
  * failed (message on stderr), 2 bad usage. */
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,16 +18,6 @@
 #define DUBBO_VERSION "unknown"
 #endif
 
-/* TEMPORARY: defined in src/core/value_json.c; to move to dubbo/value.h. */
-typedef struct dubbo_json_writer dubbo_json_writer_t;
-dubbo_json_writer_t *dubbo_json_writer_new(void);
-void dubbo_json_writer_free(dubbo_json_writer_t *w);
-int dubbo_json_write(dubbo_json_writer_t *w, const dubbo_value_t *v, dubbo_buf_t *out);
-typedef struct dubbo_json_reader dubbo_json_reader_t;
-dubbo_json_reader_t *dubbo_json_reader_new(dubbo_arena_t *a);
-void dubbo_json_reader_free(dubbo_json_reader_t *r);
-int dubbo_json_read(dubbo_json_reader_t *r, const char *text, size_t len, size_t *pos,
-                    dubbo_value_t **out);
 
 enum { EXIT_USAGE = 2 };
 
@@ -51,11 +42,16 @@ static int fail(const char *who, int err)
     return EXIT_FAILURE;
 }
 
-static int usage_error(const char *who, const char *fmt, const char *arg)
+static int usage_error(const char *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int usage_error(const char *who, const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
     fprintf(stderr, "%s: ", who);
-    fprintf(stderr, fmt, arg);
+    vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\nTry '%s --help'.\n", who);
+    va_end(ap);
     return EXIT_USAGE;
 }
 
@@ -165,7 +161,8 @@ static int dispatch(const command_t *table, size_t n, const char *prefix, int ar
 
 static void list_commands(FILE *f, const command_t *table, size_t n)
 {
-    for (size_t i = 0; i < n; i++) fprintf(f, "  %-10s %s\n", table[i].name, table[i].summary);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "  %-10s %s\n", table[i].name, table[i].summary);
 }
 
 /* ---- dubbo hessian2 decode ------------------------------------------- */
@@ -180,8 +177,10 @@ static int cmd_h2_decode(const command_t *self, const char *who, int argc, char 
             print_usage(stdout, self, who);
             return 0;
         } else if (strcmp(a, "--hex") == 0) {
-            if (i + 1 < argc && !is_option(argv[i + 1])) hex = argv[++i];
-            else hex_stdin = true;
+            if (i + 1 < argc && !is_option(argv[i + 1]))
+                hex = argv[++i];
+            else
+                hex_stdin = true;
         } else if (strncmp(a, "--hex=", 6) == 0) {
             hex = a + 6;
         } else if (is_option(a)) {
@@ -196,8 +195,10 @@ static int cmd_h2_decode(const command_t *self, const char *who, int argc, char 
     int rc = 0;
     if (hex) {
         size_t n = strlen(hex);
-        if (dubbo_buf_reserve(&in, n / 2 + 1)) rc = fail(who, DUBBO_ENOMEM);
-        else rc = unhex(who, hex, n, in.base, &in.len);
+        if (dubbo_buf_reserve(&in, n / 2 + 1))
+            rc = fail(who, DUBBO_ENOMEM);
+        else
+            rc = unhex(who, hex, n, in.base, &in.len);
     } else {
         rc = read_stdin(&in, who);
         if (!rc && hex_stdin) rc = unhex(who, (const char *)in.base, in.len, in.base, &in.len);
@@ -270,10 +271,14 @@ static int encode_text(const char *who, const char *what, dubbo_json_reader_t *r
 static int cmd_h2_encode(const command_t *self, const char *who, int argc, char **argv)
 {
     bool hex = false, only_data = false;
-    int first = -1, ndata = 0;
+    /* The JSON arguments, in order (options may come anywhere before "--"). */
+    const char **data = malloc(((size_t)argc + 1) * sizeof(*data));
+    int ndata = 0;
+    if (!data) return fail(who, DUBBO_ENOMEM);
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (!only_data && is_help(a)) {
+            free(data);
             print_usage(stdout, self, who);
             return 0;
         } else if (!only_data && strcmp(a, "--hex") == 0) {
@@ -281,10 +286,10 @@ static int cmd_h2_encode(const command_t *self, const char *who, int argc, char 
         } else if (!only_data && strcmp(a, "--") == 0) {
             only_data = true;
         } else if (!only_data && is_option(a)) {
+            free(data);
             return usage_error(who, "unknown option '%s'", a);
         } else {
-            if (first < 0) first = i;
-            ndata++;
+            data[ndata++] = a;
         }
     }
 
@@ -300,29 +305,20 @@ static int cmd_h2_encode(const command_t *self, const char *who, int argc, char 
     if (!r) rc = fail(who, DUBBO_ENOMEM);
     if (!rc && ndata == 0) {
         rc = read_stdin(&in, who);
-        if (!rc) rc = encode_text(who, "standard input", r, &e, (const char *)in.base, in.len,
-                                  &ndocs);
-    } else {
-        /* Everything after the first datum is data except options seen
-         * before "--" (they were handled above). */
-        bool data_only = false;
-        int k = 0;
-        for (int i = first; !rc && i >= 0 && i < argc; i++) {
-            if (!data_only && strcmp(argv[i], "--") == 0) {
-                data_only = true;
-                continue;
-            }
-            if (!data_only && (strcmp(argv[i], "--hex") == 0)) continue;
-            char what[32];
-            snprintf(what, sizeof(what), "argument %d", ++k);
-            size_t before = ndocs;
-            rc = encode_text(who, what, r, &e, argv[i], strlen(argv[i]), &ndocs);
-            if (!rc && ndocs == before) {
-                fprintf(stderr, "%s: %s: no JSON value\n", who, what);
-                rc = EXIT_FAILURE;
-            }
+        if (!rc)
+            rc = encode_text(who, "standard input", r, &e, (const char *)in.base, in.len, &ndocs);
+    }
+    for (int i = 0; !rc && i < ndata; i++) {
+        char what[32];
+        snprintf(what, sizeof(what), "argument %d", i + 1);
+        size_t before = ndocs;
+        rc = encode_text(who, what, r, &e, data[i], strlen(data[i]), &ndocs);
+        if (!rc && ndocs == before) {
+            fprintf(stderr, "%s: %s: no JSON value\n", who, what);
+            rc = EXIT_FAILURE;
         }
     }
+    free(data);
     if (!rc && ndocs == 0) {
         fprintf(stderr, "%s: no JSON value on standard input\n", who);
         rc = EXIT_FAILURE;

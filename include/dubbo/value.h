@@ -182,14 +182,43 @@ bool dubbo_value_equal(const dubbo_value_t *x, const dubbo_value_t *y);
  *                                             circular references
  */
 
-/* Append the typed JSON form of v to out (one line). Returns 0 or an error
- * from the buffer. Strings that are not valid UTF-8 are escaped as \uXXXX
- * of their bytes' WTF-8 code points. */
+/* Append the typed JSON form of v to out (one line; docs/typed-json.md has
+ * every form, including "$list", "$object" and "$variable"). Returns 0,
+ * DUBBO_ETOO_DEEP (nesting past 512), DUBBO_EINVAL (a value of unknown
+ * type) or DUBBO_ENOMEM / DUBBO_ETOO_BIG from the buffer; on error out keeps
+ * its previous length. Lone surrogates (WTF-8) print as \uXXXX; bytes that
+ * are not even WTF-8 print as \ufffd. */
 int dubbo_value_to_json(const dubbo_value_t *v, dubbo_buf_t *out);
 
-/* Parse typed JSON into a value in arena a. Returns 0, or DUBBO_EMALFORMED
- * with a message naming the line/column or the offending "$class"/"$ref". */
+/* Parse typed JSON into a value in arena a. Returns 0, DUBBO_EMALFORMED
+ * with a message naming the line/column or the JSONPath and the offending
+ * "$class"/"$ref", DUBBO_ETOO_DEEP, or the arena's DUBBO_ETOO_BIG/ENOMEM. */
 int dubbo_value_from_json(dubbo_arena_t *a, const char *json, size_t len, dubbo_value_t **out);
+
+/* Typed JSON of several values of one stream (a Dubbo body): a writer or a
+ * reader numbers "$ref" containers across all the values it handles, as one
+ * Hessian stream numbers its references, and a reader shares class
+ * definitions between its values. Not thread-safe; after an error, free it. */
+typedef struct dubbo_json_writer dubbo_json_writer_t;
+/* NULL when out of memory. */
+dubbo_json_writer_t *dubbo_json_writer_new(void);
+/* dubbo_json_writer_free(NULL) does nothing. */
+void dubbo_json_writer_free(dubbo_json_writer_t *w);
+/* Append the typed JSON of v (one line, no newline) to out. Returns 0,
+ * DUBBO_ETOO_DEEP (nesting past 512), DUBBO_EINVAL (a value of unknown type)
+ * or an error of the buffer; on error out keeps its previous length. */
+int dubbo_json_write(dubbo_json_writer_t *w, const dubbo_value_t *v, dubbo_buf_t *out);
+typedef struct dubbo_json_reader dubbo_json_reader_t;
+/* Values are made in `a` (borrowed; it must outlive the values' use, not the
+ * reader). NULL when out of memory. */
+dubbo_json_reader_t *dubbo_json_reader_new(dubbo_arena_t *a);
+void dubbo_json_reader_free(dubbo_json_reader_t *r);
+/* Read the JSON document starting at text[*pos] (after any whitespace) and
+ * advance *pos past it and the whitespace that follows; several documents
+ * may follow one another. Errors as dubbo_value_from_json(); line and column
+ * count from the start of `text`. */
+int dubbo_json_read(dubbo_json_reader_t *r, const char *text, size_t len, size_t *pos,
+                    dubbo_value_t **out);
 
 #ifdef __cplusplus
 }

@@ -290,8 +290,8 @@ static int read_string_body(dubbo_h2_decoder_t *d, uint8_t b, size_t at, const c
                                  "byte 0x%02x",
                                  d->pos - 1, b);
         }
-        size_t blen;
-        bool ascii;
+        size_t blen = 0;
+        bool ascii = false;
         int rc = scan_chars(d, units, &blen, &surrogates, &ascii);
         if (rc) return rc;
         if (final && !chunked) {
@@ -1140,8 +1140,8 @@ int dubbo_h2_write_string(dubbo_h2_encoder_t *e, const char *str, size_t len)
     jflush(e, 16, FULL_IF_LESS_OR_EQUAL);
     if (!str) return put1(e, BC_NULL);
     const uint8_t *s = (const uint8_t *)str;
-    size_t units;
-    bool ascii;
+    size_t units = 0;
+    bool ascii = false;
     int rc = utf8_units(s, len, &units, &ascii);
     if (rc) return rc;
     /* Chunks of 0x8000 units; like Java, a chunk never ends between the two

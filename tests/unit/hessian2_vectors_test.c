@@ -17,18 +17,6 @@
 #include "dubbo/value.h"
 #include "test.h"
 
-/* TEMPORARY, as in tools/dubbo.c: the typed-JSON stream API of
- * src/core/value_json.c, until include/dubbo/value.h exports it. A stream of
- * several values shares "$ref" numbering, as one Hessian stream does. */
-typedef struct dubbo_json_writer dubbo_json_writer_t;
-dubbo_json_writer_t *dubbo_json_writer_new(void);
-void dubbo_json_writer_free(dubbo_json_writer_t *w);
-int dubbo_json_write(dubbo_json_writer_t *w, const dubbo_value_t *v, dubbo_buf_t *out);
-typedef struct dubbo_json_reader dubbo_json_reader_t;
-dubbo_json_reader_t *dubbo_json_reader_new(dubbo_arena_t *a);
-void dubbo_json_reader_free(dubbo_json_reader_t *r);
-int dubbo_json_read(dubbo_json_reader_t *r, const char *text, size_t len, size_t *pos,
-                    dubbo_value_t **out);
 
 #define VECTORS    DUBBO_SOURCE_DIR "/tests/vectors/hessian2/"
 #define CASES      DUBBO_SOURCE_DIR "/tests/interop/hessian2-cases.txt"

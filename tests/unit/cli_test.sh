@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Drives the `dubbo` binary: hessian2 decode/encode from arguments, hex and
+# stdin, several values per stream, --help/--version, and the exit status of
+# bad usage (2) and bad input (1, with a message on stderr).
+# Usage: tests/unit/cli_test.sh path/to/dubbo
+set -u
+DUBBO=${1:?usage: cli_test.sh path/to/dubbo}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+
+# expect NAME STATUS EXPECTED_STDOUT STDERR_SUBSTRING -- COMMAND...
+# Runs COMMAND (stdin from $stdin_data if set), checks its exit status, its
+# exact stdout (unless EXPECTED is "*"), and that stderr contains the
+# substring (unless it is "").
+expect() {
+  local name=$1 status=$2 want_out=$3 want_err=$4
+  shift 5
+  local rc=0
+  if [ -n "${stdin_data+x}" ]; then
+    printf '%b' "$stdin_data" | "$@" >"$tmp/out" 2>"$tmp/err" || rc=$?
+  else
+    "$@" </dev/null >"$tmp/out" 2>"$tmp/err" || rc=$?
+  fi
+  local out
+  out=$(cat "$tmp/out")
+  local ok=1
+  [ "$rc" = "$status" ] || ok=0
+  [ "$want_out" = "*" ] || [ "$out" = "$want_out" ] || ok=0
+  [ -z "$want_err" ] || grep -qF -- "$want_err" "$tmp/err" || ok=0
+  if [ $ok = 1 ]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL $name: exit $rc (want $status)"
+    echo "  stdout: $out"
+    [ "$want_out" = "*" ] || echo "  want:   $want_out"
+    echo "  stderr: $(cat "$tmp/err")"
+    [ -z "$want_err" ] || echo "  want stderr to contain: $want_err"
+  fi
+}
+
+D=$DUBBO
+H2=("$D" hessian2)
+
+# ---- help, version, usage errors -----------------------------------------
+expect version 0 "*" "" -- "$D" --version
+grep -q '^dubbo (dubbo-c) [0-9]' "$tmp/out" || { failed=$((failed + 1)); echo "FAIL version text"; }
+expect help 0 "*" "" -- "$D" --help
+grep -q 'hessian2' "$tmp/out" || { failed=$((failed + 1)); echo "FAIL help lists hessian2"; }
+expect help_short 0 "*" "" -- "$D" -h
+expect h2_help 0 "*" "" -- "${H2[@]}" --help
+grep -q 'decode' "$tmp/out" && grep -q 'encode' "$tmp/out" ||
+  { failed=$((failed + 1)); echo "FAIL hessian2 help lists decode and encode"; }
+expect decode_help 0 "*" "" -- "${H2[@]}" decode --help
+grep -q 'Examples' "$tmp/out" || { failed=$((failed + 1)); echo "FAIL decode help has examples"; }
+expect encode_help 0 "*" "" -- "${H2[@]}" encode -h
+grep -q 'Examples' "$tmp/out" || { failed=$((failed + 1)); echo "FAIL encode help has examples"; }
+
+expect no_args 2 "" "usage:" -- "$D"
+expect unknown_command 2 "" "unknown command 'frobnicate'" -- "$D" frobnicate
+expect unknown_option 2 "" "unknown option '--frob'" -- "$D" --frob
+expect h2_no_sub 2 "" "usage:" -- "${H2[@]}"
+expect h2_unknown_sub 2 "" "unknown command 'recode'" -- "${H2[@]}" recode
+expect decode_unknown_option 2 "" "unknown option '-x'" -- "${H2[@]}" decode -x
+expect decode_stray_arg 2 "" "unexpected argument 'e5'" -- "${H2[@]}" decode e5
+expect encode_unknown_option 2 "" "unknown option '--pretty'" -- "${H2[@]}" encode --pretty 1
+
+# ---- decode ---------------------------------------------------------------
+expect decode_long 0 '{"$class":"long","$":5}' "" -- "${H2[@]}" decode --hex e5
+expect decode_hex_eq 0 '{"$class":"long","$":5}' "" -- "${H2[@]}" decode --hex=E5
+expect decode_double 0 '{"$class":"double","$":1.234}' "" -- "${H2[@]}" decode --hex '5f000004d2'
+expect decode_date 0 '{"$class":"java.util.Date","$":770467200000}' "" -- \
+  "${H2[@]}" decode --hex '4b00c3f0a0'
+expect decode_typed_list 0 '{"$class":"[int","$":[1,2,3]}' "" -- \
+  "${H2[@]}" decode --hex '7304 5b696e74
+  91 92 93'
+expect decode_several 0 $'1\n"hello"\nnull\n{"$class":"long","$":-1}' "" -- \
+  "${H2[@]}" decode --hex '91 05 68656c6c6f 4e 59ffffffff'
+stdin_data='\x91\x05hello'
+expect decode_stdin_raw 0 $'1\n"hello"' "" -- "${H2[@]}" decode
+stdin_data='91\n05 68 65 6c 6c 6f\n'
+expect decode_stdin_hex 0 $'1\n"hello"' "" -- "${H2[@]}" decode --hex
+unset stdin_data
+# references carry over from value to value, as in one Hessian stream
+expect decode_ref_across_values 0 $'[1]\n{"$ref":0}' "" -- "${H2[@]}" decode --hex '79 91 51 90'
+expect decode_object 0 '{"$class":"P","$":{"x":1}}' "" -- "${H2[@]}" decode --hex '43 01 50 91 01 78 60 91'
+
+expect bad_hex_digit 1 "" "bad hex digit 'g' at position 1" -- "${H2[@]}" decode --hex 'eg'
+expect odd_hex 1 "" "odd number of hex digits (3)" -- "${H2[@]}" decode --hex 'e5 9'
+expect empty_input 1 "" "no input bytes" -- "${H2[@]}" decode --hex ''
+expect truncated 1 "" "hessian2:" -- "${H2[@]}" decode --hex '53 00'
+grep -q 'DUBBO_ETRUNCATED' "$tmp/err" || { failed=$((failed + 1)); echo "FAIL truncated names the code"; }
+# values before the bad one are printed
+expect partial 1 '1' "hessian2:" -- "${H2[@]}" decode --hex '91 05 68'
+
+# ---- encode ---------------------------------------------------------------
+expect encode_long 0 'e5' "" -- "${H2[@]}" encode --hex '{"$class":"long","$":5}'
+expect encode_negative_int 0 '8b' "" -- "${H2[@]}" encode --hex -5
+expect encode_after_dashdash 0 '8b' "" -- "${H2[@]}" encode --hex -- -5
+expect encode_two_args 0 '0873617948656c6c6f7905776f726c64' "" -- \
+  "${H2[@]}" encode --hex '"sayHello"' '["world"]'
+# one class definition and one reference table for all documents
+expect encode_class_shared 0 '43015091017860916092' "" -- \
+  "${H2[@]}" encode --hex '{"$class":"P","$":{"x":1}}' '{"$class":"P","$":{"x":2}}'
+expect encode_ref_across_docs 0 '79915190' "" -- "${H2[@]}" encode --hex '[1]' '{"$ref":0}'
+expect encode_several_in_one_arg 0 '919293' "" -- "${H2[@]}" encode --hex '1 2' ' 3 '
+stdin_data='1\n{"$class":"long","$":5}\n  "hi" '
+expect encode_stdin 0 '91e5026869' "" -- "${H2[@]}" encode --hex
+unset stdin_data
+
+expect encode_bad_json 1 "" "argument 2: typed JSON: line 1, column 4" -- "${H2[@]}" encode --hex '1' '[1,,]'
+expect encode_bad_typed 1 "" 'at $.args[0]: "$class":"long" needs an integer' -- \
+  "${H2[@]}" encode --hex '{"args":[{"$class":"long","$":"x"}]}'
+expect encode_empty_arg 1 "" "argument 1: no JSON value" -- "${H2[@]}" encode --hex ' '
+stdin_data=''
+expect encode_empty_stdin 1 "" "no JSON value" -- "${H2[@]}" encode
+stdin_data='[1,\n2,,]'
+expect encode_stdin_bad 1 "" "standard input: typed JSON: line 2, column 3" -- "${H2[@]}" encode
+unset stdin_data
+
+# raw bytes both ways: encode | decode gives the documents back
+docs=('{"$class":"com.example.User","$":{"name":"Ann","age":42,"tags":["a","b"]}}'
+      '{"$class":"double","$":0.1}' '{"$map":[[1,"one"]]}' '"x\ud800y"'
+      '{"$class":"[B","$":"AAEC"}' '{"$class":"java.util.TreeMap","$map":{"k":[true,null]}}')
+"${H2[@]}" encode "${docs[@]}" >"$tmp/raw" 2>"$tmp/err"
+"${H2[@]}" decode <"$tmp/raw" >"$tmp/json" 2>>"$tmp/err"
+if [ "$(cat "$tmp/json")" = "$(printf '%s\n' "${docs[@]}")" ]; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1)); echo "FAIL raw round trip"; cat "$tmp/json" "$tmp/err"
+fi
+# and decode | encode gives the bytes back
+hex=$("${H2[@]}" encode --hex "${docs[@]}")
+again=$("${H2[@]}" decode --hex "$hex" | "${H2[@]}" encode --hex)
+if [ -n "$hex" ] && [ "$hex" = "$again" ]; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1)); echo "FAIL hex round trip: $hex vs $again"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
