@@ -41,7 +41,9 @@ typedef struct {
     size_t nclasses, classes_cap;
     const char **types;
     size_t ntypes, types_cap;
-    dubbo_buf_t scratch; /* joins chunked strings and binaries */
+    dubbo_buf_t scratch;   /* joins chunked strings and binaries */
+    dubbo_value_t **stack; /* items of the containers being decoded */
+    size_t nstack, stack_cap;
 } dubbo_h2_decoder_t;
 
 /* Start decoding `len` bytes at `in` (borrowed: must stay valid while the
@@ -128,6 +130,12 @@ int dubbo_h2_write_date(dubbo_h2_encoder_t *e, int64_t ms);
 /* s is UTF-8 (DUBBO_EMALFORMED otherwise); NULL writes null. */
 int dubbo_h2_write_string(dubbo_h2_encoder_t *e, const char *s, size_t len);
 int dubbo_h2_write_binary(dubbo_h2_encoder_t *e, const void *data, size_t len);
+
+/* Write a map entry by entry: begin (untyped when type is NULL), then keys
+ * and values with the writers above or dubbo_h2_encode(), then end. The map
+ * takes a reference index as Java's does. */
+int dubbo_h2_write_map_begin(dubbo_h2_encoder_t *e, const char *type);
+int dubbo_h2_write_map_end(dubbo_h2_encoder_t *e);
 
 /* One-shot: append the encoding of v to out with a fresh encoder. */
 int dubbo_hessian2_encode(const dubbo_value_t *v, dubbo_buf_t *out);

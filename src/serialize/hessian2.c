@@ -75,7 +75,9 @@ void dubbo_h2_decoder_destroy(dubbo_h2_decoder_t *d)
     free(d->refs);
     free(d->classes);
     free(d->types);
+    free(d->stack);
     dubbo_buf_destroy(&d->scratch);
+    d->stack = NULL;
     d->refs = NULL;
     d->classes = NULL;
     d->types = NULL;
@@ -439,56 +441,61 @@ static int enter(dubbo_h2_decoder_t *d, size_t at)
     return 0;
 }
 
-/* A list of known length n (fixed forms). */
-static int read_fixed_list(dubbo_h2_decoder_t *d, size_t at, const char *type, int32_t n,
-                           dubbo_value_t **out)
+/* Container items are decoded onto a stack owned by the decoder and copied
+ * into the arena once complete: memory then grows with the bytes actually
+ * decoded, never with a count a hostile input claims (nested lists or
+ * objects each claiming thousands of entries would otherwise multiply). */
+static int spush(dubbo_h2_decoder_t *d, dubbo_value_t *v)
 {
-    if (n < 0)
+    return push_ptr((void ***)&d->stack, &d->nstack, &d->stack_cap, v, "values");
+}
+
+/* Move the stack entries from `base` up into a new arena array. */
+static dubbo_value_t **spop(dubbo_h2_decoder_t *d, size_t base, size_t at)
+{
+    size_t n = d->nstack - base;
+    dubbo_value_t **items = dubbo_arena_alloc(d->arena, (n ? n : 1) * sizeof(*items));
+    if (!items) {
+        arena_fail(d, at);
+        return NULL;
+    }
+    if (n) memcpy(items, d->stack + base, n * sizeof(*items));
+    d->nstack = base;
+    return items;
+}
+
+/* A list: fixed length n, or variable (n < 0 with `variable`) up to 'Z'. */
+static int read_list(dubbo_h2_decoder_t *d, size_t at, const char *type, int32_t n, bool variable,
+                     dubbo_value_t **out)
+{
+    if (!variable && n < 0)
         return dubbo__seterr(DUBBO_EMALFORMED,
                              "hessian2: list at offset %zu has negative length %d", at, n);
     /* Every element takes at least one byte: a length past the input is a
-     * lie, refused before anything is allocated for it. */
-    if ((size_t)n > d->len - d->pos) return truncated(d, "list", d->pos, (size_t)n);
+     * lie, refused before anything is decoded. */
+    if (!variable && (size_t)n > d->len - d->pos) return truncated(d, "list", d->pos, (size_t)n);
     dubbo_value_t *v = new_value(d, DUBBO_T_LIST);
     if (!v) return arena_fail(d, at);
     v->u.list.type = type;
-    if (n) {
-        v->u.list.items = dubbo_arena_alloc(d->arena, (size_t)n * sizeof(dubbo_value_t *));
-        if (!v->u.list.items) return arena_fail(d, at);
-        v->u.list.cap = (size_t)n;
-    }
+    if (variable) v->flags = DUBBO_VF_VARIABLE;
     int rc = add_ref(d, v);
     if (rc) return rc;
     if ((rc = enter(d, at))) return rc;
-    for (int32_t i = 0; i < n; i++) {
-        if ((rc = decode_value(d, &v->u.list.items[i]))) return rc;
-        v->u.list.len++;
-    }
-    d->depth--;
-    *out = v;
-    return 0;
-}
-
-static int read_variable_list(dubbo_h2_decoder_t *d, size_t at, const char *type,
-                              dubbo_value_t **out)
-{
-    dubbo_value_t *v = new_value(d, DUBBO_T_LIST);
-    if (!v) return arena_fail(d, at);
-    v->u.list.type = type;
-    v->flags = DUBBO_VF_VARIABLE;
-    int rc = add_ref(d, v);
-    if (rc) return rc;
-    if ((rc = enter(d, at))) return rc;
-    for (;;) {
-        NEED(d, 1, "list end");
-        if (d->in[d->pos] == BC_END) {
-            d->pos++;
-            break;
+    size_t base = d->nstack;
+    for (int32_t i = 0; variable || i < n; i++) {
+        if (variable) {
+            NEED(d, 1, "list end");
+            if (d->in[d->pos] == BC_END) {
+                d->pos++;
+                break;
+            }
         }
         dubbo_value_t *item;
-        if ((rc = decode_value(d, &item))) return rc;
-        if (dubbo_list_push(d->arena, v, item)) return arena_fail(d, at);
+        if ((rc = decode_value(d, &item)) || (rc = spush(d, item))) return rc;
     }
+    size_t count = d->nstack - base;
+    if (!(v->u.list.items = spop(d, base, at))) return dubbo__last_code();
+    v->u.list.len = v->u.list.cap = count;
     d->depth--;
     *out = v;
     return 0;
@@ -502,6 +509,7 @@ static int read_map(dubbo_h2_decoder_t *d, size_t at, const char *type, dubbo_va
     int rc = add_ref(d, v);
     if (rc) return rc;
     if ((rc = enter(d, at))) return rc;
+    size_t base = d->nstack;
     for (;;) {
         NEED(d, 1, "map end");
         if (d->in[d->pos] == BC_END) {
@@ -509,10 +517,19 @@ static int read_map(dubbo_h2_decoder_t *d, size_t at, const char *type, dubbo_va
             break;
         }
         dubbo_value_t *k, *val;
-        if ((rc = decode_value(d, &k))) return rc;
-        if ((rc = decode_value(d, &val))) return rc;
-        if (dubbo_map_put(d->arena, v, k, val)) return arena_fail(d, at);
+        if ((rc = decode_value(d, &k)) || (rc = spush(d, k))) return rc;
+        if ((rc = decode_value(d, &val)) || (rc = spush(d, val))) return rc;
     }
+    size_t n = (d->nstack - base) / 2;
+    dubbo_map_entry_t *items = dubbo_arena_alloc(d->arena, (n ? n : 1) * sizeof(*items));
+    if (!items) return arena_fail(d, at);
+    for (size_t i = 0; i < n; i++) {
+        items[i].key = d->stack[base + 2 * i];
+        items[i].value = d->stack[base + 2 * i + 1];
+    }
+    d->nstack = base;
+    v->u.map.items = items;
+    v->u.map.len = v->u.map.cap = n;
     d->depth--;
     *out = v;
     return 0;
@@ -529,14 +546,17 @@ static int read_class_def(dubbo_h2_decoder_t *d, size_t at)
     if ((rc = read_int(d, &n, "class field count"))) return rc;
     if (n < 0 || (size_t)n > d->len - d->pos)
         return dubbo__seterr(n < 0 ? DUBBO_EMALFORMED : DUBBO_ETRUNCATED,
-                             "hessian2: class %s at offset %zu declares %d fields (offset %zu, %zu "
-                             "bytes left)",
-                             name, at, n, nat, d->len - d->pos);
+                             "hessian2: class definition at offset %zu declares %d fields at "
+                             "offset %zu, %zu bytes left (class %.80s)",
+                             at, n, nat, d->len - d->pos, name);
+    size_t base = d->nstack;
+    for (int32_t i = 0; i < n; i++) {
+        const char *f;
+        if ((rc = read_name(d, &f, "field name")) || (rc = spush(d, (dubbo_value_t *)f))) return rc;
+    }
     dubbo_class_t *c = dubbo_arena_alloc(d->arena, sizeof(*c));
-    const char **fields = dubbo_arena_alloc(d->arena, ((size_t)n + 1) * sizeof(char *));
-    if (!c || !fields) return arena_fail(d, at);
-    for (int32_t i = 0; i < n; i++)
-        if ((rc = read_name(d, &fields[i], "field name"))) return rc;
+    const char **fields = (const char **)spop(d, base, at);
+    if (!c || !fields) return c ? dubbo__last_code() : arena_fail(d, at);
     c->name = name;
     c->nfields = (size_t)n;
     c->fields = fields;
@@ -551,17 +571,25 @@ static int read_object(dubbo_h2_decoder_t *d, size_t at, int32_t idx, dubbo_valu
                              "%zu are defined",
                              at, idx, d->nclasses);
     const dubbo_class_t *c = d->classes[idx];
+    /* As for lists: every field takes at least one byte. */
+    if (c->nfields > d->len - d->pos)
+        return dubbo__seterr(
+            DUBBO_ETRUNCATED,
+            "hessian2: truncated value: object at offset %zu (class %.80s) has %zu "
+            "fields, %zu bytes left at offset %zu",
+            at, c->name, c->nfields, d->len - d->pos, d->pos);
     dubbo_value_t *v = new_value(d, DUBBO_T_OBJECT);
-    dubbo_value_t **fields = dubbo_arena_alloc(d->arena, (c->nfields + 1) * sizeof(*fields));
-    if (!v || !fields) return arena_fail(d, at);
+    if (!v) return arena_fail(d, at);
     v->u.obj.cls = c;
-    v->u.obj.fields = fields;
-    memset(fields, 0, (c->nfields + 1) * sizeof(*fields));
     int rc = add_ref(d, v);
     if (rc) return rc;
     if ((rc = enter(d, at))) return rc;
-    for (size_t i = 0; i < c->nfields; i++)
-        if ((rc = decode_value(d, &fields[i]))) return rc;
+    size_t base = d->nstack;
+    for (size_t i = 0; i < c->nfields; i++) {
+        dubbo_value_t *f;
+        if ((rc = decode_value(d, &f)) || (rc = spush(d, f))) return rc;
+    }
+    if (!(v->u.obj.fields = spop(d, base, at))) return dubbo__last_code();
     d->depth--;
     *out = v;
     return 0;
@@ -713,20 +741,20 @@ again:
         int32_t n;
         if (b == BC_LIST_FIXED && (rc = read_type(d, &type))) return rc;
         if ((rc = read_int(d, &n, "list length"))) return rc;
-        return read_fixed_list(d, at, type, n, out);
+        return read_list(d, at, type, n, false, out);
     }
     case 0x70 ... 0x77: {
         const char *type;
         if ((rc = read_type(d, &type))) return rc;
-        return read_fixed_list(d, at, type, b - BC_LIST_DIRECT, out);
+        return read_list(d, at, type, b - BC_LIST_DIRECT, false, out);
     }
-    case 0x78 ... 0x7f: return read_fixed_list(d, at, NULL, b - BC_LIST_DIRECT_UNTYPED, out);
+    case 0x78 ... 0x7f: return read_list(d, at, NULL, b - BC_LIST_DIRECT_UNTYPED, false, out);
     case BC_LIST_VARIABLE: {
         const char *type;
         if ((rc = read_type(d, &type))) return rc;
-        return read_variable_list(d, at, type, out);
+        return read_list(d, at, type, -1, true, out);
     }
-    case BC_LIST_VARIABLE_UNTYPED: return read_variable_list(d, at, NULL, out);
+    case BC_LIST_VARIABLE_UNTYPED: return read_list(d, at, NULL, -1, true, out);
 
     /* maps */
     case BC_MAP: {
@@ -1157,6 +1185,11 @@ int dubbo_h2_write_string(dubbo_h2_encoder_t *e, const char *str, size_t len)
                 size_t n = utf8_seq_len(s[i]);
                 size_t cu = n == 4 ? 2 : 1;
                 if (u + cu > STRING_CHUNK_UNITS) break;
+                /* A lone high surrogate (WTF-8) as the chunk's last unit:
+                 * Java shortens the chunk for it too. */
+                if (u + 1 == STRING_CHUNK_UNITS && n == 3 && s[i] == 0xed && s[i + 1] >= 0xa0 &&
+                    s[i + 1] <= 0xaf)
+                    break;
                 u += cu;
                 i += n;
             }
@@ -1394,6 +1427,24 @@ static int encode_value(dubbo_h2_encoder_t *e, const dubbo_value_t *v)
                                       : write_object(e, v);
     e->depth--;
     return rc;
+}
+
+int dubbo_h2_write_map_begin(dubbo_h2_encoder_t *e, const char *type)
+{
+    /* The map takes a reference index like any map, so that later
+     * references count the same as on the decoding side; nothing can refer
+     * back to it, so it needs no table entry. */
+    e->nrefs++;
+    jflush(e, 32, FULL_IF_LESS);
+    if (!type) return put1(e, BC_MAP_UNTYPED);
+    int rc = put1(e, BC_MAP);
+    return rc ? rc : write_type(e, type);
+}
+
+int dubbo_h2_write_map_end(dubbo_h2_encoder_t *e)
+{
+    jflush(e, 32, FULL_IF_LESS);
+    return put1(e, BC_END);
 }
 
 int dubbo_h2_encode(dubbo_h2_encoder_t *e, const dubbo_value_t *v)
