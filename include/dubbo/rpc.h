@@ -21,6 +21,32 @@
 extern "C" {
 #endif
 
+/* Response status byte (Java's Response constants). */
+#define DUBBO_STATUS_MAP(XX)                                                                       \
+    XX(OK, 20)                                                                                     \
+    XX(CLIENT_TIMEOUT, 30)                                                                         \
+    XX(SERVER_TIMEOUT, 31)                                                                         \
+    XX(BAD_REQUEST, 40)                                                                            \
+    XX(BAD_RESPONSE, 50)                                                                           \
+    XX(SERVICE_NOT_FOUND, 60)                                                                      \
+    XX(SERVICE_ERROR, 70)                                                                          \
+    XX(SERVER_ERROR, 80)                                                                           \
+    XX(CLIENT_ERROR, 90)                                                                           \
+    XX(SERVER_THREADPOOL_EXHAUSTED, 100)
+
+enum {
+#define XX(name, code) DUBBO_STATUS_##name = code,
+    DUBBO_STATUS_MAP(XX)
+#undef XX
+};
+
+/* "OK", "SERVICE_NOT_FOUND", ... or "UNKNOWN". */
+const char *dubbo_status_name(int status);
+
+/* The message of a Java exception object (its detailMessage field), as
+ * found in dubbo_result_t.exception, or NULL. Valid as long as the value. */
+const char *dubbo_exception_message(const dubbo_value_t *exc);
+
 /* ====================================================================== *
  * Provider side
  * ====================================================================== */
@@ -56,8 +82,8 @@ typedef struct {
     const char *host;        /* bind address; default "0.0.0.0" */
     int port;                /* default 20880; 0 picks a free port */
     int threads;             /* worker pool size; default 200 like Java */
-    int queue;               /* requests waiting for a worker; default 0 = threads;
-                                beyond it the answer is status 100 (pool exhausted) */
+    int queue;               /* requests waiting for a worker; 0 = the default, 1024;
+                                past it the answer is status 100 (pool exhausted) */
     size_t payload;          /* frame body limit; default 8 MiB */
     int heartbeat_ms;        /* default 60000; idle connections closed after 3x */
     int shutdown_timeout_ms; /* default 10000: how long shutdown waits for in-flight calls */

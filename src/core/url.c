@@ -1,4 +1,5 @@
 /* Dubbo URL parsing. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,13 +68,15 @@ dubbo_url_t *dubbo_url_parse(const char *s)
         const char *rb = memchr(p, ']', (size_t)(end - p));
         if (!rb) return fail(u, s, "unterminated IPv6 address");
         u->host = strndup(p + 1, (size_t)(rb - p - 1));
-        colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
+        if (rb + 1 < end && rb[1] != ':') return fail(u, s, "junk after the IPv6 address");
+        colon = rb + 1 < end ? rb + 1 : NULL;
     } else {
         colon = memchr(p, ':', (size_t)(end - p));
         u->host = strndup(p, (size_t)((colon ? colon : end) - p));
     }
     if (colon) {
         char *e;
+        if (colon[1] < '0' || colon[1] > '9') return fail(u, s, "port must be a number 0-65535");
         long port = strtol(colon + 1, &e, 10);
         if (e != hp_end || port < 0 || port > 65535 || colon + 1 == hp_end)
             return fail(u, s, "port must be a number 0-65535");
@@ -118,6 +121,7 @@ long dubbo_url_param_int(const dubbo_url_t *u, const char *key, long def)
     const char *v = dubbo_url_param(u, key, NULL);
     if (!v || !*v) return def;
     char *e;
+    errno = 0;
     long x = strtol(v, &e, 10);
-    return *e ? def : x;
+    return *e || errno ? def : x;
 }

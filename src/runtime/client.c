@@ -494,7 +494,10 @@ static void submit_on_loop(void *arg)
         uv_timer_init(dubbo__loop(), &p->timer);
         p->timer.data = p;
         p->timer_on = true;
-        uv_timer_start(&p->timer, on_call_timeout, (uint64_t)p->timeout_ms, 0);
+        /* The loop's clock is cached and counts whole milliseconds: refresh
+         * it and round up, so a timeout never fires before its deadline. */
+        uv_update_time(dubbo__loop());
+        uv_timer_start(&p->timer, on_call_timeout, (uint64_t)p->timeout_ms + 1, 0);
     }
     if (c->state == C_CONNECTED) {
         send_pending(c, p);

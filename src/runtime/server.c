@@ -134,7 +134,7 @@ dubbo_server_t *dubbo_server_new(const dubbo_server_options_t *opts)
     if (!s->opts.host) s->opts.host = "0.0.0.0";
     s->opts.host = strdup(s->opts.host);
     if (s->opts.threads <= 0) s->opts.threads = 200;
-    if (s->opts.queue <= 0) s->opts.queue = s->opts.threads;
+    if (s->opts.queue <= 0) s->opts.queue = 1024;
     if (!s->opts.payload) s->opts.payload = DUBBO_DEFAULT_PAYLOAD;
     if (s->opts.heartbeat_ms <= 0) s->opts.heartbeat_ms = 60000;
     if (s->opts.shutdown_timeout_ms <= 0) s->opts.shutdown_timeout_ms = 10000;
@@ -400,9 +400,11 @@ static void run_job(dubbo_server_t *s, job_t *j)
         dubbo_arena_free(call.arena);
         return;
     }
+    /* Java finds the exporter by the "path" attachment, which the body's
+     * path fills and the attachments map may override. */
     const dubbo_value_t *att = call.req.attachments;
-    const char *iface = att_str(att, "interface");
-    if (!iface) iface = call.req.path;
+    const char *path = att_str(att, "path");
+    if (!path || !*path) path = call.req.path;
     const char *version = call.req.version;
     if (no_version(version)) version = att_str(att, "version");
     const char *group = att_str(att, "group");
@@ -411,8 +413,8 @@ static void run_job(dubbo_server_t *s, job_t *j)
     service_t *svc = NULL;
     for (size_t i = 0; i < s->nservices; i++) {
         service_t *x = &s->services[i];
-        if ((strcmp(x->interface, iface) == 0 || strcmp(x->interface, call.req.path) == 0) &&
-            same_opt(x->version, version, true) && same_opt(x->group, group, false)) {
+        if (strcmp(x->interface, path) == 0 && same_opt(x->version, version, true) &&
+            same_opt(x->group, group, false)) {
             svc = x;
             break;
         }
@@ -422,7 +424,7 @@ static void run_job(dubbo_server_t *s, job_t *j)
         snprintf(msg, sizeof(msg),
                  "Not found exported service: %s%s%s%s%s in this provider, may be version or "
                  "group mismatch, channel: consumer: %s --> provider: %s, message: %s.%s",
-                 group && *group ? group : "", group && *group ? "/" : "", call.req.path,
+                 group && *group ? group : "", group && *group ? "/" : "", path,
                  no_version(version) ? "" : ":", no_version(version) ? "" : version, j->c->remote,
                  j->c->local, call.req.path, call.req.method);
         call.status = DUBBO_STATUS_SERVICE_NOT_FOUND;
@@ -533,9 +535,10 @@ static void handle_frame(sconn_t *c, const dubbo_frame_t *f)
     dubbo_server_t *s = c->srv;
     if (!dubbo_frame_is_request(f)) return; /* e.g. a consumer's heartbeat answer */
     if (dubbo_frame_is_event(f)) {
-        /* Heartbeat (body null): answer it when two-way. Other events
-         * (readonly from a peer) need no answer. */
-        if (dubbo_frame_is_twoway(f)) {
+        /* A heartbeat is an event whose body is null: answer it when
+         * two-way. Other events (readonly from a peer) get no answer, as in
+         * Java. */
+        if (dubbo_frame_is_twoway(f) && f->body_len == 1 && f->body[0] == 'N') {
             static const uint8_t null_body[] = {'N'};
             send_frame(c, DUBBO_FLAG_EVENT | DUBBO_SERIAL_HESSIAN2, DUBBO_STATUS_OK, f->id,
                        null_body, 1);
@@ -543,7 +546,9 @@ static void handle_frame(sconn_t *c, const dubbo_frame_t *f)
         return;
     }
     pthread_mutex_lock(&s->mu);
-    bool full = s->qlen >= (size_t)s->opts.queue && s->busy >= s->nthreads;
+    /* Queued plus running: a burst decoded before any worker wakes must not
+     * all be queued past the limit. */
+    bool full = s->qlen + (size_t)s->busy >= (size_t)s->opts.queue + (size_t)s->nthreads;
     pthread_mutex_unlock(&s->mu);
     if (full) {
         char msg[256];
@@ -718,10 +723,12 @@ int dubbo_server_start(dubbo_server_t *s)
     s->threads = calloc((size_t)s->opts.threads, sizeof(pthread_t));
     if (!s->threads) return dubbo__seterr(DUBBO_ENOMEM, "server: out of memory");
     for (int i = 0; i < s->opts.threads; i++) {
-        /* Handlers get a modest stack: 200 threads x 8 MiB is a lot of address space. */
+        /* Decoding recurses once per nesting level (up to the decoder's
+         * 512) and handlers are user code: give workers the usual 8 MiB.
+         * It is address space; only the pages touched cost memory. */
         pthread_attr_t attr;
         pthread_attr_init(&attr);
-        pthread_attr_setstacksize(&attr, 1 << 20);
+        pthread_attr_setstacksize(&attr, (size_t)8 << 20);
         int rc = pthread_create(&s->threads[i], &attr, worker_main, s);
         pthread_attr_destroy(&attr);
         if (rc) {
@@ -880,6 +887,7 @@ void dubbo_server_handle_signals(void)
 
 void dubbo_server_wait(void)
 {
+    woken = 0;
     while (!woken) {
         if (sig_pipe[0] >= 0) {
             char b;

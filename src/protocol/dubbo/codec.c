@@ -1,4 +1,5 @@
 /* Dubbo binary protocol codec: header, request and response bodies. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,11 +28,10 @@ int64_t dubbo_frame_decode(const uint8_t *in, size_t len, size_t max_payload, du
 {
     /* The magic can be judged from the first bytes: garbage is refused
      * without waiting for a whole header. */
-    if (len >= 1 && in[0] != DUBBO_MAGIC_HI)
+    if (len == 1 && in[0] != DUBBO_MAGIC_HI)
         return dubbo__seterr(DUBBO_EMALFORMED,
-                             "dubbo: bad magic 0x%02x%02x at offset 0 (expected 0xdabb)", in[0],
-                             len >= 2 ? in[1] : 0);
-    if (len >= 2 && in[1] != DUBBO_MAGIC_LO)
+                             "dubbo: bad magic 0x%02x at offset 0 (expected 0xdabb)", in[0]);
+    if (len >= 2 && (in[0] != DUBBO_MAGIC_HI || in[1] != DUBBO_MAGIC_LO))
         return dubbo__seterr(DUBBO_EMALFORMED,
                              "dubbo: bad magic 0x%02x%02x at offset 0 (expected 0xdabb)", in[0],
                              in[1]);
@@ -41,8 +41,7 @@ int64_t dubbo_frame_decode(const uint8_t *in, size_t len, size_t max_payload, du
     f->id = (uint64_t)rd32(in + 4) << 32 | rd32(in + 8);
     f->body_len = rd32(in + 12);
     int serial = in[2] & DUBBO_SERIAL_MASK;
-    /* Only hessian2 is spoken; an event may carry id 0 (treated as hessian2
-     * by Java), anything else is refused. */
+    /* Only hessian2 is spoken; every other id, 0 included, is refused. */
     if (serial != DUBBO_SERIAL_HESSIAN2)
         return dubbo__seterr(DUBBO_EMALFORMED,
                              "dubbo: unsupported serialization id %d in frame %llu (only hessian2 "
@@ -90,18 +89,22 @@ int dubbo_desc_count(const char *desc)
         case 'L': {
             const char *semi = strchr(p, ';');
             if (!semi || semi == p + 1)
-                return dubbo__seterr(DUBBO_EMALFORMED,
-                                     "dubbo: bad parameter descriptor \"%s\": class name at "
-                                     "position %zu has no ';'",
-                                     desc, (size_t)(p - desc));
+                return dubbo__seterr(
+                    DUBBO_EMALFORMED, "dubbo: bad parameter descriptor \"%s\": %s at position %zu",
+                    desc, semi ? "empty class name" : "class name without ';'", (size_t)(p - desc));
             p = semi + 1;
             break;
         }
         default:
+            if (!*p)
+                return dubbo__seterr(DUBBO_EMALFORMED,
+                                     "dubbo: bad parameter descriptor \"%s\": '[' of nothing at "
+                                     "position %zu",
+                                     desc, (size_t)(p - desc));
             return dubbo__seterr(DUBBO_EMALFORMED,
                                  "dubbo: bad parameter descriptor \"%s\": unexpected '%c' at "
                                  "position %zu",
-                                 desc, *p ? *p : '0', (size_t)(p - desc));
+                                 desc, *p, (size_t)(p - desc));
         }
         n++;
     }
@@ -171,7 +174,8 @@ int dubbo_request_decode(dubbo_arena_t *a, const uint8_t *body, size_t len, dubb
             goto out;
         }
         if (att->type != DUBBO_T_MAP && att->type != DUBBO_T_NULL) {
-            rc = dubbo__seterr(DUBBO_EMALFORMED, "dubbo: %s.%s attachments are a %s, not a map",
+            rc = dubbo__seterr(DUBBO_EMALFORMED,
+                               "dubbo: %s.%s attachments must be a map, found a value of type %s",
                                req->path, req->method, dubbo_vtype_name(att->type));
             goto out;
         }
@@ -187,6 +191,8 @@ out:
 
 int dubbo_request_encode(dubbo_buf_t *out, const dubbo_request_t *req)
 {
+    if (!req->path || !req->method)
+        return dubbo__seterr(DUBBO_EINVAL, "dubbo: a request needs a service path and a method");
     dubbo_h2_encoder_t e;
     dubbo_h2_encoder_init(&e, out);
     const char *dv = req->dubbo_version ? req->dubbo_version : DUBBO_PROTOCOL_VERSION;
@@ -203,11 +209,19 @@ int dubbo_request_encode(dubbo_buf_t *out, const dubbo_request_t *req)
         if ((rc = dubbo_h2_encode(&e, req->args[i]))) goto out;
     if (req->attachments)
         rc = dubbo_h2_encode(&e, req->attachments);
-    else if (!(rc = dubbo_buf_append(out, "H", 1)))
-        rc = dubbo_buf_append(out, "Z", 1);
+    else if (!(rc = dubbo_h2_write_map_begin(&e, NULL)))
+        rc = dubbo_h2_write_map_end(&e);
 out:
     dubbo_h2_encoder_destroy(&e);
     return rc;
+}
+
+/* Wrap the hessian2 detail of a failed response field with its name. */
+static int field_error(int rc, const char *field)
+{
+    char detail[400];
+    snprintf(detail, sizeof(detail), "%s", dubbo_last_error());
+    return dubbo__seterr(rc, "dubbo: response %s: %s", field, detail);
 }
 
 int dubbo_response_decode(dubbo_arena_t *a, const uint8_t *body, size_t len, dubbo_response_t *res)
@@ -217,24 +231,42 @@ int dubbo_response_decode(dubbo_arena_t *a, const uint8_t *body, size_t len, dub
     memset(res, 0, sizeof(*res));
     dubbo_value_t *kind;
     int rc = dubbo_h2_decode(&d, &kind);
-    if (rc) goto out;
-    if (kind->type != DUBBO_T_INT || kind->u.i < 0 || kind->u.i > 5) {
+    if (rc) {
+        rc = field_error(rc, "kind");
+        goto out;
+    }
+    if (kind->type != DUBBO_T_INT) {
         rc = dubbo__seterr(DUBBO_EMALFORMED,
-                           "dubbo: response body starts with a %s, not a response kind 0-5",
+                           "dubbo: response kind must be an int 0-5, found a value of type %s",
                            dubbo_vtype_name(kind->type));
+        goto out;
+    }
+    if (kind->u.i < 0 || kind->u.i > 5) {
+        rc = dubbo__seterr(DUBBO_EMALFORMED, "dubbo: response kind %d is not one of 0-5",
+                           (int)kind->u.i);
         goto out;
     }
     res->kind = kind->u.i;
     if (res->kind != DUBBO_RESPONSE_NULL_VALUE &&
         res->kind != DUBBO_RESPONSE_NULL_VALUE_WITH_ATTACHMENTS) {
-        if ((rc = dubbo_h2_decode(&d, &res->value))) goto out;
+        bool exc = res->kind == DUBBO_RESPONSE_WITH_EXCEPTION ||
+                   res->kind == DUBBO_RESPONSE_WITH_EXCEPTION_WITH_ATTACHMENTS;
+        if ((rc = dubbo_h2_decode(&d, &res->value))) {
+            rc = field_error(rc, exc ? "exception" : "value");
+            goto out;
+        }
     }
     if (res->kind >= 3) {
         dubbo_value_t *att;
-        if ((rc = dubbo_h2_decode(&d, &att))) goto out;
+        if ((rc = dubbo_h2_decode(&d, &att))) {
+            rc = field_error(rc, "attachments");
+            goto out;
+        }
         if (att->type != DUBBO_T_MAP && att->type != DUBBO_T_NULL) {
-            rc = dubbo__seterr(DUBBO_EMALFORMED, "dubbo: response attachments are a %s, not a map",
-                               dubbo_vtype_name(att->type));
+            rc =
+                dubbo__seterr(DUBBO_EMALFORMED,
+                              "dubbo: response attachments must be a map, found a value of type %s",
+                              dubbo_vtype_name(att->type));
             goto out;
         }
         res->attachments = att->type == DUBBO_T_MAP ? att : NULL;
@@ -258,25 +290,24 @@ int dubbo_response_encode(dubbo_buf_t *out, const dubbo_value_t *value, bool is_
     if (!rc && (is_exception || !null)) rc = dubbo_h2_encode(&e, value);
     if (!rc && attach) {
         /* Java adds its protocol version to every response's attachments. */
-        if (!(rc = dubbo_buf_append(out, "H", 1))) {
-            bool has_dubbo = false;
-            if (attachments && attachments->type == DUBBO_T_MAP) {
-                for (size_t i = 0; !rc && i < attachments->u.map.len; i++) {
-                    const dubbo_value_t *k = attachments->u.map.items[i].key;
-                    if (k && k->type == DUBBO_T_STRING && strcmp(k->u.s.ptr, "dubbo") == 0)
-                        has_dubbo = true;
-                    if (!(rc = dubbo_h2_encode(&e, k)))
-                        rc = dubbo_h2_encode(&e, attachments->u.map.items[i].value);
-                }
+        rc = dubbo_h2_write_map_begin(&e, NULL);
+        bool has_dubbo = false;
+        if (attachments && attachments->type == DUBBO_T_MAP) {
+            for (size_t i = 0; !rc && i < attachments->u.map.len; i++) {
+                const dubbo_value_t *k = attachments->u.map.items[i].key;
+                if (k && k->type == DUBBO_T_STRING && strcmp(k->u.s.ptr, "dubbo") == 0)
+                    has_dubbo = true;
+                if (!(rc = dubbo_h2_encode(&e, k)))
+                    rc = dubbo_h2_encode(&e, attachments->u.map.items[i].value);
             }
-            if (!rc && !has_dubbo) {
-                rc = dubbo_h2_write_string(&e, "dubbo", 5);
-                if (!rc)
-                    rc = dubbo_h2_write_string(&e, DUBBO_PROTOCOL_VERSION,
-                                               strlen(DUBBO_PROTOCOL_VERSION));
-            }
-            if (!rc) rc = dubbo_buf_append(out, "Z", 1);
         }
+        if (!rc && !has_dubbo) {
+            rc = dubbo_h2_write_string(&e, "dubbo", 5);
+            if (!rc)
+                rc = dubbo_h2_write_string(&e, DUBBO_PROTOCOL_VERSION,
+                                           strlen(DUBBO_PROTOCOL_VERSION));
+        }
+        if (!rc) rc = dubbo_h2_write_map_end(&e);
     }
     dubbo_h2_encoder_destroy(&e);
     return rc;
@@ -284,6 +315,7 @@ int dubbo_response_encode(dubbo_buf_t *out, const dubbo_value_t *value, bool is_
 
 int dubbo_error_body_encode(dubbo_buf_t *out, const char *message)
 {
+    if (!message) message = "";
     dubbo_h2_encoder_t e;
     dubbo_h2_encoder_init(&e, out);
     int rc = dubbo_h2_write_string(&e, message, strlen(message));
@@ -302,23 +334,27 @@ static long java_int_version(const char *v)
         long x = 0;
         bool digits = false;
         while (*p >= '0' && *p <= '9') {
-            x = x * 10 + (*p++ - '0');
+            /* Java parses each part as an int; saturate instead of overflowing. */
+            if (x < 100000000) x = x * 10 + (*p - '0');
+            p++;
             digits = true;
-            if (x > 100000) break;
         }
         parts[n++] = digits ? x : 0;
         p = strchr(p, '.');
         if (!p) break;
         p++;
     }
+    /* The peer controls this string: saturate rather than overflow. Any
+     * saturated value is far above every range that matters. */
     long r = 0;
     for (int i = 0; i < n; i++) {
-        long w = 1;
+        long w = 1, term;
         for (int k = 0; k < (n - i - 1) * 2; k++)
-            w *= 10;
-        r += parts[i] * w;
+            if (__builtin_mul_overflow(w, 10L, &w)) return LONG_MAX;
+        if (__builtin_mul_overflow(parts[i], w, &term) || __builtin_add_overflow(r, term, &r))
+            return LONG_MAX;
     }
-    if (n == 3) r *= 100;
+    if (n == 3 && __builtin_mul_overflow(r, 100L, &r)) return LONG_MAX;
     return r;
 }
 

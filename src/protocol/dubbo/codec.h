@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "dubbo/buf.h"
+#include "dubbo/rpc.h"
 #include "dubbo/value.h"
 
 #define DUBBO_HEADER_LEN 16
@@ -30,28 +31,6 @@
 /* The protocol version we announce; >= 2.0.2 (outside 2.0.10-2.6.2) means
  * "responses may carry attachments". */
 #define DUBBO_PROTOCOL_VERSION "2.0.2"
-
-/* Response status byte (Java's Response constants). */
-#define DUBBO_STATUS_MAP(XX)                                                                       \
-    XX(OK, 20)                                                                                     \
-    XX(CLIENT_TIMEOUT, 30)                                                                         \
-    XX(SERVER_TIMEOUT, 31)                                                                         \
-    XX(BAD_REQUEST, 40)                                                                            \
-    XX(BAD_RESPONSE, 50)                                                                           \
-    XX(SERVICE_NOT_FOUND, 60)                                                                      \
-    XX(SERVICE_ERROR, 70)                                                                          \
-    XX(SERVER_ERROR, 80)                                                                           \
-    XX(CLIENT_ERROR, 90)                                                                           \
-    XX(SERVER_THREADPOOL_EXHAUSTED, 100)
-
-enum {
-#define XX(name, code) DUBBO_STATUS_##name = code,
-    DUBBO_STATUS_MAP(XX)
-#undef XX
-};
-
-/* "OK", "SERVICE_NOT_FOUND", ... or "UNKNOWN". */
-const char *dubbo_status_name(int status);
 
 /* Response body kinds (the first value of a response body). */
 enum {
@@ -151,8 +130,5 @@ bool dubbo_version_supports_attachments(const char *version);
  * "java.lang.IllegalStateException") with the fields Throwable serializes
  * (detailMessage, cause, stackTrace, suppressedExceptions). */
 dubbo_value_t *dubbo_exception_new(dubbo_arena_t *a, const char *cls, const char *message);
-
-/* The message of an exception object (its detailMessage field), or NULL. */
-const char *dubbo_exception_message(const dubbo_value_t *exc);
 
 #endif
