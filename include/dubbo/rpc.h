@@ -162,6 +162,8 @@ typedef struct dubbo_client dubbo_client_t;
 
 /* Refer to a service by URL:
  *   dubbo://host:port/interface?version=1.0&group=g&timeout=1000&connections=1&payload=N
+ * `timeout` (ms, default 1000) applies to every method; `<method>.timeout`
+ * (e.g. sayHello.timeout=200) overrides it for one method.
  * The connection to host:port is shared with every other client of the
  * same address (unless `connections` asks for more) and is made lazily on
  * the first call. Returns NULL with DUBBO_EINVAL and a message on a bad URL. */
