@@ -42,7 +42,7 @@ static bool parse_int(const char *s, long lo, long hi, long *out)
 /* ---- dubbo demo provider ------------------------------------------------------ */
 
 static const char demo_help[] =
-    "usage: %s provider [--port N] [--host ADDR] [--threads N] [--shutdown-timeout MS]\n"
+    "usage: %s provider [--port N] [--host ADDR] [--threads N] [--direct] [--shutdown-timeout MS]\n"
     "\n"
     "Serve org.apache.dubbo.demo.DemoService over the Dubbo protocol until SIGTERM or\n"
     "SIGINT, then shut down gracefully: consumers get the readonly event, the port\n"
@@ -53,6 +53,8 @@ static const char demo_help[] =
     "  --port N      port to listen on (default 20880; 0 picks a free one)\n"
     "  --host ADDR   address to bind (default 0.0.0.0)\n"
     "  --threads N   worker threads (default 200)\n"
+    "  --direct      run handlers on the event-loop thread (Java's dispatcher=direct):\n"
+    "                fastest, but sleep() then stalls every other call\n"
     "  --registry URL  register in a registry (arrives with the registries)\n"
     "Prints 'listening on HOST:PORT' once it accepts calls.\n"
     "Example:\n"
@@ -75,6 +77,10 @@ int cli_demo(const char *who, int argc, char **argv)
         if (is_help(a)) {
             printf(demo_help, who, who);
             return 0;
+        }
+        if (strcmp(a, "--direct") == 0) {
+            o.direct = true;
+            continue;
         }
         if (i + 1 >= argc) return usage(who, "option '%s' needs a value", a);
         const char *val = argv[++i];

@@ -87,6 +87,9 @@ typedef struct {
     size_t payload;          /* frame body limit; default 8 MiB */
     int heartbeat_ms;        /* default 60000; idle connections closed after 3x */
     int shutdown_timeout_ms; /* default 10000: how long shutdown waits for in-flight calls */
+    bool direct;             /* run handlers on the event-loop thread instead of the pool
+                                (Java's dispatcher=direct): fastest, but a handler that
+                                blocks stalls every connection; default false */
 } dubbo_server_options_t;
 
 #define DUBBO_SERVER_OPTIONS_VERSION 1

@@ -122,6 +122,11 @@ char *dubbo_arena_strndup(dubbo_arena_t *a, const char *s, size_t n)
     return p;
 }
 
+void dubbo__arena_set_limit(dubbo_arena_t *a, size_t limit)
+{
+    a->limit = limit;
+}
+
 size_t dubbo_arena_used(const dubbo_arena_t *a)
 {
     return a->used;

@@ -13,6 +13,10 @@
 #define DUBBO__PRINTF(a, b)
 #define DUBBO__LIKELY(x)   (x)
 #define DUBBO__UNLIKELY(x) (x)
+/* Change an arena's limit (for arenas reused across messages). */
+struct dubbo_arena;
+void dubbo__arena_set_limit(struct dubbo_arena *a, size_t limit);
+
 #endif
 
 /* Record a detail message for dubbo_last_error() and return err, so that
@@ -22,5 +26,9 @@ int dubbo__seterr(int err, const char *fmt, ...) DUBBO__PRINTF(2, 3);
 /* The code passed to the last dubbo__seterr() on this thread, for callers
  * that wrap a lower layer's failure with more context. */
 int dubbo__last_code(void);
+
+/* Change an arena's limit (for arenas reused across messages). */
+struct dubbo_arena;
+void dubbo__arena_set_limit(struct dubbo_arena *a, size_t limit);
 
 #endif

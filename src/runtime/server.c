@@ -286,61 +286,85 @@ static void conn_close(sconn_t *c, const char *why)
 
 /* ---- dispatch -------------------------------------------------------------- */
 
+/* Hand a whole frame to its connection: directly on the loop thread, else
+ * through a loop task. Takes the buffer's memory. */
+static void deliver(sconn_t *c, dubbo_buf_t *frame)
+{
+    if (dubbo__on_loop_thread()) {
+        if (!c->closing) {
+            if (c->out.len == 0) {
+                /* Adopt the frame's memory instead of copying it. */
+                dubbo_buf_destroy(&c->out);
+                c->out = *frame;
+                dubbo_buf_init(frame, 0);
+            } else {
+                dubbo_buf_append(&c->out, frame->base, frame->len);
+            }
+            flush(c);
+        }
+        dubbo_buf_destroy(frame);
+        return;
+    }
+    answer_t *a = malloc(sizeof(*a));
+    if (!a) {
+        dubbo_buf_destroy(frame);
+        return;
+    }
+    a->frame = *frame;
+    a->c = c;
+    atomic_fetch_add(&c->refs, 1);
+    if (dubbo__loop_post(answer_on_loop, a)) {
+        dubbo_buf_destroy(&a->frame);
+        conn_unref(c);
+        free(a);
+    }
+}
+
 static void write_answer(dubbo_call_t *call)
 {
     if (!call->twoway) return;
-    dubbo_buf_t body;
-    dubbo_buf_init(&body, 0);
-    int rc;
+    /* One buffer: room for the header, the body encoded after it. */
+    dubbo_buf_t frame;
+    dubbo_buf_init(&frame, 0);
+    static const uint8_t zero[DUBBO_HEADER_LEN];
+    int rc = dubbo_buf_append(&frame, zero, sizeof(zero));
     uint8_t status = (uint8_t)call->status;
+    if (rc) {
+        dubbo_buf_destroy(&frame);
+        return;
+    }
     if (status == DUBBO_STATUS_OK) {
         bool attach = dubbo_version_supports_attachments(call->req.dubbo_version);
-        rc = dubbo_response_encode(&body, call->value, call->is_exception, attach, call->res_att);
+        rc = dubbo_response_encode(&frame, call->value, call->is_exception, attach, call->res_att);
         if (rc) {
             DLOG_ERROR("cannot encode the answer of %s.%s: %s", call->req.path, call->req.method,
                        dubbo_last_error());
-            body.len = 0;
+            frame.len = DUBBO_HEADER_LEN;
             status = DUBBO_STATUS_SERVER_ERROR;
             char msg[600];
             snprintf(msg, sizeof(msg), "provider failed to serialize the result of %s.%s: %s",
                      call->req.path, call->req.method, dubbo_last_error());
-            rc = dubbo_error_body_encode(&body, msg);
+            rc = dubbo_error_body_encode(&frame, msg);
         }
     } else {
-        rc = dubbo_error_body_encode(&body, call->error ? call->error : dubbo_status_name(status));
+        rc = dubbo_error_body_encode(&frame, call->error ? call->error : dubbo_status_name(status));
     }
-    if (!rc && body.len > call->srv->opts.payload) {
+    size_t body_len = frame.len - DUBBO_HEADER_LEN;
+    if (!rc && body_len > call->srv->opts.payload) {
         char msg[200];
-        snprintf(msg, sizeof(msg), "Data length %zu too large, max payload: %zu", body.len,
+        snprintf(msg, sizeof(msg), "Data length %zu too large, max payload: %zu", body_len,
                  call->srv->opts.payload);
-        body.len = 0;
+        frame.len = DUBBO_HEADER_LEN;
         status = DUBBO_STATUS_BAD_RESPONSE;
-        rc = dubbo_error_body_encode(&body, msg);
+        rc = dubbo_error_body_encode(&frame, msg);
+        body_len = frame.len - DUBBO_HEADER_LEN;
     }
-    answer_t *a = malloc(sizeof(*a));
-    if (rc || !a) {
-        free(a);
-        dubbo_buf_destroy(&body);
+    if (rc) {
+        dubbo_buf_destroy(&frame);
         return;
     }
-    dubbo_buf_init(&a->frame, 0);
-    uint8_t h[DUBBO_HEADER_LEN];
-    dubbo_frame_header(h, DUBBO_SERIAL_HESSIAN2, status, call->id, (uint32_t)body.len);
-    if (dubbo_buf_append(&a->frame, h, sizeof(h)) ||
-        dubbo_buf_append(&a->frame, body.base, body.len)) {
-        dubbo_buf_destroy(&a->frame);
-        dubbo_buf_destroy(&body);
-        free(a);
-        return;
-    }
-    dubbo_buf_destroy(&body);
-    a->c = call->c;
-    atomic_fetch_add(&a->c->refs, 1);
-    if (dubbo__loop_post(answer_on_loop, a)) {
-        dubbo_buf_destroy(&a->frame);
-        conn_unref(a->c);
-        free(a);
-    }
+    dubbo_frame_header(frame.base, DUBBO_SERIAL_HESSIAN2, status, call->id, (uint32_t)body_len);
+    deliver(call->c, &frame);
 }
 
 /* Java's generic call turns objects into maps with a "class" entry
@@ -376,20 +400,53 @@ static const char *att_str(const dubbo_value_t *att, const char *key)
     return v && v->type == DUBBO_T_STRING ? v->u.s.ptr : NULL;
 }
 
-static void run_job(dubbo_server_t *s, job_t *j)
+/* Each thread keeps one arena for its calls, reset between them, instead of
+ * making and freeing one per call. Freed when the thread ends. */
+static pthread_key_t arena_key;
+static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
+
+static void arena_key_free(void *a)
+{
+    dubbo_arena_free(a);
+}
+
+static void arena_key_init(void)
+{
+    pthread_key_create(&arena_key, arena_key_free);
+}
+
+static dubbo_arena_t *call_arena(size_t limit)
+{
+    pthread_once(&arena_once, arena_key_init);
+    dubbo_arena_t *a = pthread_getspecific(arena_key);
+    if (!a) {
+        if (!(a = dubbo_arena_new(limit))) return NULL;
+        pthread_setspecific(arena_key, a);
+    }
+    dubbo__arena_set_limit(a, limit);
+    return a;
+}
+
+static void release_arena(dubbo_arena_t *a)
+{
+    dubbo_arena_reset(a);
+}
+
+static void run_job(dubbo_server_t *s, sconn_t *c, uint8_t flags, uint64_t id, const uint8_t *body,
+                    size_t len)
 {
     dubbo_call_t call = {0};
     call.srv = s;
-    call.c = j->c;
-    call.id = j->id;
-    call.twoway = j->flags & DUBBO_FLAG_TWOWAY;
+    call.c = c;
+    call.id = id;
+    call.twoway = flags & DUBBO_FLAG_TWOWAY;
     call.status = DUBBO_STATUS_OK;
-    call.arena = dubbo_arena_new(s->opts.payload * 8 + ((size_t)1 << 20));
+    call.arena = call_arena(s->opts.payload * 8 + ((size_t)1 << 20));
     char msg[1024];
     if (!call.arena) return;
-    int rc = dubbo_request_decode(call.arena, j->body, j->len, &call.req);
+    int rc = dubbo_request_decode(call.arena, body, len, &call.req);
     if (rc) {
-        DLOG_WARN("bad request %llu from %s: %s", (unsigned long long)j->id, j->c->remote,
+        DLOG_WARN("bad request %llu from %s: %s", (unsigned long long)id, c->remote,
                   dubbo_last_error());
         snprintf(msg, sizeof(msg), "Fail to decode request due to: %s", dubbo_last_error());
         call.status = DUBBO_STATUS_BAD_REQUEST;
@@ -397,7 +454,7 @@ static void run_job(dubbo_server_t *s, job_t *j)
         call.req.path = "";
         call.req.method = "";
         write_answer(&call);
-        dubbo_arena_free(call.arena);
+        release_arena(call.arena);
         return;
     }
     /* Java finds the exporter by the "path" attachment, which the body's
@@ -425,12 +482,12 @@ static void run_job(dubbo_server_t *s, job_t *j)
                  "Not found exported service: %s%s%s%s%s in this provider, may be version or "
                  "group mismatch, channel: consumer: %s --> provider: %s, message: %s.%s",
                  group && *group ? group : "", group && *group ? "/" : "", path,
-                 no_version(version) ? "" : ":", no_version(version) ? "" : version, j->c->remote,
-                 j->c->local, call.req.path, call.req.method);
+                 no_version(version) ? "" : ":", no_version(version) ? "" : version, c->remote,
+                 c->local, call.req.path, call.req.method);
         call.status = DUBBO_STATUS_SERVICE_NOT_FOUND;
         call.error = msg;
         write_answer(&call);
-        dubbo_arena_free(call.arena);
+        release_arena(call.arena);
         return;
     }
     bool generic = false;
@@ -438,7 +495,7 @@ static void run_job(dubbo_server_t *s, job_t *j)
     if (strcmp(method, "$echo") == 0 && call.req.nargs == 1) {
         call.value = call.req.args[0];
         write_answer(&call);
-        dubbo_arena_free(call.arena);
+        release_arena(call.arena);
         return;
     }
     if ((strcmp(method, "$invoke") == 0 || strcmp(method, "$invokeAsync") == 0) &&
@@ -450,7 +507,7 @@ static void run_job(dubbo_server_t *s, job_t *j)
             dubbo_call_throw(&call, "org.apache.dubbo.rpc.service.GenericException",
                              "$invoke expects (String method, String[] types, Object[] args)");
             write_answer(&call);
-            dubbo_arena_free(call.arena);
+            release_arena(call.arena);
             return;
         }
         method = m->u.s.ptr;
@@ -482,7 +539,7 @@ static void run_job(dubbo_server_t *s, job_t *j)
             call.value = generalize(call.arena, call.value, 0);
     }
     write_answer(&call);
-    dubbo_arena_free(call.arena);
+    release_arena(call.arena);
 }
 
 static void *worker_main(void *arg)
@@ -503,7 +560,7 @@ static void *worker_main(void *arg)
         s->busy++;
         pthread_mutex_unlock(&s->mu);
 
-        run_job(s, j);
+        run_job(s, j->c, j->flags, j->id, j->body, j->len);
         /* The connection reference is dropped on the loop thread, where
          * everything else about the connection happens. */
         sconn_t *c = j->c;
@@ -530,7 +587,12 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
     *buf = uv_buf_init((char *)c->rbuf.base + c->rbuf.len, (unsigned)(c->rbuf.cap - c->rbuf.len));
 }
 
-static void handle_frame(sconn_t *c, const dubbo_frame_t *f)
+typedef struct {
+    job_t *head, *tail;
+    size_t n;
+} batch_t;
+
+static void handle_frame(sconn_t *c, const dubbo_frame_t *f, batch_t *batch)
 {
     dubbo_server_t *s = c->srv;
     if (!dubbo_frame_is_request(f)) return; /* e.g. a consumer's heartbeat answer */
@@ -548,7 +610,8 @@ static void handle_frame(sconn_t *c, const dubbo_frame_t *f)
     pthread_mutex_lock(&s->mu);
     /* Queued plus running: a burst decoded before any worker wakes must not
      * all be queued past the limit. */
-    bool full = s->qlen + (size_t)s->busy >= (size_t)s->opts.queue + (size_t)s->nthreads;
+    bool full = !s->opts.direct &&
+                s->qlen + (size_t)s->busy + batch->n >= (size_t)s->opts.queue + (size_t)s->nthreads;
     pthread_mutex_unlock(&s->mu);
     if (full) {
         char msg[256];
@@ -564,6 +627,11 @@ static void handle_frame(sconn_t *c, const dubbo_frame_t *f)
         dubbo_buf_destroy(&body);
         return;
     }
+    if (s->opts.direct) {
+        /* Java's dispatcher=direct: the handler runs here, on the loop. */
+        run_job(s, c, f->flags, f->id, f->body, f->body_len);
+        return;
+    }
     job_t *j = malloc(sizeof(*j) + f->body_len);
     if (!j) return;
     j->next = NULL;
@@ -574,15 +642,32 @@ static void handle_frame(sconn_t *c, const dubbo_frame_t *f)
     memcpy(j->body, f->body, f->body_len);
     atomic_fetch_add(&c->refs, 1);
     atomic_fetch_add(&s->inflight, 1);
+    /* Queued in a batch: one lock and one wakeup per read, not per request. */
+    if (batch->tail)
+        batch->tail->next = j;
+    else
+        batch->head = j;
+    batch->tail = j;
+    batch->n++;
+}
+
+static void enqueue_batch(dubbo_server_t *s, batch_t *batch)
+{
+    if (!batch->n) return;
     pthread_mutex_lock(&s->mu);
     if (s->qtail)
-        s->qtail->next = j;
+        s->qtail->next = batch->head;
     else
-        s->qhead = j;
-    s->qtail = j;
-    s->qlen++;
-    pthread_cond_signal(&s->work_cv);
+        s->qhead = batch->head;
+    s->qtail = batch->tail;
+    s->qlen += batch->n;
+    if (batch->n == 1)
+        pthread_cond_signal(&s->work_cv);
+    else
+        pthread_cond_broadcast(&s->work_cv);
     pthread_mutex_unlock(&s->mu);
+    batch->head = batch->tail = NULL;
+    batch->n = 0;
 }
 
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
@@ -597,18 +682,22 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     c->rbuf.len += (size_t)n;
     c->last_read = dubbo__now_ms();
     size_t off = 0;
+    batch_t batch = {NULL, NULL, 0};
     while (!c->closing) {
         dubbo_frame_t f;
         int64_t r =
             dubbo_frame_decode(c->rbuf.base + off, c->rbuf.len - off, c->srv->opts.payload, &f);
         if (r == 0) break;
         if (r < 0) {
+            /* Requests before the garbage still get their answers. */
+            enqueue_batch(c->srv, &batch);
             conn_close(c, dubbo_last_error());
             return;
         }
-        handle_frame(c, &f);
+        handle_frame(c, &f, &batch);
         off += (size_t)r;
     }
+    enqueue_batch(c->srv, &batch);
     dubbo_buf_consume(&c->rbuf, off);
 }
 

@@ -223,6 +223,16 @@ static int scan_chars(dubbo_h2_decoder_t *d, size_t units, size_t *blen, bool *s
     const uint8_t *p = d->in + d->pos;
     size_t left = d->len - d->pos, i = 0, u = 0;
     bool asc = true;
+    /* Fast path: ASCII, one byte per unit, eight bytes at a time. */
+    size_t fast = units < left ? units : left;
+    while (i + 8 <= fast) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        if (w & 0x8080808080808080ULL) break;
+        i += 8;
+    }
+    while (i < fast && p[i] < 0x80) i++;
+    u = i;
     while (u < units) {
         if (i >= left) return truncated(d, "string", d->pos + i, units - u);
         int cu;
