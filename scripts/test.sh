@@ -20,5 +20,5 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 status=0
 (cd build/test && ctest --output-on-failure -j"$JOBS" "$@") || status=$?
-(cd build/fuzz && ctest --output-on-failure "$@") || status=$?
+(cd build/fuzz && ctest --output-on-failure -j"$JOBS" "$@") || status=$?
 exit $status
