@@ -166,7 +166,10 @@ typedef struct dubbo_client dubbo_client_t;
 /* Refer to a service by URL:
  *   dubbo://host:port/interface?version=1.0&group=g&timeout=1000&connections=1&payload=N
  * `timeout` (ms, default 1000) applies to every method; `<method>.timeout`
- * (e.g. sayHello.timeout=200) overrides it for one method.
+ * (e.g. sayHello.timeout=200) overrides it for one method. `heartbeat`
+ * (ms, default 60000): an idle connection sends a heartbeat after that
+ * long, and one with no data for 3x that long is closed and reconnected.
+ * `payload` and `heartbeat` are set by the first client of an address.
  * The connection to host:port is shared with every other client of the
  * same address (unless `connections` asks for more) and is made lazily on
  * the first call. Returns NULL with DUBBO_EINVAL and a message on a bad URL. */

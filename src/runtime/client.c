@@ -24,6 +24,8 @@
 
 typedef struct pending pending_t;
 
+#define PENDING_BUCKETS 1024
+
 /* A connection to one provider address, shared by clients (loop thread owns
  * every field but `users`, which the registry mutex guards). */
 typedef struct cconn {
@@ -34,6 +36,7 @@ typedef struct cconn {
     char addr[300];
     int users;
     size_t payload;
+    uint64_t heartbeat_ms; /* idle time before a heartbeat; 3x without reads closes */
 
     enum { C_IDLE, C_CONNECTING, C_CONNECTED, C_BACKOFF } state;
     bool readonly;
@@ -45,7 +48,9 @@ typedef struct cconn {
     uint64_t last_read, last_write;
     dubbo_buf_t rbuf, out;
     bool writing;
-    pending_t *pending; /* calls waiting for an answer (list; small) */
+    /* Calls waiting for an answer, hashed by request id. Ids are handed out
+     * in sequence, so id modulo the bucket count spreads them evenly. */
+    pending_t *pending[PENDING_BUCKETS];
     pending_t *waiting; /* calls waiting for the connection */
 } cconn_t;
 
@@ -198,8 +203,9 @@ static void send_pending(cconn_t *c, pending_t *p)
         dubbo_result_init(&r);
         finish(p, 0, &r);
     } else {
-        p->next = c->pending;
-        c->pending = p;
+        pending_t **b = &c->pending[p->id % PENDING_BUCKETS];
+        p->next = *b;
+        *b = p;
     }
 }
 
@@ -229,13 +235,17 @@ static void conn_lost(cconn_t *c, int err, const char *why)
     c->out.len = 0;
     c->rbuf.len = 0;
     c->readonly = false;
-    pending_t *p = c->pending, *w = c->waiting;
-    c->pending = c->waiting = NULL;
-    while (p) {
-        pending_t *n = p->next;
-        fail_call(p, err, "dubbo: connection to %s lost before the answer to %s: %s", c->addr,
-                  p->method, why);
-        p = n;
+    pending_t *w = c->waiting;
+    c->waiting = NULL;
+    for (size_t i = 0; i < PENDING_BUCKETS; i++) {
+        pending_t *p = c->pending[i];
+        c->pending[i] = NULL;
+        while (p) {
+            pending_t *n = p->next;
+            fail_call(p, err, "dubbo: connection to %s lost before the answer to %s: %s", c->addr,
+                      p->method, why);
+            p = n;
+        }
     }
     while (w) {
         pending_t *n = w->next;
@@ -262,7 +272,7 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 static void handle_response(cconn_t *c, const dubbo_frame_t *f)
 {
     pending_t *p = NULL;
-    for (pending_t **pp = &c->pending; *pp; pp = &(*pp)->next)
+    for (pending_t **pp = &c->pending[f->id % PENDING_BUCKETS]; *pp; pp = &(*pp)->next)
         if ((*pp)->id == f->id) {
             p = *pp;
             *pp = p->next;
@@ -402,7 +412,8 @@ static void on_connect(uv_connect_t *req, int status)
     }
     conn_flush(c);
     /* Heartbeat checks every 1/3 of the interval, like Java's timer. */
-    uv_timer_start(&c->timer, on_timer, 20000, 20000);
+    uint64_t every = c->heartbeat_ms / 3 ? c->heartbeat_ms / 3 : 1;
+    uv_timer_start(&c->timer, on_timer, every, every);
 }
 
 static void conn_connect(cconn_t *c)
@@ -445,11 +456,15 @@ static void on_timer(uv_timer_t *t)
     }
     if (c->state != C_CONNECTED) return;
     uint64_t now = dubbo__now_ms();
-    if (now - c->last_read > 180000) {
-        conn_lost(c, DUBBO_ETIMEOUT, "no data for 180 s (heartbeat timeout)");
+    if (now - c->last_read > 3 * c->heartbeat_ms) {
+        char why[128];
+        snprintf(why, sizeof(why), "no data for %llu ms (heartbeat timeout)",
+                 (unsigned long long)(now - c->last_read));
+        DLOG_WARN("closing connection to %s: %s", c->addr, why);
+        conn_lost(c, DUBBO_ETIMEOUT, why);
         return;
     }
-    if (now - c->last_read >= 60000 || now - c->last_write >= 60000) {
+    if (now - c->last_read >= c->heartbeat_ms || now - c->last_write >= c->heartbeat_ms) {
         uint8_t h[DUBBO_HEADER_LEN];
         dubbo_frame_header(
             h, DUBBO_FLAG_REQUEST | DUBBO_FLAG_TWOWAY | DUBBO_FLAG_EVENT | DUBBO_SERIAL_HESSIAN2, 0,
@@ -465,7 +480,7 @@ static void on_call_timeout(uv_timer_t *t)
 {
     pending_t *p = t->data;
     cconn_t *c = p->c;
-    if (!unlink_pending(&c->pending, p)) unlink_pending(&c->waiting, p);
+    if (!unlink_pending(&c->pending[p->id % PENDING_BUCKETS], p)) unlink_pending(&c->waiting, p);
     fail_call(p, DUBBO_ETIMEOUT, "dubbo: call %s to %s timed out after %d ms (request id %llu)",
               p->method, c->addr, p->timeout_ms, (unsigned long long)p->id);
 }
@@ -515,7 +530,8 @@ static void submit_on_loop(void *arg)
 
 /* ---- clients ---------------------------------------------------------------------- */
 
-static cconn_t *conn_get(const char *host, int port, int slot, size_t payload)
+static cconn_t *conn_get(const char *host, int port, int slot, size_t payload,
+                         uint64_t heartbeat_ms)
 {
     pthread_mutex_lock(&reg_mu);
     for (cconn_t *c = registry; c; c = c->next)
@@ -531,6 +547,7 @@ static cconn_t *conn_get(const char *host, int port, int slot, size_t payload)
         c->slot = slot;
         c->users = 1;
         c->payload = payload;
+        c->heartbeat_ms = heartbeat_ms;
         snprintf(c->addr, sizeof(c->addr), "%s:%d", host, port);
         dubbo_buf_init(&c->rbuf, 0);
         dubbo_buf_init(&c->out, 0);
@@ -590,13 +607,15 @@ dubbo_client_t *dubbo_client_new(const char *url)
     if (n > 64) n = 64;
     long payload = dubbo_url_param_int(u, "payload", (long)DUBBO_DEFAULT_PAYLOAD);
     if (payload <= 0) payload = (long)DUBBO_DEFAULT_PAYLOAD;
+    long heartbeat = dubbo_url_param_int(u, "heartbeat", 60000);
+    if (heartbeat <= 0) heartbeat = 60000;
     c->conns = calloc((size_t)n, sizeof(cconn_t *));
     if (!c->conns || !dubbo__loop()) {
         dubbo_client_free(c);
         return NULL;
     }
     for (long i = 0; i < n; i++) {
-        c->conns[i] = conn_get(u->host, u->port, (int)i, (size_t)payload);
+        c->conns[i] = conn_get(u->host, u->port, (int)i, (size_t)payload, (uint64_t)heartbeat);
         if (!c->conns[i]) {
             dubbo_client_free(c);
             return NULL;
