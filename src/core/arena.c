@@ -6,20 +6,7 @@
 
 #include "dubbo/value.h"
 #include "core/internal.h"
-
-typedef struct block {
-    struct block *next;
-    size_t size; /* usable bytes after the header */
-    size_t used;
-    max_align_t data[];
-} block_t;
-
-struct dubbo_arena {
-    block_t *head; /* current block; older blocks follow */
-    size_t used;   /* bytes handed out (the limit counts these) */
-    size_t limit;
-    size_t next_size;
-};
+#include "core/arena.h"
 
 #define FIRST_BLOCK 4096
 
@@ -58,25 +45,30 @@ void dubbo_arena_free(dubbo_arena_t *a)
 
 void dubbo_arena_reset(dubbo_arena_t *a)
 {
-    if (!a->head) return;
-    /* Keep the oldest (first) block: it is the smallest, sized for a typical
-     * message; larger ones were for outliers. */
-    block_t *b = a->head, *keep = NULL;
+    /* Keep the largest block up to 256 KiB for the next message (a message
+     * that needed several blocks will fit in it next time); free the rest,
+     * so one huge message does not pin its memory. */
+    block_t *keep = NULL;
+    for (block_t *b = a->head; b; b = b->next)
+        if (b->size <= ((size_t)256 << 10) && (!keep || b->size > keep->size)) keep = b;
+    block_t *b = a->head;
     while (b) {
         block_t *n = b->next;
-        if (!n)
-            keep = b;
-        else
-            free(b);
+        if (b != keep) free(b);
         b = n;
     }
-    keep->used = 0;
     a->head = keep;
     a->used = 0;
-    a->next_size = keep->size * 2;
+    if (keep) {
+        keep->used = 0;
+        keep->next = NULL;
+        a->next_size = keep->size * 2;
+    } else {
+        a->next_size = FIRST_BLOCK;
+    }
 }
 
-void *dubbo_arena_alloc(dubbo_arena_t *a, size_t n)
+void *dubbo__arena_alloc_slow(dubbo_arena_t *a, size_t n)
 {
     if (DUBBO__UNLIKELY(n > SIZE_MAX / 2)) {
         dubbo__seterr(DUBBO_ETOO_BIG, "arena: allocation of %zu bytes is too large", n);
@@ -115,7 +107,7 @@ char *dubbo_arena_strndup(dubbo_arena_t *a, const char *s, size_t n)
         dubbo__seterr(DUBBO_ETOO_BIG, "arena: string of %zu bytes is too large", n);
         return NULL;
     }
-    char *p = dubbo_arena_alloc(a, n + 1);
+    char *p = dubbo__arena_alloc(a, n + 1);
     if (!p) return NULL;
     if (n) memcpy(p, s, n);
     p[n] = '\0';
@@ -130,4 +122,9 @@ void dubbo__arena_set_limit(dubbo_arena_t *a, size_t limit)
 size_t dubbo_arena_used(const dubbo_arena_t *a)
 {
     return a->used;
+}
+
+void *dubbo_arena_alloc(dubbo_arena_t *a, size_t n)
+{
+    return dubbo__arena_alloc(a, n);
 }

@@ -8,6 +8,7 @@
 
 #include "dubbo/hessian2.h"
 #include "core/internal.h"
+#include "core/arena.h"
 
 /* Bytecodes (Hessian 2.0 spec, "Bytecode map"). */
 enum {
@@ -231,7 +232,8 @@ static int scan_chars(dubbo_h2_decoder_t *d, size_t units, size_t *blen, bool *s
         if (w & 0x8080808080808080ULL) break;
         i += 8;
     }
-    while (i < fast && p[i] < 0x80) i++;
+    while (i < fast && p[i] < 0x80)
+        i++;
     u = i;
     while (u < units) {
         if (i >= left) return truncated(d, "string", d->pos + i, units - u);
@@ -398,8 +400,8 @@ static int read_binary_body(dubbo_h2_decoder_t *d, uint8_t b, size_t at, dubbo_v
         if (p >= d->len) return truncated(d, "binary chunk", p, 1);
         c = d->in[p++];
     }
-    dubbo_value_t *v = dubbo_arena_alloc(d->arena, sizeof(*v));
-    uint8_t *buf = dubbo_arena_alloc(d->arena, total + 1);
+    dubbo_value_t *v = dubbo__arena_alloc(d->arena, sizeof(*v));
+    uint8_t *buf = dubbo__arena_alloc(d->arena, total + 1);
     if (!v || !buf) return arena_fail(d, at);
     memset(v, 0, sizeof(*v));
     v->type = DUBBO_T_BINARY;
@@ -433,7 +435,7 @@ static int read_binary_body(dubbo_h2_decoder_t *d, uint8_t b, size_t at, dubbo_v
 
 static dubbo_value_t *new_value(dubbo_h2_decoder_t *d, dubbo_vtype_t t)
 {
-    dubbo_value_t *v = dubbo_arena_alloc(d->arena, sizeof(*v));
+    dubbo_value_t *v = dubbo__arena_alloc(d->arena, sizeof(*v));
     if (v) {
         memset(v, 0, sizeof(*v));
         v->type = t;
@@ -464,7 +466,7 @@ static int spush(dubbo_h2_decoder_t *d, dubbo_value_t *v)
 static dubbo_value_t **spop(dubbo_h2_decoder_t *d, size_t base, size_t at)
 {
     size_t n = d->nstack - base;
-    dubbo_value_t **items = dubbo_arena_alloc(d->arena, (n ? n : 1) * sizeof(*items));
+    dubbo_value_t **items = dubbo__arena_alloc(d->arena, (n ? n : 1) * sizeof(*items));
     if (!items) {
         arena_fail(d, at);
         return NULL;
@@ -531,7 +533,7 @@ static int read_map(dubbo_h2_decoder_t *d, size_t at, const char *type, dubbo_va
         if ((rc = decode_value(d, &val)) || (rc = spush(d, val))) return rc;
     }
     size_t n = (d->nstack - base) / 2;
-    dubbo_map_entry_t *items = dubbo_arena_alloc(d->arena, (n ? n : 1) * sizeof(*items));
+    dubbo_map_entry_t *items = dubbo__arena_alloc(d->arena, (n ? n : 1) * sizeof(*items));
     if (!items) return arena_fail(d, at);
     for (size_t i = 0; i < n; i++) {
         items[i].key = d->stack[base + 2 * i];
@@ -564,7 +566,7 @@ static int read_class_def(dubbo_h2_decoder_t *d, size_t at)
         const char *f;
         if ((rc = read_name(d, &f, "field name")) || (rc = spush(d, (dubbo_value_t *)f))) return rc;
     }
-    dubbo_class_t *c = dubbo_arena_alloc(d->arena, sizeof(*c));
+    dubbo_class_t *c = dubbo__arena_alloc(d->arena, sizeof(*c));
     const char **fields = (const char **)spop(d, base, at);
     if (!c || !fields) return c ? dubbo__last_code() : arena_fail(d, at);
     c->name = name;
@@ -901,10 +903,22 @@ static inline int put1(dubbo_h2_encoder_t *e, uint8_t b)
     return 0;
 }
 
+/* Append bytes: a plain copy when the buffer has room (the common case),
+ * the buffer's growth path otherwise. */
+static inline int append(dubbo_buf_t *o, const void *p, size_t n)
+{
+    if (DUBBO__LIKELY(o->cap - o->len >= n)) {
+        memcpy(o->base + o->len, p, n);
+        o->len += n;
+        return 0;
+    }
+    return dubbo_buf_append(o, p, n);
+}
+
 static inline int put(dubbo_h2_encoder_t *e, const void *p, size_t n)
 {
     e->jofs += (uint32_t)n;
-    return dubbo_buf_append(e->out, p, n);
+    return append(e->out, p, n);
 }
 
 int dubbo_h2_write_null(dubbo_h2_encoder_t *e)
@@ -1065,6 +1079,15 @@ static int utf8_units(const uint8_t *s, size_t len, size_t *units, bool *ascii)
     size_t i = 0, u = 0;
     bool asc = true;
     while (i < len) {
+        /* ASCII eight bytes at a time */
+        while (i + 8 <= len) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (w & 0x8080808080808080ULL) break;
+            i += 8;
+            u += 8;
+        }
+        if (i >= len) break;
         if (s[i] < 0x80) {
             i++;
             u++;
@@ -1145,7 +1168,7 @@ static void jprint(dubbo_h2_encoder_t *e, const uint8_t *s, size_t len, bool asc
 static int put_chars(dubbo_h2_encoder_t *e, const uint8_t *s, size_t len, bool ascii)
 {
     jprint(e, s, len, ascii);
-    if (ascii) return dubbo_buf_append(e->out, s, len);
+    if (ascii) return append(e->out, s, len);
     int rc = dubbo_buf_reserve(e->out, len + len / 2);
     if (rc) return rc;
     uint8_t *w = e->out->base + e->out->len;
