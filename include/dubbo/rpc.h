@@ -75,6 +75,10 @@ typedef struct {
     const dubbo_method_t *methods;
     size_t nmethods;
     void *user;
+    /* NULL, or NULL-terminated key, value pairs: the provider URL's
+     * parameters (token, executes, tps, tps.interval, accesslog, weight,
+     * dubbo.tag, filter, ...); provider filters read their settings here. */
+    const char *const *params;
 } dubbo_service_t;
 
 typedef struct {

@@ -29,6 +29,13 @@ typedef struct {
 dubbo_url_t *dubbo_url_parse(const char *s);
 void dubbo_url_free(dubbo_url_t *u);
 
+/* Append a parameter (copied); it overrides earlier ones with the same key
+ * for dubbo_url_param(). Not thread-safe: only while the URL is private. */
+int dubbo_url_add_param(dubbo_url_t *u, const char *key, const char *value);
+
+/* A deep copy, or NULL on out-of-memory. */
+dubbo_url_t *dubbo_url_clone(const dubbo_url_t *u);
+
 /* A parameter's value, or `def` when absent. */
 const char *dubbo_url_param(const dubbo_url_t *u, const char *key, const char *def);
 /* An integer parameter, or `def` when absent or not a number. */

@@ -125,3 +125,40 @@ long dubbo_url_param_int(const dubbo_url_t *u, const char *key, long def)
     long x = strtol(v, &e, 10);
     return *e || errno ? def : x;
 }
+
+int dubbo_url_add_param(dubbo_url_t *u, const char *key, const char *value)
+{
+    dubbo_url_param_t *np = realloc(u->params, (u->nparams + 1) * sizeof(*np));
+    if (!np) return dubbo__seterr(DUBBO_ENOMEM, "url: out of memory");
+    u->params = np;
+    char *k = strdup(key), *v = strdup(value ? value : "");
+    if (!k || !v) {
+        free(k);
+        free(v);
+        return dubbo__seterr(DUBBO_ENOMEM, "url: out of memory");
+    }
+    u->params[u->nparams].key = k;
+    u->params[u->nparams].value = v;
+    u->nparams++;
+    return 0;
+}
+
+dubbo_url_t *dubbo_url_clone(const dubbo_url_t *u)
+{
+    dubbo_url_t *c = calloc(1, sizeof(*c));
+    if (!c) return NULL;
+    c->protocol = strdup(u->protocol);
+    c->host = strdup(u->host);
+    c->path = strdup(u->path);
+    c->port = u->port;
+    if (!c->protocol || !c->host || !c->path) {
+        dubbo_url_free(c);
+        return NULL;
+    }
+    for (size_t i = 0; i < u->nparams; i++)
+        if (dubbo_url_add_param(c, u->params[i].key, u->params[i].value)) {
+            dubbo_url_free(c);
+            return NULL;
+        }
+    return c;
+}

@@ -17,6 +17,7 @@
 #include "core/internal.h"
 #include "core/log.h"
 #include "protocol/dubbo/codec.h"
+#include "runtime/client.h"
 #include "transport/loop.h"
 
 #define BACKOFF_MIN_MS 100
@@ -853,4 +854,17 @@ int dubbo_client_call(dubbo_client_t *c, const dubbo_invocation_t *inv, dubbo_re
     pthread_mutex_destroy(&w.mu);
     pthread_cond_destroy(&w.cv);
     return rc;
+}
+
+bool dubbo__client_available(dubbo_client_t *c)
+{
+    /* Read without the loop's cooperation: a stale answer only makes one
+     * call pick another provider, or try this one once more. */
+    for (int i = 0; i < c->nconns; i++) {
+        const cconn_t *x = c->conns[i];
+        int state = __atomic_load_n((const int *)&x->state, __ATOMIC_RELAXED);
+        bool ro = __atomic_load_n(&x->readonly, __ATOMIC_RELAXED);
+        if (state != C_BACKOFF && !ro) return true;
+    }
+    return false;
 }

@@ -18,15 +18,9 @@
 #include "core/log.h"
 #include "protocol/dubbo/codec.h"
 #include "transport/loop.h"
+#include "runtime/call.h"
 
 /* ---- services ---------------------------------------------------------- */
-
-typedef struct {
-    char *interface, *version, *group;
-    dubbo_method_t *methods;
-    size_t nmethods;
-    void *user;
-} service_t;
 
 static bool no_version(const char *v)
 {
@@ -41,7 +35,7 @@ static bool same_opt(const char *a, const char *b, bool version)
 
 /* ---- connections --------------------------------------------------------- */
 
-typedef struct sconn {
+struct sconn {
     uv_tcp_t tcp;
     struct dubbo_server *srv;
     struct sconn *prev, *next;
@@ -52,7 +46,7 @@ typedef struct sconn {
     bool writing;
     uint64_t last_read;
     char remote[64], local[64];
-} sconn_t;
+};
 
 typedef struct {
     uv_write_t req;
@@ -68,21 +62,6 @@ typedef struct job {
     size_t len;
     uint8_t body[];
 } job_t;
-
-struct dubbo_call {
-    struct dubbo_server *srv;
-    sconn_t *c;
-    dubbo_arena_t *arena;
-    uint64_t id;
-    bool twoway;
-    dubbo_request_t req;
-    bool answered;
-    int status;
-    bool is_exception;
-    dubbo_value_t *value;
-    const char *error;
-    dubbo_value_t *res_att;
-};
 
 struct dubbo_server {
     dubbo_server_options_t opts;
@@ -146,8 +125,73 @@ dubbo_server_t *dubbo_server_new(const dubbo_server_options_t *opts)
     return s;
 }
 
+static void service_free(service_t *x)
+{
+    for (size_t k = 0; k < x->nmethods && x->methods; k++)
+        free((char *)x->methods[k].name);
+    free(x->methods);
+    free(x->interface);
+    free(x->version);
+    free(x->group);
+    for (size_t i = 0; i < x->nfilters; i++)
+        if (x->filters[i]->ops->destroy) x->filters[i]->ops->destroy(x->filters[i]);
+    free(x->filters);
+    dubbo_url_free(x->url);
+}
+
+/* The service's URL (its parameters) and its provider filter chain: the
+ * filters that activate for those parameters, plus those named in
+ * `filter`, ordered by their order. */
+static int service_setup(dubbo_server_t *s, service_t *x, const char *const *params)
+{
+    char head[600];
+    snprintf(head, sizeof(head), "dubbo://%s:%d/%s", s->opts.host, s->opts.port, x->interface);
+    if (!(x->url = dubbo_url_parse(head))) return dubbo__last_code();
+    if (*x->version) dubbo_url_add_param(x->url, "version", x->version);
+    if (*x->group) dubbo_url_add_param(x->url, "group", x->group);
+    for (const char *const *kv = params; kv && kv[0] && kv[1]; kv += 2)
+        if (dubbo_url_add_param(x->url, kv[0], kv[1])) return DUBBO_ENOMEM;
+    const char *names[64];
+    size_t n = dubbo_extension_list(DUBBO_EXT_FILTER, names, 64);
+    if (n > 64) n = 64;
+    const char *spec = dubbo_url_param(x->url, "filter", "");
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%s", spec);
+    for (char *save = NULL, *t = strtok_r(buf, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+        const char *name = t[0] == '-' ? t + 1 : t;
+        if (strcmp(name, "default") != 0 && !dubbo_extension_find(DUBBO_EXT_FILTER, name))
+            return dubbo__last_code();
+    }
+    x->filters = calloc(64, sizeof(*x->filters));
+    if (!x->filters) return dubbo__seterr(DUBBO_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const dubbo_filter_ops_t *f = dubbo_extension_find(DUBBO_EXT_FILTER, names[i]);
+        if (!f || !(f->sides & DUBBO_FILTER_PROVIDER) || !f->serve) continue;
+        bool named = false, dropped = strstr(spec, "-default") != NULL;
+        snprintf(buf, sizeof(buf), "%s", spec);
+        for (char *save = NULL, *t = strtok_r(buf, ", ", &save); t;
+             t = strtok_r(NULL, ", ", &save)) {
+            if (strcmp(t, f->name) == 0) named = true;
+            if (t[0] == '-' && strcmp(t + 1, f->name) == 0) dropped = true;
+        }
+        if (dropped && !named) continue;
+        int rc = 0;
+        dubbo_filter_t *inst = f->create(x->url, DUBBO_FILTER_PROVIDER, &rc);
+        if (rc < 0) return rc;
+        if (!inst) continue;
+        size_t pos = x->nfilters;
+        while (pos > 0 && x->filters[pos - 1]->ops->order > f->order)
+            pos--;
+        memmove(&x->filters[pos + 1], &x->filters[pos], (x->nfilters - pos) * sizeof(*x->filters));
+        x->filters[pos] = inst;
+        x->nfilters++;
+    }
+    return 0;
+}
+
 int dubbo_server_export(dubbo_server_t *s, const dubbo_service_t *svc)
 {
+    dubbo_extensions_init();
     if (!svc || !svc->interface || !*svc->interface || !svc->methods || !svc->nmethods)
         return dubbo__seterr(DUBBO_EINVAL, "export: a service needs an interface and methods");
     for (size_t i = 0; i < svc->nmethods; i++)
@@ -184,6 +228,17 @@ int dubbo_server_export(dubbo_server_t *s, const dubbo_service_t *svc)
     }
     x->nmethods = svc->nmethods;
     x->user = svc->user;
+    x->url = NULL;
+    x->filters = NULL;
+    x->nfilters = 0;
+    int rc = service_setup(s, x, svc->params);
+    if (rc) {
+        char detail[512];
+        snprintf(detail, sizeof(detail), "%s", dubbo_last_error());
+        service_free(x);
+        pthread_rwlock_unlock(&s->svc_lock);
+        return dubbo__seterr(rc, "export %s: %s", svc->interface, detail);
+    }
     s->nservices++;
     pthread_rwlock_unlock(&s->svc_lock);
     return 0;
@@ -516,28 +571,17 @@ static void run_job(dubbo_server_t *s, sconn_t *c, uint8_t flags, uint64_t id, c
         call.req.args = args->type == DUBBO_T_LIST ? args->u.list.items : NULL;
         generic = true;
     }
-    const dubbo_method_t *mt = NULL;
     for (size_t i = 0; i < svc->nmethods; i++)
         if (strcmp(svc->methods[i].name, method) == 0) {
-            mt = &svc->methods[i];
+            call.method = &svc->methods[i];
             break;
         }
-    if (!mt) {
-        snprintf(msg, sizeof(msg), "Not found method \"%s\" in service %s (methods:", method,
-                 svc->interface);
-        for (size_t i = 0; i < svc->nmethods; i++) {
-            size_t l = strlen(msg);
-            snprintf(msg + l, sizeof(msg) - l, " %s", svc->methods[i].name);
-        }
-        size_t l = strlen(msg);
-        snprintf(msg + l, sizeof(msg) - l, ")");
-        dubbo_call_throw(&call, "java.lang.NoSuchMethodException", msg);
-    } else {
-        mt->fn(&call, svc->user);
-        if (!call.answered) call.answered = true; /* void: null */
-        if (generic && call.status == DUBBO_STATUS_OK && !call.is_exception)
-            call.value = generalize(call.arena, call.value, 0);
-    }
+    call.svc = svc;
+    /* Provider filters (token, executes, tps, accesslog, ...), then the
+     * handler, as the last link of the chain. */
+    dubbo_call_next(&call);
+    if (generic && call.status == DUBBO_STATUS_OK && !call.is_exception)
+        call.value = generalize(call.arena, call.value, 0);
     write_answer(&call);
     release_arena(call.arena);
 }
@@ -925,15 +969,8 @@ void dubbo_server_free(dubbo_server_t *s)
 {
     if (!s) return;
     if (s->nthreads && !s->shut) dubbo_server_shutdown(s);
-    for (size_t i = 0; i < s->nservices; i++) {
-        service_t *x = &s->services[i];
-        for (size_t k = 0; k < x->nmethods && x->methods; k++)
-            free((char *)x->methods[k].name);
-        free(x->methods);
-        free(x->interface);
-        free(x->version);
-        free(x->group);
-    }
+    for (size_t i = 0; i < s->nservices; i++)
+        service_free(&s->services[i]);
     free(s->services);
     free(s->threads);
     free((char *)s->opts.host);
@@ -1075,4 +1112,48 @@ int dubbo_call_set_attachment(dubbo_call_t *call, const char *key, const char *v
     dubbo_value_t *k = dubbo_v_cstr(call->arena, key), *v = dubbo_v_cstr(call->arena, value);
     if (!k || !v) return DUBBO_ENOMEM;
     return dubbo_map_put(call->arena, call->res_att, k, v);
+}
+
+/* ---- the provider filter chain ----------------------------------------------------- */
+
+void dubbo_call_next(dubbo_call_t *call)
+{
+    const service_t *svc = call->svc;
+    if (call->filter_pos < svc->nfilters) {
+        dubbo_filter_t *f = svc->filters[call->filter_pos++];
+        f->ops->serve(f, call);
+        return;
+    }
+    const dubbo_method_t *mt = call->method;
+    if (!mt) {
+        char msg[1024];
+        snprintf(msg, sizeof(msg),
+                 "Not found method \"%s\" in service %s (methods:", call->req.method,
+                 svc->interface);
+        for (size_t i = 0; i < svc->nmethods; i++) {
+            size_t l = strlen(msg);
+            snprintf(msg + l, sizeof(msg) - l, " %s", svc->methods[i].name);
+        }
+        size_t l = strlen(msg);
+        snprintf(msg + l, sizeof(msg) - l, ")");
+        dubbo_call_throw(call, "java.lang.NoSuchMethodException", msg);
+        return;
+    }
+    mt->fn(call, svc->user);
+    if (!call->answered) call->answered = true; /* void: null */
+}
+
+const dubbo_url_t *dubbo_call_url(const dubbo_call_t *call)
+{
+    return call->svc->url;
+}
+
+int dubbo_call_status(const dubbo_call_t *call)
+{
+    return call->status;
+}
+
+bool dubbo_call_is_exception(const dubbo_call_t *call)
+{
+    return call->is_exception;
 }

@@ -1,0 +1,262 @@
+/* The cluster layer: a reference holds a directory of invokers (one per
+ * provider), and each call goes router chain -> load balancer -> cluster
+ * strategy (failover, failfast, ...) -> consumer filter chain -> invoker,
+ * with Java Dubbo's semantics. Every piece is an extension (extension.h)
+ * chosen by a URL parameter: loadbalance=, cluster=, filter=, and rules for
+ * the routers.
+ *
+ * Threading: a reference may be called from any number of threads at once;
+ * its directory can be replaced while calls are in flight (calls keep the
+ * snapshot they started with). Extension hooks are called concurrently and
+ * must be thread-safe (stateful ones lock, or use atomics).
+ *
+ * Ownership: invokers are reference-counted; a list handed to a hook is
+ * borrowed for the duration of the call. */
+#ifndef DUBBO_CLUSTER_H
+#define DUBBO_CLUSTER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dubbo/extension.h"
+#include "dubbo/rpc.h"
+#include "dubbo/url.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ====================================================================== *
+ * Invokers: one provider
+ * ====================================================================== */
+
+typedef struct dubbo_invoker dubbo_invoker_t;
+
+typedef struct {
+    const char *name; /* "dubbo", or a test's "fake" */
+    /* required: one synchronous call, rc and result as dubbo_client_call(). */
+    int (*invoke)(dubbo_invoker_t *self, const dubbo_invocation_t *inv, dubbo_result_t *r);
+    /* optional: false while the provider cannot take calls (connection
+     * down, provider read-only). Default: true. */
+    bool (*available)(dubbo_invoker_t *self);
+    /* optional: release `impl` when the last reference goes. */
+    void (*destroy)(dubbo_invoker_t *self);
+} dubbo_invoker_ops_t;
+
+struct dubbo_invoker {
+    const dubbo_invoker_ops_t *ops;
+    dubbo_url_t *url;  /* the provider URL (weight, timestamp, warmup, dubbo.tag, ...); owned */
+    char address[300]; /* "host:port" */
+    void *impl;        /* the ops' own state */
+    atomic_int refs;
+    /* Statistics the cluster layer keeps for balancers and filters. */
+    atomic_int active;                         /* calls in flight (leastactive, actives) */
+    atomic_uint_fast64_t calls;                /* finished calls */
+    atomic_uint_fast64_t succeeded;            /* finished without error */
+    atomic_uint_fast64_t succeeded_elapsed_us; /* sum of their durations */
+    atomic_uint_fast64_t ewma_us;              /* smoothed latency of recent calls (p2c) */
+};
+
+/* A new invoker with one reference. Takes ownership of `url` (freed with
+ * the invoker); address is url's host:port. NULL on out-of-memory. */
+dubbo_invoker_t *dubbo_invoker_new(const dubbo_invoker_ops_t *ops, dubbo_url_t *url, void *impl);
+dubbo_invoker_t *dubbo_invoker_ref(dubbo_invoker_t *i);
+void dubbo_invoker_unref(dubbo_invoker_t *i); /* NULL is fine */
+bool dubbo_invoker_available(dubbo_invoker_t *i);
+
+/* The invoker for a provider URL over the Dubbo protocol (a dubbo_client_t
+ * underneath; the connection is made on the first call). Consumer-side
+ * settings are read from `consumer` (timeout, connections, payload,
+ * heartbeat). NULL with DUBBO_EINVAL for a URL that is not dubbo://. */
+dubbo_invoker_t *dubbo_invoker_new_dubbo(const char *provider_url, const dubbo_url_t *consumer);
+
+/* Java's AbstractLoadBalance.getWeight: the provider's `weight` (or
+ * `<method>.weight`, default 100), ramped up linearly over `warmup` ms
+ * (default 600000) after the provider's `timestamp` (ms since the epoch),
+ * at least 1 while warming; 0 if the weight is 0. `now_ms` is the current
+ * time in ms since the epoch (pass dubbo_now_epoch_ms()). */
+int dubbo_invoker_weight(const dubbo_invoker_t *i, const char *method, int64_t now_ms);
+int64_t dubbo_now_epoch_ms(void);
+
+/* ====================================================================== *
+ * Extension points. Each table's first member is its name; instances are
+ * made per reference from its URL (`create`), embed their base struct
+ * first, and are destroyed with the reference.
+ * ====================================================================== */
+
+/* A process-wide, thread-safe random source for balancers and strategies:
+ * [0, n) uniformly (n > 0). dubbo_random_seed() makes runs reproducible
+ * (tests). */
+uint64_t dubbo_random(uint64_t n);
+void dubbo_random_seed(uint64_t seed);
+
+/* ---- load balancers (loadbalance=random|roundrobin|leastactive|
+ *      consistenthash|shortestresponse|p2c) ---- */
+
+typedef struct dubbo_lb dubbo_lb_t;
+typedef struct {
+    const char *name;
+    /* required: an instance for the reference whose URL is `url`. NULL
+     * with a message on failure. */
+    dubbo_lb_t *(*create)(const dubbo_url_t *url);
+    /* required: pick one of invokers[0..n) (n >= 1, all available). */
+    dubbo_invoker_t *(*select)(dubbo_lb_t *self, dubbo_invoker_t *const *invokers, size_t n,
+                               const dubbo_url_t *url, const dubbo_invocation_t *inv);
+    /* optional */
+    void (*destroy)(dubbo_lb_t *self);
+} dubbo_lb_ops_t;
+struct dubbo_lb {
+    const dubbo_lb_ops_t *ops;
+};
+
+/* ---- routers (condition, tag) ---- */
+
+typedef struct dubbo_router dubbo_router_t;
+typedef struct {
+    const char *name;
+    /* required: a router for the reference `url` from a rule text (YAML,
+     * Dubbo 3 format; may be NULL for routers that need none, like tag
+     * without a rule). NULL with DUBBO_EINVAL and a message naming the rule
+     * line on a bad rule. */
+    dubbo_router_t *(*create)(const dubbo_url_t *url, const char *rule);
+    /* required: copy the invokers of in[0..n) that the rule lets `inv` reach
+     * into out (room for n); return how many, or a negative error. */
+    int (*route)(dubbo_router_t *self, dubbo_invoker_t *const *in, size_t n, dubbo_invoker_t **out,
+                 const dubbo_url_t *url, const dubbo_invocation_t *inv);
+    /* optional */
+    void (*destroy)(dubbo_router_t *self);
+} dubbo_router_ops_t;
+struct dubbo_router {
+    const dubbo_router_ops_t *ops;
+    int priority; /* lower runs first */
+};
+
+/* ---- filters (echo, generic, context, token, accesslog, tps,
+ *      actives, executes, timeout, exception, and users' own) ---- */
+
+typedef struct dubbo_filter dubbo_filter_t;
+typedef struct dubbo_filter_chain dubbo_filter_chain_t;
+
+#define DUBBO_FILTER_CONSUMER 1
+#define DUBBO_FILTER_PROVIDER 2
+
+typedef struct {
+    const char *name;
+    int sides; /* DUBBO_FILTER_CONSUMER | DUBBO_FILTER_PROVIDER */
+    int order; /* lower runs first (outermost) */
+    /* required: an instance for a reference (consumer) or exported service
+     * (provider) URL. Return NULL with *rc = 0 when the filter is not
+     * active for this URL (e.g. `actives` unset), or NULL with *rc < 0 and
+     * a message on a bad setting. Filters named in the URL's `filter`
+     * parameter are always created. */
+    dubbo_filter_t *(*create)(const dubbo_url_t *url, int side, int *rc);
+    /* consumer side: continue with dubbo_filter_next(), or fill r and
+     * return without calling it (short-circuit). Returns like
+     * dubbo_client_call(). */
+    int (*invoke)(dubbo_filter_t *self, dubbo_filter_chain_t *chain, dubbo_invoker_t *invoker,
+                  const dubbo_invocation_t *inv, dubbo_result_t *r);
+    /* provider side: continue with dubbo_call_next(call), or answer with
+     * dubbo_call_return/throw/fail and return without it. */
+    void (*serve)(dubbo_filter_t *self, dubbo_call_t *call);
+    /* optional */
+    void (*destroy)(dubbo_filter_t *self);
+} dubbo_filter_ops_t;
+struct dubbo_filter {
+    const dubbo_filter_ops_t *ops;
+};
+
+int dubbo_filter_next(dubbo_filter_chain_t *chain, dubbo_invoker_t *invoker,
+                      const dubbo_invocation_t *inv, dubbo_result_t *r);
+/* Provider side: run the rest of the chain and then the method handler. */
+void dubbo_call_next(dubbo_call_t *call);
+/* The exported service's URL (its parameters: token, executes, tps, ...). */
+const dubbo_url_t *dubbo_call_url(const dubbo_call_t *call);
+/* The call's status/exception so far (after dubbo_call_next()), for
+ * filters that look at the outcome. */
+int dubbo_call_status(const dubbo_call_t *call);
+bool dubbo_call_is_exception(const dubbo_call_t *call);
+
+/* ---- cluster strategies (cluster=failover|failfast|failsafe|failback|
+ *      forking|broadcast|available) ---- */
+
+typedef struct dubbo_cluster dubbo_cluster_t; /* one reference's runtime (opaque) */
+typedef struct {
+    const char *name;
+    /* required: make the call using the helpers below. Returns like
+     * dubbo_client_call(). */
+    int (*invoke)(dubbo_cluster_t *cl, const dubbo_invocation_t *inv, dubbo_result_t *r);
+} dubbo_cluster_ops_t;
+
+/* The reference URL: consumer settings (retries, forks, timeout, ...). */
+const dubbo_url_t *dubbo_cluster_url(const dubbo_cluster_t *cl);
+/* The routed candidates for `inv`: a snapshot of the directory after the
+ * router chain, each invoker referenced; release with
+ * dubbo_invokers_release(). Returns the count (0 is possible) or an error. */
+int dubbo_cluster_list(dubbo_cluster_t *cl, const dubbo_invocation_t *inv, dubbo_invoker_t ***out);
+void dubbo_invokers_release(dubbo_invoker_t **list, size_t n);
+/* Java's AbstractClusterInvoker.select: the load balancer's pick among the
+ * available candidates, avoiding those in tried[0..ntried) while another
+ * is available. NULL when none is available (message set: "No provider
+ * available ..."). The result is borrowed from `cands`. */
+dubbo_invoker_t *dubbo_cluster_select(dubbo_cluster_t *cl, const dubbo_invocation_t *inv,
+                                      dubbo_invoker_t *const *cands, size_t n,
+                                      dubbo_invoker_t *const *tried, size_t ntried);
+/* One call on one invoker through the consumer filter chain, keeping the
+ * invoker's statistics. The invocation's timeout is already resolved. */
+int dubbo_cluster_invoke_one(dubbo_cluster_t *cl, dubbo_invoker_t *invoker,
+                             const dubbo_invocation_t *inv, dubbo_result_t *r);
+/* True when a failed call may be retried on another provider: a local
+ * failure (timeout, connection) or an error status other than a provider's
+ * business exception, as Java's failover retries RpcExceptions only. */
+bool dubbo_result_retryable(int rc, const dubbo_result_t *r);
+/* Fill r with a local error (r->error = message) and return rc; for
+ * strategies that fail without calling. */
+int dubbo_result_fail(dubbo_result_t *r, int rc, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* ====================================================================== *
+ * References: what applications call
+ * ====================================================================== */
+
+typedef struct dubbo_reference dubbo_reference_t;
+
+/* A reference to one service over one or more providers.
+ *   urls:   provider URLs separated by ';' (Java's reference `url`), e.g.
+ *           "dubbo://10.0.0.1:20880/org.x.Demo;dubbo://10.0.0.2:20880/org.x.Demo";
+ *           may be NULL for a reference whose providers are set later.
+ *   params: NULL or NULL-terminated key, value pairs: the reference's
+ *           settings (interface, version, group, cluster, loadbalance,
+ *           retries, timeout, actives, filter, dubbo.tag, ...); they
+ *           override the parameters of the first URL.
+ * Unknown extension names (cluster=, loadbalance=, filter=) fail here with
+ * DUBBO_ENOT_FOUND naming the point and the name. NULL on failure. */
+dubbo_reference_t *dubbo_reference_new(const char *urls, const char *const *params);
+void dubbo_reference_free(dubbo_reference_t *ref);
+
+/* Call through the cluster: routers, balancer, strategy, filters. */
+int dubbo_reference_call(dubbo_reference_t *ref, const dubbo_invocation_t *inv, dubbo_result_t *r);
+
+/* Replace the providers (registry notifications, tests). Atomic for
+ * calls: each call sees the old or the new list, never a mix. n == 0
+ * empties the directory. */
+int dubbo_reference_set_providers(dubbo_reference_t *ref, const char *const *urls, size_t n);
+/* Replace the providers with ready-made invokers (takes a reference to
+ * each). For tests and custom protocols. */
+int dubbo_reference_set_invokers(dubbo_reference_t *ref, dubbo_invoker_t *const *invokers,
+                                 size_t n);
+/* Add (or replace, by router name) a routing rule: router "condition" or
+ * "tag" and a Dubbo 3 YAML rule text. DUBBO_EINVAL naming the line on a
+ * bad rule; NULL rule removes that router. */
+int dubbo_reference_set_rule(dubbo_reference_t *ref, const char *router, const char *rule);
+/* The reference URL (consumer settings). */
+const dubbo_url_t *dubbo_reference_url(const dubbo_reference_t *ref);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

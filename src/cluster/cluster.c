@@ -1,0 +1,597 @@
+/* The cluster core: references, their directory snapshots, the router
+ * chain, selection with exclusion and availability, the consumer filter
+ * chain, invoker statistics, weights with warm-up, and randomness. The
+ * plugins live in loadbalance/, router/, strategy/ and ../filter/. */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dubbo/cluster.h"
+#include "core/internal.h"
+#include "core/log.h"
+
+/* ---- randomness ------------------------------------------------------------------ */
+
+static atomic_uint_fast64_t rng_state = 0x9e3779b97f4a7c15ULL;
+
+void dubbo_random_seed(uint64_t seed)
+{
+    atomic_store(&rng_state, seed ? seed : 0x9e3779b97f4a7c15ULL);
+}
+
+uint64_t dubbo_random(uint64_t n)
+{
+    /* splitmix64 over an atomic counter: thread-safe, lock-free, and
+     * reproducible for a single-threaded test after dubbo_random_seed(). */
+    uint64_t z = atomic_fetch_add(&rng_state, 0x9e3779b97f4a7c15ULL) + 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    return n ? z % n : 0;
+}
+
+/* ---- invokers -------------------------------------------------------------------- */
+
+dubbo_invoker_t *dubbo_invoker_new(const dubbo_invoker_ops_t *ops, dubbo_url_t *url, void *impl)
+{
+    dubbo_invoker_t *i = calloc(1, sizeof(*i));
+    if (!i) {
+        dubbo__seterr(DUBBO_ENOMEM, "invoker: out of memory");
+        return NULL;
+    }
+    i->ops = ops;
+    i->url = url;
+    i->impl = impl;
+    atomic_init(&i->refs, 1);
+    if (url) snprintf(i->address, sizeof(i->address), "%s:%d", url->host, url->port);
+    return i;
+}
+
+dubbo_invoker_t *dubbo_invoker_ref(dubbo_invoker_t *i)
+{
+    atomic_fetch_add(&i->refs, 1);
+    return i;
+}
+
+void dubbo_invoker_unref(dubbo_invoker_t *i)
+{
+    if (!i || atomic_fetch_sub(&i->refs, 1) != 1) return;
+    if (i->ops->destroy) i->ops->destroy(i);
+    dubbo_url_free(i->url);
+    free(i);
+}
+
+bool dubbo_invoker_available(dubbo_invoker_t *i)
+{
+    return !i->ops->available || i->ops->available(i);
+}
+
+int64_t dubbo_now_epoch_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int dubbo_invoker_weight(const dubbo_invoker_t *i, const char *method, int64_t now_ms)
+{
+    long weight = 100;
+    if (i->url) {
+        char key[200];
+        snprintf(key, sizeof(key), "%s.weight", method ? method : "");
+        weight = dubbo_url_param_int(i->url, key, dubbo_url_param_int(i->url, "weight", 100));
+    }
+    if (weight > 0 && i->url) {
+        long long timestamp = dubbo_url_param_int(i->url, "timestamp", 0);
+        if (timestamp > 0) {
+            long long uptime = now_ms - timestamp;
+            if (uptime < 0) return 1;
+            long warmup = dubbo_url_param_int(i->url, "warmup", 10 * 60 * 1000);
+            if (uptime > 0 && uptime < warmup) {
+                /* Java: (int) (uptime / ((float) warmup / weight)), at least 1 */
+                int ww = (int)((float)uptime / ((float)warmup / (float)weight));
+                weight = ww < 1 ? 1 : ww < weight ? ww : weight;
+            }
+        }
+    }
+    return weight > 0 ? (int)(weight > 1000000 ? 1000000 : weight) : 0;
+}
+
+/* ---- references -------------------------------------------------------------------- */
+
+typedef struct {
+    atomic_int refs;
+    size_t n;
+    dubbo_invoker_t *items[];
+} snapshot_t;
+
+typedef struct {
+    char name[32];
+    dubbo_router_t *router;
+} router_slot_t;
+
+struct dubbo_cluster {
+    dubbo_url_t *url;
+    const dubbo_cluster_ops_t *strategy;
+    dubbo_lb_t *lb;
+    pthread_mutex_t mu; /* guards snap */
+    snapshot_t *snap;
+    pthread_rwlock_t routers_lock;
+    router_slot_t *routers;
+    size_t nrouters;
+    dubbo_filter_t **filters; /* consumer side, in order */
+    size_t nfilters;
+};
+
+static void snapshot_unref(snapshot_t *s)
+{
+    if (!s || atomic_fetch_sub(&s->refs, 1) != 1) return;
+    for (size_t i = 0; i < s->n; i++)
+        dubbo_invoker_unref(s->items[i]);
+    free(s);
+}
+
+static snapshot_t *snapshot_take(dubbo_cluster_t *cl)
+{
+    pthread_mutex_lock(&cl->mu);
+    snapshot_t *s = cl->snap;
+    if (s) atomic_fetch_add(&s->refs, 1);
+    pthread_mutex_unlock(&cl->mu);
+    return s;
+}
+
+const dubbo_url_t *dubbo_cluster_url(const dubbo_cluster_t *cl)
+{
+    return cl->url;
+}
+
+const dubbo_url_t *dubbo_reference_url(const dubbo_reference_t *ref)
+{
+    return ((const dubbo_cluster_t *)ref)->url;
+}
+
+int dubbo_reference_set_invokers(dubbo_reference_t *ref, dubbo_invoker_t *const *invokers, size_t n)
+{
+    dubbo_cluster_t *cl = (dubbo_cluster_t *)ref;
+    snapshot_t *s = malloc(sizeof(*s) + (n ? n : 1) * sizeof(dubbo_invoker_t *));
+    if (!s) return dubbo__seterr(DUBBO_ENOMEM, "reference: out of memory");
+    atomic_init(&s->refs, 1);
+    s->n = n;
+    for (size_t i = 0; i < n; i++)
+        s->items[i] = dubbo_invoker_ref(invokers[i]);
+    pthread_mutex_lock(&cl->mu);
+    snapshot_t *old = cl->snap;
+    cl->snap = s;
+    pthread_mutex_unlock(&cl->mu);
+    snapshot_unref(old);
+    return 0;
+}
+
+int dubbo_reference_set_providers(dubbo_reference_t *ref, const char *const *urls, size_t n)
+{
+    dubbo_cluster_t *cl = (dubbo_cluster_t *)ref;
+    dubbo_invoker_t **list = calloc(n ? n : 1, sizeof(*list));
+    if (!list) return dubbo__seterr(DUBBO_ENOMEM, "reference: out of memory");
+    /* Keep the invokers of providers that stay (their connections and
+     * statistics survive the update); make new ones for the rest. */
+    snapshot_t *old = snapshot_take(cl);
+    int rc = 0;
+    size_t made = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        dubbo_url_t *u = dubbo_url_parse(urls[i]);
+        if (!u) {
+            rc = DUBBO_EINVAL;
+            break;
+        }
+        char addr[300];
+        snprintf(addr, sizeof(addr), "%s:%d", u->host, u->port);
+        dubbo_url_free(u);
+        dubbo_invoker_t *keep = NULL;
+        for (size_t k = 0; old && k < old->n && !keep; k++)
+            if (strcmp(old->items[k]->address, addr) == 0 && old->items[k]->url &&
+                strcmp(old->items[k]->ops->name, "dubbo") == 0)
+                keep = old->items[k];
+        list[made] = keep ? dubbo_invoker_ref(keep) : dubbo_invoker_new_dubbo(urls[i], cl->url);
+        if (!list[made])
+            rc = dubbo__last_code() ? dubbo__last_code() : DUBBO_ENOMEM;
+        else
+            made++;
+    }
+    snapshot_unref(old);
+    if (!rc) rc = dubbo_reference_set_invokers(ref, list, made);
+    for (size_t i = 0; i < made; i++)
+        dubbo_invoker_unref(list[i]);
+    free(list);
+    return rc;
+}
+
+int dubbo_reference_set_rule(dubbo_reference_t *ref, const char *router, const char *rule)
+{
+    dubbo_cluster_t *cl = (dubbo_cluster_t *)ref;
+    dubbo_router_t *r = NULL;
+    const dubbo_router_ops_t *ops = NULL;
+    if (rule) {
+        ops = dubbo_extension_find(DUBBO_EXT_ROUTER, router);
+        if (!ops) return dubbo__last_code();
+        r = ops->create(cl->url, rule);
+        if (!r) return dubbo__last_code() ? dubbo__last_code() : DUBBO_EINVAL;
+    }
+    pthread_rwlock_wrlock(&cl->routers_lock);
+    size_t i = 0;
+    while (i < cl->nrouters && strcmp(cl->routers[i].name, router) != 0)
+        i++;
+    dubbo_router_t *old = NULL;
+    if (i < cl->nrouters) {
+        old = cl->routers[i].router;
+        if (r) {
+            cl->routers[i].router = r;
+        } else {
+            memmove(&cl->routers[i], &cl->routers[i + 1],
+                    (cl->nrouters - i - 1) * sizeof(router_slot_t));
+            cl->nrouters--;
+        }
+    } else if (r) {
+        router_slot_t *ns = realloc(cl->routers, (cl->nrouters + 1) * sizeof(*ns));
+        if (!ns) {
+            pthread_rwlock_unlock(&cl->routers_lock);
+            if (r->ops->destroy) r->ops->destroy(r);
+            return dubbo__seterr(DUBBO_ENOMEM, "reference: out of memory");
+        }
+        cl->routers = ns;
+        /* keep the chain sorted by priority (stable) */
+        size_t pos = cl->nrouters;
+        while (pos > 0 && cl->routers[pos - 1].router->priority > r->priority)
+            pos--;
+        memmove(&cl->routers[pos + 1], &cl->routers[pos],
+                (cl->nrouters - pos) * sizeof(router_slot_t));
+        snprintf(cl->routers[pos].name, sizeof(cl->routers[pos].name), "%s", router);
+        cl->routers[pos].router = r;
+        cl->nrouters++;
+    }
+    pthread_rwlock_unlock(&cl->routers_lock);
+    if (old && old->ops->destroy) old->ops->destroy(old);
+    return 0;
+}
+
+/* Build the filter chain of a reference: the built-ins that activate for
+ * its URL, plus those named in `filter` (comma-separated; "-name" removes
+ * one, "-default" all built-ins), ordered by their order. */
+static int build_filters(dubbo_cluster_t *cl)
+{
+    const char *names[64];
+    size_t n = dubbo_extension_list(DUBBO_EXT_FILTER, names, 64);
+    if (n > 64) n = 64;
+    const char *spec = dubbo_url_param(cl->url, "filter", "");
+    bool no_defaults = strstr(spec, "-default") != NULL;
+    /* check that every named filter exists */
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%s", spec);
+    for (char *save = NULL, *t = strtok_r(buf, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+        const char *name = t[0] == '-' ? t + 1 : t;
+        if (strcmp(name, "default") == 0) continue;
+        if (!dubbo_extension_find(DUBBO_EXT_FILTER, name)) return dubbo__last_code();
+    }
+    cl->filters = calloc(64, sizeof(*cl->filters));
+    if (!cl->filters) return dubbo__seterr(DUBBO_ENOMEM, "reference: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const dubbo_filter_ops_t *f = dubbo_extension_find(DUBBO_EXT_FILTER, names[i]);
+        if (!f || !(f->sides & DUBBO_FILTER_CONSUMER) || !f->invoke) continue;
+        /* named explicitly? removed explicitly? */
+        char want[80], drop[80];
+        snprintf(want, sizeof(want), "%s", f->name);
+        snprintf(drop, sizeof(drop), "-%s", f->name);
+        bool named = false, dropped = false;
+        snprintf(buf, sizeof(buf), "%s", spec);
+        for (char *save = NULL, *t = strtok_r(buf, ", ", &save); t;
+             t = strtok_r(NULL, ", ", &save)) {
+            if (strcmp(t, want) == 0) named = true;
+            if (strcmp(t, drop) == 0) dropped = true;
+        }
+        if (dropped || (no_defaults && !named)) continue;
+        int rc = 0;
+        dubbo_filter_t *inst = f->create(cl->url, DUBBO_FILTER_CONSUMER, &rc);
+        if (rc < 0) return rc;
+        if (!inst && named) {
+            dubbo__seterr(DUBBO_EINVAL, "filter %s is named in filter= but is not active for %s",
+                          f->name, cl->url->path);
+            return DUBBO_EINVAL;
+        }
+        if (!inst) continue;
+        size_t pos = cl->nfilters;
+        while (pos > 0 && cl->filters[pos - 1]->ops->order > f->order)
+            pos--;
+        memmove(&cl->filters[pos + 1], &cl->filters[pos],
+                (cl->nfilters - pos) * sizeof(*cl->filters));
+        cl->filters[pos] = inst;
+        cl->nfilters++;
+    }
+    return 0;
+}
+
+void dubbo_reference_free(dubbo_reference_t *ref)
+{
+    dubbo_cluster_t *cl = (dubbo_cluster_t *)ref;
+    if (!cl) return;
+    snapshot_unref(cl->snap);
+    for (size_t i = 0; i < cl->nrouters; i++)
+        if (cl->routers[i].router->ops->destroy)
+            cl->routers[i].router->ops->destroy(cl->routers[i].router);
+    free(cl->routers);
+    for (size_t i = 0; i < cl->nfilters; i++)
+        if (cl->filters[i]->ops->destroy) cl->filters[i]->ops->destroy(cl->filters[i]);
+    free(cl->filters);
+    if (cl->lb && cl->lb->ops->destroy) cl->lb->ops->destroy(cl->lb);
+    dubbo_url_free(cl->url);
+    pthread_mutex_destroy(&cl->mu);
+    pthread_rwlock_destroy(&cl->routers_lock);
+    free(cl);
+}
+
+dubbo_reference_t *dubbo_reference_new(const char *urls, const char *const *params)
+{
+    dubbo_extensions_init();
+    dubbo_cluster_t *cl = calloc(1, sizeof(*cl));
+    if (!cl) {
+        dubbo__seterr(DUBBO_ENOMEM, "reference: out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&cl->mu, NULL);
+    pthread_rwlock_init(&cl->routers_lock, NULL);
+    /* The reference URL: the first provider URL's parameters (as Java's
+     * direct reference), overridden by the reference's own. */
+    char *list = urls ? strdup(urls) : NULL;
+    const char *iface = NULL;
+    for (const char *const *kv = params; kv && kv[0] && kv[1]; kv += 2)
+        if (strcmp(kv[0], "interface") == 0) iface = kv[1];
+    char *first = list ? strtok(list, ";") : NULL;
+    if (first) {
+        cl->url = dubbo_url_parse(first);
+    } else {
+        char tmp[600];
+        snprintf(tmp, sizeof(tmp), "consumer://127.0.0.1/%s", iface ? iface : "");
+        cl->url = dubbo_url_parse(tmp);
+    }
+    int rc = cl->url ? 0 : DUBBO_EINVAL;
+    for (const char *const *kv = params; !rc && kv && kv[0] && kv[1]; kv += 2)
+        rc = dubbo_url_add_param(cl->url, kv[0], kv[1]);
+    if (!rc && iface && strcmp(cl->url->path, iface) != 0) {
+        free(cl->url->path);
+        cl->url->path = strdup(iface);
+    }
+    if (!rc) {
+        cl->strategy = dubbo_extension_find(DUBBO_EXT_CLUSTER,
+                                            dubbo_url_param(cl->url, "cluster", "failover"));
+        if (!cl->strategy) rc = dubbo__last_code();
+    }
+    if (!rc) {
+        const dubbo_lb_ops_t *lb = dubbo_extension_find(
+            DUBBO_EXT_LOADBALANCE, dubbo_url_param(cl->url, "loadbalance", "random"));
+        if (!lb)
+            rc = dubbo__last_code();
+        else if (!(cl->lb = lb->create(cl->url)))
+            rc = dubbo__last_code() ? dubbo__last_code() : DUBBO_EINVAL;
+    }
+    if (!rc) rc = build_filters(cl);
+    /* Tag routing is always on, as in Java (it passes everything through
+     * when neither the call nor a rule sets a tag). */
+    if (!rc && dubbo_extension_find(DUBBO_EXT_ROUTER, "tag")) {
+        const dubbo_router_ops_t *tag = dubbo_extension_find(DUBBO_EXT_ROUTER, "tag");
+        dubbo_router_t *r = tag->create(cl->url, NULL);
+        if (!r)
+            rc = dubbo__last_code();
+        else {
+            cl->routers = calloc(1, sizeof(router_slot_t));
+            if (!cl->routers)
+                rc = DUBBO_ENOMEM;
+            else {
+                snprintf(cl->routers[0].name, sizeof(cl->routers[0].name), "tag");
+                cl->routers[0].router = r;
+                cl->nrouters = 1;
+            }
+        }
+    }
+    if (!rc) {
+        /* providers: every URL of the list */
+        size_t n = 0;
+        const char **ps = NULL;
+        if (urls) {
+            free(list);
+            list = strdup(urls);
+            for (char *save = NULL, *t = strtok_r(list, ";", &save); t;
+                 t = strtok_r(NULL, ";", &save)) {
+                const char **np = realloc(ps, (n + 1) * sizeof(*np));
+                if (!np) {
+                    rc = DUBBO_ENOMEM;
+                    break;
+                }
+                ps = np;
+                ps[n++] = t;
+            }
+        }
+        if (!rc) rc = dubbo_reference_set_providers((dubbo_reference_t *)cl, ps, n);
+        free(ps);
+    }
+    free(list);
+    if (rc) {
+        char detail[512];
+        snprintf(detail, sizeof(detail), "%s", dubbo_last_error());
+        dubbo_reference_free((dubbo_reference_t *)cl);
+        dubbo__seterr(rc, "%s", detail);
+        return NULL;
+    }
+    return (dubbo_reference_t *)cl;
+}
+
+/* ---- calls ---------------------------------------------------------------------------- */
+
+int dubbo_cluster_list(dubbo_cluster_t *cl, const dubbo_invocation_t *inv, dubbo_invoker_t ***out)
+{
+    *out = NULL;
+    snapshot_t *s = snapshot_take(cl);
+    size_t n = s ? s->n : 0;
+    dubbo_invoker_t **a = malloc((n ? n : 1) * sizeof(*a));
+    dubbo_invoker_t **b = malloc((n ? n : 1) * sizeof(*b));
+    if (!a || !b) {
+        free(a);
+        free(b);
+        snapshot_unref(s);
+        return dubbo__seterr(DUBBO_ENOMEM, "cluster: out of memory");
+    }
+    if (n) memcpy(a, s->items, n * sizeof(*a));
+    int rc = 0;
+    pthread_rwlock_rdlock(&cl->routers_lock);
+    for (size_t i = 0; i < cl->nrouters && n > 0; i++) {
+        dubbo_router_t *r = cl->routers[i].router;
+        int m = r->ops->route(r, a, n, b, cl->url, inv);
+        if (m < 0) {
+            rc = m;
+            break;
+        }
+        dubbo_invoker_t **t = a;
+        a = b;
+        b = t;
+        n = (size_t)m;
+    }
+    pthread_rwlock_unlock(&cl->routers_lock);
+    free(b);
+    if (rc) {
+        free(a);
+        snapshot_unref(s);
+        return rc;
+    }
+    for (size_t i = 0; i < n; i++)
+        dubbo_invoker_ref(a[i]);
+    snapshot_unref(s);
+    *out = a;
+    return (int)n;
+}
+
+void dubbo_invokers_release(dubbo_invoker_t **list, size_t n)
+{
+    for (size_t i = 0; list && i < n; i++)
+        dubbo_invoker_unref(list[i]);
+    free(list);
+}
+
+static bool in_list(dubbo_invoker_t *x, dubbo_invoker_t *const *l, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (l[i] == x) return true;
+    return false;
+}
+
+dubbo_invoker_t *dubbo_cluster_select(dubbo_cluster_t *cl, const dubbo_invocation_t *inv,
+                                      dubbo_invoker_t *const *cands, size_t n,
+                                      dubbo_invoker_t *const *tried, size_t ntried)
+{
+    if (n == 0) {
+        dubbo__seterr(DUBBO_ENOT_FOUND,
+                      "No provider available for the service %s (method %s): the directory is "
+                      "empty or the routers left no provider",
+                      cl->url->path, inv && inv->method ? inv->method : "?");
+        return NULL;
+    }
+    dubbo_invoker_t **pick = malloc(n * sizeof(*pick));
+    if (!pick) {
+        dubbo__seterr(DUBBO_ENOMEM, "cluster: out of memory");
+        return NULL;
+    }
+    /* Preference, as Java's select/reselect: available and not tried yet;
+     * then available (tried again); then not tried (maybe reconnecting);
+     * then anything. */
+    size_t m = 0;
+    for (int pass = 0; pass < 4 && m == 0; pass++)
+        for (size_t i = 0; i < n; i++) {
+            bool avail = pass >= 2 || dubbo_invoker_available(cands[i]);
+            bool fresh = pass == 1 || pass == 3 || !in_list(cands[i], tried, ntried);
+            if (avail && fresh) pick[m++] = cands[i];
+        }
+    dubbo_invoker_t *chosen = m == 1 ? pick[0] : cl->lb->ops->select(cl->lb, pick, m, cl->url, inv);
+    free(pick);
+    return chosen;
+}
+
+struct dubbo_filter_chain {
+    dubbo_cluster_t *cl;
+    size_t pos;
+};
+
+int dubbo_filter_next(dubbo_filter_chain_t *chain, dubbo_invoker_t *invoker,
+                      const dubbo_invocation_t *inv, dubbo_result_t *r)
+{
+    if (chain->pos < chain->cl->nfilters) {
+        dubbo_filter_t *f = chain->cl->filters[chain->pos++];
+        return f->ops->invoke(f, chain, invoker, inv, r);
+    }
+    return invoker->ops->invoke(invoker, inv, r);
+}
+
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
+}
+
+int dubbo_cluster_invoke_one(dubbo_cluster_t *cl, dubbo_invoker_t *invoker,
+                             const dubbo_invocation_t *inv, dubbo_result_t *r)
+{
+    atomic_fetch_add(&invoker->active, 1);
+    uint64_t t0 = mono_us();
+    dubbo_filter_chain_t chain = {cl, 0};
+    dubbo_result_init(r);
+    int rc = dubbo_filter_next(&chain, invoker, inv, r);
+    uint64_t us = mono_us() - t0;
+    atomic_fetch_sub(&invoker->active, 1);
+    atomic_fetch_add(&invoker->calls, 1);
+    if (rc == 0 && r->status == DUBBO_STATUS_OK) {
+        atomic_fetch_add(&invoker->succeeded, 1);
+        atomic_fetch_add(&invoker->succeeded_elapsed_us, us);
+    }
+    /* EWMA with weight 1/8 (a lost race only drops one sample). */
+    uint64_t old = atomic_load(&invoker->ewma_us);
+    uint64_t nv = old ? old - old / 8 + us / 8 : us;
+    atomic_compare_exchange_strong(&invoker->ewma_us, &old, nv);
+    return rc;
+}
+
+bool dubbo_result_retryable(int rc, const dubbo_result_t *r)
+{
+    if (rc) return true;
+    return r->status != DUBBO_STATUS_OK;
+}
+
+int dubbo_result_fail(dubbo_result_t *r, int rc, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (!r->arena) r->arena = dubbo_arena_new(0);
+    r->error = r->arena ? dubbo_arena_strndup(r->arena, msg, strlen(msg)) : NULL;
+    dubbo__seterr(rc, "%s", msg);
+    return rc;
+}
+
+int dubbo_reference_call(dubbo_reference_t *ref, const dubbo_invocation_t *inv, dubbo_result_t *r)
+{
+    dubbo_cluster_t *cl = (dubbo_cluster_t *)ref;
+    dubbo_result_init(r);
+    if (!inv || !inv->method || !*inv->method)
+        return dubbo_result_fail(r, DUBBO_EINVAL, "reference %s: a call needs a method name",
+                                 cl->url->path);
+    /* Resolve the timeout once, so that every retry keeps it (the bug of
+     * dubbo-go issue 3710 was losing it on failover). */
+    dubbo_invocation_t call = *inv;
+    if (call.timeout_ms <= 0) {
+        char key[200];
+        snprintf(key, sizeof(key), "%s.timeout", inv->method);
+        long t = dubbo_url_param_int(cl->url, key, dubbo_url_param_int(cl->url, "timeout", 1000));
+        call.timeout_ms = t > 0 ? (int)t : 1000;
+    }
+    return cl->strategy->invoke(cl, &call, r);
+}

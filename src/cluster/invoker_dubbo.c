@@ -1,0 +1,73 @@
+/* The invoker of one provider over the Dubbo protocol: a dubbo_client_t
+ * made from the provider URL and the reference's consumer settings. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dubbo/cluster.h"
+#include "core/internal.h"
+#include "runtime/client.h"
+
+static int invoke(dubbo_invoker_t *self, const dubbo_invocation_t *inv, dubbo_result_t *r)
+{
+    return dubbo_client_call(self->impl, inv, r);
+}
+
+static bool available(dubbo_invoker_t *self)
+{
+    return dubbo__client_available(self->impl);
+}
+
+static void destroy(dubbo_invoker_t *self)
+{
+    dubbo_client_free(self->impl);
+}
+
+static const dubbo_invoker_ops_t dubbo_invoker_ops = {
+    .name = "dubbo",
+    .invoke = invoke,
+    .available = available,
+    .destroy = destroy,
+};
+
+/* The consumer's setting if it has one, else the provider's. */
+static const char *pick(const dubbo_url_t *consumer, const dubbo_url_t *provider, const char *key)
+{
+    const char *v = consumer ? dubbo_url_param(consumer, key, NULL) : NULL;
+    return v ? v : dubbo_url_param(provider, key, NULL);
+}
+
+dubbo_invoker_t *dubbo_invoker_new_dubbo(const char *provider_url, const dubbo_url_t *consumer)
+{
+    dubbo_url_t *u = dubbo_url_parse(provider_url);
+    if (!u) return NULL;
+    if (strcmp(u->protocol, "dubbo") != 0 || !u->port) {
+        dubbo__seterr(DUBBO_EINVAL, "provider url \"%s\": only dubbo://host:port/... is supported",
+                      provider_url);
+        dubbo_url_free(u);
+        return NULL;
+    }
+    const char *iface = consumer && *consumer->path ? consumer->path : u->path;
+    char client_url[2048];
+    int n = snprintf(client_url, sizeof(client_url), "dubbo://%s%s%s:%d/%s?x=1",
+                     strchr(u->host, ':') ? "[" : "", u->host, strchr(u->host, ':') ? "]" : "",
+                     u->port, iface);
+    static const char *const keys[] = {"version",     "group",   "timeout",
+                                       "connections", "payload", "heartbeat"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const char *v = pick(consumer, u, keys[i]);
+        if (v && n > 0 && (size_t)n < sizeof(client_url))
+            n += snprintf(client_url + n, sizeof(client_url) - (size_t)n, "&%s=%s", keys[i], v);
+    }
+    dubbo_client_t *c = dubbo_client_new(client_url);
+    if (!c) {
+        dubbo_url_free(u);
+        return NULL;
+    }
+    dubbo_invoker_t *i = dubbo_invoker_new(&dubbo_invoker_ops, u, c);
+    if (!i) {
+        dubbo_client_free(c);
+        dubbo_url_free(u);
+    }
+    return i;
+}
