@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "demo_service.h"
 #include "dubbo/error.h"
+#include "dubbo/cluster.h"
 #include "dubbo/rpc.h"
 #include "dubbo/value.h"
 
@@ -55,6 +56,8 @@ static const char demo_help[] =
     "  --threads N   worker threads (default 200)\n"
     "  --direct      run handlers on the event-loop thread (Java's dispatcher=direct):\n"
     "                fastest, but sleep() then stalls every other call\n"
+    "  --param K=V   a provider URL parameter: weight, token, executes, tps,\n"
+    "                accesslog, dubbo.tag, filter, ... (repeatable)\n"
     "  --registry URL  register in a registry (arrives with the registries)\n"
     "Prints 'listening on HOST:PORT' once it accepts calls.\n"
     "Example:\n"
@@ -71,6 +74,8 @@ int cli_demo(const char *who, int argc, char **argv)
         return usage(who, "unknown demo '%s' (only 'provider')", argv[0]);
     dubbo_server_options_t o;
     dubbo_server_options_init(&o);
+    const char *params[129];
+    size_t nparams = 0;
     for (int i = 1; i < argc; i++) {
         long v;
         const char *a = argv[i];
@@ -96,6 +101,15 @@ int cli_demo(const char *who, int argc, char **argv)
             if (!parse_int(val, 1, 3600000, &v))
                 return usage(who, "bad --shutdown-timeout '%s'", val);
             o.shutdown_timeout_ms = (int)v;
+        } else if (strcmp(a, "--param") == 0) {
+            const char *eq = strchr(val, '=');
+            if (!eq || eq == val) return usage(who, "--param '%s' is not key=value", val);
+            if (nparams + 2 >= sizeof(params) / sizeof(params[0]))
+                return usage(who, "too many --param (%s)", val);
+            /* split in place: argv strings are ours to modify */
+            *(char *)eq = '\0';
+            params[nparams++] = val;
+            params[nparams++] = eq + 1;
         } else if (strcmp(a, "--registry") == 0) {
             fprintf(stderr, "%s: --registry %s: registries are not built yet; serving directly\n",
                     who, val);
@@ -110,7 +124,10 @@ int cli_demo(const char *who, int argc, char **argv)
         fprintf(stderr, "%s: out of memory\n", who);
         return 1;
     }
-    int rc = dubbo_server_export(s, demo_service());
+    params[nparams] = NULL;
+    dubbo_service_t svc = *demo_service();
+    svc.params = params;
+    int rc = dubbo_server_export(s, &svc);
     if (!rc) rc = dubbo_server_start(s);
     if (rc) {
         fprintf(stderr, "%s: %s (%s)\n", who, dubbo_last_error(), dubbo_err_name(rc));
@@ -142,6 +159,8 @@ typedef struct {
     size_t nargs;
     const char *attachments[64];
     size_t natt;
+    const char *params[129]; /* --param key, value pairs, NULL-terminated */
+    size_t nparams;
 } call_opts_t;
 
 /* Parse "URL METHOD [ARG...] [options]"; options may come anywhere. */
@@ -192,6 +211,13 @@ static int parse_call(const char *who, int argc, char **argv, call_opts_t *o, bo
                 o->duration = strtod(val, &e);
                 if (*e || o->duration <= 0 || o->duration > 86400)
                     return usage(who, "bad --duration '%s' (seconds)", val);
+            } else if (strcmp(a, "--param") == 0) {
+                const char *eq = strchr(val, '=');
+                if (!eq || eq == val) return usage(who, "--param '%s' is not key=value", val);
+                if (o->nparams + 2 >= sizeof(o->params) / sizeof(o->params[0]))
+                    return usage(who, "too many --param (%s)", val);
+                o->params[o->nparams++] = strndup(val, (size_t)(eq - val));
+                o->params[o->nparams++] = eq + 1;
             } else if (strcmp(a, "--attachment") == 0) {
                 const char *eq = strchr(val, '=');
                 if (!eq || eq == val) return usage(who, "--attachment '%s' is not key=value", val);
@@ -225,6 +251,8 @@ static int parse_call(const char *who, int argc, char **argv, call_opts_t *o, bo
 
 static void free_opts(call_opts_t *o)
 {
+    for (size_t i = 0; i < o->nparams; i += 2)
+        free((char *)o->params[i]);
     for (size_t i = 0; i < o->natt; i += 2)
         free((char *)o->attachments[i]);
     free(o->args);
@@ -278,11 +306,13 @@ static int report(const char *who, int rc, dubbo_result_t *r)
 /* ---- dubbo call ---------------------------------------------------------------------- */
 
 static const char call_help[] =
-    "usage: %s URL METHOD [ARG ...] [--timeout MS] [--count N] [--types DESC]\n"
-    "          [--attachment KEY=VALUE]... [--async | --oneway]\n"
+    "usage: %s URL[;URL...] METHOD [ARG ...] [--timeout MS] [--count N] [--types DESC]\n"
+    "          [--param KEY=VALUE]... [--attachment KEY=VALUE]... [--async | --oneway]\n"
     "\n"
     "Call METHOD of the service at URL (dubbo://host:port/interface?version=&group=&timeout=)\n"
     "and print the result as typed JSON (docs/typed-json.md), one line per call.\n"
+    "Calls go through the cluster layer: several provider URLs separated by ';' are\n"
+    "balanced and retried (--param loadbalance=roundrobin --param retries=2).\n"
     "Each ARG is typed JSON; the JVM parameter descriptor follows from the arguments'\n"
     "types (\"s\" -> Ljava/lang/String;, 1 -> I, {\"$class\":\"long\",\"$\":1} -> J, an object\n"
     "-> L<class>;) unless --types gives it, e.g. --types 'Ljava/lang/Object;'.\n"
@@ -290,6 +320,9 @@ static const char call_help[] =
     "Options:\n"
     "  --timeout MS   per-call timeout (default: the URL's timeout, else 1000)\n"
     "  --count N      make the call N times\n"
+    "  --param K=V    a reference setting: loadbalance, cluster, retries, timeout,\n"
+    "                 actives, dubbo.tag, filter, ... (repeatable)\n"
+    "  --attachment K=V  a request attachment (repeatable)\n"
     "  --async        use the asynchronous API (completion callback)\n"
     "  --oneway       send without waiting for an answer\n"
     "Examples:\n"
@@ -325,8 +358,21 @@ int cli_call(const char *who, int argc, char **argv)
         free_opts(&o);
         return prc < 0 ? 0 : prc;
     }
-    dubbo_client_t *c = dubbo_client_new(o.url);
-    if (!c) {
+    /* Synchronous calls go through the cluster layer (several ';'-separated
+     * URLs, --param loadbalance=/cluster=/retries=/...); --async and
+     * --oneway use the protocol client of the first URL directly. */
+    bool direct = o.async || o.oneway;
+    dubbo_client_t *c = NULL;
+    dubbo_reference_t *ref = NULL;
+    if (direct) {
+        char first[2048];
+        snprintf(first, sizeof(first), "%.*s", (int)strcspn(o.url, ";"), o.url);
+        c = dubbo_client_new(first);
+    } else {
+        o.params[o.nparams] = NULL;
+        ref = dubbo_reference_new(o.url, o.params);
+    }
+    if (!c && !ref) {
         fprintf(stderr, "%s: %s\n", who, dubbo_last_error());
         free_opts(&o);
         return 2;
@@ -338,6 +384,12 @@ int cli_call(const char *who, int argc, char **argv)
         dubbo_result_t r;
         dubbo_result_init(&r);
         int rc;
+        if (ref) {
+            rc = dubbo_reference_call(ref, &inv, &r);
+            status = report(who, rc, &r);
+            dubbo_result_destroy(&r);
+            continue;
+        }
         if (o.oneway) {
             rc = dubbo_client_oneway(c, &inv);
             if (rc) status = report(who, rc, &r);
@@ -371,6 +423,7 @@ int cli_call(const char *who, int argc, char **argv)
         nanosleep(&ts, NULL);
     }
     dubbo_client_free(c);
+    dubbo_reference_free(ref);
     free_opts(&o);
     return status;
 }
