@@ -117,7 +117,9 @@ void dubbo_h2_encoder_destroy(dubbo_h2_encoder_t *e);
  * object that was already written (the same pointer) written as a reference.
  * Errors: DUBBO_EMALFORMED (a string that is not UTF-8), DUBBO_ETOO_DEEP,
  * DUBBO_ETOO_BIG / DUBBO_ENOMEM from the buffer. On error the buffer holds a
- * partial value: truncate it to its length before the call. */
+ * partial value and the encoder's tables may name parts of it: truncate the
+ * buffer to its length before the call and destroy the encoder (a stream
+ * cannot go on after a failed value). */
 int dubbo_h2_encode(dubbo_h2_encoder_t *e, const dubbo_value_t *v);
 
 /* Primitive writers, for codecs that write fields without building values. */
@@ -129,6 +131,7 @@ int dubbo_h2_write_double(dubbo_h2_encoder_t *e, double v);
 int dubbo_h2_write_date(dubbo_h2_encoder_t *e, int64_t ms);
 /* s is UTF-8 (DUBBO_EMALFORMED otherwise); NULL writes null. */
 int dubbo_h2_write_string(dubbo_h2_encoder_t *e, const char *s, size_t len);
+/* data NULL with len 0 writes null. */
 int dubbo_h2_write_binary(dubbo_h2_encoder_t *e, const void *data, size_t len);
 
 /* Write a map entry by entry: begin (untyped when type is NULL), then keys
