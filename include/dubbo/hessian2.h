@@ -44,6 +44,8 @@ typedef struct {
     dubbo_buf_t scratch;   /* joins chunked strings and binaries */
     dubbo_value_t **stack; /* items of the containers being decoded */
     size_t nstack, stack_cap;
+    /* first storage of the tables above: most messages need no malloc */
+    void *inline_refs[16], *inline_classes[8], *inline_types[8], *inline_stack[32];
 } dubbo_h2_decoder_t;
 
 /* Start decoding `len` bytes at `in` (borrowed: must stay valid while the

@@ -69,14 +69,22 @@ void dubbo_h2_decoder_init(dubbo_h2_decoder_t *d, dubbo_arena_t *arena, const ui
     d->arena = arena;
     d->max_depth = DUBBO_H2_DEFAULT_MAX_DEPTH;
     dubbo_buf_init(&d->scratch, 0);
+    d->refs = (dubbo_value_t **)d->inline_refs;
+    d->refs_cap = sizeof(d->inline_refs) / sizeof(void *);
+    d->classes = (dubbo_class_t **)d->inline_classes;
+    d->classes_cap = sizeof(d->inline_classes) / sizeof(void *);
+    d->types = (const char **)d->inline_types;
+    d->types_cap = sizeof(d->inline_types) / sizeof(void *);
+    d->stack = (dubbo_value_t **)d->inline_stack;
+    d->stack_cap = sizeof(d->inline_stack) / sizeof(void *);
 }
 
 void dubbo_h2_decoder_destroy(dubbo_h2_decoder_t *d)
 {
-    free(d->refs);
-    free(d->classes);
-    free(d->types);
-    free(d->stack);
+    if ((void **)d->refs != d->inline_refs) free(d->refs);
+    if ((void **)d->classes != d->inline_classes) free(d->classes);
+    if ((void **)d->types != d->inline_types) free(d->types);
+    if ((void **)d->stack != d->inline_stack) free(d->stack);
     dubbo_buf_destroy(&d->scratch);
     d->stack = NULL;
     d->refs = NULL;
@@ -133,9 +141,23 @@ static int push_ptr(void ***tab, size_t *n, size_t *cap, void *p, const char *wh
     return 0;
 }
 
+/* The decoder's tables start in inline storage and move to the heap when
+ * they outgrow it. */
+static int dpush(void ***tab, size_t *n, size_t *cap, void *p, void **inl, const char *what)
+{
+    if (*n == *cap && *tab == inl) {
+        void **t = malloc(*cap * 2 * sizeof(void *));
+        if (!t) return nomem(what);
+        memcpy(t, inl, *n * sizeof(void *));
+        *tab = t;
+        *cap *= 2;
+    }
+    return push_ptr(tab, n, cap, p, what);
+}
+
 static int add_ref(dubbo_h2_decoder_t *d, dubbo_value_t *v)
 {
-    return push_ptr((void ***)&d->refs, &d->nrefs, &d->refs_cap, v, "references");
+    return dpush((void ***)&d->refs, &d->nrefs, &d->refs_cap, v, d->inline_refs, "references");
 }
 
 static int arena_fail(const dubbo_h2_decoder_t *d, size_t at)
@@ -353,7 +375,8 @@ static int read_type(dubbo_h2_decoder_t *d, const char **out)
     if (is_string_code(d->in[d->pos])) {
         int rc = read_name(d, out, "type");
         if (rc) return rc;
-        return push_ptr((void ***)&d->types, &d->ntypes, &d->types_cap, (void *)*out, "types");
+        return dpush((void ***)&d->types, &d->ntypes, &d->types_cap, (void *)*out, d->inline_types,
+                     "types");
     }
     size_t at = d->pos;
     int32_t idx;
@@ -459,7 +482,7 @@ static int enter(dubbo_h2_decoder_t *d, size_t at)
  * objects each claiming thousands of entries would otherwise multiply). */
 static int spush(dubbo_h2_decoder_t *d, dubbo_value_t *v)
 {
-    return push_ptr((void ***)&d->stack, &d->nstack, &d->stack_cap, v, "values");
+    return dpush((void ***)&d->stack, &d->nstack, &d->stack_cap, v, d->inline_stack, "values");
 }
 
 /* Move the stack entries from `base` up into a new arena array. */
@@ -572,7 +595,8 @@ static int read_class_def(dubbo_h2_decoder_t *d, size_t at)
     c->name = name;
     c->nfields = (size_t)n;
     c->fields = fields;
-    return push_ptr((void ***)&d->classes, &d->nclasses, &d->classes_cap, c, "classes");
+    return dpush((void ***)&d->classes, &d->nclasses, &d->classes_cap, c, d->inline_classes,
+                 "classes");
 }
 
 static int read_object(dubbo_h2_decoder_t *d, size_t at, int32_t idx, dubbo_value_t **out)
