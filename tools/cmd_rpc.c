@@ -161,6 +161,8 @@ typedef struct {
     size_t natt;
     const char *params[129]; /* --param key, value pairs, NULL-terminated */
     size_t nparams;
+    const char *rules[16]; /* --rule router, text pairs */
+    size_t nrules;
 } call_opts_t;
 
 /* Parse "URL METHOD [ARG...] [options]"; options may come anywhere. */
@@ -211,6 +213,15 @@ static int parse_call(const char *who, int argc, char **argv, call_opts_t *o, bo
                 o->duration = strtod(val, &e);
                 if (*e || o->duration <= 0 || o->duration > 86400)
                     return usage(who, "bad --duration '%s' (seconds)", val);
+            } else if (strcmp(a, "--rule") == 0) {
+                /* ROUTER=YAML or ROUTER=@FILE */
+                char *eq = strchr(val, '=');
+                if (!eq || eq == val) return usage(who, "--rule '%s' is not ROUTER=RULE", val);
+                if (o->nrules + 2 > sizeof(o->rules) / sizeof(o->rules[0]))
+                    return usage(who, "too many --rule (%s)", val);
+                *eq = '\0';
+                o->rules[o->nrules++] = val;
+                o->rules[o->nrules++] = eq + 1;
             } else if (strcmp(a, "--param") == 0) {
                 const char *eq = strchr(val, '=');
                 if (!eq || eq == val) return usage(who, "--param '%s' is not key=value", val);
@@ -307,7 +318,8 @@ static int report(const char *who, int rc, dubbo_result_t *r)
 
 static const char call_help[] =
     "usage: %s URL[;URL...] METHOD [ARG ...] [--timeout MS] [--count N] [--types DESC]\n"
-    "          [--param KEY=VALUE]... [--attachment KEY=VALUE]... [--async | --oneway]\n"
+    "          [--param KEY=VALUE]... [--attachment KEY=VALUE]... [--rule ROUTER=RULE]...\n"
+    "          [--async | --oneway]\n"
     "\n"
     "Call METHOD of the service at URL (dubbo://host:port/interface?version=&group=&timeout=)\n"
     "and print the result as typed JSON (docs/typed-json.md), one line per call.\n"
@@ -323,6 +335,8 @@ static const char call_help[] =
     "  --param K=V    a reference setting: loadbalance, cluster, retries, timeout,\n"
     "                 actives, dubbo.tag, filter, ... (repeatable)\n"
     "  --attachment K=V  a request attachment (repeatable)\n"
+    "  --rule R=RULE  a routing rule for router R (condition, tag): Dubbo 3 YAML,\n"
+    "                 or @FILE to read it from a file (repeatable)\n"
     "  --async        use the asynchronous API (completion callback)\n"
     "  --oneway       send without waiting for an answer\n"
     "Examples:\n"
@@ -371,6 +385,35 @@ int cli_call(const char *who, int argc, char **argv)
     } else {
         o.params[o.nparams] = NULL;
         ref = dubbo_reference_new(o.url, o.params);
+        for (size_t i = 0; ref && i < o.nrules; i += 2) {
+            const char *text = o.rules[i + 1];
+            char *file_text = NULL;
+            if (text[0] == '@') {
+                FILE *f = fopen(text + 1, "rb");
+                if (!f) {
+                    fprintf(stderr, "%s: --rule %s: cannot open %s\n", who, o.rules[i], text + 1);
+                    dubbo_reference_free(ref);
+                    free_opts(&o);
+                    return 2;
+                }
+                fseek(f, 0, SEEK_END);
+                long n = ftell(f);
+                fseek(f, 0, SEEK_SET);
+                file_text = calloc(1, (size_t)(n > 0 ? n : 0) + 1);
+                if (file_text && n > 0 && fread(file_text, 1, (size_t)n, f) != (size_t)n)
+                    file_text[0] = '\0';
+                fclose(f);
+                text = file_text ? file_text : "";
+            }
+            int rrc = dubbo_reference_set_rule(ref, o.rules[i], text);
+            free(file_text);
+            if (rrc) {
+                fprintf(stderr, "%s: --rule %s: %s\n", who, o.rules[i], dubbo_last_error());
+                dubbo_reference_free(ref);
+                free_opts(&o);
+                return 2;
+            }
+        }
     }
     if (!c && !ref) {
         fprintf(stderr, "%s: %s\n", who, dubbo_last_error());
