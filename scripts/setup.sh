@@ -11,6 +11,7 @@ PKGS=(
   clang libclang-rt-14-dev                # libFuzzer for fuzz/
   libjansson-dev                          # JSON parsing (typed JSON, config)
   libuv1-dev                              # the event loop of the transport
+  libyaml-dev                             # routing rules and configuration (YAML)
   openjdk-17-jdk-headless libhessian-java # Caucho Hessian 4.0.38: the Java peer
   nodejs npm                              # hessian.js and the Node Dubbo peers
 )

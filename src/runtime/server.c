@@ -145,7 +145,8 @@ static void service_free(service_t *x)
 static int service_setup(dubbo_server_t *s, service_t *x, const char *const *params)
 {
     char head[600];
-    snprintf(head, sizeof(head), "dubbo://%s:%d/%s", s->opts.host, s->opts.port, x->interface);
+    snprintf(head, sizeof(head), "dubbo://%s:%d/%s", s->opts.host,
+             s->port > 0 ? s->port : s->opts.port, x->interface);
     if (!(x->url = dubbo_url_parse(head))) return dubbo__last_code();
     if (*x->version) dubbo_url_add_param(x->url, "version", x->version);
     if (*x->group) dubbo_url_add_param(x->url, "group", x->group);
@@ -422,33 +423,6 @@ static void write_answer(dubbo_call_t *call)
     deliver(call->c, &frame);
 }
 
-/* Java's generic call turns objects into maps with a "class" entry
- * (PojoUtils.generalize); lists and maps are walked, the rest kept. */
-static dubbo_value_t *generalize(dubbo_arena_t *a, dubbo_value_t *v, int depth)
-{
-    if (!v || depth > 64) return v;
-    switch (v->type) {
-    case DUBBO_T_OBJECT: {
-        dubbo_value_t *m = dubbo_v_map(a, NULL, v->u.obj.cls->nfields + 1);
-        if (!m) return v;
-        dubbo_map_put(a, m, dubbo_v_cstr(a, "class"), dubbo_v_cstr(a, v->u.obj.cls->name));
-        for (size_t i = 0; i < v->u.obj.cls->nfields; i++)
-            dubbo_map_put(a, m, dubbo_v_cstr(a, v->u.obj.cls->fields[i]),
-                          generalize(a, v->u.obj.fields[i], depth + 1));
-        return m;
-    }
-    case DUBBO_T_LIST:
-        for (size_t i = 0; i < v->u.list.len; i++)
-            v->u.list.items[i] = generalize(a, v->u.list.items[i], depth + 1);
-        return v;
-    case DUBBO_T_MAP:
-        for (size_t i = 0; i < v->u.map.len; i++)
-            v->u.map.items[i].value = generalize(a, v->u.map.items[i].value, depth + 1);
-        return v;
-    default: return v;
-    }
-}
-
 static const char *att_str(const dubbo_value_t *att, const char *key)
 {
     const dubbo_value_t *v = dubbo_map_get(att, key);
@@ -545,43 +519,18 @@ static void run_job(dubbo_server_t *s, sconn_t *c, uint8_t flags, uint64_t id, c
         release_arena(call.arena);
         return;
     }
-    bool generic = false;
+    /* $echo and generic $invoke are provider filters (src/filter/echo.c,
+     * generic.c); generic looks the real method up again. */
     const char *method = call.req.method;
-    if (strcmp(method, "$echo") == 0 && call.req.nargs == 1) {
-        call.value = call.req.args[0];
-        write_answer(&call);
-        release_arena(call.arena);
-        return;
-    }
-    if ((strcmp(method, "$invoke") == 0 || strcmp(method, "$invokeAsync") == 0) &&
-        call.req.nargs == 3) {
-        /* $invoke(String method, String[] types, Object[] args) */
-        dubbo_value_t *m = call.req.args[0], *args = call.req.args[2];
-        if (m->type != DUBBO_T_STRING ||
-            (args->type != DUBBO_T_LIST && args->type != DUBBO_T_NULL)) {
-            dubbo_call_throw(&call, "org.apache.dubbo.rpc.service.GenericException",
-                             "$invoke expects (String method, String[] types, Object[] args)");
-            write_answer(&call);
-            release_arena(call.arena);
-            return;
-        }
-        method = m->u.s.ptr;
-        call.req.method = method;
-        call.req.nargs = args->type == DUBBO_T_LIST ? args->u.list.len : 0;
-        call.req.args = args->type == DUBBO_T_LIST ? args->u.list.items : NULL;
-        generic = true;
-    }
     for (size_t i = 0; i < svc->nmethods; i++)
         if (strcmp(svc->methods[i].name, method) == 0) {
             call.method = &svc->methods[i];
             break;
         }
     call.svc = svc;
-    /* Provider filters (token, executes, tps, accesslog, ...), then the
-     * handler, as the last link of the chain. */
+    /* Provider filters (echo, generic, token, tps, executes, accesslog,
+     * ...), then the handler, as the last link of the chain. */
     dubbo_call_next(&call);
-    if (generic && call.status == DUBBO_STATUS_OK && !call.is_exception)
-        call.value = generalize(call.arena, call.value, 0);
     write_answer(&call);
     release_arena(call.arena);
 }
@@ -875,6 +824,11 @@ int dubbo_server_start(dubbo_server_t *s)
     int rc = dubbo__loop_run_sync(start_on_loop, &st);
     if (rc) return rc;
     if (st.rc) return st.rc;
+    /* Services exported before start (port 0) learn the bound port. */
+    pthread_rwlock_wrlock(&s->svc_lock);
+    for (size_t i = 0; i < s->nservices; i++)
+        s->services[i].url->port = s->port;
+    pthread_rwlock_unlock(&s->svc_lock);
     DLOG_INFO("serving dubbo on %s:%d (%d workers)", s->opts.host, s->port, s->nthreads);
     return 0;
 }
@@ -1092,6 +1046,7 @@ void dubbo_call_return(dubbo_call_t *call, dubbo_value_t *value)
 
 void dubbo_call_throw(dubbo_call_t *call, const char *cls, const char *message)
 {
+    if (!cls || !*cls) cls = "java.lang.RuntimeException";
     call->answered = true;
     call->status = DUBBO_STATUS_OK;
     call->is_exception = true;
@@ -1101,6 +1056,9 @@ void dubbo_call_throw(dubbo_call_t *call, const char *cls, const char *message)
 
 void dubbo_call_fail(dubbo_call_t *call, int status, const char *message)
 {
+    if (!message) message = "";
+    /* The status travels in one byte; anything else is a service error. */
+    if (status <= 0 || status > 255) status = DUBBO_STATUS_SERVICE_ERROR;
     call->answered = true;
     call->status = status;
     call->error = dubbo_arena_strndup(call->arena, message, strlen(message));

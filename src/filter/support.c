@@ -1,0 +1,261 @@
+/* Helpers for the built-in filters: URL activation and method-level
+ * settings, the RpcException-style answer, JVM descriptor <-> Java type
+ * names, and per-key concurrency counters (Java's RpcStatus). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dubbo/rpc.h"
+#include "filter/filter.h"
+
+/* ---- settings ------------------------------------------------------------------------ */
+
+bool dubbo__filter_value_set(const char *v)
+{
+    return v && *v && strcmp(v, "false") != 0 && strcmp(v, "0") != 0 && strcmp(v, "null") != 0 &&
+           strcmp(v, "N/A") != 0;
+}
+
+bool dubbo__filter_url_has(const dubbo_url_t *u, const char *key)
+{
+    size_t kl = strlen(key);
+    for (size_t i = 0; u && i < u->nparams; i++) {
+        const char *k = u->params[i].key;
+        size_t l = strlen(k);
+        bool match =
+            strcmp(k, key) == 0 || (l > kl && k[l - kl - 1] == '.' && strcmp(k + l - kl, key) == 0);
+        if (match && dubbo__filter_value_set(u->params[i].value)) return true;
+    }
+    return false;
+}
+
+long dubbo__filter_method_int(const dubbo_url_t *u, const char *method, const char *key, long def)
+{
+    if (method && *method) {
+        char k[256];
+        snprintf(k, sizeof(k), "%s.%s", method, key);
+        if (dubbo_url_param(u, k, NULL)) return dubbo_url_param_int(u, k, def);
+    }
+    return dubbo_url_param_int(u, key, def);
+}
+
+void dubbo__filter_rpc_fail(dubbo_call_t *call, const char *fmt, ...)
+{
+    char msg[1024];
+    int n = snprintf(msg, sizeof(msg), "org.apache.dubbo.rpc.RpcException: ");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+    va_end(ap);
+    dubbo_call_fail(call, DUBBO_STATUS_SERVICE_ERROR, msg);
+}
+
+/* ---- Java type names ------------------------------------------------------------------ */
+
+static const struct {
+    char code;
+    const char *name;
+} primitives[] = {
+    {'Z', "boolean"}, {'B', "byte"},  {'C', "char"},   {'S', "short"}, {'I', "int"},
+    {'J', "long"},    {'F', "float"}, {'D', "double"}, {'V', "void"},
+};
+
+static const char *primitive_name(char code)
+{
+    for (size_t i = 0; i < sizeof(primitives) / sizeof(primitives[0]); i++)
+        if (primitives[i].code == code) return primitives[i].name;
+    return NULL;
+}
+
+static char primitive_code(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof(primitives) / sizeof(primitives[0]); i++)
+        if (strlen(primitives[i].name) == len && memcmp(primitives[i].name, name, len) == 0)
+            return primitives[i].code;
+    return 0;
+}
+
+int dubbo__desc_to_java_names(const char *desc, dubbo_buf_t *out)
+{
+    const char *p = desc ? desc : "";
+    int rc = 0;
+    bool first = true;
+    while (*p && !rc) {
+        if (!first) rc = dubbo_buf_append(out, ",", 1);
+        first = false;
+        const char *start = p;
+        while (*p == '[')
+            p++;
+        bool array = p > start;
+        if (*p == 'L') {
+            const char *end = strchr(p, ';');
+            if (!end) return rc ? rc : dubbo_buf_append(out, start, strlen(start));
+            /* Class.getName(): "java.lang.String", arrays "[Ljava.lang.String;" */
+            const char *from = array ? start : p + 1;
+            const char *to = array ? end + 1 : end;
+            for (const char *q = from; q < to && !rc; q++)
+                rc = dubbo_buf_append(out, *q == '/' ? "." : q, 1);
+            p = end + 1;
+        } else if (primitive_name(*p)) {
+            if (array) {
+                rc = dubbo_buf_append(out, start, (size_t)(p + 1 - start));
+            } else {
+                const char *n = primitive_name(*p);
+                rc = dubbo_buf_append(out, n, strlen(n));
+            }
+            p++;
+        } else {
+            return rc ? rc : dubbo_buf_append(out, start, strlen(start));
+        }
+    }
+    return rc;
+}
+
+int dubbo__java_name_to_desc(const char *name, dubbo_buf_t *out)
+{
+    while (name && (*name == ' ' || *name == '\t'))
+        name++;
+    size_t len = name ? strlen(name) : 0;
+    while (len && (name[len - 1] == ' ' || name[len - 1] == '\t'))
+        len--;
+    if (!len) return DUBBO_EINVAL;
+    int rc = 0;
+    if (name[0] == '[') {
+        /* already a JVM array name: "[I", "[Ljava.lang.String;" */
+        for (size_t i = 0; i < len && !rc; i++)
+            rc = dubbo_buf_append(out, name[i] == '.' ? "/" : &name[i], 1);
+        return rc;
+    }
+    /* "java.lang.String[][]": one '[' per "[]" */
+    size_t base = len;
+    while (base >= 2 && name[base - 2] == '[' && name[base - 1] == ']') {
+        rc = rc ? rc : dubbo_buf_append(out, "[", 1);
+        base -= 2;
+    }
+    char code = primitive_code(name, base);
+    if (code) return rc ? rc : dubbo_buf_append(out, &code, 1);
+    if (!rc) rc = dubbo_buf_append(out, "L", 1);
+    for (size_t i = 0; i < base && !rc; i++)
+        rc = dubbo_buf_append(out, name[i] == '.' ? "/" : &name[i], 1);
+    if (!rc) rc = dubbo_buf_append(out, ";", 1);
+    return rc;
+}
+
+/* ---- concurrency counters ---------------------------------------------------------------- */
+
+int dubbo__status_init(dubbo__status_t *s)
+{
+    memset(s->buckets, 0, sizeof(s->buckets));
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int rc = pthread_cond_init(&s->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (rc) return dubbo__seterr(-rc, "filter: cannot make a condition variable");
+    if ((rc = pthread_mutex_init(&s->mu, NULL)) != 0) {
+        pthread_cond_destroy(&s->cv);
+        return dubbo__seterr(-rc, "filter: cannot make a mutex");
+    }
+    return 0;
+}
+
+void dubbo__status_destroy(dubbo__status_t *s)
+{
+    for (size_t i = 0; i < sizeof(s->buckets) / sizeof(s->buckets[0]); i++) {
+        dubbo__status_entry_t *e = s->buckets[i];
+        while (e) {
+            dubbo__status_entry_t *n = e->next;
+            free(e);
+            e = n;
+        }
+    }
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+}
+
+static size_t bucket_of(const char *key)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h % 64;
+}
+
+/* The entry of key, made when missing; under s->mu. */
+static dubbo__status_entry_t *entry_of(dubbo__status_t *s, const char *key)
+{
+    size_t b = bucket_of(key);
+    for (dubbo__status_entry_t *e = s->buckets[b]; e; e = e->next)
+        if (strcmp(e->key, key) == 0) return e;
+    size_t len = strlen(key);
+    dubbo__status_entry_t *e = calloc(1, sizeof(*e) + len + 1);
+    if (!e) return NULL;
+    memcpy(e->key, key, len + 1);
+    e->next = s->buckets[b];
+    s->buckets[b] = e;
+    return e;
+}
+
+static long elapsed_ms(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long)(now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+dubbo__status_entry_t *dubbo__status_begin(dubbo__status_t *s, const char *key, int max,
+                                           long wait_ms, int *active, long *waited_ms)
+{
+    struct timespec t0, deadline;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    deadline = t0;
+    if (wait_ms > 0) {
+        deadline.tv_sec += wait_ms / 1000;
+        deadline.tv_nsec += (wait_ms % 1000) * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000L;
+        }
+    }
+    pthread_mutex_lock(&s->mu);
+    dubbo__status_entry_t *e = entry_of(s, key);
+    if (!e) {
+        pthread_mutex_unlock(&s->mu);
+        *active = -1;
+        *waited_ms = 0;
+        return NULL;
+    }
+    bool timed_out = false;
+    while (max > 0 && e->active >= max && !timed_out) {
+        if (wait_ms <= 0) {
+            timed_out = true;
+            break;
+        }
+        e->waiters++;
+        int rc = pthread_cond_timedwait(&s->cv, &s->mu, &deadline);
+        e->waiters--;
+        if (rc == ETIMEDOUT) timed_out = e->active >= max;
+    }
+    *active = e->active;
+    *waited_ms = elapsed_ms(&t0);
+    if (timed_out) {
+        pthread_mutex_unlock(&s->mu);
+        return NULL;
+    }
+    e->active++;
+    pthread_mutex_unlock(&s->mu);
+    return e;
+}
+
+void dubbo__status_end(dubbo__status_t *s, dubbo__status_entry_t *e)
+{
+    pthread_mutex_lock(&s->mu);
+    e->active--;
+    /* One condition variable serves every key: wake all so that the
+     * waiter of this key is among them (waits are rare: only at the limit). */
+    if (e->waiters) pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
