@@ -130,7 +130,8 @@ typedef struct {
 } dubbo_router_ops_t;
 struct dubbo_router {
     const dubbo_router_ops_t *ops;
-    int priority; /* lower runs first */
+    int priority; /* lower runs first; built-ins: tag 100, condition 140 (service
+                     scope) / 150 (application scope), as Java orders them */
 };
 
 /* ---- filters (echo, generic, context, token, accesslog, tps,
@@ -250,8 +251,10 @@ int dubbo_reference_set_providers(dubbo_reference_t *ref, const char *const *url
 int dubbo_reference_set_invokers(dubbo_reference_t *ref, dubbo_invoker_t *const *invokers,
                                  size_t n);
 /* Add (or replace, by router name) a routing rule: router "condition" or
- * "tag" and a Dubbo 3 YAML rule text. DUBBO_EINVAL naming the line on a
- * bad rule; NULL rule removes that router. */
+ * "tag" and a Dubbo 3 YAML rule text (docs/routing.md). DUBBO_EINVAL
+ * naming the line on a bad rule (the old rule stays). A NULL rule removes
+ * the rule: the condition router goes, the tag router returns to routing
+ * by the providers' own dubbo.tag. */
 int dubbo_reference_set_rule(dubbo_reference_t *ref, const char *router, const char *rule);
 /* The reference URL (consumer settings). */
 const dubbo_url_t *dubbo_reference_url(const dubbo_reference_t *ref);

@@ -109,7 +109,7 @@ typedef struct {
 } snapshot_t;
 
 typedef struct {
-    char name[32];
+    char name[64];
     dubbo_router_t *router;
 } router_slot_t;
 
@@ -211,37 +211,38 @@ int dubbo_reference_set_providers(dubbo_reference_t *ref, const char *const *url
 int dubbo_reference_set_rule(dubbo_reference_t *ref, const char *router, const char *rule)
 {
     dubbo_cluster_t *cl = (dubbo_cluster_t *)ref;
+    if (!router || strlen(router) >= sizeof(cl->routers[0].name))
+        return dubbo__seterr(DUBBO_EINVAL, "reference: bad router name \"%s\"",
+                             router ? router : "(null)");
+    const dubbo_router_ops_t *ops = dubbo_extension_find(DUBBO_EXT_ROUTER, router);
+    if (!ops) return dubbo__last_code();
+    /* Removing the tag rule keeps tag routing by the providers' own
+     * dubbo.tag: the router goes back to its rule-less form. */
     dubbo_router_t *r = NULL;
-    const dubbo_router_ops_t *ops = NULL;
-    if (rule) {
-        ops = dubbo_extension_find(DUBBO_EXT_ROUTER, router);
-        if (!ops) return dubbo__last_code();
+    if (rule || strcmp(router, "tag") == 0) {
         r = ops->create(cl->url, rule);
         if (!r) return dubbo__last_code() ? dubbo__last_code() : DUBBO_EINVAL;
     }
     pthread_rwlock_wrlock(&cl->routers_lock);
-    size_t i = 0;
-    while (i < cl->nrouters && strcmp(cl->routers[i].name, router) != 0)
-        i++;
     dubbo_router_t *old = NULL;
-    if (i < cl->nrouters) {
-        old = cl->routers[i].router;
-        if (r) {
-            cl->routers[i].router = r;
-        } else {
+    for (size_t i = 0; i < cl->nrouters; i++)
+        if (strcmp(cl->routers[i].name, router) == 0) {
+            old = cl->routers[i].router;
             memmove(&cl->routers[i], &cl->routers[i + 1],
                     (cl->nrouters - i - 1) * sizeof(router_slot_t));
             cl->nrouters--;
+            break;
         }
-    } else if (r) {
+    if (r) {
         router_slot_t *ns = realloc(cl->routers, (cl->nrouters + 1) * sizeof(*ns));
         if (!ns) {
             pthread_rwlock_unlock(&cl->routers_lock);
             if (r->ops->destroy) r->ops->destroy(r);
+            if (old && old->ops->destroy) old->ops->destroy(old);
             return dubbo__seterr(DUBBO_ENOMEM, "reference: out of memory");
         }
         cl->routers = ns;
-        /* keep the chain sorted by priority (stable) */
+        /* keep the chain sorted by priority (stable: equal ones in order) */
         size_t pos = cl->nrouters;
         while (pos > 0 && cl->routers[pos - 1].router->priority > r->priority)
             pos--;

@@ -13,10 +13,6 @@
 #define DUBBO__PRINTF(a, b)
 #define DUBBO__LIKELY(x)   (x)
 #define DUBBO__UNLIKELY(x) (x)
-/* Change an arena's limit (for arenas reused across messages). */
-struct dubbo_arena;
-void dubbo__arena_set_limit(struct dubbo_arena *a, size_t limit);
-
 #endif
 
 /* Record a detail message for dubbo_last_error() and return err, so that
