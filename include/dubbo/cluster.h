@@ -188,7 +188,22 @@ typedef struct {
     /* required: make the call using the helpers below. Returns like
      * dubbo_client_call(). */
     int (*invoke)(dubbo_cluster_t *cl, const dubbo_invocation_t *inv, dubbo_result_t *r);
+    /* optional: per-reference state, for strategies whose work outlives a
+     * call (failback's retry queue and worker, forking's losing calls).
+     * Called once, last in dubbo_reference_new(), when cl is complete (URL,
+     * balancer, filters, routers, directory); sets *state (NULL is fine).
+     * Returns 0, or a negative error with a message, which fails
+     * dubbo_reference_new() (destroy is then not called). */
+    int (*create)(dubbo_cluster_t *cl, void **state);
+    /* optional: called first in dubbo_reference_free(), while cl is still
+     * whole (its directory, balancer and filters usable): stop background
+     * work, wait for what still runs on cl, free state. No call is in
+     * flight on the reference (that would be the caller's bug). */
+    void (*destroy)(dubbo_cluster_t *cl, void *state);
 } dubbo_cluster_ops_t;
+
+/* The state the strategy's create hook made for this reference, or NULL. */
+void *dubbo_cluster_state(const dubbo_cluster_t *cl);
 
 /* The reference URL: consumer settings (retries, forks, timeout, ...). */
 const dubbo_url_t *dubbo_cluster_url(const dubbo_cluster_t *cl);

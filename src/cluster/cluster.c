@@ -124,6 +124,8 @@ struct dubbo_cluster {
     size_t nrouters;
     dubbo_filter_t **filters; /* consumer side, in order */
     size_t nfilters;
+    void *strategy_state; /* from strategy->create */
+    bool strategy_made;   /* create succeeded: destroy is due */
 };
 
 static void snapshot_unref(snapshot_t *s)
@@ -146,6 +148,11 @@ static snapshot_t *snapshot_take(dubbo_cluster_t *cl)
 const dubbo_url_t *dubbo_cluster_url(const dubbo_cluster_t *cl)
 {
     return cl->url;
+}
+
+void *dubbo_cluster_state(const dubbo_cluster_t *cl)
+{
+    return cl->strategy_state;
 }
 
 const dubbo_url_t *dubbo_reference_url(const dubbo_reference_t *ref)
@@ -316,6 +323,8 @@ void dubbo_reference_free(dubbo_reference_t *ref)
 {
     dubbo_cluster_t *cl = (dubbo_cluster_t *)ref;
     if (!cl) return;
+    /* First, while everything it may use is still there. */
+    if (cl->strategy_made && cl->strategy->destroy) cl->strategy->destroy(cl, cl->strategy_state);
     snapshot_unref(cl->snap);
     for (size_t i = 0; i < cl->nrouters; i++)
         if (cl->routers[i].router->ops->destroy)
@@ -347,7 +356,8 @@ dubbo_reference_t *dubbo_reference_new(const char *urls, const char *const *para
     const char *iface = NULL;
     for (const char *const *kv = params; kv && kv[0] && kv[1]; kv += 2)
         if (strcmp(kv[0], "interface") == 0) iface = kv[1];
-    char *first = list ? strtok(list, ";") : NULL;
+    char *save_first = NULL;
+    char *first = list ? strtok_r(list, ";", &save_first) : NULL;
     if (first) {
         cl->url = dubbo_url_parse(first);
     } else {
@@ -416,6 +426,8 @@ dubbo_reference_t *dubbo_reference_new(const char *urls, const char *const *para
         free(ps);
     }
     free(list);
+    if (!rc && cl->strategy->create) rc = cl->strategy->create(cl, &cl->strategy_state);
+    if (!rc) cl->strategy_made = true;
     if (rc) {
         char detail[512];
         snprintf(detail, sizeof(detail), "%s", dubbo_last_error());
@@ -512,6 +524,9 @@ dubbo_invoker_t *dubbo_cluster_select(dubbo_cluster_t *cl, const dubbo_invocatio
         }
     dubbo_invoker_t *chosen = m == 1 ? pick[0] : cl->lb->ops->select(cl->lb, pick, m, cl->url, inv);
     free(pick);
+    if (!chosen)
+        dubbo__seterr(DUBBO_ENOT_FOUND, "the %s load balancer chose no provider among %zu for %s",
+                      cl->lb->ops->name, m, cl->url->path);
     return chosen;
 }
 

@@ -1,0 +1,61 @@
+/* Helpers shared by the cluster strategies of this folder (private). */
+#ifndef DUBBO_CLUSTER_STRATEGY_H
+#define DUBBO_CLUSTER_STRATEGY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "dubbo/cluster.h"
+#include "dubbo/rpc.h"
+
+/* The strategies' tables (register.c registers them). */
+extern const dubbo_cluster_ops_t dubbo__cluster_failover, dubbo__cluster_failfast,
+    dubbo__cluster_failsafe, dubbo__cluster_failback, dubbo__cluster_forking,
+    dubbo__cluster_broadcast, dubbo__cluster_available;
+
+/* The outcome of one attempt, as the strategies see it. */
+typedef enum {
+    DUBBO__OUT_OK,       /* the provider answered a value */
+    DUBBO__OUT_BIZ,      /* the provider answered an exception: a real answer, never retried */
+    DUBBO__OUT_RETRYABLE /* local failure or error status: another provider may do better */
+} dubbo__outcome_t;
+
+dubbo__outcome_t dubbo__outcome(int rc, const dubbo_result_t *r);
+
+/* A message for a failed attempt: r->error, else the status name or the
+ * code's text. Never NULL; valid as long as r. */
+const char *dubbo__result_message(int rc, const dubbo_result_t *r);
+
+/* `<method>.<key>` if set, else `<key>`, else def (Java's getMethodParameter). */
+long dubbo__method_param_int(const dubbo_url_t *url, const char *method, const char *key, long def);
+
+/* Replace r->error with `msg` (copied into r's arena, made if needed) and,
+ * for rc < 0, record it for dubbo_last_error(). Returns rc. */
+int dubbo__result_set_error(dubbo_result_t *r, int rc, const char *msg);
+
+/* Turn r (which may hold anything) into an empty success: status OK, value
+ * null, no exception, no error (failsafe, failback). Returns 0. */
+int dubbo__result_empty(dubbo_result_t *r);
+
+/* Append "a, b, c" (the invokers' addresses) to out[0..cap), always
+ * NUL-terminated, truncated with "..." when it does not fit. */
+void dubbo__addresses(char *out, size_t cap, dubbo_invoker_t *const *list, size_t n);
+
+/* A private deep copy of an invocation (method, descriptor, argument value
+ * graphs with their sharing and cycles, attachments, timeout), for calls
+ * that outlive their caller (failback retries, forking). */
+typedef struct {
+    dubbo_invocation_t inv;
+    dubbo_arena_t *arena; /* owns everything inv points to */
+} dubbo__inv_copy_t;
+
+/* NULL with DUBBO_ENOMEM or DUBBO_ETOO_DEEP (nesting past 512) and a message. */
+dubbo__inv_copy_t *dubbo__inv_copy_new(const dubbo_invocation_t *inv);
+void dubbo__inv_copy_free(dubbo__inv_copy_t *c); /* NULL is fine */
+
+/* A deep copy of the value graph v into arena a (shared and circular
+ * references are kept as such). NULL and DUBBO_T_NULL copy to
+ * dubbo_v_null(). NULL on failure (message set). */
+dubbo_value_t *dubbo__value_copy(dubbo_arena_t *a, const dubbo_value_t *v);
+
+#endif
