@@ -57,6 +57,12 @@ struct dubbo_invoker {
     atomic_uint_fast64_t succeeded;            /* finished without error */
     atomic_uint_fast64_t succeeded_elapsed_us; /* sum of their durations */
     atomic_uint_fast64_t ewma_us;              /* smoothed latency of recent calls (p2c) */
+    /* The URL's weight settings, parsed once (dubbo_invoker_weight is on
+     * every call's path). */
+    int weight;          /* `weight`, default 100 */
+    int64_t timestamp;   /* `timestamp` (ms since the epoch), 0 if none */
+    int64_t warmup;      /* `warmup` ms, default 600000 */
+    bool method_weights; /* some `<method>.weight` parameter exists */
 };
 
 /* A new invoker with one reference. Takes ownership of `url` (freed with
@@ -220,7 +226,9 @@ dubbo_invoker_t *dubbo_cluster_select(dubbo_cluster_t *cl, const dubbo_invocatio
                                       dubbo_invoker_t *const *cands, size_t n,
                                       dubbo_invoker_t *const *tried, size_t ntried);
 /* One call on one invoker through the consumer filter chain, keeping the
- * invoker's statistics. The invocation's timeout is already resolved. */
+ * invoker's statistics. A timeout the reference set is in inv already;
+ * otherwise the invoker's URL gives it (`<method>.timeout`, `timeout`,
+ * default 1000), so the invoker and filters always see a number. */
 int dubbo_cluster_invoke_one(dubbo_cluster_t *cl, dubbo_invoker_t *invoker,
                              const dubbo_invocation_t *inv, dubbo_result_t *r);
 /* True when a failed call may be retried on another provider: a local

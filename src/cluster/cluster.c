@@ -46,7 +46,20 @@ dubbo_invoker_t *dubbo_invoker_new(const dubbo_invoker_ops_t *ops, dubbo_url_t *
     i->url = url;
     i->impl = impl;
     atomic_init(&i->refs, 1);
-    if (url) snprintf(i->address, sizeof(i->address), "%s:%d", url->host, url->port);
+    i->weight = 100;
+    i->warmup = 10 * 60 * 1000;
+    if (url) {
+        snprintf(i->address, sizeof(i->address), "%s:%d", url->host, url->port);
+        long w = dubbo_url_param_int(url, "weight", 100);
+        i->weight = w < 0 ? 0 : w > 1000000 ? 1000000 : (int)w;
+        i->timestamp = dubbo_url_param_int(url, "timestamp", 0);
+        i->warmup = dubbo_url_param_int(url, "warmup", 10 * 60 * 1000);
+        for (size_t k = 0; k < url->nparams; k++) {
+            size_t kl = strlen(url->params[k].key);
+            if (kl > 7 && strcmp(url->params[k].key + kl - 7, ".weight") == 0)
+                i->method_weights = true;
+        }
+    }
     return i;
 }
 
@@ -78,23 +91,19 @@ int64_t dubbo_now_epoch_ms(void)
 
 int dubbo_invoker_weight(const dubbo_invoker_t *i, const char *method, int64_t now_ms)
 {
-    long weight = 100;
-    if (i->url) {
+    long weight = i->weight;
+    if (i->method_weights && method) {
         char key[200];
-        snprintf(key, sizeof(key), "%s.weight", method ? method : "");
-        weight = dubbo_url_param_int(i->url, key, dubbo_url_param_int(i->url, "weight", 100));
+        snprintf(key, sizeof(key), "%s.weight", method);
+        weight = dubbo_url_param_int(i->url, key, weight);
     }
-    if (weight > 0 && i->url) {
-        long long timestamp = dubbo_url_param_int(i->url, "timestamp", 0);
-        if (timestamp > 0) {
-            long long uptime = now_ms - timestamp;
-            if (uptime < 0) return 1;
-            long warmup = dubbo_url_param_int(i->url, "warmup", 10 * 60 * 1000);
-            if (uptime > 0 && uptime < warmup) {
-                /* Java: (int) (uptime / ((float) warmup / weight)), at least 1 */
-                int ww = (int)((float)uptime / ((float)warmup / (float)weight));
-                weight = ww < 1 ? 1 : ww < weight ? ww : weight;
-            }
+    if (weight > 0 && i->timestamp > 0) {
+        int64_t uptime = now_ms - i->timestamp;
+        if (uptime < 0) return 1;
+        if (uptime > 0 && uptime < i->warmup) {
+            /* Java: (int) (uptime / ((float) warmup / weight)), at least 1 */
+            int ww = (int)((float)uptime / ((float)i->warmup / (float)weight));
+            weight = ww < 1 ? 1 : ww < weight ? ww : weight;
         }
     }
     return weight > 0 ? (int)(weight > 1000000 ? 1000000 : weight) : 0;
@@ -350,8 +359,10 @@ dubbo_reference_t *dubbo_reference_new(const char *urls, const char *const *para
     }
     pthread_mutex_init(&cl->mu, NULL);
     pthread_rwlock_init(&cl->routers_lock, NULL);
-    /* The reference URL: the first provider URL's parameters (as Java's
-     * direct reference), overridden by the reference's own. */
+    /* The reference URL: the first provider's address and path, with only
+     * the reference's own parameters. A provider URL's parameters (weight,
+     * dubbo.tag, timeout, version, ...) stay with that provider's invoker,
+     * where consumer settings override them (Java's mergeUrl). */
     char *list = urls ? strdup(urls) : NULL;
     const char *iface = NULL;
     for (const char *const *kv = params; kv && kv[0] && kv[1]; kv += 2)
@@ -360,6 +371,13 @@ dubbo_reference_t *dubbo_reference_new(const char *urls, const char *const *para
     char *first = list ? strtok_r(list, ";", &save_first) : NULL;
     if (first) {
         cl->url = dubbo_url_parse(first);
+        if (cl->url) {
+            for (size_t i = 0; i < cl->url->nparams; i++) {
+                free((char *)cl->url->params[i].key);
+                free((char *)cl->url->params[i].value);
+            }
+            cl->url->nparams = 0;
+        }
     } else {
         char tmp[600];
         snprintf(tmp, sizeof(tmp), "consumer://127.0.0.1/%s", iface ? iface : "");
@@ -555,6 +573,22 @@ static uint64_t mono_us(void)
 int dubbo_cluster_invoke_one(dubbo_cluster_t *cl, dubbo_invoker_t *invoker,
                              const dubbo_invocation_t *inv, dubbo_result_t *r)
 {
+    /* Without a timeout from the reference, the provider's URL gives it
+     * (`<method>.timeout`, `timeout`, default 1000): resolved here so that
+     * every invoker and filter sees a number, the same on every retry. */
+    dubbo_invocation_t resolved;
+    if (inv->timeout_ms <= 0) {
+        resolved = *inv;
+        long t = 1000;
+        if (invoker->url) {
+            char key[200];
+            snprintf(key, sizeof(key), "%s.timeout", inv->method ? inv->method : "");
+            t = dubbo_url_param_int(invoker->url, key,
+                                    dubbo_url_param_int(invoker->url, "timeout", 1000));
+        }
+        resolved.timeout_ms = t > 0 ? (int)t : 1000;
+        inv = &resolved;
+    }
     atomic_fetch_add(&invoker->active, 1);
     uint64_t t0 = mono_us();
     dubbo_filter_chain_t chain = {cl, 0};
@@ -604,10 +638,12 @@ int dubbo_reference_call(dubbo_reference_t *ref, const dubbo_invocation_t *inv, 
      * dubbo-go issue 3710 was losing it on failover). */
     dubbo_invocation_t call = *inv;
     if (call.timeout_ms <= 0) {
+        /* The reference's own setting; without one, each provider's (its
+         * URL's timeout, default 1000) applies, the same on every retry. */
         char key[200];
         snprintf(key, sizeof(key), "%s.timeout", inv->method);
-        long t = dubbo_url_param_int(cl->url, key, dubbo_url_param_int(cl->url, "timeout", 1000));
-        call.timeout_ms = t > 0 ? (int)t : 1000;
+        long t = dubbo_url_param_int(cl->url, key, dubbo_url_param_int(cl->url, "timeout", 0));
+        call.timeout_ms = t > 0 ? (int)t : 0;
     }
     return cl->strategy->invoke(cl, &call, r);
 }
