@@ -342,7 +342,7 @@ void dubbo_reference_free(dubbo_reference_t *ref)
     for (size_t i = 0; i < cl->nfilters; i++)
         if (cl->filters[i]->ops->destroy) cl->filters[i]->ops->destroy(cl->filters[i]);
     free(cl->filters);
-    if (cl->lb && cl->lb->ops->destroy) cl->lb->ops->destroy(cl->lb);
+    if (cl->lb && cl->lb->ops && cl->lb->ops->destroy) cl->lb->ops->destroy(cl->lb);
     dubbo_url_free(cl->url);
     pthread_mutex_destroy(&cl->mu);
     pthread_rwlock_destroy(&cl->routers_lock);
