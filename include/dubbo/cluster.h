@@ -92,6 +92,15 @@ int64_t dubbo_now_epoch_ms(void);
  * first, and are destroyed with the reference.
  * ====================================================================== */
 
+/* ---- protocols (the URL scheme: dubbo://; triple and rest next) ---- */
+
+typedef struct {
+    const char *name; /* the URL scheme */
+    /* required: an invoker for one provider URL of this scheme, with the
+     * reference's consumer settings. NULL with a message on failure. */
+    dubbo_invoker_t *(*refer)(const char *provider_url, const dubbo_url_t *consumer);
+} dubbo_protocol_ops_t;
+
 /* A process-wide, thread-safe random source for balancers and strategies:
  * [0, n) uniformly (n > 0). dubbo_random_seed() makes runs reproducible
  * (tests). */

@@ -8,4 +8,8 @@ void dubbo__register_routers(void);      /* src/cluster/router/register.c */
 void dubbo__register_strategies(void);   /* src/cluster/strategy/register.c */
 void dubbo__register_filters(void);      /* src/filter/register.c */
 
+/* Protocols with an invoker (src/cluster/invoker_<scheme>.c). */
+#include "dubbo/cluster.h"
+extern const dubbo_protocol_ops_t dubbo__protocol_dubbo;
+
 #endif

@@ -208,9 +208,19 @@ int dubbo_reference_set_providers(dubbo_reference_t *ref, const char *const *url
         dubbo_invoker_t *keep = NULL;
         for (size_t k = 0; old && k < old->n && !keep; k++)
             if (strcmp(old->items[k]->address, addr) == 0 && old->items[k]->url &&
-                strcmp(old->items[k]->ops->name, "dubbo") == 0)
+                strcmp(old->items[k]->url->protocol, old->items[k]->ops->name) == 0 &&
+                strncmp(urls[i], old->items[k]->url->protocol,
+                        strlen(old->items[k]->url->protocol)) == 0)
                 keep = old->items[k];
-        list[made] = keep ? dubbo_invoker_ref(keep) : dubbo_invoker_new_dubbo(urls[i], cl->url);
+        if (keep) {
+            list[made] = dubbo_invoker_ref(keep);
+        } else {
+            /* the protocol extension named by the URL's scheme */
+            char scheme[32];
+            snprintf(scheme, sizeof(scheme), "%.*s", (int)strcspn(urls[i], ":"), urls[i]);
+            const dubbo_protocol_ops_t *proto = dubbo_extension_find(DUBBO_EXT_PROTOCOL, scheme);
+            list[made] = proto ? proto->refer(urls[i], cl->url) : NULL;
+        }
         if (!list[made])
             rc = dubbo__last_code() ? dubbo__last_code() : DUBBO_ENOMEM;
         else

@@ -71,3 +71,9 @@ dubbo_invoker_t *dubbo_invoker_new_dubbo(const char *provider_url, const dubbo_u
     }
     return i;
 }
+
+/* The dubbo protocol as an extension: references find it by URL scheme. */
+const dubbo_protocol_ops_t dubbo__protocol_dubbo = {
+    .name = "dubbo",
+    .refer = dubbo_invoker_new_dubbo,
+};

@@ -29,6 +29,7 @@ const char *dubbo_ext_point_name(dubbo_ext_point_t point)
 
 static void register_builtins(void)
 {
+    dubbo_extension_register(DUBBO_EXT_PROTOCOL, &dubbo__protocol_dubbo);
     dubbo__register_loadbalances();
     dubbo__register_routers();
     dubbo__register_strategies();

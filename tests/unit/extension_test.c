@@ -17,6 +17,7 @@ TEST(builtins_registered)
         {DUBBO_EXT_CLUSTER,
          {"failover", "failfast", "failsafe", "failback", "forking", "broadcast", "available"}},
         {DUBBO_EXT_ROUTER, {"condition", "tag"}},
+        {DUBBO_EXT_PROTOCOL, {"dubbo"}},
         {DUBBO_EXT_FILTER,
          {"echo", "generic", "token", "tps", "actives", "executes", "accesslog", "timeout"}},
     };
@@ -79,6 +80,8 @@ TEST(reference_with_unknown_extensions_fails_clearly)
     static const char *const bad_cluster[] = {"cluster", "nope", NULL};
     CHECK(dubbo_reference_new("dubbo://127.0.0.1:1/org.x.Demo", bad_cluster) == NULL);
     CHECK(strstr(dubbo_last_error(), "no cluster extension named \"nope\"") != NULL);
+    CHECK(dubbo_reference_new("tri://127.0.0.1:1/org.x.Demo", NULL) == NULL);
+    CHECK(strstr(dubbo_last_error(), "no protocol extension named \"tri\"") != NULL);
     static const char *const bad_filter[] = {"filter", "nofilter", NULL};
     CHECK(dubbo_reference_new("dubbo://127.0.0.1:1/org.x.Demo", bad_filter) == NULL);
     CHECK(strstr(dubbo_last_error(), "no filter extension named \"nofilter\"") != NULL);
