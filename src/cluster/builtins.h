@@ -7,6 +7,7 @@ void dubbo__register_loadbalances(void); /* src/cluster/loadbalance/register.c *
 void dubbo__register_routers(void);      /* src/cluster/router/register.c */
 void dubbo__register_strategies(void);   /* src/cluster/strategy/register.c */
 void dubbo__register_filters(void);      /* src/filter/register.c */
+void dubbo__register_registries(void);   /* src/registry/register.c */
 
 /* Protocols with an invoker (src/cluster/invoker_<scheme>.c). */
 #include "dubbo/cluster.h"

@@ -34,6 +34,7 @@ static void register_builtins(void)
     dubbo__register_routers();
     dubbo__register_strategies();
     dubbo__register_filters();
+    dubbo__register_registries();
 }
 
 void dubbo_extensions_init(void)

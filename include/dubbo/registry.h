@@ -1,0 +1,101 @@
+/* Registries: where providers announce themselves and consumers find them.
+ * An extension point (extension.h, DUBBO_EXT_REGISTRY) keyed by URL scheme:
+ *   file://DIR                 the embedded default, one machine, no server
+ *   zookeeper://host:port[,host:port...]   Java Dubbo's node layout
+ *   etcd://host:port           dubbo-go's etcdv3 key layout, with leases
+ *
+ * URLs are Java Dubbo's full URLs, e.g.
+ *   dubbo://10.0.0.5:20880/org.apache.dubbo.demo.DemoService?anyhost=true&
+ *     application=demo-provider&dubbo=2.0.2&interface=org.apache.dubbo.demo.
+ *     DemoService&methods=sayHello,echo&pid=42&side=provider&timestamp=...
+ * and consumer URLs consumer://ip/interface?category=providers,configurators,
+ * routers&side=consumer&... .
+ *
+ * Notifications: a subscriber gets, per category (providers, routers,
+ * configurators), the whole current list of that category's URLs each time
+ * it changes (an empty list when it empties: Java's empty://). A registry
+ * that loses its server keeps its subscribers' last lists (they are not
+ * notified empty) and re-registers and re-subscribes when it is back.
+ *
+ * Threading: every call may come from any thread; notifications come from
+ * a thread of the registry's own and must not block for long. */
+#ifndef DUBBO_REGISTRY_H
+#define DUBBO_REGISTRY_H
+
+#include <stddef.h>
+
+#include "dubbo/url.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dubbo_registry dubbo_registry_t;
+
+/* Called with one category's full list; urls and the strings are valid
+ * until the callback returns. */
+typedef void (*dubbo_notify_fn)(void *user, const char *category, const char *const *urls,
+                                size_t n);
+
+typedef struct {
+    const char *name; /* URL scheme */
+    /* required: connect (or prepare to) for the registry URL; NULL with a
+     * message on a bad URL. A server that is down is not an error here: the
+     * registry keeps trying and registers when it can. */
+    dubbo_registry_t *(*create)(const dubbo_url_t *url);
+    /* required: announce / withdraw a provider or consumer URL. */
+    int (*reg)(dubbo_registry_t *r, const char *url);
+    int (*unreg)(dubbo_registry_t *r, const char *url);
+    /* required: follow the categories named in the consumer URL's
+     * `category` parameter (default providers) of its interface; `fn` gets
+     * the current lists at once (from the registry's thread) and then on
+     * every change. */
+    int (*subscribe)(dubbo_registry_t *r, const char *consumer_url, dubbo_notify_fn fn, void *user);
+    /* required: stop; no call of fn(user) starts after it returns. */
+    int (*unsubscribe)(dubbo_registry_t *r, const char *consumer_url, dubbo_notify_fn fn,
+                       void *user);
+    /* required: unregister everything this registry registered, stop. */
+    void (*destroy)(dubbo_registry_t *r);
+    /* optional: the interfaces, or the URLs under one interface and
+     * category, for `dubbo list`; *out is malloc'd, strings too. */
+    int (*list)(dubbo_registry_t *r, const char *interface, const char *category, char ***out,
+                size_t *n);
+} dubbo_registry_ops_t;
+
+struct dubbo_registry {
+    const dubbo_registry_ops_t *ops;
+    dubbo_url_t *url; /* the registry URL; owned */
+};
+
+/* Open a registry by URL (its scheme names the extension). NULL with
+ * DUBBO_ENOT_FOUND for an unknown scheme, or the extension's error. */
+dubbo_registry_t *dubbo_registry_open(const char *url);
+void dubbo_registry_close(dubbo_registry_t *r);
+
+/* Java's URL.encode (java.net.URLEncoder with UTF-8): letters, digits and
+ * ".-*_" kept, space as '+', everything else %XX. Returns malloc'd text. */
+char *dubbo_url_encode(const char *s);
+/* The inverse; NULL on a bad escape. malloc'd. */
+char *dubbo_url_decode(const char *s);
+
+/* The IP address other machines reach this one at (first non-loopback
+ * IPv4, else 127.0.0.1), as Java's NetUtils.getLocalHost(). Static. */
+const char *dubbo_local_ip(void);
+
+/* The provider URL Java Dubbo registers for a service exported on
+ * protocol://ip:port: interface, methods (comma list), version, group,
+ * application, and the fixed keys (anyhost, dubbo, pid, side, timestamp,
+ * release), plus `extra` key/value pairs (NULL-terminated; weight, token,
+ * dubbo.tag, ...). Keys are sorted as Java's toFullString does. malloc'd. */
+char *dubbo_provider_url(const char *protocol, const char *ip, int port, const char *interface,
+                         const char *version, const char *group, const char *application,
+                         const char *const *methods, size_t nmethods, const char *const *extra);
+
+/* The consumer URL Java registers and subscribes with. malloc'd. */
+char *dubbo_consumer_url(const char *ip, const char *interface, const char *version,
+                         const char *group, const char *application);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,240 @@
+/* The registry extension point's common parts: opening by scheme, Java's
+ * URL encoding, the local address, and the provider/consumer URLs Java
+ * Dubbo registers. */
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dubbo/extension.h"
+#include "dubbo/registry.h"
+#include "core/internal.h"
+
+dubbo_registry_t *dubbo_registry_open(const char *url)
+{
+    dubbo_url_t *u = dubbo_url_parse(url);
+    if (!u) return NULL;
+    const dubbo_registry_ops_t *ops = dubbo_extension_find(DUBBO_EXT_REGISTRY, u->protocol);
+    if (!ops) {
+        dubbo_url_free(u);
+        return NULL;
+    }
+    dubbo_registry_t *r = ops->create(u);
+    if (!r) {
+        dubbo_url_free(u);
+        return NULL;
+    }
+    r->ops = ops;
+    r->url = u;
+    return r;
+}
+
+void dubbo_registry_close(dubbo_registry_t *r)
+{
+    if (!r) return;
+    dubbo_url_t *u = r->url;
+    r->ops->destroy(r);
+    dubbo_url_free(u);
+}
+
+char *dubbo_url_encode(const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = strlen(s);
+    char *out = malloc(n * 3 + 1), *w = out;
+    if (!out) return NULL;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        unsigned char c = *p;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '.' || c == '-' || c == '*' || c == '_') {
+            *w++ = (char)c;
+        } else if (c == ' ') {
+            *w++ = '+';
+        } else {
+            *w++ = '%';
+            *w++ = hex[c >> 4];
+            *w++ = hex[c & 15];
+        }
+    }
+    *w = '\0';
+    return out;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+char *dubbo_url_decode(const char *s)
+{
+    size_t n = strlen(s);
+    char *out = malloc(n + 1), *w = out;
+    if (!out) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '%') {
+            if (i + 2 >= n) {
+                free(out);
+                dubbo__seterr(DUBBO_EINVAL, "url decode: truncated escape at %zu in \"%.80s\"", i,
+                              s);
+                return NULL;
+            }
+            int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
+            if (h < 0 || l < 0) {
+                free(out);
+                dubbo__seterr(DUBBO_EINVAL, "url decode: bad escape at %zu in \"%.80s\"", i, s);
+                return NULL;
+            }
+            *w++ = (char)(h << 4 | l);
+            i += 2;
+        } else {
+            *w++ = s[i] == '+' ? ' ' : s[i];
+        }
+    }
+    *w = '\0';
+    return out;
+}
+
+static char local_ip[INET_ADDRSTRLEN] = "127.0.0.1";
+static pthread_once_t ip_once = PTHREAD_ONCE_INIT;
+
+static void find_ip(void)
+{
+    const char *env = getenv("DUBBO_IP_TO_REGISTRY"); /* Java Dubbo's override */
+    if (env && *env) {
+        snprintf(local_ip, sizeof(local_ip), "%s", env);
+        return;
+    }
+    struct ifaddrs *ifs;
+    if (getifaddrs(&ifs)) return;
+    for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
+        const struct sockaddr_in *a = (const struct sockaddr_in *)i->ifa_addr;
+        if ((ntohl(a->sin_addr.s_addr) >> 24) == 127) continue;
+        inet_ntop(AF_INET, &a->sin_addr, local_ip, sizeof(local_ip));
+        break;
+    }
+    freeifaddrs(ifs);
+}
+
+const char *dubbo_local_ip(void)
+{
+    pthread_once(&ip_once, find_ip);
+    return local_ip;
+}
+
+typedef struct {
+    const char *k, *v;
+} kv_t;
+
+static int kv_cmp(const void *a, const void *b)
+{
+    return strcmp(((const kv_t *)a)->k, ((const kv_t *)b)->k);
+}
+
+/* protocol://host[:port]/path?k=v&... with the keys sorted (Java's
+ * toFullString keeps its parameters in a TreeMap) and values as given. */
+static char *build(const char *protocol, const char *host, int port, const char *path, kv_t *kv,
+                   size_t n)
+{
+    qsort(kv, n, sizeof(kv_t), kv_cmp);
+    size_t cap = 256 + strlen(protocol) + strlen(host) + strlen(path);
+    for (size_t i = 0; i < n; i++)
+        cap += strlen(kv[i].k) + strlen(kv[i].v) + 2;
+    char *s = malloc(cap);
+    if (!s) return NULL;
+    size_t len = port > 0 ? (size_t)snprintf(s, cap, "%s://%s:%d/%s", protocol, host, port, path)
+                          : (size_t)snprintf(s, cap, "%s://%s/%s", protocol, host, path);
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(s + len, cap - len, "%c%s=%s", i ? '&' : '?', kv[i].k, kv[i].v);
+    return s;
+}
+
+char *dubbo_provider_url(const char *protocol, const char *ip, int port, const char *interface,
+                         const char *version, const char *group, const char *application,
+                         const char *const *methods, size_t nmethods, const char *const *extra)
+{
+    size_t mlen = 1;
+    for (size_t i = 0; i < nmethods; i++)
+        mlen += strlen(methods[i]) + 1;
+    char *mlist = calloc(1, mlen);
+    if (!mlist) return NULL;
+    /* Java sorts the method names */
+    const char **sorted = malloc((nmethods ? nmethods : 1) * sizeof(char *));
+    if (!sorted) {
+        free(mlist);
+        return NULL;
+    }
+    memcpy(sorted, methods, nmethods * sizeof(char *));
+    for (size_t i = 1; i < nmethods; i++)
+        for (size_t k = i; k > 0 && strcmp(sorted[k - 1], sorted[k]) > 0; k--) {
+            const char *t = sorted[k];
+            sorted[k] = sorted[k - 1];
+            sorted[k - 1] = t;
+        }
+    for (size_t i = 0; i < nmethods; i++) {
+        if (i) strcat(mlist, ",");
+        strcat(mlist, sorted[i]);
+    }
+    free(sorted);
+    char pid[32], ts[32];
+    snprintf(pid, sizeof(pid), "%d", (int)getpid());
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    snprintf(ts, sizeof(ts), "%lld", (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+    kv_t kv[64];
+    size_t n = 0;
+    kv[n++] = (kv_t){"anyhost", "true"};
+    kv[n++] = (kv_t){"application", application && *application ? application : "dubbo-c"};
+    kv[n++] = (kv_t){"deprecated", "false"};
+    kv[n++] = (kv_t){"dubbo", "2.0.2"};
+    kv[n++] = (kv_t){"dynamic", "true"};
+    kv[n++] = (kv_t){"generic", "false"};
+    kv[n++] = (kv_t){"interface", interface};
+    kv[n++] = (kv_t){"methods", mlist};
+    kv[n++] = (kv_t){"pid", pid};
+    kv[n++] = (kv_t){"release", "dubbo-c-0.1.0"};
+    kv[n++] = (kv_t){"side", "provider"};
+    kv[n++] = (kv_t){"timestamp", ts};
+    if (version && *version) kv[n++] = (kv_t){"version", version};
+    if (group && *group) kv[n++] = (kv_t){"group", group};
+    for (const char *const *e = extra; e && e[0] && e[1] && n < 64; e += 2) {
+        size_t i = 0;
+        while (i < n && strcmp(kv[i].k, e[0]) != 0)
+            i++;
+        kv[i] = (kv_t){e[0], e[1]};
+        if (i == n) n++;
+    }
+    char *s = build(protocol, ip, port, interface, kv, n);
+    free(mlist);
+    return s;
+}
+
+char *dubbo_consumer_url(const char *ip, const char *interface, const char *version,
+                         const char *group, const char *application)
+{
+    char pid[32], ts[32];
+    snprintf(pid, sizeof(pid), "%d", (int)getpid());
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    snprintf(ts, sizeof(ts), "%lld", (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+    kv_t kv[16];
+    size_t n = 0;
+    kv[n++] = (kv_t){"application", application && *application ? application : "dubbo-c"};
+    kv[n++] = (kv_t){"category", "providers,configurators,routers"};
+    kv[n++] = (kv_t){"dubbo", "2.0.2"};
+    kv[n++] = (kv_t){"interface", interface};
+    kv[n++] = (kv_t){"pid", pid};
+    kv[n++] = (kv_t){"side", "consumer"};
+    kv[n++] = (kv_t){"timestamp", ts};
+    if (version && *version) kv[n++] = (kv_t){"version", version};
+    if (group && *group) kv[n++] = (kv_t){"group", group};
+    return build("consumer", ip, 0, interface, kv, n);
+}
