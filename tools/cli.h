@@ -7,5 +7,6 @@
 int cli_demo(const char *who, int argc, char **argv);  /* dubbo demo provider */
 int cli_call(const char *who, int argc, char **argv);  /* dubbo call */
 int cli_bench(const char *who, int argc, char **argv); /* dubbo bench */
+int cli_list(const char *who, int argc, char **argv);  /* dubbo list */
 
 #endif

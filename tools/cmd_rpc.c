@@ -14,6 +14,7 @@
 #include "demo_service.h"
 #include "dubbo/error.h"
 #include "dubbo/cluster.h"
+#include "dubbo/registry.h"
 #include "dubbo/rpc.h"
 #include "dubbo/value.h"
 
@@ -44,6 +45,7 @@ static bool parse_int(const char *s, long lo, long hi, long *out)
 
 static const char demo_help[] =
     "usage: %s provider [--port N] [--host ADDR] [--threads N] [--direct] [--shutdown-timeout MS]\n"
+    "          [--registry URL]... [--application NAME] [--param KEY=VALUE]...\n"
     "\n"
     "Serve org.apache.dubbo.demo.DemoService over the Dubbo protocol until SIGTERM or\n"
     "SIGINT, then shut down gracefully: consumers get the readonly event, the port\n"
@@ -58,7 +60,11 @@ static const char demo_help[] =
     "                fastest, but sleep() then stalls every other call\n"
     "  --param K=V   a provider URL parameter: weight, token, executes, tps,\n"
     "                accesslog, dubbo.tag, filter, ... (repeatable)\n"
-    "  --registry URL  register in a registry (arrives with the registries)\n"
+    "  --registry URL  register in a registry: file://DIR, zookeeper://host:port,\n"
+    "                etcd://host:port (repeatable); default: this machine's embedded\n"
+    "                registry (DUBBO_REGISTRY or file:///tmp/dubbo-registry-UID); none: no\n"
+    "                registry\n"
+    "  --application NAME  application name in the registered URL (default dubbo-c)\n"
     "Prints 'listening on HOST:PORT' once it accepts calls.\n"
     "Example:\n"
     "  %s provider --port 20880 &\n"
@@ -76,6 +82,8 @@ int cli_demo(const char *who, int argc, char **argv)
     dubbo_server_options_init(&o);
     const char *params[129];
     size_t nparams = 0;
+    const char *regs[8];
+    size_t nregs = 0;
     for (int i = 1; i < argc; i++) {
         long v;
         const char *a = argv[i];
@@ -111,9 +119,11 @@ int cli_demo(const char *who, int argc, char **argv)
             params[nparams++] = val;
             params[nparams++] = eq + 1;
         } else if (strcmp(a, "--registry") == 0) {
-            fprintf(stderr, "%s: --registry %s: registries are not built yet; serving directly\n",
-                    who, val);
-            return 1;
+            if (nregs == sizeof(regs) / sizeof(regs[0]))
+                return usage(who, "too many --registry (%s)", val);
+            regs[nregs++] = val;
+        } else if (strcmp(a, "--application") == 0) {
+            o.application = val;
         } else {
             return usage(who, "unknown option '%s'", a);
         }
@@ -128,6 +138,22 @@ int cli_demo(const char *who, int argc, char **argv)
     dubbo_service_t svc = *demo_service();
     svc.params = params;
     int rc = dubbo_server_export(s, &svc);
+    /* Registries: those given, else the embedded default of this machine
+     * (so that two processes find each other out of the box); "none" for
+     * none. A given registry that cannot be opened is an error; the
+     * default one only a warning. */
+    if (!rc && nregs == 0) {
+        if (dubbo_server_add_registry(s, dubbo_default_registry()))
+            fprintf(stderr, "%s: warning: default registry %s: %s\n", who, dubbo_default_registry(),
+                    dubbo_last_error());
+        else
+            printf("registry %s\n", dubbo_default_registry());
+    }
+    for (size_t i = 0; !rc && i < nregs; i++) {
+        if (strcmp(regs[i], "none") == 0) continue;
+        rc = dubbo_server_add_registry(s, regs[i]);
+        if (!rc) printf("registry %s\n", regs[i]);
+    }
     if (!rc) rc = dubbo_server_start(s);
     if (rc) {
         fprintf(stderr, "%s: %s (%s)\n", who, dubbo_last_error(), dubbo_err_name(rc));
@@ -323,6 +349,8 @@ static const char call_help[] =
     "\n"
     "Call METHOD of the service at URL (dubbo://host:port/interface?version=&group=&timeout=)\n"
     "and print the result as typed JSON (docs/typed-json.md), one line per call.\n"
+    "URL may also be a registry and the interface: zookeeper://127.0.0.1:2181/<interface>,\n"
+    "file:///tmp/dubbo-registry-0/<interface>, etcd://127.0.0.1:2379/<interface>.\n"
     "Calls go through the cluster layer: several provider URLs separated by ';' are\n"
     "balanced and retried (--param loadbalance=roundrobin --param retries=2).\n"
     "Each ARG is typed JSON; the JVM parameter descriptor follows from the arguments'\n"
@@ -634,4 +662,55 @@ int cli_bench(const char *who, int argc, char **argv)
     dubbo_client_free(b.c);
     free_opts(&o);
     return b.errors ? 1 : 0;
+}
+
+/* ---- dubbo list ---------------------------------------------------------------------- */
+
+static const char list_help[] =
+    "usage: %s REGISTRY_URL [INTERFACE]\n"
+    "\n"
+    "Without INTERFACE: the services the registry holds. With it: their providers,\n"
+    "consumers, routers and configurators, one decoded URL per line.\n"
+    "Examples:\n"
+    "  %s zookeeper://127.0.0.1:2181\n"
+    "  %s file:///tmp/dubbo-registry-0 org.apache.dubbo.demo.DemoService\n";
+
+int cli_list(const char *who, int argc, char **argv)
+{
+    if (argc < 1 || is_help(argv[0])) {
+        fprintf(argc < 1 ? stderr : stdout, list_help, who, who, who);
+        return argc < 1 ? 2 : 0;
+    }
+    if (argc > 2) return usage(who, "unexpected argument '%s'", argv[2]);
+    dubbo_registry_t *r = dubbo_registry_open(argv[0]);
+    if (!r) {
+        fprintf(stderr, "%s: %s\n", who, dubbo_last_error());
+        return 1;
+    }
+    if (!r->ops->list) {
+        fprintf(stderr, "%s: the %s registry cannot list its content\n", who, r->url->protocol);
+        dubbo_registry_close(r);
+        return 1;
+    }
+    int status = 0;
+    static const char *const categories[] = {"providers", "consumers", "routers", "configurators"};
+    size_t ncat = argc == 2 ? 4 : 1;
+    for (size_t c = 0; c < ncat && !status; c++) {
+        char **items = NULL;
+        size_t n = 0;
+        int rc = r->ops->list(r, argc == 2 ? argv[1] : NULL, argc == 2 ? categories[c] : NULL,
+                              &items, &n);
+        if (rc) {
+            fprintf(stderr, "%s: %s\n", who, dubbo_last_error());
+            status = 1;
+        }
+        if (argc == 2 && n) printf("%s:\n", categories[c]);
+        for (size_t i = 0; i < n; i++) {
+            printf("%s%s\n", argc == 2 ? "  " : "", items[i]);
+            free(items[i]);
+        }
+        free(items);
+    }
+    dubbo_registry_close(r);
+    return status;
 }

@@ -18,7 +18,6 @@
 #define DUBBO_VERSION "unknown"
 #endif
 
-
 enum { EXIT_USAGE = 2 };
 
 /* Inputs and values are bounded so that a hostile input fails cleanly. */
@@ -425,6 +424,12 @@ static int cmd_bench(const command_t *self, const char *who, int argc, char **ar
     return cli_bench(who, argc, argv);
 }
 
+static int cmd_list(const command_t *self, const char *who, int argc, char **argv)
+{
+    (void)self;
+    return cli_list(who, argc, argv);
+}
+
 static int cmd_demo(const command_t *self, const char *who, int argc, char **argv)
 {
     (void)self;
@@ -438,6 +443,8 @@ static const command_t commands[] = {
      "call URL METHOD [ARG ...] [options]"},
     {"bench", cmd_bench, "load a Dubbo service: QPS and latency percentiles",
      "bench URL METHOD [ARG ...] [options]"},
+    {"list", cmd_list, "list the services, providers and consumers a registry holds",
+     "list REGISTRY_URL [INTERFACE]"},
     {"demo", cmd_demo, "run the demo provider (org.apache.dubbo.demo.DemoService)",
      "demo provider [options]"},
 };

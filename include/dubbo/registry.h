@@ -72,6 +72,11 @@ struct dubbo_registry {
 dubbo_registry_t *dubbo_registry_open(const char *url);
 void dubbo_registry_close(dubbo_registry_t *r);
 
+/* The embedded default registry of this machine:
+ * file://$XDG_RUNTIME_DIR/dubbo-registry, else file:///tmp/dubbo-registry-<uid>.
+ * DUBBO_REGISTRY overrides it. Static storage. */
+const char *dubbo_default_registry(void);
+
 /* Java's URL.encode (java.net.URLEncoder with UTF-8): letters, digits and
  * ".-*_" kept, space as '+', everything else %XX. Returns malloc'd text. */
 char *dubbo_url_encode(const char *s);

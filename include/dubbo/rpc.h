@@ -94,6 +94,7 @@ typedef struct {
     bool direct;             /* run handlers on the event-loop thread instead of the pool
                                 (Java's dispatcher=direct): fastest, but a handler that
                                 blocks stalls every connection; default false */
+    const char *application; /* application name in registered URLs; default "dubbo-c" */
 } dubbo_server_options_t;
 
 #define DUBBO_SERVER_OPTIONS_VERSION 1
@@ -113,6 +114,13 @@ int dubbo_server_export(dubbo_server_t *s, const dubbo_service_t *svc);
 /* Bind, listen and start the worker pool. Returns 0, or -errno from the
  * bind (e.g. -EADDRINUSE) with a message naming host:port. */
 int dubbo_server_start(dubbo_server_t *s);
+
+/* Announce every exported service in a registry (registry.h: file://DIR,
+ * zookeeper://..., etcd://...), now if the server is started, else at
+ * start; later exports are announced too. Several registries may be added.
+ * Shutdown withdraws the announcements first, before the readonly event.
+ * Errors: the registry's (unknown scheme: DUBBO_ENOT_FOUND). */
+int dubbo_server_add_registry(dubbo_server_t *s, const char *registry_url);
 
 /* The port actually bound (useful with port 0), or -1 before start. */
 int dubbo_server_port(const dubbo_server_t *s);

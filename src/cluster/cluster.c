@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "dubbo/cluster.h"
+#include "dubbo/registry.h"
 #include "core/internal.h"
 #include "core/log.h"
 
@@ -135,7 +136,23 @@ struct dubbo_cluster {
     size_t nfilters;
     void *strategy_state; /* from strategy->create */
     bool strategy_made;   /* create succeeded: destroy is due */
+    /* registry-backed references: one subscription per registry */
+    pthread_mutex_t reg_mu; /* guards every sub's provider list */
+    pthread_cond_t reg_cv;  /* a first providers notification arrived */
+    struct regsub *subs;
+    size_t nsubs;
 };
+
+/* One registry a reference follows, and the providers it last announced. */
+typedef struct regsub {
+    dubbo_cluster_t *cl;
+    dubbo_registry_t *reg;
+    char *consumer_url;
+    char **providers;
+    size_t nproviders;
+    bool subscribed, registered;
+    bool notified; /* its first providers list arrived */
+} regsub_t;
 
 static void snapshot_unref(snapshot_t *s)
 {
@@ -338,11 +355,118 @@ static int build_filters(dubbo_cluster_t *cl)
     return 0;
 }
 
+static bool same_key(const char *want, const char *got, bool version)
+{
+    if (want && strcmp(want, "*") == 0) return true;
+    bool w_none = !want || !*want || (version && strcmp(want, "0.0.0") == 0);
+    bool g_none = !got || !*got || (version && strcmp(got, "0.0.0") == 0);
+    if (w_none || g_none) return w_none && g_none;
+    /* a consumer group may list several: "a,b" */
+    if (!version && strchr(want, ',')) {
+        size_t gl = strlen(got);
+        for (const char *p = want; *p;) {
+            size_t n = strcspn(p, ",");
+            if (n == gl && strncmp(p, got, n) == 0) return true;
+            p += n + (p[n] == ',');
+        }
+        return false;
+    }
+    return strcmp(want, got) == 0;
+}
+
+/* A registry announced a category's full list. Providers of other versions
+ * or groups, of protocols we cannot call, and Java's empty:// marker are
+ * left out; the directory becomes the union over the reference's
+ * registries. Runs on the registry's thread. */
+static void reference_notify(void *user, const char *category, const char *const *urls, size_t n)
+{
+    regsub_t *sub = user;
+    dubbo_cluster_t *cl = sub->cl;
+    if (strcmp(category, "routers") == 0) {
+        /* rules as <router>://.../<interface>?rule=<encoded YAML> */
+        bool seen_condition = false;
+        for (size_t i = 0; i < n; i++) {
+            dubbo_url_t *u = dubbo_url_parse(urls[i]);
+            if (!u) continue;
+            const char *rule = dubbo_url_param(u, "rule", NULL);
+            if (rule &&
+                (strcmp(u->protocol, "condition") == 0 || strcmp(u->protocol, "tag") == 0)) {
+                if (dubbo_reference_set_rule((dubbo_reference_t *)cl, u->protocol, rule))
+                    DLOG_WARN("reference %s: rule from %s refused: %s", cl->url->path,
+                              sub->reg->url->protocol, dubbo_last_error());
+                if (strcmp(u->protocol, "condition") == 0) seen_condition = true;
+            }
+            dubbo_url_free(u);
+        }
+        if (!seen_condition) dubbo_reference_set_rule((dubbo_reference_t *)cl, "condition", NULL);
+        return;
+    }
+    if (strcmp(category, "providers") != 0) return;
+    const char *version = dubbo_url_param(cl->url, "version", NULL);
+    const char *group = dubbo_url_param(cl->url, "group", NULL);
+    char **keep = calloc(n ? n : 1, sizeof(char *));
+    size_t nkeep = 0;
+    for (size_t i = 0; keep && i < n; i++) {
+        dubbo_url_t *u = dubbo_url_parse(urls[i]);
+        if (!u) continue;
+        bool ok = strcmp(u->protocol, "empty") != 0 &&
+                  dubbo_extension_find(DUBBO_EXT_PROTOCOL, u->protocol) != NULL &&
+                  same_key(version, dubbo_url_param(u, "version", NULL), true) &&
+                  same_key(group, dubbo_url_param(u, "group", NULL), false);
+        dubbo_url_free(u);
+        if (ok) keep[nkeep++] = strdup(urls[i]);
+    }
+    pthread_mutex_lock(&cl->reg_mu);
+    for (size_t k = 0; k < sub->nproviders; k++)
+        free(sub->providers[k]);
+    free(sub->providers);
+    sub->providers = keep;
+    sub->nproviders = nkeep;
+    sub->notified = true;
+    pthread_cond_broadcast(&cl->reg_cv);
+    size_t total = 0;
+    for (size_t i = 0; i < cl->nsubs; i++)
+        total += cl->subs[i].nproviders;
+    const char **all = calloc(total ? total : 1, sizeof(char *));
+    size_t m = 0;
+    for (size_t i = 0; all && i < cl->nsubs; i++)
+        for (size_t k = 0; k < cl->subs[i].nproviders; k++) {
+            /* the same provider through two registries counts once */
+            bool dup = false;
+            for (size_t j = 0; j < m && !dup; j++)
+                dup = strcmp(all[j], cl->subs[i].providers[k]) == 0;
+            if (!dup) all[m++] = cl->subs[i].providers[k];
+        }
+    if (all && dubbo_reference_set_providers((dubbo_reference_t *)cl, all, m))
+        DLOG_WARN("reference %s: cannot apply %zu providers from %s: %s", cl->url->path, m,
+                  sub->reg->url->protocol, dubbo_last_error());
+    else
+        DLOG_DEBUG("reference %s: %zu providers (%zu from %s)", cl->url->path, m, nkeep,
+                   sub->reg->url->protocol);
+    pthread_mutex_unlock(&cl->reg_mu);
+    free(all);
+}
+
 void dubbo_reference_free(dubbo_reference_t *ref)
 {
     dubbo_cluster_t *cl = (dubbo_cluster_t *)ref;
     if (!cl) return;
-    /* First, while everything it may use is still there. */
+    /* Registries first: after unsubscribe no notification can arrive. */
+    for (size_t i = 0; i < cl->nsubs; i++) {
+        regsub_t *sub = &cl->subs[i];
+        if (sub->subscribed)
+            sub->reg->ops->unsubscribe(sub->reg, sub->consumer_url, reference_notify, sub);
+        if (sub->registered) sub->reg->ops->unreg(sub->reg, sub->consumer_url);
+        dubbo_registry_close(sub->reg);
+        for (size_t k = 0; k < sub->nproviders; k++)
+            free(sub->providers[k]);
+        free(sub->providers);
+        free(sub->consumer_url);
+    }
+    free(cl->subs);
+    pthread_mutex_destroy(&cl->reg_mu);
+    pthread_cond_destroy(&cl->reg_cv);
+    /* Then the strategy, while everything it may use is still there. */
     if (cl->strategy_made && cl->strategy->destroy) cl->strategy->destroy(cl, cl->strategy_state);
     snapshot_unref(cl->snap);
     for (size_t i = 0; i < cl->nrouters; i++)
@@ -359,6 +483,103 @@ void dubbo_reference_free(dubbo_reference_t *ref)
     free(cl);
 }
 
+/* A URL whose scheme is a registry, not a protocol. */
+static bool is_registry_url(const char *u)
+{
+    char scheme[32];
+    size_t n = strcspn(u, ":");
+    if (n == 0 || n >= sizeof(scheme) || strncmp(u + n, "://", 3) != 0) return false;
+    snprintf(scheme, sizeof(scheme), "%.*s", (int)n, u);
+    const char *names[64];
+    size_t k = dubbo_extension_list(DUBBO_EXT_REGISTRY, names, 64);
+    for (size_t i = 0; i < k && i < 64; i++)
+        if (strcmp(names[i], scheme) == 0) return true;
+    return false;
+}
+
+/* Open, register the consumer in, and subscribe to every registry URL of
+ * the list (its last path segment is the interface, unless `interface`
+ * was given as a parameter). */
+static int subscribe_registries(dubbo_cluster_t *cl, const char *urls)
+{
+    char *list = strdup(urls);
+    if (!list) return dubbo__seterr(DUBBO_ENOMEM, "reference: out of memory");
+    size_t count = 0;
+    for (const char *p = urls; *p; p++)
+        count += *p == ';';
+    cl->subs = calloc(count + 1, sizeof(regsub_t));
+    int rc = cl->subs ? 0 : DUBBO_ENOMEM;
+    const char *app = dubbo_url_param(cl->url, "application", NULL);
+    bool explicit_iface = dubbo_url_param(cl->url, "interface", NULL) != NULL;
+    for (char *save = NULL, *t = strtok_r(list, ";", &save); t && !rc;
+         t = strtok_r(NULL, ";", &save)) {
+        if (!is_registry_url(t)) continue;
+        char *regurl = strdup(t);
+        if (!regurl) {
+            rc = DUBBO_ENOMEM;
+            break;
+        }
+        if (!explicit_iface) {
+            /* cut "/<interface>" off, keeping any ?parameters */
+            char *q = strchr(regurl, '?');
+            char params[1024] = "";
+            if (q) {
+                snprintf(params, sizeof(params), "%s", q);
+                *q = '\0';
+            }
+            char *slash = strrchr(regurl, '/');
+            if (slash && slash > strstr(regurl, "://") + 2) *slash = '\0';
+            strncat(regurl, params, strlen(params));
+        }
+        regsub_t *sub = &cl->subs[cl->nsubs];
+        sub->cl = cl;
+        sub->reg = dubbo_registry_open(regurl);
+        free(regurl);
+        if (!sub->reg) {
+            rc = dubbo__last_code() ? dubbo__last_code() : DUBBO_EINVAL;
+            break;
+        }
+        cl->nsubs++;
+        sub->consumer_url = dubbo_consumer_url(dubbo_local_ip(), cl->url->path,
+                                               dubbo_url_param(cl->url, "version", ""),
+                                               dubbo_url_param(cl->url, "group", ""), app);
+        if (!sub->consumer_url) {
+            rc = DUBBO_ENOMEM;
+            break;
+        }
+        /* Java registers the consumer too (operators see who calls what);
+         * a registry that is down is not an error for the caller. */
+        if (sub->reg->ops->reg(sub->reg, sub->consumer_url) == 0) sub->registered = true;
+        rc = sub->reg->ops->subscribe(sub->reg, sub->consumer_url, reference_notify, sub);
+        if (!rc) sub->subscribed = true;
+    }
+    free(list);
+    /* Like Java's subscribe, hand the reference back with the providers
+     * known: wait (up to each registry's `timeout`, default 3000 ms) for
+     * the first list. A registry that is down does not fail the reference:
+     * it is followed as soon as it answers. */
+    for (size_t i = 0; !rc && i < cl->nsubs; i++) {
+        regsub_t *sub = &cl->subs[i];
+        long ms = dubbo_url_param_int(sub->reg->url, "timeout", 3000);
+        struct timespec dl;
+        clock_gettime(CLOCK_REALTIME, &dl);
+        dl.tv_sec += ms / 1000;
+        dl.tv_nsec += (ms % 1000) * 1000000L;
+        if (dl.tv_nsec >= 1000000000L) {
+            dl.tv_sec++;
+            dl.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&cl->reg_mu);
+        while (!sub->notified)
+            if (pthread_cond_timedwait(&cl->reg_cv, &cl->reg_mu, &dl)) break;
+        if (!sub->notified)
+            DLOG_WARN("reference %s: no provider list from %s within %ld ms; going on",
+                      cl->url->path, sub->reg->url->protocol, ms);
+        pthread_mutex_unlock(&cl->reg_mu);
+    }
+    return rc;
+}
+
 dubbo_reference_t *dubbo_reference_new(const char *urls, const char *const *params)
 {
     dubbo_extensions_init();
@@ -368,6 +589,8 @@ dubbo_reference_t *dubbo_reference_new(const char *urls, const char *const *para
         return NULL;
     }
     pthread_mutex_init(&cl->mu, NULL);
+    pthread_mutex_init(&cl->reg_mu, NULL);
+    pthread_cond_init(&cl->reg_cv, NULL);
     pthread_rwlock_init(&cl->routers_lock, NULL);
     /* The reference URL: the first provider's address and path, with only
      * the reference's own parameters. A provider URL's parameters (weight,
@@ -379,7 +602,16 @@ dubbo_reference_t *dubbo_reference_new(const char *urls, const char *const *para
         if (strcmp(kv[0], "interface") == 0) iface = kv[1];
     char *save_first = NULL;
     char *first = list ? strtok_r(list, ";", &save_first) : NULL;
-    if (first) {
+    if (first && is_registry_url(first)) {
+        /* registry://.../<interface>: the interface is the last segment */
+        const char *slash = strrchr(first, '/');
+        char tmp[600];
+        snprintf(tmp, sizeof(tmp), "consumer://%s/%s", dubbo_local_ip(),
+                 iface               ? iface
+                 : slash && slash[1] ? slash + 1
+                                     : "");
+        cl->url = dubbo_url_parse(tmp);
+    } else if (first) {
         cl->url = dubbo_url_parse(first);
         if (cl->url) {
             for (size_t i = 0; i < cl->url->nparams; i++) {
@@ -441,6 +673,7 @@ dubbo_reference_t *dubbo_reference_new(const char *urls, const char *const *para
             list = strdup(urls);
             for (char *save = NULL, *t = strtok_r(list, ";", &save); t;
                  t = strtok_r(NULL, ";", &save)) {
+                if (is_registry_url(t)) continue; /* subscribed below */
                 const char **np = realloc(ps, (n + 1) * sizeof(*np));
                 if (!np) {
                     rc = DUBBO_ENOMEM;
@@ -456,6 +689,9 @@ dubbo_reference_t *dubbo_reference_new(const char *urls, const char *const *para
     free(list);
     if (!rc && cl->strategy->create) rc = cl->strategy->create(cl, &cl->strategy_state);
     if (!rc) cl->strategy_made = true;
+    /* Registries last: their first notification may arrive at once, from
+     * their own threads, and finds the reference complete. */
+    if (!rc && urls) rc = subscribe_registries(cl, urls);
     if (rc) {
         char detail[512];
         snprintf(detail, sizeof(detail), "%s", dubbo_last_error());

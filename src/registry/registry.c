@@ -15,6 +15,22 @@
 #include "dubbo/registry.h"
 #include "core/internal.h"
 
+static char default_registry_url[600];
+
+static void default_registry_init(void)
+{
+    const char *env = getenv("DUBBO_REGISTRY");
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    if (env && *env)
+        snprintf(default_registry_url, sizeof(default_registry_url), "%s", env);
+    else if (xdg && *xdg)
+        snprintf(default_registry_url, sizeof(default_registry_url), "file://%s/dubbo-registry",
+                 xdg);
+    else
+        snprintf(default_registry_url, sizeof(default_registry_url),
+                 "file:///tmp/dubbo-registry-%u", (unsigned)getuid());
+}
+
 dubbo_registry_t *dubbo_registry_open(const char *url)
 {
     dubbo_url_t *u = dubbo_url_parse(url);
@@ -40,6 +56,13 @@ void dubbo_registry_close(dubbo_registry_t *r)
     dubbo_url_t *u = r->url;
     r->ops->destroy(r);
     dubbo_url_free(u);
+}
+
+const char *dubbo_default_registry(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, default_registry_init);
+    return default_registry_url;
 }
 
 char *dubbo_url_encode(const char *s)

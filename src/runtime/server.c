@@ -19,6 +19,7 @@
 #include "protocol/dubbo/codec.h"
 #include "transport/loop.h"
 #include "runtime/call.h"
+#include "dubbo/registry.h"
 
 /* ---- services ---------------------------------------------------------- */
 
@@ -63,11 +64,21 @@ typedef struct job {
     uint8_t body[];
 } job_t;
 
+typedef struct {
+    dubbo_registry_t *reg;
+    char *url; /* what was registered */
+} announced_t;
+
 struct dubbo_server {
     dubbo_server_options_t opts;
     pthread_rwlock_t svc_lock;
     service_t *services;
     size_t nservices;
+    /* registries, and what was announced in them (svc_lock guards both) */
+    dubbo_registry_t **regs;
+    size_t nregs;
+    announced_t *announced;
+    size_t nannounced;
 
     uv_tcp_t listener;
     bool listening;
@@ -190,6 +201,88 @@ static int service_setup(dubbo_server_t *s, service_t *x, const char *const *par
     return 0;
 }
 
+/* Register one service's provider URL in one registry; svc_lock held.
+ * A registry that fails is logged: registries recover on their own. */
+static void announce(dubbo_server_t *s, dubbo_registry_t *reg, const service_t *x)
+{
+    const char *host = s->opts.host;
+    if (!host || !*host || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
+        host = dubbo_local_ip();
+    const char **methods = calloc(x->nmethods ? x->nmethods : 1, sizeof(char *));
+    const char **extra = calloc(x->url->nparams * 2 + 1, sizeof(char *));
+    if (!methods || !extra) {
+        free(methods);
+        free(extra);
+        return;
+    }
+    for (size_t i = 0; i < x->nmethods; i++)
+        methods[i] = x->methods[i].name;
+    size_t k = 0;
+    for (size_t i = 0; i < x->url->nparams; i++) {
+        const char *key = x->url->params[i].key;
+        if (strcmp(key, "version") == 0 || strcmp(key, "group") == 0) continue;
+        extra[k++] = key;
+        extra[k++] = x->url->params[i].value;
+    }
+    extra[k] = NULL;
+    char *url = dubbo_provider_url("dubbo", host, s->port, x->interface, x->version, x->group,
+                                   s->opts.application, methods, x->nmethods, extra);
+    free(methods);
+    free(extra);
+    if (!url) return;
+    int rc = reg->ops->reg(reg, url);
+    if (rc)
+        DLOG_WARN("cannot register %s in %s: %s", x->interface, reg->url->protocol,
+                  dubbo_last_error());
+    announced_t *na = realloc(s->announced, (s->nannounced + 1) * sizeof(*na));
+    if (!na) {
+        free(url);
+        return;
+    }
+    s->announced = na;
+    s->announced[s->nannounced].reg = reg;
+    s->announced[s->nannounced].url = url;
+    s->nannounced++;
+}
+
+int dubbo_server_add_registry(dubbo_server_t *s, const char *registry_url)
+{
+    dubbo_extensions_init();
+    dubbo_registry_t *reg = dubbo_registry_open(registry_url);
+    if (!reg) return dubbo__last_code() ? dubbo__last_code() : DUBBO_EINVAL;
+    pthread_rwlock_wrlock(&s->svc_lock);
+    dubbo_registry_t **nr = realloc(s->regs, (s->nregs + 1) * sizeof(*nr));
+    if (!nr) {
+        pthread_rwlock_unlock(&s->svc_lock);
+        dubbo_registry_close(reg);
+        return dubbo__seterr(DUBBO_ENOMEM, "server: out of memory");
+    }
+    s->regs = nr;
+    s->regs[s->nregs++] = reg;
+    if (s->listening)
+        for (size_t i = 0; i < s->nservices; i++)
+            announce(s, reg, &s->services[i]);
+    pthread_rwlock_unlock(&s->svc_lock);
+    return 0;
+}
+
+/* Withdraw every announcement (shutdown's first step). */
+static void withdraw_all(dubbo_server_t *s)
+{
+    pthread_rwlock_wrlock(&s->svc_lock);
+    for (size_t i = 0; i < s->nannounced; i++) {
+        announced_t *a = &s->announced[i];
+        if (a->reg->ops->unreg(a->reg, a->url))
+            DLOG_WARN("cannot unregister from %s: %s", a->reg->url->protocol, dubbo_last_error());
+        free(a->url);
+    }
+    if (s->nannounced) DLOG_INFO("shutdown: unregistered %zu provider URL(s)", s->nannounced);
+    free(s->announced);
+    s->announced = NULL;
+    s->nannounced = 0;
+    pthread_rwlock_unlock(&s->svc_lock);
+}
+
 int dubbo_server_export(dubbo_server_t *s, const dubbo_service_t *svc)
 {
     dubbo_extensions_init();
@@ -241,6 +334,9 @@ int dubbo_server_export(dubbo_server_t *s, const dubbo_service_t *svc)
         return dubbo__seterr(rc, "export %s: %s", svc->interface, detail);
     }
     s->nservices++;
+    if (s->listening)
+        for (size_t i = 0; i < s->nregs; i++)
+            announce(s, s->regs[i], x);
     pthread_rwlock_unlock(&s->svc_lock);
     return 0;
 }
@@ -828,6 +924,9 @@ int dubbo_server_start(dubbo_server_t *s)
     pthread_rwlock_wrlock(&s->svc_lock);
     for (size_t i = 0; i < s->nservices; i++)
         s->services[i].url->port = s->port;
+    for (size_t r = 0; r < s->nregs; r++)
+        for (size_t i = 0; i < s->nservices; i++)
+            announce(s, s->regs[r], &s->services[i]);
     pthread_rwlock_unlock(&s->svc_lock);
     DLOG_INFO("serving dubbo on %s:%d (%d workers)", s->opts.host, s->port, s->nthreads);
     return 0;
@@ -874,6 +973,9 @@ int dubbo_server_shutdown(dubbo_server_t *s)
 {
     if (s->shut) return 0;
     int rc = 0;
+    /* Java's order: leave the registries first, so consumers stop picking
+     * this provider, then tell connected consumers (readonly), then drain. */
+    withdraw_all(s);
     if (s->listening || s->timer_on) dubbo__loop_run_sync(readonly_on_loop, s);
     /* Drain: wait for every queued or running call, up to the deadline. */
     struct timespec dl;
@@ -923,6 +1025,10 @@ void dubbo_server_free(dubbo_server_t *s)
 {
     if (!s) return;
     if (s->nthreads && !s->shut) dubbo_server_shutdown(s);
+    withdraw_all(s); /* a server never started may still have none */
+    for (size_t i = 0; i < s->nregs; i++)
+        dubbo_registry_close(s->regs[i]);
+    free(s->regs);
     for (size_t i = 0; i < s->nservices; i++)
         service_free(&s->services[i]);
     free(s->services);
