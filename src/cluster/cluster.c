@@ -521,15 +521,16 @@ static int subscribe_registries(dubbo_cluster_t *cl, const char *urls)
         }
         if (!explicit_iface) {
             /* cut "/<interface>" off, keeping any ?parameters */
-            char *q = strchr(regurl, '?');
-            char params[1024] = "";
-            if (q) {
-                snprintf(params, sizeof(params), "%s", q);
-                *q = '\0';
-            }
-            char *slash = strrchr(regurl, '/');
-            if (slash && slash > strstr(regurl, "://") + 2) *slash = '\0';
-            strncat(regurl, params, strlen(params));
+            size_t qpos = strcspn(regurl, "?");
+            const char *scheme_end = strstr(regurl, "://");
+            size_t cut = qpos;
+            for (size_t i = qpos; i > 0; i--)
+                if (regurl[i - 1] == '/') {
+                    if (scheme_end && regurl + i - 1 > scheme_end + 2) cut = i - 1;
+                    break;
+                }
+            /* regurl[0..cut) + regurl[qpos..]: never longer than regurl */
+            memmove(regurl + cut, regurl + qpos, strlen(regurl + qpos) + 1);
         }
         regsub_t *sub = &cl->subs[cl->nsubs];
         sub->cl = cl;
