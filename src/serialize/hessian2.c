@@ -456,12 +456,15 @@ static int read_binary_body(dubbo_h2_decoder_t *d, uint8_t b, size_t at, dubbo_v
     return 0;
 }
 
-static dubbo_value_t *new_value(dubbo_h2_decoder_t *d, dubbo_vtype_t t)
+/* Every caller sets the union member of its type (lists, maps and objects
+ * all of theirs), so only the header is initialised here. */
+static inline __attribute__((always_inline)) dubbo_value_t *new_value(dubbo_h2_decoder_t *d,
+                                                                      dubbo_vtype_t t)
 {
     dubbo_value_t *v = dubbo__arena_alloc(d->arena, sizeof(*v));
     if (v) {
-        memset(v, 0, sizeof(*v));
         v->type = t;
+        v->flags = 0;
     }
     return v;
 }
@@ -512,6 +515,8 @@ static int read_list(dubbo_h2_decoder_t *d, size_t at, const char *type, int32_t
     dubbo_value_t *v = new_value(d, DUBBO_T_LIST);
     if (!v) return arena_fail(d, at);
     v->u.list.type = type;
+    v->u.list.items = NULL; /* until complete (a child may refer to it) */
+    v->u.list.len = v->u.list.cap = 0;
     if (variable) v->flags = DUBBO_VF_VARIABLE;
     int rc = add_ref(d, v);
     if (rc) return rc;
@@ -541,6 +546,8 @@ static int read_map(dubbo_h2_decoder_t *d, size_t at, const char *type, dubbo_va
     dubbo_value_t *v = new_value(d, DUBBO_T_MAP);
     if (!v) return arena_fail(d, at);
     v->u.map.type = type;
+    v->u.map.items = NULL;
+    v->u.map.len = v->u.map.cap = 0;
     int rc = add_ref(d, v);
     if (rc) return rc;
     if ((rc = enter(d, at))) return rc;
@@ -617,6 +624,7 @@ static int read_object(dubbo_h2_decoder_t *d, size_t at, int32_t idx, dubbo_valu
     dubbo_value_t *v = new_value(d, DUBBO_T_OBJECT);
     if (!v) return arena_fail(d, at);
     v->u.obj.cls = c;
+    v->u.obj.fields = NULL;
     int rc = add_ref(d, v);
     if (rc) return rc;
     if ((rc = enter(d, at))) return rc;
