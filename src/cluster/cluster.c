@@ -388,7 +388,11 @@ static void reference_notify(void *user, const char *category, const char *const
         for (size_t i = 0; i < n; i++) {
             dubbo_url_t *u = dubbo_url_parse(urls[i]);
             if (!u) continue;
-            const char *rule = dubbo_url_param(u, "rule", NULL);
+            const char *raw = dubbo_url_param(u, "rule", NULL);
+            /* Java reads it with getParameterAndDecoded: '+' is a space */
+            char *rule = raw ? strdup(raw) : NULL;
+            for (char *p = rule; p && *p; p++)
+                if (*p == '+') *p = ' ';
             if (rule &&
                 (strcmp(u->protocol, "condition") == 0 || strcmp(u->protocol, "tag") == 0)) {
                 if (dubbo_reference_set_rule((dubbo_reference_t *)cl, u->protocol, rule))
@@ -396,6 +400,7 @@ static void reference_notify(void *user, const char *category, const char *const
                               sub->reg->url->protocol, dubbo_last_error());
                 if (strcmp(u->protocol, "condition") == 0) seen_condition = true;
             }
+            free(rule);
             dubbo_url_free(u);
         }
         if (!seen_condition) dubbo_reference_set_rule((dubbo_reference_t *)cl, "condition", NULL);

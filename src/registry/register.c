@@ -3,4 +3,9 @@
 #include "dubbo/registry.h"
 #include "cluster/builtins.h"
 
-void dubbo__register_registries(void) {}
+extern const dubbo_registry_ops_t dubbo__registry_file;
+
+void dubbo__register_registries(void)
+{
+    dubbo_extension_register(DUBBO_EXT_REGISTRY, &dubbo__registry_file);
+}
