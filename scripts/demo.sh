@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The main job: install what is missing, build dubbo-c (release), start the
-# demo provider (org.apache.dubbo.demo.DemoService over the Dubbo protocol),
-# call every method with the dubbo CLI, and stop the provider gracefully.
+# The main job: install what is missing, build dubbo-c (release), start two
+# demo providers (org.apache.dubbo.demo.DemoService over the Dubbo protocol)
+# that announce themselves in the embedded registry, call every method with
+# the dubbo CLI through the registry and directly, and stop the providers
+# gracefully.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null
@@ -11,14 +13,26 @@ DUBBO=build/release/tools/dubbo
 PORT=${DUBBO_DEMO_PORT:-20880}
 URL=dubbo://127.0.0.1:$PORT/org.apache.dubbo.demo.DemoService
 
-log=$(mktemp)
+# A private embedded registry for the demo (the default is per machine).
+work=$(mktemp -d)
+export DUBBO_REGISTRY="file://$work/registry"
+log=$work/provider.log
+log2=$work/provider2.log
 $DUBBO demo provider --host 127.0.0.1 --port "$PORT" >"$log" 2>&1 &
 provider=$!
-trap 'kill $provider 2>/dev/null || true; rm -f "$log"' EXIT
-for _ in $(seq 100); do grep -q "listening on" "$log" && break; sleep 0.05; done
-grep "listening on" "$log" || { cat "$log"; exit 1; }
+$DUBBO demo provider --host 127.0.0.1 --port 0 >"$log2" 2>&1 &
+provider2=$!
+trap 'kill $provider $provider2 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 100); do grep -q "listening on" "$log" && grep -q "listening on" "$log2" && break; sleep 0.05; done
+grep "listening on" "$log" "$log2" || { cat "$log" "$log2"; exit 1; }
+REG="$DUBBO_REGISTRY/org.apache.dubbo.demo.DemoService"
 
 run() { echo "+ dubbo $*"; "$DUBBO" "$@"; }
+# What the embedded registry holds, and calls found through it (both providers):
+run list "$DUBBO_REGISTRY"
+run call "$REG" whoami --count 4 --param loadbalance=roundrobin
+run call "$REG" sayHello '"registry"'
+# Direct calls to one provider:
 run call "$URL" sayHello '"world"'
 run call "$URL" whoami
 run call "$URL" echo '{"$class":"com.example.User","$":{"name":"Ann","age":42,"tags":["a","b"]}}' \
@@ -33,8 +47,9 @@ run bench "$URL" sayHello '"bench"' --concurrency 16 --duration 2
 run hessian2 encode --hex '{"$class":"long","$":5}'
 run hessian2 decode --hex '7304 5b696e74 91 92 93'
 
-echo "+ kill -TERM provider (graceful shutdown)"
-kill -TERM $provider
-wait $provider
+echo "+ kill -TERM providers (graceful shutdown: unregister, readonly, drain)"
+kill -TERM $provider $provider2
+wait $provider $provider2
 cat "$log"
-trap 'rm -f "$log"' EXIT
+run list "$DUBBO_REGISTRY" org.apache.dubbo.demo.DemoService
+trap 'rm -rf "$work"' EXIT
