@@ -12,6 +12,8 @@ PKGS=(
   libjansson-dev                          # JSON parsing (typed JSON, config)
   libuv1-dev                              # the event loop of the transport
   libyaml-dev                             # routing rules and configuration (YAML)
+  libcurl4-openssl-dev                    # the etcd registry's client (its JSON gateway)
+  etcd-server etcd-client                 # etcd 3.4 for the integration tests
   openjdk-17-jdk-headless libhessian-java # Caucho Hessian 4.0.38: the Java peer
   nodejs npm                              # hessian.js and the Node Dubbo peers
 )

@@ -245,7 +245,7 @@ typedef struct {
     atomic_size_t cur; /* the endpoint calls go to */
     char *root;        /* "/dubbo" */
     long timeout_ms, ttl_s, keepalive_ms;
-    struct curl_slist *hdrs;
+    struct curl_slist *hdrs, *watch_hdrs;
 
     /* Registered keys and the lease; held across the HTTP calls that use
      * them, so keys are put under the lease that is current. */
@@ -942,7 +942,7 @@ static int watch_start(etcd_t *r, watch_t *w, int64_t from)
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_PROXY, "");
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, r->hdrs);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, r->watch_hdrs);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, w->body);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(w->body));
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_watch);
@@ -1319,6 +1319,7 @@ static void etcd_free(etcd_t *r)
     }
     free(r->recs);
     curl_slist_free_all(r->hdrs);
+    curl_slist_free_all(r->watch_hdrs);
     if (r->reg_easy) curl_easy_cleanup(r->reg_easy);
     if (r->range_easy) curl_easy_cleanup(r->range_easy);
     if (r->multi) curl_multi_cleanup(r->multi);
@@ -1415,10 +1416,17 @@ static dubbo_registry_t *etcd_create(const dubbo_url_t *url)
     if (h) r->hdrs = h;
     /* no "Expect: 100-continue" round trip before a large body */
     if (h && (h = curl_slist_append(r->hdrs, "Expect:"))) r->hdrs = h;
+    /* The gateway passes Grpc-Metadata-* headers on as gRPC metadata:
+     * "hasleader" makes a member that has lost its leader cancel the watch
+     * (we then reconnect, maybe elsewhere) instead of keeping it silent. */
+    struct curl_slist *wh = curl_slist_append(NULL, "Content-Type: application/json");
+    if (wh) r->watch_hdrs = wh;
+    if (wh && (wh = curl_slist_append(r->watch_hdrs, "Grpc-Metadata-hasleader: true")))
+        r->watch_hdrs = wh;
     r->reg_easy = curl_easy_init();
     r->range_easy = curl_easy_init();
     r->multi = curl_multi_init();
-    if (oom || !h || !r->reg_easy || !r->range_easy || !r->multi) {
+    if (oom || !h || !wh || !r->reg_easy || !r->range_easy || !r->multi) {
         etcd_free(r);
         dubbo__seterr(DUBBO_ENOMEM, "etcd registry: out of memory");
         return NULL;

@@ -4,8 +4,10 @@
 #include "cluster/builtins.h"
 
 extern const dubbo_registry_ops_t dubbo__registry_file;
+extern const dubbo_registry_ops_t dubbo__registry_etcd;
 
 void dubbo__register_registries(void)
 {
     dubbo_extension_register(DUBBO_EXT_REGISTRY, &dubbo__registry_file);
+    dubbo_extension_register(DUBBO_EXT_REGISTRY, &dubbo__registry_etcd);
 }

@@ -26,6 +26,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -56,13 +57,13 @@ static void sleep_ms(unsigned ms)
     }
 }
 
-static bool on_path(const char *prog)
+/* Where prog is on PATH, in buf; false when it is not. */
+static bool on_path(const char *prog, char *buf, size_t size)
 {
     const char *path = getenv("PATH");
-    char buf[4096];
     for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
         size_t len = strcspn(p, ":");
-        snprintf(buf, sizeof(buf), "%.*s/%s", (int)len, p, prog);
+        snprintf(buf, size, "%.*s/%s", (int)len, p, prog);
         if (access(buf, X_OK) == 0) return true;
         p += len + (p[len] == ':');
     }
@@ -72,6 +73,7 @@ static bool on_path(const char *prog)
 /* ---- the etcd server ---------------------------------------------------- */
 
 typedef struct {
+    char bin[512]; /* the etcd binary */
     char dir[64];  /* the test's temp dir (mkdtemp: mode 700) */
     char data[96]; /* etcd's data dir, mode 700 */
     char log[96];  /* etcd's output */
@@ -164,15 +166,31 @@ static int etcd_start(void)
                     pu,        "--initial-cluster",
                     ic,        "--listen-metrics-urls",
                     mu,        NULL};
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, E.log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    int rc = posix_spawnp(&E.pid, "etcd", &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc) {
-        fprintf(stderr, "cannot start etcd: %s\n", strerror(rc));
+    /* fork + exec rather than posix_spawn: the child asks to be killed
+     * when this process dies, so a test killed by a timeout leaves no etcd
+     * behind. Only async-signal-safe calls between fork and exec. */
+    int logfd = open(E.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (logfd < 0 || nullfd < 0) {
+        fprintf(stderr, "cannot open %s: %s\n", E.log, strerror(errno));
+        return -1;
+    }
+    pid_t parent = getpid();
+    E.pid = fork();
+    if (E.pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(127);
+        dup2(nullfd, 0);
+        dup2(logfd, 1);
+        dup2(logfd, 2);
+        execve(E.bin, argv, environ);
+        _exit(127);
+    }
+    close(logfd);
+    close(nullfd);
+    if (E.pid < 0) {
+        fprintf(stderr, "cannot start etcd: %s\n", strerror(errno));
+        E.pid = 0;
         return -1;
     }
     uint64_t t0 = now_ms();
@@ -663,6 +681,8 @@ TEST(destroy_withdraws)
 
 static int child(const char *reg, const char *url)
 {
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
+    if (getppid() == 1) return 1;
     dubbo_extensions_init();
     dubbo_extension_register(DUBBO_EXT_REGISTRY, &dubbo__registry_etcd);
     dubbo_registry_t *r = dubbo_registry_open(reg);
@@ -680,7 +700,8 @@ int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "--child") == 0) return child(argv[2], argv[3]);
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (!on_path("etcd") || !on_path("etcdctl")) {
+    char ctl[512];
+    if (!on_path("etcd", E.bin, sizeof(E.bin)) || !on_path("etcdctl", ctl, sizeof(ctl))) {
         printf("SKIP: etcd/etcdctl not installed (Debian: etcd-server etcd-client)\n");
         return 77;
     }
