@@ -14,6 +14,8 @@ PKGS=(
   libyaml-dev                             # routing rules and configuration (YAML)
   libcurl4-openssl-dev                    # the etcd registry's client (its JSON gateway)
   etcd-server etcd-client                 # etcd 3.4 for the integration tests
+  libzookeeper-mt-dev                     # the official ZooKeeper C client
+  zookeeper                               # ZooKeeper 3.8 for the integration tests
   openjdk-17-jdk-headless libhessian-java # Caucho Hessian 4.0.38: the Java peer
   nodejs npm                              # hessian.js and the Node Dubbo peers
 )

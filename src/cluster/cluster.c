@@ -384,14 +384,17 @@ static void reference_notify(void *user, const char *category, const char *const
     dubbo_cluster_t *cl = sub->cl;
     if (strcmp(category, "routers") == 0) {
         /* rules as <router>://.../<interface>?rule=<encoded YAML> */
-        bool seen_condition = false;
+        bool seen_condition = false, seen_tag = false;
         for (size_t i = 0; i < n; i++) {
             dubbo_url_t *u = dubbo_url_parse(urls[i]);
             if (!u) continue;
             const char *raw = dubbo_url_param(u, "rule", NULL);
-            /* Java reads it with getParameterAndDecoded: '+' is a space */
+            /* Old route URLs (dubbo-admin) encode spaces as '+', read by
+             * Java with getParameterAndDecoded; config-node rules carry a
+             * `scope` and encode them as %20, so their '+' is a '+'. */
             char *rule = raw ? strdup(raw) : NULL;
-            for (char *p = rule; p && *p; p++)
+            bool plus_is_space = !dubbo_url_param(u, "scope", NULL);
+            for (char *p = rule; plus_is_space && p && *p; p++)
                 if (*p == '+') *p = ' ';
             if (rule &&
                 (strcmp(u->protocol, "condition") == 0 || strcmp(u->protocol, "tag") == 0)) {
@@ -399,11 +402,13 @@ static void reference_notify(void *user, const char *category, const char *const
                     DLOG_WARN("reference %s: rule from %s refused: %s", cl->url->path,
                               sub->reg->url->protocol, dubbo_last_error());
                 if (strcmp(u->protocol, "condition") == 0) seen_condition = true;
+                if (strcmp(u->protocol, "tag") == 0) seen_tag = true;
             }
             free(rule);
             dubbo_url_free(u);
         }
         if (!seen_condition) dubbo_reference_set_rule((dubbo_reference_t *)cl, "condition", NULL);
+        if (!seen_tag) dubbo_reference_set_rule((dubbo_reference_t *)cl, "tag", NULL);
         return;
     }
     if (strcmp(category, "providers") != 0) return;

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,31 @@ static void default_registry_init(void)
 
 dubbo_registry_t *dubbo_registry_open(const char *url)
 {
+    /* zookeeper://h1:p1,h2:p2/... is Java's cluster form: the first host,
+     * the others as `backup` (UrlUtils.parseURL). */
+    char *rewritten = NULL;
+    const char *auth = strstr(url, "://");
+    if (auth) {
+        auth += 3;
+        size_t alen = strcspn(auth, "/?");
+        const char *comma = memchr(auth, ',', alen);
+        if (comma) {
+            size_t len = strlen(url) + 16;
+            rewritten = malloc(len);
+            if (!rewritten) {
+                dubbo__seterr(DUBBO_ENOMEM, "registry: out of memory");
+                return NULL;
+            }
+            const char *rest = auth + alen; /* "/path?query" or "?query" or "" */
+            const char *q = strchr(rest, '?');
+            snprintf(rewritten, len, "%.*s%.*s%s%sbackup=%.*s%s%s", (int)(comma - url), url,
+                     (int)(q ? q - rest : (ptrdiff_t)strlen(rest)), rest, "", "?",
+                     (int)(auth + alen - comma - 1), comma + 1, q ? "&" : "", q ? q + 1 : "");
+            url = rewritten;
+        }
+    }
     dubbo_url_t *u = dubbo_url_parse(url);
+    free(rewritten);
     if (!u) return NULL;
     const dubbo_registry_ops_t *ops = dubbo_extension_find(DUBBO_EXT_REGISTRY, u->protocol);
     if (!ops) {

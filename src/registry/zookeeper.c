@@ -50,9 +50,9 @@ typedef struct {
 typedef struct node {
     struct node *next;
     char *path;
-    int data;  /* 1: a config node whose data is read; 0: a category, children */
-    int refs;  /* subscriptions reading it */
-    int fresh; /* read, with a watch armed, since the last (re)connect */
+    int data;    /* 1: a config node whose data is read; 0: a category, children */
+    int refs;    /* subscriptions reading it */
+    int fresh;   /* read, with a watch armed, since the last (re)connect */
     char **kids; /* children, sorted */
     size_t nkids;
     char *text; /* data, NUL-terminated; NULL when the node does not exist */
@@ -122,7 +122,7 @@ struct zk {
     char *root; /* "/dubbo", or "" for group=/ */
     int session_ms;
 
-    pthread_mutex_t mu; /* everything below up to `nodes` */
+    pthread_mutex_t mu;     /* everything below up to `nodes` */
     pthread_cond_t cv;      /* wakes the worker */
     pthread_cond_t conn_cv; /* announces a connection (create() waits for one) */
     int closing, connected;
@@ -179,6 +179,11 @@ static int transient(int rc)
 {
     return rc == ZINVALIDSTATE || rc == ZCONNECTIONLOSS || rc == ZOPERATIONTIMEOUT ||
            rc == ZSESSIONEXPIRED || rc == ZCLOSING || rc == ZSESSIONMOVED;
+}
+
+static const char *zk_err(int rc)
+{
+    return rc == ZINVALIDSTATE ? "no session" : zerror(rc);
 }
 
 static const char *interface_of(const dubbo_url_t *u)
@@ -501,9 +506,14 @@ static int node_read(zk_t *z, node_t *n)
     int rc = ZINVALIDSTATE;
     if (usable(z)) rc = n->data ? read_data(z, n) : read_children(z, n);
     pthread_rwlock_unlock(&z->hl);
+    if (rc == ZBADARGUMENTS && n->data) { /* a key ZooKeeper cannot have: no rule */
+        free(n->text);
+        n->text = NULL;
+        rc = ZOK;
+    }
     n->fresh = rc == ZOK;
     if (rc != ZOK) {
-        DLOG_DEBUG("zookeeper: reading %s: %s (will retry)", n->path, zerror(rc));
+        DLOG_DEBUG("zookeeper: reading %s: %s (will retry)", n->path, zk_err(rc));
         if (rc != ZINVALIDSTATE) arm_retry(z); /* else the next connection does it */
     }
     return rc;
@@ -529,6 +539,14 @@ static int same_opt(const char *a, const char *b)
     return strcmp(a, b) == 0;
 }
 
+/* Version 0.0.0 is "no version" (Java's service key, dubbo2.js, the
+ * reference's own filter in cluster.c). */
+static const char *version_of(const dubbo_url_t *u)
+{
+    const char *v = dubbo_url_param(u, "version", NULL);
+    return v && strcmp(v, "0.0.0") == 0 ? NULL : v;
+}
+
 /* Java's UrlUtils.isMatch, less the category (the node's directory gives
  * it): interface, enabled, group (or one of a comma list, or *), version
  * (or *), classifier. */
@@ -540,9 +558,10 @@ static int url_matches(const dubbo_url_t *c, const dubbo_url_t *p)
         strcmp(dubbo_url_param(c, "enabled", ""), "*") != 0)
         return 0;
     const char *cg = dubbo_url_param(c, "group", NULL), *pg = dubbo_url_param(p, "group", NULL);
-    if (!(same_opt(cg, "*") || same_opt(cg, pg) || (!empty(cg) && !empty(pg) && str_in_list(cg, pg))))
+    if (!(same_opt(cg, "*") || same_opt(cg, pg) ||
+          (!empty(cg) && !empty(pg) && str_in_list(cg, pg))))
         return 0;
-    const char *cv = dubbo_url_param(c, "version", NULL), *pv = dubbo_url_param(p, "version", NULL);
+    const char *cv = version_of(c), *pv = version_of(p);
     if (!(same_opt(cv, "*") || same_opt(cv, pv))) return 0;
     const char *cc = dubbo_url_param(c, "classifier", "*");
     if (!(strcmp(cc, "*") == 0 || same_opt(cc, dubbo_url_param(p, "classifier", NULL)))) return 0;
@@ -640,7 +659,8 @@ static int sub_rules(zk_t *z, sub_t *s)
     want_t want[64];
     size_t nw = 0;
     const char *app = dubbo_url_param(s->cu, "application", NULL);
-    const char *ver = dubbo_url_param(s->cu, "version", ""), *grp = dubbo_url_param(s->cu, "group", "");
+    const char *ver = dubbo_url_param(s->cu, "version", ""),
+               *grp = dubbo_url_param(s->cu, "group", "");
     if (!empty(app)) want[nw++] = (want_t){"condition", "application", strdup(app)};
     want[nw++] = (want_t){"condition", "service", strf("%s:%s:%s", s->iface, ver, grp)};
     want[nw++] = (want_t){"condition", "service", strdup(s->iface)};
@@ -654,8 +674,9 @@ static int sub_rules(zk_t *z, sub_t *s)
             const char *pa = dubbo_url_param(u, "application", NULL);
             int seen = empty(pa);
             for (size_t k = 0; k < nw && !seen; k++)
-                seen = strcmp(want[k].router, "tag") == 0 && strcmp(want[k].scope, "application") == 0 &&
-                       want[k].key && strcmp(want[k].key, pa) == 0;
+                seen = strcmp(want[k].router, "tag") == 0 &&
+                       strcmp(want[k].scope, "application") == 0 && want[k].key &&
+                       strcmp(want[k].key, pa) == 0;
             if (!seen) want[nw++] = (want_t){"tag", "application", strdup(pa)};
             dubbo_url_free(u);
             free(dec);
@@ -665,12 +686,14 @@ static int sub_rules(zk_t *z, sub_t *s)
     int rc = rules ? 0 : -1;
     size_t nr = 0;
     for (size_t i = 0; i < nw && rc == 0; i++) {
-        char *path = want[i].key ? strf(CONFIG_ROOT "/%s.%s-router", want[i].key, want[i].router) : NULL;
+        char *path =
+            want[i].key ? strf(CONFIG_ROOT "/%s.%s-router", want[i].key, want[i].router) : NULL;
         if (!path) {
             rc = -1;
             break;
         }
-        int dup = 0;
+        /* one path segment per key: an application or group with '/' has no rule */
+        int dup = strchr(want[i].key, '/') != NULL;
         for (size_t k = 0; k < nr && !dup; k++)
             dup = strcmp(rules[k].node->path, path) == 0;
         if (dup) {
@@ -851,7 +874,7 @@ static void sync_registrations(zk_t *z)
             pthread_mutex_unlock(&z->mu);
             if (rc != ZINVALIDSTATE) arm_retry(z);
         } else {
-            if (rc != ZOK) DLOG_WARN("zookeeper: unregister %s: %s", d->path, zerror(rc));
+            if (rc != ZOK) DLOG_WARN("zookeeper: unregister %s: %s", d->path, zk_err(rc));
             free(d->path);
             free(d);
         }
@@ -890,9 +913,9 @@ static void sync_registrations(zk_t *z)
             if (!found) delete_node(z, path); /* unregistered meanwhile */
         } else if (rc != ZINVALIDSTATE) {
             if (transient(rc))
-                DLOG_DEBUG("zookeeper: register %s: %s (will retry)", path, zerror(rc));
+                DLOG_DEBUG("zookeeper: register %s: %s (will retry)", path, zk_err(rc));
             else
-                DLOG_WARN("zookeeper: register %s: %s (will retry)", path, zerror(rc));
+                DLOG_WARN("zookeeper: register %s: %s (will retry)", path, zk_err(rc));
             arm_retry(z);
         }
         free(url);
@@ -979,7 +1002,8 @@ static void on_session(zk_t *z, int state)
         int was = z->connected;
         z->connected = 0;
         pthread_mutex_unlock(&z->mu);
-        if (was) DLOG_WARN("zookeeper: lost %s; reconnecting, subscribers keep their lists", z->hosts);
+        if (was)
+            DLOG_WARN("zookeeper: lost %s; reconnecting, subscribers keep their lists", z->hosts);
     }
 }
 
@@ -1100,8 +1124,7 @@ static char *connect_string(const dubbo_url_t *u)
         if (strchr(h, ':'))
             len += (size_t)snprintf(out + len, cap - len, "%s%s", len ? "," : "", h);
         else
-            len += (size_t)snprintf(out + len, cap - len, "%s%s:%d", len ? "," : "", h,
-                                    port);
+            len += (size_t)snprintf(out + len, cap - len, "%s%s:%d", len ? "," : "", h, port);
     }
     free(all);
     if (!len) {
@@ -1281,11 +1304,12 @@ static int zk_reg(dubbo_registry_t *r, const char *url)
         if (!found) delete_node(z, path); /* unregistered meanwhile */
         DLOG_DEBUG("zookeeper: registered %s", path);
     } else if (transient(rc)) {
-        DLOG_INFO("zookeeper: %s not reachable (%s); %.200s will be registered when it is",
-                  z->hosts, zerror(rc), url);
+        DLOG_INFO("zookeeper: %s: %s; %.200s will be registered when it is back", z->hosts,
+                  zk_err(rc), url);
         arm_retry(z);
     } else {
-        ret = dubbo__seterr(DUBBO_EIO, "zookeeper: create %s at %s: %s", path, z->hosts, zerror(rc));
+        ret =
+            dubbo__seterr(DUBBO_EIO, "zookeeper: create %s at %s: %s", path, z->hosts, zk_err(rc));
     }
     free(path);
     return ret;
@@ -1321,7 +1345,8 @@ static int zk_unreg(dubbo_registry_t *r, const char *url)
             arm_retry(z);
         }
     } else if (rc != ZOK) {
-        ret = dubbo__seterr(DUBBO_EIO, "zookeeper: delete %s at %s: %s", path, z->hosts, zerror(rc));
+        ret =
+            dubbo__seterr(DUBBO_EIO, "zookeeper: delete %s at %s: %s", path, z->hosts, zk_err(rc));
     }
     free(path);
     return ret;
@@ -1345,7 +1370,8 @@ static int add_category(sub_t *s, const char *name, const zk_t *z)
     return 0;
 }
 
-static int zk_subscribe(dubbo_registry_t *r, const char *consumer_url, dubbo_notify_fn fn, void *user)
+static int zk_subscribe(dubbo_registry_t *r, const char *consumer_url, dubbo_notify_fn fn,
+                        void *user)
 {
     zk_t *z = (zk_t *)r;
     if (!fn) return dubbo__seterr(DUBBO_EINVAL, "zookeeper: subscribe without a callback");
@@ -1417,7 +1443,8 @@ static int zk_unsubscribe(dubbo_registry_t *r, const char *consumer_url, dubbo_n
     if (!t) return dubbo__seterr(DUBBO_ENOMEM, "zookeeper: out of memory");
     pthread_mutex_lock(&z->mu);
     sub_t *s = z->subs;
-    while (s && !(s->active && s->fn == fn && s->user == user && strcmp(s->curl, consumer_url) == 0))
+    while (s &&
+           !(s->active && s->fn == fn && s->user == user && strcmp(s->curl, consumer_url) == 0))
         s = s->next;
     if (!s) {
         pthread_mutex_unlock(&z->mu);
@@ -1485,8 +1512,8 @@ static int zk_list(dubbo_registry_t *r, const char *interface, const char *categ
         return 0;
     }
     if (rc != ZOK) {
-        int e = dubbo__seterr(transient(rc) ? DUBBO_ECLOSED : DUBBO_EIO, "zookeeper: list %s at %s: %s",
-                              path, z->hosts, zerror(rc));
+        int e = dubbo__seterr(transient(rc) ? DUBBO_ECLOSED : DUBBO_EIO,
+                              "zookeeper: list %s at %s: %s", path, z->hosts, zk_err(rc));
         free(path);
         return e;
     }
@@ -1495,7 +1522,13 @@ static int zk_list(dubbo_registry_t *r, const char *interface, const char *categ
     char **v = calloc(cnt ? cnt : 1, sizeof(char *));
     size_t k = 0;
     for (size_t i = 0; v && i < cnt; i++) {
-        char *d = dubbo_url_decode(sv.data[i]);
+        /* Java's own directories beside the interfaces: config center,
+         * interface-to-application mapping, metadata report */
+        const char *name = sv.data[i];
+        if (!interface &&
+            (!strcmp(name, "config") || !strcmp(name, "mapping") || !strcmp(name, "metadata")))
+            continue;
+        char *d = dubbo_url_decode(name);
         if (d) v[k++] = d;
     }
     deallocate_String_vector(&sv);

@@ -55,7 +55,8 @@ static dubbo_registry_t *open_reg(int session_ms)
 
 static char *provider(const char *iface, int port, const char *app, const char *const *extra)
 {
-    return dubbo_provider_url("dubbo", "127.0.0.1", port, iface, NULL, NULL, app, methods, 2, extra);
+    return dubbo_provider_url("dubbo", "127.0.0.1", port, iface, NULL, NULL, app, methods, 2,
+                              extra);
 }
 
 /* ---- a plain ZooKeeper client to look at what the registry did ------------------------ */
@@ -391,7 +392,7 @@ TEST(register_layout)
     deallocate_String_vector(&sv);
     int64_t sid = reg_session(r);
     CHECK(sid != 0);
-    CHECK(raw_owner(path) == sid); /* ephemeral, ours */
+    CHECK(raw_owner(path) == sid);   /* ephemeral, ours */
     CHECK(raw_owner("/dubbo") == 0); /* persistent parents */
     CHECK(raw_owner("/dubbo/org.apache.dubbo.demo.DemoService") == 0);
     CHECK(raw_owner("/dubbo/org.apache.dubbo.demo.DemoService/providers") == 0);
@@ -742,9 +743,9 @@ TEST(routing_rules)
     CHECK(wait_for(&rec, "providers", HAS, purl, 0, now_ms(), 5000) >= 0);
     const char *tagp = "/dubbo/config/dubbo/tagged-provider.tag-router";
     t0 = now_ms();
-    CHECK_EQ_INT(zoo_create(raw, tagp, tag, (int)strlen(tag), &ZOO_OPEN_ACL_UNSAFE,
-                            ZOO_PERSISTENT, NULL, 0),
-                 ZOK);
+    CHECK_EQ_INT(
+        zoo_create(raw, tagp, tag, (int)strlen(tag), &ZOO_OPEN_ACL_UNSAFE, ZOO_PERSISTENT, NULL, 0),
+        ZOK);
     long long l3 = wait_rule(&rec, "tag", "tagged-provider", tag, t0, 5000);
     CHECK(l3 >= 0);
 
@@ -811,7 +812,7 @@ TEST(server_restart)
     long long t0 = now_ms();
     CHECK_EQ_INT(system(cmd), 0);
     long long up = now_ms() - t0;
-    long long seen = wait_for(&rec, "providers", HAS, u2, 0, t0, 10000);
+    long long seen = wait_for(&rec, "providers", HAS, u2, 0, t0, 20000);
     CHECK(seen >= 0);
     pthread_mutex_lock(&rec.mu);
     CHECK(rec_has(&rec, "providers", u1));
@@ -847,6 +848,69 @@ TEST(server_down_at_open)
     free(url);
 }
 
+/* subscribe() right after open(), before the session exists: the first
+ * lists come once it does. */
+TEST(subscribe_before_connected)
+{
+    say_name();
+    char url[256];
+    snprintf(url, sizeof(url), "zookeeper://%s?session=2000&timeout=0", zk_addr);
+    dubbo_registry_t *r = dubbo_registry_open(url);
+    CHECK(r != NULL);
+    if (!r) return;
+    rec_t rec;
+    rec_init(&rec);
+    const char *iface = "org.example.zk.EarlyService";
+    char *curl = dubbo_consumer_url("127.0.0.1", iface, NULL, NULL, "demo-consumer");
+    char *purl = provider(iface, 20899, "x", NULL);
+    long long t0 = now_ms();
+    CHECK_EQ_INT(r->ops->reg(r, purl), 0);
+    CHECK_EQ_INT(r->ops->subscribe(r, curl, on_notify, &rec), 0);
+    long long got = wait_for(&rec, "providers", HAS, purl, 0, t0, 5000);
+    CHECK(got >= 0);
+    CHECK(wait_for(&rec, "routers", COUNT, NULL, 0, t0, 1000) >= 0);
+    printf("  first lists %lld ms after open(timeout=0) + reg + subscribe\n", got);
+    dubbo_registry_close(r);
+    rec_free(&rec);
+    free(curl);
+    free(purl);
+}
+
+/* Several servers: `backup=` (Java's form) and a host list; a dead one is
+ * skipped. dubbo_url_parse cannot read "h1:p1,h2:p2" as a host, so the
+ * list form is handed to create() directly. */
+TEST(server_lists)
+{
+    say_name();
+    char url[256];
+    snprintf(url, sizeof(url), "zookeeper://127.0.0.1:1?backup=%s&session=2000", zk_addr);
+    dubbo_registry_t *r = dubbo_registry_open(url);
+    CHECK(r != NULL);
+    char *purl = provider("org.example.zk.BackupService", 20898, "x", NULL);
+    char *path = node_path("org.example.zk.BackupService", "providers", purl);
+    if (r) {
+        CHECK_EQ_INT(r->ops->reg(r, purl), 0);
+        CHECK(raw_owner(path) == reg_session(r));
+        dubbo_registry_close(r);
+    }
+    const char *colon = strrchr(zk_addr, ':');
+    char hosts[128];
+    snprintf(hosts, sizeof(hosts), "127.0.0.1:1,%.*s", (int)(colon - zk_addr), zk_addr);
+    dubbo_url_t u = {.protocol = "zookeeper", .host = hosts, .port = atoi(colon + 1), .path = ""};
+    r = dubbo__registry_zookeeper.create(&u);
+    CHECK(r != NULL);
+    if (r) {
+        r->ops = &dubbo__registry_zookeeper;
+        r->url = NULL;
+        CHECK_EQ_INT(r->ops->reg(r, purl), 0);
+        CHECK(raw_owner(path) == reg_session(r));
+        r->ops->destroy(r);
+    }
+    CHECK(raw_owner(path) == -1);
+    free(purl);
+    free(path);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "--child") == 0) return child_main(argv[2], argv[3]);
@@ -868,10 +932,16 @@ int main(int argc, char **argv)
         return 1;
     }
     static const test_case_t tests[] = {
-        TEST_ENTRY(register_layout),       TEST_ENTRY(subscribe_add_remove),
-        TEST_ENTRY(killed_child),          TEST_ENTRY(paused_child_recovers),
-        TEST_ENTRY(session_expiry_recovers), TEST_ENTRY(routing_rules),
-        TEST_ENTRY(server_restart),        TEST_ENTRY(server_down_at_open),
+        TEST_ENTRY(register_layout),
+        TEST_ENTRY(subscribe_add_remove),
+        TEST_ENTRY(killed_child),
+        TEST_ENTRY(paused_child_recovers),
+        TEST_ENTRY(session_expiry_recovers),
+        TEST_ENTRY(routing_rules),
+        TEST_ENTRY(server_restart),
+        TEST_ENTRY(server_down_at_open),
+        TEST_ENTRY(server_lists),
+        TEST_ENTRY(subscribe_before_connected),
     };
     int ret = test_main(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
     if (raw) zookeeper_close(raw);
