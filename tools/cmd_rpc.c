@@ -14,6 +14,7 @@
 #include "demo_service.h"
 #include "dubbo/error.h"
 #include "dubbo/cluster.h"
+#include "dubbo/config.h"
 #include "dubbo/registry.h"
 #include "dubbo/rpc.h"
 #include "dubbo/value.h"
@@ -45,7 +46,7 @@ static bool parse_int(const char *s, long lo, long hi, long *out)
 
 static const char demo_help[] =
     "usage: %s provider [--port N] [--host ADDR] [--threads N] [--direct] [--shutdown-timeout MS]\n"
-    "          [--registry URL]... [--application NAME] [--param KEY=VALUE]...\n"
+    "          [--registry URL]... [--application NAME] [--param KEY=VALUE]... [--config FILE]\n"
     "\n"
     "Serve org.apache.dubbo.demo.DemoService over the Dubbo protocol until SIGTERM or\n"
     "SIGINT, then shut down gracefully: consumers get the readonly event, the port\n"
@@ -65,6 +66,8 @@ static const char demo_help[] =
     "                registry (DUBBO_REGISTRY or file:///tmp/dubbo-registry-UID); none: no\n"
     "                registry\n"
     "  --application NAME  application name in the registered URL (default dubbo-c)\n"
+    "  --config FILE   application, protocol, services and registries from a YAML file\n"
+    "                (docs/configuration.md; the demo serves its DemoService entries)\n"
     "Prints 'listening on HOST:PORT' once it accepts calls.\n"
     "Example:\n"
     "  %s provider --port 20880 &\n"
@@ -84,6 +87,9 @@ int cli_demo(const char *who, int argc, char **argv)
     size_t nparams = 0;
     const char *regs[8];
     size_t nregs = 0;
+    const char *config_path = NULL;
+    bool port_given = false;
+    const char *host_given = NULL;
     for (int i = 1; i < argc; i++) {
         long v;
         const char *a = argv[i];
@@ -97,11 +103,15 @@ int cli_demo(const char *who, int argc, char **argv)
         }
         if (i + 1 >= argc) return usage(who, "option '%s' needs a value", a);
         const char *val = argv[++i];
-        if (strcmp(a, "--port") == 0) {
+        if (strcmp(a, "--config") == 0) {
+            config_path = val;
+        } else if (strcmp(a, "--port") == 0) {
             if (!parse_int(val, 0, 65535, &v)) return usage(who, "bad --port '%s'", val);
+            port_given = true;
             o.port = (int)v;
         } else if (strcmp(a, "--host") == 0) {
             o.host = val;
+            host_given = val;
         } else if (strcmp(a, "--threads") == 0) {
             if (!parse_int(val, 1, 10000, &v)) return usage(who, "bad --threads '%s'", val);
             o.threads = (int)v;
@@ -128,16 +138,75 @@ int cli_demo(const char *who, int argc, char **argv)
             return usage(who, "unknown option '%s'", a);
         }
     }
+    /* --config FILE: application, protocol, services and registries from
+     * the YAML (docs/configuration.md); the demo handlers are bound to
+     * every service of the demo interface in it. --port still overrides. */
+    dubbo_config_t *cfg = NULL;
+    if (config_path) {
+        cfg = dubbo_config_load_file(config_path);
+        if (!cfg) {
+            fprintf(stderr, "%s: %s\n", who, dubbo_last_error());
+            return 2;
+        }
+        int port = o.port;
+        const char *proto = NULL;
+        for (size_t i = 0; i < dubbo_config_service_count(cfg); i++)
+            if (strcmp(dubbo_config_service_at(cfg, i)->interface, DEMO_INTERFACE) == 0) {
+                proto = dubbo_config_service_at(cfg, i)->protocol;
+                break;
+            }
+        if (dubbo_config_server_options(cfg, proto, &o)) {
+            fprintf(stderr, "%s: %s: %s\n", who, config_path, dubbo_last_error());
+            dubbo_config_free(cfg);
+            return 2;
+        }
+        if (port_given) o.port = port;
+        if (host_given) o.host = host_given;
+        o.application = dubbo_config_application(cfg);
+    }
     dubbo_server_handle_signals();
     dubbo_server_t *s = dubbo_server_new(&o);
     if (!s) {
         fprintf(stderr, "%s: out of memory\n", who);
+        dubbo_config_free(cfg);
         return 1;
     }
     params[nparams] = NULL;
-    dubbo_service_t svc = *demo_service();
-    svc.params = params;
-    int rc = dubbo_server_export(s, &svc);
+    int rc = 0;
+    if (cfg) {
+        size_t bound = 0;
+        for (size_t i = 0; !rc && i < dubbo_config_service_count(cfg); i++) {
+            const dubbo_config_service_t *cs = dubbo_config_service_at(cfg, i);
+            if (strcmp(cs->interface, DEMO_INTERFACE) != 0) {
+                fprintf(stderr, "%s: %s: service %s (%s) has no handlers in the demo; skipped\n",
+                        who, config_path, cs->id, cs->interface);
+                continue;
+            }
+            dubbo_service_t svc;
+            rc = dubbo_config_bind_service(cfg, cs->id, demo_service()->methods,
+                                           demo_service()->nmethods, NULL, &svc);
+            if (!rc) rc = dubbo_server_export(s, &svc);
+            if (!rc) bound++;
+            for (size_t r = 0; !rc && r < cs->nregistries; r++) {
+                const dubbo_config_registry_t *reg = dubbo_config_registry(cfg, cs->registries[r]);
+                bool dup = false;
+                for (size_t k = 0; k < nregs; k++)
+                    dup |= reg && strcmp(regs[k], reg->url) == 0;
+                if (reg && !dup && nregs < sizeof(regs) / sizeof(regs[0])) regs[nregs++] = reg->url;
+            }
+        }
+        if (!rc && bound == 0) {
+            fprintf(stderr, "%s: %s defines no service with interface %s\n", who, config_path,
+                    DEMO_INTERFACE);
+            dubbo_server_free(s);
+            dubbo_config_free(cfg);
+            return 2;
+        }
+    } else {
+        dubbo_service_t svc = *demo_service();
+        svc.params = params;
+        rc = dubbo_server_export(s, &svc);
+    }
     /* Registries: those given, else the embedded default of this machine
      * (so that two processes find each other out of the box); "none" for
      * none. A given registry that cannot be opened is an error; the
@@ -158,6 +227,7 @@ int cli_demo(const char *who, int argc, char **argv)
     if (rc) {
         fprintf(stderr, "%s: %s (%s)\n", who, dubbo_last_error(), dubbo_err_name(rc));
         dubbo_server_free(s);
+        dubbo_config_free(cfg);
         return 1;
     }
     printf("listening on %s:%d\n", o.host, dubbo_server_port(s));
@@ -165,6 +235,7 @@ int cli_demo(const char *who, int argc, char **argv)
     dubbo_server_wait();
     rc = dubbo_server_shutdown(s);
     dubbo_server_free(s);
+    dubbo_config_free(cfg);
     printf("stopped\n");
     return rc ? 1 : 0;
 }

@@ -1,0 +1,800 @@
+/* The YAML configuration: the sample loads, every accessor, what the
+ * runtime takes (registry URLs, server options, dubbo_service_t, reference
+ * urls/params), and errors that name FILE:LINE and the key path. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dubbo/cluster.h"
+#include "dubbo/config.h"
+#include "dubbo/error.h"
+#include "dubbo/rpc.h"
+#include "test.h"
+
+/* The value of `key` in NULL-terminated pairs, or NULL. */
+static const char *kv(const char *const *pairs, const char *key)
+{
+    for (size_t i = 0; pairs && pairs[i]; i += 2)
+        if (strcmp(pairs[i], key) == 0) return pairs[i + 1];
+    return NULL;
+}
+
+static size_t npairs(const char *const *pairs)
+{
+    size_t n = 0;
+    while (pairs && pairs[2 * n])
+        n++;
+    return n;
+}
+
+static const char full[] =
+    "dubbo:\n"                  /* 1 */
+    "  application:\n"          /* 2 */
+    "    name: demo-provider\n" /* 3 */
+    "    owner: team-a\n"       /* 4 */
+    "  registries:\n"           /* 5 */
+    "    zk: { protocol: zookeeper, address: 127.0.0.1:2181, timeout: 3s }\n"
+    "    local: { protocol: file, address: /tmp/dubbo-registry }\n" /* 7 */
+    "    nacos:\n"                                                  /* 8 */
+    "      address: nacos://10.0.0.1:8848\n"                        /* 9 */
+    "      namespace: dev\n"                                        /* 10 */
+    "      username: nacos\n"                                       /* 11 */
+    "      password: p@ss\n"                                        /* 12 */
+    "      params: { cluster.name: \"a&b\" }\n"                     /* 13 */
+    "  protocols:\n"                                                /* 14 */
+    "    dubbo: { name: dubbo, port: 20880, ip: 127.0.0.1, threads: 8, queues: 16,\n"
+    "             payload: 1048576, heartbeat: 30s, dispatcher: direct }\n"
+    "  provider:\n"                                                 /* 17 */
+    "    timeout: 2s\n"                                             /* 18 */
+    "    filter: accesslog\n"                                       /* 19 */
+    "    services:\n"                                               /* 20 */
+    "      DemoService:\n"                                          /* 21 */
+    "        interface: org.apache.dubbo.demo.DemoService\n"        /* 22 */
+    "        version: \"\"\n"                                       /* 23 */
+    "        group: \"\"\n"                                         /* 24 */
+    "        protocol: dubbo\n"                                     /* 25 */
+    "        registry: [zk]\n"                                      /* 26 */
+    "        weight: 200\n"                                         /* 27 */
+    "        tag: gray\n"                                           /* 28 */
+    "        methods:\n"                                            /* 29 */
+    "          - { name: sayHello, timeout: 500ms, executes: 3 }\n" /* 30 */
+    "        params: { token: secret, timeout: \"750\" }\n"         /* 31 */
+    "      Other:\n"                                                /* 32 */
+    "        interface: org.x.Other\n"                              /* 33 */
+    "        version: 2.0\n"                                        /* 34 */
+    "        group: g1\n"                                           /* 35 */
+    "        registry: []\n"                                        /* 36 */
+    "  consumer:\n"                                                 /* 37 */
+    "    check: false\n"                                            /* 38 */
+    "    retries: 1\n"                                              /* 39 */
+    "    references:\n"                                             /* 40 */
+    "      GreeterRef:\n"                                           /* 41 */
+    "        interface: org.apache.dubbo.demo.DemoService\n"        /* 42 */
+    "        url: dubbo://127.0.0.1:20880\n"                        /* 43 */
+    "        cluster: failover\n"                                   /* 44 */
+    "        loadbalance: roundrobin\n"                             /* 45 */
+    "        retries: 2\n"                                          /* 46 */
+    "        timeout: 3000\n"                                       /* 47 */
+    "        version: \"\"\n"                                       /* 48 */
+    "        group: \"\"\n"                                         /* 49 */
+    "        methods: [{ name: sayHello, timeout: 1m }]\n"          /* 50 */
+    "        params: { actives: \"10\" }\n"                         /* 51 */
+    "      ZkRef:\n"                                                /* 52 */
+    "        interface: org.x.Demo\n"                               /* 53 */
+    "        version: 1.0.0\n"                                      /* 54 */
+    "        group: g\n"                                            /* 55 */
+    "        registry: zk, nacos\n"                                 /* 56 */
+    "      AllRef:\n"                                               /* 57 */
+    "        interface: org.x.All\n"                                /* 58 */
+    "        timeout: 1.5s\n";                                      /* 59 */
+
+TEST(full_sample_application_registries)
+{
+    dubbo_config_t *c = dubbo_config_load_string(full, "full.yaml");
+    CHECK(c != NULL);
+    if (!c) {
+        fprintf(stderr, "%s\n", dubbo_last_error());
+        return;
+    }
+    CHECK_EQ_STR(dubbo_config_application(c), "demo-provider");
+    CHECK_EQ_STR(dubbo_config_application_info(c)->owner, "team-a");
+    CHECK(dubbo_config_application_info(c)->version == NULL);
+
+    CHECK_EQ_INT(dubbo_config_registry_count(c), 3);
+    const dubbo_config_registry_t *zk = dubbo_config_registry(c, "zk");
+    CHECK(zk && zk == dubbo_config_registry_at(c, 0));
+    if (zk) {
+        CHECK_EQ_STR(zk->id, "zk");
+        CHECK_EQ_STR(zk->protocol, "zookeeper");
+        CHECK_EQ_STR(zk->address, "127.0.0.1:2181");
+        CHECK_EQ_INT(zk->timeout_ms, 3000);
+        CHECK_EQ_STR(kv(zk->params, "timeout"), "3000");
+        CHECK_EQ_INT(npairs(zk->params), 1);
+        CHECK_EQ_STR(zk->url, "zookeeper://127.0.0.1:2181?timeout=3000");
+    }
+    const dubbo_config_registry_t *local = dubbo_config_registry_at(c, 1);
+    CHECK(local != NULL);
+    if (local) {
+        CHECK_EQ_STR(local->protocol, "file");
+        CHECK_EQ_INT(local->timeout_ms, -1);
+        CHECK_EQ_INT(npairs(local->params), 0);
+        CHECK_EQ_STR(local->url, "file:///tmp/dubbo-registry");
+    }
+    const dubbo_config_registry_t *nacos = dubbo_config_registry(c, "nacos");
+    CHECK(nacos != NULL);
+    if (nacos) {
+        /* the scheme in the address names the protocol (dubbo-go) */
+        CHECK_EQ_STR(nacos->protocol, "nacos");
+        CHECK_EQ_STR(nacos->address, "10.0.0.1:8848");
+        CHECK_EQ_STR(kv(nacos->params, "namespace"), "dev");
+        CHECK_EQ_STR(kv(nacos->params, "cluster.name"), "a&b");
+        CHECK_EQ_STR(nacos->url,
+                     "nacos://nacos:p%40ss@10.0.0.1:8848?namespace=dev&cluster.name=a%26b");
+        /* the URL reads back */
+        dubbo_url_t *u = dubbo_url_parse(nacos->url);
+        CHECK(u != NULL);
+        if (u) {
+            CHECK_EQ_STR(u->host, "10.0.0.1");
+            CHECK_EQ_INT(u->port, 8848);
+            CHECK_EQ_STR(dubbo_url_param(u, "cluster.name", NULL), "a&b");
+            dubbo_url_free(u);
+        }
+    }
+    CHECK(dubbo_config_registry(c, "etcd") == NULL);
+    CHECK(strstr(dubbo_last_error(), "no registry \"etcd\"") != NULL);
+    CHECK(strstr(dubbo_last_error(), "zk, local, nacos") != NULL);
+    CHECK(dubbo_config_registry_at(c, 3) == NULL);
+    dubbo_config_free(c);
+}
+
+TEST(full_sample_protocols_and_server_options)
+{
+    dubbo_config_t *c = dubbo_config_load_string(full, "full.yaml");
+    CHECK(c != NULL);
+    if (!c) return;
+    CHECK_EQ_INT(dubbo_config_protocol_count(c), 1);
+    const dubbo_config_protocol_t *p = dubbo_config_protocol(c, "dubbo");
+    CHECK(p && p == dubbo_config_protocol_at(c, 0));
+    if (p) {
+        CHECK_EQ_STR(p->name, "dubbo");
+        CHECK_EQ_STR(p->host, "127.0.0.1");
+        CHECK_EQ_INT(p->port, 20880);
+        CHECK_EQ_INT(p->threads, 8);
+        CHECK_EQ_INT(p->queues, 16);
+        CHECK_EQ_INT(p->payload, 1048576);
+        CHECK_EQ_INT(p->heartbeat_ms, 30000);
+        CHECK(p->direct);
+    }
+    dubbo_server_options_t o;
+    CHECK_EQ_INT(dubbo_config_server_options(c, NULL, &o), 0);
+    CHECK_EQ_STR(o.host, "127.0.0.1");
+    CHECK_EQ_INT(o.port, 20880);
+    CHECK_EQ_INT(o.threads, 8);
+    CHECK_EQ_INT(o.queue, 16);
+    CHECK_EQ_INT(o.payload, 1048576);
+    CHECK_EQ_INT(o.heartbeat_ms, 30000);
+    CHECK(o.direct);
+    CHECK_EQ_INT(o.shutdown_timeout_ms, 10000); /* untouched default */
+    CHECK_EQ_INT(dubbo_config_server_options(c, "tri", &o), DUBBO_ENOT_FOUND);
+    CHECK(dubbo_config_protocol(c, "tri") == NULL);
+    dubbo_config_free(c);
+
+    /* no protocols: the defaults, and services have no protocol id */
+    c = dubbo_config_load_string(
+        "dubbo:\n  provider:\n    services:\n      S: { interface: a.B }\n", "p.yaml");
+    CHECK(c != NULL);
+    if (!c) return;
+    CHECK_EQ_INT(dubbo_config_server_options(c, NULL, &o), 0);
+    CHECK_EQ_INT(o.port, 20880);
+    CHECK_EQ_STR(o.host, "0.0.0.0");
+    CHECK(dubbo_config_service(c, "S")->protocol == NULL);
+    dubbo_config_free(c);
+
+    /* two protocols: say which */
+    c = dubbo_config_load_string("dubbo:\n  protocols:\n    a: { port: 1 }\n    b: { port: 2 }\n",
+                                 "p.yaml");
+    CHECK(c != NULL);
+    if (!c) return;
+    CHECK_EQ_INT(dubbo_config_server_options(c, NULL, &o), DUBBO_EINVAL);
+    CHECK_EQ_INT(dubbo_config_server_options(c, "b", &o), 0);
+    CHECK_EQ_INT(o.port, 2);
+    CHECK_EQ_STR(dubbo_config_protocol(c, "a")->name, "dubbo"); /* the default name */
+    CHECK_EQ_INT(dubbo_config_protocol(c, "a")->heartbeat_ms, -1);
+    dubbo_config_free(c);
+}
+
+TEST(full_sample_services)
+{
+    dubbo_config_t *c = dubbo_config_load_string(full, "full.yaml");
+    CHECK(c != NULL);
+    if (!c) return;
+    CHECK_EQ_INT(dubbo_config_service_count(c), 2);
+    const dubbo_config_service_t *s = dubbo_config_service(c, "DemoService");
+    CHECK(s && s == dubbo_config_service_at(c, 0));
+    if (s) {
+        CHECK_EQ_STR(s->interface, "org.apache.dubbo.demo.DemoService");
+        CHECK_EQ_STR(s->version, "");
+        CHECK_EQ_STR(s->group, "");
+        CHECK_EQ_STR(s->protocol, "dubbo");
+        CHECK_EQ_INT(s->nregistries, 1);
+        CHECK_EQ_STR(s->registries[0], "zk");
+        CHECK(s->registries[1] == NULL);
+        /* provider defaults first (timeout overridden in place by params), then
+         * the service's own settings, methods, params */
+        CHECK_EQ_STR(kv(s->params, "timeout"), "750");
+        CHECK_EQ_STR(kv(s->params, "filter"), "accesslog");
+        CHECK_EQ_STR(kv(s->params, "weight"), "200");
+        CHECK_EQ_STR(kv(s->params, "dubbo.tag"), "gray");
+        CHECK_EQ_STR(kv(s->params, "sayHello.timeout"), "500");
+        CHECK_EQ_STR(kv(s->params, "sayHello.executes"), "3");
+        CHECK_EQ_STR(kv(s->params, "token"), "secret");
+        CHECK_EQ_INT(npairs(s->params), 7);
+        CHECK_EQ_STR(s->params[0], "timeout");
+    }
+    const dubbo_config_service_t *o = dubbo_config_service(c, "Other");
+    CHECK(o != NULL);
+    if (o) {
+        CHECK_EQ_STR(o->version, "2.0");
+        CHECK_EQ_STR(o->group, "g1");
+        CHECK_EQ_STR(o->protocol, "dubbo"); /* the only protocol */
+        CHECK_EQ_INT(o->nregistries, 0);    /* registry: [] = not registered */
+        CHECK(o->registries && o->registries[0] == NULL);
+        CHECK_EQ_STR(kv(o->params, "timeout"), "2000");
+        CHECK_EQ_INT(npairs(o->params), 2);
+    }
+    CHECK(dubbo_config_service(c, "Nope") == NULL);
+    CHECK(strstr(dubbo_last_error(), "no service \"Nope\" in dubbo.provider.services") != NULL);
+    dubbo_config_free(c);
+}
+
+static void say_hello(dubbo_call_t *call, void *user)
+{
+    (void)user;
+    dubbo_call_return(call, NULL);
+}
+
+TEST(bind_service_exports)
+{
+    dubbo_config_t *c = dubbo_config_load_string(full, "full.yaml");
+    CHECK(c != NULL);
+    if (!c) return;
+    static const dubbo_method_t methods[] = {{"sayHello", say_hello}};
+    int user = 7;
+    dubbo_service_t svc;
+    CHECK_EQ_INT(dubbo_config_bind_service(c, "DemoService", methods, 1, &user, &svc), 0);
+    CHECK_EQ_STR(svc.interface, "org.apache.dubbo.demo.DemoService");
+    CHECK_EQ_STR(svc.version, "");
+    CHECK(svc.methods == methods && svc.nmethods == 1 && svc.user == &user);
+    CHECK_EQ_STR(kv(svc.params, "token"), "secret");
+    CHECK_EQ_INT(dubbo_config_bind_service(c, "Missing", methods, 1, NULL, &svc), DUBBO_ENOT_FOUND);
+    CHECK_EQ_INT(dubbo_config_bind_service(c, "Other", methods, 0, NULL, &svc), DUBBO_EINVAL);
+
+    /* what it fills is what dubbo_server_export() takes */
+    CHECK_EQ_INT(dubbo_config_bind_service(c, "DemoService", methods, 1, &user, &svc), 0);
+    dubbo_server_t *srv = dubbo_server_new(NULL);
+    CHECK(srv != NULL);
+    if (srv) {
+        CHECK_EQ_INT(dubbo_server_export(srv, &svc), 0);
+        dubbo_server_free(srv);
+    }
+    dubbo_config_free(c);
+}
+
+TEST(full_sample_references)
+{
+    dubbo_config_t *c = dubbo_config_load_string(full, "full.yaml");
+    CHECK(c != NULL);
+    if (!c) return;
+    CHECK_EQ_INT(dubbo_config_reference_count(c), 3);
+    const dubbo_config_reference_t *g = dubbo_config_reference(c, "GreeterRef");
+    CHECK(g && g == dubbo_config_reference_at(c, 0));
+    if (g) {
+        CHECK_EQ_STR(g->interface, "org.apache.dubbo.demo.DemoService");
+        CHECK_EQ_STR(g->url, "dubbo://127.0.0.1:20880");
+        CHECK_EQ_INT(g->nregistries, 0);
+        CHECK(g->registries && !g->registries[0]);
+        CHECK_EQ_STR(g->urls, "dubbo://127.0.0.1:20880/org.apache.dubbo.demo.DemoService");
+        const char *const *p = g->params;
+        CHECK_EQ_STR(p[0], "interface");
+        CHECK_EQ_STR(p[1], "org.apache.dubbo.demo.DemoService");
+        CHECK(kv(p, "version") == NULL); /* empty version/group are left out */
+        CHECK(kv(p, "group") == NULL);
+        CHECK_EQ_STR(kv(p, "application"), "demo-provider");
+        CHECK_EQ_STR(kv(p, "check"), "false");
+        CHECK_EQ_STR(kv(p, "retries"), "2");
+        CHECK_EQ_STR(kv(p, "cluster"), "failover");
+        CHECK_EQ_STR(kv(p, "loadbalance"), "roundrobin");
+        CHECK_EQ_STR(kv(p, "timeout"), "3000");
+        CHECK_EQ_STR(kv(p, "sayHello.timeout"), "60000");
+        CHECK_EQ_STR(kv(p, "actives"), "10");
+        CHECK_EQ_INT(npairs(p), 9);
+        CHECK(dubbo_config_reference_params(c, "GreeterRef") == p);
+        CHECK(dubbo_config_reference_urls(c, "GreeterRef") == g->urls);
+    }
+    const dubbo_config_reference_t *z = dubbo_config_reference(c, "ZkRef");
+    CHECK(z != NULL);
+    if (z) {
+        CHECK(z->url == NULL);
+        CHECK_EQ_INT(z->nregistries, 2);
+        CHECK_EQ_STR(z->registries[0], "zk");
+        CHECK_EQ_STR(z->registries[1], "nacos");
+        CHECK_EQ_STR(z->urls, "zookeeper://127.0.0.1:2181/org.x.Demo?timeout=3000;"
+                              "nacos://nacos:p%40ss@10.0.0.1:8848/org.x.Demo?namespace=dev&"
+                              "cluster.name=a%26b");
+        CHECK_EQ_STR(kv(z->params, "version"), "1.0.0");
+        CHECK_EQ_STR(kv(z->params, "group"), "g");
+        CHECK_EQ_STR(kv(z->params, "retries"), "1"); /* the consumer default */
+    }
+    const dubbo_config_reference_t *a = dubbo_config_reference(c, "AllRef");
+    CHECK(a != NULL);
+    if (a) {
+        CHECK_EQ_INT(a->nregistries, 3); /* no registry named: all of them */
+        CHECK(strncmp(a->urls,
+                      "zookeeper://127.0.0.1:2181/org.x.All?timeout=3000;file:///tmp/"
+                      "dubbo-registry/org.x.All;nacos://",
+                      83) == 0);
+        CHECK_EQ_STR(kv(a->params, "timeout"), "1500");
+    }
+    CHECK(dubbo_config_reference_params(c, "Nope") == NULL);
+    CHECK(dubbo_config_reference_urls(c, "Nope") == NULL);
+    CHECK(strstr(dubbo_last_error(), "GreeterRef, ZkRef, AllRef") != NULL);
+    dubbo_config_free(c);
+}
+
+TEST(reference_feeds_dubbo_reference_new)
+{
+    dubbo_config_t *c = dubbo_config_load_string(
+        "dubbo:\n"
+        "  application: { name: app1 }\n"
+        "  consumer:\n"
+        "    references:\n"
+        "      R:\n"
+        "        interface: org.x.Demo\n"
+        "        version: 1.0\n"
+        "        url: \" dubbo://10.0.0.1:20880 ; dubbo://10.0.0.2:20880/org.x.Demo?x=1;"
+        "dubbo://10.0.0.3:20880?y=2\"\n"
+        "        cluster: failfast\n"
+        "        loadbalance: leastactive\n"
+        "        timeout: 250ms\n",
+        "r.yaml");
+    CHECK(c != NULL);
+    if (!c) {
+        fprintf(stderr, "%s\n", dubbo_last_error());
+        return;
+    }
+    CHECK_EQ_STR(dubbo_config_reference_urls(c, "R"),
+                 "dubbo://10.0.0.1:20880/org.x.Demo;dubbo://10.0.0.2:20880/org.x.Demo?x=1;"
+                 "dubbo://10.0.0.3:20880/org.x.Demo?y=2");
+    dubbo_reference_t *ref = dubbo_reference_new(dubbo_config_reference_urls(c, "R"),
+                                                 dubbo_config_reference_params(c, "R"));
+    CHECK(ref != NULL);
+    if (ref) {
+        const dubbo_url_t *u = dubbo_reference_url(ref);
+        CHECK_EQ_STR(dubbo_url_param(u, "timeout", NULL), "250");
+        CHECK_EQ_STR(dubbo_url_param(u, "cluster", NULL), "failfast");
+        CHECK_EQ_STR(dubbo_url_param(u, "version", NULL), "1.0");
+        CHECK_EQ_STR(dubbo_url_param(u, "application", NULL), "app1");
+        dubbo_reference_free(ref);
+    } else {
+        fprintf(stderr, "%s\n", dubbo_last_error());
+    }
+    dubbo_config_free(c);
+}
+
+TEST(durations)
+{
+    static const struct {
+        const char *text;
+        int ms; /* -1: refused */
+    } cases[] = {
+        {"3000", 3000},   {"\"3000\"", 3000},     {"0", 0},
+        {"500ms", 500},   {"3s", 3000},           {"1m", 60000},
+        {"2h", 7200000},  {"1.5s", 1500},         {"0.25s", 250},
+        {"1m30s", 90000}, {"1h1m1s1ms", 3661001}, {"3x", -1},
+        {"-1", -1},       {"1.5ms", -1},          {"s", -1},
+        {"3 s", -1},      {"1.2345s", -1},        {"9999999999", -1},
+        {"1e3", -1},      {"\"\"", -1},           {"[1]", -1},
+        {"3S", -1},       {".5s", 500},           {"1000h", -1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char yaml[200];
+        snprintf(yaml, sizeof(yaml),
+                 "dubbo:\n  registries:\n    r:\n      protocol: zookeeper\n"
+                 "      address: h:1\n      timeout: %s\n",
+                 cases[i].text);
+        dubbo_config_t *c = dubbo_config_load_string(yaml, "d.yaml");
+        if (cases[i].ms < 0) {
+            if (c) fprintf(stderr, "duration %s: accepted\n", cases[i].text);
+            CHECK(c == NULL);
+            CHECK(strncmp(dubbo_last_error(), "d.yaml:6: dubbo.registries.r.timeout: ", 38) == 0);
+        } else {
+            if (!c) fprintf(stderr, "duration %s: %s\n", cases[i].text, dubbo_last_error());
+            CHECK(c != NULL);
+            if (c) CHECK_EQ_INT(dubbo_config_registry(c, "r")->timeout_ms, cases[i].ms);
+        }
+        dubbo_config_free(c);
+    }
+}
+
+TEST(anchors_and_aliases_are_accepted)
+{
+    dubbo_config_t *c =
+        dubbo_config_load_string("dubbo:\n"
+                                 "  registries:\n"
+                                 "    zk: &zk { protocol: zookeeper, address: h:1 }\n"
+                                 "    zk2: *zk\n"
+                                 "  consumer:\n"
+                                 "    references:\n"
+                                 "      A: &ref\n"
+                                 "        interface: org.x.A\n"
+                                 "        params: &p { k: v }\n"
+                                 "      B:\n"
+                                 "        interface: org.x.B\n"
+                                 "        params: *p\n"
+                                 "      C: *ref\n",
+                                 "a.yaml");
+    CHECK(c != NULL);
+    if (!c) {
+        fprintf(stderr, "%s\n", dubbo_last_error());
+        return;
+    }
+    CHECK_EQ_STR(dubbo_config_registry(c, "zk2")->url, "zookeeper://h:1");
+    CHECK_EQ_STR(kv(dubbo_config_reference_params(c, "B"), "k"), "v");
+    CHECK_EQ_STR(dubbo_config_reference(c, "C")->interface, "org.x.A");
+    dubbo_config_free(c);
+
+    /* YAML merge keys are not part of YAML 1.2 nor of libyaml: refused, by name */
+    c = dubbo_config_load_string("dubbo:\n"
+                                 "  registries:\n"
+                                 "    zk: &zk { protocol: zookeeper, address: h:1 }\n"
+                                 "    zk2:\n"
+                                 "      <<: *zk\n"
+                                 "      timeout: 1s\n",
+                                 "m.yaml");
+    CHECK(c == NULL);
+    CHECK(strstr(dubbo_last_error(), "m.yaml:5: dubbo.registries.zk2.<<: merge keys") != NULL);
+}
+
+TEST(alias_expansion_budget)
+{
+    /* 1000 references x 400 params each = 400000 entries through one alias */
+    size_t cap = 400000;
+    char *big = malloc(cap);
+    CHECK(big != NULL);
+    if (!big) return;
+    size_t n = (size_t)sprintf(big, "dubbo:\n  consumer:\n    params: &a0 {");
+    for (int i = 0; i < 400; i++)
+        n += (size_t)sprintf(big + n, "%sp%d: v", i ? ", " : "", i);
+    n += (size_t)sprintf(big + n, "}\n    references:\n");
+    for (int i = 0; i < 1000; i++)
+        n += (size_t)sprintf(
+            big + n, "      R%d: { interface: a.B, url: \"dubbo://h:1\", params: *a0 }\n", i);
+    dubbo_config_t *c = dubbo_config_load_string(big, "big.yaml");
+    CHECK(c == NULL);
+    CHECK(strstr(dubbo_last_error(), "too large once aliases are expanded") != NULL);
+    free(big);
+}
+
+/* Expect `yaml` to fail with a message starting with `prefix`
+ * ("FILE:LINE: key.path: ") and containing `what`. */
+static int expect_fail(const char *yaml, const char *prefix, const char *what, int line)
+{
+    dubbo_config_t *c = dubbo_config_load_string(yaml, "t.yaml");
+    const char *e = dubbo_last_error();
+    if (c || strncmp(e, prefix, strlen(prefix)) != 0 || !strstr(e, what)) {
+        fprintf(stderr, "%s:%d: expected \"%s...%s\", got %s\"%s\"\n", __FILE__, line, prefix, what,
+                c ? "success, last error " : "", e);
+        dubbo_config_free(c);
+        return 0;
+    }
+    return 1;
+}
+
+#define EXPECT_FAIL(yaml, prefix, what) CHECK(expect_fail(yaml, prefix, what, __LINE__))
+
+#define REG "  registries:\n    zk: { protocol: zookeeper, address: 127.0.0.1:2181 }\n"
+
+TEST(errors_unknown_keys)
+{
+    EXPECT_FAIL("dubbo:\n"
+                "  provider:\n"
+                "    services:\n"
+                "      DemoService:\n"
+                "        interface: a.B\n"
+                "        port: 20880\n",
+                "t.yaml:6: dubbo.provider.services.DemoService.port: ", "unknown key");
+    EXPECT_FAIL("dubbo:\n  registry:\n    address: x\n", "t.yaml:2: dubbo.registry: ",
+                "unknown key (expected one of: application, registries, protocols, provider, "
+                "consumer)");
+    EXPECT_FAIL("spring:\n  x: 1\ndubbo: {}\n", "t.yaml:1: spring: ", "unknown key");
+    EXPECT_FAIL("dubbo:\n  registries:\n    zk: { protocol: zookeeper, address: h:1, zone: a }\n",
+                "t.yaml:3: dubbo.registries.zk.zone: ", "unknown key");
+    EXPECT_FAIL("dubbo:\n  consumer:\n    references:\n      R:\n        interface: a.B\n"
+                "        url: dubbo://h:1\n        methods:\n          - name: m\n"
+                "            weight: 3\n",
+                "t.yaml:9: dubbo.consumer.references.R.methods[0].weight: ", "unknown key");
+}
+
+TEST(errors_wrong_types)
+{
+    EXPECT_FAIL("dubbo:\n  registries:\n    - zk\n",
+                "t.yaml:3: dubbo.registries: ", "expected a mapping of ids");
+    EXPECT_FAIL(
+        "dubbo:\n  protocols:\n    dubbo:\n      port: abc\n",
+        "t.yaml:4: dubbo.protocols.dubbo.port: ", "expected a port number 0-65535, not \"abc\"");
+    EXPECT_FAIL("dubbo:\n  protocols:\n    dubbo:\n      port: 70000\n",
+                "t.yaml:4: dubbo.protocols.dubbo.port: ", "0-65535");
+    EXPECT_FAIL("dubbo:\n  application:\n    name: [a, b]\n",
+                "t.yaml:3: dubbo.application.name: ", "expected a string, not a list");
+    EXPECT_FAIL("dubbo:\n  provider:\n    services:\n      S:\n        interface: a.B\n"
+                "        params:\n          x: { y: 1 }\n",
+                "t.yaml:7: dubbo.provider.services.S.params.x: ",
+                "a parameter value must be a string, not a mapping");
+    EXPECT_FAIL("dubbo:\n  consumer:\n    check: maybe\n",
+                "t.yaml:3: dubbo.consumer.check: ", "expected true or false");
+    EXPECT_FAIL("dubbo:\n  provider:\n    services:\n      S:\n        interface: a.B\n"
+                "        weight: -5\n",
+                "t.yaml:6: dubbo.provider.services.S.weight: ", "expected a whole number");
+    EXPECT_FAIL(
+        "dubbo:\n  provider:\n    services:\n      S: { interface: a.B, methods: {a: 1} }\n",
+        "t.yaml:4: dubbo.provider.services.S.methods: ", "expected a list");
+    EXPECT_FAIL("dubbo:\n  provider: [1]\n", "t.yaml:2: dubbo.provider: ", "expected a mapping");
+    EXPECT_FAIL("dubbo:\n  protocols:\n    d: { dispatcher: message }\n",
+                "t.yaml:3: dubbo.protocols.d.dispatcher: ", "has all");
+}
+
+TEST(errors_durations)
+{
+    EXPECT_FAIL("dubbo:\n" REG "  consumer:\n    references:\n      R:\n        interface: a.B\n"
+                "        timeout: 3x\n",
+                "t.yaml:8: dubbo.consumer.references.R.timeout: ", "bad duration \"3x\"");
+    EXPECT_FAIL("dubbo:\n  provider:\n    services:\n      S:\n        interface: a.B\n"
+                "        methods:\n          - name: m\n            timeout: 1.0005s\n",
+                "t.yaml:8: dubbo.provider.services.S.methods[0].timeout: ", "bad duration");
+    EXPECT_FAIL("dubbo:\n  protocols:\n    d: { heartbeat: soon }\n",
+                "t.yaml:3: dubbo.protocols.d.heartbeat: ", "bad duration");
+}
+
+TEST(errors_undefined_ids)
+{
+    EXPECT_FAIL("dubbo:\n" REG "  provider:\n    services:\n      S:\n        interface: a.B\n"
+                "        registry: [zk, zk2]\n",
+                "t.yaml:8: dubbo.provider.services.S.registry[1]: ",
+                "no registry \"zk2\" in dubbo.registries (defined: zk)");
+    EXPECT_FAIL("dubbo:\n" REG "  consumer:\n    references:\n      R:\n        interface: a.B\n"
+                "        registry: zk,nacos\n",
+                "t.yaml:8: dubbo.consumer.references.R.registry: ", "no registry \"nacos\"");
+    EXPECT_FAIL("dubbo:\n  protocols:\n    dubbo: { port: 1 }\n  provider:\n    services:\n"
+                "      S: { interface: a.B, protocol: tri }\n",
+                "t.yaml:6: dubbo.provider.services.S.protocol: ",
+                "no protocol \"tri\" in dubbo.protocols (defined: dubbo)");
+    EXPECT_FAIL("dubbo:\n  consumer:\n    registry-ids: [zk]\n",
+                "t.yaml:3: dubbo.consumer.registry-ids[0]: ", "(defined: none)");
+    EXPECT_FAIL("dubbo:\n" REG "  provider:\n    services:\n      S:\n        interface: a.B\n"
+                "        registry: [zk, zk]\n",
+                "t.yaml:8: dubbo.provider.services.S.registry[1]: ", "listed twice");
+}
+
+TEST(errors_duplicates)
+{
+    EXPECT_FAIL("dubbo:\n  registries:\n    zk: { protocol: zookeeper, address: h:1 }\n"
+                "    zk: { protocol: zookeeper, address: h:2 }\n",
+                "t.yaml:4: dubbo.registries.zk: ", "defined twice (first at line 3)");
+    EXPECT_FAIL(
+        "dubbo:\n  provider:\n    services:\n      S:\n        interface: a.B\n"
+        "        interface: a.C\n",
+        "t.yaml:6: dubbo.provider.services.S.interface: ", "appears twice (first at line 5)");
+    EXPECT_FAIL("dubbo:\n  provider:\n    services:\n      S:\n        interface: a.B\n"
+                "        weight: 100\n        params:\n          weight: 200\n",
+                "t.yaml:8: dubbo.provider.services.S.params.weight: ",
+                "sets parameter \"weight\", already set at line 6");
+    EXPECT_FAIL("dubbo:\n  consumer:\n    references:\n      R:\n        interface: a.B\n"
+                "        url: dubbo://h:1\n        timeout: 1s\n        request-timeout: 2s\n",
+                "t.yaml:8: dubbo.consumer.references.R.request-timeout: ", "already set at line 7");
+    EXPECT_FAIL("dubbo:\n  consumer:\n    references:\n      R:\n        interface: a.B\n"
+                "        url: dubbo://h:1\n        methods:\n          - name: m\n"
+                "          - name: m\n",
+                "t.yaml:9: dubbo.consumer.references.R.methods[1]: ",
+                "method \"m\" is listed twice (first at line 8)");
+    EXPECT_FAIL("dubbo:\n" REG "  provider:\n    registry: zk\n    registry-ids: [zk]\n",
+                "t.yaml:6: dubbo.provider: ", "registry and registry-ids are the same setting");
+    EXPECT_FAIL("dubbo:\n  protocols:\n    d: { ip: 1.2.3.4, host: 1.2.3.4 }\n",
+                "t.yaml:3: dubbo.protocols.d: ", "ip and host are the same setting");
+}
+
+TEST(errors_missing_and_conflicting)
+{
+    EXPECT_FAIL("dubbo:\n  consumer:\n    references:\n      R:\n        url: dubbo://h:1\n",
+                "t.yaml:4: dubbo.consumer.references.R: ", "interface is required");
+    EXPECT_FAIL("dubbo:\n  registries:\n    zk: { protocol: zookeeper }\n",
+                "t.yaml:3: dubbo.registries.zk: ", "address is required");
+    EXPECT_FAIL("dubbo:\n  registries:\n    zk:\n",
+                "t.yaml:3: dubbo.registries.zk: ", "address is required");
+    EXPECT_FAIL("dubbo:\n  registries:\n    zk: { address: h:1 }\n",
+                "t.yaml:3: dubbo.registries.zk: ", "protocol is required");
+    EXPECT_FAIL("dubbo:\n  registries:\n    zk: { protocol: etcd, address: \"zookeeper://h:1\" }\n",
+                "t.yaml:3: dubbo.registries.zk.address: ",
+                "the scheme \"zookeeper\" disagrees with protocol \"etcd\"");
+    EXPECT_FAIL("dubbo:\n  registries:\n    zk: { protocol: zookeeper, address: \"h:1?x=1\" }\n",
+                "t.yaml:3: dubbo.registries.zk.address: ", "put parameters under params");
+    EXPECT_FAIL("dubbo:\n  registries:\n    zk: { protocol: zookeeper, address: \"h:x\" }\n",
+                "t.yaml:3: dubbo.registries.zk.address: ", "expected host:port");
+    EXPECT_FAIL("dubbo:\n  registries:\n    zk:\n      protocol: zookeeper\n"
+                "      address: h1:1,h2:2\n      params: { backup: \"h3:3\" }\n",
+                "t.yaml:6: dubbo.registries.zk.params.backup: ",
+                "sets parameter \"backup\", already set at line 5");
+    EXPECT_FAIL("dubbo:\n  registries:\n    f: { protocol: file, address: reg-dir }\n",
+                "t.yaml:3: dubbo.registries.f.address: ", "one absolute directory");
+    EXPECT_FAIL(
+        "dubbo:\n" REG "  consumer:\n    references:\n      R:\n        interface: a.B\n"
+        "        url: dubbo://h:1\n        registry: zk\n",
+        "t.yaml:9: dubbo.consumer.references.R.registry: ", "url and registry exclude each other");
+    EXPECT_FAIL("dubbo:\n  consumer:\n    references:\n      R:\n        interface: a.B\n",
+                "t.yaml:4: dubbo.consumer.references.R: ", "no url and no registry");
+    EXPECT_FAIL("dubbo:\n  consumer:\n    references:\n      R:\n        interface: a.B\n"
+                "        url: \"dubbo://h:abc\"\n",
+                "t.yaml:6: dubbo.consumer.references.R.url: ", "port must be a number");
+    EXPECT_FAIL("dubbo:\n  consumer:\n    references:\n      R:\n        interface: a.B\n"
+                "        url: \" ; \"\n",
+                "t.yaml:6: dubbo.consumer.references.R.url: ", "is empty");
+    EXPECT_FAIL("dubbo:\n  protocols:\n    a: {}\n    b: {}\n  provider:\n    services:\n"
+                "      S: { interface: a.B }\n",
+                "t.yaml:7: dubbo.provider.services.S: ",
+                "2 protocols are defined (a, b): name one with protocol:");
+    EXPECT_FAIL(
+        "dubbo:\n  provider:\n    services:\n      S:\n        interface: a.B\n"
+        "        params: { version: \"1.0\" }\n",
+        "t.yaml:6: dubbo.provider.services.S.params.version: ", "set version with its own key");
+    EXPECT_FAIL("dubbo:\n  provider:\n    services:\n      S:\n        interface: a.B\n"
+                "        methods:\n          - timeout: 1s\n",
+                "t.yaml:7: dubbo.provider.services.S.methods[0]: ", "name is required");
+    EXPECT_FAIL("dubbo:\n  consumer:\n    references:\n      R:\n        interface: \"a/b;c\"\n"
+                "        url: dubbo://h:1\n",
+                "t.yaml:5: dubbo.consumer.references.R.interface: ", "is not an interface name");
+    EXPECT_FAIL("dubbo:\n  registries:\n    \"a,b\": { protocol: zookeeper, address: h:1 }\n",
+                "t.yaml:3: dubbo.registries.a,b: ", "an id may not contain");
+    EXPECT_FAIL(
+        "dubbo:\n  registries:\n    zk: { protocol: zookeeper, address: h:1, password: x }\n",
+        "t.yaml:3: dubbo.registries.zk: ", "password without username");
+}
+
+TEST(errors_yaml_syntax)
+{
+    /* each names FILE:LINE of the problem */
+    EXPECT_FAIL("dubbo:\n  application:\n    name: \"unterminated\n", "t.yaml:4: ",
+                "bad YAML: found unexpected end of stream (while scanning a quoted scalar at line "
+                "3)");
+    EXPECT_FAIL("dubbo:\n  application:\n    name: a\n   bad: b\n", "t.yaml:4: ", "bad YAML: ");
+    EXPECT_FAIL("dubbo:\n  registries:\n\tzk: {}\n", "t.yaml:3: ", "bad YAML: ");
+    EXPECT_FAIL("dubbo:\n  registries: { zk: [ }\n", "t.yaml:2: ", "bad YAML: ");
+    EXPECT_FAIL("dubbo: {}\n---\ndubbo: {}\n", "t.yaml:3: ", "a second YAML document");
+    EXPECT_FAIL("dubbo: {}\n---\n: : :\n", "t.yaml:3: ", "bad YAML");
+    EXPECT_FAIL("dubbo:\n  application: { name: \"\xff\" }\n", "t.yaml:2: ", "bad YAML");
+    EXPECT_FAIL("", "t.yaml:1: ", "the configuration is empty");
+    EXPECT_FAIL("# only a comment\n", "t.yaml:1: ", "the configuration is empty");
+    EXPECT_FAIL("hello\n", "t.yaml:1: ", "expected a mapping");
+    EXPECT_FAIL("other: 1\n", "t.yaml:1: other: ", "unknown key");
+}
+
+TEST(empty_sections_and_defaults)
+{
+    dubbo_config_t *c = dubbo_config_load_string("dubbo:\n", "e.yaml");
+    CHECK(c != NULL);
+    if (!c) return;
+    CHECK(dubbo_config_application(c) == NULL);
+    CHECK_EQ_INT(dubbo_config_registry_count(c), 0);
+    CHECK_EQ_INT(dubbo_config_protocol_count(c), 0);
+    CHECK_EQ_INT(dubbo_config_service_count(c), 0);
+    CHECK_EQ_INT(dubbo_config_reference_count(c), 0);
+    dubbo_config_free(c);
+
+    c = dubbo_config_load_string("dubbo:\n"
+                                 "  registries:\n"
+                                 "    a: { protocol: zookeeper, address: \"h1:1,h2:2\" }\n"
+                                 "    b: { protocol: etcd, address: h3:3, group: g, ttl: 10m }\n"
+                                 "  provider:\n"
+                                 "    registry: b\n"
+                                 "    token: \"true\"\n"
+                                 "    services:\n"
+                                 "      S: { interface: a.B, token: own }\n"
+                                 "      T: { interface: a.C, registry: \"a, b\" }\n"
+                                 "  consumer:\n"
+                                 "    registry: [a]\n"
+                                 "    references:\n"
+                                 "      R: { interface: a.B }\n",
+                                 "d.yaml");
+    CHECK(c != NULL);
+    if (!c) {
+        fprintf(stderr, "%s\n", dubbo_last_error());
+        return;
+    }
+    /* a cluster address: Java's backup= form, which dubbo_url_parse() reads */
+    const dubbo_config_registry_t *ra = dubbo_config_registry(c, "a");
+    CHECK_EQ_STR(ra->address, "h1:1,h2:2");
+    CHECK_EQ_STR(ra->url, "zookeeper://h1:1?backup=h2:2");
+    CHECK_EQ_STR(kv(ra->params, "backup"), "h2:2");
+    dubbo_url_t *u = dubbo_url_parse(ra->url);
+    CHECK(u != NULL);
+    if (u) {
+        CHECK_EQ_STR(u->host, "h1");
+        CHECK_EQ_STR(dubbo_url_param(u, "backup", NULL), "h2:2");
+        dubbo_url_free(u);
+    }
+    CHECK_EQ_STR(dubbo_config_registry(c, "b")->url, "etcd://h3:3?group=g&ttl=600000");
+    const dubbo_config_service_t *s = dubbo_config_service(c, "S");
+    CHECK_EQ_INT(s->nregistries, 1);
+    CHECK_EQ_STR(s->registries[0], "b");
+    CHECK_EQ_STR(kv(s->params, "token"), "own");
+    CHECK_EQ_INT(npairs(s->params), 1);
+    const dubbo_config_service_t *t = dubbo_config_service(c, "T");
+    CHECK_EQ_INT(t->nregistries, 2);
+    CHECK_EQ_STR(t->registries[0], "a");
+    CHECK_EQ_STR(t->registries[1], "b");
+    CHECK_EQ_STR(kv(t->params, "token"), "true");
+    CHECK_EQ_STR(dubbo_config_reference_urls(c, "R"), "zookeeper://h1:1/a.B?backup=h2:2");
+    dubbo_config_free(c);
+    dubbo_config_free(NULL);
+}
+
+TEST(load_file)
+{
+    const char *path = DUBBO_SOURCE_DIR "/examples/dubbo.yaml";
+    dubbo_config_t *c = dubbo_config_load_file(path);
+    CHECK(c != NULL);
+    if (!c) {
+        fprintf(stderr, "%s\n", dubbo_last_error());
+        return;
+    }
+    CHECK_EQ_STR(dubbo_config_application(c), "demo-provider");
+    CHECK_EQ_STR(dubbo_config_registry(c, "zk")->url, "zookeeper://127.0.0.1:2181?timeout=3000");
+    CHECK_EQ_STR(dubbo_config_registry(c, "local")->url, "file:///tmp/dubbo-registry");
+    const dubbo_config_service_t *s = dubbo_config_service(c, "DemoService");
+    CHECK(s != NULL);
+    if (s) {
+        CHECK_EQ_STR(s->version, "1.0.0");
+        CHECK_EQ_STR(kv(s->params, "timeout"), "1000");
+        CHECK_EQ_STR(kv(s->params, "sayHello.timeout"), "500");
+        CHECK_EQ_STR(kv(s->params, "dubbo.tag"), "gray");
+    }
+    CHECK_EQ_STR(dubbo_config_reference_urls(c, "GreeterRef"),
+                 "zookeeper://127.0.0.1:2181/org.apache.dubbo.demo.DemoService?timeout=3000");
+    CHECK_EQ_STR(dubbo_config_reference_urls(c, "DirectRef"),
+                 "dubbo://127.0.0.1:20880/org.apache.dubbo.demo.DemoService;"
+                 "dubbo://127.0.0.1:20881/org.apache.dubbo.demo.DemoService");
+    CHECK_EQ_STR(kv(dubbo_config_reference_params(c, "DirectRef"), "check"), "false");
+    dubbo_server_options_t o;
+    CHECK_EQ_INT(dubbo_config_server_options(c, "dubbo", &o), 0);
+    CHECK_EQ_INT(o.port, 20880);
+    dubbo_config_free(c);
+
+    /* errors carry the file name */
+    char tmp[] = "/tmp/dubbo_config_test_XXXXXX";
+    int fd = mkstemp(tmp);
+    CHECK(fd >= 0);
+    if (fd < 0) return;
+    FILE *f = fdopen(fd, "w");
+    fputs("dubbo:\n  registries:\n    zk: { protocol: zookeeper, address: h:1, timeout: 3x }\n", f);
+    fclose(f);
+    CHECK(dubbo_config_load_file(tmp) == NULL);
+    char want[200];
+    snprintf(want, sizeof(want), "%s:3: dubbo.registries.zk.timeout: bad duration", tmp);
+    CHECK(strncmp(dubbo_last_error(), want, strlen(want)) == 0);
+    unlink(tmp);
+
+    CHECK(dubbo_config_load_file("/nonexistent/dubbo.yaml") == NULL);
+    CHECK(strstr(dubbo_last_error(), "/nonexistent/dubbo.yaml: cannot read") != NULL);
+    CHECK(dubbo_config_load_file(NULL) == NULL);
+    CHECK(dubbo_config_load_string(NULL, NULL) == NULL);
+}
+
+TEST_MAIN(TEST_ENTRY(full_sample_application_registries),
+          TEST_ENTRY(full_sample_protocols_and_server_options), TEST_ENTRY(full_sample_services),
+          TEST_ENTRY(bind_service_exports), TEST_ENTRY(full_sample_references),
+          TEST_ENTRY(reference_feeds_dubbo_reference_new), TEST_ENTRY(durations),
+          TEST_ENTRY(anchors_and_aliases_are_accepted), TEST_ENTRY(alias_expansion_budget),
+          TEST_ENTRY(errors_unknown_keys), TEST_ENTRY(errors_wrong_types),
+          TEST_ENTRY(errors_durations), TEST_ENTRY(errors_undefined_ids),
+          TEST_ENTRY(errors_duplicates), TEST_ENTRY(errors_missing_and_conflicting),
+          TEST_ENTRY(errors_yaml_syntax), TEST_ENTRY(empty_sections_and_defaults),
+          TEST_ENTRY(load_file))
