@@ -21,6 +21,9 @@ CC=clang cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDUBBO_FUZZ
   -DDUBBO_SANITIZE=ON -DDUBBO_BUILD_TESTS=OFF -DDUBBO_BUILD_BENCH=OFF >/dev/null
 cmake --build build/fuzz -j"$JOBS" --target fuzz_targets
 
+# Demo providers started by the tests announce themselves in the embedded
+# registry: keep it inside the build tree, not in the machine's default.
+export DUBBO_REGISTRY="file://$PWD/build/test/registry"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 status=0
