@@ -965,6 +965,14 @@ int dubbo_h2_write_bool(dubbo_h2_encoder_t *e, bool v)
     return put1(e, v ? BC_TRUE : BC_FALSE);
 }
 
+static inline void be32_put(uint8_t *p, uint32_t u)
+{
+    p[0] = (uint8_t)(u >> 24);
+    p[1] = (uint8_t)(u >> 16);
+    p[2] = (uint8_t)(u >> 8);
+    p[3] = (uint8_t)u;
+}
+
 int dubbo_h2_write_int(dubbo_h2_encoder_t *e, int32_t v)
 {
     jflush(e, 16, FULL_IF_LESS_OR_EQUAL);
@@ -983,12 +991,8 @@ int dubbo_h2_write_int(dubbo_h2_encoder_t *e, int32_t v)
         b[2] = (uint8_t)v;
         n = 3;
     } else {
-        uint32_t u = (uint32_t)v;
         b[0] = BC_INT;
-        b[1] = (uint8_t)(u >> 24);
-        b[2] = (uint8_t)(u >> 16);
-        b[3] = (uint8_t)(u >> 8);
-        b[4] = (uint8_t)u;
+        be32_put(b + 1, (uint32_t)v);
         n = 5;
     }
     return put(e, b, n);
@@ -1020,12 +1024,8 @@ int dubbo_h2_write_long(dubbo_h2_encoder_t *e, int64_t v)
         b[2] = (uint8_t)v;
         n = 3;
     } else if (v >= INT32_MIN && v <= INT32_MAX) {
-        uint32_t u = (uint32_t)(int32_t)v;
         b[0] = BC_LONG_INT;
-        b[1] = (uint8_t)(u >> 24);
-        b[2] = (uint8_t)(u >> 16);
-        b[3] = (uint8_t)(u >> 8);
-        b[4] = (uint8_t)u;
+        be32_put(b + 1, (uint32_t)(int32_t)v);
         n = 5;
     } else {
         b[0] = BC_LONG;
@@ -1067,12 +1067,8 @@ int dubbo_h2_write_double(dubbo_h2_encoder_t *e, double v)
     }
     int32_t mills = java_d2i(v * 1000.0);
     if (0.001 * (double)mills == v) {
-        uint32_t u = (uint32_t)mills;
         b[0] = BC_DOUBLE_MILL;
-        b[1] = (uint8_t)(u >> 24);
-        b[2] = (uint8_t)(u >> 16);
-        b[3] = (uint8_t)(u >> 8);
-        b[4] = (uint8_t)u;
+        be32_put(b + 1, (uint32_t)mills);
         return put(e, b, 5);
     }
     uint64_t bits;
@@ -1089,12 +1085,8 @@ int dubbo_h2_write_date(dubbo_h2_encoder_t *e, int64_t ms)
     if (ms % 60000 == 0) {
         int64_t minutes = ms / 60000;
         if ((minutes >> 31) == 0 || (minutes >> 31) == -1) {
-            uint32_t u = (uint32_t)(int32_t)minutes;
             b[0] = BC_DATE_MINUTE;
-            b[1] = (uint8_t)(u >> 24);
-            b[2] = (uint8_t)(u >> 16);
-            b[3] = (uint8_t)(u >> 8);
-            b[4] = (uint8_t)u;
+            be32_put(b + 1, (uint32_t)(int32_t)minutes);
             return put(e, b, 5);
         }
     }
