@@ -15,15 +15,8 @@ static int broadcast_invoke(dubbo_cluster_t *cl, const dubbo_invocation_t *inv, 
 {
     const dubbo_url_t *url = dubbo_cluster_url(cl);
     dubbo_invoker_t **cands = NULL;
-    int n = dubbo_cluster_list(cl, inv, &cands);
-    if (n < 0) return dubbo_result_fail(r, n, "%s", dubbo_last_error());
-    if (n == 0) {
-        dubbo_invokers_release(cands, 0);
-        return dubbo_result_fail(r, DUBBO_ENOT_FOUND,
-                                 "No provider available for the service %s (method %s): the "
-                                 "directory is empty or the routers left no provider",
-                                 url->path, inv->method);
-    }
+    int n = dubbo__list_or_fail(cl, inv, &cands, r);
+    if (n < 0) return n;
     long percent = dubbo_url_param_int(url, "broadcast.fail.percent", 100);
     if (percent < 0 || percent > 100) {
         DLOG_INFO("broadcast: broadcast.fail.percent must be within 0-100, not %ld; using 100",

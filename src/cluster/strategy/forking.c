@@ -185,15 +185,8 @@ static int forking_invoke(dubbo_cluster_t *cl, const dubbo_invocation_t *inv, du
 {
     const dubbo_url_t *url = dubbo_cluster_url(cl);
     dubbo_invoker_t **cands = NULL;
-    int n = dubbo_cluster_list(cl, inv, &cands);
-    if (n < 0) return dubbo_result_fail(r, n, "%s", dubbo_last_error());
-    if (n == 0) {
-        dubbo_invokers_release(cands, 0);
-        return dubbo_result_fail(r, DUBBO_ENOT_FOUND,
-                                 "No provider available for the service %s (method %s): the "
-                                 "directory is empty or the routers left no provider",
-                                 url->path, inv->method);
-    }
+    int n = dubbo__list_or_fail(cl, inv, &cands, r);
+    if (n < 0) return n;
 
     /* Which providers: the balancer's picks, each once. */
     long forks = dubbo_url_param_int(url, "forks", DEFAULT_FORKS);

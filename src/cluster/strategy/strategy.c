@@ -264,3 +264,20 @@ void dubbo__inv_copy_free(dubbo__inv_copy_t *c)
     dubbo_arena_free(c->arena);
     free(c);
 }
+
+int dubbo__list_or_fail(dubbo_cluster_t *cl, const dubbo_invocation_t *inv,
+                        dubbo_invoker_t ***cands, dubbo_result_t *r)
+{
+    *cands = NULL;
+    int n = dubbo_cluster_list(cl, inv, cands);
+    if (n < 0) return dubbo_result_fail(r, n, "%s", dubbo_last_error());
+    if (n == 0) {
+        dubbo_invokers_release(*cands, 0);
+        *cands = NULL;
+        return dubbo_result_fail(r, DUBBO_ENOT_FOUND,
+                                 "No provider available for the service %s (method %s): the "
+                                 "directory is empty or the routers left no provider",
+                                 dubbo_cluster_url(cl)->path, inv->method);
+    }
+    return n;
+}

@@ -22,6 +22,13 @@ typedef enum {
 
 dubbo__outcome_t dubbo__outcome(int rc, const dubbo_result_t *r);
 
+/* The routed candidates, or r filled with "No provider available ..." (or
+ * the listing's error) and that code returned as a negative number; on
+ * success the count (> 0) and *cands to release with
+ * dubbo_invokers_release(). */
+int dubbo__list_or_fail(dubbo_cluster_t *cl, const dubbo_invocation_t *inv,
+                        dubbo_invoker_t ***cands, dubbo_result_t *r);
+
 /* A message for a failed attempt: r->error, else the status name or the
  * code's text. Never NULL; valid as long as r. */
 const char *dubbo__result_message(int rc, const dubbo_result_t *r);
