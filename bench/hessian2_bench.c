@@ -30,7 +30,7 @@
 #include "dubbo/value.h"
 
 /* Fixed contents, shared with the Java and JS benchmarks. */
-#define BIRTHDAY_MS INT64_C(-33609600000) /* 1968-12-08T00:00:00Z */
+#define BIRTHDAY_MS INT64_C(-33609600000)  /* 1968-12-08T00:00:00Z */
 #define CREATE_MS   INT64_C(1710494813589) /* 2024-03-15T09:26:53.589Z */
 static const int32_t PERMISSIONS[] = {1, 2, 3, 4, 5, 6, 7, 8, 19, 88, 86, 89, 90, 91, 92};
 #define NPERMISSIONS (sizeof(PERMISSIONS) / sizeof(PERMISSIONS[0]))
@@ -43,8 +43,8 @@ static const char ICON[] = "https://www.baidu.com/img/bd_logo1.png";
 /* Fields in the order Java's serializer writes them (primitives and
  * java.lang types first, then the others, each in declaration order). */
 static const char *const USER_FIELDS[] = {
-    "id",     "name",     "sex",         "email",      "mobile",     "address",
-    "icon",   "status",   "birthday",    "permissions", "createTime", "updateTime",
+    "id",   "name",   "sex",      "email",       "mobile",     "address",
+    "icon", "status", "birthday", "permissions", "createTime", "updateTime",
 };
 static const char *const PAGE_FIELDS[] = {"pageNo", "total", "result"};
 
@@ -115,8 +115,8 @@ static dubbo_value_t *single_user(dubbo_arena_t *a)
 static dubbo_value_t *page(dubbo_arena_t *a)
 {
     const dubbo_class_t *ucls = user_class(a);
-    const dubbo_class_t *pcls = check_alloc(
-        dubbo_class_new(a, "com.example.bench.Page", 3, PAGE_FIELDS), "class");
+    const dubbo_class_t *pcls =
+        check_alloc(dubbo_class_new(a, "com.example.bench.Page", 3, PAGE_FIELDS), "class");
     dubbo_value_t *p = check_alloc(dubbo_v_object(a, pcls), "page");
     set(p, "pageNo", dubbo_v_int(a, 1));
     set(p, "total", dubbo_v_int(a, 1000));
@@ -133,7 +133,7 @@ static dubbo_value_t *page(dubbo_arena_t *a)
 
 /* ---- The two operations ------------------------------------------------ */
 
-static dubbo_buf_t out_buf;     /* reused by every encode */
+static dubbo_buf_t out_buf;      /* reused by every encode */
 static dubbo_arena_t *dec_arena; /* reset by every decode */
 static size_t sink;
 
@@ -169,8 +169,10 @@ typedef struct {
 
 static void run_op(const op_t *op)
 {
-    if (op->decode) decode_once(op->bytes, op->len);
-    else encode_once(op->value);
+    if (op->decode)
+        decode_once(op->bytes, op->len);
+    else
+        encode_once(op->value);
 }
 
 static double now_s(void)
@@ -199,7 +201,8 @@ static double measure(const op_t *op, double seconds, int batch, int timed, doub
     double start = now_s(), cpu0 = cpu_s(), now;
     long n = 0;
     do {
-        for (int i = 0; i < batch; i++) run_op(op);
+        for (int i = 0; i < batch; i++)
+            run_op(op);
         n += batch;
         now = now_s();
     } while (now - start < seconds);
@@ -232,14 +235,17 @@ static void bench(const char *payload, const dubbo_value_t *v, double seconds, i
     memcpy(bytes, out_buf.base, len);
     op_t ops[2] = {{v, NULL, 0, 0}, {NULL, bytes, len, 1}};
     const char *names[2] = {"encode", "decode"};
-    for (int k = 0; k < 2; k++) measure(&ops[k], warmup / 2, batch, 0, NULL);
+    for (int k = 0; k < 2; k++)
+        measure(&ops[k], warmup / 2, batch, 0, NULL);
     for (int k = 0; k < 2; k++) {
         double r[64], c[64];
-        for (int i = 0; i < runs; i++) r[i] = measure(&ops[k], seconds, batch, 1, &c[i]);
+        for (int i = 0; i < runs; i++)
+            r[i] = measure(&ops[k], seconds, batch, 1, &c[i]);
         for (int w = 0; w < 2; w++) {
             const double *x = w ? c : r;
             printf("%s c %s %s %.0f", w ? "rcpu" : "result", payload, names[k], median(x, runs));
-            for (int i = 0; i < runs; i++) printf(" %.0f", x[i]);
+            for (int i = 0; i < runs; i++)
+                printf(" %.0f", x[i]);
             printf("\n");
         }
         fflush(stdout);
@@ -279,8 +285,7 @@ static void write_file(const char *path, const uint8_t *p, size_t len)
 
 /* Our decode of our bytes must equal the value; with a Java dump, our bytes
  * must equal Java's and our decode of Java's bytes must equal the value. */
-static void check(const char *payload, const dubbo_value_t *v, const char *dump,
-                  const char *verify)
+static void check(const char *payload, const dubbo_value_t *v, const char *dump, const char *verify)
 {
     char path[4096];
     encode_once(v);
@@ -319,15 +324,21 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (i + 1 >= argc) goto usage;
-        if (!strcmp(a, "--seconds")) seconds = atof(argv[++i]);
-        else if (!strcmp(a, "--runs")) runs = atoi(argv[++i]);
-        else if (!strcmp(a, "--warmup")) warmup = atof(argv[++i]);
-        else if (!strcmp(a, "--dump")) dump = argv[++i];
-        else if (!strcmp(a, "--verify")) verify = argv[++i];
+        if (!strcmp(a, "--seconds"))
+            seconds = atof(argv[++i]);
+        else if (!strcmp(a, "--runs"))
+            runs = atoi(argv[++i]);
+        else if (!strcmp(a, "--warmup"))
+            warmup = atof(argv[++i]);
+        else if (!strcmp(a, "--dump"))
+            dump = argv[++i];
+        else if (!strcmp(a, "--verify"))
+            verify = argv[++i];
         else if (!strcmp(a, "--profile") && i + 2 < argc) {
             profile = argv[++i];
             profile_n = atol(argv[++i]);
-        } else goto usage;
+        } else
+            goto usage;
     }
     if (runs < 1 || runs > 64 || seconds <= 0) goto usage;
 
@@ -345,8 +356,10 @@ int main(int argc, char **argv)
         memcpy(bytes, out_buf.base, len);
         int dec = strstr(profile, "decode") != NULL;
         for (long i = 0; i < profile_n; i++) {
-            if (dec) decode_once(bytes, len);
-            else encode_once(v);
+            if (dec)
+                decode_once(bytes, len);
+            else
+                encode_once(v);
         }
         free(bytes);
     } else {
@@ -362,9 +375,10 @@ int main(int argc, char **argv)
     return sink == 0;
 
 usage:
-    fprintf(stderr, "usage: hessian2_bench [--seconds S] [--runs N] [--warmup S] [--dump DIR] "
-                    "[--verify DIR]\n"
-                    "       hessian2_bench --profile user-encode|user-decode|page-encode|page-decode "
-                    "N\n");
+    fprintf(stderr,
+            "usage: hessian2_bench [--seconds S] [--runs N] [--warmup S] [--dump DIR] "
+            "[--verify DIR]\n"
+            "       hessian2_bench --profile user-encode|user-decode|page-encode|page-decode "
+            "N\n");
     return 2;
 }

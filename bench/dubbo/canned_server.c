@@ -38,22 +38,22 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define HEADER_LEN   16
-#define FLAG_REQUEST 0x80
-#define FLAG_TWOWAY  0x40
-#define FLAG_EVENT   0x20
+#define HEADER_LEN      16
+#define FLAG_REQUEST    0x80
+#define FLAG_TWOWAY     0x40
+#define FLAG_EVENT      0x20
 #define SERIAL_HESSIAN2 0x02
-#define STATUS_OK    20
-#define MAX_PAYLOAD  ((uint32_t)8 << 20) /* Java's default 8 MiB, like the provider */
-#define READ_CHUNK   65536
+#define STATUS_OK       20
+#define MAX_PAYLOAD     ((uint32_t)8 << 20) /* Java's default 8 MiB, like the provider */
+#define READ_CHUNK      65536
 
 /* The response body of sayHello("x"), byte for byte what the provider writes. */
 static const uint8_t HELLO_BODY[] = {
-    0x94,                                               /* int 4 */
-    0x07, 'H', 'e', 'l', 'l', 'o', ' ', 'x',            /* "Hello x" */
-    'H',                                                /* untyped map */
+    0x94,                                                         /* int 4 */
+    0x07, 'H', 'e', 'l', 'l', 'o', ' ',  'x',                     /* "Hello x" */
+    'H',                                                          /* untyped map */
     0x05, 'd', 'u', 'b', 'b', 'o', 0x05, '2', '.', '0', '.', '2', /* "dubbo" -> "2.0.2" */
-    'Z',                                                /* end of map */
+    'Z',                                                          /* end of map */
 };
 static const uint8_t NULL_BODY[] = {'N'};
 
@@ -68,10 +68,10 @@ typedef struct {
 
 typedef struct {
     int fd;
-    buf_t in;          /* bytes read, not yet a whole frame */
-    buf_t out;         /* answers not yet written */
-    size_t out_off;    /* written part of out */
-    bool want_out;     /* EPOLLOUT registered (a write was short) */
+    buf_t in;       /* bytes read, not yet a whole frame */
+    buf_t out;      /* answers not yet written */
+    size_t out_off; /* written part of out */
+    bool want_out;  /* EPOLLOUT registered (a write was short) */
 } conn_t;
 
 static volatile sig_atomic_t stop;
@@ -142,8 +142,8 @@ static int parse(conn_t *c)
             fprintf(stderr, "canned_server: bad magic 0x%02x%02x, closing\n", h[0], h[1]);
             return -1;
         }
-        uint32_t blen = (uint32_t)h[12] << 24 | (uint32_t)h[13] << 16 | (uint32_t)h[14] << 8 |
-                        (uint32_t)h[15];
+        uint32_t blen =
+            (uint32_t)h[12] << 24 | (uint32_t)h[13] << 16 | (uint32_t)h[14] << 8 | (uint32_t)h[15];
         if (blen > MAX_PAYLOAD) {
             fprintf(stderr, "canned_server: body of %u bytes exceeds %u, closing\n", blen,
                     MAX_PAYLOAD);
@@ -228,8 +228,7 @@ static int listen_on(const char *host, int port)
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 1024)) {
-        fprintf(stderr, "canned_server: cannot listen on %s:%d: %s\n", host, port,
-                strerror(errno));
+        fprintf(stderr, "canned_server: cannot listen on %s:%d: %s\n", host, port, strerror(errno));
         close(fd);
         return -1;
     }

@@ -290,7 +290,8 @@ static void seen_add(eq_ctx_t *c, const dubbo_value_t *x, const dubbo_value_t *y
         for (size_t i = 0; i < c->seen_cap; i++) {
             if (!c->seen[i].x) continue;
             size_t k = pair_hash(c->seen[i].x, c->seen[i].y) & (ncap - 1);
-            while (t[k].x) k = (k + 1) & (ncap - 1);
+            while (t[k].x)
+                k = (k + 1) & (ncap - 1);
             t[k] = c->seen[i];
         }
         free(c->seen);
@@ -298,7 +299,8 @@ static void seen_add(eq_ctx_t *c, const dubbo_value_t *x, const dubbo_value_t *y
         c->seen_cap = ncap;
     }
     size_t k = pair_hash(x, y) & (c->seen_cap - 1);
-    while (c->seen[k].x) k = (k + 1) & (c->seen_cap - 1);
+    while (c->seen[k].x)
+        k = (k + 1) & (c->seen_cap - 1);
     c->seen[k] = (pair_t){x, y};
     c->nseen++;
 }

@@ -17,7 +17,6 @@
 #include "dubbo/value.h"
 #include "test.h"
 
-
 #define VECTORS    DUBBO_SOURCE_DIR "/tests/vectors/hessian2/"
 #define CASES      DUBBO_SOURCE_DIR "/tests/interop/hessian2-cases.txt"
 #define MAX_VALUES 16

@@ -48,7 +48,10 @@ typedef struct {
 } test_case_t;
 
 #define TEST(name) static void test_##name(void)
-#define TEST_ENTRY(name) {#name, test_##name}
+#define TEST_ENTRY(name)                                                                           \
+    {                                                                                              \
+#name, test_##name                                                                         \
+    }
 
 /* Runs every test (or those whose name contains argv[1]); exit 1 on failure. */
 static inline int test_main(const test_case_t *tests, size_t n, int argc, char **argv)

@@ -14,7 +14,6 @@
 #include "dubbo/value.h"
 #include "test.h"
 
-
 #define CHECK_CONTAINS(hay, needle)                                                                \
     do {                                                                                           \
         const char *test__h = (hay), *test__n = (needle);                                          \
