@@ -9,6 +9,7 @@ PKGS=(
   build-essential cmake pkg-config git    # toolchain
   python3                                 # test drivers (tests/interop/*.py)
   clang libclang-rt-14-dev                # libFuzzer for fuzz/
+  clang-format                            # the format check (scripts/check-format.sh)
   libjansson-dev                          # JSON parsing (typed JSON, config)
   libuv1-dev                              # the event loop of the transport
   libyaml-dev                             # routing rules and configuration (YAML)
