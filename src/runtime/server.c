@@ -93,6 +93,7 @@ struct dubbo_server {
     job_t *qhead, *qtail;
     size_t qlen;
     int busy; /* jobs taken by workers */
+    int idle; /* workers waiting for a job */
     pthread_t *threads;
     int nthreads;
     bool stopping;       /* workers exit */
@@ -636,8 +637,11 @@ static void *worker_main(void *arg)
     dubbo_server_t *s = arg;
     for (;;) {
         pthread_mutex_lock(&s->mu);
-        while (!s->qhead && !s->stopping)
+        while (!s->qhead && !s->stopping) {
+            s->idle++;
             pthread_cond_wait(&s->work_cv, &s->mu);
+            s->idle--;
+        }
         if (!s->qhead) {
             pthread_mutex_unlock(&s->mu);
             return NULL;
@@ -750,10 +754,11 @@ static void enqueue_batch(dubbo_server_t *s, batch_t *batch)
         s->qhead = batch->head;
     s->qtail = batch->tail;
     s->qlen += batch->n;
-    if (batch->n == 1)
+    /* Wake one sleeping worker per new job, no more: a broadcast to a
+     * pool of 200 wakes 200 threads to fight over a few jobs. */
+    size_t wake = batch->n < (size_t)s->idle ? batch->n : (size_t)s->idle;
+    for (size_t i = 0; i < wake; i++)
         pthread_cond_signal(&s->work_cv);
-    else
-        pthread_cond_broadcast(&s->work_cv);
     pthread_mutex_unlock(&s->mu);
     batch->head = batch->tail = NULL;
     batch->n = 0;
