@@ -1,7 +1,8 @@
 /* Registries: where providers announce themselves and consumers find them.
  * An extension point (extension.h, DUBBO_EXT_REGISTRY) keyed by URL scheme:
  *   file://DIR                 the embedded default, one machine, no server
- *   zookeeper://host:port[,host:port...]   Java Dubbo's node layout
+ *   zookeeper://host:port[,host:port...]   Java Dubbo's node layout (the extra
+ *                              hosts become `backup=`, as Java's parseURL does)
  *   etcd://host:port           dubbo-go's etcdv3 key layout, with leases
  *
  * URLs are Java Dubbo's full URLs, e.g.
@@ -17,8 +18,19 @@
  * that loses its server keeps its subscribers' last lists (they are not
  * notified empty) and re-registers and re-subscribes when it is back.
  *
+ * Lists may or may not be filtered by the consumer URL's version and group
+ * (ZooKeeper filters as Java's UrlUtils.isMatch; file and etcd do not);
+ * references filter them again, so both are fine.
+ *
+ * While a server is down, reg/unreg return 0 and take effect when it is
+ * back (Java's failback); only permanent refusals are errors.
+ *
  * Threading: every call may come from any thread; notifications come from
- * a thread of the registry's own and must not block for long. */
+ * a thread of the registry's own and must not block for long. unsubscribe
+ * matches the consumer URL text, fn and user, and waits for a notification
+ * in progress; destroy must not be called from inside a notification.
+ * `ops` and `url` of the base struct are set by dubbo_registry_open() after
+ * create() returns: threads started by create() must not read them. */
 #ifndef DUBBO_REGISTRY_H
 #define DUBBO_REGISTRY_H
 
@@ -56,8 +68,9 @@ typedef struct {
                        void *user);
     /* required: unregister everything this registry registered, stop. */
     void (*destroy)(dubbo_registry_t *r);
-    /* optional: the interfaces, or the URLs under one interface and
-     * category, for `dubbo list`; *out is malloc'd, strings too. */
+    /* optional: with interface NULL, the interfaces; else the URLs under
+     * that interface and category (NULL: providers), for `dubbo list`;
+     * *out is malloc'd, strings too. */
     int (*list)(dubbo_registry_t *r, const char *interface, const char *category, char ***out,
                 size_t *n);
 } dubbo_registry_ops_t;
