@@ -283,7 +283,9 @@ int dubbo_reference_set_providers(dubbo_reference_t *ref, const char *const *url
 int dubbo_reference_set_invokers(dubbo_reference_t *ref, dubbo_invoker_t *const *invokers,
                                  size_t n);
 /* Add (or replace, by router name) a routing rule: router "condition" or
- * "tag" and a Dubbo 3 YAML rule text (docs/routing.md). DUBBO_EINVAL
+ * "tag" and a Dubbo 3 YAML rule text (docs/routing.md). "condition#NAME"
+ * is the condition router in a slot of its own (rules of several scopes at
+ * once: registries use condition#service and condition#application). DUBBO_EINVAL
  * naming the line on a bad rule (the old rule stays). A NULL rule removes
  * the rule: the condition router goes, the tag router returns to routing
  * by the providers' own dubbo.tag. */

@@ -257,7 +257,11 @@ int dubbo_reference_set_rule(dubbo_reference_t *ref, const char *router, const c
     if (!router || strlen(router) >= sizeof(cl->routers[0].name))
         return dubbo__seterr(DUBBO_EINVAL, "reference: bad router name \"%s\"",
                              router ? router : "(null)");
-    const dubbo_router_ops_t *ops = dubbo_extension_find(DUBBO_EXT_ROUTER, router);
+    /* "condition#application": the condition router, in a slot of its own,
+     * so that rules of several scopes are active at once. */
+    char ext[64];
+    snprintf(ext, sizeof(ext), "%.*s", (int)strcspn(router, "#"), router);
+    const dubbo_router_ops_t *ops = dubbo_extension_find(DUBBO_EXT_ROUTER, ext);
     if (!ops) return dubbo__last_code();
     /* Removing the tag rule keeps tag routing by the providers' own
      * dubbo.tag: the router goes back to its rule-less form. */
@@ -383,32 +387,37 @@ static void reference_notify(void *user, const char *category, const char *const
     regsub_t *sub = user;
     dubbo_cluster_t *cl = sub->cl;
     if (strcmp(category, "routers") == 0) {
-        /* rules as <router>://.../<interface>?rule=<encoded YAML> */
-        bool seen_condition = false, seen_tag = false;
+        /* rules as <router>://.../<interface>?rule=<encoded YAML>[&scope=];
+         * one slot per router and scope ("condition#application"), so an
+         * application rule and a service rule apply together, as in Java */
+        static const char *const slots[] = {"condition#service", "condition#application", "tag"};
+        bool seen[3] = {false, false, false};
         for (size_t i = 0; i < n; i++) {
             dubbo_url_t *u = dubbo_url_parse(urls[i]);
             if (!u) continue;
             const char *raw = dubbo_url_param(u, "rule", NULL);
+            const char *scope = dubbo_url_param(u, "scope", NULL);
             /* Old route URLs (dubbo-admin) encode spaces as '+', read by
              * Java with getParameterAndDecoded; config-node rules carry a
              * `scope` and encode them as %20, so their '+' is a '+'. */
             char *rule = raw ? strdup(raw) : NULL;
-            bool plus_is_space = !dubbo_url_param(u, "scope", NULL);
-            for (char *p = rule; plus_is_space && p && *p; p++)
+            for (char *p = rule; !scope && p && *p; p++)
                 if (*p == '+') *p = ' ';
-            if (rule &&
-                (strcmp(u->protocol, "condition") == 0 || strcmp(u->protocol, "tag") == 0)) {
-                if (dubbo_reference_set_rule((dubbo_reference_t *)cl, u->protocol, rule))
+            int slot = strcmp(u->protocol, "tag") == 0 ? 2
+                       : strcmp(u->protocol, "condition") == 0
+                           ? (scope && strcmp(scope, "application") == 0 ? 1 : 0)
+                           : -1;
+            if (rule && slot >= 0) {
+                if (dubbo_reference_set_rule((dubbo_reference_t *)cl, slots[slot], rule))
                     DLOG_WARN("reference %s: rule from %s refused: %s", cl->url->path,
                               sub->reg->url->protocol, dubbo_last_error());
-                if (strcmp(u->protocol, "condition") == 0) seen_condition = true;
-                if (strcmp(u->protocol, "tag") == 0) seen_tag = true;
+                seen[slot] = true;
             }
             free(rule);
             dubbo_url_free(u);
         }
-        if (!seen_condition) dubbo_reference_set_rule((dubbo_reference_t *)cl, "condition", NULL);
-        if (!seen_tag) dubbo_reference_set_rule((dubbo_reference_t *)cl, "tag", NULL);
+        for (int k = 0; k < 3; k++)
+            if (!seen[k]) dubbo_reference_set_rule((dubbo_reference_t *)cl, slots[k], NULL);
         return;
     }
     if (strcmp(category, "providers") != 0) return;
