@@ -582,13 +582,7 @@ static int subscribe_registries(dubbo_cluster_t *cl, const char *urls)
         regsub_t *sub = &cl->subs[i];
         long ms = dubbo_url_param_int(sub->reg->url, "timeout", 3000);
         struct timespec dl;
-        clock_gettime(CLOCK_REALTIME, &dl);
-        dl.tv_sec += ms / 1000;
-        dl.tv_nsec += (ms % 1000) * 1000000L;
-        if (dl.tv_nsec >= 1000000000L) {
-            dl.tv_sec++;
-            dl.tv_nsec -= 1000000000L;
-        }
+        dubbo__deadline(&dl, CLOCK_REALTIME, ms > 0 ? (uint64_t)ms : 0);
         pthread_mutex_lock(&cl->reg_mu);
         while (!sub->notified)
             if (pthread_cond_timedwait(&cl->reg_cv, &cl->reg_mu, &dl)) break;

@@ -4,6 +4,7 @@
 #define DUBBO_CORE_LOG_H
 
 #include <stdint.h>
+#include <time.h>
 
 #include "core/internal.h"
 
@@ -18,5 +19,9 @@ void dubbo__log(int level, const char *fmt, ...) DUBBO__PRINTF(2, 3);
 
 /* Monotonic milliseconds. */
 uint64_t dubbo__now_ms(void);
+
+/* *ts = the time of `clock` now plus ms, for pthread_cond_timedwait (use
+ * CLOCK_REALTIME unless the condition variable was made for another). */
+void dubbo__deadline(struct timespec *ts, clockid_t clock, uint64_t ms);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "dubbo/rpc.h"
 #include "filter/filter.h"
+#include "core/log.h"
 
 /* ---- settings ------------------------------------------------------------------------ */
 
@@ -212,14 +213,7 @@ dubbo__status_entry_t *dubbo__status_begin(dubbo__status_t *s, const char *key, 
     struct timespec t0, deadline;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     deadline = t0;
-    if (wait_ms > 0) {
-        deadline.tv_sec += wait_ms / 1000;
-        deadline.tv_nsec += (wait_ms % 1000) * 1000000L;
-        if (deadline.tv_nsec >= 1000000000L) {
-            deadline.tv_sec++;
-            deadline.tv_nsec -= 1000000000L;
-        }
-    }
+    if (wait_ms > 0) dubbo__deadline(&deadline, CLOCK_MONOTONIC, (uint64_t)wait_ms);
     pthread_mutex_lock(&s->mu);
     dubbo__status_entry_t *e = entry_of(s, key);
     if (!e) {

@@ -697,13 +697,7 @@ static int ka_tick(etcd_t *r)
 
 static void deadline(struct timespec *ts, uint64_t ms)
 {
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += (time_t)(ms / 1000);
-    ts->tv_nsec += (long)(ms % 1000) * 1000000;
-    if (ts->tv_nsec >= 1000000000) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000;
-    }
+    dubbo__deadline(ts, CLOCK_MONOTONIC, ms);
 }
 
 static void *ka_main(void *arg)

@@ -322,6 +322,17 @@ static void arm_retry(zk_t *z)
     pthread_mutex_unlock(&z->mu);
 }
 
+/* Append a task for the registry's thread and wake it; z->mu held. */
+static void enqueue_locked(zk_t *z, task_t *t)
+{
+    if (z->tail)
+        z->tail->next = t;
+    else
+        z->head = t;
+    z->tail = t;
+    pthread_cond_signal(&z->cv);
+}
+
 /* Called by the client's completion thread: only queue the event. */
 static void on_watch(zhandle_t *zh, int type, int state, const char *path, void *ctx)
 {
@@ -335,12 +346,7 @@ static void on_watch(zhandle_t *zh, int type, int state, const char *path, void 
     t->gen = h->gen;
     t->path = path && *path ? strdup(path) : NULL;
     pthread_mutex_lock(&z->mu);
-    if (z->tail)
-        z->tail->next = t;
-    else
-        z->head = t;
-    z->tail = t;
-    pthread_cond_signal(&z->cv);
+    enqueue_locked(z, t);
     pthread_mutex_unlock(&z->mu);
 }
 
@@ -1082,14 +1088,7 @@ static void *worker_main(void *arg)
         if (z->retry_at) {
             uint64_t at = z->retry_at;
             struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            uint64_t wait = at > now_ms() ? at - now_ms() : 0;
-            ts.tv_sec += (time_t)(wait / 1000);
-            ts.tv_nsec += (long)(wait % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            dubbo__deadline(&ts, CLOCK_REALTIME, at > now_ms() ? at - now_ms() : 0);
             pthread_cond_timedwait(&z->cv, &z->mu, &ts);
         } else {
             pthread_cond_wait(&z->cv, &z->mu);
@@ -1224,12 +1223,7 @@ static dubbo_registry_t *zk_create(const dubbo_url_t *url)
     pthread_mutex_lock(&z->mu);
     while (!z->connected && now_ms() < deadline) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 20 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        dubbo__deadline(&ts, CLOCK_REALTIME, 20);
         pthread_cond_timedwait(&z->conn_cv, &z->mu, &ts);
     }
     int connected = z->connected;
@@ -1422,12 +1416,7 @@ static int zk_subscribe(dubbo_registry_t *r, const char *consumer_url, dubbo_not
     while (*p)
         p = &(*p)->next;
     *p = s;
-    if (z->tail)
-        z->tail->next = t;
-    else
-        z->head = t;
-    z->tail = t;
-    pthread_cond_signal(&z->cv);
+    enqueue_locked(z, t);
     pthread_mutex_unlock(&z->mu);
     return 0;
 oom:
@@ -1455,12 +1444,7 @@ static int zk_unsubscribe(dubbo_registry_t *r, const char *consumer_url, dubbo_n
     s->active = 0;
     t->kind = T_UNSUB;
     t->sub = s;
-    if (z->tail)
-        z->tail->next = t;
-    else
-        z->head = t;
-    z->tail = t;
-    pthread_cond_signal(&z->cv);
+    enqueue_locked(z, t);
     pthread_mutex_unlock(&z->mu);
     /* wait for a callback in progress, unless this is that callback */
     if (!pthread_equal(pthread_self(), z->worker)) {

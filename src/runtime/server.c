@@ -984,13 +984,7 @@ int dubbo_server_shutdown(dubbo_server_t *s)
     if (s->listening || s->timer_on) dubbo__loop_run_sync(readonly_on_loop, s);
     /* Drain: wait for every queued or running call, up to the deadline. */
     struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += s->opts.shutdown_timeout_ms / 1000;
-    dl.tv_nsec += (long)(s->opts.shutdown_timeout_ms % 1000) * 1000000;
-    if (dl.tv_nsec >= 1000000000) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000;
-    }
+    dubbo__deadline(&dl, CLOCK_REALTIME, (uint64_t)s->opts.shutdown_timeout_ms);
     pthread_mutex_lock(&s->mu);
     while (atomic_load(&s->inflight) > 0)
         if (pthread_cond_timedwait(&s->idle_cv, &s->mu, &dl) == ETIMEDOUT) break;

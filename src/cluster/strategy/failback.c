@@ -137,14 +137,7 @@ static void *worker_main(void *arg)
         uint64_t now = mono_ms();
         if ((*next)->due_ms > now) {
             struct timespec until;
-            clock_gettime(CLOCK_MONOTONIC, &until);
-            uint64_t wait = (*next)->due_ms - now;
-            until.tv_sec += (time_t)(wait / 1000);
-            until.tv_nsec += (long)(wait % 1000) * 1000000L;
-            if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-            }
+            dubbo__deadline(&until, CLOCK_MONOTONIC, (*next)->due_ms - now);
             pthread_cond_timedwait(&fb->cv, &fb->mu, &until);
             continue;
         }

@@ -123,13 +123,7 @@ static fork_state_t *state_of(dubbo_cluster_t *cl)
 
 static void deadline_after(struct timespec *ts, int ms)
 {
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
+    dubbo__deadline(ts, CLOCK_MONOTONIC, ms > 0 ? (uint64_t)ms : 0);
 }
 
 /* Start one thread per selected invoker; returns how many started. A fork
