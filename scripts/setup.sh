@@ -1,31 +1,44 @@
 #!/usr/bin/env bash
 # Install everything dubbo-c needs to build, test and benchmark on Debian 12:
-# Debian packages (only those missing) and the npm packages of the interop
-# peers (tests/interop/peers). Idempotent: a second run installs nothing.
+# Debian packages (only those missing), the npm packages of the interop peers
+# (tests/interop/peers) and the Java Dubbo and dubbo-go reference peers
+# (tests/interop/java, tests/interop/go). Idempotent: a second run installs
+# and builds nothing. `--demo`: only what building dubbo-c needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(
+# What building dubbo-c needs (scripts/demo.sh installs only these:
+# `setup.sh --demo`).
+BUILD_PKGS=(
   build-essential cmake pkg-config git    # toolchain
-  python3                                 # test drivers (tests/interop/*.py)
-  clang libclang-rt-14-dev                # libFuzzer for fuzz/
-  clang-format                            # the format check (scripts/check-format.sh)
   libjansson-dev                          # JSON parsing (typed JSON, config)
   libuv1-dev                              # the event loop of the transport
   libyaml-dev                             # routing rules and configuration (YAML)
   libcurl4-openssl-dev                    # the etcd registry's client (its JSON gateway)
-  etcd-server etcd-client                 # etcd 3.4 for the integration tests
   libzookeeper-mt-dev                     # the official ZooKeeper C client
+)
+# What the tests add: peers, servers, tools.
+TEST_PKGS=(
+  python3                                 # test drivers (tests/interop/*.py)
+  clang libclang-rt-14-dev                # libFuzzer for fuzz/
+  clang-format                            # the format check (scripts/check-format.sh)
+  etcd-server etcd-client                 # etcd 3.4 for the integration tests
   zookeeper                               # ZooKeeper 3.8 for the integration tests
   openjdk-17-jdk-headless libhessian-java # Caucho Hessian 4.0.38: the Java peer
+  maven                                   # builds the Java Dubbo 3.3 peer (tests/interop/java)
   nodejs npm                              # hessian.js and the Node Dubbo peers
 )
+demo=false
+[ "${1:-}" = "--demo" ] && demo=true
+PKGS=("${BUILD_PKGS[@]}")
+$demo || PKGS+=("${TEST_PKGS[@]}")
 
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# A node/npm not from Debian (already on PATH) is fine too.
+# A node/npm or Maven not from Debian (already on PATH) is fine too.
+if command -v mvn >/dev/null; then missing=("${missing[@]/maven/}"); fi
 if command -v node >/dev/null && command -v npm >/dev/null; then
   missing=("${missing[@]/nodejs/}"); missing=("${missing[@]/npm/}")
 fi
@@ -37,6 +50,8 @@ if [ ${#want[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
 fi
+
+if $demo; then echo "setup: ok (demo)"; exit 0; fi
 
 # npm peers, pinned by package-lock.json; reinstalled only when the lock changes.
 peers=tests/interop/peers
@@ -50,4 +65,14 @@ if [ -f "$peers/package.json" ]; then
     echo "$sum" > "$stamp"
   fi
 fi
+# The reference peers, Java Dubbo 3.3 and dubbo-go 3.3 (tests/interop/java,
+# tests/interop/go): built once per machine into ${DUBBO_C_CACHE:-/var/cache/dubbo-c}
+# (dependencies from Maven Central and the Go module proxy, pinned by pom.xml
+# and go.sum); a build whose sources are unchanged is not redone.
+for peer in java go; do
+  if [ -f "tests/interop/$peer/build.sh" ] && ! bash "tests/interop/$peer/build.sh" --print >/dev/null 2>&1; then
+    echo "setup: building the $peer reference peer (once per machine)"
+    bash "tests/interop/$peer/build.sh" >/dev/null
+  fi
+done
 echo "setup: ok"

@@ -52,7 +52,8 @@ static const char demo_help[] =
     "SIGINT, then shut down gracefully: consumers get the readonly event, the port\n"
     "stops accepting, in-flight calls finish (up to --shutdown-timeout, default 10000).\n"
     "\n"
-    "Methods: sayHello(String), echo(Object), whoami(), sleep(int ms), fail(String).\n"
+    "Methods: sayHello(String), echo(Object), whoami(), sleep(int ms), fail(String),\n"
+    "attachment(String key), peer(); and com.example.UserService: echo(User).\n"
     "Options:\n"
     "  --port N      port to listen on (default 20880; 0 picks a free one)\n"
     "  --host ADDR   address to bind (default 0.0.0.0)\n"
@@ -60,14 +61,16 @@ static const char demo_help[] =
     "  --direct      run handlers on the event-loop thread (Java's dispatcher=direct):\n"
     "                fastest, but sleep() then stalls every other call\n"
     "  --param K=V   a provider URL parameter: weight, token, executes, tps,\n"
-    "                accesslog, dubbo.tag, filter, ... (repeatable)\n"
+    "                accesslog, dubbo.tag, filter, heartbeat (the server's, ms), ...\n"
+    "                (repeatable)\n"
     "  --registry URL  register in a registry: file://DIR, zookeeper://host:port,\n"
     "                etcd://host:port (repeatable); default: this machine's embedded\n"
     "                registry (DUBBO_REGISTRY or file:///tmp/dubbo-registry-UID); none: no\n"
     "                registry\n"
     "  --application NAME  application name in the registered URL (default dubbo-c)\n"
     "  --config FILE   application, protocol, services and registries from a YAML file\n"
-    "                (docs/configuration.md; the demo serves its DemoService entries)\n"
+    "                (docs/configuration.md; the demo serves its DemoService and\n"
+    "                UserService entries)\n"
     "Prints 'listening on HOST:PORT' once it accepts calls.\n"
     "Example:\n"
     "  %s provider --port 20880 &\n"
@@ -177,14 +180,17 @@ int cli_demo(const char *who, int argc, char **argv)
         size_t bound = 0;
         for (size_t i = 0; !rc && i < dubbo_config_service_count(cfg); i++) {
             const dubbo_config_service_t *cs = dubbo_config_service_at(cfg, i);
-            if (strcmp(cs->interface, DEMO_INTERFACE) != 0) {
+            const dubbo_service_t *impl = strcmp(cs->interface, DEMO_INTERFACE) == 0 ? demo_service()
+                                          : strcmp(cs->interface, USER_INTERFACE) == 0
+                                              ? user_service()
+                                              : NULL;
+            if (!impl) {
                 fprintf(stderr, "%s: %s: service %s (%s) has no handlers in the demo; skipped\n",
                         who, config_path, cs->id, cs->interface);
                 continue;
             }
             dubbo_service_t svc;
-            rc = dubbo_config_bind_service(cfg, cs->id, demo_service()->methods,
-                                           demo_service()->nmethods, NULL, &svc);
+            rc = dubbo_config_bind_service(cfg, cs->id, impl->methods, impl->nmethods, NULL, &svc);
             if (!rc) rc = dubbo_server_export(s, &svc);
             if (!rc) bound++;
             for (size_t r = 0; !rc && r < cs->nregistries; r++) {
@@ -206,6 +212,9 @@ int cli_demo(const char *who, int argc, char **argv)
         dubbo_service_t svc = *demo_service();
         svc.params = params;
         rc = dubbo_server_export(s, &svc);
+        dubbo_service_t users = *user_service();
+        users.params = params;
+        if (!rc) rc = dubbo_server_export(s, &users);
     }
     /* Registries: those given, else the embedded default of this machine
      * (so that two processes find each other out of the box); "none" for

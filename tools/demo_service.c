@@ -66,9 +66,37 @@ static void fail(dubbo_call_t *call, void *user)
                      m && m->type == DUBBO_T_STRING ? m->u.s.ptr : NULL);
 }
 
+/* attachment(key): the consumer's attachment `key` (null when absent), and
+ * the same value back as the response attachment "echo-<key>". */
+static void attachment(dubbo_call_t *call, void *user)
+{
+    (void)user;
+    const dubbo_value_t *k = dubbo_call_arg(call, 0);
+    if (!k || k->type != DUBBO_T_STRING) {
+        dubbo_call_throw(call, "java.lang.IllegalArgumentException",
+                         "attachment(String key): the argument must be a string");
+        return;
+    }
+    const char *v = dubbo_call_attachment(call, k->u.s.ptr);
+    if (!v) {
+        dubbo_call_return(call, NULL);
+        return;
+    }
+    char key[256];
+    snprintf(key, sizeof(key), "echo-%s", k->u.s.ptr);
+    dubbo_call_set_attachment(call, key, v);
+    dubbo_call_return(call, dubbo_v_cstr(dubbo_call_arena(call), v));
+}
+
+static void peer(dubbo_call_t *call, void *user)
+{
+    (void)user;
+    dubbo_call_return(call, dubbo_v_cstr(dubbo_call_arena(call), dubbo_call_remote(call)));
+}
+
 static const dubbo_method_t methods[] = {
-    {"sayHello", say_hello}, {"echo", echo}, {"whoami", whoami},
-    {"sleep", sleep_ms},     {"fail", fail},
+    {"sayHello", say_hello}, {"echo", echo},     {"whoami", whoami}, {"sleep", sleep_ms},
+    {"fail", fail},          {"attachment", attachment}, {"peer", peer},
 };
 
 static const dubbo_service_t service = {
@@ -80,4 +108,20 @@ static const dubbo_service_t service = {
 const dubbo_service_t *demo_service(void)
 {
     return &service;
+}
+
+/* com.example.UserService: echo(User) returns its argument unchanged, so a
+ * peer can check that every Java type in a User survives our decoder and
+ * encoder. */
+static const dubbo_method_t user_methods[] = {{"echo", echo}};
+
+static const dubbo_service_t user_service_desc = {
+    .interface = USER_INTERFACE,
+    .methods = user_methods,
+    .nmethods = sizeof(user_methods) / sizeof(user_methods[0]),
+};
+
+const dubbo_service_t *user_service(void)
+{
+    return &user_service_desc;
 }

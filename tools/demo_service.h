@@ -4,7 +4,13 @@
  *   Object echo(Object value)      -> value, unchanged
  *   String whoami()                -> this provider's host:port
  *   void   sleep(int ms)           -> returns after ms milliseconds
- *   String fail(String message)    -> throws java.lang.IllegalStateException(message) */
+ *   String fail(String message)    -> throws java.lang.IllegalStateException(message)
+ *   String attachment(String key)  -> the consumer's attachment `key` (null if absent);
+ *                                     also sent back as response attachment "echo-<key>"
+ *   String peer()                  -> the consumer's host:port as this provider sees it
+ * and com.example.UserService, exported beside it:
+ *   User   echo(User u)            -> u, unchanged
+ * tests/interop/matrix/PEERS.md has the Java and Go twins of both. */
 #ifndef DUBBO_TOOLS_DEMO_SERVICE_H
 #define DUBBO_TOOLS_DEMO_SERVICE_H
 
@@ -14,5 +20,10 @@
 
 /* The service description (static; user = NULL). */
 const dubbo_service_t *demo_service(void);
+
+#define USER_INTERFACE "com.example.UserService"
+
+/* com.example.UserService (static; user = NULL). */
+const dubbo_service_t *user_service(void);
 
 #endif

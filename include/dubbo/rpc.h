@@ -89,7 +89,9 @@ typedef struct {
     int queue;               /* requests waiting for a worker; 0 = the default, 1024;
                                 past it the answer is status 100 (pool exhausted) */
     size_t payload;          /* frame body limit; default 8 MiB */
-    int heartbeat_ms;        /* default 60000; idle connections closed after 3x */
+    int heartbeat_ms;        /* default 60000; idle connections closed after 3x; a
+                                service exported before start with a `heartbeat`
+                                parameter sets it, as Java's provider URL does */
     int shutdown_timeout_ms; /* default 10000: how long shutdown waits for in-flight calls */
     bool direct;             /* run handlers on the event-loop thread instead of the pool
                                 (Java's dispatcher=direct): fastest, but a handler that

@@ -335,6 +335,13 @@ int dubbo_server_export(dubbo_server_t *s, const dubbo_service_t *svc)
         return dubbo__seterr(rc, "export %s: %s", svc->interface, detail);
     }
     s->nservices++;
+    /* Java's provider URL carries the server's settings: a `heartbeat` on a
+     * service exported before start is the server's (idle limit 3x). */
+    for (const char *const *p = svc->params; !s->listening && p && p[0] && p[1]; p += 2) {
+        char *end;
+        long hb = strcmp(p[0], "heartbeat") == 0 ? strtol(p[1], &end, 10) : 0;
+        if (hb > 0 && hb <= INT32_MAX && *end == '\0') s->opts.heartbeat_ms = (int)hb;
+    }
     if (s->listening)
         for (size_t i = 0; i < s->nregs; i++)
             announce(s, s->regs[i], x);
