@@ -102,8 +102,9 @@ typedef struct {
 } dubbo_protocol_ops_t;
 
 /* A process-wide, thread-safe random source for balancers and strategies:
- * [0, n) uniformly (n > 0). dubbo_random_seed() makes runs reproducible
- * (tests). */
+ * [0, n) uniformly (n > 0). Seeded from the OS (getrandom) on first use, so
+ * every process draws its own sequence; dubbo_random_seed() fixes the
+ * sequence instead, to make runs reproducible (tests). */
 uint64_t dubbo_random(uint64_t n);
 void dubbo_random_seed(uint64_t seed);
 

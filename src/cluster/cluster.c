@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "dubbo/cluster.h"
 #include "dubbo/registry.h"
@@ -16,10 +18,28 @@
 
 /* ---- randomness ------------------------------------------------------------------ */
 
-static atomic_uint_fast64_t rng_state = 0x9e3779b97f4a7c15ULL;
+static atomic_uint_fast64_t rng_state;
+static pthread_once_t rng_once = PTHREAD_ONCE_INIT;
+static atomic_bool rng_fixed; /* dubbo_random_seed() was called: keep its sequence */
+
+/* Every process starts from its own seed, as Java's ThreadLocalRandom
+ * does: consumers started together must not pick in lockstep. */
+static void rng_seed_from_os(void)
+{
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        seed = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^ (uint64_t)ts.tv_sec ^
+               ((uint64_t)getpid() << 32);
+    }
+    if (!atomic_load(&rng_fixed)) atomic_store(&rng_state, seed);
+}
 
 void dubbo_random_seed(uint64_t seed)
 {
+    pthread_once(&rng_once, rng_seed_from_os);
+    atomic_store(&rng_fixed, true);
     atomic_store(&rng_state, seed ? seed : 0x9e3779b97f4a7c15ULL);
 }
 
@@ -27,6 +47,7 @@ uint64_t dubbo_random(uint64_t n)
 {
     /* splitmix64 over an atomic counter: thread-safe, lock-free, and
      * reproducible for a single-threaded test after dubbo_random_seed(). */
+    pthread_once(&rng_once, rng_seed_from_os);
     uint64_t z = atomic_fetch_add(&rng_state, 0x9e3779b97f4a7c15ULL) + 0x9e3779b97f4a7c15ULL;
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
