@@ -180,10 +180,10 @@ int cli_demo(const char *who, int argc, char **argv)
         size_t bound = 0;
         for (size_t i = 0; !rc && i < dubbo_config_service_count(cfg); i++) {
             const dubbo_config_service_t *cs = dubbo_config_service_at(cfg, i);
-            const dubbo_service_t *impl = strcmp(cs->interface, DEMO_INTERFACE) == 0 ? demo_service()
-                                          : strcmp(cs->interface, USER_INTERFACE) == 0
-                                              ? user_service()
-                                              : NULL;
+            const dubbo_service_t *impl =
+                strcmp(cs->interface, DEMO_INTERFACE) == 0   ? demo_service()
+                : strcmp(cs->interface, USER_INTERFACE) == 0 ? user_service()
+                                                             : NULL;
             if (!impl) {
                 fprintf(stderr, "%s: %s: service %s (%s) has no handlers in the demo; skipped\n",
                         who, config_path, cs->id, cs->interface);

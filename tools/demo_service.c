@@ -95,8 +95,9 @@ static void peer(dubbo_call_t *call, void *user)
 }
 
 static const dubbo_method_t methods[] = {
-    {"sayHello", say_hello}, {"echo", echo},     {"whoami", whoami}, {"sleep", sleep_ms},
-    {"fail", fail},          {"attachment", attachment}, {"peer", peer},
+    {"sayHello", say_hello}, {"echo", echo}, {"whoami", whoami},
+    {"sleep", sleep_ms},     {"fail", fail}, {"attachment", attachment},
+    {"peer", peer},
 };
 
 static const dubbo_service_t service = {

@@ -101,6 +101,17 @@ typedef struct {
     dubbo_invoker_t *(*refer)(const char *provider_url, const dubbo_url_t *consumer);
 } dubbo_protocol_ops_t;
 
+/* The method a call is for, as Java's RpcUtils.getMethodName: for a
+ * generic call ($invoke / $invokeAsync with a string first argument) the
+ * method it names, else inv->method ("" for NULL). Routers, balancers and
+ * filters match on this name, so a generic call cannot bypass a rule. */
+const char *dubbo_invocation_method(const dubbo_invocation_t *inv);
+/* The arguments of that method, as Java's RpcUtils.getArguments: for a
+ * generic call the items of its third argument (when a list), else
+ * inv->args. *args may be NULL when *nargs is 0. */
+void dubbo_invocation_args(const dubbo_invocation_t *inv, dubbo_value_t *const **args,
+                           size_t *nargs);
+
 /* A process-wide, thread-safe random source for balancers and strategies:
  * [0, n) uniformly (n > 0). Seeded from the OS (getrandom) on first use, so
  * every process draws its own sequence; dubbo_random_seed() fixes the

@@ -55,6 +55,40 @@ uint64_t dubbo_random(uint64_t n)
     return n ? z % n : 0;
 }
 
+/* ---- calls ---------------------------------------------------------------------------- */
+
+static bool is_generic(const dubbo_invocation_t *inv)
+{
+    return inv->method &&
+           (strcmp(inv->method, "$invoke") == 0 || strcmp(inv->method, "$invokeAsync") == 0) &&
+           inv->nargs == 3 && inv->args && inv->args[0] && inv->args[0]->type == DUBBO_T_STRING;
+}
+
+const char *dubbo_invocation_method(const dubbo_invocation_t *inv)
+{
+    if (!inv) return "";
+    if (is_generic(inv)) return inv->args[0]->u.s.ptr;
+    return inv->method ? inv->method : "";
+}
+
+void dubbo_invocation_args(const dubbo_invocation_t *inv, dubbo_value_t *const **args,
+                           size_t *nargs)
+{
+    *args = NULL;
+    *nargs = 0;
+    if (!inv) return;
+    if (is_generic(inv)) {
+        const dubbo_value_t *l = inv->args[2];
+        if (l && l->type == DUBBO_T_LIST) {
+            *args = l->u.list.items;
+            *nargs = l->u.list.len;
+        }
+        return;
+    }
+    *args = inv->args;
+    *nargs = inv->args ? inv->nargs : 0;
+}
+
 /* ---- invokers -------------------------------------------------------------------- */
 
 dubbo_invoker_t *dubbo_invoker_new(const dubbo_invoker_ops_t *ops, dubbo_url_t *url, void *impl)

@@ -110,7 +110,8 @@ static const char *const cond_providers[] = {
 #define CONSUMER                                                                                   \
     "dubbo://10.0.0.1:20880/org.x.Demo?application=demo-consumer&region=hz&host=10.20.0.5"
 
-typedef enum { A_NONE, A_STR, A_STR_INT, A_DOUBLE } args_t;
+/* A_GENERIC: $invoke("pay", ["java.lang.String"], [arg0]) */
+typedef enum { A_NONE, A_STR, A_STR_INT, A_DOUBLE, A_GENERIC } args_t;
 
 typedef struct {
     const char *name;
@@ -188,9 +189,40 @@ static const cond_case_t cond_cases[] = {
      .attach = {"user", "alice"},
      .expect = "2"},
     {"attachments[k] absent", {"attachments[user] = alice => port = 20881"}, .expect = "1,2,3,4"},
+    /* Java: ConditionStateRouter matches RpcUtils.getMethodName() and
+     * RpcUtils.getArguments(): a generic call is its named method. */
+    {"generic call matches the method it names",
+     {"method = pay => port = 20881"},
+     .method = "$invoke",
+     .args = A_GENERIC,
+     .arg0 = "alice",
+     .expect = "2"},
+    {"generic call is not $invoke to a rule",
+     {"method = $invoke => port = 20881"},
+     .method = "$invoke",
+     .args = A_GENERIC,
+     .arg0 = "alice",
+     .expect = "1,2,3,4"},
+    {"generic call's arguments are the method's",
+     {"arguments[0] = alice => port = 20882"},
+     .method = "$invoke",
+     .args = A_GENERIC,
+     .arg0 = "alice",
+     .expect = "3"},
     {"consumer host is the host parameter", {"host = 10.20.0.5 => region = bj"}, .expect = "4"},
-    {"consumer host defaults to 127.0.0.1",
+    /* Java matches the consumer URL's host: NetUtils.getLocalHost(), the
+     * machine's address (DUBBO_IP_TO_REGISTRY, set to 10.9.8.7 below), not
+     * loopback. */
+    {"consumer host defaults to the machine's address",
+     {"host = 10.9.8.7 => region = bj"},
+     .consumer = "consumer://127.0.0.1/org.x.Demo?application=demo-consumer",
+     .expect = "4"},
+    {"consumer host is not loopback",
      {"host = 127.0.0.1 => region = bj"},
+     .consumer = "consumer://127.0.0.1/org.x.Demo?application=demo-consumer",
+     .expect = "1,2,3,4"},
+    {"consumer address is the machine's address",
+     {"address = 10.9.8.7 => region = bj"},
      .consumer = "consumer://127.0.0.1/org.x.Demo?application=demo-consumer",
      .expect = "4"},
     {"consumer host is not the first provider's",
@@ -325,8 +357,15 @@ TEST(condition_rules)
             continue;
         }
         dubbo_arena_t *a = dubbo_arena_new(0);
-        dubbo_value_t *args[2] = {NULL, NULL};
+        dubbo_value_t *args[3] = {NULL, NULL, NULL};
         size_t nargs = 0;
+        if (c->args == A_GENERIC) {
+            args[nargs++] = dubbo_v_cstr(a, "pay");
+            args[nargs] = dubbo_v_list(a, "[string", 1);
+            dubbo_list_push(a, args[nargs++], dubbo_v_cstr(a, "java.lang.String"));
+            args[nargs] = dubbo_v_list(a, "[object", 1);
+            dubbo_list_push(a, args[nargs++], dubbo_v_cstr(a, c->arg0));
+        }
         if (c->args == A_STR || c->args == A_STR_INT) args[nargs++] = dubbo_v_cstr(a, c->arg0);
         if (c->args == A_STR_INT) args[nargs++] = dubbo_v_int(a, 42);
         if (c->args == A_DOUBLE) args[nargs++] = dubbo_v_double(a, 2.0);
@@ -872,6 +911,12 @@ TEST(reference_concurrent_calls)
         CHECK(res == NULL);
     }
     dubbo_reference_free(ref);
+}
+
+/* Before any test asks for this machine's address. */
+__attribute__((constructor)) static void fixed_local_ip(void)
+{
+    setenv("DUBBO_IP_TO_REGISTRY", "10.9.8.7", 1);
 }
 
 TEST_MAIN(TEST_ENTRY(condition_rules), TEST_ENTRY(condition_java_doubles),

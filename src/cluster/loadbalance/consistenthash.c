@@ -278,7 +278,7 @@ static uint32_t key_hash(const ring_t *r, const dubbo_invocation_t *inv)
 {
     dubbo_value_t *const *args;
     size_t nargs;
-    dubbo__lb_args(inv, &args, &nargs);
+    dubbo_invocation_args(inv, &args, &nargs);
     dubbo__md5_t c;
     uint8_t d[16];
     dubbo__md5_init(&c);
@@ -314,7 +314,7 @@ static dubbo_invoker_t *ch_select(dubbo_lb_t *self, dubbo_invoker_t *const *invo
                                   const dubbo_url_t *url, const dubbo_invocation_t *inv)
 {
     ch_t *ch = (ch_t *)self;
-    const char *method = dubbo__lb_method(inv);
+    const char *method = dubbo_invocation_method(inv);
 
     pthread_rwlock_rdlock(&ch->lock);
     void **slot = dubbo__lb_methods_find(&ch->rings, method);

@@ -21,7 +21,7 @@ static dubbo_invoker_t *leastactive_select(dubbo_lb_t *self, dubbo_invoker_t *co
         free(heap ? least : NULL);
         return invokers[dubbo_random(n)];
     }
-    const char *method = dubbo__lb_method(inv);
+    const char *method = dubbo_invocation_method(inv);
     int64_t now = dubbo__lb_clock();
     int least_active = -1;
     size_t count = 0;

@@ -27,7 +27,7 @@ static dubbo_invoker_t *random_select(dubbo_lb_t *self, dubbo_invoker_t *const *
                                       const dubbo_url_t *url, const dubbo_invocation_t *inv)
 {
     if (n == 1) return invokers[0];
-    const char *method = dubbo__lb_method(inv);
+    const char *method = dubbo_invocation_method(inv);
     if (!need_weights(invokers[0], method)) return invokers[dubbo_random(n)];
 
     int64_t stack[DUBBO__LB_SCRATCH_MAX];

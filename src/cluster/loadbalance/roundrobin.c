@@ -50,7 +50,7 @@ static dubbo_invoker_t *rr_select(dubbo_lb_t *self, dubbo_invoker_t *const *invo
     int stack[DUBBO__LB_SCRATCH_MAX];
     int *weights = n <= DUBBO__LB_SCRATCH_MAX ? stack : malloc(n * sizeof(*weights));
     if (!weights) return invokers[dubbo_random(n)];
-    const char *method = dubbo__lb_method(inv);
+    const char *method = dubbo_invocation_method(inv);
     int64_t now = dubbo__lb_clock();
     for (size_t i = 0; i < n; i++)
         weights[i] = dubbo_invoker_weight(invokers[i], method, now);

@@ -58,7 +58,7 @@ static dubbo_invoker_t *sr_select(dubbo_lb_t *self, dubbo_invoker_t *const *invo
         }
         return invokers[dubbo_random(n)];
     }
-    const char *method = dubbo__lb_method(inv);
+    const char *method = dubbo_invocation_method(inv);
     int64_t now = dubbo__lb_clock();
 
     pthread_mutex_lock(&sr->mu);

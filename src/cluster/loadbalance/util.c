@@ -10,36 +10,6 @@ int64_t (*dubbo__lb_clock)(void) = dubbo_now_epoch_ms;
 
 /* ---- calls ---------------------------------------------------------------------------- */
 
-static bool is_generic(const dubbo_invocation_t *inv)
-{
-    return inv->method &&
-           (strcmp(inv->method, "$invoke") == 0 || strcmp(inv->method, "$invokeAsync") == 0) &&
-           inv->nargs == 3 && inv->args && inv->args[0] && inv->args[0]->type == DUBBO_T_STRING;
-}
-
-const char *dubbo__lb_method(const dubbo_invocation_t *inv)
-{
-    if (!inv) return "";
-    if (is_generic(inv)) return inv->args[0]->u.s.ptr;
-    return inv->method ? inv->method : "";
-}
-
-void dubbo__lb_args(const dubbo_invocation_t *inv, dubbo_value_t *const **args, size_t *nargs)
-{
-    *args = NULL;
-    *nargs = 0;
-    if (!inv) return;
-    if (is_generic(inv)) {
-        const dubbo_value_t *l = inv->args[2];
-        if (l && l->type == DUBBO_T_LIST) {
-            *args = l->u.list.items;
-            *nargs = l->u.list.len;
-        }
-        return;
-    }
-    *args = inv->args;
-    *nargs = inv->args ? inv->nargs : 0;
-}
 
 const char *dubbo__lb_method_param(const dubbo_url_t *ref, const dubbo_invoker_t *first,
                                    const char *method, const char *key, const char *def)

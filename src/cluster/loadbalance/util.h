@@ -24,15 +24,6 @@ extern const dubbo_lb_ops_t dubbo__lb_p2c;
  * replaced by tests that need time to pass. Not for concurrent writes. */
 extern int64_t (*dubbo__lb_clock)(void);
 
-/* The method a call is for, as Java's RpcUtils.getMethodName: for a
- * generic call ($invoke / $invokeAsync with a string first argument) the
- * method it names, else inv->method. */
-const char *dubbo__lb_method(const dubbo_invocation_t *inv);
-
-/* The arguments of the method (for generic calls, the items of the third
- * argument when it is a list). *args may be NULL when *nargs is 0. */
-void dubbo__lb_args(const dubbo_invocation_t *inv, dubbo_value_t *const **args, size_t *nargs);
-
 /* A method-level setting as Java's URL.getMethodParameter: the reference
  * URL's "<method>.<key>", then its "<key>", then the same two in the first
  * provider's URL, else `def`. */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "dubbo/cluster.h"
+#include "dubbo/registry.h"
 #include "cluster/router/rule_yaml.h"
 #include "core/log.h"
 
@@ -425,21 +426,27 @@ static const char *attachment(const dubbo_invocation_t *inv, const char *key)
 }
 
 /* The consumer-side value of a key: the call and the reference URL. The
- * consumer's host is the reference's `host` parameter, or 127.0.0.1 (the
- * reference URL's own host is its first provider's). */
+ * consumer's host is the reference's `host` parameter, or this machine's
+ * address as registered in consumer URLs (dubbo_local_ip(), Java's
+ * NetUtils.getLocalHost()); the reference URL's own host is its first
+ * provider's. */
 static const char *when_value(const matcher_t *m, const dubbo_url_t *u,
                               const dubbo_invocation_t *inv, char *buf, size_t cap)
 {
     switch (m->kind) {
-    case K_METHOD: return inv ? inv->method : NULL;
-    case K_ARG:
-        if (!inv || (size_t)m->index >= inv->nargs) return NULL;
-        return arg_string(inv->args[m->index], buf, cap);
+    case K_METHOD: return inv ? dubbo_invocation_method(inv) : NULL;
+    case K_ARG: {
+        dubbo_value_t *const *args;
+        size_t nargs;
+        dubbo_invocation_args(inv, &args, &nargs);
+        if (!inv || (size_t)m->index >= nargs) return NULL;
+        return arg_string(args[m->index], buf, cap);
+    }
     case K_ATTACH: return attachment(inv, m->aname);
-    case K_HOST: return u ? dubbo_url_param(u, "host", "127.0.0.1") : "127.0.0.1";
+    case K_HOST: return u ? dubbo_url_param(u, "host", dubbo_local_ip()) : dubbo_local_ip();
     case K_PORT: return u ? dubbo_url_param(u, "port", NULL) : NULL;
     case K_ADDRESS: {
-        const char *host = u ? dubbo_url_param(u, "host", "127.0.0.1") : "127.0.0.1";
+        const char *host = u ? dubbo_url_param(u, "host", dubbo_local_ip()) : dubbo_local_ip();
         const char *port = u ? dubbo_url_param(u, "port", NULL) : NULL;
         if (!port) return host;
         snprintf(buf, cap, "%s:%s", host, port);

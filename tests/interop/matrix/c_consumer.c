@@ -23,7 +23,7 @@
 #include "dubbo/rpc.h"
 #include "dubbo/value.h"
 
-#define DEMO "org.apache.dubbo.demo.DemoService"
+#define DEMO  "org.apache.dubbo.demo.DemoService"
 #define USERS "com.example.UserService"
 
 static const char *g_url, *g_registry, *g_expect_exc = "java.lang.IllegalStateException";
@@ -106,8 +106,8 @@ static dubbo_value_t *parse(const char *text)
 static int call(dubbo_reference_t *ref, const char *method, const char *desc, dubbo_value_t **args,
                 size_t nargs, const char *const *att, dubbo_result_t *r, char *why, size_t nwhy)
 {
-    dubbo_invocation_t inv = {.method = method, .desc = desc, .args = args, .nargs = nargs,
-                              .attachments = att};
+    dubbo_invocation_t inv = {
+        .method = method, .desc = desc, .args = args, .nargs = nargs, .attachments = att};
     dubbo_result_init(r);
     int rc = dubbo_reference_call(ref, &inv, r);
     if (rc) {
@@ -226,17 +226,21 @@ static void run_cases(const char *cases)
         expect("say_hello", demo, "sayHello", "Ljava/lang/String;", &arg, 1,
                parse("\"Hello world\""));
     }
-    if (want(cases, "echo_string")) echo_case(demo, "echo_string", "\"h\\u00e9llo \\u2713 \\ud83d\\ude00\"");
+    if (want(cases, "echo_string"))
+        echo_case(demo, "echo_string", "\"h\\u00e9llo \\u2713 \\ud83d\\ude00\"");
     if (want(cases, "echo_int")) echo_case(demo, "echo_int", "-123456");
     if (want(cases, "echo_long"))
         echo_case(demo, "echo_long", "{\"$class\":\"long\",\"$\":9007199254740993}");
-    if (want(cases, "echo_double")) echo_case(demo, "echo_double", "{\"$class\":\"double\",\"$\":3.25}");
+    if (want(cases, "echo_double"))
+        echo_case(demo, "echo_double", "{\"$class\":\"double\",\"$\":3.25}");
     if (want(cases, "echo_null")) echo_case(demo, "echo_null", "null");
     if (want(cases, "echo_list"))
         echo_case(demo, "echo_list",
-                  "{\"$class\":\"java.util.ArrayList\",\"$\":[1,\"two\",{\"$class\":\"double\",\"$\":3.0}]}");
+                  "{\"$class\":\"java.util.ArrayList\",\"$\":[1,\"two\",{\"$class\":\"double\",\"$"
+                  "\":3.0}]}");
     if (want(cases, "echo_map"))
-        echo_case(demo, "echo_map", "{\"$class\":\"java.util.HashMap\",\"$map\":{\"a\":1,\"b\":\"x\"}}");
+        echo_case(demo, "echo_map",
+                  "{\"$class\":\"java.util.HashMap\",\"$map\":{\"a\":1,\"b\":\"x\"}}");
     if (want(cases, "echo_bytes")) {
         uint8_t bytes[256];
         for (int i = 0; i < 256; i++)
@@ -247,8 +251,9 @@ static void run_cases(const char *cases)
     if (want(cases, "echo_date"))
         echo_case(demo, "echo_date", "{\"$class\":\"java.util.Date\",\"$\":1700000000123}");
     if (want(cases, "echo_bigdecimal"))
-        echo_case(demo, "echo_bigdecimal",
-                  "{\"$class\":\"java.math.BigDecimal\",\"$\":{\"value\":\"3.14159265358979323846\"}}");
+        echo_case(
+            demo, "echo_bigdecimal",
+            "{\"$class\":\"java.math.BigDecimal\",\"$\":{\"value\":\"3.14159265358979323846\"}}");
     if (want(cases, "echo_user")) {
         if (!call(demo, "echo", "Ljava/lang/Object;", &g_sample, 1, NULL, &r, why, sizeof(why)))
             user_compare("echo_user", r.value, "");
@@ -292,8 +297,8 @@ static void run_cases(const char *cases)
     }
     if (want(cases, "exception")) {
         dubbo_value_t *arg = parse("\"boom\"");
-        dubbo_invocation_t inv = {.method = "fail", .desc = "Ljava/lang/String;", .args = &arg,
-                                  .nargs = 1};
+        dubbo_invocation_t inv = {
+            .method = "fail", .desc = "Ljava/lang/String;", .args = &arg, .nargs = 1};
         dubbo_result_init(&r);
         int rc = dubbo_reference_call(demo, &inv, &r);
         const char *cls = r.exception && r.exception->type == DUBBO_T_OBJECT
@@ -334,9 +339,10 @@ static void run_cases(const char *cases)
                  3, att, &r, why, sizeof(why)))
             result("generic_user", "FAIL", "%s", why);
         else {
-            const dubbo_value_t *n = r.value->type == DUBBO_T_MAP      ? dubbo_map_get(r.value, "name")
-                                     : r.value->type == DUBBO_T_OBJECT ? dubbo_object_get(r.value, "name")
-                                                                       : NULL;
+            const dubbo_value_t *n = r.value->type == DUBBO_T_MAP ? dubbo_map_get(r.value, "name")
+                                     : r.value->type == DUBBO_T_OBJECT
+                                         ? dubbo_object_get(r.value, "name")
+                                         : NULL;
             if (n && n->type == DUBBO_T_STRING && strcmp(n->u.s.ptr, "Ann Lee \xe2\x9c\x93") == 0)
                 result("generic_user", "PASS", "%s", json(r.value, j, 300));
             else
@@ -378,8 +384,8 @@ static void run_cases(const char *cases)
         snprintf(e, sizeof(e), "%s", r.error ? r.error : dubbo_last_error());
         dubbo_result_destroy(&r);
         dubbo_value_t *arg = parse("\"again\"");
-        int again = t ? call(t, "sayHello", "Ljava/lang/String;", &arg, 1, NULL, &r, why, sizeof(why))
-                      : -1;
+        int again =
+            t ? call(t, "sayHello", "Ljava/lang/String;", &arg, 1, NULL, &r, why, sizeof(why)) : -1;
         if (!again) dubbo_result_destroy(&r);
         if (rc == DUBBO_ETIMEOUT && took >= 400 && took <= 2000 && !again)
             result("timeout", "PASS", "timed out after %.0f ms (%s); next call ok", took, e);

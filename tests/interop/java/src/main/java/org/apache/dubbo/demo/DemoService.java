@@ -1,0 +1,25 @@
+package org.apache.dubbo.demo;
+
+/** The demo service every peer of the interop matrix serves (tests/interop/matrix/PEERS.md). */
+public interface DemoService {
+    /** Returns "Hello " + name. */
+    String sayHello(String name);
+
+    /** Returns its argument unchanged. */
+    Object echo(Object v);
+
+    /** The provider's own address of the connection this call came on, ip:port. */
+    String whoami();
+
+    /** Sleeps ms milliseconds. */
+    void sleep(int ms);
+
+    /** Throws DemoException with message msg. */
+    String fail(String msg);
+
+    /** The consumer's attachment key (null when absent); also sets response attachment "echo-" + key. */
+    String attachment(String key);
+
+    /** The consumer's address as the provider sees it, ip:port. */
+    String peer();
+}
