@@ -675,7 +675,8 @@ dubbo_reference_t *dubbo_reference_new(const char *urls, const char *const *para
         /* registry://.../<interface>: the interface is the last segment */
         const char *slash = strrchr(first, '/');
         char tmp[600];
-        snprintf(tmp, sizeof(tmp), "consumer://%s/%s", dubbo_local_ip(),
+        snprintf(tmp, sizeof(tmp), "consumer://" DUBBO__HOST_FMT "/%s",
+                 DUBBO__HOST_ARGS(dubbo_local_ip()),
                  iface               ? iface
                  : slash && slash[1] ? slash + 1
                                      : "");

@@ -3,6 +3,7 @@
 #define DUBBO_CORE_INTERNAL_H
 
 #include <stddef.h>
+#include <string.h>
 #include "dubbo/error.h"
 
 #if defined(__GNUC__)
@@ -14,6 +15,12 @@
 #define DUBBO__LIKELY(x)   (x)
 #define DUBBO__UNLIKELY(x) (x)
 #endif
+
+/* A host in a URL authority: an IPv6 literal goes in brackets
+ * ("dubbo://[::1]:20880/..."). Use as printf(DUBBO__HOST_FMT ":%d",
+ * DUBBO__HOST_ARGS(host), port). */
+#define DUBBO__HOST_FMT "%s%s%s"
+#define DUBBO__HOST_ARGS(h) (strchr((h), ':') ? "[" : ""), (h), (strchr((h), ':') ? "]" : "")
 
 /* Record a detail message for dubbo_last_error() and return err, so that
  * failure paths read `return dubbo__seterr(DUBBO_EINVAL, "...", ...);`. */

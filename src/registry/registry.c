@@ -150,7 +150,7 @@ char *dubbo_url_decode(const char *s)
     return out;
 }
 
-static char local_ip[INET_ADDRSTRLEN] = "127.0.0.1";
+static char local_ip[INET6_ADDRSTRLEN] = "127.0.0.1";
 static pthread_once_t ip_once = PTHREAD_ONCE_INIT;
 
 static void find_ip(void)
@@ -198,8 +198,10 @@ static char *build(const char *protocol, const char *host, int port, const char 
         cap += strlen(kv[i].k) + strlen(kv[i].v) + 2;
     char *s = malloc(cap);
     if (!s) return NULL;
-    size_t len = port > 0 ? (size_t)snprintf(s, cap, "%s://%s:%d/%s", protocol, host, port, path)
-                          : (size_t)snprintf(s, cap, "%s://%s/%s", protocol, host, path);
+    size_t len = port > 0 ? (size_t)snprintf(s, cap, "%s://" DUBBO__HOST_FMT ":%d/%s", protocol,
+                                             DUBBO__HOST_ARGS(host), port, path)
+                          : (size_t)snprintf(s, cap, "%s://" DUBBO__HOST_FMT "/%s", protocol,
+                                             DUBBO__HOST_ARGS(host), path);
     for (size_t i = 0; i < n; i++)
         len += (size_t)snprintf(s + len, cap - len, "%c%s=%s", i ? '&' : '?', kv[i].k, kv[i].v);
     return s;

@@ -157,7 +157,7 @@ static void service_free(service_t *x)
 static int service_setup(dubbo_server_t *s, service_t *x, const char *const *params)
 {
     char head[600];
-    snprintf(head, sizeof(head), "dubbo://%s:%d/%s", s->opts.host,
+    snprintf(head, sizeof(head), "dubbo://" DUBBO__HOST_FMT ":%d/%s", DUBBO__HOST_ARGS(s->opts.host),
              s->port > 0 ? s->port : s->opts.port, x->interface);
     if (!(x->url = dubbo_url_parse(head))) return dubbo__last_code();
     if (*x->version) dubbo_url_add_param(x->url, "version", x->version);

@@ -14,8 +14,14 @@ public interface DemoService {
     /** Sleeps ms milliseconds. */
     void sleep(int ms);
 
-    /** Throws DemoException with message msg. */
-    String fail(String msg);
+    /**
+     * Throws DemoException with message msg. The throws clause changes nothing on the wire (a
+     * method descriptor has no exceptions) but Dubbo 3.3 needs it: only classes named in the
+     * interface are trusted by the default STRICT serialization check, so an undeclared
+     * DemoException cannot even be written into the response (the consumer then gets an
+     * RpcException "Fail to encode response" after 3 tries).
+     */
+    String fail(String msg) throws DemoException;
 
     /** The consumer's attachment key (null when absent); also sets response attachment "echo-" + key. */
     String attachment(String key);

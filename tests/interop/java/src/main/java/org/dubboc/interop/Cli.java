@@ -1,0 +1,85 @@
+package org.dubboc.interop;
+
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** What the two programs share: logging set-up, stdout, argument helpers. */
+final class Cli {
+    private Cli() {}
+
+    /** stdout carries only the protocol lines, always UTF-8 whatever the locale. */
+    static final PrintStream OUT = new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8);
+
+    /**
+     * Call first in main. Dubbo's LoggerFactory finds slf4j by itself (slf4j-simple's
+     * StaticLoggerBinder; stderr, WARN, from simplelogger.properties), so nothing of Dubbo's
+     * reaches stdout. (Setting -Ddubbo.application.logger would also work but lands as
+     * "logger=slf4j" in every registered URL.)
+     */
+    static void setUpLogging() {
+        System.setProperty("org.slf4j.simpleLogger.logFile", "System.err");
+    }
+
+    static void usage(String text) {
+        System.err.println(text);
+        System.exit(2);
+    }
+
+    /** The value after args[i], or a usage error. */
+    static String next(String[] args, int i, String usage) {
+        if (i + 1 >= args.length) {
+            usage("missing value after " + args[i] + "\n" + usage);
+        }
+        return args[i + 1];
+    }
+
+    /** Adds "k=v" to params, or a usage error. */
+    static void param(Map<String, String> params, String kv, String usage) {
+        int eq = kv.indexOf('=');
+        if (eq <= 0) {
+            usage("--param wants k=v, got " + kv + "\n" + usage);
+        }
+        params.put(kv.substring(0, eq), kv.substring(eq + 1));
+    }
+
+    static Map<String, String> newParams() {
+        return new LinkedHashMap<>();
+    }
+
+    /**
+     * A free TCP port chosen by the kernel, free on the wildcard address as Dubbo will bind it.
+     * (Dubbo's own "any port", port -1, probes upward from 20880, so providers started together
+     * tend to pick the same port.)
+     */
+    static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket()) {
+            s.bind(new InetSocketAddress(0));
+            return s.getLocalPort();
+        }
+    }
+
+    /** ip:port of a socket address, without Dubbo's rewriting of 127.0.0.1 to the host's address. */
+    static String hostPort(InetSocketAddress a) {
+        if (a == null) {
+            return null;
+        }
+        String host = a.getAddress() != null ? a.getAddress().getHostAddress() : a.getHostString();
+        return host + ":" + a.getPort();
+    }
+
+    /** One line: newlines and tabs become spaces, long texts are cut. */
+    static String oneLine(String s) {
+        if (s == null) {
+            return "null";
+        }
+        String t = s.replaceAll("[\\r\\n\\t]+", " ").trim();
+        return t.length() > 500 ? t.substring(0, 500) + "..." : t;
+    }
+}
