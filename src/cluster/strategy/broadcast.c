@@ -3,7 +3,9 @@
  * exceptions included) fails the call with the last failure's outcome;
  * otherwise the last provider's answer is the result.
  * `broadcast.fail.percent` (0-100, default 100): stop calling the rest once
- * that share of the providers has failed (0: at the first failure). */
+ * n * percent / 100 providers (integer division) have failed. As in Java's
+ * BroadcastClusterInvoker, a threshold of 0 (percent 0, or below 100/n) is
+ * never reached: every provider is called. */
 #include <stdio.h>
 
 #include "dubbo/cluster.h"
@@ -23,13 +25,12 @@ static int broadcast_invoke(dubbo_cluster_t *cl, const dubbo_invocation_t *inv, 
                   percent);
         percent = 100;
     }
-    long limit = (long)n * percent / 100;
-    if (limit < 1) limit = 1;
+    long limit = (long)n * percent / 100; /* 0: never stop early */
 
     /* r holds the last failure once there is one, else the last answer. */
     int rc = 0, failures = 0, called = 0;
     const char *failed_on = NULL;
-    for (int i = 0; i < n && failures < limit; i++) {
+    for (int i = 0; i < n && (limit == 0 || failures < limit); i++) {
         dubbo_result_t cur;
         int crc = dubbo_cluster_invoke_one(cl, cands[i], inv, &cur);
         called++;
