@@ -23,19 +23,8 @@ static dubbo_filter_t *token_create(const dubbo_url_t *url, int side, int *rc)
     *rc = 0;
     const char *token = dubbo_url_param(url, "token", NULL);
     bool set = dubbo__filter_value_set(token);
-    if (side == DUBBO_FILTER_PROVIDER) {
-        if (!set) return NULL;
-        if (strcasecmp(token, "true") == 0 || strcasecmp(token, "default") == 0) {
-            /* Java replaces these with a random UUID at export and publishes
-             * it through the registry; without that, no consumer could know
-             * the token, and comparing the literal would protect nothing. */
-            *rc = dubbo__seterr(DUBBO_EUNSUPPORTED,
-                                "token=%s on %s asks for a generated token, which needs a registry "
-                                "to publish it; set token to the secret itself",
-                                token, url->path);
-            return NULL;
-        }
-    }
+    /* token=true|default was replaced by a generated UUID at export. */
+    if (side == DUBBO_FILTER_PROVIDER && !set) return NULL;
     token_filter_t *f = calloc(1, sizeof(*f));
     if (!f || (set && !(f->token = strdup(token)))) {
         free(f);

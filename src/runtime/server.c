@@ -8,6 +8,8 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
+#include <sys/random.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -151,19 +153,44 @@ static void service_free(service_t *x)
     dubbo_url_free(x->url);
 }
 
+/* A version 4 UUID in its 36-character text form (Java's UUID.randomUUID). */
+static int random_uuid(char out[37])
+{
+    uint8_t b[16];
+    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+        return dubbo__seterr(DUBBO_EIO, "token: no random bytes for a generated token: %s",
+                             strerror(errno));
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
+    return 0;
+}
+
 /* The service's URL (its parameters) and its provider filter chain: the
  * filters that activate for those parameters, plus those named in
  * `filter`, ordered by their order. */
 static int service_setup(dubbo_server_t *s, service_t *x, const char *const *params)
 {
     char head[600];
-    snprintf(head, sizeof(head), "dubbo://" DUBBO__HOST_FMT ":%d/%s", DUBBO__HOST_ARGS(s->opts.host),
-             s->port > 0 ? s->port : s->opts.port, x->interface);
+    snprintf(head, sizeof(head), "dubbo://" DUBBO__HOST_FMT ":%d/%s",
+             DUBBO__HOST_ARGS(s->opts.host), s->port > 0 ? s->port : s->opts.port, x->interface);
     if (!(x->url = dubbo_url_parse(head))) return dubbo__last_code();
     if (*x->version) dubbo_url_add_param(x->url, "version", x->version);
     if (*x->group) dubbo_url_add_param(x->url, "group", x->group);
-    for (const char *const *kv = params; kv && kv[0] && kv[1]; kv += 2)
-        if (dubbo_url_add_param(x->url, kv[0], kv[1])) return DUBBO_ENOMEM;
+    for (const char *const *kv = params; kv && kv[0] && kv[1]; kv += 2) {
+        char uuid[37];
+        const char *v = kv[1];
+        /* Java's ServiceConfig: token=true|default becomes a random UUID,
+         * published with the provider URL for consumers to send back. */
+        if (strcmp(kv[0], "token") == 0 &&
+            (strcasecmp(v, "true") == 0 || strcasecmp(v, "default") == 0)) {
+            if (random_uuid(uuid)) return dubbo__last_code();
+            v = uuid;
+        }
+        if (dubbo_url_add_param(x->url, kv[0], v)) return DUBBO_ENOMEM;
+    }
     const char *names[64];
     size_t n = dubbo_extension_list(DUBBO_EXT_FILTER, names, 64);
     if (n > 64) n = 64;

@@ -496,14 +496,45 @@ TEST(token_consumer)
     dubbo_arena_free(a);
     dubbo_server_free(s);
 
-    /* token=true asks for a generated token: refused at export */
-    const char *const gen[] = {"token", "true", NULL};
-    int rc = 0;
-    s = server_ex(2, gen, NULL, NULL, &rc);
-    CHECK(s == NULL);
-    CHECK_EQ_INT(rc, DUBBO_EUNSUPPORTED);
-    CHECK_CONTAINS(dubbo_last_error(), "token=true");
-    dubbo_server_free(s);
+    /* token=true (and default): Java's ServiceConfig exports a random UUID
+     * in its place and publishes it with the provider URL; consumers that
+     * found the provider through a registry send it back. Here: the URL the
+     * provider announces carries a version 4 UUID, a consumer sending it
+     * is served, one sending the literal "true" is refused. */
+    for (int k = 0; k < 2; k++) {
+        const char *const gen[] = {"token", k ? "default" : "TRUE", NULL};
+        int rc = 0;
+        s = server_ex(2, gen, NULL, NULL, &rc);
+        CHECK(s != NULL);
+        if (!s) continue;
+        char dir[] = "/tmp/dubbo-token-test-XXXXXX", reg[128], cmd[256], uuid[64] = "";
+        CHECK(mkdtemp(dir) != NULL);
+        snprintf(reg, sizeof(reg), "file://%s", dir);
+        CHECK_EQ_INT(dubbo_server_add_registry(s, reg), 0);
+        snprintf(cmd, sizeof(cmd), "cat %s/%s/providers/* | grep -o 'token=[0-9a-f-]*'", dir,
+                 IFACE);
+        FILE *p = popen(cmd, "r");
+        CHECK(p && fscanf(p, "token=%63s", uuid) == 1);
+        if (p) pclose(p);
+        CHECK_EQ_INT(strlen(uuid), 36);
+        CHECK(uuid[14] == '4' && uuid[8] == '-' && strchr("89ab", uuid[19]));
+        a = dubbo_arena_new(0);
+        for (int good = 0; good < 2; good++) {
+            const char *const tok[] = {"token", good ? uuid : "true", NULL};
+            ref = reference_to(s, NULL, tok);
+            CHECK(ref != NULL);
+            if (!ref) continue;
+            CHECK_EQ_INT(ref_call1(ref, "sayHello", dubbo_v_cstr(a, "t"), 0, &r), 0);
+            CHECK_EQ_INT(r.status, good ? DUBBO_STATUS_OK : DUBBO_STATUS_SERVICE_ERROR);
+            if (!good) CHECK_CONTAINS(r.error, "Invalid token!");
+            dubbo_result_destroy(&r);
+            dubbo_reference_free(ref);
+        }
+        dubbo_arena_free(a);
+        dubbo_server_free(s);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        CHECK(system(cmd) == 0);
+    }
 }
 
 /* ---- executes ------------------------------------------------------------------------------ */
