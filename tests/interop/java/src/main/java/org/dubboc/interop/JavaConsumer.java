@@ -320,9 +320,11 @@ public final class JavaConsumer {
     private static String heartbeatCase(JavaConsumer c) throws InterruptedException {
         // connections=1: a connection of its own, so the client's heartbeat is this reference's
         // 1000 ms (a shared connection keeps the heartbeat of the first reference that opened it).
+        // sticky=true: both calls go to the same provider when the registry lists several.
         Map<String, String> extra = new HashMap<>();
         extra.put("heartbeat", "1000");
         extra.put("connections", "1");
+        extra.put("sticky", "true");
         DemoService hb = c.ref("demo-heartbeat", DemoService.class, DEMO, false, extra);
         String before = hb.peer();
         Thread.sleep(5000);
