@@ -161,6 +161,13 @@ int dubbo_object_set(dubbo_value_t *obj, const char *field, dubbo_value_t *value
 /* Type name for messages ("int", "list", ...). */
 const char *dubbo_vtype_name(dubbo_vtype_t t);
 
+/* The text Java's String.valueOf gives for a null, boolean, int, long,
+ * double or string value: "null", "true", "42", "2.0", "1.0E10", "NaN",
+ * the string itself. Returns the string's own text or buf (cap >= 32
+ * holds every number); NULL for other types (lists, maps, objects, ...).
+ * Routers and balancers match and hash arguments in this form, as Java. */
+const char *dubbo_value_java_string(const dubbo_value_t *v, char *buf, size_t cap);
+
 /* Deep structural equality, cycle-safe. NULL equals DUBBO_T_NULL. Doubles
  * compare bit for bit (so NaN equals NaN and 0.0 differs from -0.0). */
 bool dubbo_value_equal(const dubbo_value_t *x, const dubbo_value_t *y);

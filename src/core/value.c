@@ -1,4 +1,7 @@
 /* Constructors, accessors and deep equality for dubbo_value_t. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -387,4 +390,55 @@ bool dubbo_value_equal(const dubbo_value_t *x, const dubbo_value_t *y)
     free(c.stack);
     free(c.seen);
     return r && !c.oom;
+}
+
+/* ---- Java text forms ---- */
+
+/* Java's String.valueOf(double): the shortest decimal that reads back, in
+ * plain form for 1e-3 <= |d| < 1e7, else as 1.5E10. */
+static void java_double(double d, char *buf, size_t cap)
+{
+    if (isnan(d)) {
+        snprintf(buf, cap, "NaN");
+        return;
+    }
+    if (isinf(d)) {
+        snprintf(buf, cap, d > 0 ? "Infinity" : "-Infinity");
+        return;
+    }
+    double a = fabs(d);
+    if (a == 0 || (a >= 1e-3 && a < 1e7)) {
+        for (int prec = 1; prec <= 20; prec++) {
+            snprintf(buf, cap, "%.*f", prec, d);
+            if (strtod(buf, NULL) == d) return;
+        }
+        return;
+    }
+    char tmp[64];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(tmp, sizeof(tmp), "%.*e", prec, d);
+        if (strtod(tmp, NULL) == d) break;
+    }
+    /* "1.50e+10" -> mantissa without trailing zeros (one digit kept), E10 */
+    char *e = strchr(tmp, 'e');
+    int exp = atoi(e + 1);
+    *e = '\0';
+    size_t ml = strlen(tmp);
+    while (ml > 2 && tmp[ml - 1] == '0' && tmp[ml - 2] != '.')
+        tmp[--ml] = '\0';
+    snprintf(buf, cap, "%sE%d", tmp, exp);
+}
+
+const char *dubbo_value_java_string(const dubbo_value_t *v, char *buf, size_t cap)
+{
+    if (!v) return "null";
+    switch (v->type) {
+    case DUBBO_T_NULL: return "null";
+    case DUBBO_T_BOOL: return v->u.b ? "true" : "false";
+    case DUBBO_T_INT: snprintf(buf, cap, "%" PRId32, v->u.i); return buf;
+    case DUBBO_T_LONG: snprintf(buf, cap, "%" PRId64, v->u.l); return buf;
+    case DUBBO_T_DOUBLE: java_double(v->u.d, buf, cap); return buf;
+    case DUBBO_T_STRING: return v->u.s.ptr;
+    default: return NULL;
+    }
 }

@@ -707,6 +707,27 @@ TEST(consistenthash_matches_java)
     CHECK_EQ_INT(index_of(&s, pick(&l, &s, &inv)), 4);
     inv.args = &nul;
     CHECK_EQ_INT(index_of(&s, pick(&l, &s, &inv)), 1);
+    /* a double hashes as Java's String.valueOf(double) (2.5 -> "2.5",
+     * 1e10 -> "1.0E10", 3.0 -> "3.0"), a boolean as "true": the same
+     * provider as those strings */
+    static const struct {
+        double d;
+        const char *text;
+    } dbl[] = {{2.5, "2.5"}, {1e10, "1.0E10"}, {3.0, "3.0"}, {-0.001, "-0.001"}, {1e-4, "1.0E-4"}};
+    for (size_t i = 0; i < sizeof(dbl) / sizeof(dbl[0]); i++) {
+        dubbo_value_t *d = dubbo_v_double(a, dbl[i].d), *str = dubbo_v_cstr(a, dbl[i].text);
+        inv.args = &d;
+        size_t by_double = index_of(&s, pick(&l, &s, &inv));
+        inv.args = &str;
+        CHECK_EQ_INT(by_double, index_of(&s, pick(&l, &s, &inv)));
+        char buf[64];
+        CHECK_EQ_STR(dubbo_value_java_string(d, buf, sizeof(buf)), dbl[i].text);
+    }
+    dubbo_value_t *yes = dubbo_v_bool(a, true), *yes_s = dubbo_v_cstr(a, "true");
+    inv.args = &yes;
+    size_t by_bool = index_of(&s, pick(&l, &s, &inv));
+    inv.args = &yes_s;
+    CHECK_EQ_INT(by_bool, index_of(&s, pick(&l, &s, &inv)));
     /* no arguments: the key is "" */
     inv.args = NULL;
     inv.nargs = 0;

@@ -246,32 +246,20 @@ static bool ring_matches(const ring_t *r, dubbo_invoker_t *const *invokers, size
     return true;
 }
 
+/* Java hashes String.valueOf(argument); values with no such text form here
+ * (lists, maps, objects: Java would use their toString) hash as typed JSON. */
 static void md5_arg(dubbo__md5_t *c, const dubbo_value_t *v)
 {
-    char num[32];
-    int len;
-    if (!v || v->type == DUBBO_T_NULL) {
-        dubbo__md5_update(c, "null", 4);
+    char num[64];
+    const char *s = dubbo_value_java_string(v, num, sizeof(num));
+    if (s) {
+        dubbo__md5_update(c, s, v && v->type == DUBBO_T_STRING ? v->u.s.len : strlen(s));
         return;
     }
-    switch (v->type) {
-    case DUBBO_T_STRING: dubbo__md5_update(c, v->u.s.ptr, v->u.s.len); return;
-    case DUBBO_T_INT:
-        len = snprintf(num, sizeof(num), "%" PRId32, v->u.i);
-        dubbo__md5_update(c, num, (size_t)len);
-        return;
-    case DUBBO_T_LONG:
-        len = snprintf(num, sizeof(num), "%" PRId64, v->u.l);
-        dubbo__md5_update(c, num, (size_t)len);
-        return;
-    default: {
-        dubbo_buf_t b;
-        dubbo_buf_init(&b, 0);
-        if (dubbo_value_to_json(v, &b) == 0) dubbo__md5_update(c, b.base, b.len);
-        dubbo_buf_destroy(&b);
-        return;
-    }
-    }
+    dubbo_buf_t b;
+    dubbo_buf_init(&b, 0);
+    if (dubbo_value_to_json(v, &b) == 0) dubbo__md5_update(c, b.base, b.len);
+    dubbo_buf_destroy(&b);
 }
 
 static uint32_t key_hash(const ring_t *r, const dubbo_invocation_t *inv)

@@ -367,57 +367,6 @@ static bool matcher_match(const matcher_t *m, const char *val, const dubbo_url_t
     return false;
 }
 
-/* Java's String.valueOf(double): the shortest decimal that reads back, in
- * plain form for 1e-3 <= |d| < 1e7, else as 1.5E10. */
-static void java_double(double d, char *buf, size_t cap)
-{
-    if (isnan(d)) {
-        snprintf(buf, cap, "NaN");
-        return;
-    }
-    if (isinf(d)) {
-        snprintf(buf, cap, d > 0 ? "Infinity" : "-Infinity");
-        return;
-    }
-    double a = fabs(d);
-    if (a == 0 || (a >= 1e-3 && a < 1e7)) {
-        for (int prec = 1; prec <= 20; prec++) {
-            snprintf(buf, cap, "%.*f", prec, d);
-            if (strtod(buf, NULL) == d) return;
-        }
-        return;
-    }
-    char tmp[64];
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(tmp, sizeof(tmp), "%.*e", prec, d);
-        if (strtod(tmp, NULL) == d) break;
-    }
-    /* "1.50e+10" -> mantissa without trailing zeros (one digit kept), E10 */
-    char *e = strchr(tmp, 'e');
-    int exp = atoi(e + 1);
-    *e = '\0';
-    size_t ml = strlen(tmp);
-    while (ml > 2 && tmp[ml - 1] == '0' && tmp[ml - 2] != '.')
-        tmp[--ml] = '\0';
-    snprintf(buf, cap, "%sE%d", tmp, exp);
-}
-
-/* The string form of an argument as Java's String.valueOf gives it for
- * strings, numbers, booleans and null; NULL (no match) for other types. */
-static const char *arg_string(const dubbo_value_t *v, char *buf, size_t cap)
-{
-    if (!v) return "null";
-    switch (v->type) {
-    case DUBBO_T_NULL: return "null";
-    case DUBBO_T_BOOL: return v->u.b ? "true" : "false";
-    case DUBBO_T_INT: snprintf(buf, cap, "%" PRId32, v->u.i); return buf;
-    case DUBBO_T_LONG: snprintf(buf, cap, "%" PRId64, v->u.l); return buf;
-    case DUBBO_T_DOUBLE: java_double(v->u.d, buf, cap); return buf;
-    case DUBBO_T_STRING: return v->u.s.ptr;
-    default: return NULL;
-    }
-}
-
 static const char *attachment(const dubbo_invocation_t *inv, const char *key)
 {
     for (const char *const *kv = inv ? inv->attachments : NULL; kv && kv[0] && kv[1]; kv += 2)
@@ -440,7 +389,7 @@ static const char *when_value(const matcher_t *m, const dubbo_url_t *u,
         size_t nargs;
         dubbo_invocation_args(inv, &args, &nargs);
         if (!inv || (size_t)m->index >= nargs) return NULL;
-        return arg_string(args[m->index], buf, cap);
+        return dubbo_value_java_string(args[m->index], buf, cap);
     }
     case K_ATTACH: return attachment(inv, m->aname);
     case K_HOST: return u ? dubbo_url_param(u, "host", dubbo_local_ip()) : dubbo_local_ip();
