@@ -187,6 +187,12 @@ struct dubbo_cluster {
     pthread_rwlock_t routers_lock;
     router_slot_t *routers;
     size_t nrouters;
+    /* The tag rule's two sources: the API's (dubbo_reference_set_rule) and
+     * the registry's (<app>.tag-router). The registry's is in force while
+     * it exists; a registry notification never touches the API's. Guarded
+     * by tag_mu. */
+    pthread_mutex_t tag_mu;
+    char *tag_api, *tag_registry;
     dubbo_filter_t **filters; /* consumer side, in order */
     size_t nfilters;
     void *strategy_state; /* from strategy->create */
@@ -306,9 +312,42 @@ int dubbo_reference_set_providers(dubbo_reference_t *ref, const char *const *url
     return rc;
 }
 
+static int set_rule_slot(dubbo_cluster_t *cl, const char *router, const char *rule);
+
+/* Record one source's tag rule (NULL: none) and install the one in force. */
+static int set_tag_rule(dubbo_cluster_t *cl, bool registry, const char *rule)
+{
+    char *copy = NULL;
+    if (rule && !(copy = strdup(rule)))
+        return dubbo__seterr(DUBBO_ENOMEM, "reference: out of memory");
+    pthread_mutex_lock(&cl->tag_mu);
+    const char *effective =
+        registry ? (copy ? copy : cl->tag_api) : (cl->tag_registry ? cl->tag_registry : copy);
+    int rc = set_rule_slot(cl, "tag", effective);
+    if (rc == 0) {
+        char **slot = registry ? &cl->tag_registry : &cl->tag_api;
+        free(*slot);
+        *slot = copy;
+        copy = NULL;
+    }
+    if (rc == 0 && !registry && cl->tag_registry)
+        DLOG_INFO("reference %s: tag rule stored; the registry's tag rule stays in force until "
+                  "it is removed",
+                  cl->url->path);
+    pthread_mutex_unlock(&cl->tag_mu);
+    free(copy);
+    return rc;
+}
+
 int dubbo_reference_set_rule(dubbo_reference_t *ref, const char *router, const char *rule)
 {
     dubbo_cluster_t *cl = (dubbo_cluster_t *)ref;
+    if (router && strcmp(router, "tag") == 0) return set_tag_rule(cl, false, rule);
+    return set_rule_slot(cl, router, rule);
+}
+
+static int set_rule_slot(dubbo_cluster_t *cl, const char *router, const char *rule)
+{
     if (!router || strlen(router) >= sizeof(cl->routers[0].name))
         return dubbo__seterr(DUBBO_EINVAL, "reference: bad router name \"%s\"",
                              router ? router : "(null)");
@@ -445,7 +484,8 @@ static void reference_notify(void *user, const char *category, const char *const
         /* rules as <router>://.../<interface>?rule=<encoded YAML>[&scope=];
          * one slot per router and scope ("condition#application"), so an
          * application rule and a service rule apply together, as in Java */
-        static const char *const slots[] = {"condition#service", "condition#application", "tag"};
+        static const char *const slots[] = {"condition#service", "condition#application",
+                                            "tag#registry"};
         bool seen[3] = {false, false, false};
         for (size_t i = 0; i < n; i++) {
             dubbo_url_t *u = dubbo_url_parse(urls[i]);
@@ -463,7 +503,9 @@ static void reference_notify(void *user, const char *category, const char *const
                            ? (scope && strcmp(scope, "application") == 0 ? 1 : 0)
                            : -1;
             if (rule && slot >= 0) {
-                if (dubbo_reference_set_rule((dubbo_reference_t *)cl, slots[slot], rule))
+                int rc =
+                    slot == 2 ? set_tag_rule(cl, true, rule) : set_rule_slot(cl, slots[slot], rule);
+                if (rc)
                     DLOG_WARN("reference %s: rule from %s refused: %s", cl->url->path,
                               sub->reg->url->protocol, dubbo_last_error());
                 seen[slot] = true;
@@ -471,8 +513,27 @@ static void reference_notify(void *user, const char *category, const char *const
             free(rule);
             dubbo_url_free(u);
         }
-        for (int k = 0; k < 3; k++)
-            if (!seen[k]) dubbo_reference_set_rule((dubbo_reference_t *)cl, slots[k], NULL);
+        /* A rule that a registry no longer lists goes, with a line saying so;
+         * rules set through the API are not the registry's to remove. */
+        for (int k = 0; k < 3; k++) {
+            if (seen[k]) continue;
+            bool had = false;
+            if (k == 2) {
+                pthread_mutex_lock(&cl->tag_mu);
+                had = cl->tag_registry != NULL;
+                pthread_mutex_unlock(&cl->tag_mu);
+                if (had) set_tag_rule(cl, true, NULL);
+            } else {
+                pthread_rwlock_rdlock(&cl->routers_lock);
+                for (size_t i = 0; i < cl->nrouters; i++)
+                    had |= strcmp(cl->routers[i].name, slots[k]) == 0;
+                pthread_rwlock_unlock(&cl->routers_lock);
+                if (had) set_rule_slot(cl, slots[k], NULL);
+            }
+            if (had)
+                DLOG_INFO("reference %s: the %s registry no longer has a %s rule; removed",
+                          cl->url->path, sub->reg->url->protocol, slots[k]);
+        }
         return;
     }
     if (strcmp(category, "providers") != 0) return;
@@ -547,6 +608,9 @@ void dubbo_reference_free(dubbo_reference_t *ref)
         if (cl->routers[i].router->ops->destroy)
             cl->routers[i].router->ops->destroy(cl->routers[i].router);
     free(cl->routers);
+    free(cl->tag_api);
+    free(cl->tag_registry);
+    pthread_mutex_destroy(&cl->tag_mu);
     for (size_t i = 0; i < cl->nfilters; i++)
         if (cl->filters[i]->ops->destroy) cl->filters[i]->ops->destroy(cl->filters[i]);
     free(cl->filters);
@@ -584,7 +648,7 @@ static int subscribe_registries(dubbo_cluster_t *cl, const char *urls)
     cl->subs = calloc(count + 1, sizeof(regsub_t));
     int rc = cl->subs ? 0 : DUBBO_ENOMEM;
     const char *app = dubbo_url_param(cl->url, "application", NULL);
-    bool explicit_iface = dubbo_url_param(cl->url, "interface", NULL) != NULL;
+    const char *iface = dubbo_url_param(cl->url, "interface", NULL);
     for (char *save = NULL, *t = strtok_r(list, ";", &save); t && !rc;
          t = strtok_r(NULL, ";", &save)) {
         if (!is_registry_url(t)) continue;
@@ -593,19 +657,21 @@ static int subscribe_registries(dubbo_cluster_t *cl, const char *urls)
             rc = DUBBO_ENOMEM;
             break;
         }
-        if (!explicit_iface) {
-            /* cut "/<interface>" off, keeping any ?parameters */
-            size_t qpos = strcspn(regurl, "?");
-            const char *scheme_end = strstr(regurl, "://");
-            size_t cut = qpos;
-            for (size_t i = qpos; i > 0; i--)
-                if (regurl[i - 1] == '/') {
-                    if (scheme_end && regurl + i - 1 > scheme_end + 2) cut = i - 1;
-                    break;
-                }
-            /* regurl[0..cut) + regurl[qpos..]: never longer than regurl */
-            memmove(regurl + cut, regurl + qpos, strlen(regurl + qpos) + 1);
-        }
+        /* cut "/<interface>" off, keeping any ?parameters; with an explicit
+         * `interface` parameter, only a last segment that names it (the
+         * rest may be a file registry's directory) */
+        size_t qpos = strcspn(regurl, "?");
+        const char *scheme_end = strstr(regurl, "://");
+        size_t cut = qpos;
+        for (size_t i = qpos; i > 0; i--)
+            if (regurl[i - 1] == '/') {
+                bool names_it = !iface || (qpos - i == strlen(iface) &&
+                                           strncmp(regurl + i, iface, qpos - i) == 0);
+                if (names_it && scheme_end && regurl + i - 1 > scheme_end + 2) cut = i - 1;
+                break;
+            }
+        /* regurl[0..cut) + regurl[qpos..]: never longer than regurl */
+        memmove(regurl + cut, regurl + qpos, strlen(regurl + qpos) + 1);
         regsub_t *sub = &cl->subs[cl->nsubs];
         sub->cl = cl;
         sub->reg = dubbo_registry_open(regurl);
@@ -661,6 +727,7 @@ dubbo_reference_t *dubbo_reference_new(const char *urls, const char *const *para
     pthread_mutex_init(&cl->reg_mu, NULL);
     pthread_cond_init(&cl->reg_cv, NULL);
     pthread_rwlock_init(&cl->routers_lock, NULL);
+    pthread_mutex_init(&cl->tag_mu, NULL);
     /* The reference URL: the first provider's address and path, with only
      * the reference's own parameters. A provider URL's parameters (weight,
      * dubbo.tag, timeout, version, ...) stay with that provider's invoker,

@@ -19,7 +19,7 @@
 /* A host in a URL authority: an IPv6 literal goes in brackets
  * ("dubbo://[::1]:20880/..."). Use as printf(DUBBO__HOST_FMT ":%d",
  * DUBBO__HOST_ARGS(host), port). */
-#define DUBBO__HOST_FMT "%s%s%s"
+#define DUBBO__HOST_FMT     "%s%s%s"
 #define DUBBO__HOST_ARGS(h) (strchr((h), ':') ? "[" : ""), (h), (strchr((h), ':') ? "]" : "")
 
 /* Record a detail message for dubbo_last_error() and return err, so that

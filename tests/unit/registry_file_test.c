@@ -16,7 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dubbo/cluster.h"
 #include "dubbo/error.h"
+#include "dubbo/rpc.h"
 #include "dubbo/extension.h"
 #include "dubbo/registry.h"
 #include "test.h"
@@ -1089,6 +1091,51 @@ TEST(close_from_callback)
     free(dir);
 }
 
+static void say_hi(dubbo_call_t *call, void *user)
+{
+    (void)user;
+    dubbo_call_return(call, dubbo_v_cstr(dubbo_call_arena(call), "hi"));
+}
+
+/* A reference given both file://DIR/<interface> and an explicit
+ * `interface` parameter reads DIR (the last segment names the interface),
+ * as one without the parameter does; it used to read DIR/<interface>. */
+TEST(reference_url_with_interface_and_parameter)
+{
+    char *dir = make_tmpdir();
+    if (!dir) return;
+    dubbo_server_options_t o;
+    dubbo_server_options_init(&o);
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.threads = 2;
+    dubbo_server_t *s = dubbo_server_new(&o);
+    static const dubbo_method_t m[] = {{"hi", say_hi}};
+    dubbo_service_t svc = {.interface = "org.x.Same", .methods = m, .nmethods = 1};
+    CHECK_EQ_INT(dubbo_server_export(s, &svc), 0);
+    CHECK_EQ_INT(dubbo_server_start(s), 0);
+    char reg[512], url[600];
+    snprintf(reg, sizeof(reg), "file://%s", dir);
+    CHECK_EQ_INT(dubbo_server_add_registry(s, reg), 0);
+    snprintf(url, sizeof(url), "%s/org.x.Same", reg);
+    for (int with_param = 0; with_param < 2; with_param++) {
+        const char *const params[] = {"interface", "org.x.Same", NULL};
+        dubbo_reference_t *ref = dubbo_reference_new(url, with_param ? params : NULL);
+        CHECK(ref != NULL);
+        if (!ref) continue;
+        dubbo_invocation_t inv = {.method = "hi"};
+        dubbo_result_t r;
+        dubbo_result_init(&r);
+        CHECK_EQ_INT(dubbo_reference_call(ref, &inv, &r), 0);
+        CHECK(r.value && r.value->type == DUBBO_T_STRING && strcmp(r.value->u.s.ptr, "hi") == 0);
+        dubbo_result_destroy(&r);
+        dubbo_reference_free(ref);
+    }
+    dubbo_server_free(s);
+    rm_rf(dir);
+    free(dir);
+}
+
 int main(int argc, char **argv)
 {
     setup();
@@ -1108,6 +1155,7 @@ int main(int argc, char **argv)
         TEST_ENTRY(entries_restored_after_removal),
         TEST_ENTRY(concurrent_churn_converges),
         TEST_ENTRY(close_from_callback),
+        TEST_ENTRY(reference_url_with_interface_and_parameter),
     };
     int rc = test_main(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
     if (count_threads() != 0) {

@@ -10,7 +10,6 @@ int64_t (*dubbo__lb_clock)(void) = dubbo_now_epoch_ms;
 
 /* ---- calls ---------------------------------------------------------------------------- */
 
-
 const char *dubbo__lb_method_param(const dubbo_url_t *ref, const dubbo_invoker_t *first,
                                    const char *method, const char *key, const char *def)
 {
