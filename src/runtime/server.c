@@ -1223,17 +1223,22 @@ void dubbo_call_next(dubbo_call_t *call)
     }
     const dubbo_method_t *mt = call->method;
     if (!mt) {
+        /* Java 3.3 fails to decode such a request (no method descriptor) and
+         * answers BAD_REQUEST "Fail to decode request due to: ...": an error
+         * status, so a consumer's failover tries another provider (one that
+         * has the method, in a rolling upgrade) and failsafe does not take
+         * it for a business answer. */
         char msg[1024];
         snprintf(msg, sizeof(msg),
-                 "Not found method \"%s\" in service %s (methods:", call->req.method,
-                 svc->interface);
+                 "Fail to decode request due to: Not found method \"%s\" in service %s (methods:",
+                 call->req.method, svc->interface);
         for (size_t i = 0; i < svc->nmethods; i++) {
             size_t l = strlen(msg);
             snprintf(msg + l, sizeof(msg) - l, " %s", svc->methods[i].name);
         }
         size_t l = strlen(msg);
         snprintf(msg + l, sizeof(msg) - l, ")");
-        dubbo_call_throw(call, "java.lang.NoSuchMethodException", msg);
+        dubbo_call_fail(call, DUBBO_STATUS_BAD_REQUEST, msg);
         return;
     }
     mt->fn(call, svc->user);

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include "dubbo/cluster.h"
+#include "dubbo/error.h"
+#include "dubbo/rpc.h"
 #include "test.h"
 
 /* Java: RandomLoadBalance draws from ThreadLocalRandom.current(), seeded per
@@ -41,10 +43,74 @@ TEST(random_differs_per_process)
     CHECK_EQ_INT(dubbo_random(1000000), b);
 }
 
+static void pong(dubbo_call_t *call, void *user)
+{
+    (void)user;
+    dubbo_call_return(call, dubbo_v_cstr(dubbo_call_arena(call), "pong"));
+}
+
+static dubbo_server_t *serve(const dubbo_method_t *m, size_t n)
+{
+    dubbo_server_options_t o;
+    dubbo_server_options_init(&o);
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.threads = 2;
+    dubbo_server_t *s = dubbo_server_new(&o);
+    dubbo_service_t svc = {.interface = "org.x.Rolling", .methods = m, .nmethods = n};
+    CHECK_EQ_INT(dubbo_server_export(s, &svc), 0);
+    CHECK_EQ_INT(dubbo_server_start(s), 0);
+    return s;
+}
+
+/* Java 3.3 answers a call to a method the service lacks with BAD_REQUEST
+ * (40, "Fail to decode request due to: ...": DecodeableRpcInvocation finds
+ * no method descriptor), an error status: failover goes on to a provider
+ * that has the method (a rolling upgrade), failsafe does not swallow it as
+ * an answer. We answered a NoSuchMethodException result (status 20). */
+TEST(unknown_method_is_bad_request_and_fails_over)
+{
+    static const dubbo_method_t old_m[] = {{"ping", pong}};
+    static const dubbo_method_t new_m[] = {{"ping", pong}, {"added", pong}};
+    dubbo_server_t *old_s = serve(old_m, 1), *new_s = serve(new_m, 2);
+    char one[128], both[300];
+    snprintf(one, sizeof(one), "dubbo://127.0.0.1:%d/org.x.Rolling", dubbo_server_port(old_s));
+    snprintf(both, sizeof(both), "%s;dubbo://127.0.0.1:%d/org.x.Rolling", one,
+             dubbo_server_port(new_s));
+    dubbo_invocation_t inv = {.method = "added"};
+    dubbo_result_t r;
+
+    dubbo_reference_t *direct =
+        dubbo_reference_new(one, (const char *const[]){"retries", "0", NULL});
+    dubbo_result_init(&r);
+    CHECK_EQ_INT(dubbo_reference_call(direct, &inv, &r), 0);
+    CHECK_EQ_INT(r.status, DUBBO_STATUS_BAD_REQUEST);
+    CHECK(r.error && strstr(r.error, "Fail to decode request due to") &&
+          strstr(r.error, "\"added\""));
+    dubbo_result_destroy(&r);
+    dubbo_reference_free(direct);
+
+    /* roundrobin starts on the old provider half of the time: failover
+     * always ends on the new one */
+    const char *const fo[] = {"loadbalance", "roundrobin", "retries", "2", NULL};
+    dubbo_reference_t *ref = dubbo_reference_new(both, fo);
+    for (int i = 0; i < 6; i++) {
+        dubbo_result_init(&r);
+        CHECK_EQ_INT(dubbo_reference_call(ref, &inv, &r), 0);
+        CHECK_EQ_INT(r.status, DUBBO_STATUS_OK);
+        CHECK(r.exception == NULL);
+        dubbo_result_destroy(&r);
+    }
+    dubbo_reference_free(ref);
+    dubbo_server_free(old_s);
+    dubbo_server_free(new_s);
+}
+
 int main(int argc, char **argv)
 {
     static const test_case_t tests[] = {
         TEST_ENTRY(random_differs_per_process),
+        TEST_ENTRY(unknown_method_is_bad_request_and_fails_over),
     };
     return test_main(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
 }

@@ -90,8 +90,10 @@ static int failover_invoke(dubbo_cluster_t *cl, const dubbo_invocation_t *inv, d
         int crc = dubbo_cluster_invoke_one(cl, chosen, inv, &cur);
         if (dubbo__outcome(crc, &cur) != DUBBO__OUT_RETRYABLE) {
             if (failed_before) {
+                /* the failures: every provider tried, less this one unless
+                 * it had failed on an earlier attempt too */
                 char providers[1024];
-                dubbo__addresses(providers, sizeof(providers), tried, ntried);
+                dubbo__addresses(providers, sizeof(providers), tried, seen ? ntried : ntried - 1);
                 DLOG_WARN("failover: %s.%s succeeded on %s after failures on [%s]; last error: %s",
                           dubbo_cluster_url(cl)->path, inv->method, chosen->address, providers,
                           dubbo__result_message(rc, r));
