@@ -63,7 +63,19 @@ struct dubbo_invoker {
     int64_t timestamp;   /* `timestamp` (ms since the epoch), 0 if none */
     int64_t warmup;      /* `warmup` ms, default 600000 */
     bool method_weights; /* some `<method>.weight` parameter exists */
+    bool actives;        /* the provider publishes `actives` or `<method>.actives` */
 };
+
+/* A setting of a call to invoker `i`, read as Java reads it from the invoker
+ * URL that ClusterUtils.mergeUrl builds: the reference's parameters over the
+ * provider's, less the provider's server-only keys (threads, threadpool,
+ * corethreads, queues, alive, threadname, iothreads, accepts, payload,
+ * transporter, server, heartbeat). With a method, "<method>.<key>" of the
+ * merged URL comes before "<key>" (Java's getMethodParameter), so a
+ * provider's method-level setting beats the reference's service-level one.
+ * `ref` or `method` may be NULL; `def` when neither URL has the key. */
+const char *dubbo_invoker_setting(const dubbo_invoker_t *i, const dubbo_url_t *ref,
+                                  const char *method, const char *key, const char *def);
 
 /* A new invoker with one reference. Takes ownership of `url` (freed with
  * the invoker); address is url's host:port. NULL on out-of-memory. */

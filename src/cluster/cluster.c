@@ -114,9 +114,48 @@ dubbo_invoker_t *dubbo_invoker_new(const dubbo_invoker_ops_t *ops, dubbo_url_t *
             size_t kl = strlen(url->params[k].key);
             if (kl > 7 && strcmp(url->params[k].key + kl - 7, ".weight") == 0)
                 i->method_weights = true;
+            if ((kl == 7 || (kl > 8 && url->params[k].key[kl - 8] == '.')) &&
+                strcmp(url->params[k].key + kl - 7, "actives") == 0 && url->params[k].value[0])
+                i->actives = true;
         }
     }
     return i;
+}
+
+/* Keys a provider URL carries for its own server, which Java's
+ * DefaultProviderURLMergeProcessor leaves out of the consumer's view. */
+static bool provider_only(const char *key)
+{
+    static const char *const keys[] = {"threads", "threadpool",  "corethreads", "queues",
+                                       "alive",   "threadname",  "iothreads",   "accepts",
+                                       "payload", "transporter", "server",      "heartbeat"};
+    const char *dot = strrchr(key, '.');
+    const char *base = dot ? dot + 1 : key;
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+        if (strcmp(base, keys[k]) == 0) return true;
+    return false;
+}
+
+static const char *merged_param(const dubbo_invoker_t *i, const dubbo_url_t *ref, const char *key)
+{
+    const char *v = ref ? dubbo_url_param(ref, key, NULL) : NULL;
+    if (v && *v) return v;
+    if (!i || !i->url || provider_only(key)) return NULL;
+    v = dubbo_url_param(i->url, key, NULL);
+    return v && *v ? v : NULL;
+}
+
+const char *dubbo_invoker_setting(const dubbo_invoker_t *i, const dubbo_url_t *ref,
+                                  const char *method, const char *key, const char *def)
+{
+    if (method && *method) {
+        char mkey[256];
+        snprintf(mkey, sizeof(mkey), "%s.%s", method, key);
+        const char *v = merged_param(i, ref, mkey);
+        if (v) return v;
+    }
+    const char *v = merged_param(i, ref, key);
+    return v ? v : def;
 }
 
 dubbo_invoker_t *dubbo_invoker_ref(dubbo_invoker_t *i)

@@ -1,9 +1,12 @@
-/* The actives filter (Java's ActiveLimitFilter): a reference with
- * `actives` = N (or `<method>.actives`) has at most N calls of a method in
- * flight to each provider. A call past the limit waits for a slot up to
- * its timeout, then fails locally with DUBBO_ETIMEOUT and Java's message
- * (which failover, like Java's, may retry on another provider). Consumer
- * side, active when the reference sets `actives`. */
+/* The actives filter (Java's ActiveLimitFilter): with `actives` = N (or
+ * `<method>.actives`) a consumer has at most N calls of a method in flight
+ * to each provider. The setting is read from the invoker's merged URL, as
+ * Java does: the reference's, else the one the provider publishes, so a
+ * service's own `actives` caps every consumer. A call past the limit waits
+ * for a slot up to its timeout, then fails locally with DUBBO_ETIMEOUT and
+ * Java's message (which failover, like Java's, may retry on another
+ * provider). Consumer side; on every reference, since any provider may
+ * publish a limit (one branch per call when neither side sets one). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -12,13 +15,14 @@
 typedef struct {
     dubbo_filter_t base;
     dubbo_url_t *url;       /* the reference's settings (a copy) */
+    bool ref_sets;          /* the reference sets actives or <method>.actives */
     dubbo__status_t status; /* by "provider address#method" */
 } actives_filter_t;
 
 static dubbo_filter_t *actives_create(const dubbo_url_t *url, int side, int *rc)
 {
     *rc = 0;
-    if (side != DUBBO_FILTER_CONSUMER || !dubbo__filter_url_has(url, "actives")) return NULL;
+    if (side != DUBBO_FILTER_CONSUMER) return NULL;
     actives_filter_t *f = calloc(1, sizeof(*f));
     if (!f || !(f->url = dubbo_url_clone(url))) {
         free(f);
@@ -30,6 +34,7 @@ static dubbo_filter_t *actives_create(const dubbo_url_t *url, int side, int *rc)
         free(f);
         return NULL;
     }
+    f->ref_sets = dubbo__filter_url_has(url, "actives");
     f->base.ops = &dubbo__filter_actives;
     return &f->base;
 }
@@ -47,8 +52,11 @@ static int actives_invoke(dubbo_filter_t *self, dubbo_filter_chain_t *chain,
                           dubbo_result_t *r)
 {
     actives_filter_t *f = (actives_filter_t *)self;
-    long max = dubbo__filter_method_int(f->url, inv->method, "actives", 0);
-    if (max <= 0) return dubbo_filter_next(chain, invoker, inv, r);
+    if (!f->ref_sets && !invoker->actives) return dubbo_filter_next(chain, invoker, inv, r);
+    const char *setting = dubbo_invoker_setting(invoker, f->url, inv->method, "actives", "0");
+    char *end;
+    long max = strtol(setting, &end, 10);
+    if (*end || max <= 0) return dubbo_filter_next(chain, invoker, inv, r);
     if (max > 1000000) max = 1000000;
     char key[512];
     snprintf(key, sizeof(key), "%s#%s", invoker->address, inv->method);

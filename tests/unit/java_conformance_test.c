@@ -1,7 +1,9 @@
 /* Where our cluster layer must behave as Java Dubbo 3.3 does (issue: "Behave
  * as Java Dubbo does"). Each case names the Java source its expectation comes
  * from. */
+#include <pthread.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dubbo/cluster.h"
@@ -106,11 +108,73 @@ TEST(unknown_method_is_bad_request_and_fails_over)
     dubbo_server_free(new_s);
 }
 
+static void slow(dubbo_call_t *call, void *user)
+{
+    (void)user;
+    struct timespec ts = {0, 800 * 1000000L};
+    nanosleep(&ts, NULL);
+    dubbo_call_return(call, dubbo_v_cstr(dubbo_call_arena(call), "slow"));
+}
+
+static void *call_slow(void *ref)
+{
+    dubbo_invocation_t inv = {.method = "slow", .timeout_ms = 2000};
+    dubbo_result_t r;
+    dubbo_result_init(&r);
+    int rc = dubbo_reference_call(ref, &inv, &r);
+    dubbo_result_destroy(&r);
+    return (void *)(intptr_t)rc;
+}
+
+/* Java merges the provider URL into the invoker URL (ClusterUtils.mergeUrl):
+ * a service that publishes `actives` caps every consumer, though the
+ * reference sets none. A second call while one is in flight waits for a
+ * slot and fails with ActiveLimitFilter's "Waiting concurrent invoke
+ * timeout"; without the merge it went straight through. The reference's own
+ * setting still wins over the provider's. */
+TEST(provider_actives_caps_consumers)
+{
+    static const dubbo_method_t m[] = {{"slow", slow}};
+    dubbo_server_t *s = serve(m, 1);
+    char url[160];
+    snprintf(url, sizeof(url), "dubbo://127.0.0.1:%d/org.x.Rolling?actives=1",
+             dubbo_server_port(s));
+    for (int ref_sets = 0; ref_sets < 2; ref_sets++) {
+        const char *const params[] = {
+            "interface", "org.x.Rolling", "retries", "0", ref_sets ? "actives" : NULL, "2", NULL};
+        dubbo_reference_t *ref = dubbo_reference_new(NULL, params);
+        const char *const list[] = {url};
+        CHECK_EQ_INT(dubbo_reference_set_providers(ref, list, 1), 0);
+        pthread_t th;
+        pthread_create(&th, NULL, call_slow, ref);
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+        dubbo_invocation_t inv = {.method = "slow", .timeout_ms = 200};
+        dubbo_result_t r;
+        dubbo_result_init(&r);
+        int rc = dubbo_reference_call(ref, &inv, &r);
+        if (!ref_sets) {
+            CHECK_EQ_INT(rc, DUBBO_ETIMEOUT);
+            CHECK(r.error && strstr(r.error, "Waiting concurrent invoke timeout in client-side"));
+            CHECK(r.error && strstr(r.error, "max concurrent invoke limit: 1"));
+        } else if (rc) { /* actives=2 from the reference: no waiting for a slot */
+            CHECK(!r.error || !strstr(r.error, "Waiting concurrent invoke timeout"));
+        }
+        dubbo_result_destroy(&r);
+        void *res;
+        pthread_join(th, &res);
+        CHECK(res == NULL);
+        dubbo_reference_free(ref);
+    }
+    dubbo_server_free(s);
+}
+
 int main(int argc, char **argv)
 {
     static const test_case_t tests[] = {
         TEST_ENTRY(random_differs_per_process),
         TEST_ENTRY(unknown_method_is_bad_request_and_fails_over),
+        TEST_ENTRY(provider_actives_caps_consumers),
     };
     return test_main(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
 }

@@ -13,16 +13,7 @@ int64_t (*dubbo__lb_clock)(void) = dubbo_now_epoch_ms;
 const char *dubbo__lb_method_param(const dubbo_url_t *ref, const dubbo_invoker_t *first,
                                    const char *method, const char *key, const char *def)
 {
-    char mkey[256];
-    snprintf(mkey, sizeof(mkey), "%s.%s", method, key);
-    const dubbo_url_t *urls[2] = {ref, first ? first->url : NULL};
-    for (int i = 0; i < 2; i++) {
-        if (!urls[i]) continue;
-        const char *v = dubbo_url_param(urls[i], mkey, NULL);
-        if (!v || !*v) v = dubbo_url_param(urls[i], key, NULL);
-        if (v && *v) return v;
-    }
-    return def;
+    return dubbo_invoker_setting(first, ref, method, key, def);
 }
 
 dubbo_invoker_t *dubbo__lb_pick_tied(dubbo_invoker_t *const *invokers, const size_t *idx,

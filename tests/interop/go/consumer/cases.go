@@ -83,7 +83,7 @@ func call(e *env, ref, method string, args ...any) (any, error) {
 		return nil, err
 	}
 	var out any
-	err = c.CallUnary(context.Background(), args, &out, method, e.callTimeout())
+	err = e.invoke(context.Background(), c, args, &out, method, e.callTimeout())
 	return out, err
 }
 
@@ -97,7 +97,7 @@ func callNoRetry(e *env, ref, method string, args ...any) (any, error) {
 		return nil, err
 	}
 	var out any
-	err = c.CallUnary(context.Background(), args, &out, method, e.callTimeout(), client.WithCallRetries(0))
+	err = e.invoke(context.Background(), c, args, &out, method, e.callTimeout(), client.WithCallRetries(0))
 	return out, err
 }
 
@@ -477,7 +477,7 @@ func caseAttachments(e *env) (string, error) {
 	var resp map[string]any
 	ctx = peer.WithResponseAttachments(ctx, &resp)
 	var out any
-	if err := c.CallUnary(ctx, []any{"dubbo-c-test"}, &out, "attachment", e.callTimeout()); err != nil {
+	if err := e.invoke(ctx, c, []any{"dubbo-c-test"}, &out, "attachment", e.callTimeout()); err != nil {
 		return "", err
 	}
 	if out != "v1" {
@@ -491,17 +491,20 @@ func caseAttachments(e *env) (string, error) {
 }
 
 func caseTimeout(e *env) (string, error) {
-	opts := append(append([]client.ReferenceOption{}, e.refOpts...),
-		client.WithRequestTimeout(500*time.Millisecond), client.WithRetries(0))
-	c, err := e.cli.Dial(peer.DemoInterface, opts...)
+	c, err := e.refer(peer.DemoInterface, client.WithRequestTimeout(500*time.Millisecond), client.WithRetries(0))
 	if err != nil {
 		return "", err
+	}
+	// through a registry: wait until this new reference knows a provider
+	var probe any
+	if err := e.invoke(context.Background(), c, []any{"world"}, &probe, "sayHello", e.callTimeout()); err != nil {
+		return "", fmt.Errorf("sayHello before the timeout call: %v", err)
 	}
 	// the reference's timeout alone does nothing for CallUnary (see
 	// env.callTimeout), so the call carries it too
 	var out any
 	start := time.Now()
-	err = c.CallUnary(context.Background(), []any{int32(3000)}, &out, "sleep",
+	err = e.invoke(context.Background(), c, []any{int32(3000)}, &out, "sleep",
 		client.WithCallRequestTimeout(500*time.Millisecond))
 	took := time.Since(start)
 	if err == nil {
@@ -511,7 +514,7 @@ func caseTimeout(e *env) (string, error) {
 		return "", fmt.Errorf("sleep(3000) failed after %d ms, want 400-2000 ms: %v", took.Milliseconds(), err)
 	}
 	var hello any
-	if err2 := c.CallUnary(context.Background(), []any{"world"}, &hello, "sayHello", e.callTimeout()); err2 != nil || hello != "Hello world" {
+	if err2 := e.invoke(context.Background(), c, []any{"world"}, &hello, "sayHello", e.callTimeout()); err2 != nil || hello != "Hello world" {
 		return "", fmt.Errorf("timed out after %d ms, then sayHello = %s, %v", took.Milliseconds(), show(hello), err2)
 	}
 	return fmt.Sprintf("timed out after %d ms (retries 0): %s; then sayHello ok", took.Milliseconds(), errText(err)), nil

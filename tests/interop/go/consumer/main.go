@@ -46,6 +46,11 @@ type options struct {
 
 func main() {
 	out := peer.TakeStdout()
+	// the address dubbo-go writes into its consumer URL in the registry
+	// (default: the first non-loopback interface's)
+	if os.Getenv("DUBBO_IP_TO_REGISTRY") == "" {
+		os.Setenv("DUBBO_IP_TO_REGISTRY", "127.0.0.1")
+	}
 	var (
 		o     options
 		cases string
@@ -106,6 +111,33 @@ type env struct {
 	userGeneric *client.Connection
 	dialErr     map[string]error
 	timeout     time.Duration
+	mu          sync.Mutex
+	dialed      map[*client.Connection]time.Time
+}
+
+// discoveryWait is how long after a reference was made a "no provider"
+// answer is taken for "the registry has not delivered the providers yet"
+// (dubbo-go's ZooKeeper subscription fills each reference's directory in
+// the background, so the first calls right after Dial find none).
+const discoveryWait = 15 * time.Second
+
+// invoke is CallUnary; through a registry it retries "no provider" answers
+// (which come from the cluster before anything is sent) until discoveryWait
+// has passed since the reference was made.
+func (e *env) invoke(ctx context.Context, c *client.Connection, args []any, out any, method string, opts ...client.CallOption) error {
+	for {
+		err := c.CallUnary(ctx, args, out, method, opts...)
+		if err == nil || e.o.registry == "" || !isNoProvider(err) {
+			return err
+		}
+		e.mu.Lock()
+		since := time.Since(e.dialed[c])
+		e.mu.Unlock()
+		if since > discoveryWait {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // callTimeout is the per-call timeout every call carries. dubbo-go 3.3.1's
@@ -185,7 +217,8 @@ func setup(o *options) (*env, error) {
 		return nil, err
 	}
 
-	e := &env{o: o, cli: cli, dialErr: map[string]error{}, timeout: 3 * time.Second}
+	e := &env{o: o, cli: cli, dialErr: map[string]error{}, timeout: 3 * time.Second,
+		dialed: map[*client.Connection]time.Time{}}
 	e.refOpts = []client.ReferenceOption{
 		client.WithProtocolDubbo(),
 		client.WithSerialization("hessian2"),
@@ -230,9 +263,6 @@ func setup(o *options) (*env, error) {
 	e.user = e.dial(peer.UserInterface, "user")
 	e.demoGeneric = e.dial(peer.DemoInterface, "demo generic", client.WithGeneric())
 	e.userGeneric = e.dial(peer.UserInterface, "user generic", client.WithGeneric())
-	if o.registry != "" {
-		e.awaitProviders()
-	}
 	return e, nil
 }
 
@@ -245,36 +275,25 @@ func (e *env) dial(iface, name string, extra ...client.ReferenceOption) (conn *c
 			conn = nil
 		}
 	}()
-	opts := append(append([]client.ReferenceOption{}, e.refOpts...), extra...)
-	c, err := e.cli.Dial(iface, opts...)
+	c, err := e.refer(iface, extra...)
 	if err != nil {
-		e.dialErr[name] = fmt.Errorf("refer %s: %v", iface, err)
+		e.dialErr[name] = err
 		return nil
 	}
 	return c
 }
 
-// awaitProviders waits (up to 15 s) until the registry has delivered a
-// provider of each interface: dubbo-go's ZooKeeper subscription fills the
-// reference's directory in the background, so the first calls right after
-// Dial may find no provider yet. A "$echo" call with retries 0 is the probe;
-// any answer from a provider, even an error, ends the wait.
-func (e *env) awaitProviders() {
-	deadline := time.Now().Add(15 * time.Second)
-	for _, conn := range []*client.Connection{e.demo, e.user} {
-		if conn == nil {
-			continue
-		}
-		for time.Now().Before(deadline) {
-			var out any
-			err := conn.CallUnary(context.Background(), []any{peer.Object{Value: "probe"}}, &out, "$echo",
-				client.WithCallRetries(0), client.WithCallRequestTimeout(2*time.Second))
-			if err == nil || !isNoProvider(err) {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+// refer makes a reference with the common options plus extra.
+func (e *env) refer(iface string, extra ...client.ReferenceOption) (*client.Connection, error) {
+	opts := append(append([]client.ReferenceOption{}, e.refOpts...), extra...)
+	c, err := e.cli.Dial(iface, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("refer %s: %v", iface, err)
 	}
+	e.mu.Lock()
+	e.dialed[c] = time.Now()
+	e.mu.Unlock()
+	return c, nil
 }
 
 func isNoProvider(err error) bool {
@@ -398,6 +417,6 @@ func callOnce(e *env, method string, args ...any) (out any, err error) {
 			err = fmt.Errorf("panic: %v", r)
 		}
 	}()
-	err = e.demo.CallUnary(context.Background(), args, &out, method, e.callTimeout())
+	err = e.invoke(context.Background(), e.demo, args, &out, method, e.callTimeout())
 	return out, err
 }
