@@ -1,7 +1,10 @@
 /* Where our cluster layer must behave as Java Dubbo 3.3 does (issue: "Behave
  * as Java Dubbo does"). Each case names the Java source its expectation comes
  * from. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -169,12 +172,54 @@ TEST(provider_actives_caps_consumers)
     dubbo_server_free(s);
 }
 
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Java's provider URL carries its server's settings: a service exported with
+ * heartbeat=300 makes the server close a connection silent for 3 x 300 ms
+ * (the server's default is 60 s, so 180 s). */
+TEST(service_heartbeat_is_the_servers)
+{
+    static const dubbo_method_t m[] = {{"ping", pong}};
+    dubbo_server_options_t o;
+    dubbo_server_options_init(&o);
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.threads = 1;
+    dubbo_server_t *s = dubbo_server_new(&o);
+    const char *const params[] = {"heartbeat", "300", NULL};
+    dubbo_service_t svc = {
+        .interface = "org.x.Idle", .methods = m, .nmethods = 1, .params = params};
+    CHECK_EQ_INT(dubbo_server_export(s, &svc), 0);
+    CHECK_EQ_INT(dubbo_server_start(s), 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)dubbo_server_port(s))};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    double t0 = now_ms();
+    char b[16];
+    ssize_t n = recv(fd, b, sizeof(b), 0); /* 0: closed by the server */
+    double took = now_ms() - t0;
+    CHECK_EQ_INT(n, 0);
+    CHECK(took >= 800 && took < 3000);
+    close(fd);
+    dubbo_server_free(s);
+}
+
 int main(int argc, char **argv)
 {
     static const test_case_t tests[] = {
         TEST_ENTRY(random_differs_per_process),
         TEST_ENTRY(unknown_method_is_bad_request_and_fails_over),
         TEST_ENTRY(provider_actives_caps_consumers),
+        TEST_ENTRY(service_heartbeat_is_the_servers),
     };
     return test_main(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
 }
