@@ -232,6 +232,7 @@ struct dubbo_cluster {
      * by tag_mu. */
     pthread_mutex_t tag_mu;
     char *tag_api, *tag_registry;
+    bool holding;             /* empty-list protection is holding back an empty list (reg_mu) */
     dubbo_filter_t **filters; /* consumer side, in order */
     size_t nfilters;
     void *strategy_state; /* from strategy->create */
@@ -511,6 +512,35 @@ static bool same_key(const char *want, const char *got, bool version)
     return strcmp(want, got) == 0;
 }
 
+/* Empty-list protection (Java's `enable-empty-protection`, on by default
+ * here): a registry that has just reconnected, or whose session or lease
+ * has just expired, announces an empty list for a moment although every
+ * provider is healthy; applying it fails every call until the providers
+ * register again. So an empty list is held back while some provider of the
+ * current directory is still available (connected, not read-only): those
+ * are not gone. Providers that really left (killed, shut down: connection
+ * closed or read-only) are unavailable, and then the empty list applies.
+ * An explicit empty:// entry always applies. reg_mu held. */
+static bool hold_empty_list(dubbo_cluster_t *cl, const regsub_t *sub)
+{
+    const char *v = dubbo_url_param(cl->url, "enable-empty-protection", "true");
+    if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0) return false;
+    snapshot_t *s = snapshot_take(cl);
+    size_t up = 0;
+    for (size_t i = 0; s && i < s->n; i++)
+        up += dubbo_invoker_available(s->items[i]);
+    size_t known = s ? s->n : 0;
+    snapshot_unref(s);
+    if (up == 0) return false;
+    if (!cl->holding)
+        DLOG_WARN("reference %s: the %s registry announced no providers while %zu of the %zu "
+                  "known are still reachable; keeping them (enable-empty-protection; "
+                  "unreachable ones are skipped)",
+                  cl->url->path, sub->reg->url->protocol, up, known);
+    cl->holding = true;
+    return true;
+}
+
 /* A registry announced a category's full list. Providers of other versions
  * or groups, of protocols we cannot call, and Java's empty:// marker are
  * left out; the directory becomes the union over the reference's
@@ -580,9 +610,11 @@ static void reference_notify(void *user, const char *category, const char *const
     const char *group = dubbo_url_param(cl->url, "group", NULL);
     char **keep = calloc(n ? n : 1, sizeof(char *));
     size_t nkeep = 0;
+    bool explicit_empty = false; /* an empty:// entry: "no providers", said on purpose */
     for (size_t i = 0; keep && i < n; i++) {
         dubbo_url_t *u = dubbo_url_parse(urls[i]);
         if (!u) continue;
+        explicit_empty |= strcmp(u->protocol, "empty") == 0;
         bool ok = strcmp(u->protocol, "empty") != 0 &&
                   dubbo_extension_find(DUBBO_EXT_PROTOCOL, u->protocol) != NULL &&
                   same_key(version, dubbo_url_param(u, "version", NULL), true) &&
@@ -611,6 +643,15 @@ static void reference_notify(void *user, const char *category, const char *const
                 dup = strcmp(all[j], cl->subs[i].providers[k]) == 0;
             if (!dup) all[m++] = cl->subs[i].providers[k];
         }
+    if (all && m == 0 && !explicit_empty && hold_empty_list(cl, sub)) {
+        pthread_mutex_unlock(&cl->reg_mu);
+        free(all);
+        return;
+    }
+    if (m > 0 && cl->holding)
+        DLOG_INFO("reference %s: %zu providers announced again; empty-list protection ends",
+                  cl->url->path, m);
+    cl->holding = false;
     if (all && dubbo_reference_set_providers((dubbo_reference_t *)cl, all, m))
         DLOG_WARN("reference %s: cannot apply %zu providers from %s: %s", cl->url->path, m,
                   sub->reg->url->protocol, dubbo_last_error());

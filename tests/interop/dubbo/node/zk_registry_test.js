@@ -355,8 +355,8 @@ async function main() {
     providers.splice(providers.indexOf(a), 1);
     check('provider A exits 0 on SIGTERM', stA.code === 0 && !stA.killed,
           `code ${stA.code}, signal ${stA.signal}${stA.killed ? ' (killed)' : ''}`);
-    check('provider A logged its unregistration', /unregistered 1 provider URL/.test(a.stderr()),
-          'no "unregistered 1 provider URL" line in its stderr');
+    check('provider A logged its unregistration', /unregistered 2 provider URL/.test(a.stderr()),
+          'no "unregistered 2 provider URL" line (DemoService and UserService) in its stderr');
     await step('right after A exited, dubbo list shows only provider B', async () => {
       const l = await dubboList(cli, zkPort);
       if (l.providers.length !== 1 || portOf(l.providers[0]) !== b.port) {

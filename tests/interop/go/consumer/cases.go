@@ -314,28 +314,36 @@ func caseWhoami(e *env) (string, error) {
 	return s, nil
 }
 
-// thrown finds the Java exception in an error returned by dubbo-go.
-func thrown(err error) (class, message string) {
+// thrown finds the Java exception in an error returned by dubbo-go. class
+// is "" when dubbo-go-hessian2 decoded an exception class it has no Go type
+// for (it loses the name: see peer.DemoException).
+func thrown(err error) (class, message string, ok bool) {
 	var t java_exception.Throwabler
-	if errors.As(err, &t) {
-		class = t.JavaClassName()
-		v := reflect.Indirect(reflect.ValueOf(t))
-		if v.Kind() == reflect.Struct {
-			if f := v.FieldByName("DetailMessage"); f.IsValid() && f.Kind() == reflect.String {
-				return class, f.String()
-			}
-		}
-		return class, t.Error()
+	if !errors.As(err, &t) {
+		return "", "", false
 	}
-	return "", ""
+	class = t.JavaClassName()
+	v := reflect.Indirect(reflect.ValueOf(t))
+	if v.Kind() == reflect.Struct {
+		if f := v.FieldByName("DetailMessage"); f.IsValid() && f.Kind() == reflect.String {
+			return class, f.String(), true
+		}
+	}
+	return class, t.Error(), true
 }
 
 func errText(err error) string {
-	class, msg := thrown(err)
-	if class != "" {
-		return fmt.Sprintf("%s: %s", class, msg)
+	if class, msg, ok := thrown(err); ok {
+		return fmt.Sprintf("%s: %s", orUnknown(class), msg)
 	}
 	return err.Error()
+}
+
+func orUnknown(class string) string {
+	if class == "" {
+		return "<unregistered exception class: name lost by dubbo-go-hessian2>"
+	}
+	return class
 }
 
 func caseException(e *env) (string, error) {
@@ -343,16 +351,16 @@ func caseException(e *env) (string, error) {
 	if err == nil {
 		return "", fmt.Errorf("fail(\"boom\") returned %s, no exception", show(got))
 	}
-	class, msg := thrown(err)
-	seen := fmt.Sprintf("class=%s message=%q (dubbo-go error: %v)", class, msg, err)
-	if class == "" {
+	class, msg, ok := thrown(err)
+	if !ok {
 		return "", fmt.Errorf("no Java exception decoded: %T %v", err, err)
 	}
+	seen := fmt.Sprintf("class=%s message=%q", orUnknown(class), msg)
 	if e.o.expect != "" && class != e.o.expect {
-		return "", fmt.Errorf("want %s, %s", e.o.expect, seen)
+		return "", fmt.Errorf("want %s, got %s", e.o.expect, seen)
 	}
 	if msg != "boom" {
-		return "", fmt.Errorf("want message \"boom\", %s", seen)
+		return "", fmt.Errorf("want message \"boom\", got %s", seen)
 	}
 	return seen, nil
 }
