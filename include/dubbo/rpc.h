@@ -85,7 +85,8 @@ typedef struct {
     int version;             /* DUBBO_SERVER_OPTIONS_VERSION */
     const char *host;        /* bind address; default "0.0.0.0" */
     int port;                /* default 20880; 0 picks a free port */
-    int threads;             /* worker pool size; default 200 like Java */
+    int threads;             /* worker pool size; default 200 like Java; workers start
+                                when calls need them, not all at start */
     int queue;               /* requests waiting for a worker; 0 = the default, 1024;
                                 past it the answer is status 100 (pool exhausted) */
     size_t payload;          /* frame body limit; default 8 MiB */
@@ -97,9 +98,23 @@ typedef struct {
                                 (Java's dispatcher=direct): fastest, but a handler that
                                 blocks stalls every connection; default false */
     const char *application; /* application name in registered URLs; default "dubbo-c" */
+    /* ---- version 2: limits against slow, idle and hostile clients ---- */
+    int accepts;                  /* open connections at most (Java's `accepts`); 0 = no cap. One
+                                     past it is closed at once. A service's `accepts` parameter
+                                     (exported before start) sets it too. */
+    int read_timeout_ms;          /* a frame begun must arrive whole within this; default
+                                     30000 (1 byte a second never completes one) */
+    int first_request_timeout_ms; /* a new connection must deliver its first whole frame
+                                     (a request or a heartbeat) within this; default
+                                     2 x heartbeat_ms */
+    size_t memory_budget;         /* bytes that requests in flight may hold: frames being read,
+                                     queued bodies and decoded arguments; default 64 MiB, at least
+                                     one frame of `payload`. A request that does not fit is
+                                     answered SERVER_THREADPOOL_EXHAUSTED (100, Java's overload
+                                     status) and its body dropped unread */
 } dubbo_server_options_t;
 
-#define DUBBO_SERVER_OPTIONS_VERSION 1
+#define DUBBO_SERVER_OPTIONS_VERSION 2
 
 /* Fill opts with the defaults above. */
 void dubbo_server_options_init(dubbo_server_options_t *opts);

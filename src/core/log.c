@@ -1,5 +1,6 @@
 /* Logging and clocks. */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,4 +55,48 @@ void dubbo__deadline(struct timespec *ts, clockid_t clock, uint64_t ms)
         ts->tv_sec++;
         ts->tv_nsec -= 1000000000L;
     }
+}
+
+void dubbo__ratelimit_init(dubbo__ratelimit_t *rl, unsigned per_sec)
+{
+    pthread_mutex_init(&rl->mu, NULL);
+    rl->per_sec = per_sec ? per_sec : 1;
+    rl->window = 0;
+    rl->used = 0;
+    rl->suppressed = 0;
+}
+
+void dubbo__ratelimit_destroy(dubbo__ratelimit_t *rl)
+{
+    pthread_mutex_destroy(&rl->mu);
+}
+
+void dubbo__log_limited(dubbo__ratelimit_t *rl, const char *fmt, ...)
+{
+    uint64_t sec = dubbo__now_ms() / 1000;
+    pthread_mutex_lock(&rl->mu);
+    if (sec != rl->window) {
+        rl->window = sec;
+        rl->used = 0;
+    }
+    bool pass = rl->used < rl->per_sec;
+    unsigned long dropped = 0;
+    if (pass) {
+        rl->used++;
+        dropped = rl->suppressed;
+        rl->suppressed = 0;
+    } else {
+        rl->suppressed++;
+    }
+    pthread_mutex_unlock(&rl->mu);
+    if (!pass) return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (dropped)
+        dubbo__log(DUBBO_LOG_WARN, "%s (%lu similar warnings suppressed)", line, dropped);
+    else
+        dubbo__log(DUBBO_LOG_WARN, "%s", line);
 }

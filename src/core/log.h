@@ -3,6 +3,8 @@
 #ifndef DUBBO_CORE_LOG_H
 #define DUBBO_CORE_LOG_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -16,6 +18,23 @@ void dubbo__log(int level, const char *fmt, ...) DUBBO__PRINTF(2, 3);
 #define DLOG_INFO(...)  dubbo__log(DUBBO_LOG_INFO, __VA_ARGS__)
 #define DLOG_WARN(...)  dubbo__log(DUBBO_LOG_WARN, __VA_ARGS__)
 #define DLOG_ERROR(...) dubbo__log(DUBBO_LOG_ERROR, __VA_ARGS__)
+
+/* A rate limit for repeated warnings (a peer sending garbage must not fill
+ * the log): at most `per_sec` lines a second; the rest are counted and the
+ * next line that passes says how many were suppressed. Thread-safe. */
+typedef struct {
+    pthread_mutex_t mu;
+    unsigned per_sec;
+    uint64_t window; /* second of the current window */
+    unsigned used;
+    unsigned long suppressed;
+} dubbo__ratelimit_t;
+
+void dubbo__ratelimit_init(dubbo__ratelimit_t *rl, unsigned per_sec);
+void dubbo__ratelimit_destroy(dubbo__ratelimit_t *rl);
+/* A warning through the limit: logged with " (N similar suppressed)" when
+ * some were, or counted and dropped. */
+void dubbo__log_limited(dubbo__ratelimit_t *rl, const char *fmt, ...) DUBBO__PRINTF(2, 3);
 
 /* Monotonic milliseconds. */
 uint64_t dubbo__now_ms(void);

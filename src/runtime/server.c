@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <strings.h>
 #include <sys/random.h>
@@ -48,6 +49,11 @@ struct sconn {
     dubbo_buf_t out; /* answers waiting to be written */
     bool writing;
     uint64_t last_read;
+    uint64_t accepted_at; /* when the connection came */
+    uint64_t frame_since; /* when the frame now being read began (0: none) */
+    bool served;          /* a whole frame has arrived */
+    size_t admitted;      /* budget bytes held for the frame being read */
+    size_t discard;       /* bytes of a refused frame still to drop unread */
     char remote[64], local[64];
 };
 
@@ -63,6 +69,7 @@ typedef struct job {
     uint8_t flags;
     uint64_t id;
     size_t len;
+    size_t charged; /* memory-budget bytes this job holds */
     uint8_t body[];
 } job_t;
 
@@ -97,10 +104,19 @@ struct dubbo_server {
     int busy; /* jobs taken by workers */
     int idle; /* workers waiting for a job */
     pthread_t *threads;
-    int nthreads;
+    int nthreads; /* started so far: workers start on demand, up to opts.threads */
+    bool started;
     bool stopping;       /* workers exit */
     bool shut;           /* shutdown done */
     atomic_int inflight; /* jobs queued or running */
+    int nconns;          /* open connections (loop thread) */
+    /* The memory budget: bytes held by requests in flight (frames being
+     * read, queued bodies, decoded arenas), and what went through since the
+     * last malloc_trim. */
+    atomic_size_t mem;
+    atomic_size_t since_trim;
+    atomic_uint_fast64_t last_trim_ms;
+    dubbo__ratelimit_t log_rl; /* protocol-error warnings */
 };
 
 void dubbo_server_options_init(dubbo_server_options_t *o)
@@ -114,6 +130,10 @@ void dubbo_server_options_init(dubbo_server_options_t *o)
     o->payload = DUBBO_DEFAULT_PAYLOAD;
     o->heartbeat_ms = 60000;
     o->shutdown_timeout_ms = 10000;
+    o->accepts = 0;
+    o->read_timeout_ms = 30000;
+    o->first_request_timeout_ms = 0; /* 2 x heartbeat */
+    o->memory_budget = (size_t)64 << 20;
 }
 
 dubbo_server_t *dubbo_server_new(const dubbo_server_options_t *opts)
@@ -131,6 +151,12 @@ dubbo_server_t *dubbo_server_new(const dubbo_server_options_t *opts)
     if (!s->opts.payload) s->opts.payload = DUBBO_DEFAULT_PAYLOAD;
     if (s->opts.heartbeat_ms <= 0) s->opts.heartbeat_ms = 60000;
     if (s->opts.shutdown_timeout_ms <= 0) s->opts.shutdown_timeout_ms = 10000;
+    if (s->opts.read_timeout_ms <= 0) s->opts.read_timeout_ms = 30000;
+    if (!s->opts.memory_budget) s->opts.memory_budget = (size_t)64 << 20;
+    /* at least room for one frame of the largest size allowed */
+    if (s->opts.memory_budget < s->opts.payload + DUBBO_HEADER_LEN)
+        s->opts.memory_budget = s->opts.payload + DUBBO_HEADER_LEN;
+    dubbo__ratelimit_init(&s->log_rl, 10);
     s->port = -1;
     pthread_rwlock_init(&s->svc_lock, NULL);
     pthread_mutex_init(&s->mu, NULL);
@@ -362,12 +388,17 @@ int dubbo_server_export(dubbo_server_t *s, const dubbo_service_t *svc)
         return dubbo__seterr(rc, "export %s: %s", svc->interface, detail);
     }
     s->nservices++;
-    /* Java's provider URL carries the server's settings: a `heartbeat` on a
-     * service exported before start is the server's (idle limit 3x). */
+    /* Java's provider URL carries the server's settings: `heartbeat` (idle
+     * limit 3x) and `accepts` on a service exported before start are the
+     * server's. */
     for (const char *const *p = svc->params; !s->listening && p && p[0] && p[1]; p += 2) {
         char *end;
-        long hb = strcmp(p[0], "heartbeat") == 0 ? strtol(p[1], &end, 10) : 0;
-        if (hb > 0 && hb <= INT32_MAX && *end == '\0') s->opts.heartbeat_ms = (int)hb;
+        bool hbk = strcmp(p[0], "heartbeat") == 0, acc = strcmp(p[0], "accepts") == 0;
+        long v = hbk || acc ? strtol(p[1], &end, 10) : 0;
+        if (v > 0 && v <= INT32_MAX && *end == '\0') {
+            if (hbk) s->opts.heartbeat_ms = (int)v;
+            if (acc) s->opts.accepts = (int)v;
+        }
     }
     if (s->listening)
         for (size_t i = 0; i < s->nregs; i++)
@@ -460,6 +491,9 @@ static void on_conn_closed(uv_handle_t *h)
     else if (s->conns == c)
         s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
+    s->nconns--;
+    if (c->admitted) atomic_fetch_sub(&s->mem, c->admitted);
+    c->admitted = 0;
     conn_unref(c);
 }
 
@@ -467,7 +501,9 @@ static void conn_close(sconn_t *c, const char *why)
 {
     if (c->closing) return;
     c->closing = true;
-    if (why) DLOG_WARN("closing connection from %s to %s: %s", c->remote, c->local, why);
+    if (why)
+        dubbo__log_limited(&c->srv->log_rl, "closing connection from %s to %s: %s", c->remote,
+                           c->local, why);
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
 
@@ -575,6 +611,60 @@ static void arena_key_init(void)
     pthread_key_create(&arena_key, arena_key_free);
 }
 
+/* ---- the memory budget -------------------------------------------------------- */
+
+/* Take n bytes of the budget, or false when they do not fit. `own`: bytes
+ * the taker already holds; when nothing else is held it may go over, so
+ * that one request of the largest size allowed always gets through. */
+static bool mem_take_as(dubbo_server_t *s, size_t n, size_t own)
+{
+    size_t cur = atomic_load(&s->mem);
+    do {
+        if (cur + n > s->opts.memory_budget && cur > own) return false;
+    } while (!atomic_compare_exchange_weak(&s->mem, &cur, cur + n));
+    return true;
+}
+
+static bool mem_take(dubbo_server_t *s, size_t n)
+{
+    return mem_take_as(s, n, 0);
+}
+
+/* Give n bytes back; after a burst, hand freed heap back to the system
+ * (glibc keeps it otherwise), at most once a second. */
+static void mem_give(dubbo_server_t *s, size_t n)
+{
+    if (!n) return;
+    atomic_fetch_sub(&s->mem, n);
+    size_t burst = atomic_fetch_add(&s->since_trim, n) + n;
+    if (burst < ((size_t)8 << 20) || atomic_load(&s->mem) > ((size_t)1 << 20)) return;
+    uint64_t now = dubbo__now_ms(), last = atomic_load(&s->last_trim_ms);
+    if (now - last < 1000 || !atomic_compare_exchange_strong(&s->last_trim_ms, &last, now)) return;
+    atomic_store(&s->since_trim, 0);
+    malloc_trim(0);
+}
+
+static void overload_message(dubbo_server_t *s, sconn_t *c, size_t want, char *msg, size_t cap)
+{
+    snprintf(msg, cap,
+             "Server side(%s) memory budget exhausted: a request of %zu bytes does not fit, "
+             "%zu of %zu bytes held by requests in flight",
+             c->local, want, atomic_load(&s->mem), s->opts.memory_budget);
+}
+
+/* Answer a two-way request SERVER_THREADPOOL_EXHAUSTED (Java's overload
+ * status) with msg; loop thread. */
+static void answer_overload(sconn_t *c, uint8_t flags, uint64_t id, const char *msg)
+{
+    if (!(flags & DUBBO_FLAG_TWOWAY)) return;
+    dubbo_buf_t body;
+    dubbo_buf_init(&body, 0);
+    if (!dubbo_error_body_encode(&body, msg))
+        send_frame(c, DUBBO_SERIAL_HESSIAN2, DUBBO_STATUS_SERVER_THREADPOOL_EXHAUSTED, id,
+                   body.base, body.len);
+    dubbo_buf_destroy(&body);
+}
+
 static dubbo_arena_t *call_arena(size_t limit)
 {
     pthread_once(&arena_once, arena_key_init);
@@ -593,7 +683,7 @@ static void release_arena(dubbo_arena_t *a)
 }
 
 static void run_job(dubbo_server_t *s, sconn_t *c, uint8_t flags, uint64_t id, const uint8_t *body,
-                    size_t len)
+                    size_t len, size_t charged)
 {
     dubbo_call_t call = {0};
     call.srv = s;
@@ -605,9 +695,22 @@ static void run_job(dubbo_server_t *s, sconn_t *c, uint8_t flags, uint64_t id, c
     char msg[1024];
     if (!call.arena) return;
     int rc = dubbo_request_decode(call.arena, body, len, &call.req);
+    /* The decoded arguments count against the memory budget too. */
+    size_t decoded = dubbo_arena_used(call.arena);
+    if (!rc && decoded > ((size_t)64 << 10) && !mem_take_as(s, decoded, charged)) {
+        overload_message(s, c, decoded, msg, sizeof(msg));
+        dubbo__log_limited(&s->log_rl, "request %llu from %s refused: %s", (unsigned long long)id,
+                           c->remote, msg);
+        call.status = DUBBO_STATUS_SERVER_THREADPOOL_EXHAUSTED;
+        call.error = msg;
+        write_answer(&call);
+        release_arena(call.arena);
+        return;
+    }
+    if (rc || decoded <= ((size_t)64 << 10)) decoded = 0;
     if (rc) {
-        DLOG_WARN("bad request %llu from %s: %s", (unsigned long long)id, c->remote,
-                  dubbo_last_error());
+        dubbo__log_limited(&s->log_rl, "bad request %llu from %s: %s", (unsigned long long)id,
+                           c->remote, dubbo_last_error());
         snprintf(msg, sizeof(msg), "Fail to decode request due to: %s", dubbo_last_error());
         call.status = DUBBO_STATUS_BAD_REQUEST;
         call.error = msg;
@@ -648,6 +751,7 @@ static void run_job(dubbo_server_t *s, sconn_t *c, uint8_t flags, uint64_t id, c
         call.error = msg;
         write_answer(&call);
         release_arena(call.arena);
+        mem_give(s, decoded);
         return;
     }
     /* $echo and generic $invoke are provider filters (src/filter/echo.c,
@@ -664,6 +768,7 @@ static void run_job(dubbo_server_t *s, sconn_t *c, uint8_t flags, uint64_t id, c
     dubbo_call_next(&call);
     write_answer(&call);
     release_arena(call.arena);
+    mem_give(s, decoded);
 }
 
 static void *worker_main(void *arg)
@@ -687,11 +792,13 @@ static void *worker_main(void *arg)
         s->busy++;
         pthread_mutex_unlock(&s->mu);
 
-        run_job(s, j->c, j->flags, j->id, j->body, j->len);
+        run_job(s, j->c, j->flags, j->id, j->body, j->len, j->charged);
         /* The connection reference is dropped on the loop thread, where
          * everything else about the connection happens. */
         sconn_t *c = j->c;
+        size_t charged = j->charged;
         free(j);
+        mem_give(s, charged);
         dubbo__loop_post(conn_unref_task, c);
 
         pthread_mutex_lock(&s->mu);
@@ -719,10 +826,16 @@ typedef struct {
     size_t n;
 } batch_t;
 
-static void handle_frame(sconn_t *c, const dubbo_frame_t *f, batch_t *batch)
+/* One whole frame. `charged`: budget bytes already held for it (taken when
+ * its header arrived), which the job takes over or this gives back. */
+static void handle_frame(sconn_t *c, const dubbo_frame_t *f, batch_t *batch, size_t charged)
 {
     dubbo_server_t *s = c->srv;
-    if (!dubbo_frame_is_request(f)) return; /* e.g. a consumer's heartbeat answer */
+    c->served = true;
+    if (!dubbo_frame_is_request(f)) { /* e.g. a consumer's heartbeat answer */
+        mem_give(s, charged);
+        return;
+    }
     if (dubbo_frame_is_event(f)) {
         /* A heartbeat is an event whose body is null: answer it when
          * two-way. Other events (readonly from a peer) get no answer, as in
@@ -732,35 +845,54 @@ static void handle_frame(sconn_t *c, const dubbo_frame_t *f, batch_t *batch)
             send_frame(c, DUBBO_FLAG_EVENT | DUBBO_SERIAL_HESSIAN2, DUBBO_STATUS_OK, f->id,
                        null_body, 1);
         }
+        mem_give(s, charged);
         return;
+    }
+    size_t need = DUBBO_HEADER_LEN + f->body_len;
+    if (!charged) {
+        if (!mem_take(s, need)) {
+            char msg[256];
+            overload_message(s, c, need, msg, sizeof(msg));
+            dubbo__log_limited(&s->log_rl, "request %llu from %s refused: %s",
+                               (unsigned long long)f->id, c->remote, msg);
+            answer_overload(c, f->flags, f->id, msg);
+            return;
+        }
+        charged = need;
     }
     pthread_mutex_lock(&s->mu);
     /* Queued plus running: a burst decoded before any worker wakes must not
      * all be queued past the limit. */
-    bool full = !s->opts.direct &&
-                s->qlen + (size_t)s->busy + batch->n >= (size_t)s->opts.queue + (size_t)s->nthreads;
+    bool full = !s->opts.direct && s->qlen + (size_t)s->busy + batch->n >=
+                                       (size_t)s->opts.queue + (size_t)s->opts.threads;
     pthread_mutex_unlock(&s->mu);
     if (full) {
         char msg[256];
         snprintf(msg, sizeof(msg),
                  "Server side(%s) thread pool is exhausted, detail msg: %d threads busy, %d "
                  "requests queued",
-                 c->local, s->nthreads, s->opts.queue);
+                 c->local, s->opts.threads, s->opts.queue);
         dubbo_buf_t body;
         dubbo_buf_init(&body, 0);
         if (dubbo_frame_is_twoway(f) && !dubbo_error_body_encode(&body, msg))
             send_frame(c, DUBBO_SERIAL_HESSIAN2, DUBBO_STATUS_SERVER_THREADPOOL_EXHAUSTED, f->id,
                        body.base, body.len);
         dubbo_buf_destroy(&body);
+        mem_give(s, charged);
         return;
     }
     if (s->opts.direct) {
         /* Java's dispatcher=direct: the handler runs here, on the loop. */
-        run_job(s, c, f->flags, f->id, f->body, f->body_len);
+        run_job(s, c, f->flags, f->id, f->body, f->body_len, charged);
+        mem_give(s, charged);
         return;
     }
     job_t *j = malloc(sizeof(*j) + f->body_len);
-    if (!j) return;
+    if (!j) {
+        mem_give(s, charged);
+        return;
+    }
+    j->charged = charged;
     j->next = NULL;
     j->c = c;
     j->flags = f->flags;
@@ -778,6 +910,30 @@ static void handle_frame(sconn_t *c, const dubbo_frame_t *f, batch_t *batch)
     batch->n++;
 }
 
+static void *worker_main(void *arg);
+
+/* Start up to n more workers, within opts.threads; s->mu held. Workers
+ * start when calls need them, so an idle provider holds few threads. */
+static void spawn_workers(dubbo_server_t *s, size_t n)
+{
+    while (n-- > 0 && s->nthreads < s->opts.threads && !s->stopping) {
+        /* Decoding recurses once per nesting level (up to the decoder's
+         * 512) and handlers are user code: give workers the usual 8 MiB.
+         * It is address space; only the pages touched cost memory. */
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, (size_t)8 << 20);
+        int rc = pthread_create(&s->threads[s->nthreads], &attr, worker_main, s);
+        pthread_attr_destroy(&attr);
+        if (rc) {
+            dubbo__log_limited(&s->log_rl, "server: cannot start worker %d of %d: %s",
+                               s->nthreads + 1, s->opts.threads, strerror(rc));
+            return;
+        }
+        s->nthreads++;
+    }
+}
+
 static void enqueue_batch(dubbo_server_t *s, batch_t *batch)
 {
     if (!batch->n) return;
@@ -793,14 +949,27 @@ static void enqueue_batch(dubbo_server_t *s, batch_t *batch)
     size_t wake = batch->n < (size_t)s->idle ? batch->n : (size_t)s->idle;
     for (size_t i = 0; i < wake; i++)
         pthread_cond_signal(&s->work_cv);
+    /* more jobs than sleeping workers: start some, as the pool allows */
+    if (batch->n > wake) spawn_workers(s, batch->n - wake);
     pthread_mutex_unlock(&s->mu);
     batch->head = batch->tail = NULL;
     batch->n = 0;
 }
 
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t be64(const uint8_t *p)
+{
+    return (uint64_t)be32(p) << 32 | be32(p + 4);
+}
+
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     sconn_t *c = st->data;
+    dubbo_server_t *s = c->srv;
     (void)buf;
     if (n < 0) {
         conn_close(c, n == UV_EOF ? NULL : uv_strerror((int)n));
@@ -812,21 +981,61 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     size_t off = 0;
     batch_t batch = {NULL, NULL, 0};
     while (!c->closing) {
+        if (c->discard) {
+            /* the rest of a refused frame: dropped as it arrives */
+            size_t drop = c->rbuf.len - off < c->discard ? c->rbuf.len - off : c->discard;
+            off += drop;
+            c->discard -= drop;
+            if (c->discard) break;
+            continue;
+        }
         dubbo_frame_t f;
-        int64_t r =
-            dubbo_frame_decode(c->rbuf.base + off, c->rbuf.len - off, c->srv->opts.payload, &f);
-        if (r == 0) break;
+        int64_t r = dubbo_frame_decode(c->rbuf.base + off, c->rbuf.len - off, s->opts.payload, &f);
         if (r < 0) {
             /* Requests before the garbage still get their answers. */
-            enqueue_batch(c->srv, &batch);
+            enqueue_batch(s, &batch);
             conn_close(c, dubbo_last_error());
             return;
         }
-        handle_frame(c, &f, &batch);
+        if (r == 0) {
+            /* A frame whose header is here and body is not: take its size
+             * from the budget now, or refuse it and drop its body unread. */
+            const uint8_t *h = c->rbuf.base + off;
+            if (!c->admitted && c->rbuf.len - off >= DUBBO_HEADER_LEN &&
+                (h[2] & DUBBO_FLAG_REQUEST) && !(h[2] & DUBBO_FLAG_EVENT)) {
+                size_t need = DUBBO_HEADER_LEN + be32(h + 12);
+                if (mem_take(s, need)) {
+                    c->admitted = need;
+                } else {
+                    char msg[256];
+                    uint64_t id = be64(h + 4);
+                    overload_message(s, c, need, msg, sizeof(msg));
+                    dubbo__log_limited(&s->log_rl, "request %llu from %s refused: %s",
+                                       (unsigned long long)id, c->remote, msg);
+                    answer_overload(c, h[2], id, msg);
+                    c->discard = need;
+                    continue;
+                }
+            }
+            break;
+        }
+        size_t charged = c->admitted;
+        c->admitted = 0;
+        handle_frame(c, &f, &batch, charged);
         off += (size_t)r;
     }
-    enqueue_batch(c->srv, &batch);
+    enqueue_batch(s, &batch);
     dubbo_buf_consume(&c->rbuf, off);
+    /* the time a partial frame has been arriving for (read_timeout_ms) */
+    if (!c->rbuf.len && !c->discard)
+        c->frame_since = 0;
+    else if (!c->frame_since || off)
+        c->frame_since = c->last_read;
+    /* a buffer grown for a large frame goes back once that frame is done */
+    if (!c->rbuf.len && c->rbuf.cap > ((size_t)256 << 10)) {
+        dubbo_buf_destroy(&c->rbuf);
+        dubbo_buf_init(&c->rbuf, 0);
+    }
 }
 
 static void addr_str(const struct sockaddr_storage *ss, char *out, size_t n)
@@ -872,24 +1081,51 @@ static void on_connection(uv_stream_t *server, int status)
     len = sizeof(ss);
     if (!uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len))
         addr_str(&ss, c->local, sizeof(c->local));
-    c->last_read = dubbo__now_ms();
+    c->last_read = c->accepted_at = dubbo__now_ms();
     c->next = s->conns;
     if (s->conns) s->conns->prev = c;
     s->conns = c;
+    s->nconns++;
+    if (s->opts.accepts > 0 && s->nconns > s->opts.accepts) {
+        char why[128];
+        snprintf(why, sizeof(why), "the server has its %d connections (accepts=%d)",
+                 s->opts.accepts, s->opts.accepts);
+        conn_close(c, why);
+        return;
+    }
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
+/* Every connection against its limits: silent past 3 x heartbeat, a frame
+ * taking longer than read_timeout_ms, no first frame within
+ * first_request_timeout_ms. */
 static void on_idle_timer(uv_timer_t *t)
 {
     dubbo_server_t *s = t->data;
     uint64_t now = dubbo__now_ms(), limit = (uint64_t)s->opts.heartbeat_ms * 3;
-    for (sconn_t *c = s->conns; c; c = c->next)
-        if (!c->closing && now - c->last_read > limit) {
-            char why[128];
+    uint64_t first = s->opts.first_request_timeout_ms > 0
+                         ? (uint64_t)s->opts.first_request_timeout_ms
+                         : (uint64_t)s->opts.heartbeat_ms * 2;
+    for (sconn_t *c = s->conns; c; c = c->next) {
+        if (c->closing) continue;
+        char why[160];
+        if (now - c->last_read > limit) {
             snprintf(why, sizeof(why), "no data for %llu ms (idle limit %llu ms)",
                      (unsigned long long)(now - c->last_read), (unsigned long long)limit);
-            conn_close(c, why);
+        } else if (c->frame_since && now - c->frame_since > (uint64_t)s->opts.read_timeout_ms) {
+            snprintf(why, sizeof(why),
+                     "a frame still incomplete after %llu ms (%zu bytes so far; read timeout %d "
+                     "ms)",
+                     (unsigned long long)(now - c->frame_since), c->rbuf.len,
+                     s->opts.read_timeout_ms);
+        } else if (!c->served && now - c->accepted_at > first) {
+            snprintf(why, sizeof(why), "no whole frame in the %llu ms since it connected",
+                     (unsigned long long)first);
+        } else {
+            continue;
         }
+        conn_close(c, why);
+    }
 }
 
 /* ---- start / shutdown ------------------------------------------------------- */
@@ -928,7 +1164,9 @@ static void start_on_loop(void *arg)
     s->listening = true;
     uv_timer_init(loop, &s->idle_timer);
     s->idle_timer.data = s;
-    uint64_t every = (uint64_t)s->opts.heartbeat_ms / 2 ? (uint64_t)s->opts.heartbeat_ms / 2 : 1;
+    uint64_t every = (uint64_t)s->opts.heartbeat_ms / 2;
+    if (every > 1000) every = 1000; /* read and first-request timeouts are checked here too */
+    if (!every) every = 1;
     uv_timer_start(&s->idle_timer, on_idle_timer, every, every);
     s->timer_on = true;
     st->rc = 0;
@@ -937,28 +1175,17 @@ static void start_on_loop(void *arg)
 int dubbo_server_start(dubbo_server_t *s)
 {
     if (s->listening) return 0;
-    s->threads = calloc((size_t)s->opts.threads, sizeof(pthread_t));
-    if (!s->threads) return dubbo__seterr(DUBBO_ENOMEM, "server: out of memory");
-    for (int i = 0; i < s->opts.threads; i++) {
-        /* Decoding recurses once per nesting level (up to the decoder's
-         * 512) and handlers are user code: give workers the usual 8 MiB.
-         * It is address space; only the pages touched cost memory. */
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setstacksize(&attr, (size_t)8 << 20);
-        int rc = pthread_create(&s->threads[i], &attr, worker_main, s);
-        pthread_attr_destroy(&attr);
-        if (rc) {
-            DLOG_WARN("server: started only %d of %d worker threads", i, s->opts.threads);
-            break;
-        }
-        s->nthreads++;
-    }
-    if (!s->nthreads) return dubbo__seterr(-EAGAIN, "server: cannot start worker threads");
+    if (!s->threads && !(s->threads = calloc((size_t)s->opts.threads, sizeof(pthread_t))))
+        return dubbo__seterr(DUBBO_ENOMEM, "server: out of memory");
     start_t st = {s, 0};
     int rc = dubbo__loop_run_sync(start_on_loop, &st);
     if (rc) return rc;
     if (st.rc) return st.rc;
+    /* Workers start on demand (spawn_workers); one now, so that the first
+     * call does not wait for a thread to start. */
+    pthread_mutex_lock(&s->mu);
+    if (!s->opts.direct && !s->nthreads) spawn_workers(s, 1);
+    pthread_mutex_unlock(&s->mu);
     /* Services exported before start (port 0) learn the bound port. */
     pthread_rwlock_wrlock(&s->svc_lock);
     for (size_t i = 0; i < s->nservices; i++)
@@ -967,7 +1194,8 @@ int dubbo_server_start(dubbo_server_t *s)
         for (size_t i = 0; i < s->nservices; i++)
             announce(s, s->regs[r], &s->services[i]);
     pthread_rwlock_unlock(&s->svc_lock);
-    DLOG_INFO("serving dubbo on %s:%d (%d workers)", s->opts.host, s->port, s->nthreads);
+    s->started = true;
+    DLOG_INFO("serving dubbo on %s:%d (up to %d workers)", s->opts.host, s->port, s->opts.threads);
     return 0;
 }
 
@@ -1042,6 +1270,7 @@ int dubbo_server_shutdown(dubbo_server_t *s)
     while (j) {
         job_t *n = j->next;
         dubbo__loop_post(conn_unref_task, j->c);
+        atomic_fetch_sub(&s->mem, j->charged);
         free(j);
         j = n;
     }
@@ -1057,7 +1286,7 @@ int dubbo_server_shutdown(dubbo_server_t *s)
 void dubbo_server_free(dubbo_server_t *s)
 {
     if (!s) return;
-    if (s->nthreads && !s->shut) dubbo_server_shutdown(s);
+    if ((s->started || s->nthreads) && !s->shut) dubbo_server_shutdown(s);
     withdraw_all(s); /* a server never started may still have none */
     for (size_t i = 0; i < s->nregs; i++)
         dubbo_registry_close(s->regs[i]);
@@ -1071,6 +1300,7 @@ void dubbo_server_free(dubbo_server_t *s)
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->work_cv);
     pthread_cond_destroy(&s->idle_cv);
+    dubbo__ratelimit_destroy(&s->log_rl);
     free(s);
 }
 
