@@ -1,6 +1,7 @@
 /* The etcd registry, etcd://host:port: dubbo-go's etcdv3 key layout over
  * etcd's v3 JSON gateway, spoken with libcurl (docs/registry-etcd.md says
- * why not gRPC).
+ * why not gRPC), which is loaded when the first etcd registry is opened
+ * (curl_dl.h): processes without one never map it.
  *
  *   /dubbo/<URL.encode(interface)>/<category>/<URL.encode(full URL)> = full URL
  *
@@ -38,26 +39,31 @@
 #include "dubbo/registry.h"
 #include "core/internal.h"
 #include "core/log.h"
+#include "registry/curl_dl.h"
 
 #define REPLY_LIMIT    (64u << 20) /* largest reply or watch message accepted */
 #define RETRY_MS       1000        /* keep-alive retry period while etcd is unreachable */
 #define BACKOFF_MIN_MS 100         /* watch reconnects: first delay, doubled up to... */
 #define BACKOFF_MAX_MS 5000
 
-/* ---- libcurl's global state: set up with the first registry, torn down
- * with the last (curl_global_init is not safe to race with itself). */
+/* ---- libcurl: loaded (curl_dl.h) and its global state set up with the
+ * first registry; the state is torn down with the last (curl_global_init
+ * is not safe to race with itself), the library stays loaded. */
 
 static pthread_mutex_t curl_mu = PTHREAD_MUTEX_INITIALIZER;
 static int curl_users;
 
+/* 0, or an error code with the message set. */
 static int curl_acquire(void)
 {
     int rc = 0;
     pthread_mutex_lock(&curl_mu);
-    if (curl_users == 0 && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        rc = -1;
-    else
-        curl_users++;
+    if (curl_users == 0) {
+        rc = dubbo__curl_load("etcd registry");
+        if (!rc && dubbo__curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+            rc = dubbo__seterr(DUBBO_EIO, "etcd registry: curl_global_init failed");
+    }
+    if (!rc) curl_users++;
     pthread_mutex_unlock(&curl_mu);
     return rc;
 }
@@ -65,7 +71,7 @@ static int curl_acquire(void)
 static void curl_release(void)
 {
     pthread_mutex_lock(&curl_mu);
-    if (--curl_users == 0) curl_global_cleanup();
+    if (--curl_users == 0) dubbo__curl.global_cleanup();
     pthread_mutex_unlock(&curl_mu);
 }
 
@@ -280,22 +286,22 @@ static int post_once(etcd_t *r, CURL *easy, const char *ep, const char *path, co
     char url[320], errbuf[CURL_ERROR_SIZE] = "";
     snprintf(url, sizeof(url), "%s%s", ep, path);
     sbuf_t b = {0};
-    curl_easy_reset(easy);
-    curl_easy_setopt(easy, CURLOPT_URL, url);
-    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_PROXY, ""); /* never through an http_proxy */
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, r->hdrs);
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(easy, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, r->timeout_ms);
-    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, r->timeout_ms);
-    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
-    CURLcode c = curl_easy_perform(easy);
-    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
+    dubbo__curl.easy_reset(easy);
+    dubbo__curl.easy_setopt(easy, CURLOPT_URL, url);
+    dubbo__curl.easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    dubbo__curl.easy_setopt(easy, CURLOPT_PROXY, ""); /* never through an http_proxy */
+    dubbo__curl.easy_setopt(easy, CURLOPT_HTTPHEADER, r->hdrs);
+    dubbo__curl.easy_setopt(easy, CURLOPT_POSTFIELDS, body);
+    dubbo__curl.easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    dubbo__curl.easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
+    dubbo__curl.easy_setopt(easy, CURLOPT_WRITEDATA, &b);
+    dubbo__curl.easy_setopt(easy, CURLOPT_TIMEOUT_MS, r->timeout_ms);
+    dubbo__curl.easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, r->timeout_ms);
+    dubbo__curl.easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
+    CURLcode c = dubbo__curl.easy_perform(easy);
+    dubbo__curl.easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
     long status = 0;
-    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    dubbo__curl.easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
     int err = 0;
     if (c != CURLE_OK) {
         err = c == CURLE_COULDNT_CONNECT      ? -ECONNREFUSED
@@ -303,7 +309,7 @@ static int post_once(etcd_t *r, CURL *easy, const char *ep, const char *path, co
               : c == CURLE_OUT_OF_MEMORY      ? DUBBO_ENOMEM
                                               : DUBBO_EIO;
         dubbo__seterr(err, "etcd %s: %.300s: %s", ep, what,
-                      errbuf[0] ? errbuf : curl_easy_strerror(c));
+                      errbuf[0] ? errbuf : dubbo__curl.easy_strerror(c));
         free(b.p);
         return err;
     }
@@ -901,8 +907,8 @@ static void watch_schedule(watch_t *w)
 static void watch_drop(etcd_t *r, watch_t *w)
 {
     if (!w->stream) return;
-    curl_multi_remove_handle(r->multi, w->stream);
-    curl_easy_cleanup(w->stream);
+    dubbo__curl.multi_remove_handle(r->multi, w->stream);
+    dubbo__curl.easy_cleanup(w->stream);
     w->stream = NULL;
     free(w->body);
     w->body = NULL;
@@ -922,7 +928,7 @@ static int watch_start(etcd_t *r, watch_t *w, int64_t from)
     free(e);
     w->body = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
-    CURL *c = w->body ? curl_easy_init() : NULL;
+    CURL *c = w->body ? dubbo__curl.easy_init() : NULL;
     if (!c) {
         free(w->body);
         w->body = NULL;
@@ -933,23 +939,23 @@ static int watch_start(etcd_t *r, watch_t *w, int64_t from)
     snprintf(url, sizeof(url), "%s/v3/watch", endpoint(r));
     w->errbuf[0] = '\0';
     w->why[0] = '\0';
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_PROXY, "");
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, r->watch_hdrs);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, w->body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(w->body));
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_watch);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, w);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, r->timeout_ms);
+    dubbo__curl.easy_setopt(c, CURLOPT_URL, url);
+    dubbo__curl.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    dubbo__curl.easy_setopt(c, CURLOPT_PROXY, "");
+    dubbo__curl.easy_setopt(c, CURLOPT_HTTPHEADER, r->watch_hdrs);
+    dubbo__curl.easy_setopt(c, CURLOPT_POSTFIELDS, w->body);
+    dubbo__curl.easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(w->body));
+    dubbo__curl.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_watch);
+    dubbo__curl.easy_setopt(c, CURLOPT_WRITEDATA, w);
+    dubbo__curl.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, r->timeout_ms);
     /* a stream has no overall timeout; TCP keep-alive finds a dead peer */
-    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(c, CURLOPT_TCP_KEEPIDLE, 10L);
-    curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, 5L);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, w->errbuf);
-    curl_easy_setopt(c, CURLOPT_PRIVATE, w);
-    if (curl_multi_add_handle(r->multi, c) != CURLM_OK) {
-        curl_easy_cleanup(c);
+    dubbo__curl.easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    dubbo__curl.easy_setopt(c, CURLOPT_TCP_KEEPIDLE, 10L);
+    dubbo__curl.easy_setopt(c, CURLOPT_TCP_KEEPINTVL, 5L);
+    dubbo__curl.easy_setopt(c, CURLOPT_ERRORBUFFER, w->errbuf);
+    dubbo__curl.easy_setopt(c, CURLOPT_PRIVATE, w);
+    if (dubbo__curl.multi_add_handle(r->multi, c) != CURLM_OK) {
+        dubbo__curl.easy_cleanup(c);
         free(w->body);
         w->body = NULL;
         snprintf(w->why, sizeof(w->why), "curl_multi_add_handle failed");
@@ -1001,12 +1007,12 @@ static void watch_connect(etcd_t *r, watch_t *w)
 static void watch_ended(etcd_t *r, watch_t *w, CURLcode c)
 {
     long status = 0;
-    curl_easy_getinfo(w->stream, CURLINFO_RESPONSE_CODE, &status);
+    dubbo__curl.easy_getinfo(w->stream, CURLINFO_RESPONSE_CODE, &status);
     char why[300];
     if (w->why[0])
         snprintf(why, sizeof(why), "%s", w->why);
     else if (c != CURLE_OK)
-        snprintf(why, sizeof(why), "%s", w->errbuf[0] ? w->errbuf : curl_easy_strerror(c));
+        snprintf(why, sizeof(why), "%s", w->errbuf[0] ? w->errbuf : dubbo__curl.easy_strerror(c));
     else if (status != 200)
         snprintf(why, sizeof(why), "HTTP %ld", status);
     else
@@ -1121,14 +1127,14 @@ static void *watch_main(void *arg)
                 if (!w->stream && w->due_ms <= now) watch_connect(r, w);
             }
         int running;
-        curl_multi_perform(r->multi, &running);
+        dubbo__curl.multi_perform(r->multi, &running);
         CURLMsg *m;
         int left;
-        while ((m = curl_multi_info_read(r->multi, &left)))
+        while ((m = dubbo__curl.multi_info_read(r->multi, &left)))
             if (m->msg == CURLMSG_DONE) {
                 char *priv = NULL;
                 CURLcode c = m->data.result;
-                curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
+                dubbo__curl.easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
                 if (priv) watch_ended(r, (watch_t *)priv, c);
             }
         now = dubbo__now_ms();
@@ -1143,7 +1149,7 @@ static void *watch_main(void *arg)
                 long d = due > now ? (long)(due - now) : 0;
                 if (d < wait) wait = d;
             }
-        curl_multi_poll(r->multi, NULL, 0, (int)wait, NULL);
+        dubbo__curl.multi_poll(r->multi, NULL, 0, (int)wait, NULL);
     }
     free(active);
     return NULL;
@@ -1216,7 +1222,7 @@ static int etcd_subscribe(dubbo_registry_t *base, const char *consumer_url, dubb
     }
     *pp = s;
     pthread_mutex_unlock(&r->mu);
-    curl_multi_wakeup(r->multi);
+    dubbo__curl.multi_wakeup(r->multi);
     return 0;
 }
 
@@ -1240,7 +1246,7 @@ static int etcd_unsubscribe(dubbo_registry_t *base, const char *consumer_url, du
         while (r->calling == s)
             pthread_cond_wait(&r->call_cond, &r->mu);
     pthread_mutex_unlock(&r->mu);
-    curl_multi_wakeup(r->multi);
+    dubbo__curl.multi_wakeup(r->multi);
     return 0;
 }
 
@@ -1256,7 +1262,7 @@ static int etcd_list(dubbo_registry_t *base, const char *interface, const char *
                              : -1)
                        : asprintf(&prefix, "%s/", r->root);
     free(ei);
-    CURL *easy = rc >= 0 ? curl_easy_init() : NULL;
+    CURL *easy = rc >= 0 ? dubbo__curl.easy_init() : NULL;
     if (!easy) {
         if (rc >= 0) free(prefix);
         return dubbo__seterr(DUBBO_ENOMEM, "etcd registry: out of memory");
@@ -1265,7 +1271,7 @@ static int etcd_list(dubbo_registry_t *base, const char *interface, const char *
     size_t m;
     int64_t rev;
     int err = range(r, easy, prefix, !interface, &v, &m, &rev);
-    curl_easy_cleanup(easy);
+    dubbo__curl.easy_cleanup(easy);
     if (err) {
         free(prefix);
         return err;
@@ -1312,11 +1318,11 @@ static void etcd_free(etcd_t *r)
         free(r->recs[i].url);
     }
     free(r->recs);
-    curl_slist_free_all(r->hdrs);
-    curl_slist_free_all(r->watch_hdrs);
-    if (r->reg_easy) curl_easy_cleanup(r->reg_easy);
-    if (r->range_easy) curl_easy_cleanup(r->range_easy);
-    if (r->multi) curl_multi_cleanup(r->multi);
+    dubbo__curl.slist_free_all(r->hdrs);
+    dubbo__curl.slist_free_all(r->watch_hdrs);
+    if (r->reg_easy) dubbo__curl.easy_cleanup(r->reg_easy);
+    if (r->range_easy) dubbo__curl.easy_cleanup(r->range_easy);
+    if (r->multi) dubbo__curl.multi_cleanup(r->multi);
     pthread_mutex_destroy(&r->reg_mu);
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->ka_cond);
@@ -1369,10 +1375,7 @@ static dubbo_registry_t *etcd_create(const dubbo_url_t *url)
         dubbo__seterr(DUBBO_EINVAL, "etcd registry: no host in the registry URL");
         return NULL;
     }
-    if (curl_acquire()) {
-        dubbo__seterr(DUBBO_EIO, "etcd registry: curl_global_init failed");
-        return NULL;
-    }
+    if (curl_acquire()) return NULL;
     etcd_t *r = calloc(1, sizeof(etcd_t));
     if (!r) {
         curl_release();
@@ -1406,20 +1409,20 @@ static dubbo_registry_t *etcd_create(const dubbo_url_t *url)
         etcd_free(r);
         return NULL;
     }
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    struct curl_slist *h = dubbo__curl.slist_append(NULL, "Content-Type: application/json");
     if (h) r->hdrs = h;
     /* no "Expect: 100-continue" round trip before a large body */
-    if (h && (h = curl_slist_append(r->hdrs, "Expect:"))) r->hdrs = h;
+    if (h && (h = dubbo__curl.slist_append(r->hdrs, "Expect:"))) r->hdrs = h;
     /* The gateway passes Grpc-Metadata-* headers on as gRPC metadata:
      * "hasleader" makes a member that has lost its leader cancel the watch
      * (we then reconnect, maybe elsewhere) instead of keeping it silent. */
-    struct curl_slist *wh = curl_slist_append(NULL, "Content-Type: application/json");
+    struct curl_slist *wh = dubbo__curl.slist_append(NULL, "Content-Type: application/json");
     if (wh) r->watch_hdrs = wh;
-    if (wh && (wh = curl_slist_append(r->watch_hdrs, "Grpc-Metadata-hasleader: true")))
+    if (wh && (wh = dubbo__curl.slist_append(r->watch_hdrs, "Grpc-Metadata-hasleader: true")))
         r->watch_hdrs = wh;
-    r->reg_easy = curl_easy_init();
-    r->range_easy = curl_easy_init();
-    r->multi = curl_multi_init();
+    r->reg_easy = dubbo__curl.easy_init();
+    r->range_easy = dubbo__curl.easy_init();
+    r->multi = dubbo__curl.multi_init();
     if (oom || !h || !wh || !r->reg_easy || !r->range_easy || !r->multi) {
         etcd_free(r);
         dubbo__seterr(DUBBO_ENOMEM, "etcd registry: out of memory");
@@ -1452,7 +1455,7 @@ static void etcd_destroy(dubbo_registry_t *base)
     r->stop = true;
     pthread_cond_broadcast(&r->ka_cond);
     pthread_mutex_unlock(&r->mu);
-    curl_multi_wakeup(r->multi);
+    dubbo__curl.multi_wakeup(r->multi);
     pthread_join(r->ka_thread, NULL);
     pthread_join(r->watch_thread, NULL);
 
