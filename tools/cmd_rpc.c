@@ -1,6 +1,7 @@
 /* `dubbo demo provider`, `dubbo call` and `dubbo bench`: the RPC commands
  * of the CLI. Exit status: 0 success, 1 the call or the server failed
  * (message on stderr), 2 bad usage. */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -271,6 +272,10 @@ typedef struct {
     size_t nrules;
 } call_opts_t;
 
+/* One bench thread per call in flight: keep them within what a process can
+ * start. */
+#define BENCH_MAX_CONCURRENCY 10000
+
 /* Parse "URL METHOD [ARG...] [options]"; options may come anywhere. */
 static int parse_call(const char *who, int argc, char **argv, call_opts_t *o, bool bench,
                       const char *help)
@@ -311,8 +316,8 @@ static int parse_call(const char *who, int argc, char **argv, call_opts_t *o, bo
             } else if (strcmp(a, "--types") == 0) {
                 o->types = val;
             } else if (strcmp(a, "--concurrency") == 0 && bench) {
-                if (!parse_int(val, 1, 100000, &v))
-                    return usage(who, "bad --concurrency '%s'", val);
+                if (!parse_int(val, 1, BENCH_MAX_CONCURRENCY, &v))
+                    return usage(who, "bad --concurrency '%s' (1 to 10000)", val);
                 o->concurrency = v;
             } else if (strcmp(a, "--duration") == 0 && bench) {
                 char *e;
@@ -387,6 +392,237 @@ static void fill_inv(const call_opts_t *o, dubbo_invocation_t *inv)
     inv->timeout_ms = o->timeout_ms;
 }
 
+/* ---- --param keys ------------------------------------------------------------------ */
+
+/* The reference parameters the library reads on the consumer side: the
+ * reference URL (src/cluster/cluster.c, the strategies, balancers and tag
+ * router), the merged invoker URL (dubbo_invoker_setting: actives,
+ * hash.*), the dubbo invoker's client (timeout, connections, payload,
+ * heartbeat). Also accepted without a warning: token, weight and warmup
+ * (read from the provider URLs, where providers publish them) and check
+ * and sticky (reference settings of docs/configuration.md). Keep sorted. */
+static const char *const ref_keys[] = {
+    "actives",
+    "application",
+    "broadcast.fail.percent",
+    "check",
+    "cluster",
+    "connections",
+    "dubbo.force.tag",
+    "dubbo.tag",
+    "enable-empty-protection",
+    "failbackinterval",
+    "failbackmaxinterval",
+    "failbacktasks",
+    "filter",
+    "forks",
+    "group",
+    "hash.arguments",
+    "hash.nodes",
+    "heartbeat",
+    "interface",
+    "loadbalance",
+    "payload",
+    "retries",
+    "shortestResponseSlidePeriod",
+    "sticky",
+    "timeout",
+    "token",
+    "version",
+    "warmup",
+    "weight",
+};
+
+/* Those also read per method, as "<method>.<key>" (failover's and
+ * failback's retries, the call timeout, actives, consistenthash, weight). */
+static const char *const method_keys[] = {
+    "actives", "hash.arguments", "hash.nodes", "retries", "timeout", "weight",
+};
+
+#define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
+
+static bool key_in(const char *key, const char *const *keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(key, keys[i]) == 0) return true;
+    return false;
+}
+
+/* The length of a Java method name at the start of `key` followed by a
+ * '.', or 0. */
+static size_t method_prefix(const char *key)
+{
+    size_t n = 0;
+    while (isalnum((unsigned char)key[n]) || key[n] == '_' || key[n] == '$')
+        n++;
+    return n > 0 && !isdigit((unsigned char)key[0]) && key[n] == '.' ? n : 0;
+}
+
+static bool param_known(const char *key)
+{
+    if (key_in(key, ref_keys, NKEYS(ref_keys))) return true;
+    size_t m = method_prefix(key);
+    return m && key_in(key + m + 1, method_keys, NKEYS(method_keys));
+}
+
+/* Edit distance between two keys, ignoring case: insertions, deletions,
+ * substitutions and swaps of neighbours ("retires" is 1 from "retries"). */
+static int key_distance(const char *a, const char *b)
+{
+    enum { MAXLEN = 63 };
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > MAXLEN || lb > MAXLEN) return 1000;
+    int d[MAXLEN + 1][MAXLEN + 1];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = (int)i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            int ca = tolower((unsigned char)a[i - 1]), cb = tolower((unsigned char)b[j - 1]);
+            int v = d[i - 1][j - 1] + (ca != cb);
+            if (d[i - 1][j] + 1 < v) v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
+                tolower((unsigned char)a[i - 2]) == cb && d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    return d[la][lb];
+}
+
+#define MAX_HINTS 3
+
+typedef struct {
+    char key[200];
+    int score; /* lower is closer: 100 per edit */
+} hint_t;
+
+/* Keep the MAX_HINTS closest suggestions, closest first, without repeats. */
+static void add_hint(hint_t *h, size_t *n, const char *prefix, size_t plen, const char *key,
+                     int score)
+{
+    char full[200];
+    snprintf(full, sizeof(full), "%.*s%s", (int)plen, prefix, key);
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(h[i].key, full) == 0) return;
+    size_t at = *n;
+    while (at > 0 && h[at - 1].score > score)
+        at--;
+    if (at >= MAX_HINTS) return;
+    size_t keep = *n < MAX_HINTS ? *n : MAX_HINTS - 1;
+    memmove(&h[at + 1], &h[at], (keep - at) * sizeof(*h));
+    snprintf(h[at].key, sizeof(h[at].key), "%s", full);
+    h[at].score = score;
+    if (*n < MAX_HINTS) (*n)++;
+}
+
+/* Known keys that `key` (or its part after a method name) may be a typo
+ * of, or a short form of ("tag" for "dubbo.tag"). */
+static void add_hints(hint_t *h, size_t *n, const char *prefix, size_t plen, const char *key,
+                      const char *const *keys, size_t nkeys)
+{
+    size_t len = strlen(key);
+    int limit = len <= 4 ? 1 : len <= 8 ? 2 : 3;
+    for (size_t i = 0; i < nkeys; i++) {
+        int d = key_distance(key, keys[i]);
+        size_t kl = strlen(keys[i]);
+        if (d <= limit)
+            add_hint(h, n, prefix, plen, keys[i], 100 * d);
+        else if (kl > len && keys[i][kl - len - 1] == '.' && strcmp(keys[i] + kl - len, key) == 0)
+            add_hint(h, n, prefix, plen, keys[i], 100 + (int)(kl - len)); /* shortest first */
+    }
+}
+
+/* Warn about --param keys no part of the reference reads (a typo is
+ * otherwise silently without effect); they are passed on all the same,
+ * for users' own filters and routing rules that match on them. */
+static void warn_unknown_params(const char *who, const call_opts_t *o)
+{
+    for (size_t i = 0; i < o->nparams; i += 2) {
+        const char *key = o->params[i];
+        if (param_known(key)) continue;
+        hint_t h[MAX_HINTS];
+        size_t n = 0;
+        size_t m = method_prefix(key);
+        if (m && key_in(key + m + 1, ref_keys, NKEYS(ref_keys)))
+            add_hint(h, &n, "", 0, key + m + 1, 0); /* read for the service only */
+        add_hints(h, &n, "", 0, key, ref_keys, NKEYS(ref_keys));
+        if (m) add_hints(h, &n, key, m + 1, key + m + 1, method_keys, NKEYS(method_keys));
+        char hints[700] = "";
+        size_t len = 0;
+        for (size_t k = 0; k < n && len < sizeof(hints); k++)
+            len += (size_t)snprintf(hints + len, sizeof(hints) - len, "%s\"%s\"%s",
+                                    k == 0       ? " (did you mean "
+                                    : k + 1 == n ? " or "
+                                                 : ", ",
+                                    h[k].key, k + 1 == n ? "?)" : "");
+        fprintf(stderr, "%s: warning: unknown --param \"%s\"%s; passed on anyway\n", who, key,
+                hints);
+    }
+}
+
+/* ---- the reference ------------------------------------------------------------------ */
+
+/* The cluster reference for URL with the --param settings and --rule rules,
+ * or NULL after a message on stderr (exit status 2). */
+static dubbo_reference_t *open_reference(const char *who, call_opts_t *o)
+{
+    o->params[o->nparams] = NULL;
+    dubbo_reference_t *ref = dubbo_reference_new(o->url, o->params);
+    if (!ref) {
+        fprintf(stderr, "%s: %s\n", who, dubbo_last_error());
+        return NULL;
+    }
+    for (size_t i = 0; i < o->nrules; i += 2) {
+        const char *text = o->rules[i + 1];
+        char *file_text = NULL;
+        if (text[0] == '@') {
+            FILE *f = fopen(text + 1, "rb");
+            if (!f) {
+                fprintf(stderr, "%s: --rule %s: cannot open %s\n", who, o->rules[i], text + 1);
+                dubbo_reference_free(ref);
+                return NULL;
+            }
+            fseek(f, 0, SEEK_END);
+            long n = ftell(f);
+            fseek(f, 0, SEEK_SET);
+            file_text = calloc(1, (size_t)(n > 0 ? n : 0) + 1);
+            if (file_text && n > 0 && fread(file_text, 1, (size_t)n, f) != (size_t)n)
+                file_text[0] = '\0';
+            fclose(f);
+            text = file_text ? file_text : "";
+        }
+        int rrc = dubbo_reference_set_rule(ref, o->rules[i], text);
+        free(file_text);
+        if (rrc) {
+            fprintf(stderr, "%s: --rule %s: %s\n", who, o->rules[i], dubbo_last_error());
+            dubbo_reference_free(ref);
+            return NULL;
+        }
+    }
+    return ref;
+}
+
+static bool call_ok(int rc, const dubbo_result_t *r)
+{
+    return rc == 0 && r->status == DUBBO_STATUS_OK && !r->exception;
+}
+
+/* One line for a failed call: the local error, the provider's error status,
+ * or its exception (class: message). */
+static void failure_text(int rc, const dubbo_result_t *r, char *out, size_t cap)
+{
+    if (rc)
+        snprintf(out, cap, "%s (%s)", r->error && *r->error ? r->error : dubbo_last_error(),
+                 dubbo_err_name(rc));
+    else if (r->status != DUBBO_STATUS_OK)
+        snprintf(out, cap, "provider answered status %d (%s)%s%s", r->status,
+                 dubbo_status_name(r->status), r->error ? ": " : "", r->error ? r->error : "");
+    else
+        snprintf(out, cap, "%s", r->error ? r->error : "exception");
+}
+
 /* Print a result: value to stdout; exception or error to stderr. */
 static int report(const char *who, int rc, dubbo_result_t *r)
 {
@@ -440,13 +676,18 @@ static const char call_help[] =
     "Options:\n"
     "  --timeout MS   per-call timeout (default: the URL's timeout, else 1000)\n"
     "  --count N      make the call N times\n"
-    "  --param K=V    a reference setting: loadbalance, cluster, retries, timeout,\n"
-    "                 actives, dubbo.tag, filter, ... (repeatable)\n"
+    "  --param K=V    a reference setting (repeatable): loadbalance, cluster, retries,\n"
+    "                 timeout, actives, connections, forks, filter, dubbo.tag, version,\n"
+    "                 group, ...; per method as METHOD.KEY (sayHello.timeout=200) for\n"
+    "                 timeout, retries, actives, hash.nodes, hash.arguments. A key the\n"
+    "                 reference does not read gets a warning on stderr (a typo?) and is\n"
+    "                 passed on all the same (your own filters may read it)\n"
     "  --attachment K=V  a request attachment (repeatable)\n"
     "  --rule R=RULE  a routing rule for router R (condition, tag): Dubbo 3 YAML,\n"
     "                 or @FILE to read it from a file (repeatable)\n"
-    "  --async        use the asynchronous API (completion callback)\n"
-    "  --oneway       send without waiting for an answer\n"
+    "  --async        call the first URL directly with the asynchronous API (completion\n"
+    "                 callback); no cluster layer, so --param and --rule do not apply\n"
+    "  --oneway       send to the first URL without waiting for an answer (likewise)\n"
     "Examples:\n"
     "  %s dubbo://127.0.0.1:20880/org.apache.dubbo.demo.DemoService sayHello '\"world\"'\n"
     "  %s dubbo://127.0.0.1:20880/org.apache.dubbo.demo.DemoService echo \\\n"
@@ -487,44 +728,20 @@ int cli_call(const char *who, int argc, char **argv)
     dubbo_client_t *c = NULL;
     dubbo_reference_t *ref = NULL;
     if (direct) {
+        if (o.nparams || o.nrules)
+            fprintf(stderr,
+                    "%s: warning: --%s calls the first URL directly: --param and --rule "
+                    "do not apply\n",
+                    who, o.async ? "async" : "oneway");
         char first[2048];
         snprintf(first, sizeof(first), "%.*s", (int)strcspn(o.url, ";"), o.url);
         c = dubbo_client_new(first);
+        if (!c) fprintf(stderr, "%s: %s\n", who, dubbo_last_error());
     } else {
-        o.params[o.nparams] = NULL;
-        ref = dubbo_reference_new(o.url, o.params);
-        for (size_t i = 0; ref && i < o.nrules; i += 2) {
-            const char *text = o.rules[i + 1];
-            char *file_text = NULL;
-            if (text[0] == '@') {
-                FILE *f = fopen(text + 1, "rb");
-                if (!f) {
-                    fprintf(stderr, "%s: --rule %s: cannot open %s\n", who, o.rules[i], text + 1);
-                    dubbo_reference_free(ref);
-                    free_opts(&o);
-                    return 2;
-                }
-                fseek(f, 0, SEEK_END);
-                long n = ftell(f);
-                fseek(f, 0, SEEK_SET);
-                file_text = calloc(1, (size_t)(n > 0 ? n : 0) + 1);
-                if (file_text && n > 0 && fread(file_text, 1, (size_t)n, f) != (size_t)n)
-                    file_text[0] = '\0';
-                fclose(f);
-                text = file_text ? file_text : "";
-            }
-            int rrc = dubbo_reference_set_rule(ref, o.rules[i], text);
-            free(file_text);
-            if (rrc) {
-                fprintf(stderr, "%s: --rule %s: %s\n", who, o.rules[i], dubbo_last_error());
-                dubbo_reference_free(ref);
-                free_opts(&o);
-                return 2;
-            }
-        }
+        warn_unknown_params(who, &o);
+        ref = open_reference(who, &o);
     }
     if (!c && !ref) {
-        fprintf(stderr, "%s: %s\n", who, dubbo_last_error());
         free_opts(&o);
         return 2;
     }
@@ -582,34 +799,75 @@ int cli_call(const char *who, int argc, char **argv)
 /* ---- dubbo bench ------------------------------------------------------------------- */
 
 static const char bench_help[] =
-    "usage: %s URL METHOD [ARG ...] [--concurrency C] [--duration S] [--timeout MS]\n"
-    "          [--types DESC]\n"
+    "usage: %s URL[;URL...] METHOD [ARG ...] [--concurrency C] [--duration S]\n"
+    "          [--timeout MS] [--types DESC] [--param KEY=VALUE]...\n"
+    "          [--attachment KEY=VALUE]... [--rule ROUTER=RULE]...\n"
     "\n"
-    "Keep C calls in flight (default 1) for S seconds (default 5) and print the QPS\n"
-    "and latency percentiles (p50/p90/p99/max), errors counted apart. Arguments as in\n"
-    "'dubbo call'.\n"
+    "Load-test METHOD of a service: C threads (default 1) each make one call after\n"
+    "the other for S seconds (default 5), through the cluster layer exactly as\n"
+    "'dubbo call' makes them, then print the number of successful and failed calls,\n"
+    "the QPS of the successful ones and their latency percentiles in microseconds:\n"
+    "  calls N errors F in S s, concurrency C\n"
+    "  qps Q\n"
+    "  latency_us p50 A p90 B p99 C max D\n"
+    "URL, METHOD, the ARGs and the options are those of 'dubbo call': one provider\n"
+    "(dubbo://host:port/interface), several separated by ';', or a registry and the\n"
+    "interface (zookeeper://127.0.0.1:2181/<interface>, file:///DIR/<interface>,\n"
+    "etcd://127.0.0.1:2379/<interface>), so that load balancing, failover and the\n"
+    "providers a registry lists are under load too.\n"
+    "One warm-up call comes first and is not counted; if it fails, nothing is measured.\n"
+    "Exit status: 0 when every call succeeded; 1 when any call failed (an exception\n"
+    "counts as a failure), with the number of failed calls and the first distinct\n"
+    "error messages and their counts on stderr, or when the warm-up call failed;\n"
+    "2 on bad usage.\n"
+    "Options:\n"
+    "  --concurrency C  calls in flight: C threads making synchronous calls (default 1,\n"
+    "                   at most 10000)\n"
+    "  --duration S     seconds of load (default 5; fractions are fine)\n"
+    "  --timeout MS     per-call timeout (default: the URL's timeout, else 1000)\n"
+    "  --types DESC     the JVM parameter descriptor, as in 'dubbo call'\n"
+    "  --param K=V      a reference setting (repeatable): loadbalance, cluster, retries,\n"
+    "                   timeout, actives, connections, ...; METHOD.KEY per method. A key\n"
+    "                   the reference does not read gets a warning (see 'dubbo call --help')\n"
+    "  --attachment K=V a request attachment (repeatable)\n"
+    "  --rule R=RULE    a routing rule for router R (condition, tag): Dubbo 3 YAML, or\n"
+    "                   @FILE (repeatable)\n"
     "Examples:\n"
     "  %s dubbo://127.0.0.1:20880/org.apache.dubbo.demo.DemoService sayHello '\"x\"' \\\n"
     "      --concurrency 64 --duration 10\n"
-    "  %s dubbo://127.0.0.1:20880/org.apache.dubbo.demo.DemoService whoami\n";
+    "  I=org.apache.dubbo.demo.DemoService\n"
+    "  %s \"dubbo://10.0.0.1:20880/$I;dubbo://10.0.0.2:20880/$I\" sayHello '\"x\"' \\\n"
+    "      --param loadbalance=roundrobin --param cluster=failover --concurrency 16\n";
+
+/* The distinct error messages kept apart; later ones are counted together. */
+#define BENCH_ERRORS 5
 
 typedef struct {
-    dubbo_client_t *c;
+    char msg[1024];
+    long count;
+} bench_error_t;
+
+typedef struct {
+    dubbo_reference_t *ref;
     dubbo_invocation_t inv;
-    uint64_t end_ns;
-    pthread_mutex_t mu;
+    pthread_mutex_t mu; /* guards what follows */
     pthread_cond_t cv;
-    long active;
-    uint32_t *lat_us; /* one per successful call */
-    size_t nlat, caplat;
-    long errors;
-    char first_error[512];
+    bool go;         /* every lane started: load until end_ns */
+    uint64_t end_ns; /* CLOCK_MONOTONIC */
+    long failed;
+    bench_error_t errors[BENCH_ERRORS]; /* in the order they first came */
+    size_t nerrors;
+    long other_errors; /* failed calls with a message past the first BENCH_ERRORS */
 } bench_t;
 
+/* One thread: its own latencies, merged at the end. */
 typedef struct {
     bench_t *b;
-    uint64_t start_ns;
-} shot_t;
+    pthread_t tid;
+    long ok;
+    uint32_t *lat_us; /* one per successful call (unless out of memory) */
+    size_t nlat, caplat;
+} lane_t;
 
 static uint64_t now_ns(void)
 {
@@ -618,58 +876,72 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void bench_fire(shot_t *s);
-
-static void bench_done(int rc, dubbo_result_t *r, void *user)
+static void lane_record(lane_t *l, uint64_t ns)
 {
-    shot_t *s = user;
-    bench_t *b = s->b;
-    uint64_t t = now_ns();
-    bool ok = rc == 0 && r->status == 20 && !r->exception;
-    pthread_mutex_lock(&b->mu);
-    if (ok) {
-        if (b->nlat == b->caplat) {
-            size_t ncap = b->caplat ? b->caplat * 2 : 65536;
-            uint32_t *p = realloc(b->lat_us, ncap * sizeof(*p));
-            if (p) {
-                b->lat_us = p;
-                b->caplat = ncap;
-            }
+    l->ok++;
+    if (l->nlat == l->caplat) {
+        size_t ncap = l->caplat ? l->caplat * 2 : 4096;
+        uint32_t *p = realloc(l->lat_us, ncap * sizeof(*p));
+        if (!p) return;
+        l->lat_us = p;
+        l->caplat = ncap;
+    }
+    uint64_t us = ns / 1000;
+    l->lat_us[l->nlat++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
+static void bench_failed(bench_t *b, int rc, const dubbo_result_t *r)
+{
+    char msg[sizeof(b->errors[0].msg)];
+    failure_text(rc, r, msg, sizeof(msg));
+    /* A timeout names its request id, new on every call: count them as one. */
+    for (char *p = strstr(msg, "request id "); p; p = strstr(p, "request id ")) {
+        p += strlen("request id ");
+        char *q = p;
+        while (isdigit((unsigned char)*q))
+            q++;
+        if (q > p) {
+            *p = '*';
+            memmove(p + 1, q, strlen(q) + 1);
         }
-        if (b->nlat < b->caplat) b->lat_us[b->nlat++] = (uint32_t)((t - s->start_ns) / 1000);
-    } else {
-        if (b->errors++ == 0)
-            snprintf(b->first_error, sizeof(b->first_error), "%s",
-                     r->error ? r->error : dubbo_err_name(rc));
     }
-    pthread_mutex_unlock(&b->mu);
-    dubbo_result_destroy(r);
-    if (t < b->end_ns) {
-        bench_fire(s);
-        return;
-    }
-    free(s);
     pthread_mutex_lock(&b->mu);
-    if (--b->active == 0) pthread_cond_signal(&b->cv);
+    b->failed++;
+    size_t i = 0;
+    while (i < b->nerrors && strcmp(b->errors[i].msg, msg) != 0)
+        i++;
+    if (i < b->nerrors) {
+        b->errors[i].count++;
+    } else if (i < BENCH_ERRORS) {
+        memcpy(b->errors[i].msg, msg, sizeof(msg));
+        b->errors[i].count = 1;
+        b->nerrors++;
+    } else {
+        b->other_errors++;
+    }
     pthread_mutex_unlock(&b->mu);
 }
 
-static void bench_fire(shot_t *s)
+static void *bench_lane(void *arg)
 {
-    s->start_ns = now_ns();
-    int rc = dubbo_client_call_async(s->b->c, &s->b->inv, bench_done, s);
-    if (rc) {
+    lane_t *l = arg;
+    bench_t *b = l->b;
+    pthread_mutex_lock(&b->mu);
+    while (!b->go)
+        pthread_cond_wait(&b->cv, &b->mu);
+    uint64_t end = b->end_ns;
+    pthread_mutex_unlock(&b->mu);
+    for (uint64_t t0 = now_ns(); t0 < end; t0 = now_ns()) {
         dubbo_result_t r;
-        dubbo_result_init(&r);
-        /* Count it and stop this lane: an immediate local failure would spin. */
-        bench_t *b = s->b;
-        pthread_mutex_lock(&b->mu);
-        if (b->errors++ == 0)
-            snprintf(b->first_error, sizeof(b->first_error), "%s", dubbo_last_error());
-        if (--b->active == 0) pthread_cond_signal(&b->cv);
-        pthread_mutex_unlock(&b->mu);
-        free(s);
+        int rc = dubbo_reference_call(b->ref, &b->inv, &r);
+        uint64_t t1 = now_ns();
+        if (call_ok(rc, &r))
+            lane_record(l, t1 - t0);
+        else
+            bench_failed(b, rc, &r);
+        dubbo_result_destroy(&r);
     }
+    return NULL;
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -686,62 +958,97 @@ int cli_bench(const char *who, int argc, char **argv)
         free_opts(&o);
         return prc < 0 ? 0 : prc;
     }
+    warn_unknown_params(who, &o);
     bench_t b;
     memset(&b, 0, sizeof(b));
-    b.c = dubbo_client_new(o.url);
-    if (!b.c) {
-        fprintf(stderr, "%s: %s\n", who, dubbo_last_error());
+    b.ref = open_reference(who, &o);
+    if (!b.ref) {
         free_opts(&o);
         return 2;
     }
     fill_inv(&o, &b.inv);
-    pthread_mutex_init(&b.mu, NULL);
-    pthread_cond_init(&b.cv, NULL);
-    /* Warm up: one call makes the connection. */
+    /* Warm up: one call makes the connection (to one provider). */
     dubbo_result_t r;
-    int rc = dubbo_client_call(b.c, &b.inv, &r);
-    if (rc || r.status != 20 || r.exception) {
-        int st = report(who, rc, &r);
+    int rc = dubbo_reference_call(b.ref, &b.inv, &r);
+    if (!call_ok(rc, &r)) {
+        char msg[4096];
+        failure_text(rc, &r, msg, sizeof(msg));
+        fprintf(stderr, "%s: the warm-up call failed, nothing measured: %s\n", who, msg);
         dubbo_result_destroy(&r);
-        dubbo_client_free(b.c);
+        dubbo_reference_free(b.ref);
         free_opts(&o);
-        return st ? st : 1;
+        return 1;
     }
     dubbo_result_destroy(&r);
-    uint64_t start = now_ns();
-    b.end_ns = start + (uint64_t)(o.duration * 1e9);
-    b.active = o.concurrency;
-    for (long i = 0; i < o.concurrency; i++) {
-        shot_t *s = malloc(sizeof(*s));
-        if (!s) {
-            pthread_mutex_lock(&b.mu);
-            b.active--;
-            pthread_mutex_unlock(&b.mu);
-            continue;
-        }
-        s->b = &b;
-        bench_fire(s);
+
+    pthread_mutex_init(&b.mu, NULL);
+    pthread_cond_init(&b.cv, NULL);
+    lane_t *lanes = calloc((size_t)o.concurrency, sizeof(*lanes));
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 512 * 1024);
+    long started = 0;
+    int err = lanes ? 0 : ENOMEM;
+    for (; !err && started < o.concurrency; started++) {
+        lanes[started].b = &b;
+        err = pthread_create(&lanes[started].tid, &attr, bench_lane, &lanes[started]);
+        if (err) break;
     }
+    pthread_attr_destroy(&attr);
+    /* Start the load when every lane is ready (or stop them at once). */
     pthread_mutex_lock(&b.mu);
-    while (b.active > 0)
-        pthread_cond_wait(&b.cv, &b.mu);
+    uint64_t start = now_ns();
+    b.end_ns = err ? 0 : start + (uint64_t)(o.duration * 1e9);
+    b.go = true;
+    pthread_cond_broadcast(&b.cv);
     pthread_mutex_unlock(&b.mu);
+    for (long i = 0; i < started; i++)
+        pthread_join(lanes[i].tid, NULL);
     double secs = (double)(now_ns() - start) / 1e9;
-    qsort(b.lat_us, b.nlat, sizeof(uint32_t), cmp_u32);
-#define PCT(p) (b.nlat ? b.lat_us[(size_t)((double)(b.nlat - 1) * (p))] : 0)
-    printf("calls %zu errors %ld in %.2f s, concurrency %ld\n", b.nlat, b.errors, secs,
-           o.concurrency);
-    printf("qps %.0f\n", (double)b.nlat / secs);
-    printf("latency_us p50 %u p90 %u p99 %u max %u\n", PCT(0.50), PCT(0.90), PCT(0.99),
-           b.nlat ? b.lat_us[b.nlat - 1] : 0);
+    int status = 0;
+    if (err) {
+        fprintf(stderr, "%s: cannot start thread %ld of %ld: %s\n", who, started + 1, o.concurrency,
+                strerror(err));
+        status = 1;
+    } else {
+        long ok = 0;
+        size_t nlat = 0;
+        for (long i = 0; i < started; i++) {
+            ok += lanes[i].ok;
+            nlat += lanes[i].nlat;
+        }
+        uint32_t *lat = malloc((nlat ? nlat : 1) * sizeof(*lat));
+        if (!lat) nlat = 0;
+        for (long i = 0, at = 0; lat && i < started; i++) {
+            if (lanes[i].nlat) memcpy(lat + at, lanes[i].lat_us, lanes[i].nlat * sizeof(*lat));
+            at += (long)lanes[i].nlat;
+        }
+        qsort(lat, nlat, sizeof(*lat), cmp_u32);
+#define PCT(p) (nlat ? lat[(size_t)((double)(nlat - 1) * (p))] : 0)
+        printf("calls %ld errors %ld in %.2f s, concurrency %ld\n", ok, b.failed, secs,
+               o.concurrency);
+        printf("qps %.0f\n", (double)ok / secs);
+        printf("latency_us p50 %u p90 %u p99 %u max %u\n", PCT(0.50), PCT(0.90), PCT(0.99),
+               nlat ? lat[nlat - 1] : 0);
 #undef PCT
-    if (b.errors) fprintf(stderr, "%s: %ld errors, first: %s\n", who, b.errors, b.first_error);
-    free(b.lat_us);
+        fflush(stdout);
+        free(lat);
+        if (b.failed) {
+            fprintf(stderr, "%s: %ld of %ld calls failed:\n", who, b.failed, ok + b.failed);
+            for (size_t i = 0; i < b.nerrors; i++)
+                fprintf(stderr, "  %ld x %s\n", b.errors[i].count, b.errors[i].msg);
+            if (b.other_errors) fprintf(stderr, "  %ld x other errors\n", b.other_errors);
+            status = 1;
+        }
+    }
+    for (long i = 0; lanes && i < o.concurrency; i++)
+        free(lanes[i].lat_us);
+    free(lanes);
     pthread_mutex_destroy(&b.mu);
     pthread_cond_destroy(&b.cv);
-    dubbo_client_free(b.c);
+    dubbo_reference_free(b.ref);
     free_opts(&o);
-    return b.errors ? 1 : 0;
+    return status;
 }
 
 /* ---- dubbo list ---------------------------------------------------------------------- */

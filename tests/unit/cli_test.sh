@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
 # Drives the `dubbo` binary: hessian2 decode/encode from arguments, hex and
 # stdin, several values per stream, --help/--version, and the exit status of
-# bad usage (2) and bad input (1, with a message on stderr).
+# bad usage (2) and bad input (1, with a message on stderr). Then `dubbo call`
+# and `dubbo bench` against demo providers: --param warnings, bench through
+# the cluster layer (roundrobin over two providers, a rule, a registry URL,
+# failover and failfast with a provider killed mid-run, a refused address).
 # Usage: tests/unit/cli_test.sh path/to/dubbo
 set -u
 DUBBO=${1:?usage: cli_test.sh path/to/dubbo}
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+pids=()
+# Kill only what this script started.
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 passed=0
 failed=0
 
@@ -139,6 +149,144 @@ if [ -n "$hex" ] && [ "$hex" = "$again" ]; then
 else
   failed=$((failed + 1)); echo "FAIL hex round trip: $hex vs $again"
 fi
+
+# ---- call and bench against demo providers -----------------------------------
+check() { # check NAME CONDITION-STATUS: count a pass or a failure
+  if [ "$2" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $1"; fi
+}
+IFACE=org.apache.dubbo.demo.DemoService
+# start_provider NAME ARGS...: a demo provider on a free port with an access
+# log ($tmp/NAME.log, one line per call served); sets $port and $pid.
+start_provider() {
+  local name=$1
+  shift
+  "$D" demo provider --host 127.0.0.1 --port 0 --param "accesslog=$tmp/$name.log" "$@" \
+    >"$tmp/$name.out" 2>"$tmp/$name.err" </dev/null &
+  pid=$!
+  pids+=("$pid")
+  disown "$pid" # no "Killed" notice when a test kills it
+  for _ in $(seq 100); do
+    grep -q '^listening on ' "$tmp/$name.out" 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  port=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$tmp/$name.out")
+  if [ -z "$port" ]; then
+    echo "provider $name did not start:"
+    cat "$tmp/$name.out" "$tmp/$name.err"
+    exit 1
+  fi
+}
+served() { # calls provider NAME has served so far
+  if [ -f "$tmp/$1.log" ]; then wc -l <"$tmp/$1.log"; else echo 0; fi
+}
+# the number after "errors" in bench's first line
+bench_errors() { sed -n 's/^calls [0-9]* errors \([0-9]*\) in .*/\1/p' "$tmp/out"; }
+
+start_provider p1 --registry "file://$tmp/reg"
+port1=$port
+start_provider p2 --registry "file://$tmp/reg"
+port2=$port
+url1="dubbo://127.0.0.1:$port1/$IFACE"
+url2="dubbo://127.0.0.1:$port2/$IFACE"
+
+expect bench_help 0 "*" "" -- "$D" bench --help
+grep -q 'URL\[;URL\.\.\.\]' "$tmp/out" && grep -q -- '--param K=V' "$tmp/out" &&
+  grep -q 'Exit status: 0 when every call succeeded; 1 when any call failed' "$tmp/out"
+check "bench help: URL forms, --param, exit status" $?
+
+# --param keys the reference does not read get a warning, with close known keys
+warn_retires='dubbo call: warning: unknown --param "retires" (did you mean "retries"?); passed on anyway'
+expect call_param_typo 0 "\"127.0.0.1:$port1\"" "$warn_retires" -- \
+  "$D" call "$url1" whoami --param retires=2
+expect call_params_known 0 "\"127.0.0.1:$port1\"" "" -- \
+  "$D" call "$url1" whoami --param retries=2 --param sayHello.timeout=100
+! grep -q 'warning' "$tmp/err"
+check "call: no warning for retries and sayHello.timeout" $?
+expect call_param_method_typo 0 "*" \
+  'unknown --param "sayHello.timout" (did you mean "sayHello.timeout"?)' -- \
+  "$D" call "$url1" whoami --param sayHello.timout=100
+expect bench_param_typo 0 "*" \
+  'dubbo bench: warning: unknown --param "retires" (did you mean "retries"?); passed on anyway' -- \
+  "$D" bench "$url1" whoami --param retires=2 --duration 0.2
+expect bench_params_known 0 "*" "" -- \
+  "$D" bench "$url1" whoami --param retries=2 --param sayHello.timeout=100 --duration 0.2
+! grep -q 'warning' "$tmp/err"
+check "bench: no warning for retries and sayHello.timeout" $?
+
+# roundrobin over two providers: both serve, in turn (random would be
+# uneven by tens of calls)
+before1=$(served p1) before2=$(served p2)
+expect bench_roundrobin 0 "*" "" -- "$D" bench "$url1;$url2" whoami \
+  --param loadbalance=roundrobin --param cluster=failover --concurrency 2 --duration 1
+n1=$(($(served p1) - before1)) n2=$(($(served p2) - before2))
+[ "$(bench_errors)" = 0 ] && [ "$n1" -gt 100 ] && [ "$n2" -gt 100 ] &&
+  [ $((n1 - n2)) -le 2 ] && [ $((n2 - n1)) -le 2 ]
+check "bench roundrobin: served $n1 and $n2, want both > 100 and within 2" $?
+
+# a rule applies: every call to the second provider
+rule="configVersion: v3.0
+scope: service
+key: $IFACE
+force: true
+conditions:
+  - => port = $port2"
+before1=$(served p1) before2=$(served p2)
+expect bench_rule 0 "*" "" -- "$D" bench "$url1;$url2" sayHello '"x"' --rule "condition=$rule" \
+  --concurrency 2 --duration 0.5
+n1=$(($(served p1) - before1)) n2=$(($(served p2) - before2))
+[ "$n1" = 0 ] && [ "$n2" -gt 10 ]
+check "bench rule: served $n1 and $n2, want 0 and > 10" $?
+expect bench_rule_missing_file 2 "" "--rule condition: cannot open $tmp/none.yaml" -- \
+  "$D" bench "$url1" sayHello '"x"' --rule "condition=@$tmp/none.yaml"
+
+# a registry URL: the providers it lists
+before1=$(served p1) before2=$(served p2)
+expect bench_registry 0 "*" "" -- "$D" bench "file://$tmp/reg/$IFACE" whoami \
+  --param loadbalance=roundrobin --concurrency 2 --duration 0.5
+n1=$(($(served p1) - before1)) n2=$(($(served p2) - before2))
+[ "$(bench_errors)" = 0 ] && [ "$n1" -gt 10 ] && [ "$n2" -gt 10 ]
+check "bench registry: served $n1 and $n2, want both > 10" $?
+
+# bench_with_kill NAME PID ARGS...: bench in the background, provider PID
+# killed with SIGKILL a second in; leaves the exit status in $rc.
+bench_with_kill() {
+  local victim=$2
+  shift 2
+  "$D" bench "$@" >"$tmp/out" 2>"$tmp/err" </dev/null &
+  local bench_pid=$!
+  sleep 1
+  kill -9 "$victim"
+  rc=0
+  wait "$bench_pid" || rc=$?
+}
+
+# failover: a provider killed mid-run costs no call
+start_provider p3 --registry none
+port3=$port
+before1=$(served p1)
+bench_with_kill failover "$pid" "$url1;dubbo://127.0.0.1:$port3/$IFACE" sayHello '"x"' \
+  --param cluster=failover --param loadbalance=roundrobin --concurrency 3 --duration 3
+n1=$(($(served p1) - before1)) n3=$(served p3) errs=$(bench_errors)
+[ "$rc" = 0 ] && [ "$errs" = 0 ] && [ "$n3" -gt 10 ] && [ "$n1" -gt $((2 * n3)) ]
+check "bench failover with a provider killed: exit $rc, errors ${errs:-none}, served $n1 and $n3 (want 0, 0, > 2x and > 10)" $?
+[ "$rc" = 0 ] || cat "$tmp/out" "$tmp/err"
+
+# failfast: the same loses calls, counted and named; exit status 1
+start_provider p4 --registry none
+bench_with_kill failfast "$pid" "$url1;dubbo://127.0.0.1:$port/$IFACE" sayHello '"x"' \
+  --param cluster=failfast --param loadbalance=roundrobin --concurrency 3 --duration 2
+errs=$(bench_errors)
+[ "$rc" = 1 ] && [ "${errs:-0}" -gt 0 ] && grep -q "^dubbo bench: $errs of [0-9]* calls failed:" "$tmp/err" &&
+  grep -q "^  [0-9]* x dubbo: .*127.0.0.1:$port" "$tmp/err"
+check "bench failfast with a provider killed: exit $rc, errors ${errs:-none}, listed on stderr" $?
+[ "$rc" = 1 ] || cat "$tmp/out" "$tmp/err"
+
+# nothing listening: exit status 1, the error named
+expect bench_refused 1 "" "connection refused" -- \
+  "$D" bench "dubbo://127.0.0.1:$port3/$IFACE" sayHello '"x"' --duration 1
+expect bench_bad_concurrency 2 "" "bad --concurrency '0'" -- \
+  "$D" bench "$url1" sayHello --concurrency 0
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
