@@ -35,7 +35,7 @@ CASES = ["say_hello", "echo_string", "echo_int", "echo_long", "echo_double", "ec
 # What each provider's fail("boom") throws (PEERS.md).
 EXCEPTION = {"c": "java.lang.IllegalStateException",
              "java": "org.apache.dubbo.demo.DemoException",
-             "go": "java.lang.Exception"}
+             "go": "java.lang.Throwable"}  # dubbo-go sends a returned error as Throwable
 
 # Cells that are expected not to pass, with the reason (docs/interop.md
 # explains each): (consumer, provider, case) -> reason. A cell listed here
@@ -98,13 +98,16 @@ class Run:
         self.work = args.work
         os.makedirs(self.work, exist_ok=True)
         self.env = dict(os.environ)
-        # Everything runs on IPv6 loopback, [::1]. Java Dubbo takes any 127.x
-        # address as "not set" (NetUtils.isInvalidLocalHost): it refuses it
-        # for binding and registering, and rewrites a direct URL's 127.0.0.1
-        # to the machine's address; ::1 it takes as it is. dubbo-c binds
-        # where --host says and registers that.
-        self.env["DUBBO_IP_TO_BIND"] = "::1"
-        self.env["DUBBO_IP_TO_REGISTRY"] = "::1"
+        # Loopback only. Java Dubbo takes any 127.x address as "not set"
+        # (NetUtils.isInvalidLocalHost): it refuses it for binding and
+        # registering, and rewrites a direct URL's 127.0.0.1 to the
+        # machine's address; ::1 it takes as it is. So the Java run is on
+        # IPv6 loopback, [::1]. dubbo-go binds and registers 127.0.0.1
+        # (tests/interop/go), so its run is on 127.0.0.1. dubbo-c binds where
+        # --host says and registers that.
+        self.host = "::1" if args.peer == "java" else "127.0.0.1"
+        self.env["DUBBO_IP_TO_BIND"] = self.host
+        self.env["DUBBO_IP_TO_REGISTRY"] = self.host
         self.procs = []
         self.results = {}  # (consumer, provider, mode, case) -> (verdict, detail)
         self.extra = []    # (title, verdict, detail) rows outside the case matrix
@@ -125,7 +128,7 @@ class Run:
 
     def provider_argv(self, side, registry, params):
         if side == "c":
-            argv = [self.a.cli, "demo", "provider", "--host", "::1", "--port", "0",
+            argv = [self.a.cli, "demo", "provider", "--host", self.host, "--port", "0",
                     "--application", "dubbo-c-provider", "--registry", registry or "none"]
             for p in params:
                 argv += ["--param", p]
@@ -155,7 +158,17 @@ class Run:
             argv += ["--cases", ",".join(cases)]
         return argv
 
-    def start_provider(self, side, registry, params=()):
+    def start_provider(self, side, registry, params=(), tries=2):
+        try:
+            return self.start_provider_once(side, registry, params)
+        except RuntimeError:
+            # dubbo-go exits when ZooKeeper is not serving yet: one more try
+            if tries <= 1:
+                raise
+            time.sleep(1)
+            return self.start_provider(side, registry, params, tries - 1)
+
+    def start_provider_once(self, side, registry, params=()):
         self.nproc += 1
         name = "provider-%s-%d" % (side, self.nproc)
         p = Proc(name, self.provider_argv(side, registry, list(params)), self.env, self.work)
@@ -252,7 +265,8 @@ class Run:
         theirs = self.start_provider(peer, zks[peer], hb)
         no_hb = [c for c in CASES if c != "heartbeat"]
         for consumer, provider, prov in (("c", peer, theirs), (peer, "c", ours), (peer, peer, theirs)):
-            direct = ["--url", "dubbo://[::1]:%d" % prov.port]
+            host = "[::1]" if self.host == "::1" else self.host
+            direct = ["--url", "dubbo://%s:%d" % (host, prov.port)]
             self.consume(consumer, provider, "direct", direct, no_hb)
             # A consumer's heartbeat setting belongs to its shared connection:
             # the heartbeat case runs alone in its own process.

@@ -412,7 +412,7 @@ func genericUser(u *peer.User) map[string]any {
 		"class": "com.example.User",
 		"name":  u.Name,
 		"age":   u.Age,
-		"id":    u.ID,
+		"id":    u.Id,
 	}
 	if u.Balance != nil {
 		m["balance"] = u.Balance

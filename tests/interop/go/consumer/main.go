@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,11 +47,6 @@ type options struct {
 
 func main() {
 	out := peer.TakeStdout()
-	// the address dubbo-go writes into its consumer URL in the registry
-	// (default: the first non-loopback interface's)
-	if os.Getenv("DUBBO_IP_TO_REGISTRY") == "" {
-		os.Setenv("DUBBO_IP_TO_REGISTRY", "127.0.0.1")
-	}
 	var (
 		o     options
 		cases string
@@ -419,6 +415,7 @@ func callOnce(e *env, method string, args ...any) (out any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic: %v", r)
+			fmt.Fprintf(os.Stderr, "go consumer: panic in a call: %v\n%s", r, debug.Stack())
 		}
 	}()
 	err = e.invoke(context.Background(), e.demo, args, &out, method, e.callTimeout())

@@ -58,10 +58,14 @@ func (Color) EnumValue(name string) hessian.JavaEnum {
 //   - LocalDate, LocalDateTime: dubbo-go-hessian2's java8_time types, which
 //     travel as hessian-lite's LocalDateHandle / LocalDateTimeHandle objects
 //   - Short, Byte, Float: *int16, *int8, *float32 (a hessian int, int, double)
+//
+// The hessian tags name the wire fields, but dubbo-go's generic
+// (de)generalizer ignores them and uses the Go field name with its first
+// letter lowered: a field "ID" would be "iD" in a generic map, hence "Id".
 type User struct {
 	Name      string                    `hessian:"name"`
 	Age       int32                     `hessian:"age"`
-	ID        int64                     `hessian:"id"`
+	Id        int64                     `hessian:"id"` // not ID: see above
 	Balance   *gxbig.Decimal            `hessian:"balance"`
 	Big       *gxbig.Integer            `hessian:"big"`
 	Born      *java8_time.LocalDate     `hessian:"born"`
@@ -134,7 +138,7 @@ func Sample() *User {
 	return &User{
 		Name:    SampleName,
 		Age:     42,
-		ID:      9007199254740993,
+		Id:      9007199254740993,
 		Balance: MustDecimal(SampleBalance),
 		Big:     MustInteger(SampleBig),
 		Born:    &java8_time.LocalDate{Year: 1984, Month: 2, Day: 29},
@@ -176,7 +180,7 @@ func diffUser(path string, got, want *User) string {
 	checks := []check{
 		{"name", quote(&got.Name), quote(&want.Name)},
 		{"age", fmt.Sprint(got.Age), fmt.Sprint(want.Age)},
-		{"id", fmt.Sprint(got.ID), fmt.Sprint(want.ID)},
+		{"id", fmt.Sprint(got.Id), fmt.Sprint(want.Id)},
 		{"balance", decimalText(got.Balance), decimalText(want.Balance)},
 		{"big", integerText(got.Big), integerText(want.Big)},
 		{"born", localDateText(got.Born), localDateText(want.Born)},

@@ -224,6 +224,7 @@ public final class JavaConsumer {
     private static boolean noSuchMethod(String text) {
         String s = text.toLowerCase();
         return s.contains("nosuchmethod") || s.contains("no such method") || s.contains("not found method")
+                || s.contains("fail to decode request")
                 || s.contains("method not found") || s.contains("unknown method")
                 || s.contains("no provider available") && s.contains(USER.toLowerCase());
     }
