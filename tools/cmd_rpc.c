@@ -261,6 +261,7 @@ typedef struct {
     long concurrency;
     double duration;
     bool async, oneway;
+    bool raw; /* bench --raw: one provider, the bare async client */
     dubbo_arena_t *arena;
     dubbo_value_t **args;
     size_t nargs;
@@ -296,6 +297,10 @@ static int parse_call(const char *who, int argc, char **argv, call_opts_t *o, bo
             return -1;
         }
         bool opt = a[0] == '-' && a[1] == '-';
+        if (opt && strcmp(a, "--raw") == 0 && bench) {
+            o->raw = true;
+            continue;
+        }
         if (opt && strcmp(a, "--async") == 0 && !bench) {
             o->async = true;
             continue;
@@ -823,6 +828,11 @@ static const char bench_help[] =
     "Options:\n"
     "  --concurrency C  calls in flight: C threads making synchronous calls (default 1,\n"
     "                   at most 10000)\n"
+    "  --raw            measure a provider, not the cluster layer: one dubbo:// URL, C\n"
+    "                   calls kept in flight by the bare asynchronous client from one\n"
+    "                   thread (no routers, balancer, retries or filters; no --param or\n"
+    "                   --rule). What bench/dubbo/run.sh uses, so the client is not the\n"
+    "                   bottleneck.\n"
     "  --duration S     seconds of load (default 5; fractions are fine)\n"
     "  --timeout MS     per-call timeout (default: the URL's timeout, else 1000)\n"
     "  --types DESC     the JVM parameter descriptor, as in 'dubbo call'\n"
@@ -950,6 +960,136 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* ---- bench --raw: the bare asynchronous client --------------------------------------- */
+
+typedef struct {
+    dubbo_client_t *c;
+    dubbo_invocation_t inv;
+    uint64_t end_ns;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    long active;
+    uint32_t *lat_us; /* one per successful call */
+    size_t nlat, caplat;
+    long errors;
+    char first_error[512];
+} raw_t;
+
+typedef struct {
+    raw_t *b;
+    uint64_t start_ns;
+} raw_shot_t;
+
+static void raw_fire(raw_shot_t *s);
+
+static void raw_done(int rc, dubbo_result_t *r, void *user)
+{
+    raw_shot_t *s = user;
+    raw_t *b = s->b;
+    uint64_t t = now_ns();
+    bool ok = rc == 0 && r->status == 20 && !r->exception;
+    pthread_mutex_lock(&b->mu);
+    if (ok) {
+        if (b->nlat == b->caplat) {
+            size_t ncap = b->caplat ? b->caplat * 2 : 65536;
+            uint32_t *p = realloc(b->lat_us, ncap * sizeof(*p));
+            if (p) {
+                b->lat_us = p;
+                b->caplat = ncap;
+            }
+        }
+        if (b->nlat < b->caplat) b->lat_us[b->nlat++] = (uint32_t)((t - s->start_ns) / 1000);
+    } else if (b->errors++ == 0) {
+        snprintf(b->first_error, sizeof(b->first_error), "%s",
+                 r->error ? r->error : dubbo_err_name(rc));
+    }
+    pthread_mutex_unlock(&b->mu);
+    dubbo_result_destroy(r);
+    if (t < b->end_ns) {
+        raw_fire(s);
+        return;
+    }
+    free(s);
+    pthread_mutex_lock(&b->mu);
+    if (--b->active == 0) pthread_cond_signal(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+}
+
+static void raw_fire(raw_shot_t *s)
+{
+    s->start_ns = now_ns();
+    if (dubbo_client_call_async(s->b->c, &s->b->inv, raw_done, s)) {
+        /* Count it and stop this lane: an immediate local failure would spin. */
+        raw_t *b = s->b;
+        pthread_mutex_lock(&b->mu);
+        if (b->errors++ == 0)
+            snprintf(b->first_error, sizeof(b->first_error), "%s", dubbo_last_error());
+        if (--b->active == 0) pthread_cond_signal(&b->cv);
+        pthread_mutex_unlock(&b->mu);
+        free(s);
+    }
+}
+
+static int raw_bench(const char *who, call_opts_t *o)
+{
+    if (o->nparams || o->nrules || strchr(o->url, ';') || strncmp(o->url, "dubbo://", 8) != 0)
+        return usage(who, "%s", "--raw takes one dubbo:// URL and no --param or --rule");
+    raw_t b;
+    memset(&b, 0, sizeof(b));
+    if (!(b.c = dubbo_client_new(o->url))) {
+        fprintf(stderr, "%s: %s\n", who, dubbo_last_error());
+        return 2;
+    }
+    fill_inv(o, &b.inv);
+    pthread_mutex_init(&b.mu, NULL);
+    pthread_cond_init(&b.cv, NULL);
+    dubbo_result_t r;
+    int rc = dubbo_client_call(b.c, &b.inv, &r); /* warm-up: makes the connection */
+    if (!call_ok(rc, &r)) {
+        char msg[4096];
+        failure_text(rc, &r, msg, sizeof(msg));
+        fprintf(stderr, "%s: the warm-up call failed, nothing measured: %s\n", who, msg);
+        dubbo_result_destroy(&r);
+        dubbo_client_free(b.c);
+        return 1;
+    }
+    dubbo_result_destroy(&r);
+    uint64_t start = now_ns();
+    b.end_ns = start + (uint64_t)(o->duration * 1e9);
+    b.active = o->concurrency;
+    for (long i = 0; i < o->concurrency; i++) {
+        raw_shot_t *s = malloc(sizeof(*s));
+        if (!s) {
+            pthread_mutex_lock(&b.mu);
+            b.active--;
+            pthread_mutex_unlock(&b.mu);
+            continue;
+        }
+        s->b = &b;
+        raw_fire(s);
+    }
+    pthread_mutex_lock(&b.mu);
+    while (b.active > 0)
+        pthread_cond_wait(&b.cv, &b.mu);
+    pthread_mutex_unlock(&b.mu);
+    double secs = (double)(now_ns() - start) / 1e9;
+    qsort(b.lat_us, b.nlat, sizeof(uint32_t), cmp_u32);
+#define PCT(p) (b.nlat ? b.lat_us[(size_t)((double)(b.nlat - 1) * (p))] : 0)
+    printf("calls %zu errors %ld in %.2f s, concurrency %ld\n", b.nlat, b.errors, secs,
+           o->concurrency);
+    printf("qps %.0f\n", (double)b.nlat / secs);
+    printf("latency_us p50 %u p90 %u p99 %u max %u\n", PCT(0.50), PCT(0.90), PCT(0.99),
+           b.nlat ? b.lat_us[b.nlat - 1] : 0);
+#undef PCT
+    if (b.errors)
+        fprintf(stderr, "%s: %ld calls failed, first: %s\n", who, b.errors, b.first_error);
+    free(b.lat_us);
+    pthread_mutex_destroy(&b.mu);
+    pthread_cond_destroy(&b.cv);
+    dubbo_client_free(b.c);
+    return b.errors ? 1 : 0;
+}
+
 int cli_bench(const char *who, int argc, char **argv)
 {
     call_opts_t o;
@@ -957,6 +1097,11 @@ int cli_bench(const char *who, int argc, char **argv)
     if (prc) {
         free_opts(&o);
         return prc < 0 ? 0 : prc;
+    }
+    if (o.raw) {
+        int st = raw_bench(who, &o);
+        free_opts(&o);
+        return st;
     }
     warn_unknown_params(who, &o);
     bench_t b;

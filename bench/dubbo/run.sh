@@ -142,7 +142,7 @@ bench() {
     local round=$1 label=$2 port=$3 conc=$4 method=$5
     shift 4
     local out calls errs qps p50 p99
-    out=$("$DUBBO" bench "dubbo://$HOST:$port/$IFACE" "$@" --concurrency "$conc" \
+    out=$("$DUBBO" bench --raw "dubbo://$HOST:$port/$IFACE" "$@" --concurrency "$conc" \
           --duration "$SECS" 2>&1 || true)
     calls=$(awk '/^calls/ {print $2}' <<<"$out")
     errs=$(awk '/^calls/ {print $4}' <<<"$out")
@@ -223,7 +223,7 @@ LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 # ---- report ---------------------------------------------------------------------------------
 {
     echo
-    echo "Dubbo provider vs canned_server (ceiling), same client (\`dubbo bench\`), sayHello(\"x\")."
+    echo "Dubbo provider vs canned_server (ceiling), same client (\`dubbo bench --raw\`: the bare async client), sayHello(\"x\")."
     echo "$(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p' | head -1)) shared by client and servers; loopback;"
     echo "load average before $LOAD0, after $LOAD1. Best of $ROUNDS interleaved round(s) of ${SECS}s"
     echo "per row (highest QPS; its p50/p99). Latency in microseconds."

@@ -288,5 +288,14 @@ expect bench_refused 1 "" "connection refused" -- \
 expect bench_bad_concurrency 2 "" "bad --concurrency '0'" -- \
   "$D" bench "$url1" sayHello --concurrency 0
 
+# --raw: the bare async client against one provider; no cluster options
+expect bench_raw 0 "*" "" -- "$D" bench --raw "$url1" sayHello '"x"' --concurrency 4 --duration 0.5
+grep -q "^calls [1-9][0-9]* errors 0 " "$tmp/out"
+check "bench --raw counts its calls" $?
+expect bench_raw_no_param 2 "" "--raw takes one dubbo:// URL and no --param or --rule" -- \
+  "$D" bench --raw "$url1" sayHello '"x"' --param retries=0
+expect bench_raw_refused 1 "" "connection refused" -- \
+  "$D" bench --raw "dubbo://127.0.0.1:$port3/$IFACE" sayHello '"x"' --duration 0.5
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
