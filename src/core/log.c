@@ -1,6 +1,7 @@
 /* Logging and clocks. */
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,13 @@ void dubbo__deadline(struct timespec *ts, clockid_t clock, uint64_t ms)
 void dubbo__ratelimit_init(dubbo__ratelimit_t *rl, unsigned per_sec)
 {
     pthread_mutex_init(&rl->mu, NULL);
+    /* DUBBO_LOG_LIMIT=N: N lines a second instead; 0: no limit */
+    const char *env = getenv("DUBBO_LOG_LIMIT");
+    if (env && *env) {
+        char *end;
+        unsigned long v = strtoul(env, &end, 10);
+        if (!*end) per_sec = v == 0 || v > 1000000 ? UINT32_MAX : (unsigned)v;
+    }
     rl->per_sec = per_sec ? per_sec : 1;
     rl->window = 0;
     rl->used = 0;

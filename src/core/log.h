@@ -20,8 +20,9 @@ void dubbo__log(int level, const char *fmt, ...) DUBBO__PRINTF(2, 3);
 #define DLOG_ERROR(...) dubbo__log(DUBBO_LOG_ERROR, __VA_ARGS__)
 
 /* A rate limit for repeated warnings (a peer sending garbage must not fill
- * the log): at most `per_sec` lines a second; the rest are counted and the
- * next line that passes says how many were suppressed. Thread-safe. */
+ * the log): at most `per_sec` lines a second (the environment's
+ * DUBBO_LOG_LIMIT overrides it; 0 lifts the limit); the rest are counted and
+ * the next line that passes says how many were suppressed. Thread-safe. */
 typedef struct {
     pthread_mutex_t mu;
     unsigned per_sec;
