@@ -97,7 +97,8 @@ typedef struct {
     bool direct;             /* run handlers on the event-loop thread instead of the pool
                                 (Java's dispatcher=direct): fastest, but a handler that
                                 blocks stalls every connection; default false */
-    const char *application; /* application name in registered URLs; default "dubbo-c" */
+    const char *application; /* application name in registered URLs; default "dubbo-c";
+                                copied by dubbo_server_new, like host */
     /* ---- version 2: limits against slow, idle and hostile clients ---- */
     int accepts;                  /* open connections at most (Java's `accepts`); 0 = no cap. One
                                      past it is closed at once. A service's `accepts` parameter
@@ -203,6 +204,9 @@ typedef struct dubbo_client dubbo_client_t;
  * same address (unless `connections` asks for more) and is made lazily on
  * the first call. Returns NULL with DUBBO_EINVAL and a message on a bad URL. */
 dubbo_client_t *dubbo_client_new(const char *url);
+/* Release a client. Any thread, a completion callback (dubbo_done_fn)
+ * included; calls still in flight complete with an error or are dropped
+ * with the connection when no other client shares it. NULL is a no-op. */
 void dubbo_client_free(dubbo_client_t *c);
 
 /* The outcome of a call. Initialise with dubbo_result_init(); release with

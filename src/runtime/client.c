@@ -633,7 +633,12 @@ void dubbo_client_free(dubbo_client_t *c)
         pthread_mutex_lock(&reg_mu);
         c->conns[i]->users--;
         pthread_mutex_unlock(&reg_mu);
-        dubbo__loop_run_sync(conn_release_on_loop, c->conns[i]);
+        /* From a completion callback (the loop thread) waiting for the loop
+         * would deadlock: the release runs once the callback has returned. */
+        if (dubbo__on_loop_thread())
+            dubbo__loop_post(conn_release_on_loop, c->conns[i]);
+        else
+            dubbo__loop_run_sync(conn_release_on_loop, c->conns[i]);
     }
     free(c->conns);
     free(c->interface);

@@ -146,6 +146,8 @@ dubbo_server_t *dubbo_server_new(const dubbo_server_options_t *opts)
         dubbo_server_options_init(&s->opts);
     if (!s->opts.host) s->opts.host = "0.0.0.0";
     s->opts.host = strdup(s->opts.host);
+    /* copied: a configuration the name came from may be freed before us */
+    if (s->opts.application) s->opts.application = strdup(s->opts.application);
     if (s->opts.threads <= 0) s->opts.threads = 200;
     if (s->opts.queue <= 0) s->opts.queue = 1024;
     if (!s->opts.payload) s->opts.payload = DUBBO_DEFAULT_PAYLOAD;
@@ -1296,6 +1298,7 @@ void dubbo_server_free(dubbo_server_t *s)
     free(s->services);
     free(s->threads);
     free((char *)s->opts.host);
+    free((char *)s->opts.application);
     pthread_rwlock_destroy(&s->svc_lock);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->work_cv);

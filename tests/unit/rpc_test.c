@@ -411,6 +411,45 @@ TEST(async_failure_runs_callback_once)
     dubbo_client_free(c);
 }
 
+static void free_in_callback(int rc, dubbo_result_t *r, void *user)
+{
+    dubbo_client_t *c = user;
+    (void)rc;
+    dubbo_result_destroy(r);
+    dubbo_client_free(c); /* used to wait for the loop it runs on: a deadlock */
+    pthread_mutex_lock(&aw.mu);
+    aw.done++;
+    pthread_cond_signal(&aw.cv);
+    pthread_mutex_unlock(&aw.mu);
+}
+
+/* A completion callback may free its own client (and the connection goes
+ * once no client uses it). */
+TEST(client_free_from_callback)
+{
+    dubbo_server_t *s = start_server();
+    dubbo_client_t *c = client_for(dubbo_server_port(s), IFACE, NULL);
+    aw.done = 0;
+    dubbo_invocation_t inv = {.method = "whoami"};
+    CHECK_EQ_INT(dubbo_client_call_async(c, &inv, free_in_callback, c), 0);
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 5;
+    pthread_mutex_lock(&aw.mu);
+    int w = 0;
+    while (aw.done < 1 && w == 0)
+        w = pthread_cond_timedwait(&aw.cv, &aw.mu, &dl);
+    pthread_mutex_unlock(&aw.mu);
+    CHECK_EQ_INT(aw.done, 1);
+    /* the loop still runs: a new client works */
+    dubbo_client_t *c2 = client_for(dubbo_server_port(s), IFACE, NULL);
+    dubbo_result_t r;
+    CHECK_EQ_INT(dubbo_client_call(c2, &inv, &r), 0);
+    dubbo_result_destroy(&r);
+    dubbo_client_free(c2);
+    dubbo_server_free(s);
+}
+
 TEST(oneway)
 {
     enum { N = 50 };
@@ -1073,11 +1112,11 @@ TEST(many_async_calls)
 }
 
 TEST_MAIN(TEST_ENTRY(sync_methods), TEST_ENTRY(exception), TEST_ENTRY(async_calls),
-          TEST_ENTRY(async_failure_runs_callback_once), TEST_ENTRY(oneway), TEST_ENTRY(attachments),
-          TEST_ENTRY(unknown_service_and_method), TEST_ENTRY(version_and_group),
-          TEST_ENTRY(echo_and_generic), TEST_ENTRY(timeout), TEST_ENTRY(pool_exhausted_spaced),
-          TEST_ENTRY(pool_exhausted_burst), TEST_ENTRY(graceful_shutdown),
-          TEST_ENTRY(shutdown_deadline), TEST_ENTRY(refused_then_reconnect),
-          TEST_ENTRY(client_bad_input), TEST_ENTRY(response_too_big),
-          TEST_ENTRY(concurrent_sync_callers), TEST_ENTRY(many_sync_calls),
-          TEST_ENTRY(many_async_calls))
+          TEST_ENTRY(async_failure_runs_callback_once), TEST_ENTRY(client_free_from_callback),
+          TEST_ENTRY(oneway), TEST_ENTRY(attachments), TEST_ENTRY(unknown_service_and_method),
+          TEST_ENTRY(version_and_group), TEST_ENTRY(echo_and_generic), TEST_ENTRY(timeout),
+          TEST_ENTRY(pool_exhausted_spaced), TEST_ENTRY(pool_exhausted_burst),
+          TEST_ENTRY(graceful_shutdown), TEST_ENTRY(shutdown_deadline),
+          TEST_ENTRY(refused_then_reconnect), TEST_ENTRY(client_bad_input),
+          TEST_ENTRY(response_too_big), TEST_ENTRY(concurrent_sync_callers),
+          TEST_ENTRY(many_sync_calls), TEST_ENTRY(many_async_calls))
