@@ -15,6 +15,7 @@
 #include "dubbo/error.h"
 #include "dubbo/hessian2.h"
 #include "dubbo/value.h"
+#include "dubbo/rpc.h"
 #include "protocol/dubbo/codec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -7,7 +7,6 @@
 
 #include "dubbo/extension.h"
 #include "core/internal.h"
-#include "cluster/builtins.h"
 
 #define MAX_PER_POINT 64
 
@@ -27,19 +26,9 @@ const char *dubbo_ext_point_name(dubbo_ext_point_t point)
     return (unsigned)point < DUBBO_EXT_POINTS ? names[point] : "unknown";
 }
 
-static void register_builtins(void)
-{
-    dubbo_extension_register(DUBBO_EXT_PROTOCOL, &dubbo__protocol_dubbo);
-    dubbo__register_loadbalances();
-    dubbo__register_routers();
-    dubbo__register_strategies();
-    dubbo__register_filters();
-    dubbo__register_registries();
-}
-
 void dubbo_extensions_init(void)
 {
-    pthread_once(&once, register_builtins);
+    pthread_once(&once, dubbo__register_builtins);
 }
 
 int dubbo_extension_register(dubbo_ext_point_t point, const void *table)

@@ -34,4 +34,9 @@ int dubbo__last_code(void);
 struct dubbo_arena;
 void dubbo__arena_set_limit(struct dubbo_arena *a, size_t limit);
 
+/* Registers every built-in plugin; defined by src/builtins.c, the one file
+ * that names them (core/ knows none of them). Called once, by
+ * dubbo_extensions_init(). */
+void dubbo__register_builtins(void);
+
 #endif

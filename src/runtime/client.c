@@ -529,6 +529,25 @@ static void submit_on_loop(void *arg)
     }
 }
 
+/* ---- status names ----------------------------------------------------------------- */
+
+const char *dubbo_status_name(int status)
+{
+    switch (status) {
+#define XX(name, code)                                                                             \
+    case code: return #name;
+        DUBBO_STATUS_MAP(XX)
+#undef XX
+    default: return "UNKNOWN";
+    }
+}
+
+const char *dubbo_exception_message(const dubbo_value_t *exc)
+{
+    const dubbo_value_t *m = dubbo_object_get(exc, "detailMessage");
+    return m && m->type == DUBBO_T_STRING ? m->u.s.ptr : NULL;
+}
+
 /* ---- clients ---------------------------------------------------------------------- */
 
 static cconn_t *conn_get(const char *host, int port, int slot, size_t payload,

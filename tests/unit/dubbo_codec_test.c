@@ -10,6 +10,7 @@
 
 #include "test.h"
 #include "dubbo/error.h"
+#include "dubbo/rpc.h"
 #include "dubbo/hessian2.h"
 #include "dubbo/value.h"
 #include "protocol/dubbo/codec.h"

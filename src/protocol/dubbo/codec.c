@@ -8,17 +8,6 @@
 #include "dubbo/hessian2.h"
 #include "core/internal.h"
 
-const char *dubbo_status_name(int status)
-{
-    switch (status) {
-#define XX(name, code)                                                                             \
-    case code: return #name;
-        DUBBO_STATUS_MAP(XX)
-#undef XX
-    default: return "UNKNOWN";
-    }
-}
-
 static uint32_t rd32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -380,10 +369,4 @@ dubbo_value_t *dubbo_exception_new(dubbo_arena_t *a, const char *cls, const char
     o->u.obj.fields[3] = dubbo_v_list(a, NULL, 0);
     if (!o->u.obj.fields[0] || !o->u.obj.fields[2] || !o->u.obj.fields[3]) return NULL;
     return o;
-}
-
-const char *dubbo_exception_message(const dubbo_value_t *exc)
-{
-    const dubbo_value_t *m = dubbo_object_get(exc, "detailMessage");
-    return m && m->type == DUBBO_T_STRING ? m->u.s.ptr : NULL;
 }

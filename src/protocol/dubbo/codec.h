@@ -10,7 +10,8 @@
 #include <stdint.h>
 
 #include "dubbo/buf.h"
-#include "dubbo/rpc.h"
+#include "dubbo/buf.h"
+#include "dubbo/value.h"
 #include "dubbo/value.h"
 
 #define DUBBO_HEADER_LEN 16
