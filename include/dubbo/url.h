@@ -40,6 +40,13 @@ dubbo_url_t *dubbo_url_clone(const dubbo_url_t *u);
 const char *dubbo_url_param(const dubbo_url_t *u, const char *key, const char *def);
 /* An integer parameter, or `def` when absent or not a number. */
 long dubbo_url_param_int(const dubbo_url_t *u, const char *key, long def);
+/* A method's setting, as Java's URL.getMethodParameter: "<method>.<key>"
+ * when set and not empty, else "<key>", else `def`. `method` may be NULL. */
+const char *dubbo_url_method_param(const dubbo_url_t *u, const char *method, const char *key,
+                                   const char *def);
+/* The same as a number: `def` when absent or not a number. */
+long dubbo_url_method_param_int(const dubbo_url_t *u, const char *method, const char *key,
+                                long def);
 
 #ifdef __cplusplus
 }

@@ -1043,12 +1043,8 @@ int dubbo_cluster_invoke_one(dubbo_cluster_t *cl, dubbo_invoker_t *invoker,
     if (inv->timeout_ms <= 0) {
         resolved = *inv;
         long t = 1000;
-        if (invoker->url) {
-            char key[200];
-            snprintf(key, sizeof(key), "%s.timeout", inv->method ? inv->method : "");
-            t = dubbo_url_param_int(invoker->url, key,
-                                    dubbo_url_param_int(invoker->url, "timeout", 1000));
-        }
+        if (invoker->url)
+            t = dubbo_url_method_param_int(invoker->url, inv->method, "timeout", 1000);
         resolved.timeout_ms = t > 0 ? (int)t : 1000;
         inv = &resolved;
     }
@@ -1103,9 +1099,7 @@ int dubbo_reference_call(dubbo_reference_t *ref, const dubbo_invocation_t *inv, 
     if (call.timeout_ms <= 0) {
         /* The reference's own setting; without one, each provider's (its
          * URL's timeout, default 1000) applies, the same on every retry. */
-        char key[200];
-        snprintf(key, sizeof(key), "%s.timeout", inv->method);
-        long t = dubbo_url_param_int(cl->url, key, dubbo_url_param_int(cl->url, "timeout", 0));
+        long t = dubbo_url_method_param_int(cl->url, inv->method, "timeout", 0);
         call.timeout_ms = t > 0 ? (int)t : 0;
     }
     return cl->strategy->invoke(cl, &call, r);

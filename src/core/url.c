@@ -1,5 +1,6 @@
 /* Dubbo URL parsing. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,14 +117,36 @@ const char *dubbo_url_param(const dubbo_url_t *u, const char *key, const char *d
     return def;
 }
 
-long dubbo_url_param_int(const dubbo_url_t *u, const char *key, long def)
+static long to_long(const char *v, long def)
 {
-    const char *v = dubbo_url_param(u, key, NULL);
     if (!v || !*v) return def;
     char *e;
     errno = 0;
     long x = strtol(v, &e, 10);
     return *e || errno ? def : x;
+}
+
+long dubbo_url_param_int(const dubbo_url_t *u, const char *key, long def)
+{
+    return to_long(dubbo_url_param(u, key, NULL), def);
+}
+
+const char *dubbo_url_method_param(const dubbo_url_t *u, const char *method, const char *key,
+                                   const char *def)
+{
+    if (method && *method) {
+        char k[256];
+        snprintf(k, sizeof(k), "%s.%s", method, key);
+        const char *v = dubbo_url_param(u, k, NULL);
+        if (v && *v) return v;
+    }
+    const char *v = dubbo_url_param(u, key, NULL);
+    return v && *v ? v : def;
+}
+
+long dubbo_url_method_param_int(const dubbo_url_t *u, const char *method, const char *key, long def)
+{
+    return to_long(dubbo_url_method_param(u, method, key, NULL), def);
 }
 
 int dubbo_url_add_param(dubbo_url_t *u, const char *key, const char *value)

@@ -50,9 +50,6 @@ bool dubbo__filter_value_set(const char *v);
  * with a value that is set (above). */
 bool dubbo__filter_url_has(const dubbo_url_t *u, const char *key);
 
-/* Java's URL.getMethodParameter: `<method>.key`, else `key`, else def. */
-long dubbo__filter_method_int(const dubbo_url_t *u, const char *method, const char *key, long def);
-
 /* Answer a provider call as Java does when a filter throws RpcException:
  * status SERVICE_ERROR (70) with "org.apache.dubbo.rpc.RpcException: "
  * and the message. A Java consumer sees an RpcException with that text. */

@@ -33,16 +33,6 @@ bool dubbo__filter_url_has(const dubbo_url_t *u, const char *key)
     return false;
 }
 
-long dubbo__filter_method_int(const dubbo_url_t *u, const char *method, const char *key, long def)
-{
-    if (method && *method) {
-        char k[256];
-        snprintf(k, sizeof(k), "%s.%s", method, key);
-        if (dubbo_url_param(u, k, NULL)) return dubbo_url_param_int(u, k, def);
-    }
-    return dubbo_url_param_int(u, key, def);
-}
-
 void dubbo__filter_rpc_fail(dubbo_call_t *call, const char *fmt, ...)
 {
     char msg[1024];

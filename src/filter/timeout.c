@@ -43,7 +43,7 @@ static void timeout_serve(dubbo_filter_t *self, dubbo_call_t *call)
     uint64_t elapsed = dubbo__now_ms() - t0;
     if (elapsed == 0) return;
     const char *method = call->req.method;
-    long limit = dubbo__filter_method_int(dubbo_call_url(call), method, "timeout", 0);
+    long limit = dubbo_url_method_param_int(dubbo_call_url(call), method, "timeout", 0);
     const char *whose = "service";
     if (limit <= 0) {
         limit = consumer_timeout(call);

@@ -96,8 +96,8 @@ static void tps_serve(dubbo_filter_t *self, dubbo_call_t *call)
     if ((strcmp(method, "$invoke") == 0 || strcmp(method, "$invokeAsync") == 0) && g &&
         g->type == DUBBO_T_STRING)
         method = g->u.s.ptr;
-    long rate = dubbo__filter_method_int(f->url, method, "tps", -1);
-    long interval = dubbo__filter_method_int(f->url, method, "tps.interval", 60000);
+    long rate = dubbo_url_method_param_int(f->url, method, "tps", -1);
+    long interval = dubbo_url_method_param_int(f->url, method, "tps.interval", 60000);
     if (rate <= 0 || interval <= 0 || allowable(f, rate, interval)) {
         dubbo_call_next(call);
         return;

@@ -735,9 +735,7 @@ static pending_t *build(dubbo_client_t *c, const dubbo_invocation_t *inv, bool o
     p->oneway = oneway;
     /* Timeout: the call's own, else the method's ("<method>.timeout" in the
      * URL, as Java's per-method setting), else the reference's. */
-    char key[160];
-    snprintf(key, sizeof(key), "%s.timeout", inv->method);
-    long method_timeout = dubbo_url_param_int(c->url, key, 0);
+    long method_timeout = dubbo_url_method_param_int(c->url, inv->method, "timeout", 0);
     p->timeout_ms = inv->timeout_ms > 0  ? inv->timeout_ms
                     : method_timeout > 0 ? (int)method_timeout
                                          : c->timeout_ms;

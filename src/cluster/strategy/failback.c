@@ -209,7 +209,7 @@ static void schedule(dubbo_cluster_t *cl, const dubbo_invocation_t *inv, dubbo_i
 {
     const char *service = dubbo_cluster_url(cl)->path;
     long retries =
-        dubbo__method_param_int(dubbo_cluster_url(cl), inv->method, "retries", DEFAULT_RETRIES);
+        dubbo_url_method_param_int(dubbo_cluster_url(cl), inv->method, "retries", DEFAULT_RETRIES);
     if (retries < 0) retries = DEFAULT_RETRIES;
     if (retries > 1000) retries = 1000;
     failback_t *fb = state_of(cl);

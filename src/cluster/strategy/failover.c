@@ -39,7 +39,7 @@ static int fail_with_summary(dubbo_cluster_t *cl, const dubbo_invocation_t *inv,
 static int failover_invoke(dubbo_cluster_t *cl, const dubbo_invocation_t *inv, dubbo_result_t *r)
 {
     long retries =
-        dubbo__method_param_int(dubbo_cluster_url(cl), inv->method, "retries", DEFAULT_RETRIES);
+        dubbo_url_method_param_int(dubbo_cluster_url(cl), inv->method, "retries", DEFAULT_RETRIES);
     int max = retries < 0 ? 1 : retries > 100 ? 101 : (int)retries + 1;
 
     /* Providers tried so far, each referenced: a re-list may drop one from

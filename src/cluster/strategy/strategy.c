@@ -23,13 +23,6 @@ const char *dubbo__result_message(int rc, const dubbo_result_t *r)
     return r->exception ? "exception" : "no error";
 }
 
-long dubbo__method_param_int(const dubbo_url_t *url, const char *method, const char *key, long def)
-{
-    char k[256];
-    snprintf(k, sizeof(k), "%s.%s", method ? method : "", key);
-    return dubbo_url_param_int(url, k, dubbo_url_param_int(url, key, def));
-}
-
 int dubbo__result_set_error(dubbo_result_t *r, int rc, const char *msg)
 {
     if (!r->arena) r->arena = dubbo_arena_new(0);

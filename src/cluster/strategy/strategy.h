@@ -33,9 +33,6 @@ int dubbo__list_or_fail(dubbo_cluster_t *cl, const dubbo_invocation_t *inv,
  * code's text. Never NULL; valid as long as r. */
 const char *dubbo__result_message(int rc, const dubbo_result_t *r);
 
-/* `<method>.<key>` if set, else `<key>`, else def (Java's getMethodParameter). */
-long dubbo__method_param_int(const dubbo_url_t *url, const char *method, const char *key, long def);
-
 /* Replace r->error with `msg` (copied into r's arena, made if needed) and,
  * for rc < 0, record it for dubbo_last_error(). Returns rc. */
 int dubbo__result_set_error(dubbo_result_t *r, int rc, const char *msg);
