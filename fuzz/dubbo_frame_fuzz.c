@@ -41,7 +41,7 @@ static int encode_request(dubbo_buf_t *out, const dubbo_request_t *req)
     /* A peer may send null for the version; we write "" for it. */
     dubbo_request_t copy = *req;
     if (!copy.version) copy.version = "";
-    return dubbo_request_encode(out, &copy);
+    return dubbo_request_encode(NULL, out, &copy);
 }
 
 /* decode -> encode (E1) -> decode -> encode (E2): E1 must decode to the
@@ -55,7 +55,7 @@ static void request_roundtrip(const dubbo_request_t *req)
     dubbo_arena_t *a2 = dubbo_arena_new(4 * ARENA_LIMIT);
     if (a2 && encode_request(&e1, req) == 0) {
         dubbo_request_t back;
-        int rc = dubbo_request_decode(a2, e1.base, e1.len, &back);
+        int rc = dubbo_request_decode(NULL, a2, e1.base, e1.len, &back);
         must_decode(rc);
         if (rc == 0) {
             if (back.nargs != req->nargs || !back.path || strcmp(back.path, req->path) != 0 ||
@@ -74,7 +74,7 @@ static int encode_response(dubbo_buf_t *out, const dubbo_response_t *res)
     bool exc = res->kind == DUBBO_RESPONSE_WITH_EXCEPTION ||
                res->kind == DUBBO_RESPONSE_WITH_EXCEPTION_WITH_ATTACHMENTS;
     bool attach = res->kind >= DUBBO_RESPONSE_WITH_EXCEPTION_WITH_ATTACHMENTS;
-    return dubbo_response_encode(out, res->value, exc, attach, res->attachments);
+    return dubbo_response_encode(NULL, out, res->value, exc, attach, res->attachments);
 }
 
 static void response_roundtrip(const dubbo_response_t *res)
@@ -85,7 +85,7 @@ static void response_roundtrip(const dubbo_response_t *res)
     dubbo_arena_t *a2 = dubbo_arena_new(4 * ARENA_LIMIT);
     if (a2 && encode_response(&e1, res) == 0) {
         dubbo_response_t back;
-        int rc = dubbo_response_decode(a2, e1.base, e1.len, &back);
+        int rc = dubbo_response_decode(NULL, a2, e1.base, e1.len, &back);
         must_decode(rc);
         if (rc == 0) {
             /* A value response of null is written as the null kind. */
@@ -113,7 +113,7 @@ static void body(dubbo_arena_t *a, const dubbo_frame_t *f)
         (void)dubbo_hessian2_decode(a, f->body, f->body_len, &v, NULL);
     } else if (dubbo_frame_is_request(f)) {
         dubbo_request_t req;
-        if (dubbo_request_decode(a, f->body, f->body_len, &req) == 0) {
+        if (dubbo_request_decode(NULL, a, f->body, f->body_len, &req) == 0) {
             /* what a server does next with the peer's strings */
             (void)dubbo_version_supports_attachments(req.dubbo_version);
             if (req.desc) (void)dubbo_desc_count(req.desc);
@@ -121,7 +121,7 @@ static void body(dubbo_arena_t *a, const dubbo_frame_t *f)
         }
     } else if (f->status == DUBBO_STATUS_OK) {
         dubbo_response_t res;
-        if (dubbo_response_decode(a, f->body, f->body_len, &res) == 0) {
+        if (dubbo_response_decode(NULL, a, f->body, f->body_len, &res) == 0) {
             if (res.kind == DUBBO_RESPONSE_WITH_EXCEPTION ||
                 res.kind == DUBBO_RESPONSE_WITH_EXCEPTION_WITH_ATTACHMENTS)
                 (void)dubbo_exception_message(res.value);

@@ -7,6 +7,7 @@
 #include "dubbo/cluster.h"
 #include "dubbo/extension.h"
 #include "dubbo/registry.h"
+#include "dubbo/serialization.h"
 #include "cluster/loadbalance/util.h"
 #include "cluster/router/rule_yaml.h"
 #include "cluster/strategy/strategy.h"
@@ -14,6 +15,8 @@
 #include "core/log.h"
 #include "filter/filter.h"
 
+/* src/serialize/<name>.c */
+extern const dubbo_serialization_ops_t dubbo__serialization_hessian2;
 /* src/cluster/invoker_dubbo.c */
 extern const dubbo_protocol_ops_t dubbo__protocol_dubbo;
 /* src/registry/<name>.c */
@@ -31,6 +34,7 @@ static void add(dubbo_ext_point_t point, const void *table, const char *name)
 
 void dubbo__register_builtins(void)
 {
+    add(DUBBO_EXT_SERIALIZATION, &dubbo__serialization_hessian2, "hessian2");
     add(DUBBO_EXT_PROTOCOL, &dubbo__protocol_dubbo, dubbo__protocol_dubbo.name);
 
     static const dubbo_registry_ops_t *const registries[] = {

@@ -52,8 +52,8 @@ dubbo_invoker_t *dubbo_invoker_new_dubbo(const char *provider_url, const dubbo_u
     int n = snprintf(client_url, sizeof(client_url), "dubbo://%s%s%s:%d/%s?x=1",
                      strchr(u->host, ':') ? "[" : "", u->host, strchr(u->host, ':') ? "]" : "",
                      u->port, iface);
-    static const char *const keys[] = {"version",     "group",   "timeout",
-                                       "connections", "payload", "heartbeat"};
+    static const char *const keys[] = {"version", "group",     "timeout",      "connections",
+                                       "payload", "heartbeat", "serialization"};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         const char *v = pick(consumer, u, keys[i]);
         if (v && n > 0 && (size_t)n < sizeof(client_url))

@@ -31,7 +31,8 @@ struct dubbo_call {
     dubbo_arena_t *arena;
     uint64_t id;
     bool twoway;
-    dubbo_request_t req; /* method/args may be rewritten by filters (generic) */
+    const dubbo_serialization_ops_t *ser; /* the request's; the answer uses it too */
+    dubbo_request_t req;                  /* method/args may be rewritten by filters (generic) */
     const service_t *svc;
     const dubbo_method_t *method; /* NULL: no such method (answered at the chain's end) */
     size_t filter_pos;

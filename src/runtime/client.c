@@ -12,7 +12,9 @@
 #include <string.h>
 
 #include "dubbo/hessian2.h"
+#include "dubbo/extension.h"
 #include "dubbo/rpc.h"
+#include "dubbo/serialization.h"
 #include "dubbo/url.h"
 #include "core/internal.h"
 #include "core/log.h"
@@ -72,6 +74,7 @@ struct pending {
 struct dubbo_client {
     dubbo_url_t *url;
     char *interface, *version, *group;
+    const dubbo_serialization_ops_t *ser; /* the URL's `serialization`, default hessian2 */
     int timeout_ms;
     cconn_t **conns;
     int nconns;
@@ -293,16 +296,21 @@ static void handle_response(cconn_t *c, const dubbo_frame_t *f)
     }
     r.status = f->status;
     int rc = 0;
+    /* the answer's serialization is the one its header names (checked
+     * when the frame was cut) */
+    const dubbo_serialization_ops_t *ser = dubbo_serialization_by_id(dubbo_frame_serial(f));
+    if (!ser) ser = dubbo_serialization_default();
     if (f->status != DUBBO_STATUS_OK) {
-        dubbo_h2_decoder_t d;
-        dubbo_h2_decoder_init(&d, r.arena, f->body, f->body_len);
+        dubbo_serial_state_t d;
+        ser->reader_init(&d, r.arena, f->body, f->body_len);
         const char *msg = NULL;
-        if (dubbo_h2_decode_string(&d, &msg, NULL) || !msg) msg = dubbo_status_name(f->status);
-        dubbo_h2_decoder_destroy(&d);
+        size_t mlen;
+        if (ser->read_string(&d, &msg, &mlen) || !msg) msg = dubbo_status_name(f->status);
+        ser->reader_destroy(&d);
         r.error = msg;
     } else {
         dubbo_response_t res;
-        rc = dubbo_response_decode(r.arena, f->body, f->body_len, &res);
+        rc = dubbo_response_decode(ser, r.arena, f->body, f->body_len, &res);
         if (rc) {
             char detail[400];
             snprintf(detail, sizeof(detail), "%s", dubbo_last_error());
@@ -616,6 +624,22 @@ dubbo_client_t *dubbo_client_new(const char *url)
         dubbo_url_free(u);
         return NULL;
     }
+    const char *sname = dubbo_url_param(u, "serialization", "hessian2");
+    if (!(c->ser = dubbo_serialization_by_name(sname))) {
+        char known[256] = "";
+        const char *names[32];
+        size_t n = dubbo_extension_list(DUBBO_EXT_SERIALIZATION, names, 32);
+        for (size_t i = 0; i < n && i < 32; i++) {
+            size_t l = strlen(known);
+            snprintf(known + l, sizeof(known) - l, "%s%s", i ? ", " : "", names[i]);
+        }
+        dubbo__seterr(DUBBO_ENOT_FOUND,
+                      "client: url \"%s\": no serialization named \"%s\" (known: %s)", url, sname,
+                      known);
+        dubbo_url_free(u);
+        free(c);
+        return NULL;
+    }
     c->url = u;
     c->interface = strdup(dubbo_url_param(u, "interface", u->path));
     c->version = strdup(dubbo_url_param(u, "version", ""));
@@ -775,15 +799,14 @@ static pending_t *build(dubbo_client_t *c, const dubbo_invocation_t *inv, bool o
         };
         uint8_t h[DUBBO_HEADER_LEN] = {0};
         *rc = dubbo_buf_append(&p->frame, h, sizeof(h));
-        if (!*rc) *rc = dubbo_request_encode(&p->frame, &req);
+        if (!*rc) *rc = dubbo_request_encode(c->ser, &p->frame, &req);
         if (!*rc && p->frame.len - DUBBO_HEADER_LEN > p->c->payload)
             *rc = dubbo__seterr(
                 DUBBO_ETOO_BIG, "client: request %s.%s of %zu bytes exceeds the payload limit %zu",
                 c->interface, inv->method, p->frame.len - DUBBO_HEADER_LEN, p->c->payload);
         if (!*rc)
             dubbo_frame_header(p->frame.base,
-                               DUBBO_FLAG_REQUEST | (oneway ? 0 : DUBBO_FLAG_TWOWAY) |
-                                   DUBBO_SERIAL_HESSIAN2,
+                               DUBBO_FLAG_REQUEST | (oneway ? 0 : DUBBO_FLAG_TWOWAY) | c->ser->id,
                                0, p->id, (uint32_t)(p->frame.len - DUBBO_HEADER_LEN));
         else if (*rc != DUBBO_ETOO_BIG) {
             char detail[400];

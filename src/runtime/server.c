@@ -560,7 +560,8 @@ static void write_answer(dubbo_call_t *call)
     }
     if (status == DUBBO_STATUS_OK) {
         bool attach = dubbo_version_supports_attachments(call->req.dubbo_version);
-        rc = dubbo_response_encode(&frame, call->value, call->is_exception, attach, call->res_att);
+        rc = dubbo_response_encode(call->ser, &frame, call->value, call->is_exception, attach,
+                                   call->res_att);
         if (rc) {
             DLOG_ERROR("cannot encode the answer of %s.%s: %s", call->req.path, call->req.method,
                        dubbo_last_error());
@@ -569,10 +570,11 @@ static void write_answer(dubbo_call_t *call)
             char msg[600];
             snprintf(msg, sizeof(msg), "provider failed to serialize the result of %s.%s: %s",
                      call->req.path, call->req.method, dubbo_last_error());
-            rc = dubbo_error_body_encode(&frame, msg);
+            rc = dubbo_error_body_encode(call->ser, &frame, msg);
         }
     } else {
-        rc = dubbo_error_body_encode(&frame, call->error ? call->error : dubbo_status_name(status));
+        rc = dubbo_error_body_encode(call->ser, &frame,
+                                     call->error ? call->error : dubbo_status_name(status));
     }
     size_t body_len = frame.len - DUBBO_HEADER_LEN;
     if (!rc && body_len > call->srv->opts.payload) {
@@ -581,14 +583,15 @@ static void write_answer(dubbo_call_t *call)
                  call->srv->opts.payload);
         frame.len = DUBBO_HEADER_LEN;
         status = DUBBO_STATUS_BAD_RESPONSE;
-        rc = dubbo_error_body_encode(&frame, msg);
+        rc = dubbo_error_body_encode(call->ser, &frame, msg);
         body_len = frame.len - DUBBO_HEADER_LEN;
     }
     if (rc) {
         dubbo_buf_destroy(&frame);
         return;
     }
-    dubbo_frame_header(frame.base, DUBBO_SERIAL_HESSIAN2, status, call->id, (uint32_t)body_len);
+    dubbo_frame_header(frame.base, call->ser ? call->ser->id : DUBBO_SERIAL_HESSIAN2, status,
+                       call->id, (uint32_t)body_len);
     deliver(call->c, &frame);
 }
 
@@ -661,9 +664,10 @@ static void answer_overload(sconn_t *c, uint8_t flags, uint64_t id, const char *
     if (!(flags & DUBBO_FLAG_TWOWAY)) return;
     dubbo_buf_t body;
     dubbo_buf_init(&body, 0);
-    if (!dubbo_error_body_encode(&body, msg))
-        send_frame(c, DUBBO_SERIAL_HESSIAN2, DUBBO_STATUS_SERVER_THREADPOOL_EXHAUSTED, id,
-                   body.base, body.len);
+    const dubbo_serialization_ops_t *ser = dubbo_serialization_by_id(flags & DUBBO_SERIAL_MASK);
+    if (!ser) ser = dubbo_serialization_default();
+    if (!dubbo_error_body_encode(ser, &body, msg))
+        send_frame(c, ser->id, DUBBO_STATUS_SERVER_THREADPOOL_EXHAUSTED, id, body.base, body.len);
     dubbo_buf_destroy(&body);
 }
 
@@ -696,7 +700,8 @@ static void run_job(dubbo_server_t *s, sconn_t *c, uint8_t flags, uint64_t id, c
     call.arena = call_arena(s->opts.payload * 8 + ((size_t)1 << 20));
     char msg[1024];
     if (!call.arena) return;
-    int rc = dubbo_request_decode(call.arena, body, len, &call.req);
+    call.ser = dubbo_serialization_by_id(flags & DUBBO_SERIAL_MASK); /* checked with the frame */
+    int rc = dubbo_request_decode(call.ser, call.arena, body, len, &call.req);
     /* The decoded arguments count against the memory budget too. */
     size_t decoded = dubbo_arena_used(call.arena);
     if (!rc && decoded > ((size_t)64 << 10) && !mem_take_as(s, decoded, charged)) {
@@ -876,9 +881,10 @@ static void handle_frame(sconn_t *c, const dubbo_frame_t *f, batch_t *batch, siz
                  c->local, s->opts.threads, s->opts.queue);
         dubbo_buf_t body;
         dubbo_buf_init(&body, 0);
-        if (dubbo_frame_is_twoway(f) && !dubbo_error_body_encode(&body, msg))
-            send_frame(c, DUBBO_SERIAL_HESSIAN2, DUBBO_STATUS_SERVER_THREADPOOL_EXHAUSTED, f->id,
-                       body.base, body.len);
+        const dubbo_serialization_ops_t *ser = dubbo_serialization_by_id(dubbo_frame_serial(f));
+        if (dubbo_frame_is_twoway(f) && !dubbo_error_body_encode(ser, &body, msg))
+            send_frame(c, ser ? ser->id : DUBBO_SERIAL_HESSIAN2,
+                       DUBBO_STATUS_SERVER_THREADPOOL_EXHAUSTED, f->id, body.base, body.len);
         dubbo_buf_destroy(&body);
         mem_give(s, charged);
         return;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "dubbo/hessian2.h"
+#include "dubbo/serialization.h"
 #include "core/internal.h"
 #include "core/arena.h"
 
@@ -1518,3 +1519,95 @@ int dubbo_hessian2_encode(const dubbo_value_t *v, dubbo_buf_t *out)
     dubbo_h2_encoder_destroy(&e);
     return rc;
 }
+
+/* ---- the serialization plugin (include/dubbo/serialization.h) ---------------------- */
+
+_Static_assert(sizeof(dubbo_h2_decoder_t) <= DUBBO_SERIAL_STATE_SIZE &&
+                   sizeof(dubbo_h2_encoder_t) <= DUBBO_SERIAL_STATE_SIZE,
+               "hessian2 state must fit dubbo_serial_state_t");
+
+static void h2_reader_init(dubbo_serial_state_t *s, dubbo_arena_t *a, const uint8_t *in, size_t len)
+{
+    dubbo_h2_decoder_init((dubbo_h2_decoder_t *)s, a, in, len);
+}
+
+static int h2_read(dubbo_serial_state_t *s, dubbo_value_t **out)
+{
+    return dubbo_h2_decode((dubbo_h2_decoder_t *)s, out);
+}
+
+static int h2_read_string(dubbo_serial_state_t *s, const char **out, size_t *len)
+{
+    return dubbo_h2_decode_string((dubbo_h2_decoder_t *)s, out, len);
+}
+
+static size_t h2_reader_pos(const dubbo_serial_state_t *s)
+{
+    return ((const dubbo_h2_decoder_t *)s)->pos;
+}
+
+static bool h2_reader_done(const dubbo_serial_state_t *s)
+{
+    return dubbo_h2_decoder_done((const dubbo_h2_decoder_t *)s);
+}
+
+static void h2_reader_destroy(dubbo_serial_state_t *s)
+{
+    dubbo_h2_decoder_destroy((dubbo_h2_decoder_t *)s);
+}
+
+static void h2_writer_init(dubbo_serial_state_t *s, dubbo_buf_t *out)
+{
+    dubbo_h2_encoder_init((dubbo_h2_encoder_t *)s, out);
+}
+
+static int h2_write(dubbo_serial_state_t *s, const dubbo_value_t *v)
+{
+    return dubbo_h2_encode((dubbo_h2_encoder_t *)s, v);
+}
+
+static int h2_write_string(dubbo_serial_state_t *s, const char *str, size_t len)
+{
+    return dubbo_h2_write_string((dubbo_h2_encoder_t *)s, str, len);
+}
+
+static int h2_write_int(dubbo_serial_state_t *s, int32_t v)
+{
+    return dubbo_h2_write_int((dubbo_h2_encoder_t *)s, v);
+}
+
+static int h2_write_map_begin(dubbo_serial_state_t *s)
+{
+    return dubbo_h2_write_map_begin((dubbo_h2_encoder_t *)s, NULL);
+}
+
+static int h2_write_map_end(dubbo_serial_state_t *s)
+{
+    return dubbo_h2_write_map_end((dubbo_h2_encoder_t *)s);
+}
+
+static void h2_writer_destroy(dubbo_serial_state_t *s)
+{
+    dubbo_h2_encoder_destroy((dubbo_h2_encoder_t *)s);
+}
+
+const dubbo_serialization_ops_t dubbo__serialization_hessian2 = {
+    .name = "hessian2",
+    .id = 2,
+    .state_size = sizeof(dubbo_h2_decoder_t) > sizeof(dubbo_h2_encoder_t)
+                      ? sizeof(dubbo_h2_decoder_t)
+                      : sizeof(dubbo_h2_encoder_t),
+    .reader_init = h2_reader_init,
+    .read = h2_read,
+    .read_string = h2_read_string,
+    .reader_pos = h2_reader_pos,
+    .reader_done = h2_reader_done,
+    .reader_destroy = h2_reader_destroy,
+    .writer_init = h2_writer_init,
+    .write = h2_write,
+    .write_string = h2_write_string,
+    .write_int = h2_write_int,
+    .write_map_begin = h2_write_map_begin,
+    .write_map_end = h2_write_map_end,
+    .writer_destroy = h2_writer_destroy,
+};

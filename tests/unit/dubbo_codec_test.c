@@ -535,8 +535,8 @@ TEST(request_decode_captured)
             bytes_t fr = captured_frame(peers[p], requests[i].method);
             dubbo_arena_t *a = dubbo_arena_new(1 << 20);
             dubbo_request_t req;
-            int rc =
-                dubbo_request_decode(a, fr.p + DUBBO_HEADER_LEN, fr.len - DUBBO_HEADER_LEN, &req);
+            int rc = dubbo_request_decode(NULL, a, fr.p + DUBBO_HEADER_LEN,
+                                          fr.len - DUBBO_HEADER_LEN, &req);
             CHECK_EQ_INT(rc, 0);
             if (rc) {
                 fprintf(stderr, "  %s %s: %s\n", peers[p], requests[i].method, dubbo_last_error());
@@ -596,7 +596,7 @@ TEST(request_decode_java)
         bytes_t body = vector(names[i]);
         dubbo_arena_t *a = dubbo_arena_new(1 << 20);
         dubbo_request_t req;
-        int rc = dubbo_request_decode(a, body.p, body.len, &req);
+        int rc = dubbo_request_decode(NULL, a, body.p, body.len, &req);
         CHECK_EQ_INT(rc, 0);
         if (!rc) {
             CHECK_EQ_STR(req.method, methods[i]);
@@ -675,7 +675,7 @@ static bytes_t encode_request(const dubbo_request_t *req)
 {
     dubbo_buf_t b;
     dubbo_buf_init(&b, 0);
-    int rc = dubbo_request_encode(&b, req);
+    int rc = dubbo_request_encode(NULL, &b, req);
     CHECK_EQ_INT(rc, 0);
     if (rc) fprintf(stderr, "  encode %s: %s\n", req->method, dubbo_last_error());
     bytes_t r = {malloc(b.len + 1), b.len};
@@ -725,7 +725,7 @@ TEST(request_encode_like_node)
             /* Decoding and encoding again gives the same bytes: the value
              * model keeps list types, map order and int-vs-long. */
             dubbo_request_t back;
-            CHECK_EQ_INT(dubbo_request_decode(a, want.p, want.len, &back), 0);
+            CHECK_EQ_INT(dubbo_request_decode(NULL, a, want.p, want.len, &back), 0);
             if (!back.version) back.version = "";
             got = encode_request(&back);
             if (!requests[i].version) {
@@ -870,7 +870,7 @@ TEST(request_decode_malformed)
         memcpy(body, b.p, b.len);
         dubbo_arena_t *a = dubbo_arena_new(1 << 20);
         dubbo_request_t req;
-        int rc = dubbo_request_decode(a, body, b.len, &req);
+        int rc = dubbo_request_decode(NULL, a, body, b.len, &req);
         CHECK_ERR(bad_requests[i].name, rc, bad_requests[i].code, bad_requests[i].msg);
         dubbo_arena_free(a);
         free(body);
@@ -893,11 +893,11 @@ TEST(request_decode_limits)
     dubbo_buf_append(&b, s, 3);
     dubbo_buf_append(&b, big, sizeof(big));
     a = dubbo_arena_new(2048);
-    CHECK_ERR("arena limit", dubbo_request_decode(a, b.base, b.len, &req), DUBBO_ETOO_BIG,
+    CHECK_ERR("arena limit", dubbo_request_decode(NULL, a, b.base, b.len, &req), DUBBO_ETOO_BIG,
               "argument 0");
     dubbo_arena_free(a);
     a = dubbo_arena_new(1 << 20);
-    CHECK_EQ_INT(dubbo_request_decode(a, b.base, b.len, &req), 0);
+    CHECK_EQ_INT(dubbo_request_decode(NULL, a, b.base, b.len, &req), 0);
     CHECK_EQ_INT(req.args[0]->u.s.len, sizeof(big));
     CHECK(req.attachments == NULL); /* no attachments at all: accepted */
     dubbo_arena_free(a);
@@ -912,7 +912,7 @@ TEST(request_decode_limits)
         dubbo_buf_append(&b, "\x79", 1); /* list of 1 */
     dubbo_buf_append(&b, "\x4e", 1);
     a = dubbo_arena_new(1 << 20);
-    CHECK_ERR("too deep", dubbo_request_decode(a, b.base, b.len, &req), DUBBO_ETOO_DEEP,
+    CHECK_ERR("too deep", dubbo_request_decode(NULL, a, b.base, b.len, &req), DUBBO_ETOO_DEEP,
               "argument 0");
     dubbo_arena_free(a);
     dubbo_buf_destroy(&b);
@@ -928,8 +928,8 @@ TEST(request_decode_limits)
         dubbo_buf_append(&b, "I", 1);
     dubbo_buf_append(&b, "\x91", 1);
     a = dubbo_arena_new(1 << 20);
-    CHECK_ERR("long descriptor", dubbo_request_decode(a, b.base, b.len, &req), DUBBO_ETRUNCATED,
-              "argument 1");
+    CHECK_ERR("long descriptor", dubbo_request_decode(NULL, a, b.base, b.len, &req),
+              DUBBO_ETRUNCATED, "argument 1");
     dubbo_arena_free(a);
     dubbo_buf_destroy(&b);
     bytes_free(&head);
@@ -938,7 +938,7 @@ TEST(request_decode_limits)
      * and a null service version. */
     bytes_t ok = build("x4e|" PATH "x4e|" SAY DESC1 "s1|x4e");
     a = dubbo_arena_new(1 << 20);
-    CHECK_EQ_INT(dubbo_request_decode(a, ok.p, ok.len, &req), 0);
+    CHECK_EQ_INT(dubbo_request_decode(NULL, a, ok.p, ok.len, &req), 0);
     CHECK(req.dubbo_version == NULL && req.version == NULL && req.attachments == NULL);
     CHECK_EQ_INT(req.nargs, 1);
     dubbo_arena_free(a);
@@ -959,7 +959,7 @@ static bytes_t encode_response(const dubbo_value_t *v, bool exc, bool attach,
 {
     dubbo_buf_t b;
     dubbo_buf_init(&b, 0);
-    int rc = dubbo_response_encode(&b, v, exc, attach, att);
+    int rc = dubbo_response_encode(NULL, &b, v, exc, attach, att);
     CHECK_EQ_INT(rc, 0);
     bytes_t r = {malloc(b.len + 1), b.len};
     if (b.len) memcpy(r.p, b.base, b.len);
@@ -996,18 +996,18 @@ TEST(response_encode_vectors)
             dubbo_value_t *v = !strcmp(cases[i].name, "sayHello") ? str(a, "hello world")
                                : !strcmp(cases[i].name, "greet")  ? str(a, GREETING)
                                                                   : dubbo_v_int(a, 7);
-            rc = dubbo_response_encode(&b, v, false, false, NULL);
+            rc = dubbo_response_encode(NULL, &b, v, false, false, NULL);
             break;
         }
-        case 2: rc = dubbo_response_encode(&b, NULL, false, false, NULL); break;
+        case 2: rc = dubbo_response_encode(NULL, &b, NULL, false, false, NULL); break;
         case 3:
             rc = dubbo_response_encode(
-                &b, dubbo_exception_new(a, "java.lang.IllegalStateException", "boom"), true, true,
-                NULL);
+                NULL, &b, dubbo_exception_new(a, "java.lang.IllegalStateException", "boom"), true,
+                true, NULL);
             break;
-        case 4: rc = dubbo_response_encode(&b, make_user(a), false, true, NULL); break;
-        case 5: rc = dubbo_response_encode(&b, dubbo_v_null(), false, true, NULL); break;
-        case -1: rc = dubbo_error_body_encode(&b, "no such service"); break;
+        case 4: rc = dubbo_response_encode(NULL, &b, make_user(a), false, true, NULL); break;
+        case 5: rc = dubbo_response_encode(NULL, &b, dubbo_v_null(), false, true, NULL); break;
+        case -1: rc = dubbo_error_body_encode(NULL, &b, "no such service"); break;
         case -2: {
             /* a heartbeat answer: an event response whose data is null */
             dubbo_h2_encoder_t e;
@@ -1103,7 +1103,7 @@ TEST(response_encode_kinds)
         CHECK_BYTES(cases[i].name, got.p, got.len, want.p, want.len);
         /* and our decoder reads back what was meant */
         dubbo_response_t res;
-        int rc = dubbo_response_decode(a, got.p, got.len, &res);
+        int rc = dubbo_response_decode(NULL, a, got.p, got.len, &res);
         CHECK_EQ_INT(rc, 0);
         if (!rc) {
             CHECK(dubbo_value_equal(res.value, cases[i].v));
@@ -1132,13 +1132,13 @@ TEST(response_encode_kinds)
     /* error bodies: the message as one string */
     dubbo_buf_t b;
     dubbo_buf_init(&b, 0);
-    CHECK_EQ_INT(dubbo_error_body_encode(&b, "Service not found: com.example.X"), 0);
+    CHECK_EQ_INT(dubbo_error_body_encode(NULL, &b, "Service not found: com.example.X"), 0);
     bytes_t want = build("sService not found: com.example.X");
     CHECK(want.p[0] == 0x30 && want.p[1] == 0x20); /* 32 characters: the two-byte length */
     CHECK_BYTES("error body", b.base, b.len, want.p, want.len);
     bytes_free(&want);
     dubbo_buf_clear(&b);
-    CHECK_EQ_INT(dubbo_error_body_encode(&b, ""), 0);
+    CHECK_EQ_INT(dubbo_error_body_encode(NULL, &b, ""), 0);
     CHECK_EQ_INT(b.len, 1);
     CHECK_EQ_INT(b.base[0], 0x00);
     dubbo_buf_destroy(&b);
@@ -1162,7 +1162,7 @@ TEST(response_decode_vectors)
         size_t blen = fr.len - DUBBO_HEADER_LEN;
         dubbo_arena_t *a = dubbo_arena_new(1 << 20);
         dubbo_response_t res;
-        int rc = dubbo_response_decode(a, body, blen, &res);
+        int rc = dubbo_response_decode(NULL, a, body, blen, &res);
         CHECK_EQ_INT(rc, 0);
         if (rc) goto next;
         CHECK_EQ_INT(res.kind, cases[i].kind);
@@ -1232,7 +1232,7 @@ TEST(response_decode_malformed)
         memcpy(body, b.p, b.len);
         dubbo_arena_t *a = dubbo_arena_new(1 << 20);
         dubbo_response_t res;
-        CHECK_ERR(cases[i].name, dubbo_response_decode(a, body, b.len, &res), cases[i].code,
+        CHECK_ERR(cases[i].name, dubbo_response_decode(NULL, a, body, b.len, &res), cases[i].code,
                   cases[i].msg);
         dubbo_arena_free(a);
         free(body);
@@ -1246,7 +1246,7 @@ TEST(response_decode_malformed)
         bytes_t b = hex_parse(ok[i]);
         dubbo_arena_t *a = dubbo_arena_new(1 << 20);
         dubbo_response_t res;
-        int rc = dubbo_response_decode(a, b.p, b.len, &res);
+        int rc = dubbo_response_decode(NULL, a, b.p, b.len, &res);
         if (rc) fprintf(stderr, "  %s: %s\n", ok[i], dubbo_last_error());
         CHECK_EQ_INT(rc, 0);
         dubbo_arena_free(a);

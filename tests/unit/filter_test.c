@@ -395,8 +395,8 @@ TEST(helpers)
     CHECK(!dubbo__filter_url_has(u, "tps"));
     CHECK(dubbo__filter_url_has(u, "token"));
     CHECK(!dubbo__filter_url_has(u, "accesslog"));
-    CHECK_EQ_INT(dubbo__filter_method_int(u, "sleep", "actives", 0), 2);
-    CHECK_EQ_INT(dubbo__filter_method_int(u, "other", "actives", 7), 7);
+    CHECK_EQ_INT(dubbo_url_method_param_int(u, "sleep", "actives", 0), 2);
+    CHECK_EQ_INT(dubbo_url_method_param_int(u, "other", "actives", 7), 7);
     dubbo_url_free(u);
 }
 

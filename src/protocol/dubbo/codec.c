@@ -6,6 +6,7 @@
 
 #include "protocol/dubbo/codec.h"
 #include "dubbo/hessian2.h"
+#include "dubbo/serialization.h"
 #include "core/internal.h"
 
 static uint32_t rd32(const uint8_t *p)
@@ -31,10 +32,10 @@ int64_t dubbo_frame_decode(const uint8_t *in, size_t len, size_t max_payload, du
     f->body_len = rd32(in + 12);
     int serial = in[2] & DUBBO_SERIAL_MASK;
     /* Only hessian2 is spoken; every other id, 0 included, is refused. */
-    if (serial != DUBBO_SERIAL_HESSIAN2)
+    if (!dubbo_serialization_by_id(serial))
         return dubbo__seterr(DUBBO_EMALFORMED,
-                             "dubbo: unsupported serialization id %d in frame %llu (only hessian2 "
-                             "= 2)",
+                             "dubbo: unsupported serialization id %d in frame %llu (registered: "
+                             "hessian2=2 and any added with DUBBO_EXT_SERIALIZATION)",
                              serial, (unsigned long long)f->id);
     if (f->body_len > max_payload)
         return dubbo__seterr(DUBBO_ETOO_BIG,
@@ -100,10 +101,13 @@ int dubbo_desc_count(const char *desc)
     return n;
 }
 
-static int body_string(dubbo_h2_decoder_t *d, const char **out, const char *field)
+#define SER(s) ((s) ? (s) : dubbo_serialization_default())
+
+static int body_string(const dubbo_serialization_ops_t *ser, dubbo_serial_state_t *d,
+                       const char **out, const char *field)
 {
     size_t len;
-    int rc = dubbo_h2_decode_string(d, out, &len);
+    int rc = ser->read_string(d, out, &len);
     if (rc) {
         char detail[400];
         snprintf(detail, sizeof(detail), "%s", dubbo_last_error());
@@ -112,17 +116,19 @@ static int body_string(dubbo_h2_decoder_t *d, const char **out, const char *fiel
     return 0;
 }
 
-int dubbo_request_decode(dubbo_arena_t *a, const uint8_t *body, size_t len, dubbo_request_t *req)
+int dubbo_request_decode(const dubbo_serialization_ops_t *ser, dubbo_arena_t *a,
+                         const uint8_t *body, size_t len, dubbo_request_t *req)
 {
-    dubbo_h2_decoder_t d;
-    dubbo_h2_decoder_init(&d, a, body, len);
+    ser = SER(ser);
+    dubbo_serial_state_t d;
+    ser->reader_init(&d, a, body, len);
     memset(req, 0, sizeof(*req));
     int rc;
-    if ((rc = body_string(&d, &req->dubbo_version, "dubbo version")) ||
-        (rc = body_string(&d, &req->path, "service path")) ||
-        (rc = body_string(&d, &req->version, "service version")) ||
-        (rc = body_string(&d, &req->method, "method name")) ||
-        (rc = body_string(&d, &req->desc, "parameter types")))
+    if ((rc = body_string(ser, &d, &req->dubbo_version, "dubbo version")) ||
+        (rc = body_string(ser, &d, &req->path, "service path")) ||
+        (rc = body_string(ser, &d, &req->version, "service version")) ||
+        (rc = body_string(ser, &d, &req->method, "method name")) ||
+        (rc = body_string(ser, &d, &req->desc, "parameter types")))
         goto out;
     if (!req->path || !req->method) {
         rc = dubbo__seterr(DUBBO_EMALFORMED, "dubbo: request without %s",
@@ -143,8 +149,8 @@ int dubbo_request_decode(dubbo_arena_t *a, const uint8_t *body, size_t len, dubb
         }
     }
     for (int i = 0; i < n; i++) {
-        size_t at = d.pos;
-        if ((rc = dubbo_h2_decode(&d, &req->args[i]))) {
+        size_t at = ser->reader_pos(&d);
+        if ((rc = ser->read(&d, &req->args[i]))) {
             char detail[400];
             snprintf(detail, sizeof(detail), "%s", dubbo_last_error());
             rc = dubbo__seterr(rc, "dubbo: %s.%s argument %d (at body offset %zu): %s", req->path,
@@ -154,9 +160,9 @@ int dubbo_request_decode(dubbo_arena_t *a, const uint8_t *body, size_t len, dubb
     }
     /* Attachments are optional for very old peers; present in every peer we
      * know (Java, Go, dubbo2.js). */
-    if (!dubbo_h2_decoder_done(&d)) {
+    if (!ser->reader_done(&d)) {
         dubbo_value_t *att;
-        if ((rc = dubbo_h2_decode(&d, &att))) {
+        if ((rc = ser->read(&d, &att))) {
             char detail[400];
             snprintf(detail, sizeof(detail), "%s", dubbo_last_error());
             rc = dubbo__seterr(rc, "dubbo: %s.%s attachments: %s", req->path, req->method, detail);
@@ -170,38 +176,40 @@ int dubbo_request_decode(dubbo_arena_t *a, const uint8_t *body, size_t len, dubb
         }
         req->attachments = att->type == DUBBO_T_MAP ? att : NULL;
     }
-    if (!dubbo_h2_decoder_done(&d))
+    if (!ser->reader_done(&d))
         rc = dubbo__seterr(DUBBO_EMALFORMED, "dubbo: %zu trailing bytes after the request at %zu",
-                           d.len - d.pos, d.pos);
+                           len - ser->reader_pos(&d), ser->reader_pos(&d));
 out:
-    dubbo_h2_decoder_destroy(&d);
+    ser->reader_destroy(&d);
     return rc;
 }
 
-int dubbo_request_encode(dubbo_buf_t *out, const dubbo_request_t *req)
+int dubbo_request_encode(const dubbo_serialization_ops_t *ser, dubbo_buf_t *out,
+                         const dubbo_request_t *req)
 {
     if (!req->path || !req->method)
         return dubbo__seterr(DUBBO_EINVAL, "dubbo: a request needs a service path and a method");
-    dubbo_h2_encoder_t e;
-    dubbo_h2_encoder_init(&e, out);
+    ser = SER(ser);
+    dubbo_serial_state_t e;
+    ser->writer_init(&e, out);
     const char *dv = req->dubbo_version ? req->dubbo_version : DUBBO_PROTOCOL_VERSION;
     const char *desc = req->desc ? req->desc : "";
     int rc;
-    if ((rc = dubbo_h2_write_string(&e, dv, strlen(dv))) ||
-        (rc = dubbo_h2_write_string(&e, req->path, strlen(req->path))) ||
-        (rc = dubbo_h2_write_string(&e, req->version ? req->version : "",
-                                    req->version ? strlen(req->version) : 0)) ||
-        (rc = dubbo_h2_write_string(&e, req->method, strlen(req->method))) ||
-        (rc = dubbo_h2_write_string(&e, desc, strlen(desc))))
+    if ((rc = ser->write_string(&e, dv, strlen(dv))) ||
+        (rc = ser->write_string(&e, req->path, strlen(req->path))) ||
+        (rc = ser->write_string(&e, req->version ? req->version : "",
+                                req->version ? strlen(req->version) : 0)) ||
+        (rc = ser->write_string(&e, req->method, strlen(req->method))) ||
+        (rc = ser->write_string(&e, desc, strlen(desc))))
         goto out;
     for (size_t i = 0; i < req->nargs; i++)
-        if ((rc = dubbo_h2_encode(&e, req->args[i]))) goto out;
+        if ((rc = ser->write(&e, req->args[i]))) goto out;
     if (req->attachments)
-        rc = dubbo_h2_encode(&e, req->attachments);
-    else if (!(rc = dubbo_h2_write_map_begin(&e, NULL)))
-        rc = dubbo_h2_write_map_end(&e);
+        rc = ser->write(&e, req->attachments);
+    else if (!(rc = ser->write_map_begin(&e)))
+        rc = ser->write_map_end(&e);
 out:
-    dubbo_h2_encoder_destroy(&e);
+    ser->writer_destroy(&e);
     return rc;
 }
 
@@ -213,13 +221,15 @@ static int field_error(int rc, const char *field)
     return dubbo__seterr(rc, "dubbo: response %s: %s", field, detail);
 }
 
-int dubbo_response_decode(dubbo_arena_t *a, const uint8_t *body, size_t len, dubbo_response_t *res)
+int dubbo_response_decode(const dubbo_serialization_ops_t *ser, dubbo_arena_t *a,
+                          const uint8_t *body, size_t len, dubbo_response_t *res)
 {
-    dubbo_h2_decoder_t d;
-    dubbo_h2_decoder_init(&d, a, body, len);
+    ser = SER(ser);
+    dubbo_serial_state_t d;
+    ser->reader_init(&d, a, body, len);
     memset(res, 0, sizeof(*res));
     dubbo_value_t *kind;
-    int rc = dubbo_h2_decode(&d, &kind);
+    int rc = ser->read(&d, &kind);
     if (rc) {
         rc = field_error(rc, "kind");
         goto out;
@@ -240,14 +250,14 @@ int dubbo_response_decode(dubbo_arena_t *a, const uint8_t *body, size_t len, dub
         res->kind != DUBBO_RESPONSE_NULL_VALUE_WITH_ATTACHMENTS) {
         bool exc = res->kind == DUBBO_RESPONSE_WITH_EXCEPTION ||
                    res->kind == DUBBO_RESPONSE_WITH_EXCEPTION_WITH_ATTACHMENTS;
-        if ((rc = dubbo_h2_decode(&d, &res->value))) {
+        if ((rc = ser->read(&d, &res->value))) {
             rc = field_error(rc, exc ? "exception" : "value");
             goto out;
         }
     }
     if (res->kind >= 3) {
         dubbo_value_t *att;
-        if ((rc = dubbo_h2_decode(&d, &att))) {
+        if ((rc = ser->read(&d, &att))) {
             rc = field_error(rc, "attachments");
             goto out;
         }
@@ -261,54 +271,57 @@ int dubbo_response_decode(dubbo_arena_t *a, const uint8_t *body, size_t len, dub
         res->attachments = att->type == DUBBO_T_MAP ? att : NULL;
     }
 out:
-    dubbo_h2_decoder_destroy(&d);
+    ser->reader_destroy(&d);
     return rc;
 }
 
-int dubbo_response_encode(dubbo_buf_t *out, const dubbo_value_t *value, bool is_exception,
-                          bool attach, const dubbo_value_t *attachments)
+int dubbo_response_encode(const dubbo_serialization_ops_t *ser, dubbo_buf_t *out,
+                          const dubbo_value_t *value, bool is_exception, bool attach,
+                          const dubbo_value_t *attachments)
 {
-    dubbo_h2_encoder_t e;
-    dubbo_h2_encoder_init(&e, out);
+    ser = SER(ser);
+    dubbo_serial_state_t e;
+    ser->writer_init(&e, out);
     bool null = !value || value->type == DUBBO_T_NULL;
     int kind = is_exception ? DUBBO_RESPONSE_WITH_EXCEPTION
                : null       ? DUBBO_RESPONSE_NULL_VALUE
                             : DUBBO_RESPONSE_VALUE;
     if (attach) kind += 3;
-    int rc = dubbo_h2_write_int(&e, kind);
-    if (!rc && (is_exception || !null)) rc = dubbo_h2_encode(&e, value);
+    int rc = ser->write_int(&e, kind);
+    if (!rc && (is_exception || !null)) rc = ser->write(&e, value);
     if (!rc && attach) {
         /* Java adds its protocol version to every response's attachments. */
-        rc = dubbo_h2_write_map_begin(&e, NULL);
+        rc = ser->write_map_begin(&e);
         bool has_dubbo = false;
         if (attachments && attachments->type == DUBBO_T_MAP) {
             for (size_t i = 0; !rc && i < attachments->u.map.len; i++) {
                 const dubbo_value_t *k = attachments->u.map.items[i].key;
                 if (k && k->type == DUBBO_T_STRING && strcmp(k->u.s.ptr, "dubbo") == 0)
                     has_dubbo = true;
-                if (!(rc = dubbo_h2_encode(&e, k)))
-                    rc = dubbo_h2_encode(&e, attachments->u.map.items[i].value);
+                if (!(rc = ser->write(&e, k)))
+                    rc = ser->write(&e, attachments->u.map.items[i].value);
             }
         }
         if (!rc && !has_dubbo) {
-            rc = dubbo_h2_write_string(&e, "dubbo", 5);
+            rc = ser->write_string(&e, "dubbo", 5);
             if (!rc)
-                rc = dubbo_h2_write_string(&e, DUBBO_PROTOCOL_VERSION,
-                                           strlen(DUBBO_PROTOCOL_VERSION));
+                rc = ser->write_string(&e, DUBBO_PROTOCOL_VERSION, strlen(DUBBO_PROTOCOL_VERSION));
         }
-        if (!rc) rc = dubbo_h2_write_map_end(&e);
+        if (!rc) rc = ser->write_map_end(&e);
     }
-    dubbo_h2_encoder_destroy(&e);
+    ser->writer_destroy(&e);
     return rc;
 }
 
-int dubbo_error_body_encode(dubbo_buf_t *out, const char *message)
+int dubbo_error_body_encode(const dubbo_serialization_ops_t *ser, dubbo_buf_t *out,
+                            const char *message)
 {
     if (!message) message = "";
-    dubbo_h2_encoder_t e;
-    dubbo_h2_encoder_init(&e, out);
-    int rc = dubbo_h2_write_string(&e, message, strlen(message));
-    dubbo_h2_encoder_destroy(&e);
+    ser = SER(ser);
+    dubbo_serial_state_t e;
+    ser->writer_init(&e, out);
+    int rc = ser->write_string(&e, message, strlen(message));
+    ser->writer_destroy(&e);
     return rc;
 }
 

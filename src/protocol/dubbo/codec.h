@@ -11,6 +11,7 @@
 
 #include "dubbo/buf.h"
 #include "dubbo/buf.h"
+#include "dubbo/serialization.h"
 #include "dubbo/value.h"
 #include "dubbo/value.h"
 
@@ -97,11 +98,17 @@ typedef struct {
  * Returns the count or DUBBO_EMALFORMED naming the bad position. */
 int dubbo_desc_count(const char *desc);
 
-/* Decode a request body (hessian2). Bounded by the arena's limit. */
-int dubbo_request_decode(dubbo_arena_t *a, const uint8_t *body, size_t len, dubbo_request_t *req);
+/* The body functions below read and write with `ser`, the serialization
+ * the frame's header names (dubbo_serialization_by_id(dubbo_frame_serial(f)));
+ * NULL is hessian2. */
+
+/* Decode a request body. Bounded by the arena's limit. */
+int dubbo_request_decode(const dubbo_serialization_ops_t *ser, dubbo_arena_t *a,
+                         const uint8_t *body, size_t len, dubbo_request_t *req);
 
 /* Append a request body. */
-int dubbo_request_encode(dubbo_buf_t *out, const dubbo_request_t *req);
+int dubbo_request_encode(const dubbo_serialization_ops_t *ser, dubbo_buf_t *out,
+                         const dubbo_request_t *req);
 
 /* A response body for status OK. */
 typedef struct {
@@ -111,18 +118,21 @@ typedef struct {
 } dubbo_response_t;
 
 /* Decode a status-OK response body. */
-int dubbo_response_decode(dubbo_arena_t *a, const uint8_t *body, size_t len, dubbo_response_t *res);
+int dubbo_response_decode(const dubbo_serialization_ops_t *ser, dubbo_arena_t *a,
+                          const uint8_t *body, size_t len, dubbo_response_t *res);
 
 /* Append a status-OK response body. The kind is chosen from the value and
  * whether the peer announced attachment support (`attach`): value / null /
  * exception, plus 3 when attach. With attach, the attachments map (may be
  * NULL: an empty one is written) gets "dubbo" = DUBBO_PROTOCOL_VERSION like
  * Java does. */
-int dubbo_response_encode(dubbo_buf_t *out, const dubbo_value_t *value, bool is_exception,
-                          bool attach, const dubbo_value_t *attachments);
+int dubbo_response_encode(const dubbo_serialization_ops_t *ser, dubbo_buf_t *out,
+                          const dubbo_value_t *value, bool is_exception, bool attach,
+                          const dubbo_value_t *attachments);
 
 /* Append the body of a non-OK response: the error message as a string. */
-int dubbo_error_body_encode(dubbo_buf_t *out, const char *message);
+int dubbo_error_body_encode(const dubbo_serialization_ops_t *ser, dubbo_buf_t *out,
+                            const char *message);
 
 /* Java's Version.isSupportResponseAttachment for the request's dubbo version. */
 bool dubbo_version_supports_attachments(const char *version);

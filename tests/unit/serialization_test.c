@@ -1,0 +1,137 @@
+/* Serializations are plugins (include/dubbo/serialization.h): found by
+ * name and by header id, and a new one works end to end without a line of
+ * the runtime changing. The test registers "h2copy", hessian2's functions
+ * under id 30, and calls a real server with it. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "dubbo/error.h"
+#include "dubbo/extension.h"
+#include "dubbo/rpc.h"
+#include "dubbo/serialization.h"
+#include "protocol/dubbo/codec.h"
+#include "test.h"
+
+static dubbo_serialization_ops_t h2copy;
+
+static void register_copy(void)
+{
+    static bool done;
+    if (done) return;
+    done = true;
+    h2copy = *dubbo_serialization_default();
+    h2copy.name = "h2copy";
+    h2copy.id = 30;
+    CHECK_EQ_INT(dubbo_extension_register(DUBBO_EXT_SERIALIZATION, &h2copy), 0);
+}
+
+static void hello(dubbo_call_t *call, void *user)
+{
+    (void)user;
+    const dubbo_value_t *n = dubbo_call_arg(call, 0);
+    char buf[128];
+    snprintf(buf, sizeof(buf), "Hello %s", n && n->type == DUBBO_T_STRING ? n->u.s.ptr : "?");
+    dubbo_call_return(call, dubbo_v_cstr(dubbo_call_arena(call), buf));
+}
+
+static dubbo_server_t *serve(void)
+{
+    dubbo_server_options_t o;
+    dubbo_server_options_init(&o);
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.threads = 2;
+    dubbo_server_t *s = dubbo_server_new(&o);
+    static const dubbo_method_t m[] = {{"sayHello", hello}};
+    dubbo_service_t svc = {.interface = "org.x.Ser", .methods = m, .nmethods = 1};
+    CHECK_EQ_INT(dubbo_server_export(s, &svc), 0);
+    CHECK_EQ_INT(dubbo_server_start(s), 0);
+    return s;
+}
+
+TEST(lookup)
+{
+    register_copy();
+    const dubbo_serialization_ops_t *h = dubbo_serialization_by_name("hessian2");
+    CHECK(h != NULL && h->id == 2 && h == dubbo_serialization_default());
+    CHECK(dubbo_serialization_by_id(2) == h);
+    CHECK(dubbo_serialization_by_id(30) == &h2copy);
+    CHECK(dubbo_serialization_by_name("h2copy") == &h2copy);
+    CHECK(dubbo_serialization_by_id(29) == NULL);
+    CHECK(dubbo_serialization_by_id(0) == NULL && dubbo_serialization_by_id(99) == NULL);
+    CHECK(dubbo_serialization_by_name("kryo") == NULL);
+}
+
+/* The consumer's `serialization` picks the plugin; the provider answers in
+ * the request's serialization, as Java does. */
+TEST(plugin_end_to_end)
+{
+    register_copy();
+    dubbo_server_t *s = serve();
+    char url[160];
+    snprintf(url, sizeof(url), "dubbo://127.0.0.1:%d/org.x.Ser?serialization=h2copy",
+             dubbo_server_port(s));
+    dubbo_client_t *c = dubbo_client_new(url);
+    CHECK(c != NULL);
+    dubbo_arena_t *a = dubbo_arena_new(0);
+    dubbo_value_t *arg = dubbo_v_cstr(a, "plugin");
+    dubbo_invocation_t inv = {.method = "sayHello", .args = &arg, .nargs = 1};
+    dubbo_result_t r;
+    CHECK_EQ_INT(dubbo_client_call(c, &inv, &r), 0);
+    CHECK(r.value && r.value->type == DUBBO_T_STRING &&
+          strcmp(r.value->u.s.ptr, "Hello plugin") == 0);
+    dubbo_result_destroy(&r);
+    dubbo_client_free(c);
+
+    /* on the wire: a request with id 30 gets an answer with id 30 */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)dubbo_server_port(s))};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+    dubbo_buf_t frame;
+    dubbo_buf_init(&frame, 0);
+    uint8_t h[DUBBO_HEADER_LEN] = {0};
+    dubbo_buf_append(&frame, h, sizeof(h));
+    dubbo_request_t req = {.path = "org.x.Ser",
+                           .method = "sayHello",
+                           .desc = "Ljava/lang/String;",
+                           .args = &arg,
+                           .nargs = 1};
+    CHECK_EQ_INT(dubbo_request_encode(&h2copy, &frame, &req), 0);
+    dubbo_frame_header(frame.base, DUBBO_FLAG_REQUEST | DUBBO_FLAG_TWOWAY | 30, 0, 7,
+                       (uint32_t)(frame.len - DUBBO_HEADER_LEN));
+    CHECK(send(fd, frame.base, frame.len, 0) == (ssize_t)frame.len);
+    uint8_t got[DUBBO_HEADER_LEN];
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    CHECK(recv(fd, got, sizeof(got), MSG_WAITALL) == (ssize_t)sizeof(got));
+    CHECK_EQ_INT(got[2] & DUBBO_SERIAL_MASK, 30);
+    CHECK_EQ_INT(got[3], DUBBO_STATUS_OK);
+    close(fd);
+
+    /* an id nobody registered closes the connection with the reason */
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    dubbo_frame_header(frame.base, DUBBO_FLAG_REQUEST | DUBBO_FLAG_TWOWAY | 29, 0, 8,
+                       (uint32_t)(frame.len - DUBBO_HEADER_LEN));
+    CHECK(send(fd, frame.base, frame.len, 0) == (ssize_t)frame.len);
+    CHECK_EQ_INT(recv(fd, got, sizeof(got), 0), 0);
+    close(fd);
+    dubbo_buf_destroy(&frame);
+    dubbo_arena_free(a);
+    dubbo_server_free(s);
+}
+
+TEST(unknown_name_named)
+{
+    register_copy();
+    CHECK(dubbo_client_new("dubbo://127.0.0.1:1/org.x.Ser?serialization=kryo") == NULL);
+    CHECK(strstr(dubbo_last_error(), "no serialization named \"kryo\" (known: h2copy, hessian2)") !=
+          NULL);
+}
+
+TEST_MAIN(TEST_ENTRY(lookup), TEST_ENTRY(plugin_end_to_end), TEST_ENTRY(unknown_name_named))
