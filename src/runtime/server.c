@@ -427,12 +427,16 @@ static void conn_unref_task(void *c)
 
 static void flush(sconn_t *c);
 
+static void mem_give(dubbo_server_t *s, size_t n);
+
 static void on_written(uv_write_t *req, int status)
 {
     wreq_t *w = (wreq_t *)req;
     sconn_t *c = w->c;
+    size_t n = w->data.len;
     dubbo_buf_destroy(&w->data);
     free(w);
+    mem_give(c->srv, n); /* answers being written count against the budget */
     c->writing = false;
     if (status == 0 && !c->closing) flush(c);
     conn_unref(c);
@@ -449,9 +453,11 @@ static void flush(sconn_t *c)
     uv_buf_t b = uv_buf_init((char *)w->data.base, (unsigned)w->data.len);
     atomic_fetch_add(&c->refs, 1);
     c->writing = true;
+    atomic_fetch_add(&c->srv->mem, w->data.len);
     int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_written);
     if (rc) {
         c->writing = false;
+        atomic_fetch_sub(&c->srv->mem, w->data.len);
         dubbo_buf_destroy(&w->data);
         free(w);
         conn_unref(c);
@@ -478,7 +484,15 @@ static void answer_on_loop(void *arg)
 {
     answer_t *a = arg;
     sconn_t *c = a->c;
-    if (!c->closing && !dubbo_buf_append(&c->out, a->frame.base, a->frame.len)) flush(c);
+    if (!c->closing && c->out.len == 0) {
+        /* adopt the answer's memory instead of copying it */
+        dubbo_buf_destroy(&c->out);
+        c->out = a->frame;
+        dubbo_buf_init(&a->frame, 0);
+        flush(c);
+    } else if (!c->closing && !dubbo_buf_append(&c->out, a->frame.base, a->frame.len)) {
+        flush(c);
+    }
     dubbo_buf_destroy(&a->frame);
     free(a);
     conn_unref(c);
@@ -1005,28 +1019,32 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
             conn_close(c, dubbo_last_error());
             return;
         }
-        if (r == 0) {
-            /* A frame whose header is here and body is not: take its size
-             * from the budget now, or refuse it and drop its body unread. */
-            const uint8_t *h = c->rbuf.base + off;
-            if (!c->admitted && c->rbuf.len - off >= DUBBO_HEADER_LEN &&
-                (h[2] & DUBBO_FLAG_REQUEST) && !(h[2] & DUBBO_FLAG_EVENT)) {
-                size_t need = DUBBO_HEADER_LEN + be32(h + 12);
-                if (mem_take(s, need)) {
-                    c->admitted = need;
-                } else {
-                    char msg[256];
-                    uint64_t id = be64(h + 4);
-                    overload_message(s, c, need, msg, sizeof(msg));
-                    dubbo__log_limited(&s->log_rl, "request %llu from %s refused: %s",
-                                       (unsigned long long)id, c->remote, msg);
-                    answer_overload(c, h[2], id, msg);
-                    c->discard = need;
-                    continue;
-                }
+        /* The budget counts the bytes a frame really holds, as they arrive
+         * (a header announcing 8 MiB holds 16 bytes, so clients that send a
+         * header and stall cannot reserve what they never send). A frame
+         * whose bytes no longer fit is refused: answered status 100, its
+         * bytes given back and the rest of it dropped as it arrives. */
+        size_t have = r > 0 ? (size_t)r : c->rbuf.len - off;
+        const uint8_t *h = c->rbuf.base + off;
+        if (have < DUBBO_HEADER_LEN) break; /* a few bytes of a header: not counted */
+        if (have > c->admitted && !mem_take(s, have - c->admitted)) {
+            size_t total = DUBBO_HEADER_LEN + be32(h + 12);
+            if ((h[2] & DUBBO_FLAG_REQUEST) && !(h[2] & DUBBO_FLAG_EVENT)) {
+                char msg[256];
+                uint64_t id = be64(h + 4);
+                overload_message(s, c, total, msg, sizeof(msg));
+                dubbo__log_limited(&s->log_rl, "request %llu from %s refused: %s",
+                                   (unsigned long long)id, c->remote, msg);
+                answer_overload(c, h[2], id, msg);
             }
-            break;
+            atomic_fetch_sub(&s->mem, c->admitted);
+            c->admitted = 0;
+            off += have;
+            c->discard = total > have ? total - have : 0;
+            continue;
         }
+        if (have > c->admitted) c->admitted = have;
+        if (r == 0) break;
         size_t charged = c->admitted;
         c->admitted = 0;
         handle_frame(c, &f, &batch, charged);
