@@ -108,11 +108,12 @@ typedef struct {
     int first_request_timeout_ms; /* a new connection must deliver its first whole frame
                                      (a request or a heartbeat) within this; default
                                      2 x heartbeat_ms */
-    size_t memory_budget;         /* bytes that requests in flight may hold: frames being read,
-                                     queued bodies and decoded arguments; default 64 MiB, at least
-                                     one frame of `payload`. A request that does not fit is
-                                     answered SERVER_THREADPOOL_EXHAUSTED (100, Java's overload
-                                     status) and its body dropped unread */
+    size_t memory_budget;         /* bytes that requests in flight may hold: the bytes of
+                                     frames being read (as they arrive), queued bodies, decoded
+                                     arguments and answers being written; default 64 MiB, at
+                                     least one frame of `payload`. A request that does not fit
+                                     is answered SERVER_THREADPOOL_EXHAUSTED (100, Java's
+                                     overload status) and the rest of its body dropped unread */
 } dubbo_server_options_t;
 
 #define DUBBO_SERVER_OPTIONS_VERSION 2
