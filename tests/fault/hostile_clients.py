@@ -42,7 +42,7 @@ gives how long the provider stays unusable.
 --long: part A 10 bursts in a row on one provider (RSS must not creep), part
 B once with the defaults, part C until the squat ends.
 """
-import os
+import re
 import selectors
 import socket
 import statistics
@@ -303,6 +303,9 @@ def part_b(env, v, args):
     worst = max(per_sec.values()) if per_sec else 0
     v.figure("slow_clients.close_warnings_logged", f"{len(closes)} lines, at most {worst} a second")
     v.check(worst <= 10, f"the close warnings are rate-limited ({worst} in one second)")
+    told = sum(int(x) for x in re.findall(r"\((\d+) similar warnings suppressed\)", prov.text()))
+    v.figure("slow_clients.suppressed_warnings_reported", told,
+             f"of {max(0, n - len(closes))} close warnings suppressed (not a check)")
     code, secs = fl.stop_provider(prov)
     v.check(code == 0, f"slow-client provider exited 0 after SIGTERM (exit {code})")
     reps = fl.sanitizer_reports(prov)

@@ -23,6 +23,7 @@ Short (ctest): session=2000, pause 4 s, down 3 s, 1 run.
 --long: 10 runs, alternating session=2000 (pause 4 s) and the default
 session (negotiated 10 s, pause 12 s), down 3 s.
 """
+import os
 import signal
 import sys
 import time
@@ -97,7 +98,6 @@ def one_run(env, v, zk, run, session_ms, pause_s, down_s):
 
 def zk_pid_signal(pid, sig):
     if pid:
-        import os
         os.kill(pid, sig)
 
 
