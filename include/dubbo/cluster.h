@@ -43,6 +43,10 @@ typedef struct {
     bool (*available)(dubbo_invoker_t *self);
     /* optional: release `impl` when the last reference goes. */
     void (*destroy)(dubbo_invoker_t *self);
+    /* optional: true while a live connection to the provider is up and the
+     * provider is not read-only (empty-list protection keeps only such
+     * providers when a registry says "none"). Default: available(). */
+    bool (*connected)(dubbo_invoker_t *self);
 } dubbo_invoker_ops_t;
 
 struct dubbo_invoker {

@@ -517,8 +517,9 @@ static bool same_key(const char *want, const char *got, bool version)
  * has just expired, announces an empty list for a moment although every
  * provider is healthy; applying it fails every call until the providers
  * register again. So an empty list is held back while some provider of the
- * current directory is still available (connected, not read-only): those
- * are not gone. Providers that really left (killed, shut down: connection
+ * current directory is still connected and not read-only (the invoker's
+ * `connected`): those are not gone. A connection that is down, or being
+ * retried, does not count. Providers that really left (killed, shut down: connection
  * closed or read-only) are unavailable, and then the empty list applies.
  * An explicit empty:// entry always applies. reg_mu held. */
 static bool hold_empty_list(dubbo_cluster_t *cl, const regsub_t *sub)
@@ -527,8 +528,10 @@ static bool hold_empty_list(dubbo_cluster_t *cl, const regsub_t *sub)
     if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0) return false;
     snapshot_t *s = snapshot_take(cl);
     size_t up = 0;
-    for (size_t i = 0; s && i < s->n; i++)
-        up += dubbo_invoker_available(s->items[i]);
+    for (size_t i = 0; s && i < s->n; i++) {
+        dubbo_invoker_t *inv = s->items[i];
+        up += inv->ops->connected ? inv->ops->connected(inv) : dubbo_invoker_available(inv);
+    }
     size_t known = s ? s->n : 0;
     snapshot_unref(s);
     if (up == 0) return false;

@@ -18,6 +18,11 @@ static bool available(dubbo_invoker_t *self)
     return dubbo__client_available(self->impl);
 }
 
+static bool connected(dubbo_invoker_t *self)
+{
+    return dubbo__client_connected(self->impl);
+}
+
 static void destroy(dubbo_invoker_t *self)
 {
     dubbo_client_free(self->impl);
@@ -28,6 +33,7 @@ static const dubbo_invoker_ops_t dubbo_invoker_ops = {
     .invoke = invoke,
     .available = available,
     .destroy = destroy,
+    .connected = connected,
 };
 
 /* The consumer's setting if it has one, else the provider's. */

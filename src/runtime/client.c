@@ -901,6 +901,17 @@ int dubbo_client_call(dubbo_client_t *c, const dubbo_invocation_t *inv, dubbo_re
     return rc;
 }
 
+bool dubbo__client_connected(dubbo_client_t *c)
+{
+    for (int i = 0; i < c->nconns; i++) {
+        const cconn_t *x = c->conns[i];
+        int state = __atomic_load_n((const int *)&x->state, __ATOMIC_RELAXED);
+        bool ro = __atomic_load_n(&x->readonly, __ATOMIC_RELAXED);
+        if (state == C_CONNECTED && !ro) return true;
+    }
+    return false;
+}
+
 bool dubbo__client_available(dubbo_client_t *c)
 {
     /* Read without the loop's cooperation: a stale answer only makes one
