@@ -16,6 +16,7 @@ reaper process that watches it.
 import argparse
 import datetime
 import os
+import random
 import re
 import resource
 import shutil
@@ -294,6 +295,8 @@ def dubbo_url(port, host="127.0.0.1", query=""):
 
 def parse_bench(pr):
     """calls, errors, latency of a finished `dubbo bench` (from its log)."""
+    if not os.path.exists(pr.log):
+        raise RuntimeError(f"{pr.log} is gone: was the work dir deleted while the scenario ran?")
     text = pr.text()
     r = {"rc": pr.p.returncode, "ok": None, "failed": None, "secs": None, "qps": None,
          "p50_us": None, "p99_us": None, "max_us": None, "errors": [], "text": text}
@@ -431,22 +434,28 @@ class ZooKeeper:
         self.port = None
         env.cleanups.append(self.stop)
 
-    def _run(self, cmd):
-        r = subprocess.run(["bash", self.script, cmd, self.dir], capture_output=True, text=True)
-        if r.returncode == SKIP:
-            skip(r.stderr.strip() or "ZooKeeper cannot run here")
-        if r.returncode != 0:
-            raise RuntimeError(f"zkserver.sh {cmd}: {r.stdout}{r.stderr}")
-        self.env.record_pid(self.pid())
-        return r.stdout.strip().splitlines()[-1]
-
-    def start(self):
-        self.port = int(self._run("start"))
-        return self.port
-
-    def restart(self):
-        self.port = int(self._run("restart"))
-        return self.port
+    def start(self, attempts=3):
+        """Start (again) on self.port, first picked below the ephemeral range so that nothing
+        takes it while the server is down. zkserver.sh gives the JVM 15 s; a machine loaded
+        by other tests sometimes needs more: up to `attempts` tries."""
+        if self.port is None:
+            self.port = quiet_port()
+        why = ""
+        for i in range(attempts):
+            r = subprocess.run(["bash", self.script, "start", self.dir, str(self.port)],
+                               capture_output=True, text=True)
+            if r.returncode == SKIP:
+                skip(r.stderr.strip() or "ZooKeeper cannot run here")
+            if r.returncode == 0:
+                self.env.record_pid(self.pid())
+                if i:
+                    log(f"ZooKeeper started at attempt {i + 1} ({why.strip()[-200:]})")
+                return self.port
+            why = r.stdout + r.stderr
+            log(f"zkserver.sh start failed (attempt {i + 1} of {attempts}): {why.strip()[-300:]}")
+            time.sleep(1.0)
+        raise RuntimeError(f"zkserver.sh start: ZooKeeper did not come up on 127.0.0.1:"
+                           f"{self.port} in {attempts} attempts: {why}")
 
     def stop(self):
         subprocess.run(["bash", self.script, "stop", self.dir], capture_output=True)
@@ -465,6 +474,33 @@ class ZooKeeper:
 
     def ok(self):
         return four_letter(self.port, "ruok", 1.0) == "imok"
+
+
+def quiet_port(tries=200):
+    """A free loopback port below the ephemeral range (ip_local_port_range): no outgoing
+    connection takes it as its source port and no `bind(0)` gets it while the server behind it
+    is down, so a server stopped on purpose can bind it again when it restarts."""
+    low = 32768
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    floor = 10000 if low > 12000 else 1024
+    avoid = set(range(20880, 20891)) | {2181, 2379, 2380, 8080}
+    for _ in range(tries):
+        port = random.randint(floor, low - 1)
+        if port in avoid:
+            continue
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    return free_ports(1)[0]
 
 
 def free_ports(n):
@@ -487,7 +523,10 @@ class Etcd:
         if not self.bin or not self.ctl:
             skip("etcd or etcdctl not installed (apt-get install etcd-server etcd-client)")
         self.data = env.path("etcd-data")
-        self.client, self.peer, self.metrics = free_ports(3)
+        # below the ephemeral range: a restart must find its ports free
+        self.client, self.peer, self.metrics = quiet_port(), quiet_port(), quiet_port()
+        while len({self.client, self.peer, self.metrics}) < 3:
+            self.metrics = quiet_port()
         self.proc = None
 
     def start(self, limit=20.0):

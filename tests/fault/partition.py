@@ -4,7 +4,8 @@ with three network namespaces: provider, consumer and a bridge between them
 ("the switch"), joined by veth pairs (private addresses that exist only
 inside the namespaces: no route out, nothing leaves the machine). The demo provider runs in one namespace, `dubbo bench` (16
 threads, failover with retries=2 over the single provider, timeout 1000 ms)
-in the other. After 3 s of load the link is cut for 10 s, then healed.
+in the other. 2 s after the first call is served the link is cut for 10 s,
+then healed; the load goes on for at least 10 s more.
 
 The cut (--cut):
   drop  (default) every frame the switch forwards silently dropped, both
@@ -107,12 +108,18 @@ def one_run(env, v, run, cut, cut_s, limit):
                         netns=net.pns)
     fds_idle = fl.open_fds(prov.pid)
     url = fl.dubbo_url(prov.port, host=net.paddr)
-    before, after = 3.0, 10.0
-    duration = before + cut_s + after
+    before, after = 2.0, 10.0
+    duration = 5.0 + before + cut_s + after
     # sleep(10): ~1,600 calls a second, so the provider's access log (one line a call, ms
     # timestamps) stays small
     bench = env.bench(f"r{run}-bench", url, "sleep", ["10"], concurrency=16, duration=duration,
                       params=["cluster=failover", "retries=2"], timeout_ms=1000, netns=net.cns)
+    # cut once calls are being served (the bench's start takes longer on a loaded machine)
+    t_bench = time.time()
+    while time.time() - t_bench < 5.0 and not fl.log_events(prov.text(), r"accesslog"):
+        time.sleep(0.1)
+    v.figure(f"run{run}.load_serving_after", f"{(time.time() - t_bench) * 1000:.0f}",
+             "ms (bench start to the first call served)")
     time.sleep(before)
     t_cut = time.time()
     net.cut(cut)
@@ -141,6 +148,7 @@ def one_run(env, v, run, cut, cut_s, limit):
     v.figure(f"run{run}.recovery", "never" if rec is None else f"{rec * 1000:.0f}",
              "ms from heal to the first call served")
     v.figure(f"run{run}.served_after_recovery", late, f"calls served from heal+{limit:.0f} s on")
+    v.figure(f"run{run}.load_after_heal", f"{t_bench + duration - t_heal:.1f}", "s")
     v.figure(f"run{run}.max_latency", r["max_us"], "us")
     v.check(rc is not None, f"run {run}: bench finished")
     v.check(last_before_cut is not None, f"run {run}: calls were served before the cut")

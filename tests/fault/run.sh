@@ -2,7 +2,7 @@
 # Run the fault-injection scenarios by hand against the release build
 # (docs/fault-injection.md).
 #   tests/fault/run.sh                 the short versions (what ctest runs)
-#   tests/fault/run.sh --long          the long versions (10 runs each, ~25 min)
+#   tests/fault/run.sh --long          the long versions (10 runs each, ~30 min)
 #   tests/fault/run.sh [--long] NAME...  only these (kill9_failover, sigterm_under_load,
 #                                      zookeeper_pause, etcd_pause, hostile_clients, partition)
 # Options after -- go to every scenario (e.g. -- --keep, -- --runs 3).
@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
     case $1 in
     --long) long=(--long) ;;
     --) shift; extra=("$@"); break ;;
-    -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,11p' "$0"; exit 0 ;;
     *) names+=("$1") ;;
     esac
     shift

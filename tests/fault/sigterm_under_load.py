@@ -30,7 +30,8 @@ def stop(env, v, run, p):
 
 
 def one_run(env, v, run, long, cluster):
-    provs = [env.provider(f"r{run}-p{i}") for i in range(3)]
+    # the long version restarts providers on their ports: take them below the ephemeral range
+    provs = [env.provider(f"r{run}-p{i}", port=fl.quiet_port() if long else 0) for i in range(3)]
     ports = [p.port for p in provs]
     urls = ";".join(fl.dubbo_url(p) for p in ports)
     duration = 20.0 if long else 7.0
