@@ -114,6 +114,8 @@ struct dubbo_server {
      * read, queued bodies, decoded arenas), and what went through since the
      * last malloc_trim. */
     atomic_size_t mem;
+    atomic_size_t arriving; /* of mem: frames still arriving (c->admitted) */
+    atomic_size_t writing;  /* of mem: answers being written */
     atomic_size_t since_trim;
     atomic_uint_fast64_t last_trim_ms;
     dubbo__ratelimit_t log_rl; /* protocol-error warnings */
@@ -437,6 +439,7 @@ static void on_written(uv_write_t *req, int status)
     dubbo_buf_destroy(&w->data);
     free(w);
     mem_give(c->srv, n); /* answers being written count against the budget */
+    atomic_fetch_sub(&c->srv->writing, n);
     c->writing = false;
     if (status == 0 && !c->closing) flush(c);
     conn_unref(c);
@@ -453,11 +456,13 @@ static void flush(sconn_t *c)
     uv_buf_t b = uv_buf_init((char *)w->data.base, (unsigned)w->data.len);
     atomic_fetch_add(&c->refs, 1);
     c->writing = true;
+    atomic_fetch_add(&c->srv->writing, w->data.len); /* before mem: see mem_take_admitted */
     atomic_fetch_add(&c->srv->mem, w->data.len);
     int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_written);
     if (rc) {
         c->writing = false;
         atomic_fetch_sub(&c->srv->mem, w->data.len);
+        atomic_fetch_sub(&c->srv->writing, w->data.len);
         dubbo_buf_destroy(&w->data);
         free(w);
         conn_unref(c);
@@ -508,7 +513,10 @@ static void on_conn_closed(uv_handle_t *h)
         s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     s->nconns--;
-    if (c->admitted) atomic_fetch_sub(&s->mem, c->admitted);
+    if (c->admitted) {
+        atomic_fetch_sub(&s->mem, c->admitted);
+        atomic_fetch_sub(&s->arriving, c->admitted);
+    }
     c->admitted = 0;
     conn_unref(c);
 }
@@ -632,21 +640,33 @@ static void arena_key_init(void)
 
 /* ---- the memory budget -------------------------------------------------------- */
 
-/* Take n bytes of the budget, or false when they do not fit. `own`: bytes
- * the taker already holds; when nothing else is held it may go over, so
- * that one request of the largest size allowed always gets through. */
-static bool mem_take_as(dubbo_server_t *s, size_t n, size_t own)
+/* Take n bytes of the budget, or false when they do not fit; when nothing
+ * is held, n may go over, so that one frame of the largest size allowed
+ * always gets through. */
+static bool mem_take(dubbo_server_t *s, size_t n)
 {
     size_t cur = atomic_load(&s->mem);
     do {
-        if (cur + n > s->opts.memory_budget && cur > own) return false;
+        if (cur + n > s->opts.memory_budget && cur > 0) return false;
     } while (!atomic_compare_exchange_weak(&s->mem, &cur, cur + n));
     return true;
 }
 
-static bool mem_take(dubbo_server_t *s, size_t n)
+/* Take n bytes for decoding a request that already holds `own` bytes (its
+ * whole frame). Frames still arriving and answers being written do not stop
+ * it: when it is the only request admitted, it goes over the budget, so a
+ * burst of large requests serves at least one instead of refusing them all.
+ * At most one request at a time goes over this way. (arriving and writing
+ * are raised before mem and lowered after it, so a race errs towards
+ * letting the request through.) */
+static bool mem_take_admitted(dubbo_server_t *s, size_t n, size_t own)
 {
-    return mem_take_as(s, n, 0);
+    size_t cur = atomic_load(&s->mem);
+    do {
+        size_t others = atomic_load(&s->arriving) + atomic_load(&s->writing);
+        if (cur + n > s->opts.memory_budget && cur > own + others) return false;
+    } while (!atomic_compare_exchange_weak(&s->mem, &cur, cur + n));
+    return true;
 }
 
 /* Give n bytes back; after a burst, hand freed heap back to the system
@@ -718,7 +738,7 @@ static void run_job(dubbo_server_t *s, sconn_t *c, uint8_t flags, uint64_t id, c
     int rc = dubbo_request_decode(call.ser, call.arena, body, len, &call.req);
     /* The decoded arguments count against the memory budget too. */
     size_t decoded = dubbo_arena_used(call.arena);
-    if (!rc && decoded > ((size_t)64 << 10) && !mem_take_as(s, decoded, charged)) {
+    if (!rc && decoded > ((size_t)64 << 10) && !mem_take_admitted(s, decoded, charged)) {
         overload_message(s, c, decoded, msg, sizeof(msg));
         dubbo__log_limited(&s->log_rl, "request %llu from %s refused: %s", (unsigned long long)id,
                            c->remote, msg);
@@ -1027,7 +1047,11 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         size_t have = r > 0 ? (size_t)r : c->rbuf.len - off;
         const uint8_t *h = c->rbuf.base + off;
         if (have < DUBBO_HEADER_LEN) break; /* a few bytes of a header: not counted */
-        if (have > c->admitted && !mem_take(s, have - c->admitted)) {
+        /* counted as arriving first, so a decode never sees them in mem alone */
+        size_t more = have > c->admitted ? have - c->admitted : 0;
+        if (more) atomic_fetch_add(&s->arriving, more);
+        if (more && !mem_take(s, more)) {
+            atomic_fetch_sub(&s->arriving, more);
             size_t total = DUBBO_HEADER_LEN + be32(h + 12);
             if ((h[2] & DUBBO_FLAG_REQUEST) && !(h[2] & DUBBO_FLAG_EVENT)) {
                 char msg[256];
@@ -1038,14 +1062,16 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
                 answer_overload(c, h[2], id, msg);
             }
             atomic_fetch_sub(&s->mem, c->admitted);
+            atomic_fetch_sub(&s->arriving, c->admitted);
             c->admitted = 0;
             off += have;
             c->discard = total > have ? total - have : 0;
             continue;
         }
-        if (have > c->admitted) c->admitted = have;
+        c->admitted += more;
         if (r == 0) break;
         size_t charged = c->admitted;
+        atomic_fetch_sub(&s->arriving, charged);
         c->admitted = 0;
         handle_frame(c, &f, &batch, charged);
         off += (size_t)r;
