@@ -79,6 +79,25 @@ void dubbo__ratelimit_destroy(dubbo__ratelimit_t *rl)
     pthread_mutex_destroy(&rl->mu);
 }
 
+unsigned long dubbo__ratelimit_flush(dubbo__ratelimit_t *rl)
+{
+    uint64_t sec = dubbo__now_ms() / 1000;
+    pthread_mutex_lock(&rl->mu);
+    unsigned long dropped = 0;
+    if (rl->suppressed && sec != rl->window) {
+        dropped = rl->suppressed;
+        rl->suppressed = 0;
+    }
+    unsigned per_sec = rl->per_sec;
+    pthread_mutex_unlock(&rl->mu);
+    if (dropped)
+        dubbo__log(DUBBO_LOG_WARN,
+                   "%lu similar warnings suppressed (at most %u a second are logged; "
+                   "DUBBO_LOG_LIMIT sets it)",
+                   dropped, per_sec);
+    return dropped;
+}
+
 void dubbo__log_limited(dubbo__ratelimit_t *rl, const char *fmt, ...)
 {
     uint64_t sec = dubbo__now_ms() / 1000;

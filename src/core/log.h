@@ -36,6 +36,10 @@ void dubbo__ratelimit_destroy(dubbo__ratelimit_t *rl);
 /* A warning through the limit: logged with " (N similar suppressed)" when
  * some were, or counted and dropped. */
 void dubbo__log_limited(dubbo__ratelimit_t *rl, const char *fmt, ...) DUBBO__PRINTF(2, 3);
+/* Says how many warnings were suppressed, once their second is over and no
+ * later warning has said it; call it now and then (the server does, from
+ * its timer, at most a second late). Returns the count it reported. */
+unsigned long dubbo__ratelimit_flush(dubbo__ratelimit_t *rl);
 
 /* Monotonic milliseconds. */
 uint64_t dubbo__now_ms(void);

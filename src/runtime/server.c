@@ -70,8 +70,16 @@ typedef struct job {
     uint64_t id;
     size_t len;
     size_t charged; /* memory-budget bytes this job holds */
-    uint8_t body[];
+    const uint8_t *body;
+    uint8_t *own;   /* a read buffer the job took over (body lies in it), or NULL */
+    uint8_t copy[]; /* else the body, copied */
 } job_t;
+
+static void job_free(job_t *j)
+{
+    free(j->own);
+    free(j);
+}
 
 typedef struct {
     dubbo_registry_t *reg;
@@ -838,7 +846,7 @@ static void *worker_main(void *arg)
          * everything else about the connection happens. */
         sconn_t *c = j->c;
         size_t charged = j->charged;
-        free(j);
+        job_free(j);
         mem_give(s, charged);
         dubbo__loop_post(conn_unref_task, c);
 
@@ -851,13 +859,42 @@ static void *worker_main(void *arg)
 
 /* ---- reading (loop thread) -------------------------------------------------- */
 
+/* Reads land in a buffer of the loop thread's own while a connection has no
+ * partial frame: whole frames are handled from it, and only the bytes of an
+ * unfinished frame are copied into the connection's buffer. An idle or
+ * slow connection so holds only what it has sent (1,000 slowloris clients
+ * held 64 KiB each before). */
+#define SCRATCH_LEN 65536
+static _Thread_local uint8_t *loop_scratch;
+
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
     sconn_t *c = h->data;
     (void)hint;
-    if (dubbo_buf_reserve(&c->rbuf, 65536)) {
-        *buf = uv_buf_init(NULL, 0);
-        return;
+    if (!c->rbuf.len) {
+        if (!loop_scratch) loop_scratch = malloc(SCRATCH_LEN);
+        if (loop_scratch) {
+            *buf = uv_buf_init((char *)loop_scratch, SCRATCH_LEN);
+            return;
+        }
+    }
+    /* A frame whose header is here gets its whole size at once (the header
+     * was checked against the payload limit): no copies while it grows. */
+    size_t want = 65536;
+    if (c->rbuf.len >= DUBBO_HEADER_LEN) {
+        const uint8_t *p = c->rbuf.base;
+        size_t total = DUBBO_HEADER_LEN + ((size_t)p[12] << 24 | (size_t)p[13] << 16 |
+                                           (size_t)p[14] << 8 | (size_t)p[15]);
+        if (total > c->rbuf.len && total - c->rbuf.len > want) want = total - c->rbuf.len;
+    }
+    if (c->rbuf.cap - c->rbuf.len < want) {
+        uint8_t *q = realloc(c->rbuf.base, c->rbuf.len + want);
+        if (!q) {
+            *buf = uv_buf_init(NULL, 0);
+            return;
+        }
+        c->rbuf.base = q;
+        c->rbuf.cap = c->rbuf.len + want;
     }
     *buf = uv_buf_init((char *)c->rbuf.base + c->rbuf.len, (unsigned)(c->rbuf.cap - c->rbuf.len));
 }
@@ -868,8 +905,11 @@ typedef struct {
 } batch_t;
 
 /* One whole frame. `charged`: budget bytes already held for it (taken when
- * its header arrived), which the job takes over or this gives back. */
-static void handle_frame(sconn_t *c, const dubbo_frame_t *f, batch_t *batch, size_t charged)
+ * its header arrived), which the job takes over or this gives back. `*own`:
+ * a malloc'ed read buffer holding the frame, which a queued job takes over
+ * instead of copying the body (*own set to NULL then), or NULL. */
+static void handle_frame(sconn_t *c, const dubbo_frame_t *f, batch_t *batch, size_t charged,
+                         uint8_t **own)
 {
     dubbo_server_t *s = c->srv;
     c->served = true;
@@ -929,7 +969,7 @@ static void handle_frame(sconn_t *c, const dubbo_frame_t *f, batch_t *batch, siz
         mem_give(s, charged);
         return;
     }
-    job_t *j = malloc(sizeof(*j) + f->body_len);
+    job_t *j = malloc(sizeof(*j) + (*own ? 0 : f->body_len));
     if (!j) {
         mem_give(s, charged);
         return;
@@ -940,7 +980,14 @@ static void handle_frame(sconn_t *c, const dubbo_frame_t *f, batch_t *batch, siz
     j->flags = f->flags;
     j->id = f->id;
     j->len = f->body_len;
-    memcpy(j->body, f->body, f->body_len);
+    j->own = *own;
+    *own = NULL;
+    if (j->own) {
+        j->body = f->body;
+    } else {
+        memcpy(j->copy, f->body, f->body_len);
+        j->body = j->copy;
+    }
     atomic_fetch_add(&c->refs, 1);
     atomic_fetch_add(&s->inflight, 1);
     /* Queued in a batch: one lock and one wakeup per read, not per request. */
@@ -1008,31 +1055,46 @@ static uint64_t be64(const uint8_t *p)
     return (uint64_t)be32(p) << 32 | be32(p + 4);
 }
 
+/* A frame this large that fills the connection's buffer is handed to its
+ * job with the buffer, not copied. */
+#define STEAL_MIN ((size_t)64 << 10)
+
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     sconn_t *c = st->data;
     dubbo_server_t *s = c->srv;
-    (void)buf;
     if (n < 0) {
         conn_close(c, n == UV_EOF ? NULL : uv_strerror((int)n));
         return;
     }
     if (n == 0) return;
-    c->rbuf.len += (size_t)n;
+    /* data: the loop's scratch buffer (the connection had nothing pending)
+     * or the connection's own buffer */
+    bool scratch = buf->base == (char *)loop_scratch;
+    uint8_t *data;
+    size_t len;
+    if (scratch) {
+        data = loop_scratch;
+        len = (size_t)n;
+    } else {
+        c->rbuf.len += (size_t)n;
+        data = c->rbuf.base;
+        len = c->rbuf.len;
+    }
     c->last_read = dubbo__now_ms();
     size_t off = 0;
     batch_t batch = {NULL, NULL, 0};
     while (!c->closing) {
         if (c->discard) {
             /* the rest of a refused frame: dropped as it arrives */
-            size_t drop = c->rbuf.len - off < c->discard ? c->rbuf.len - off : c->discard;
+            size_t drop = len - off < c->discard ? len - off : c->discard;
             off += drop;
             c->discard -= drop;
             if (c->discard) break;
             continue;
         }
         dubbo_frame_t f;
-        int64_t r = dubbo_frame_decode(c->rbuf.base + off, c->rbuf.len - off, s->opts.payload, &f);
+        int64_t r = dubbo_frame_decode(data + off, len - off, s->opts.payload, &f);
         if (r < 0) {
             /* Requests before the garbage still get their answers. */
             enqueue_batch(s, &batch);
@@ -1044,8 +1106,8 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
          * header and stall cannot reserve what they never send). A frame
          * whose bytes no longer fit is refused: answered status 100, its
          * bytes given back and the rest of it dropped as it arrives. */
-        size_t have = r > 0 ? (size_t)r : c->rbuf.len - off;
-        const uint8_t *h = c->rbuf.base + off;
+        size_t have = r > 0 ? (size_t)r : len - off;
+        const uint8_t *h = data + off;
         if (have < DUBBO_HEADER_LEN) break; /* a few bytes of a header: not counted */
         /* counted as arriving first, so a decode never sees them in mem alone */
         size_t more = have > c->admitted ? have - c->admitted : 0;
@@ -1073,18 +1135,44 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         size_t charged = c->admitted;
         atomic_fetch_sub(&s->arriving, charged);
         c->admitted = 0;
-        handle_frame(c, &f, &batch, charged);
+        uint8_t *own = NULL;
+        if (!scratch && off == 0 && (size_t)r >= STEAL_MIN) {
+            /* the job takes the buffer over; what follows the frame moves
+             * to a new one */
+            own = c->rbuf.base;
+            dubbo_buf_init(&c->rbuf, 0);
+            if (len > (size_t)r && dubbo_buf_append(&c->rbuf, data + r, len - (size_t)r)) {
+                free(own);
+                enqueue_batch(s, &batch);
+                conn_close(c, "out of memory");
+                return;
+            }
+            handle_frame(c, &f, &batch, charged, &own);
+            free(own); /* still ours unless a job took it */
+            data = c->rbuf.base;
+            len = c->rbuf.len;
+            off = 0;
+            if (!len) break;
+            continue;
+        }
+        handle_frame(c, &f, &batch, charged, &own);
         off += (size_t)r;
     }
     enqueue_batch(s, &batch);
-    dubbo_buf_consume(&c->rbuf, off);
+    if (scratch) {
+        /* keep what belongs to the next frame */
+        if (off < len && !c->closing && dubbo_buf_append(&c->rbuf, data + off, len - off))
+            conn_close(c, "out of memory");
+    } else {
+        dubbo_buf_consume(&c->rbuf, off);
+    }
     /* the time a partial frame has been arriving for (read_timeout_ms) */
     if (!c->rbuf.len && !c->discard)
         c->frame_since = 0;
     else if (!c->frame_since || off)
         c->frame_since = c->last_read;
     /* a buffer grown for a large frame goes back once that frame is done */
-    if (!c->rbuf.len && c->rbuf.cap > ((size_t)256 << 10)) {
+    if (!c->rbuf.len && c->rbuf.cap) {
         dubbo_buf_destroy(&c->rbuf);
         dubbo_buf_init(&c->rbuf, 0);
     }
@@ -1178,6 +1266,7 @@ static void on_idle_timer(uv_timer_t *t)
         }
         conn_close(c, why);
     }
+    dubbo__ratelimit_flush(&s->log_rl);
 }
 
 /* ---- start / shutdown ------------------------------------------------------- */
@@ -1224,9 +1313,28 @@ static void start_on_loop(void *arg)
     st->rc = 0;
 }
 
+/* glibc raises its mmap threshold each time a large mmap'ed block is freed
+ * (up to 32 MiB), after which a burst of multi-megabyte requests is served
+ * from the heaps, where freed memory stays with the process: 16 x 7 MiB
+ * requests left 17-167 MiB behind. A fixed threshold keeps every block of
+ * 128 KiB and more in its own mapping, given back on free. Process-wide,
+ * so done once, and not when the user chose (MALLOC_MMAP_THRESHOLD_ or
+ * DUBBO_MALLOC_TUNE=0). */
+static pthread_once_t malloc_once = PTHREAD_ONCE_INIT;
+
+static void tune_malloc(void)
+{
+#ifdef __GLIBC__
+    const char *v = getenv("DUBBO_MALLOC_TUNE");
+    if ((v && strcmp(v, "0") == 0) || getenv("MALLOC_MMAP_THRESHOLD_")) return;
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
+}
+
 int dubbo_server_start(dubbo_server_t *s)
 {
     if (s->listening) return 0;
+    pthread_once(&malloc_once, tune_malloc);
     if (!s->threads && !(s->threads = calloc((size_t)s->opts.threads, sizeof(pthread_t))))
         return dubbo__seterr(DUBBO_ENOMEM, "server: out of memory");
     start_t st = {s, 0};
@@ -1323,7 +1431,7 @@ int dubbo_server_shutdown(dubbo_server_t *s)
         job_t *n = j->next;
         dubbo__loop_post(conn_unref_task, j->c);
         atomic_fetch_sub(&s->mem, j->charged);
-        free(j);
+        job_free(j);
         j = n;
     }
     s->qhead = s->qtail = NULL;
@@ -1331,6 +1439,7 @@ int dubbo_server_shutdown(dubbo_server_t *s)
     dubbo__loop_run_sync(nothing, NULL);
     dubbo__loop_run_sync(nothing, NULL);
     s->shut = true;
+    dubbo__ratelimit_flush(&s->log_rl);
     DLOG_INFO("shutdown of port %d complete", s->port);
     return rc;
 }

@@ -206,6 +206,12 @@ TEST(warnings_rate_limited)
     if (now_ms() - t0 < 500) {
         CHECK_EQ_INT(rl.used, 3);
         CHECK_EQ_INT(rl.suppressed, 47);
+        /* the count is said once its second is over, even if no warning
+         * follows */
+        unsigned long early = dubbo__ratelimit_flush(&rl); /* 0 unless the second just ended */
+        usleep(1100 * 1000);
+        CHECK_EQ_INT((int)(early + dubbo__ratelimit_flush(&rl)), 47);
+        CHECK_EQ_INT((int)dubbo__ratelimit_flush(&rl), 0);
     }
     dubbo__ratelimit_destroy(&rl);
 }
