@@ -421,10 +421,30 @@ int dubbo_server_export(dubbo_server_t *s, const dubbo_service_t *svc)
 
 /* ---- writing (loop thread) ----------------------------------------------- */
 
+static void mem_give(dubbo_server_t *s, size_t n);
+
+/* Answers count against the memory budget from the moment they are handed
+ * to their connection until written: out_charge when bytes join c->out (or
+ * are handed over from a worker), out_release when written or dropped.
+ * `writing` is raised before mem and lowered after it (see
+ * mem_take_admitted). */
+static void out_charge(dubbo_server_t *s, size_t n)
+{
+    atomic_fetch_add(&s->writing, n);
+    atomic_fetch_add(&s->mem, n);
+}
+
+static void out_release(dubbo_server_t *s, size_t n)
+{
+    mem_give(s, n);
+    atomic_fetch_sub(&s->writing, n);
+}
+
 static void conn_unref(sconn_t *c)
 {
     if (atomic_fetch_sub(&c->refs, 1) == 1) {
         dubbo_buf_destroy(&c->rbuf);
+        if (c->out.len) out_release(c->srv, c->out.len);
         dubbo_buf_destroy(&c->out);
         free(c);
     }
@@ -437,8 +457,6 @@ static void conn_unref_task(void *c)
 
 static void flush(sconn_t *c);
 
-static void mem_give(dubbo_server_t *s, size_t n);
-
 static void on_written(uv_write_t *req, int status)
 {
     wreq_t *w = (wreq_t *)req;
@@ -446,8 +464,7 @@ static void on_written(uv_write_t *req, int status)
     size_t n = w->data.len;
     dubbo_buf_destroy(&w->data);
     free(w);
-    mem_give(c->srv, n); /* answers being written count against the budget */
-    atomic_fetch_sub(&c->srv->writing, n);
+    out_release(c->srv, n);
     c->writing = false;
     if (status == 0 && !c->closing) flush(c);
     conn_unref(c);
@@ -464,13 +481,10 @@ static void flush(sconn_t *c)
     uv_buf_t b = uv_buf_init((char *)w->data.base, (unsigned)w->data.len);
     atomic_fetch_add(&c->refs, 1);
     c->writing = true;
-    atomic_fetch_add(&c->srv->writing, w->data.len); /* before mem: see mem_take_admitted */
-    atomic_fetch_add(&c->srv->mem, w->data.len);
     int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_written);
     if (rc) {
         c->writing = false;
-        atomic_fetch_sub(&c->srv->mem, w->data.len);
-        atomic_fetch_sub(&c->srv->writing, w->data.len);
+        out_release(c->srv, w->data.len);
         dubbo_buf_destroy(&w->data);
         free(w);
         conn_unref(c);
@@ -484,8 +498,11 @@ static void send_frame(sconn_t *c, uint8_t flags, uint8_t status, uint64_t id, c
     if (c->closing) return;
     uint8_t h[DUBBO_HEADER_LEN];
     dubbo_frame_header(h, flags, status, id, (uint32_t)len);
-    if (dubbo_buf_append(&c->out, h, sizeof(h)) || dubbo_buf_append(&c->out, body, len)) return;
-    flush(c);
+    size_t before = c->out.len;
+    int rc = dubbo_buf_append(&c->out, h, sizeof(h));
+    if (!rc) rc = dubbo_buf_append(&c->out, body, len);
+    out_charge(c->srv, c->out.len - before);
+    if (!rc) flush(c);
 }
 
 typedef struct {
@@ -493,20 +510,30 @@ typedef struct {
     dubbo_buf_t frame; /* a whole frame, header included */
 } answer_t;
 
+/* Move a whole frame, charged with out_charge, into c->out (adopting its
+ * memory when c->out is empty) and start writing; a frame that cannot go
+ * (closing connection, no memory) is released. Loop thread. */
+static void queue_answer(sconn_t *c, dubbo_buf_t *frame)
+{
+    size_t n = frame->len;
+    if (!c->closing && c->out.len == 0) {
+        dubbo_buf_destroy(&c->out);
+        c->out = *frame;
+        dubbo_buf_init(frame, 0);
+        flush(c);
+    } else if (!c->closing && !dubbo_buf_append(&c->out, frame->base, frame->len)) {
+        flush(c);
+    } else {
+        out_release(c->srv, n);
+    }
+    dubbo_buf_destroy(frame);
+}
+
 static void answer_on_loop(void *arg)
 {
     answer_t *a = arg;
     sconn_t *c = a->c;
-    if (!c->closing && c->out.len == 0) {
-        /* adopt the answer's memory instead of copying it */
-        dubbo_buf_destroy(&c->out);
-        c->out = a->frame;
-        dubbo_buf_init(&a->frame, 0);
-        flush(c);
-    } else if (!c->closing && !dubbo_buf_append(&c->out, a->frame.base, a->frame.len)) {
-        flush(c);
-    }
-    dubbo_buf_destroy(&a->frame);
+    queue_answer(c, &a->frame);
     free(a);
     conn_unref(c);
 }
@@ -545,23 +572,14 @@ static void conn_close(sconn_t *c, const char *why)
  * through a loop task. Takes the buffer's memory. */
 static void deliver(sconn_t *c, dubbo_buf_t *frame)
 {
+    out_charge(c->srv, frame->len);
     if (dubbo__on_loop_thread()) {
-        if (!c->closing) {
-            if (c->out.len == 0) {
-                /* Adopt the frame's memory instead of copying it. */
-                dubbo_buf_destroy(&c->out);
-                c->out = *frame;
-                dubbo_buf_init(frame, 0);
-            } else {
-                dubbo_buf_append(&c->out, frame->base, frame->len);
-            }
-            flush(c);
-        }
-        dubbo_buf_destroy(frame);
+        queue_answer(c, frame);
         return;
     }
     answer_t *a = malloc(sizeof(*a));
     if (!a) {
+        out_release(c->srv, frame->len);
         dubbo_buf_destroy(frame);
         return;
     }
@@ -569,6 +587,7 @@ static void deliver(sconn_t *c, dubbo_buf_t *frame)
     a->c = c;
     atomic_fetch_add(&c->refs, 1);
     if (dubbo__loop_post(answer_on_loop, a)) {
+        out_release(c->srv, a->frame.len);
         dubbo_buf_destroy(&a->frame);
         conn_unref(c);
         free(a);
@@ -730,8 +749,10 @@ static void release_arena(dubbo_arena_t *a)
     dubbo_arena_reset(a);
 }
 
+/* `j`: the queued job (NULL with dispatcher=direct), whose large body is
+ * given back as soon as it is decoded. */
 static void run_job(dubbo_server_t *s, sconn_t *c, uint8_t flags, uint64_t id, const uint8_t *body,
-                    size_t len, size_t charged)
+                    size_t len, size_t charged, job_t *j)
 {
     dubbo_call_t call = {0};
     call.srv = s;
@@ -744,9 +765,14 @@ static void run_job(dubbo_server_t *s, sconn_t *c, uint8_t flags, uint64_t id, c
     if (!call.arena) return;
     call.ser = dubbo_serialization_by_id(flags & DUBBO_SERIAL_MASK); /* checked with the frame */
     int rc = dubbo_request_decode(call.ser, call.arena, body, len, &call.req);
-    /* The decoded arguments count against the memory budget too. */
+    /* The decoded arguments count against the memory budget too, three
+     * times: the arguments, and room for a result and its encoded answer
+     * of their size (a service that makes more is charged for it when it
+     * does, below). Without the room, requests admitted within the budget
+     * went on to double it with their answers. */
     size_t decoded = dubbo_arena_used(call.arena);
-    if (!rc && decoded > ((size_t)64 << 10) && !mem_take_admitted(s, decoded, charged)) {
+    size_t hold = decoded * 3;
+    if (!rc && decoded > ((size_t)64 << 10) && !mem_take_admitted(s, hold, charged)) {
         overload_message(s, c, decoded, msg, sizeof(msg));
         dubbo__log_limited(&s->log_rl, "request %llu from %s refused: %s", (unsigned long long)id,
                            c->remote, msg);
@@ -756,7 +782,14 @@ static void run_job(dubbo_server_t *s, sconn_t *c, uint8_t flags, uint64_t id, c
         release_arena(call.arena);
         return;
     }
-    if (rc || decoded <= ((size_t)64 << 10)) decoded = 0;
+    if (rc || decoded <= ((size_t)64 << 10)) decoded = hold = 0;
+    if (!rc && j && j->own) {
+        /* the values live in the arena now: the frame is no longer needed */
+        free(j->own);
+        j->own = NULL;
+        mem_give(s, j->charged);
+        j->charged = 0;
+    }
     if (rc) {
         dubbo__log_limited(&s->log_rl, "bad request %llu from %s: %s", (unsigned long long)id,
                            c->remote, dubbo_last_error());
@@ -800,7 +833,7 @@ static void run_job(dubbo_server_t *s, sconn_t *c, uint8_t flags, uint64_t id, c
         call.error = msg;
         write_answer(&call);
         release_arena(call.arena);
-        mem_give(s, decoded);
+        mem_give(s, hold);
         return;
     }
     /* $echo and generic $invoke are provider filters (src/filter/echo.c,
@@ -814,10 +847,19 @@ static void run_job(dubbo_server_t *s, sconn_t *c, uint8_t flags, uint64_t id, c
     call.svc = svc;
     /* Provider filters (echo, generic, token, tps, executes, accesslog,
      * ...), then the handler, as the last link of the chain. */
+    size_t before = dubbo_arena_used(call.arena);
     dubbo_call_next(&call);
+    /* A result larger than the room held for it counts until it is
+     * encoded, so that new frames are refused meanwhile. */
+    size_t made = dubbo_arena_used(call.arena) - before;
+    made = made > 2 * decoded ? made - 2 * decoded : 0;
+    if (made > ((size_t)64 << 10))
+        atomic_fetch_add(&s->mem, made);
+    else
+        made = 0;
     write_answer(&call);
     release_arena(call.arena);
-    mem_give(s, decoded);
+    mem_give(s, hold + made);
 }
 
 static void *worker_main(void *arg)
@@ -841,7 +883,7 @@ static void *worker_main(void *arg)
         s->busy++;
         pthread_mutex_unlock(&s->mu);
 
-        run_job(s, j->c, j->flags, j->id, j->body, j->len, j->charged);
+        run_job(s, j->c, j->flags, j->id, j->body, j->len, j->charged, j);
         /* The connection reference is dropped on the loop thread, where
          * everything else about the connection happens. */
         sconn_t *c = j->c;
@@ -965,7 +1007,7 @@ static void handle_frame(sconn_t *c, const dubbo_frame_t *f, batch_t *batch, siz
     }
     if (s->opts.direct) {
         /* Java's dispatcher=direct: the handler runs here, on the loop. */
-        run_job(s, c, f->flags, f->id, f->body, f->body_len, charged);
+        run_job(s, c, f->flags, f->id, f->body, f->body_len, charged, NULL);
         mem_give(s, charged);
         return;
     }

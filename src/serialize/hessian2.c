@@ -303,10 +303,13 @@ static size_t join_surrogates(char *s, size_t len)
 }
 
 /* Decode a string whose first bytecode `b` was consumed at offset `at`. */
+typedef size_t piece_t[2]; /* a string chunk's bytes: offset in the input, length */
+
 static int read_string_body(dubbo_h2_decoder_t *d, uint8_t b, size_t at, const char **out,
                             size_t *outlen)
 {
     bool surrogates = false, chunked = false;
+    size_t total = 0;
     d->scratch.len = 0;
     for (;;) {
         size_t units;
@@ -340,17 +343,30 @@ static int read_string_body(dubbo_h2_decoder_t *d, uint8_t b, size_t at, const c
             *outlen = surrogates ? join_surrogates(s, blen) : blen;
             return 0;
         }
+        /* Chunks: their places are noted and the string is put together
+         * in the arena once the total is known, without a second copy of
+         * a large string on the heap. */
         chunked = true;
-        if (dubbo_buf_append(&d->scratch, d->in + d->pos, blen)) return nomem("string chunks");
+        piece_t piece = {d->pos, blen};
+        if (dubbo_buf_append(&d->scratch, piece, sizeof(piece))) return nomem("string chunks");
+        total += blen;
         d->pos += blen;
         if (final) break;
         NEED(d, 1, "string chunk");
         b = d->in[d->pos++];
     }
-    char *s = dubbo_arena_strndup(d->arena, (const char *)d->scratch.base, d->scratch.len);
+    char *s = total < SIZE_MAX ? dubbo_arena_alloc(d->arena, total + 1) : NULL;
     if (!s) return arena_fail(d, at);
+    size_t w = 0;
+    for (size_t i = 0; i + sizeof(piece_t) <= d->scratch.len; i += sizeof(piece_t)) {
+        piece_t pc;
+        memcpy(&pc, d->scratch.base + i, sizeof(pc));
+        memcpy(s + w, d->in + pc[0], pc[1]);
+        w += pc[1];
+    }
+    s[total] = '\0';
     *out = s;
-    *outlen = surrogates ? join_surrogates(s, d->scratch.len) : d->scratch.len;
+    *outlen = surrogates ? join_surrogates(s, total) : total;
     return 0;
 }
 
