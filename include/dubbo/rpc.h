@@ -93,7 +93,7 @@ typedef struct {
     int heartbeat_ms;        /* default 60000; idle connections closed after 3x; a
                                 service exported before start with a `heartbeat`
                                 parameter sets it, as Java's provider URL does */
-    int shutdown_timeout_ms; /* default 10000: how long shutdown waits for in-flight calls */
+    int shutdown_timeout_ms; /* default 10000: how long shutdown serves and drains */
     bool direct;             /* run handlers on the event-loop thread instead of the pool
                                 (Java's dispatcher=direct): fastest, but a handler that
                                 blocks stalls every connection; default false */
@@ -145,10 +145,13 @@ int dubbo_server_add_registry(dubbo_server_t *s, const char *registry_url);
 int dubbo_server_port(const dubbo_server_t *s);
 
 /* Graceful shutdown: tell every connected consumer the server is read-only
- * (the "R" event), stop accepting, wait for in-flight calls up to
- * shutdown_timeout_ms, then close every connection. Blocks until done;
- * idempotent. Returns 0, or DUBBO_ETIMEOUT if calls were still running at
- * the deadline (their answers are dropped). Not from a handler. */
+ * (the "R" event) and stop accepting; go on reading and answering on open
+ * connections while requests still come (each closes when its consumer
+ * closes it, or once it is idle and nothing arrived on it for 200 ms), wait
+ * for in-flight calls, then close what is left. shutdown_timeout_ms bounds
+ * the whole. Blocks until done; idempotent. Returns 0, or DUBBO_ETIMEOUT if
+ * calls were still running at the deadline (their answers are dropped). Not
+ * from a handler. */
 int dubbo_server_shutdown(dubbo_server_t *s);
 
 /* Shut down (if still running) and free. dubbo_server_free(NULL) is a no-op. */

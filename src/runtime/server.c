@@ -1,7 +1,8 @@
 /* The provider runtime: accepts Dubbo connections on the shared event loop,
  * frames requests, runs handlers on a worker pool, writes answers back
  * coalesced per connection, and shuts down gracefully (readonly event,
- * stop accepting, drain, close). */
+ * stop accepting, go on serving open connections until they are quiet,
+ * drain, close). */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -10,6 +11,7 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <string.h>
 #include <time.h>
@@ -1438,17 +1440,73 @@ static void nothing(void *arg)
     (void)arg;
 }
 
+/* The grace after the readonly event: open connections are still read and
+ * answered, because requests a consumer sent before it saw the event, and
+ * calls that had already picked this provider, are still on their way. A
+ * connection closes when its consumer closes it, or once it has nothing to
+ * answer or write and no frame has come on it for SHUTDOWN_QUIET_MS (counted
+ * from the readonly event at the earliest); the shutdown timeout bounds it. */
+#define SHUTDOWN_QUIET_MS 200
+
+typedef struct {
+    dubbo_server_t *s;
+    uint64_t since;    /* when the readonly event was queued */
+    uint64_t quiet_ms; /* SHUTDOWN_QUIET_MS, or less with a shorter timeout */
+    int open;          /* connections still open */
+} grace_t;
+
+static void grace_on_loop(void *arg)
+{
+    grace_t *g = arg;
+    uint64_t now = dubbo__now_ms();
+    g->open = 0;
+    for (sconn_t *c = g->s->conns; c; c = c->next) {
+        if (c->closing) continue;
+        uint64_t last = c->last_read > g->since ? c->last_read : g->since;
+        /* refs: the loop's own, plus one per job, answer or write in flight */
+        bool done = atomic_load(&c->refs) == 1 && !c->writing && c->out.len == 0 &&
+                    c->rbuf.len == 0 && !c->discard;
+        /* nor bytes that arrived and were not read yet */
+        uv_os_fd_t fd;
+        int unread = 0;
+        if (done && uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 &&
+            ioctl(fd, FIONREAD, &unread) == 0)
+            done = unread == 0;
+        if (done && now - last >= g->quiet_ms)
+            conn_close(c, NULL);
+        else
+            g->open++;
+    }
+}
+
 int dubbo_server_shutdown(dubbo_server_t *s)
 {
     if (s->shut) return 0;
     int rc = 0;
     /* Java's order: leave the registries first, so consumers stop picking
-     * this provider, then tell connected consumers (readonly), then drain. */
+     * this provider, then tell connected consumers (readonly), then go on
+     * serving open connections for a grace period, then drain. The shutdown
+     * timeout bounds the grace and the drain together. */
     withdraw_all(s);
-    if (s->listening || s->timer_on) dubbo__loop_run_sync(readonly_on_loop, s);
-    /* Drain: wait for every queued or running call, up to the deadline. */
     struct timespec dl;
     dubbo__deadline(&dl, CLOCK_REALTIME, (uint64_t)s->opts.shutdown_timeout_ms);
+    uint64_t t0 = dubbo__now_ms(), limit = (uint64_t)s->opts.shutdown_timeout_ms;
+    if (s->listening || s->timer_on) {
+        dubbo__loop_run_sync(readonly_on_loop, s);
+        grace_t g = {s, dubbo__now_ms(), limit < SHUTDOWN_QUIET_MS ? limit : SHUTDOWN_QUIET_MS, 0};
+        while (!dubbo__loop_run_sync(grace_on_loop, &g) && g.open > 0 &&
+               dubbo__now_ms() - t0 < limit) {
+            struct timespec nap = {0, 5 * 1000000L};
+            nanosleep(&nap, NULL);
+        }
+        if (g.open > 0)
+            DLOG_INFO("shutdown: %d connection(s) still busy after %llu ms; closing them", g.open,
+                      (unsigned long long)(dubbo__now_ms() - t0));
+        else
+            DLOG_INFO("shutdown: every connection closed or quiet after %llu ms",
+                      (unsigned long long)(dubbo__now_ms() - t0));
+    }
+    /* Drain: wait for every queued or running call, up to the deadline. */
     pthread_mutex_lock(&s->mu);
     while (atomic_load(&s->inflight) > 0)
         if (pthread_cond_timedwait(&s->idle_cv, &s->mu, &dl) == ETIMEDOUT) break;
