@@ -43,6 +43,11 @@ typedef struct cconn {
 
     enum { C_IDLE, C_CONNECTING, C_CONNECTED, C_BACKOFF } state;
     bool readonly;
+    /* The connection was lost (closed by the provider, after readonly or
+     * not, or a connect failed) and no reconnect has succeeded since: the
+     * provider is not offered for selection while the reconnect runs in the
+     * background (Java's reconnect task, isAvailable() false meanwhile). */
+    bool down;
     uv_tcp_t *tcp; /* a fresh handle per attempt; freed in its close callback */
     uv_connect_t connect_req;
     uv_timer_t timer; /* reconnect backoff and heartbeat checks */
@@ -256,10 +261,13 @@ static void conn_lost(cconn_t *c, int err, const char *why)
         fail_call(w, err, "dubbo: cannot connect to %s for %s: %s", c->addr, w->method, why);
         w = n;
     }
-    if (c->users > 0)
+    if (c->users > 0) {
+        c->down = true;
         schedule_reconnect(c);
-    else
+    } else {
         c->state = C_IDLE;
+        c->down = false; /* the next user starts afresh: connects on its first call */
+    }
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
@@ -401,6 +409,8 @@ static void on_connect(uv_connect_t *req, int status)
     c->state = C_CONNECTED;
     c->backoff_ms = 0;
     c->readonly = false;
+    if (c->down) DLOG_INFO("reconnected to %s", c->addr);
+    c->down = false;
     c->last_read = c->last_write = dubbo__now_ms();
     uv_tcp_nodelay(c->tcp, 1);
     uv_read_start((uv_stream_t *)c->tcp, on_alloc, on_read);
@@ -457,10 +467,12 @@ static void on_timer(uv_timer_t *t)
 {
     cconn_t *c = t->data;
     if (c->state == C_BACKOFF) {
-        if (c->users > 0)
+        if (c->users > 0) {
             conn_connect(c);
-        else
+        } else {
             c->state = C_IDLE;
+            c->down = false;
+        }
         return;
     }
     if (c->state != C_CONNECTED) return;
@@ -509,11 +521,10 @@ static void submit_on_loop(void *arg)
     pending_t *p = arg;
     cconn_t *c = p->c;
     conn_init_on_loop(c);
-    if (c->readonly) {
-        fail_call(p, DUBBO_ECLOSED, "dubbo: provider %s is shutting down (read-only); %s not sent",
-                  c->addr, p->method);
-        return;
-    }
+    /* A read-only provider is no longer offered for selection, but a call
+     * that had already picked it is still sent: the provider goes on
+     * reading and answering on open connections for a grace period after
+     * its readonly event (dubbo_server_shutdown). */
     if (!p->oneway) {
         uv_timer_init(dubbo__loop(), &p->timer);
         p->timer.data = p;
@@ -602,6 +613,7 @@ static void conn_release_on_loop(void *arg)
         }
         c->state = C_IDLE;
         c->readonly = false;
+        c->down = false;
         c->writing = false;
         c->out.len = c->rbuf.len = 0;
     }
@@ -915,12 +927,17 @@ bool dubbo__client_connected(dubbo_client_t *c)
 bool dubbo__client_available(dubbo_client_t *c)
 {
     /* Read without the loop's cooperation: a stale answer only makes one
-     * call pick another provider, or try this one once more. */
+     * call pick another provider, or try this one once more. Connected and
+     * not read-only, or never connected yet (it connects on its first
+     * call); not while a lost connection is being re-established, even
+     * while a reconnect attempt is under way. */
     for (int i = 0; i < c->nconns; i++) {
         const cconn_t *x = c->conns[i];
         int state = __atomic_load_n((const int *)&x->state, __ATOMIC_RELAXED);
         bool ro = __atomic_load_n(&x->readonly, __ATOMIC_RELAXED);
-        if (state != C_BACKOFF && !ro) return true;
+        bool down = __atomic_load_n(&x->down, __ATOMIC_RELAXED);
+        if (ro) continue;
+        if (state == C_CONNECTED || (!down && state != C_BACKOFF)) return true;
     }
     return false;
 }
