@@ -85,16 +85,16 @@ static int format_line(dubbo_call_t *call, dubbo_buf_t *b)
         if (!rc) rc = append_str(b, svc->version);
     }
     if (!rc) rc = append_str(b, " ");
-    if (!rc) rc = append_str(b, call->req.method);
+    if (!rc) rc = append_str(b, dubbo_call_method(call));
     if (!rc) rc = append_str(b, "(");
-    if (!rc) rc = dubbo__desc_to_java_names(call->req.desc, b);
+    if (!rc) rc = dubbo__desc_to_java_names(dubbo_call_desc(call), b);
     if (!rc) rc = append_str(b, ") ");
-    if (rc || !call->req.nargs) return rc;
+    if (rc || !dubbo_call_nargs(call)) return rc;
     /* Rendered apart, under a limit, so that a huge argument costs little. */
     dubbo_buf_t args;
     dubbo_buf_init(&args, 8 * ARGS_MAX);
     int arc = append_str(&args, "[");
-    for (size_t i = 0; i < call->req.nargs && !arc; i++) {
+    for (size_t i = 0; i < dubbo_call_nargs(call) && !arc; i++) {
         if (i) arc = append_str(&args, ",");
         if (!arc) arc = dubbo_value_to_json(dubbo_call_arg(call, i), &args);
     }

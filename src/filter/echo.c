@@ -18,8 +18,8 @@ static dubbo_filter_t *echo_create(const dubbo_url_t *url, int side, int *rc)
 static void echo_serve(dubbo_filter_t *self, dubbo_call_t *call)
 {
     (void)self;
-    const char *m = call->req.method;
-    if (m[0] == '$' && call->req.nargs == 1 && strcmp(m, "$echo") == 0) {
+    const char *m = dubbo_call_method(call);
+    if (m[0] == '$' && dubbo_call_nargs(call) == 1 && strcmp(m, "$echo") == 0) {
         dubbo_call_return(call, dubbo_call_arg(call, 0));
         return;
     }

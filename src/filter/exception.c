@@ -47,7 +47,7 @@ static void exception_serve(dubbo_filter_t *self, dubbo_call_t *call)
     /* Only the handler's own answers: the chain's end answers an unknown
      * method, and the filters outside this one answer well-formed. */
     if (!call->answered || !call->method) return;
-    const char *iface = call->svc->interface, *method = call->req.method;
+    const char *iface = call->svc->interface, *method = dubbo_call_method(call);
     if (call->status == DUBBO_STATUS_OK) {
         const dubbo_value_t *e = call->value;
         if (call->is_exception && e && e->type == DUBBO_T_OBJECT && !*e->u.obj.cls->name) {

@@ -43,7 +43,7 @@ static void executes_serve(dubbo_filter_t *self, dubbo_call_t *call)
 {
     executes_filter_t *f = (executes_filter_t *)self;
     const dubbo_url_t *url = dubbo_call_url(call);
-    const char *method = call->req.method;
+    const char *method = dubbo_call_method(call);
     long max = dubbo_url_method_param_int(url, method, "executes", 0);
     /* Unknown methods are answered at the chain's end without running, and
      * counting them would let any name a consumer sends grow the table. */

@@ -233,15 +233,16 @@ static const char *real_desc(dubbo_call_t *call, const dubbo_value_t *types, dub
 static void generic_serve(dubbo_filter_t *self, dubbo_call_t *call)
 {
     (void)self;
-    const char *m = call->req.method;
+    const char *m = dubbo_call_method(call);
     /* A service that implements $invoke itself (a GenericService) gets it. */
-    if (m[0] != '$' || call->req.nargs != 3 || call->method ||
+    if (m[0] != '$' || dubbo_call_nargs(call) != 3 || call->method ||
         (strcmp(m, "$invoke") != 0 && strcmp(m, "$invokeAsync") != 0)) {
         dubbo_call_next(call);
         return;
     }
     const char *iface = call->svc->interface;
-    dubbo_value_t *name = call->req.args[0], *types = call->req.args[1], *gargs = call->req.args[2];
+    dubbo_value_t *name = dubbo_call_arg(call, 0), *types = dubbo_call_arg(call, 1),
+                  *gargs = dubbo_call_arg(call, 2);
     if (!name || name->type != DUBBO_T_STRING ||
         (types && types->type != DUBBO_T_LIST && types->type != DUBBO_T_NULL) ||
         (gargs && gargs->type != DUBBO_T_LIST && gargs->type != DUBBO_T_NULL)) {
@@ -284,16 +285,7 @@ static void generic_serve(dubbo_filter_t *self, dubbo_call_t *call)
     }
     /* From here on the call is the real one (Java passes a new
      * RpcInvocation down the chain). */
-    call->req.method = name->u.s.ptr;
-    call->req.desc = desc;
-    call->req.args = args;
-    call->req.nargs = nargs;
-    const service_t *svc = call->svc;
-    for (size_t i = 0; i < svc->nmethods; i++)
-        if (strcmp(svc->methods[i].name, call->req.method) == 0) {
-            call->method = &svc->methods[i];
-            break;
-        }
+    dubbo__call_set_invocation(call, name->u.s.ptr, desc, args, nargs);
     dubbo_call_next(call);
     if (call->status != DUBBO_STATUS_OK) return;
     if (call->is_exception)

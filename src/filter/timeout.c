@@ -27,7 +27,7 @@ static dubbo_filter_t *timeout_create(const dubbo_url_t *url, int side, int *rc)
  * string (Dubbo 2.7). 0 when absent. */
 static long consumer_timeout(const dubbo_call_t *call)
 {
-    const dubbo_value_t *v = dubbo_map_get(call->req.attachments, "timeout");
+    const dubbo_value_t *v = dubbo__call_attachment_value(call, "timeout");
     if (!v) return 0;
     if (v->type == DUBBO_T_INT) return v->u.i;
     if (v->type == DUBBO_T_LONG) return (long)v->u.l;
@@ -42,7 +42,7 @@ static void timeout_serve(dubbo_filter_t *self, dubbo_call_t *call)
     dubbo_call_next(call);
     uint64_t elapsed = dubbo__now_ms() - t0;
     if (elapsed == 0) return;
-    const char *method = call->req.method;
+    const char *method = dubbo_call_method(call);
     long limit = dubbo_url_method_param_int(dubbo_call_url(call), method, "timeout", 0);
     const char *whose = "service";
     if (limit <= 0) {
@@ -52,7 +52,7 @@ static void timeout_serve(dubbo_filter_t *self, dubbo_call_t *call)
     if (limit <= 0 || elapsed <= (uint64_t)limit) return;
     dubbo_buf_t args;
     dubbo_buf_init(&args, 4096);
-    for (size_t i = 0; i < call->req.nargs; i++) {
+    for (size_t i = 0; i < dubbo_call_nargs(call); i++) {
         if ((i && dubbo_buf_append(&args, ",", 1)) ||
             dubbo_value_to_json(dubbo_call_arg(call, i), &args))
             break;

@@ -63,8 +63,8 @@ static void token_serve(dubbo_filter_t *self, dubbo_call_t *call)
             call,
             "Invalid token! Forbid invoke remote service interface %s method "
             "%s() from consumer %s to provider %s, consumer incorrect token is %s",
-            call->svc->interface, call->req.method, dubbo_call_remote(call), dubbo_call_local(call),
-            got ? got : "null");
+            call->svc->interface, dubbo_call_method(call), dubbo_call_remote(call),
+            dubbo_call_local(call), got ? got : "null");
         return;
     }
     dubbo_call_next(call);

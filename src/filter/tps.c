@@ -91,7 +91,7 @@ static bool allowable(tps_filter_t *f, long rate, long interval)
 static void tps_serve(dubbo_filter_t *self, dubbo_call_t *call)
 {
     tps_filter_t *f = (tps_filter_t *)self;
-    const char *method = call->req.method;
+    const char *method = dubbo_call_method(call);
     const dubbo_value_t *g = dubbo_call_arg(call, 0);
     if ((strcmp(method, "$invoke") == 0 || strcmp(method, "$invokeAsync") == 0) && g &&
         g->type == DUBBO_T_STRING)

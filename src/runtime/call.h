@@ -44,4 +44,12 @@ struct dubbo_call {
     dubbo_value_t *res_att;
 };
 
+/* For the generic filter: from here on the call is the real one (method,
+ * its descriptor and arguments, living in the call's arena); the service's
+ * method of that name is looked up again. */
+void dubbo__call_set_invocation(dubbo_call_t *call, const char *method, const char *desc,
+                                dubbo_value_t **args, size_t nargs);
+/* A request attachment as it came (any type), or NULL. */
+const dubbo_value_t *dubbo__call_attachment_value(const dubbo_call_t *call, const char *key);
+
 #endif

@@ -1751,3 +1751,24 @@ bool dubbo_call_is_exception(const dubbo_call_t *call)
 {
     return call->is_exception;
 }
+
+void dubbo__call_set_invocation(dubbo_call_t *call, const char *method, const char *desc,
+                                dubbo_value_t **args, size_t nargs)
+{
+    call->req.method = method;
+    call->req.desc = desc;
+    call->req.args = args;
+    call->req.nargs = nargs;
+    call->method = NULL;
+    const service_t *svc = call->svc;
+    for (size_t i = 0; i < svc->nmethods; i++)
+        if (strcmp(svc->methods[i].name, method) == 0) {
+            call->method = &svc->methods[i];
+            break;
+        }
+}
+
+const dubbo_value_t *dubbo__call_attachment_value(const dubbo_call_t *call, const char *key)
+{
+    return dubbo_map_get(call->req.attachments, key);
+}
