@@ -39,4 +39,16 @@ void dubbo__arena_set_limit(struct dubbo_arena *a, size_t limit);
  * dubbo_extensions_init(). */
 void dubbo__register_builtins(void);
 
+/* ---- URL text (url.c) ---- */
+
+/* Percent-decoding of s[0..n) into a new string (malloc'd). Flags:
+ * DUBBO__PCT_PLUS: '+' is a space, as in a form-encoded query (Java's
+ * URLDecoder, what URL.encode wrote into registry paths); without it '+'
+ * stays '+', as in a URL's path and in dubbo_url_parse's parameters.
+ * DUBBO__PCT_STRICT: a '%' not followed by two hex digits fails (NULL with
+ * DUBBO_EINVAL naming the position); without it such a '%' is kept as is.
+ * NULL on out-of-memory. */
+enum { DUBBO__PCT_PLUS = 1, DUBBO__PCT_STRICT = 2 };
+char *dubbo__pct_decode(const char *s, size_t n, unsigned flags);
+
 #endif

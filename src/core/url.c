@@ -15,8 +15,7 @@ static int hexval(char c)
     return -1;
 }
 
-/* Percent-decode s[0..n) into a new string. */
-static char *pct_decode(const char *s, size_t n)
+char *dubbo__pct_decode(const char *s, size_t n, unsigned flags)
 {
     char *out = malloc(n + 1), *w = out;
     if (!out) return NULL;
@@ -24,12 +23,27 @@ static char *pct_decode(const char *s, size_t n)
         if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
             *w++ = (char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
             i += 2;
+        } else if (s[i] == '%' && (flags & DUBBO__PCT_STRICT)) {
+            free(out);
+            if (i + 2 >= n)
+                dubbo__seterr(DUBBO_EINVAL, "url decode: truncated escape at %zu in \"%.80s\"", i,
+                              s);
+            else
+                dubbo__seterr(DUBBO_EINVAL, "url decode: bad escape at %zu in \"%.80s\"", i, s);
+            return NULL;
         } else {
-            *w++ = s[i];
+            *w++ = s[i] == '+' && (flags & DUBBO__PCT_PLUS) ? ' ' : s[i];
         }
     }
     *w = '\0';
     return out;
+}
+
+/* A URL's path and parameters: '+' is kept (dubbo_url_parse never did
+ * form decoding; registry entries are decoded before they are parsed). */
+static char *pct_decode(const char *s, size_t n)
+{
+    return dubbo__pct_decode(s, n, 0);
 }
 
 void dubbo_url_free(dubbo_url_t *u)

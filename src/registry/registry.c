@@ -113,41 +113,9 @@ char *dubbo_url_encode(const char *s)
     return out;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 char *dubbo_url_decode(const char *s)
 {
-    size_t n = strlen(s);
-    char *out = malloc(n + 1), *w = out;
-    if (!out) return NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%') {
-            if (i + 2 >= n) {
-                free(out);
-                dubbo__seterr(DUBBO_EINVAL, "url decode: truncated escape at %zu in \"%.80s\"", i,
-                              s);
-                return NULL;
-            }
-            int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
-            if (h < 0 || l < 0) {
-                free(out);
-                dubbo__seterr(DUBBO_EINVAL, "url decode: bad escape at %zu in \"%.80s\"", i, s);
-                return NULL;
-            }
-            *w++ = (char)(h << 4 | l);
-            i += 2;
-        } else {
-            *w++ = s[i] == '+' ? ' ' : s[i];
-        }
-    }
-    *w = '\0';
-    return out;
+    return dubbo__pct_decode(s, strlen(s), DUBBO__PCT_PLUS | DUBBO__PCT_STRICT);
 }
 
 static char local_ip[INET6_ADDRSTRLEN] = "127.0.0.1";

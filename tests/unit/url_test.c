@@ -1,10 +1,13 @@
 /* dubbo_url_parse, dubbo_url_param and dubbo_url_param_int, table-driven:
  * IPv4, IPv6, no port, no path, percent-encoding, repeated keys, and the
- * URLs that must be refused with a message naming them. */
+ * URLs that must be refused with a message naming them; the one
+ * percent-decoder and its '+' and strictness rules. */
 #include <limits.h>
 
 #include "dubbo/error.h"
+#include "dubbo/registry.h"
 #include "dubbo/url.h"
+#include "core/internal.h"
 #include "test.h"
 
 typedef struct {
@@ -191,5 +194,58 @@ TEST(param_int)
     }
 }
 
+/* dubbo__pct_decode: '+' is a space only in form encoding (DUBBO__PCT_PLUS,
+ * registry entries); a bad escape is kept unless DUBBO__PCT_STRICT. */
+TEST(pct_decode)
+{
+    enum { P = DUBBO__PCT_PLUS, S = DUBBO__PCT_STRICT };
+    static const struct {
+        const char *in;
+        unsigned flags;
+        const char *want; /* NULL: refused */
+    } cases[] = {
+        {"a+b", 0, "a+b"},
+        {"a+b", P, "a b"},
+        {"a%2Bb", 0, "a+b"},
+        {"a%2Bb", P, "a+b"},
+        {"%41%62%3d", 0, "Ab="},
+        {"%41%62%3d", P | S, "Ab="},
+        {"100%", 0, "100%"},
+        {"100%", S, NULL},
+        {"%4", 0, "%4"},
+        {"%4", P | S, NULL},
+        {"%zz+", 0, "%zz+"},
+        {"%zz+", P, "%zz "},
+        {"%zz", S, NULL},
+        {"", P | S, ""},
+        {"dubbo%3A%2F%2F1.2.3.4%3A20880%2Fx%3Fa%3D1+2", P | S, "dubbo://1.2.3.4:20880/x?a=1 2"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *got = dubbo__pct_decode(cases[i].in, strlen(cases[i].in), cases[i].flags);
+        if (cases[i].want) {
+            if (!got || strcmp(got, cases[i].want) != 0)
+                fprintf(stderr, "pct_decode \"%s\" %u\n", cases[i].in, cases[i].flags);
+            CHECK_EQ_STR(got, cases[i].want);
+        } else {
+            CHECK(got == NULL);
+            CHECK_EQ_INT(dubbo__last_code(), DUBBO_EINVAL);
+            CHECK(strstr(dubbo_last_error(), "escape") != NULL);
+        }
+        free(got);
+    }
+    /* the two callers: a URL keeps '+', a registry entry is form-decoded */
+    dubbo_url_t *u = dubbo_url_parse("dubbo://h:1/a+b%20c?k+1=v+%2B");
+    CHECK(u != NULL);
+    if (u) {
+        CHECK_EQ_STR(u->path, "a+b c");
+        CHECK_EQ_STR(dubbo_url_param(u, "k+1", NULL), "v++");
+        dubbo_url_free(u);
+    }
+    char *d = dubbo_url_decode("a+b%2B");
+    CHECK_EQ_STR(d, "a b+");
+    free(d);
+    CHECK(dubbo_url_decode("a%") == NULL);
+}
+
 TEST_MAIN(TEST_ENTRY(parse_good), TEST_ENTRY(params_in_order), TEST_ENTRY(parse_bad),
-          TEST_ENTRY(param_int))
+          TEST_ENTRY(param_int), TEST_ENTRY(pct_decode))
