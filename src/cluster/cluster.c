@@ -493,25 +493,6 @@ static int build_filters(dubbo_cluster_t *cl)
     return 0;
 }
 
-static bool same_key(const char *want, const char *got, bool version)
-{
-    if (want && strcmp(want, "*") == 0) return true;
-    bool w_none = !want || !*want || (version && strcmp(want, "0.0.0") == 0);
-    bool g_none = !got || !*got || (version && strcmp(got, "0.0.0") == 0);
-    if (w_none || g_none) return w_none && g_none;
-    /* a consumer group may list several: "a,b" */
-    if (!version && strchr(want, ',')) {
-        size_t gl = strlen(got);
-        for (const char *p = want; *p;) {
-            size_t n = strcspn(p, ",");
-            if (n == gl && strncmp(p, got, n) == 0) return true;
-            p += n + (p[n] == ',');
-        }
-        return false;
-    }
-    return strcmp(want, got) == 0;
-}
-
 /* Empty-list protection (Java's `enable-empty-protection`, on by default
  * here): a registry that has just reconnected, or whose session or lease
  * has just expired, announces an empty list for a moment although every
@@ -620,8 +601,8 @@ static void reference_notify(void *user, const char *category, const char *const
         explicit_empty |= strcmp(u->protocol, "empty") == 0;
         bool ok = strcmp(u->protocol, "empty") != 0 &&
                   dubbo_extension_find(DUBBO_EXT_PROTOCOL, u->protocol) != NULL &&
-                  same_key(version, dubbo_url_param(u, "version", NULL), true) &&
-                  same_key(group, dubbo_url_param(u, "group", NULL), false);
+                  dubbo__service_key_match(version, dubbo_url_param(u, "version", NULL), true) &&
+                  dubbo__service_key_match(group, dubbo_url_param(u, "group", NULL), false);
         dubbo_url_free(u);
         if (ok) keep[nkeep++] = strdup(urls[i]);
     }

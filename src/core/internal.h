@@ -2,6 +2,8 @@
 #ifndef DUBBO_CORE_INTERNAL_H
 #define DUBBO_CORE_INTERNAL_H
 
+#include <stdbool.h>
+
 #include <stddef.h>
 #include <string.h>
 #include "dubbo/error.h"
@@ -50,5 +52,12 @@ void dubbo__register_builtins(void);
  * NULL on out-of-memory. */
 enum { DUBBO__PCT_PLUS = 1, DUBBO__PCT_STRICT = 2 };
 char *dubbo__pct_decode(const char *s, size_t n, unsigned flags);
+
+/* Service-key matching, Java's UrlUtils.isMatch for one part: does the
+ * group or version a consumer wants (`want`: a reference's, a
+ * subscription's) accept a provider's (`got`)? "*" accepts any; an empty
+ * one (for a version also "0.0.0") is "none" and matches only none; a
+ * wanted group may list several, comma-separated ("a,b"). (url.c) */
+bool dubbo__service_key_match(const char *want, const char *got, bool version);
 
 #endif

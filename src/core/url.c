@@ -199,3 +199,19 @@ dubbo_url_t *dubbo_url_clone(const dubbo_url_t *u)
         }
     return c;
 }
+
+bool dubbo__service_key_match(const char *want, const char *got, bool version)
+{
+    if (want && strcmp(want, "*") == 0) return true;
+    bool w_none = !want || !*want || (version && strcmp(want, "0.0.0") == 0);
+    bool g_none = !got || !*got || (version && strcmp(got, "0.0.0") == 0);
+    if (w_none || g_none) return w_none && g_none;
+    if (version) return strcmp(want, got) == 0;
+    size_t gl = strlen(got);
+    for (const char *p = want; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == gl && strncmp(p, got, n) == 0) return true;
+        p += n + (p[n] == ',');
+    }
+    return false;
+}

@@ -545,14 +545,6 @@ static int same_opt(const char *a, const char *b)
     return strcmp(a, b) == 0;
 }
 
-/* Version 0.0.0 is "no version" (Java's service key, dubbo2.js, the
- * reference's own filter in cluster.c). */
-static const char *version_of(const dubbo_url_t *u)
-{
-    const char *v = dubbo_url_param(u, "version", NULL);
-    return v && strcmp(v, "0.0.0") == 0 ? NULL : v;
-}
-
 /* Java's UrlUtils.isMatch, less the category (the node's directory gives
  * it): interface, enabled, group (or one of a comma list, or *), version
  * (or *), classifier. */
@@ -563,12 +555,11 @@ static int url_matches(const dubbo_url_t *c, const dubbo_url_t *p)
     if (strcmp(dubbo_url_param(p, "enabled", "true"), "false") == 0 &&
         strcmp(dubbo_url_param(c, "enabled", ""), "*") != 0)
         return 0;
-    const char *cg = dubbo_url_param(c, "group", NULL), *pg = dubbo_url_param(p, "group", NULL);
-    if (!(same_opt(cg, "*") || same_opt(cg, pg) ||
-          (!empty(cg) && !empty(pg) && str_in_list(cg, pg))))
+    if (!dubbo__service_key_match(dubbo_url_param(c, "group", NULL),
+                                  dubbo_url_param(p, "group", NULL), false) ||
+        !dubbo__service_key_match(dubbo_url_param(c, "version", NULL),
+                                  dubbo_url_param(p, "version", NULL), true))
         return 0;
-    const char *cv = version_of(c), *pv = version_of(p);
-    if (!(same_opt(cv, "*") || same_opt(cv, pv))) return 0;
     const char *cc = dubbo_url_param(c, "classifier", "*");
     if (!(strcmp(cc, "*") == 0 || same_opt(cc, dubbo_url_param(p, "classifier", NULL)))) return 0;
     return 1;

@@ -247,5 +247,33 @@ TEST(pct_decode)
     CHECK(dubbo_url_decode("a%") == NULL);
 }
 
+/* dubbo__service_key_match: the one group/version test of the reference's
+ * directory (cluster.c) and the ZooKeeper registry's subscriptions. */
+TEST(service_key_match)
+{
+    static const struct {
+        const char *want, *got;
+        int version, match;
+    } cases[] = {
+        {NULL, NULL, 0, 1},    {"", NULL, 0, 1},       {NULL, "", 1, 1},
+        {"0.0.0", NULL, 1, 1}, {NULL, "0.0.0", 1, 1},  {"0.0.0", "", 1, 1},
+        {"0.0.0", NULL, 0, 0}, {"*", NULL, 0, 1},      {"*", "g", 0, 1},
+        {"*", "1.0", 1, 1},    {"g", NULL, 0, 0},      {NULL, "g", 0, 0},
+        {"g", "g", 0, 1},      {"g", "h", 0, 0},       {"a,b", "b", 0, 1},
+        {"a,b", "a", 0, 1},    {"a,b", "c", 0, 0},     {"a,b", "a,b", 0, 0},
+        {"ab", "a", 0, 0},     {"a,,b", "b", 0, 1},    {"1.0,2.0", "2.0", 1, 0},
+        {"1.0", "1.0", 1, 1},  {"1.0", "1.0.0", 1, 0}, {"", "*", 0, 0},
+        {"0.0.0", "*", 1, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        bool got = dubbo__service_key_match(cases[i].want, cases[i].got, cases[i].version);
+        if (got != (cases[i].match != 0))
+            fprintf(stderr, "service_key_match(%s, %s, %s)\n",
+                    cases[i].want ? cases[i].want : "NULL", cases[i].got ? cases[i].got : "NULL",
+                    cases[i].version ? "version" : "group");
+        CHECK_EQ_INT(got, cases[i].match);
+    }
+}
+
 TEST_MAIN(TEST_ENTRY(parse_good), TEST_ENTRY(params_in_order), TEST_ENTRY(parse_bad),
-          TEST_ENTRY(param_int), TEST_ENTRY(pct_decode))
+          TEST_ENTRY(param_int), TEST_ENTRY(pct_decode), TEST_ENTRY(service_key_match))
