@@ -9,7 +9,9 @@ Figures: calls ok, failed, max latency, each provider's shutdown time
 (SIGTERM to exit). Fails on a failed call, a provider that does not exit 0
 (or exits with a sanitizer report), or a bench that does not finish.
 
-Short (ctest): 1 run, 7 s of load; SIGTERM to p0 at 2 s and p1 at 4 s.
+Short: 1 run, 7 s of load; SIGTERM to p0 at 2 s and p1 at 4 s. CTest runs
+it with --cluster failfast (no retries): the provider's grace after readonly
+and the consumer's reconnect-before-available must make it lose nothing.
 --long: 10 runs of a rolling restart under 20 s of load: each provider in
 turn gets SIGTERM, is started again on the same port, and the next one goes
 1.5 s later (two rounds), then p0 and p1 are stopped for good.
