@@ -15,6 +15,7 @@
 #include "dubbo/registry.h"
 #include "core/internal.h"
 #include "core/log.h"
+#include "filter/filter.h"
 
 /* ---- randomness ------------------------------------------------------------------ */
 
@@ -438,59 +439,11 @@ static int set_rule_slot(dubbo_cluster_t *cl, const char *router, const char *ru
     return 0;
 }
 
-/* Build the filter chain of a reference: the built-ins that activate for
- * its URL, plus those named in `filter` (comma-separated; "-name" removes
- * one, "-default" all built-ins), ordered by their order. */
+/* The consumer filter chain of a reference (src/filter/support.c: Java's
+ * getActivateExtension over `reference.filter` or `filter`). */
 static int build_filters(dubbo_cluster_t *cl)
 {
-    const char *names[64];
-    size_t n = dubbo_extension_list(DUBBO_EXT_FILTER, names, 64);
-    if (n > 64) n = 64;
-    const char *spec = dubbo_url_param(cl->url, "filter", "");
-    bool no_defaults = strstr(spec, "-default") != NULL;
-    /* check that every named filter exists */
-    char buf[512];
-    snprintf(buf, sizeof(buf), "%s", spec);
-    for (char *save = NULL, *t = strtok_r(buf, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
-        const char *name = t[0] == '-' ? t + 1 : t;
-        if (strcmp(name, "default") == 0) continue;
-        if (!dubbo_extension_find(DUBBO_EXT_FILTER, name)) return dubbo__last_code();
-    }
-    cl->filters = calloc(64, sizeof(*cl->filters));
-    if (!cl->filters) return dubbo__seterr(DUBBO_ENOMEM, "reference: out of memory");
-    for (size_t i = 0; i < n; i++) {
-        const dubbo_filter_ops_t *f = dubbo_extension_find(DUBBO_EXT_FILTER, names[i]);
-        if (!f || !(f->sides & DUBBO_FILTER_CONSUMER) || !f->invoke) continue;
-        /* named explicitly? removed explicitly? */
-        char want[80], drop[80];
-        snprintf(want, sizeof(want), "%s", f->name);
-        snprintf(drop, sizeof(drop), "-%s", f->name);
-        bool named = false, dropped = false;
-        snprintf(buf, sizeof(buf), "%s", spec);
-        for (char *save = NULL, *t = strtok_r(buf, ", ", &save); t;
-             t = strtok_r(NULL, ", ", &save)) {
-            if (strcmp(t, want) == 0) named = true;
-            if (strcmp(t, drop) == 0) dropped = true;
-        }
-        if (dropped || (no_defaults && !named)) continue;
-        int rc = 0;
-        dubbo_filter_t *inst = f->create(cl->url, DUBBO_FILTER_CONSUMER, &rc);
-        if (rc < 0) return rc;
-        if (!inst && named) {
-            dubbo__seterr(DUBBO_EINVAL, "filter %s is named in filter= but is not active for %s",
-                          f->name, cl->url->path);
-            return DUBBO_EINVAL;
-        }
-        if (!inst) continue;
-        size_t pos = cl->nfilters;
-        while (pos > 0 && cl->filters[pos - 1]->ops->order > f->order)
-            pos--;
-        memmove(&cl->filters[pos + 1], &cl->filters[pos],
-                (cl->nfilters - pos) * sizeof(*cl->filters));
-        cl->filters[pos] = inst;
-        cl->nfilters++;
-    }
-    return 0;
+    return dubbo__filter_chain_build(cl->url, DUBBO_FILTER_CONSUMER, &cl->filters, &cl->nfilters);
 }
 
 /* Empty-list protection (Java's `enable-empty-protection`, on by default

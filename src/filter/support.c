@@ -1,6 +1,6 @@
-/* Helpers for the built-in filters: URL activation and method-level
- * settings, the RpcException-style answer, JVM descriptor <-> Java type
- * names, and per-key concurrency counters (Java's RpcStatus). */
+/* Helpers for the built-in filters: the chain (which filters activate,
+ * in which order), URL activation and method-level settings, the RpcException-style answer, JVM
+ * descriptor <-> Java type names, and per-key concurrency counters (Java's RpcStatus). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,9 +8,127 @@
 #include <string.h>
 #include <time.h>
 
+#include "dubbo/extension.h"
 #include "dubbo/rpc.h"
 #include "filter/filter.h"
 #include "core/log.h"
+
+/* ---- the chain ----------------------------------------------------------------------- */
+
+enum { MAX_CHAIN = 64 };
+
+typedef struct {
+    const dubbo_url_t *url;
+    int side;
+    char **tok; /* the URL's list */
+    size_t ntok;
+    dubbo_filter_t **chain;
+    size_t n;
+} chain_build_t;
+
+static bool listed(const chain_build_t *b, const char *name, bool removed)
+{
+    for (size_t i = 0; i < b->ntok; i++) {
+        const char *t = b->tok[i];
+        if (removed && t[0] != '-') continue;
+        if (strcmp(removed ? t + 1 : t, name) == 0) return true;
+    }
+    return false;
+}
+
+/* Has this side a hook in f, and is f not in the chain yet? */
+static bool usable(const chain_build_t *b, const dubbo_filter_ops_t *f)
+{
+    if (!f || !(f->sides & b->side)) return false;
+    if (b->side == DUBBO_FILTER_CONSUMER ? !f->invoke : !f->serve) return false;
+    for (size_t i = 0; i < b->n; i++)
+        if (b->chain[i]->ops == f) return false;
+    return true;
+}
+
+/* Create f and put it in the chain: by order among chain[from..n), or
+ * last when from == n. Returns 0 (also when create() declines) or its
+ * error. */
+static int add(chain_build_t *b, const dubbo_filter_ops_t *f, size_t from)
+{
+    if (b->n >= MAX_CHAIN)
+        return dubbo__seterr(DUBBO_EINVAL, "%s: more than %d filters", b->url->path, MAX_CHAIN);
+    int rc = 0;
+    dubbo_filter_t *inst = f->create(b->url, b->side, &rc);
+    if (rc < 0) return rc;
+    if (!inst) return 0;
+    size_t pos = b->n;
+    while (pos > from && b->chain[pos - 1]->ops->order > f->order)
+        pos--;
+    memmove(&b->chain[pos + 1], &b->chain[pos], (b->n - pos) * sizeof(*b->chain));
+    b->chain[pos] = inst;
+    b->n++;
+    return 0;
+}
+
+/* The filters named in tok[from..to), in the list's order. */
+static int add_named(chain_build_t *b, size_t from, size_t to)
+{
+    int rc = 0;
+    for (size_t i = from; i < to && !rc; i++) {
+        const char *t = b->tok[i];
+        if (t[0] == '-' || strcmp(t, "default") == 0 || listed(b, t, true)) continue;
+        const dubbo_filter_ops_t *f = dubbo_extension_find(DUBBO_EXT_FILTER, t);
+        if (usable(b, f)) rc = add(b, f, b->n);
+    }
+    return rc;
+}
+
+int dubbo__filter_chain_build(const dubbo_url_t *url, int side, dubbo_filter_t ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    const char *spec = dubbo_url_param(
+        url, side == DUBBO_FILTER_PROVIDER ? "service.filter" : "reference.filter", NULL);
+    if (!spec || !*spec) spec = dubbo_url_param(url, "filter", "");
+    chain_build_t b = {url, side, NULL, 0, NULL, 0};
+    char *copy = strdup(spec);
+    b.tok = calloc(strlen(spec) / 2 + 1, sizeof(*b.tok));
+    b.chain = calloc(MAX_CHAIN + 1, sizeof(*b.chain));
+    int rc = copy && b.tok && b.chain ? 0 : dubbo__seterr(DUBBO_ENOMEM, "filters: out of memory");
+    for (char *save = NULL, *t = rc ? NULL : strtok_r(copy, ", \t", &save); t;
+         t = strtok_r(NULL, ", \t", &save))
+        b.tok[b.ntok++] = t;
+    size_t at_default = b.ntok; /* where "default" stands */
+    for (size_t i = 0; i < b.ntok && !rc; i++) {
+        const char *name = b.tok[i][0] == '-' ? b.tok[i] + 1 : b.tok[i];
+        if (strcmp(name, "default") == 0) {
+            if (b.tok[i][0] != '-' && at_default == b.ntok) at_default = i;
+        } else if (!dubbo_extension_find(DUBBO_EXT_FILTER, name)) {
+            rc = dubbo__last_code();
+        }
+    }
+    const char *names[MAX_CHAIN];
+    size_t nreg = rc ? 0 : dubbo_extension_list(DUBBO_EXT_FILTER, names, MAX_CHAIN);
+    if (nreg > MAX_CHAIN) nreg = MAX_CHAIN;
+    bool defaults = !listed(&b, "default", true);
+    if (!rc && at_default < b.ntok) rc = add_named(&b, 0, at_default);
+    size_t from = b.n;
+    for (size_t i = 0; i < nreg && !rc; i++) {
+        const dubbo_filter_ops_t *f = dubbo_extension_find(DUBBO_EXT_FILTER, names[i]);
+        if (!usable(&b, f) || listed(&b, f->name, true)) continue;
+        bool named = listed(&b, f->name, false);
+        /* without "default", the named ones join the active ones by order */
+        if (named ? at_default == b.ntok : defaults) rc = add(&b, f, from);
+    }
+    if (!rc && at_default < b.ntok) rc = add_named(&b, at_default + 1, b.ntok);
+    free(copy);
+    free(b.tok);
+    if (rc) {
+        for (size_t i = 0; i < b.n; i++)
+            if (b.chain[i]->ops->destroy) b.chain[i]->ops->destroy(b.chain[i]);
+        free(b.chain);
+        return rc;
+    }
+    *out = b.chain;
+    *n = b.n;
+    return 0;
+}
 
 /* ---- settings ------------------------------------------------------------------------ */
 

@@ -370,6 +370,127 @@ static void check_desc(const char *name, const char *want)
     dubbo_buf_destroy(&b);
 }
 
+/* ---- which filters, in which order: Java's getActivateExtension ---- */
+
+/* Test filters, active only on URLs with `acttest` (so that no other test
+ * sees them); act-c also needs `act-c` (named without it, it declines). */
+static void act_serve(dubbo_filter_t *self, dubbo_call_t *call)
+{
+    (void)self;
+    dubbo_call_next(call);
+}
+static int act_invoke(dubbo_filter_t *self, dubbo_filter_chain_t *chain, dubbo_invoker_t *invoker,
+                      const dubbo_invocation_t *inv, dubbo_result_t *r)
+{
+    (void)self;
+    return dubbo_filter_next(chain, invoker, inv, r);
+}
+static dubbo_filter_t act_inst[4];
+static dubbo_filter_t *act_create(const dubbo_url_t *url, int *rc, size_t i)
+{
+    *rc = 0;
+    if (!dubbo_url_param(url, "acttest", NULL)) return NULL;
+    if (i == 2 && !dubbo_url_param(url, "act-c", NULL)) return NULL;
+    return &act_inst[i];
+}
+#define ACT_CREATE(i)                                                                              \
+    static dubbo_filter_t *act_create##i(const dubbo_url_t *url, int side, int *rc)                \
+    {                                                                                              \
+        (void)side;                                                                                \
+        return act_create(url, rc, i);                                                             \
+    }
+ACT_CREATE(0)
+ACT_CREATE(1)
+ACT_CREATE(2)
+ACT_CREATE(3)
+static const dubbo_filter_ops_t act_ops[] = {
+    {"act-a", DUBBO_FILTER_CONSUMER | DUBBO_FILTER_PROVIDER, 10, act_create0, act_invoke, act_serve,
+     NULL},
+    {"act-b", DUBBO_FILTER_CONSUMER | DUBBO_FILTER_PROVIDER, -5, act_create1, act_invoke, act_serve,
+     NULL},
+    {"act-c", DUBBO_FILTER_CONSUMER | DUBBO_FILTER_PROVIDER, 5, act_create2, act_invoke, act_serve,
+     NULL},
+    {"act-p", DUBBO_FILTER_PROVIDER, 0, act_create3, NULL, act_serve, NULL},
+};
+
+TEST(activation)
+{
+    static bool registered;
+    if (!registered) {
+        dubbo_extensions_init();
+        for (size_t i = 0; i < 4; i++) {
+            act_inst[i].ops = &act_ops[i];
+            CHECK_EQ_INT(dubbo_extension_register(DUBBO_EXT_FILTER, &act_ops[i]), 0);
+        }
+        registered = true;
+    }
+    static const struct {
+        int side;
+        const char *query; /* after acttest=1& */
+        const char *want;  /* names of the test filters in the chain, or "!ERR" */
+    } cases[] = {
+        {DUBBO_FILTER_CONSUMER, "x=1", "act-b,act-a"},
+        {DUBBO_FILTER_CONSUMER, "act-c=1", "act-b,act-c,act-a"},
+        {DUBBO_FILTER_CONSUMER, "filter=-act-a", "act-b"},
+        {DUBBO_FILTER_CONSUMER, "filter=-default", ""},
+        {DUBBO_FILTER_CONSUMER, "filter=-default,act-a", "act-a"},
+        {DUBBO_FILTER_CONSUMER, "filter=act-a,-default", "act-a"},
+        {DUBBO_FILTER_CONSUMER, "filter=act-a,-act-a", "act-b"},
+        {DUBBO_FILTER_CONSUMER, "filter=-act-a,act-a,default", "act-b"},
+        /* "default" places the named ones around the active ones */
+        {DUBBO_FILTER_CONSUMER, "filter=act-a,default", "act-a,act-b"},
+        {DUBBO_FILTER_CONSUMER, "filter=default,act-b", "act-a,act-b"},
+        {DUBBO_FILTER_CONSUMER, "filter=act-a, default ,act-b&act-c=1", "act-a,act-c,act-b"},
+        {DUBBO_FILTER_CONSUMER, "filter=-default,default,act-a", "act-a"},
+        {DUBBO_FILTER_CONSUMER, "filter=act-a,act-a", "act-b,act-a"},
+        {DUBBO_FILTER_CONSUMER, "filter=act-a,act-a,default", "act-a,act-b"},
+        /* named, but create() declines: left out on both sides */
+        {DUBBO_FILTER_CONSUMER, "filter=act-c", "act-b,act-a"},
+        {DUBBO_FILTER_PROVIDER, "filter=-default,act-c", ""},
+        /* a filter without this side's hook is never in the chain */
+        {DUBBO_FILTER_CONSUMER, "filter=act-p", "act-b,act-a"},
+        {DUBBO_FILTER_PROVIDER, "filter=-default,act-p,act-a", "act-p,act-a"},
+        {DUBBO_FILTER_PROVIDER, "filter=-default", ""},
+        /* the side's own key comes before `filter` */
+        {DUBBO_FILTER_CONSUMER, "reference.filter=-act-a&filter=-default", "act-b"},
+        {DUBBO_FILTER_CONSUMER, "service.filter=-act-a&filter=-default", ""},
+        {DUBBO_FILTER_PROVIDER, "service.filter=-default,act-a&filter=-act-a", "act-a"},
+        {DUBBO_FILTER_PROVIDER, "reference.filter=-default&filter=-default,act-b", "act-b"},
+        /* unknown names fail, also when removed */
+        {DUBBO_FILTER_CONSUMER, "filter=nosuchfilter", "!ERR"},
+        {DUBBO_FILTER_PROVIDER, "filter=-nosuchfilter", "!ERR"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char got[200] = "";
+        char url_s[300];
+        snprintf(url_s, sizeof(url_s), "dubbo://h:1/" IFACE "?acttest=1&%s", cases[i].query);
+        dubbo_url_t *u = dubbo_url_parse(url_s);
+        CHECK(u != NULL);
+        if (!u) continue;
+        dubbo_filter_t **chain = NULL;
+        size_t n = 0;
+        int rc = dubbo__filter_chain_build(u, cases[i].side, &chain, &n);
+        if (rc) {
+            snprintf(got, sizeof(got), "!ERR");
+            CHECK_EQ_INT(rc, DUBBO_ENOT_FOUND);
+            CHECK(strstr(dubbo_last_error(), "nosuchfilter") != NULL);
+        }
+        for (size_t k = 0; k < n; k++) {
+            if (strncmp(chain[k]->ops->name, "act-", 4) == 0)
+                snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", *got ? "," : "",
+                         chain[k]->ops->name);
+            if (chain[k]->ops->destroy) chain[k]->ops->destroy(chain[k]);
+        }
+        free(chain);
+        if (strcmp(got, cases[i].want) != 0)
+            fprintf(stderr, "activation %s \"%s\"\n",
+                    cases[i].side == DUBBO_FILTER_PROVIDER ? "provider" : "consumer",
+                    cases[i].query);
+        CHECK_EQ_STR(got, cases[i].want);
+        dubbo_url_free(u);
+    }
+}
+
 TEST(helpers)
 {
     check_names("", "");
@@ -1066,7 +1187,7 @@ TEST(custom_filter)
     dubbo_arena_free(a);
 }
 
-TEST_MAIN(TEST_ENTRY(helpers), TEST_ENTRY(token_provider), TEST_ENTRY(token_consumer),
-          TEST_ENTRY(executes), TEST_ENTRY(tps), TEST_ENTRY(accesslog), TEST_ENTRY(actives),
-          TEST_ENTRY(echo_and_generic), TEST_ENTRY(exception_filter), TEST_ENTRY(timeout_filter),
-          TEST_ENTRY(custom_filter))
+TEST_MAIN(TEST_ENTRY(helpers), TEST_ENTRY(activation), TEST_ENTRY(token_provider),
+          TEST_ENTRY(token_consumer), TEST_ENTRY(executes), TEST_ENTRY(tps), TEST_ENTRY(accesslog),
+          TEST_ENTRY(actives), TEST_ENTRY(echo_and_generic), TEST_ENTRY(exception_filter),
+          TEST_ENTRY(timeout_filter), TEST_ENTRY(custom_filter))
