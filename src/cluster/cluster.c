@@ -187,12 +187,9 @@ int64_t dubbo_now_epoch_ms(void)
 
 int dubbo_invoker_weight(const dubbo_invoker_t *i, const char *method, int64_t now_ms)
 {
-    long weight = i->weight;
-    if (i->method_weights && method) {
-        char key[200];
-        snprintf(key, sizeof(key), "%s.weight", method);
-        weight = dubbo_url_param_int(i->url, key, weight);
-    }
+    long weight = i->method_weights && method
+                      ? dubbo_url_method_param_int(i->url, method, "weight", i->weight)
+                      : i->weight;
     if (weight > 0 && i->timestamp > 0) {
         int64_t uptime = now_ms - i->timestamp;
         if (uptime < 0) return 1;
@@ -970,6 +967,20 @@ static uint64_t mono_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
 }
 
+/* A call's timeout, the one lookup of it: the call's own, else the
+ * reference's (`ref`: "<method>.timeout", then "timeout"), else the picked
+ * provider's (`invoker`: the same keys of its URL), else 1000; 0 when
+ * neither `ref` nor `invoker` is given and the call has none. */
+static int call_timeout(const dubbo_url_t *ref, const dubbo_invoker_t *invoker,
+                        const dubbo_invocation_t *inv)
+{
+    if (inv->timeout_ms > 0) return inv->timeout_ms;
+    long t = ref ? dubbo_url_method_param_int(ref, inv->method, "timeout", 0) : 0;
+    if (t <= 0 && invoker && invoker->url)
+        t = dubbo_url_method_param_int(invoker->url, inv->method, "timeout", 0);
+    return t > 0 ? (int)t : invoker ? 1000 : 0;
+}
+
 int dubbo_cluster_invoke_one(dubbo_cluster_t *cl, dubbo_invoker_t *invoker,
                              const dubbo_invocation_t *inv, dubbo_result_t *r)
 {
@@ -979,10 +990,7 @@ int dubbo_cluster_invoke_one(dubbo_cluster_t *cl, dubbo_invoker_t *invoker,
     dubbo_invocation_t resolved;
     if (inv->timeout_ms <= 0) {
         resolved = *inv;
-        long t = 1000;
-        if (invoker->url)
-            t = dubbo_url_method_param_int(invoker->url, inv->method, "timeout", 1000);
-        resolved.timeout_ms = t > 0 ? (int)t : 1000;
+        resolved.timeout_ms = call_timeout(NULL, invoker, inv);
         inv = &resolved;
     }
     atomic_fetch_add(&invoker->active, 1);
@@ -1033,11 +1041,6 @@ int dubbo_reference_call(dubbo_reference_t *ref, const dubbo_invocation_t *inv, 
     /* Resolve the timeout once, so that every retry keeps it (the bug of
      * dubbo-go issue 3710 was losing it on failover). */
     dubbo_invocation_t call = *inv;
-    if (call.timeout_ms <= 0) {
-        /* The reference's own setting; without one, each provider's (its
-         * URL's timeout, default 1000) applies, the same on every retry. */
-        long t = dubbo_url_method_param_int(cl->url, inv->method, "timeout", 0);
-        call.timeout_ms = t > 0 ? (int)t : 0;
-    }
+    call.timeout_ms = call_timeout(cl->url, NULL, inv);
     return cl->strategy->invoke(cl, &call, r);
 }

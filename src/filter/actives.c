@@ -60,10 +60,9 @@ static int actives_invoke(dubbo_filter_t *self, dubbo_filter_chain_t *chain,
     if (max > 1000000) max = 1000000;
     char key[512];
     snprintf(key, sizeof(key), "%s#%s", invoker->address, inv->method);
-    /* dubbo_reference_call has resolved the timeout; a direct caller of the
-     * chain may not have. */
-    long timeout =
-        inv->timeout_ms > 0 ? inv->timeout_ms : dubbo_url_param_int(f->url, "timeout", 1000);
+    /* dubbo_cluster_invoke_one, the only way into the chain, has resolved
+     * the timeout (call_timeout in cluster.c); no second lookup here. */
+    long timeout = inv->timeout_ms > 0 ? inv->timeout_ms : 1000;
     int active;
     long waited;
     dubbo__status_entry_t *e =

@@ -170,10 +170,10 @@ static ring_t *ring_build(dubbo_invoker_t *const *invokers, size_t n, const dubb
     if (!r) return NULL;
     atomic_init(&r->refs, 1);
     r->nodes = DEFAULT_NODES;
-    const char *spec = dubbo__lb_method_param(url, invokers[0], method, "hash.nodes", NULL);
+    const char *spec = dubbo_invoker_setting(invokers[0], url, method, "hash.nodes", NULL);
     if (spec && parse_nodes(spec, &r->nodes) != 0)
         r->nodes = DEFAULT_NODES; /* a provider's bad value */
-    spec = dubbo__lb_method_param(url, invokers[0], method, "hash.arguments", "0");
+    spec = dubbo_invoker_setting(invokers[0], url, method, "hash.arguments", "0");
     if (parse_args(spec, r->args, &r->nargs) != 0) {
         r->args[0] = 0;
         r->nargs = 1;

@@ -9,18 +9,12 @@
 #include "cluster/loadbalance/util.h"
 
 /* Java's needWeightLoadBalance: does the first provider set `weight`,
- * `<method>.weight` or `timestamp`? One pass over its parameters. */
+ * `<method>.weight` or `timestamp`? */
 static bool need_weights(const dubbo_invoker_t *first, const char *method)
 {
     if (!first->url) return false;
-    size_t mlen = strlen(method);
-    for (size_t i = 0; i < first->url->nparams; i++) {
-        const char *k = first->url->params[i].key, *v = first->url->params[i].value;
-        if (!v || !*v) continue;
-        if (strcmp(k, "weight") == 0 || strcmp(k, "timestamp") == 0) return true;
-        if (strncmp(k, method, mlen) == 0 && strcmp(k + mlen, ".weight") == 0) return true;
-    }
-    return false;
+    return dubbo_url_method_param(first->url, method, "weight", NULL) ||
+           *dubbo_url_param(first->url, "timestamp", "");
 }
 
 static dubbo_invoker_t *random_select(dubbo_lb_t *self, dubbo_invoker_t *const *invokers, size_t n,

@@ -10,12 +10,6 @@ int64_t (*dubbo__lb_clock)(void) = dubbo_now_epoch_ms;
 
 /* ---- calls ---------------------------------------------------------------------------- */
 
-const char *dubbo__lb_method_param(const dubbo_url_t *ref, const dubbo_invoker_t *first,
-                                   const char *method, const char *key, const char *def)
-{
-    return dubbo_invoker_setting(first, ref, method, key, def);
-}
-
 dubbo_invoker_t *dubbo__lb_pick_tied(dubbo_invoker_t *const *invokers, const size_t *idx,
                                      size_t count, const int *weights, int64_t total,
                                      bool same_weight)

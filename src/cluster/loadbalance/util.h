@@ -24,11 +24,6 @@ extern const dubbo_lb_ops_t dubbo__lb_p2c;
  * replaced by tests that need time to pass. Not for concurrent writes. */
 extern int64_t (*dubbo__lb_clock)(void);
 
-/* A method-level setting as Java's balancers read it: from the first
- * invoker's merged URL (dubbo_invoker_setting), else `def`. */
-const char *dubbo__lb_method_param(const dubbo_url_t *ref, const dubbo_invoker_t *first,
-                                   const char *method, const char *key, const char *def);
-
 /* Java's tie break of leastactive and shortestresponse: among the `count`
  * invokers invokers[idx[0..count)], a weighted random pick when their
  * weights (weights[] is indexed like invokers) differ and sum above 0,
