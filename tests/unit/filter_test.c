@@ -142,21 +142,6 @@ static const dubbo_method_t methods[] = {
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-static bool contains(const char *hay, const char *needle)
-{
-    return hay && strstr(hay, needle);
-}
-
-#define CHECK_CONTAINS(hay, needle)                                                                \
-    do {                                                                                           \
-        const char *test__h = (hay);                                                               \
-        if (!contains(test__h, (needle))) {                                                        \
-            fprintf(stderr, "%s:%d: %s: \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__,     \
-                    test__current, test__h ? test__h : "(null)", (needle));                        \
-            test__failed_checks++;                                                                 \
-        }                                                                                          \
-    } while (0)
-
 /* A started server exporting the service with `params` (and version /
  * group when given); NULL when export fails (rc in *rc). */
 static dubbo_server_t *server_ex(int threads, const char *const *params, const char *version,

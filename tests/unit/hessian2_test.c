@@ -26,16 +26,6 @@
         test__failed_checks++;                                                                     \
     } while (0)
 
-#define CHECK_CONTAINS(hay, needle)                                                                \
-    do {                                                                                           \
-        const char *test__h = (hay), *test__n = (needle);                                          \
-        if (!test__h || !strstr(test__h, test__n)) {                                               \
-            fprintf(stderr, "%s:%d: %s: \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__,     \
-                    test__current, test__h ? test__h : "(null)", test__n);                         \
-            test__failed_checks++;                                                                 \
-        }                                                                                          \
-    } while (0)
-
 /* Append the bytes spelled by hex digits (spaces ignored). */
 static void put_hex(dubbo_buf_t *b, const char *hex)
 {

@@ -137,21 +137,6 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static bool contains(const char *hay, const char *needle)
-{
-    return hay && strstr(hay, needle);
-}
-
-#define CHECK_CONTAINS(hay, needle)                                                                \
-    do {                                                                                           \
-        const char *test__h = (hay);                                                               \
-        if (!contains(test__h, (needle))) {                                                        \
-            fprintf(stderr, "%s:%d: %s: \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__,     \
-                    test__current, test__h ? test__h : "(null)", (needle));                        \
-            test__failed_checks++;                                                                 \
-        }                                                                                          \
-    } while (0)
-
 /* A started server with `service` exported on 127.0.0.1 (port 0 = any). */
 static dubbo_server_t *server_with(int port, int threads, int queue, int shutdown_ms)
 {

@@ -42,6 +42,17 @@ static const char *test__current;
         }                                                                                          \
     } while (0)
 
+/* `hay` (a string, NULL fails) contains `needle`. */
+#define CHECK_CONTAINS(hay, needle)                                                                \
+    do {                                                                                           \
+        const char *test__h = (hay), *test__n = (needle);                                          \
+        if (!test__h || !strstr(test__h, test__n)) {                                               \
+            fprintf(stderr, "%s:%d: %s: \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__,     \
+                    test__current, test__h ? test__h : "(null)", test__n);                         \
+            test__failed_checks++;                                                                 \
+        }                                                                                          \
+    } while (0)
+
 typedef struct {
     const char *name;
     void (*fn)(void);
