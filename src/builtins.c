@@ -17,7 +17,7 @@
 
 /* src/serialize/<name>.c */
 extern const dubbo_serialization_ops_t dubbo__serialization_hessian2;
-/* src/cluster/invoker_dubbo.c */
+/* src/protocol/dubbo/protocol.c */
 extern const dubbo_protocol_ops_t dubbo__protocol_dubbo;
 /* src/registry/<name>.c */
 extern const dubbo_registry_ops_t dubbo__registry_file;

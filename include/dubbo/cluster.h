@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "dubbo/extension.h"
+#include "dubbo/protocol.h"
 #include "dubbo/rpc.h"
 #include "dubbo/url.h"
 
@@ -108,14 +109,7 @@ int64_t dubbo_now_epoch_ms(void);
  * first, and are destroyed with the reference.
  * ====================================================================== */
 
-/* ---- protocols (the URL scheme: dubbo://; triple and rest next) ---- */
-
-typedef struct {
-    const char *name; /* the URL scheme */
-    /* required: an invoker for one provider URL of this scheme, with the
-     * reference's consumer settings. NULL with a message on failure. */
-    dubbo_invoker_t *(*refer)(const char *provider_url, const dubbo_url_t *consumer);
-} dubbo_protocol_ops_t;
+/* ---- protocols: include/dubbo/protocol.h (refer is the consumer side) ---- */
 
 /* The method a call is for, as Java's RpcUtils.getMethodName: for a
  * generic call ($invoke / $invokeAsync with a string first argument) the

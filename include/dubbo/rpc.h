@@ -114,9 +114,13 @@ typedef struct {
                                      least one frame of `payload`. A request that does not fit
                                      is answered SERVER_THREADPOOL_EXHAUSTED (100, Java's
                                      overload status) and the rest of its body dropped unread */
+    /* ---- version 3 ---- */
+    const char *protocols; /* the protocols this port serves, comma-separated, e.g.
+                              "dubbo,tri": each connection is served by the first whose
+                              detect() claims its first bytes; default "dubbo"; copied */
 } dubbo_server_options_t;
 
-#define DUBBO_SERVER_OPTIONS_VERSION 2
+#define DUBBO_SERVER_OPTIONS_VERSION 3
 
 /* Fill opts with the defaults above. */
 void dubbo_server_options_init(dubbo_server_options_t *opts);

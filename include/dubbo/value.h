@@ -227,6 +227,12 @@ void dubbo_json_reader_free(dubbo_json_reader_t *r);
 int dubbo_json_read(dubbo_json_reader_t *r, const char *text, size_t len, size_t *pos,
                     dubbo_value_t **out);
 
+/* A Java exception as Java serializes it: an object of `cls` (e.g.
+ * "java.lang.IllegalStateException") with Throwable's fields
+ * (detailMessage, cause, stackTrace, suppressedExceptions). NULL when the
+ * arena is out of room. */
+dubbo_value_t *dubbo_exception_new(dubbo_arena_t *a, const char *cls, const char *message);
+
 #ifdef __cplusplus
 }
 #endif

@@ -46,7 +46,7 @@ static void exception_serve(dubbo_filter_t *self, dubbo_call_t *call)
     dubbo_call_next(call);
     /* Only the handler's own answers: the chain's end answers an unknown
      * method, and the filters outside this one answer well-formed. */
-    if (!call->answered || !call->method) return;
+    if (!call->answered || !call->method_def) return;
     const char *iface = call->svc->interface, *method = dubbo_call_method(call);
     if (call->status == DUBBO_STATUS_OK) {
         const dubbo_value_t *e = call->value;

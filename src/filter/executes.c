@@ -47,7 +47,7 @@ static void executes_serve(dubbo_filter_t *self, dubbo_call_t *call)
     long max = dubbo_url_method_param_int(url, method, "executes", 0);
     /* Unknown methods are answered at the chain's end without running, and
      * counting them would let any name a consumer sends grow the table. */
-    if (max <= 0 || !call->method) {
+    if (max <= 0 || !call->method_def) {
         dubbo_call_next(call);
         return;
     }

@@ -235,7 +235,7 @@ static void generic_serve(dubbo_filter_t *self, dubbo_call_t *call)
     (void)self;
     const char *m = dubbo_call_method(call);
     /* A service that implements $invoke itself (a GenericService) gets it. */
-    if (m[0] != '$' || dubbo_call_nargs(call) != 3 || call->method ||
+    if (m[0] != '$' || dubbo_call_nargs(call) != 3 || call->method_def ||
         (strcmp(m, "$invoke") != 0 && strcmp(m, "$invokeAsync") != 0)) {
         dubbo_call_next(call);
         return;

@@ -1,5 +1,7 @@
-/* Provider-side call and service state, shared by the server runtime and
- * the provider filters (src/filter/). Internal. */
+/* Provider-side call and service state, shared by the server runtime, the
+ * protocols' provider sides (src/protocol/<name>/) and the provider filters
+ * (src/filter/, which read it through the dubbo_call_* accessors only).
+ * Internal. */
 #ifndef DUBBO_RUNTIME_CALL_H
 #define DUBBO_RUNTIME_CALL_H
 
@@ -8,9 +10,9 @@
 #include <stdint.h>
 
 #include "dubbo/cluster.h"
+#include "dubbo/protocol.h"
 #include "dubbo/rpc.h"
 #include "dubbo/url.h"
-#include "protocol/dubbo/codec.h"
 
 typedef struct sconn sconn_t;
 
@@ -25,16 +27,25 @@ typedef struct {
     size_t nfilters;
 } service_t;
 
+/* The neutral call: what every protocol fills (decode), what the service
+ * table, the filters and the handler use. Strings and values live in the
+ * arena. */
 struct dubbo_call {
     struct dubbo_server *srv;
     sconn_t *c;
     dubbo_arena_t *arena;
-    uint64_t id;
-    bool twoway;
-    const dubbo_serialization_ops_t *ser; /* the request's; the answer uses it too */
-    dubbo_request_t req;                  /* method/args may be rewritten by filters (generic) */
+    const dubbo_protocol_ops_t *proto; /* the protocol the call came by */
+    dubbo_unit_t unit;                 /* id, twoway, the protocol's tag */
+    void *proto_call;                  /* the protocol's own per-call data (arena) */
+    /* the request; method/desc/args may be rewritten by filters (generic) */
+    const char *service; /* the interface (Dubbo: the path) */
+    const char *version, *group, *method, *desc;
+    dubbo_value_t **args;
+    size_t nargs;
+    const dubbo_value_t *attachments; /* a map with string keys, or NULL */
+    /* the outcome */
     const service_t *svc;
-    const dubbo_method_t *method; /* NULL: no such method (answered at the chain's end) */
+    const dubbo_method_t *method_def; /* NULL: no such method (answered at the chain's end) */
     size_t filter_pos;
     bool answered;
     int status;
@@ -43,6 +54,12 @@ struct dubbo_call {
     const char *error;
     dubbo_value_t *res_att;
 };
+
+/* For a protocol's decode: the request, every string and value in the
+ * call's arena (version, group, desc, attachments may be NULL). */
+void dubbo__call_set_request(dubbo_call_t *call, const char *service, const char *version,
+                             const char *group, const char *method, const char *desc,
+                             dubbo_value_t **args, size_t nargs, const dubbo_value_t *attachments);
 
 /* For the generic filter: from here on the call is the real one (method,
  * its descriptor and arguments, living in the call's arena); the service's

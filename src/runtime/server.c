@@ -1,8 +1,11 @@
-/* The provider runtime: accepts Dubbo connections on the shared event loop,
- * frames requests, runs handlers on a worker pool, writes answers back
- * coalesced per connection, and shuts down gracefully (readonly event,
- * stop accepting, go on serving open connections until they are quiet,
- * drain, close). */
+/* The provider runtime: accepts connections on the shared event loop, finds
+ * which of its protocols each one speaks (include/dubbo/protocol.h), buffers
+ * and budgets the units the protocol cuts, runs the calls on a worker pool
+ * through the service table, the provider filters and the handler, writes
+ * the protocol's answers back coalesced per connection, and shuts down
+ * gracefully (the protocol's goaway, stop accepting, go on serving open
+ * connections until they are quiet, drain, close). It knows no protocol:
+ * the Dubbo protocol is src/protocol/dubbo/protocol.c. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -17,14 +20,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dubbo/extension.h"
 #include "dubbo/hessian2.h"
+#include "dubbo/protocol.h"
 #include "dubbo/rpc.h"
 #include "core/internal.h"
 #include "core/log.h"
-#include "protocol/dubbo/codec.h"
 #include "transport/loop.h"
 #include "runtime/call.h"
 #include "dubbo/registry.h"
+
+/* Room for a unit's header beside the payload limit, in the memory budget. */
+#define UNIT_HEADER_ROOM 64
 
 /* ---- services ---------------------------------------------------------- */
 
@@ -44,6 +51,7 @@ static bool same_opt(const char *a, const char *b, bool version)
 struct sconn {
     uv_tcp_t tcp;
     struct dubbo_server *srv;
+    const dubbo_protocol_ops_t *proto; /* NULL until detected from the first bytes */
     struct sconn *prev, *next;
     atomic_int refs; /* the loop's (until closed) + one per job in flight */
     bool closing;
@@ -68,13 +76,10 @@ typedef struct {
 typedef struct job {
     struct job *next;
     sconn_t *c;
-    uint8_t flags;
-    uint64_t id;
-    size_t len;
-    size_t charged; /* memory-budget bytes this job holds */
-    const uint8_t *body;
-    uint8_t *own;   /* a read buffer the job took over (body lies in it), or NULL */
-    uint8_t copy[]; /* else the body, copied */
+    dubbo_unit_t unit; /* its payload lies in `own` or `copy` */
+    size_t charged;    /* memory-budget bytes this job holds */
+    uint8_t *own;      /* a read buffer the job took over, or NULL */
+    uint8_t copy[];    /* else the payload, copied */
 } job_t;
 
 static void job_free(job_t *j)
@@ -88,8 +93,12 @@ typedef struct {
     char *url; /* what was registered */
 } announced_t;
 
+#define MAX_PROTOCOLS 8
+
 struct dubbo_server {
     dubbo_server_options_t opts;
+    const dubbo_protocol_ops_t *protos[MAX_PROTOCOLS]; /* opts.protocols, in order */
+    size_t nprotos;
     pthread_rwlock_t svc_lock;
     service_t *services;
     size_t nservices;
@@ -139,7 +148,7 @@ void dubbo_server_options_init(dubbo_server_options_t *o)
     o->port = 20880;
     o->threads = 200;
     o->queue = 0;
-    o->payload = DUBBO_DEFAULT_PAYLOAD;
+    o->payload = (size_t)8 << 20;
     o->heartbeat_ms = 60000;
     o->shutdown_timeout_ms = 10000;
     o->accepts = 0;
@@ -156,20 +165,51 @@ dubbo_server_t *dubbo_server_new(const dubbo_server_options_t *opts)
         s->opts = *opts;
     else
         dubbo_server_options_init(&s->opts);
+    if (s->opts.version < 3) s->opts.protocols = NULL;
     if (!s->opts.host) s->opts.host = "0.0.0.0";
     s->opts.host = strdup(s->opts.host);
     /* copied: a configuration the name came from may be freed before us */
     if (s->opts.application) s->opts.application = strdup(s->opts.application);
     if (s->opts.threads <= 0) s->opts.threads = 200;
     if (s->opts.queue <= 0) s->opts.queue = 1024;
-    if (!s->opts.payload) s->opts.payload = DUBBO_DEFAULT_PAYLOAD;
+    if (!s->opts.payload) s->opts.payload = (size_t)8 << 20;
     if (s->opts.heartbeat_ms <= 0) s->opts.heartbeat_ms = 60000;
     if (s->opts.shutdown_timeout_ms <= 0) s->opts.shutdown_timeout_ms = 10000;
     if (s->opts.read_timeout_ms <= 0) s->opts.read_timeout_ms = 30000;
     if (!s->opts.memory_budget) s->opts.memory_budget = (size_t)64 << 20;
-    /* at least room for one frame of the largest size allowed */
-    if (s->opts.memory_budget < s->opts.payload + DUBBO_HEADER_LEN)
-        s->opts.memory_budget = s->opts.payload + DUBBO_HEADER_LEN;
+    /* at least room for one unit of the largest size allowed, header included */
+    if (s->opts.memory_budget < s->opts.payload + UNIT_HEADER_ROOM)
+        s->opts.memory_budget = s->opts.payload + UNIT_HEADER_ROOM;
+    /* the protocols: each must exist and have a provider side */
+    const char *list = s->opts.protocols && *s->opts.protocols ? s->opts.protocols : "dubbo";
+    s->opts.protocols = NULL;
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        char name[64];
+        snprintf(name, sizeof(name), "%.*s", (int)(n < 63 ? n : 63), p);
+        const dubbo_protocol_ops_t *proto = n ? dubbo_protocol_find(name) : NULL;
+        if (n && (!proto || !proto->cut || s->nprotos == MAX_PROTOCOLS)) {
+            if (!proto)
+                dubbo__seterr(DUBBO_EINVAL, "server: unknown protocol \"%s\" in \"%s\"", name,
+                              list);
+            else if (!proto->cut)
+                dubbo__seterr(DUBBO_EINVAL,
+                              "server: protocol \"%s\" has no provider side (in \"%s\")", name,
+                              list);
+            else
+                dubbo__seterr(DUBBO_EINVAL, "server: more than %d protocols in \"%s\"",
+                              MAX_PROTOCOLS, list);
+            DLOG_ERROR("%s", dubbo_last_error());
+            free((char *)s->opts.host);
+            free((char *)s->opts.application);
+            free(s);
+            return NULL;
+        }
+        if (n) s->protos[s->nprotos++] = proto;
+        p += n;
+        if (*p == ',') p++;
+    }
+    s->opts.protocols = strdup(list);
     dubbo__ratelimit_init(&s->log_rl, 10);
     s->port = -1;
     pthread_rwlock_init(&s->svc_lock, NULL);
@@ -493,18 +533,35 @@ static void flush(sconn_t *c)
     }
 }
 
-/* Queue a frame (header + body) for the connection; loop thread only. */
-static void send_frame(sconn_t *c, uint8_t flags, uint8_t status, uint64_t id, const uint8_t *body,
-                       size_t len)
+int dubbo_sconn_send(dubbo_sconn_t *c, const void *bytes, size_t n)
 {
-    if (c->closing) return;
-    uint8_t h[DUBBO_HEADER_LEN];
-    dubbo_frame_header(h, flags, status, id, (uint32_t)len);
+    if (c->closing) return 0;
     size_t before = c->out.len;
-    int rc = dubbo_buf_append(&c->out, h, sizeof(h));
-    if (!rc) rc = dubbo_buf_append(&c->out, body, len);
+    int rc = dubbo_buf_append(&c->out, bytes, n);
     out_charge(c->srv, c->out.len - before);
     if (!rc) flush(c);
+    return rc;
+}
+
+const char *dubbo_sconn_remote(const dubbo_sconn_t *c)
+{
+    return c->remote;
+}
+
+const char *dubbo_sconn_local(const dubbo_sconn_t *c)
+{
+    return c->local;
+}
+
+/* The connection's protocol refuses the unit whose first n bytes are p
+ * (loop thread). */
+static void refuse_unit(sconn_t *c, const uint8_t *p, size_t n, int status, const char *msg)
+{
+    dubbo_buf_t out;
+    dubbo_buf_init(&out, 0);
+    if (!c->proto->refuse(p, n, status, msg, &out) && out.len)
+        dubbo_sconn_send(c, out.base, out.len);
+    dubbo_buf_destroy(&out);
 }
 
 typedef struct {
@@ -598,52 +655,16 @@ static void deliver(sconn_t *c, dubbo_buf_t *frame)
 
 static void write_answer(dubbo_call_t *call)
 {
-    if (!call->twoway) return;
-    /* One buffer: room for the header, the body encoded after it. */
-    dubbo_buf_t frame;
-    dubbo_buf_init(&frame, 0);
-    static const uint8_t zero[DUBBO_HEADER_LEN];
-    int rc = dubbo_buf_append(&frame, zero, sizeof(zero));
-    uint8_t status = (uint8_t)call->status;
-    if (rc) {
-        dubbo_buf_destroy(&frame);
+    if (!call->unit.twoway) return;
+    dubbo_buf_t out;
+    dubbo_buf_init(&out, 0);
+    if (call->proto->answer(call, call->srv->opts.payload, &out)) {
+        DLOG_ERROR("cannot write the answer of %s.%s to %s: %s", call->service ? call->service : "",
+                   call->method ? call->method : "", call->c->remote, dubbo_last_error());
+        dubbo_buf_destroy(&out);
         return;
     }
-    if (status == DUBBO_STATUS_OK) {
-        bool attach = dubbo_version_supports_attachments(call->req.dubbo_version);
-        rc = dubbo_response_encode(call->ser, &frame, call->value, call->is_exception, attach,
-                                   call->res_att);
-        if (rc) {
-            DLOG_ERROR("cannot encode the answer of %s.%s: %s", call->req.path, call->req.method,
-                       dubbo_last_error());
-            frame.len = DUBBO_HEADER_LEN;
-            status = DUBBO_STATUS_SERVER_ERROR;
-            char msg[600];
-            snprintf(msg, sizeof(msg), "provider failed to serialize the result of %s.%s: %s",
-                     call->req.path, call->req.method, dubbo_last_error());
-            rc = dubbo_error_body_encode(call->ser, &frame, msg);
-        }
-    } else {
-        rc = dubbo_error_body_encode(call->ser, &frame,
-                                     call->error ? call->error : dubbo_status_name(status));
-    }
-    size_t body_len = frame.len - DUBBO_HEADER_LEN;
-    if (!rc && body_len > call->srv->opts.payload) {
-        char msg[200];
-        snprintf(msg, sizeof(msg), "Data length %zu too large, max payload: %zu", body_len,
-                 call->srv->opts.payload);
-        frame.len = DUBBO_HEADER_LEN;
-        status = DUBBO_STATUS_BAD_RESPONSE;
-        rc = dubbo_error_body_encode(call->ser, &frame, msg);
-        body_len = frame.len - DUBBO_HEADER_LEN;
-    }
-    if (rc) {
-        dubbo_buf_destroy(&frame);
-        return;
-    }
-    dubbo_frame_header(frame.base, call->ser ? call->ser->id : DUBBO_SERIAL_HESSIAN2, status,
-                       call->id, (uint32_t)body_len);
-    deliver(call->c, &frame);
+    deliver(call->c, &out);
 }
 
 static const char *att_str(const dubbo_value_t *att, const char *key)
@@ -720,20 +741,6 @@ static void overload_message(dubbo_server_t *s, sconn_t *c, size_t want, char *m
              c->local, want, atomic_load(&s->mem), s->opts.memory_budget);
 }
 
-/* Answer a two-way request SERVER_THREADPOOL_EXHAUSTED (Java's overload
- * status) with msg; loop thread. */
-static void answer_overload(sconn_t *c, uint8_t flags, uint64_t id, const char *msg)
-{
-    if (!(flags & DUBBO_FLAG_TWOWAY)) return;
-    dubbo_buf_t body;
-    dubbo_buf_init(&body, 0);
-    const dubbo_serialization_ops_t *ser = dubbo_serialization_by_id(flags & DUBBO_SERIAL_MASK);
-    if (!ser) ser = dubbo_serialization_default();
-    if (!dubbo_error_body_encode(ser, &body, msg))
-        send_frame(c, ser->id, DUBBO_STATUS_SERVER_THREADPOOL_EXHAUSTED, id, body.base, body.len);
-    dubbo_buf_destroy(&body);
-}
-
 static dubbo_arena_t *call_arena(size_t limit)
 {
     pthread_once(&arena_once, arena_key_init);
@@ -751,22 +758,21 @@ static void release_arena(dubbo_arena_t *a)
     dubbo_arena_reset(a);
 }
 
-/* `j`: the queued job (NULL with dispatcher=direct), whose large body is
- * given back as soon as it is decoded. */
-static void run_job(dubbo_server_t *s, sconn_t *c, uint8_t flags, uint64_t id, const uint8_t *body,
-                    size_t len, size_t charged, job_t *j)
+/* Run one request: `u` as the connection's protocol cut it, `charged` the
+ * budget its bytes hold, `j` the queued job (NULL with dispatcher=direct),
+ * whose large payload is given back as soon as it is decoded. */
+static void run_job(dubbo_server_t *s, sconn_t *c, const dubbo_unit_t *u, size_t charged, job_t *j)
 {
     dubbo_call_t call = {0};
     call.srv = s;
     call.c = c;
-    call.id = id;
-    call.twoway = flags & DUBBO_FLAG_TWOWAY;
+    call.proto = c->proto;
+    call.unit = *u;
     call.status = DUBBO_STATUS_OK;
     call.arena = call_arena(s->opts.payload * 8 + ((size_t)1 << 20));
     char msg[1024];
     if (!call.arena) return;
-    call.ser = dubbo_serialization_by_id(flags & DUBBO_SERIAL_MASK); /* checked with the frame */
-    int rc = dubbo_request_decode(call.ser, call.arena, body, len, &call.req);
+    int rc = call.proto->decode(&call, u);
     /* The decoded arguments count against the memory budget too, three
      * times: the arguments, and room for a result and its encoded answer
      * of their size (a service that makes more is charged for it when it
@@ -776,8 +782,8 @@ static void run_job(dubbo_server_t *s, sconn_t *c, uint8_t flags, uint64_t id, c
     size_t hold = decoded * 3;
     if (!rc && decoded > ((size_t)64 << 10) && !mem_take_admitted(s, hold, charged)) {
         overload_message(s, c, decoded, msg, sizeof(msg));
-        dubbo__log_limited(&s->log_rl, "request %llu from %s refused: %s", (unsigned long long)id,
-                           c->remote, msg);
+        dubbo__log_limited(&s->log_rl, "request %llu from %s refused: %s",
+                           (unsigned long long)u->id, c->remote, msg);
         call.status = DUBBO_STATUS_SERVER_THREADPOOL_EXHAUSTED;
         call.error = msg;
         write_answer(&call);
@@ -786,33 +792,25 @@ static void run_job(dubbo_server_t *s, sconn_t *c, uint8_t flags, uint64_t id, c
     }
     if (rc || decoded <= ((size_t)64 << 10)) decoded = hold = 0;
     if (!rc && j && j->own) {
-        /* the values live in the arena now: the frame is no longer needed */
+        /* the values live in the arena now: the unit is no longer needed */
         free(j->own);
         j->own = NULL;
         mem_give(s, j->charged);
         j->charged = 0;
     }
     if (rc) {
-        dubbo__log_limited(&s->log_rl, "bad request %llu from %s: %s", (unsigned long long)id,
+        dubbo__log_limited(&s->log_rl, "bad request %llu from %s: %s", (unsigned long long)u->id,
                            c->remote, dubbo_last_error());
         snprintf(msg, sizeof(msg), "Fail to decode request due to: %s", dubbo_last_error());
         call.status = DUBBO_STATUS_BAD_REQUEST;
         call.error = msg;
-        call.req.path = "";
-        call.req.method = "";
+        call.service = call.method = "";
         write_answer(&call);
         release_arena(call.arena);
         return;
     }
-    /* Java finds the exporter by the "path" attachment, which the body's
-     * path fills and the attachments map may override. */
-    const dubbo_value_t *att = call.req.attachments;
-    const char *path = att_str(att, "path");
-    if (!path || !*path) path = call.req.path;
-    const char *version = call.req.version;
-    if (no_version(version)) version = att_str(att, "version");
-    const char *group = att_str(att, "group");
-
+    const char *path = call.service ? call.service : "";
+    const char *version = call.version, *group = call.group;
     pthread_rwlock_rdlock(&s->svc_lock);
     service_t *svc = NULL;
     for (size_t i = 0; i < s->nservices; i++) {
@@ -830,7 +828,7 @@ static void run_job(dubbo_server_t *s, sconn_t *c, uint8_t flags, uint64_t id, c
                  "group mismatch, channel: consumer: %s --> provider: %s, message: %s.%s",
                  group && *group ? group : "", group && *group ? "/" : "", path,
                  no_version(version) ? "" : ":", no_version(version) ? "" : version, c->remote,
-                 c->local, call.req.path, call.req.method);
+                 c->local, path, call.method ? call.method : "");
         call.status = DUBBO_STATUS_SERVICE_NOT_FOUND;
         call.error = msg;
         write_answer(&call);
@@ -840,13 +838,9 @@ static void run_job(dubbo_server_t *s, sconn_t *c, uint8_t flags, uint64_t id, c
     }
     /* $echo and generic $invoke are provider filters (src/filter/echo.c,
      * generic.c); generic looks the real method up again. */
-    const char *method = call.req.method;
-    for (size_t i = 0; i < svc->nmethods; i++)
-        if (strcmp(svc->methods[i].name, method) == 0) {
-            call.method = &svc->methods[i];
-            break;
-        }
     call.svc = svc;
+    dubbo__call_set_invocation(&call, call.method ? call.method : "", call.desc, call.args,
+                               call.nargs);
     /* Provider filters (echo, generic, token, tps, executes, accesslog,
      * ...), then the handler, as the last link of the chain. */
     size_t before = dubbo_arena_used(call.arena);
@@ -885,7 +879,7 @@ static void *worker_main(void *arg)
         s->busy++;
         pthread_mutex_unlock(&s->mu);
 
-        run_job(s, j->c, j->flags, j->id, j->body, j->len, j->charged, j);
+        run_job(s, j->c, &j->unit, j->charged, j);
         /* The connection reference is dropped on the loop thread, where
          * everything else about the connection happens. */
         sconn_t *c = j->c;
@@ -922,15 +916,12 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
             return;
         }
     }
-    /* A frame whose header is here gets its whole size at once (the header
+    /* A unit whose header is here gets its whole size at once (the header
      * was checked against the payload limit): no copies while it grows. */
-    size_t want = 65536;
-    if (c->rbuf.len >= DUBBO_HEADER_LEN) {
-        const uint8_t *p = c->rbuf.base;
-        size_t total = DUBBO_HEADER_LEN + ((size_t)p[12] << 24 | (size_t)p[13] << 16 |
-                                           (size_t)p[14] << 8 | (size_t)p[15]);
-        if (total > c->rbuf.len && total - c->rbuf.len > want) want = total - c->rbuf.len;
-    }
+    size_t want = 65536, total = 0;
+    if (c->proto && c->proto->cut(c->rbuf.base, c->rbuf.len, c->srv->opts.payload, &total) == 0 &&
+        total > c->rbuf.len && total - c->rbuf.len > want)
+        want = total - c->rbuf.len;
     if (c->rbuf.cap - c->rbuf.len < want) {
         uint8_t *q = realloc(c->rbuf.base, c->rbuf.len + want);
         if (!q) {
@@ -948,42 +939,31 @@ typedef struct {
     size_t n;
 } batch_t;
 
-/* One whole frame. `charged`: budget bytes already held for it (taken when
- * its header arrived), which the job takes over or this gives back. `*own`:
- * a malloc'ed read buffer holding the frame, which a queued job takes over
- * instead of copying the body (*own set to NULL then), or NULL. */
-static void handle_frame(sconn_t *c, const dubbo_frame_t *f, batch_t *batch, size_t charged,
-                         uint8_t **own)
+/* One whole unit of `len` bytes. `charged`: budget bytes already held for
+ * it (taken as its bytes arrived), which the job takes over or this gives
+ * back. `*own`: a malloc'ed read buffer holding the unit, which a queued job
+ * takes over instead of copying the payload (*own set to NULL then), or
+ * NULL. */
+static void handle_unit(sconn_t *c, const uint8_t *p, size_t len, batch_t *batch, size_t charged,
+                        uint8_t **own)
 {
     dubbo_server_t *s = c->srv;
     c->served = true;
-    if (!dubbo_frame_is_request(f)) { /* e.g. a consumer's heartbeat answer */
+    dubbo_unit_t u = {0};
+    if (!c->proto->on_unit(c, p, len, &u)) { /* the protocol dealt with it */
         mem_give(s, charged);
         return;
     }
-    if (dubbo_frame_is_event(f)) {
-        /* A heartbeat is an event whose body is null: answer it when
-         * two-way. Other events (readonly from a peer) get no answer, as in
-         * Java. */
-        if (dubbo_frame_is_twoway(f) && f->body_len == 1 && f->body[0] == 'N') {
-            static const uint8_t null_body[] = {'N'};
-            send_frame(c, DUBBO_FLAG_EVENT | DUBBO_SERIAL_HESSIAN2, DUBBO_STATUS_OK, f->id,
-                       null_body, 1);
-        }
-        mem_give(s, charged);
-        return;
-    }
-    size_t need = DUBBO_HEADER_LEN + f->body_len;
     if (!charged) {
-        if (!mem_take(s, need)) {
+        if (!mem_take(s, len)) {
             char msg[256];
-            overload_message(s, c, need, msg, sizeof(msg));
+            overload_message(s, c, len, msg, sizeof(msg));
             dubbo__log_limited(&s->log_rl, "request %llu from %s refused: %s",
-                               (unsigned long long)f->id, c->remote, msg);
-            answer_overload(c, f->flags, f->id, msg);
+                               (unsigned long long)u.id, c->remote, msg);
+            refuse_unit(c, p, len, DUBBO_STATUS_SERVER_THREADPOOL_EXHAUSTED, msg);
             return;
         }
-        charged = need;
+        charged = len;
     }
     pthread_mutex_lock(&s->mu);
     /* Queued plus running: a burst decoded before any worker wakes must not
@@ -997,23 +977,17 @@ static void handle_frame(sconn_t *c, const dubbo_frame_t *f, batch_t *batch, siz
                  "Server side(%s) thread pool is exhausted, detail msg: %d threads busy, %d "
                  "requests queued",
                  c->local, s->opts.threads, s->opts.queue);
-        dubbo_buf_t body;
-        dubbo_buf_init(&body, 0);
-        const dubbo_serialization_ops_t *ser = dubbo_serialization_by_id(dubbo_frame_serial(f));
-        if (dubbo_frame_is_twoway(f) && !dubbo_error_body_encode(ser, &body, msg))
-            send_frame(c, ser ? ser->id : DUBBO_SERIAL_HESSIAN2,
-                       DUBBO_STATUS_SERVER_THREADPOOL_EXHAUSTED, f->id, body.base, body.len);
-        dubbo_buf_destroy(&body);
+        refuse_unit(c, p, len, DUBBO_STATUS_SERVER_THREADPOOL_EXHAUSTED, msg);
         mem_give(s, charged);
         return;
     }
     if (s->opts.direct) {
         /* Java's dispatcher=direct: the handler runs here, on the loop. */
-        run_job(s, c, f->flags, f->id, f->body, f->body_len, charged, NULL);
+        run_job(s, c, &u, charged, NULL);
         mem_give(s, charged);
         return;
     }
-    job_t *j = malloc(sizeof(*j) + (*own ? 0 : f->body_len));
+    job_t *j = malloc(sizeof(*j) + (*own ? 0 : u.payload_len));
     if (!j) {
         mem_give(s, charged);
         return;
@@ -1021,16 +995,12 @@ static void handle_frame(sconn_t *c, const dubbo_frame_t *f, batch_t *batch, siz
     j->charged = charged;
     j->next = NULL;
     j->c = c;
-    j->flags = f->flags;
-    j->id = f->id;
-    j->len = f->body_len;
+    j->unit = u;
     j->own = *own;
     *own = NULL;
-    if (j->own) {
-        j->body = f->body;
-    } else {
-        memcpy(j->copy, f->body, f->body_len);
-        j->body = j->copy;
+    if (!j->own) {
+        memcpy(j->copy, u.payload, u.payload_len);
+        j->unit.payload = j->copy;
     }
     atomic_fetch_add(&c->refs, 1);
     atomic_fetch_add(&s->inflight, 1);
@@ -1089,17 +1059,32 @@ static void enqueue_batch(dubbo_server_t *s, batch_t *batch)
     batch->n = 0;
 }
 
-static uint32_t be32(const uint8_t *p)
+/* Which of the server's protocols this connection speaks, from its first
+ * bytes: 1 found (c->proto set), 0 more bytes needed, -1 none (closed). */
+static int detect_protocol(sconn_t *c, const uint8_t *p, size_t n)
 {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+    dubbo_server_t *s = c->srv;
+    bool maybe = false;
+    for (size_t i = 0; i < s->nprotos; i++) {
+        int d = s->protos[i]->detect(p, n);
+        if (d == DUBBO_DETECT_YES) {
+            c->proto = s->protos[i];
+            return 1;
+        }
+        if (d == DUBBO_DETECT_MORE) maybe = true;
+    }
+    if (maybe) return 0;
+    char why[200];
+    int w = snprintf(why, sizeof(why), "no protocol of \"%s\" speaks what it sent (first bytes",
+                     s->opts.protocols);
+    for (size_t i = 0; i < n && i < 8 && w > 0 && (size_t)w < sizeof(why) - 4; i++)
+        w += snprintf(why + w, sizeof(why) - (size_t)w, " %02x", p[i]);
+    snprintf(why + w, sizeof(why) - (size_t)w, ")");
+    conn_close(c, why);
+    return -1;
 }
 
-static uint64_t be64(const uint8_t *p)
-{
-    return (uint64_t)be32(p) << 32 | be32(p + 4);
-}
-
-/* A frame this large that fills the connection's buffer is handed to its
+/* A unit this large that fills the connection's buffer is handed to its
  * job with the buffer, not copied. */
 #define STEAL_MIN ((size_t)64 << 10)
 
@@ -1137,36 +1122,35 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
             if (c->discard) break;
             continue;
         }
-        dubbo_frame_t f;
-        int64_t r = dubbo_frame_decode(data + off, len - off, s->opts.payload, &f);
+        if (!c->proto && detect_protocol(c, data + off, len - off) <= 0) break;
+        size_t total = 0;
+        int64_t r = c->proto->cut(data + off, len - off, s->opts.payload, &total);
         if (r < 0) {
             /* Requests before the garbage still get their answers. */
             enqueue_batch(s, &batch);
             conn_close(c, dubbo_last_error());
             return;
         }
-        /* The budget counts the bytes a frame really holds, as they arrive
+        /* The budget counts the bytes a unit really holds, as they arrive
          * (a header announcing 8 MiB holds 16 bytes, so clients that send a
-         * header and stall cannot reserve what they never send). A frame
-         * whose bytes no longer fit is refused: answered status 100, its
-         * bytes given back and the rest of it dropped as it arrives. */
+         * header and stall cannot reserve what they never send). A unit
+         * whose bytes no longer fit is refused (the protocol answers it
+         * with status 100), its bytes given back and the rest of it
+         * dropped as it arrives. */
         size_t have = r > 0 ? (size_t)r : len - off;
         const uint8_t *h = data + off;
-        if (have < DUBBO_HEADER_LEN) break; /* a few bytes of a header: not counted */
+        if (r == 0 && !total) break; /* a few bytes of a header: not counted */
+        if (r > 0) total = (size_t)r;
         /* counted as arriving first, so a decode never sees them in mem alone */
         size_t more = have > c->admitted ? have - c->admitted : 0;
         if (more) atomic_fetch_add(&s->arriving, more);
         if (more && !mem_take(s, more)) {
             atomic_fetch_sub(&s->arriving, more);
-            size_t total = DUBBO_HEADER_LEN + be32(h + 12);
-            if ((h[2] & DUBBO_FLAG_REQUEST) && !(h[2] & DUBBO_FLAG_EVENT)) {
-                char msg[256];
-                uint64_t id = be64(h + 4);
-                overload_message(s, c, total, msg, sizeof(msg));
-                dubbo__log_limited(&s->log_rl, "request %llu from %s refused: %s",
-                                   (unsigned long long)id, c->remote, msg);
-                answer_overload(c, h[2], id, msg);
-            }
+            char msg[256];
+            overload_message(s, c, total, msg, sizeof(msg));
+            dubbo__log_limited(&s->log_rl, "a request of %zu bytes from %s refused: %s", total,
+                               c->remote, msg);
+            refuse_unit(c, h, have, DUBBO_STATUS_SERVER_THREADPOOL_EXHAUSTED, msg);
             atomic_fetch_sub(&s->mem, c->admitted);
             atomic_fetch_sub(&s->arriving, c->admitted);
             c->admitted = 0;
@@ -1191,7 +1175,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
                 conn_close(c, "out of memory");
                 return;
             }
-            handle_frame(c, &f, &batch, charged, &own);
+            handle_unit(c, h, (size_t)r, &batch, charged, &own);
             free(own); /* still ours unless a job took it */
             data = c->rbuf.base;
             len = c->rbuf.len;
@@ -1199,7 +1183,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
             if (!len) break;
             continue;
         }
-        handle_frame(c, &f, &batch, charged, &own);
+        handle_unit(c, h, (size_t)r, &batch, charged, &own);
         off += (size_t)r;
     }
     enqueue_batch(s, &batch);
@@ -1248,6 +1232,9 @@ static void on_connection(uv_stream_t *server, int status)
     sconn_t *c = calloc(1, sizeof(*c));
     if (!c) return;
     c->srv = s;
+    /* One protocol: it judges the first bytes itself (and names what is
+     * wrong with them); several: detect_protocol picks one. */
+    if (s->nprotos == 1) c->proto = s->protos[0];
     atomic_init(&c->refs, 1);
     dubbo_buf_init(&c->rbuf, 0);
     dubbo_buf_init(&c->out, 0);
@@ -1399,7 +1386,8 @@ int dubbo_server_start(dubbo_server_t *s)
             announce(s, s->regs[r], &s->services[i]);
     pthread_rwlock_unlock(&s->svc_lock);
     s->started = true;
-    DLOG_INFO("serving dubbo on %s:%d (up to %d workers)", s->opts.host, s->port, s->opts.threads);
+    DLOG_INFO("serving %s on %s:%d (up to %d workers)", s->opts.protocols, s->opts.host, s->port,
+              s->opts.threads);
     return 0;
 }
 
@@ -1411,11 +1399,15 @@ int dubbo_server_port(const dubbo_server_t *s)
 static void readonly_on_loop(void *arg)
 {
     dubbo_server_t *s = arg;
-    static const uint8_t readonly_body[] = {0x01, 'R'}; /* hessian "R" */
     int n = 0;
-    for (sconn_t *c = s->conns; c; c = c->next, n++)
-        send_frame(c, DUBBO_FLAG_REQUEST | DUBBO_FLAG_EVENT | DUBBO_SERIAL_HESSIAN2, 0, 0,
-                   readonly_body, sizeof(readonly_body));
+    for (sconn_t *c = s->conns; c; c = c->next) {
+        if (!c->proto || c->closing) continue;
+        dubbo_buf_t out;
+        dubbo_buf_init(&out, 0);
+        /* the protocol's goaway: Dubbo's readonly event */
+        if (!c->proto->goaway(&out) && !dubbo_sconn_send(c, out.base, out.len)) n++;
+        dubbo_buf_destroy(&out);
+    }
     if (s->listening) {
         uv_close((uv_handle_t *)&s->listener, NULL);
         s->listening = false;
@@ -1558,6 +1550,7 @@ void dubbo_server_free(dubbo_server_t *s)
     free(s->threads);
     free((char *)s->opts.host);
     free((char *)s->opts.application);
+    free((char *)s->opts.protocols);
     pthread_rwlock_destroy(&s->svc_lock);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->work_cv);
@@ -1629,27 +1622,27 @@ void dubbo_server_wakeup(void)
 
 size_t dubbo_call_nargs(const dubbo_call_t *call)
 {
-    return call->req.nargs;
+    return call->nargs;
 }
 
 dubbo_value_t *dubbo_call_arg(const dubbo_call_t *call, size_t i)
 {
-    return i < call->req.nargs ? (call->req.args[i] ? call->req.args[i] : dubbo_v_null()) : NULL;
+    return i < call->nargs ? (call->args[i] ? call->args[i] : dubbo_v_null()) : NULL;
 }
 
 const char *dubbo_call_method(const dubbo_call_t *call)
 {
-    return call->req.method;
+    return call->method ? call->method : "";
 }
 
 const char *dubbo_call_desc(const dubbo_call_t *call)
 {
-    return call->req.desc ? call->req.desc : "";
+    return call->desc ? call->desc : "";
 }
 
 const char *dubbo_call_attachment(const dubbo_call_t *call, const char *key)
 {
-    return att_str(call->req.attachments, key);
+    return att_str(call->attachments, key);
 }
 
 const char *dubbo_call_remote(const dubbo_call_t *call)
@@ -1713,7 +1706,7 @@ void dubbo_call_next(dubbo_call_t *call)
         f->ops->serve(f, call);
         return;
     }
-    const dubbo_method_t *mt = call->method;
+    const dubbo_method_t *mt = call->method_def;
     if (!mt) {
         /* Java 3.3 fails to decode such a request (no method descriptor) and
          * answers BAD_REQUEST "Fail to decode request due to: ...": an error
@@ -1723,7 +1716,7 @@ void dubbo_call_next(dubbo_call_t *call)
         char msg[1024];
         snprintf(msg, sizeof(msg),
                  "Fail to decode request due to: Not found method \"%s\" in service %s (methods:",
-                 call->req.method, svc->interface);
+                 dubbo_call_method(call), svc->interface);
         for (size_t i = 0; i < svc->nmethods; i++) {
             size_t l = strlen(msg);
             snprintf(msg + l, sizeof(msg) - l, " %s", svc->methods[i].name);
@@ -1755,20 +1748,39 @@ bool dubbo_call_is_exception(const dubbo_call_t *call)
 void dubbo__call_set_invocation(dubbo_call_t *call, const char *method, const char *desc,
                                 dubbo_value_t **args, size_t nargs)
 {
-    call->req.method = method;
-    call->req.desc = desc;
-    call->req.args = args;
-    call->req.nargs = nargs;
-    call->method = NULL;
+    call->method = method;
+    call->desc = desc;
+    call->args = args;
+    call->nargs = nargs;
+    call->method_def = NULL;
     const service_t *svc = call->svc;
-    for (size_t i = 0; i < svc->nmethods; i++)
+    for (size_t i = 0; svc && i < svc->nmethods; i++)
         if (strcmp(svc->methods[i].name, method) == 0) {
-            call->method = &svc->methods[i];
+            call->method_def = &svc->methods[i];
             break;
         }
 }
 
+void dubbo__call_set_request(dubbo_call_t *call, const char *service, const char *version,
+                             const char *group, const char *method, const char *desc,
+                             dubbo_value_t **args, size_t nargs, const dubbo_value_t *attachments)
+{
+    call->service = service;
+    call->version = version;
+    call->group = group;
+    call->method = method;
+    call->desc = desc;
+    call->args = args;
+    call->nargs = nargs;
+    call->attachments = attachments;
+}
+
+const dubbo_protocol_ops_t *dubbo_protocol_find(const char *name)
+{
+    return dubbo_extension_find(DUBBO_EXT_PROTOCOL, name);
+}
+
 const dubbo_value_t *dubbo__call_attachment_value(const dubbo_call_t *call, const char *key)
 {
-    return dubbo_map_get(call->req.attachments, key);
+    return dubbo_map_get(call->attachments, key);
 }

@@ -367,19 +367,3 @@ bool dubbo_version_supports_attachments(const char *version)
     if (v >= 2001000 && v < 2060300) return false; /* 2.0.10 .. 2.6.2 */
     return v >= 2000200;
 }
-
-dubbo_value_t *dubbo_exception_new(dubbo_arena_t *a, const char *cls, const char *message)
-{
-    static const char *const fields[] = {"detailMessage", "cause", "stackTrace",
-                                         "suppressedExceptions"};
-    dubbo_class_t *c = dubbo_class_new(a, cls, 4, fields);
-    if (!c) return NULL;
-    dubbo_value_t *o = dubbo_v_object(a, c);
-    if (!o) return NULL;
-    o->u.obj.fields[0] = message ? dubbo_v_cstr(a, message) : dubbo_v_null();
-    o->u.obj.fields[1] = dubbo_v_null();
-    o->u.obj.fields[2] = dubbo_v_list(a, "[java.lang.StackTraceElement", 0);
-    o->u.obj.fields[3] = dubbo_v_list(a, NULL, 0);
-    if (!o->u.obj.fields[0] || !o->u.obj.fields[2] || !o->u.obj.fields[3]) return NULL;
-    return o;
-}

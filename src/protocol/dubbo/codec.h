@@ -137,9 +137,4 @@ int dubbo_error_body_encode(const dubbo_serialization_ops_t *ser, dubbo_buf_t *o
 /* Java's Version.isSupportResponseAttachment for the request's dubbo version. */
 bool dubbo_version_supports_attachments(const char *version);
 
-/* A Java exception as hessian2 sees it: an object of `cls` (e.g.
- * "java.lang.IllegalStateException") with the fields Throwable serializes
- * (detailMessage, cause, stackTrace, suppressedExceptions). */
-dubbo_value_t *dubbo_exception_new(dubbo_arena_t *a, const char *cls, const char *message);
-
 #endif

@@ -1,5 +1,6 @@
-/* The invoker of one provider over the Dubbo protocol: a dubbo_client_t
- * made from the provider URL and the reference's consumer settings. */
+/* The Dubbo protocol, consumer side: the invoker of one provider, a
+ * dubbo_client_t (src/runtime/client.c) made from the provider URL and the
+ * reference's consumer settings. The protocol table is in protocol.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,9 +78,3 @@ dubbo_invoker_t *dubbo_invoker_new_dubbo(const char *provider_url, const dubbo_u
     }
     return i;
 }
-
-/* The dubbo protocol as an extension: references find it by URL scheme. */
-const dubbo_protocol_ops_t dubbo__protocol_dubbo = {
-    .name = "dubbo",
-    .refer = dubbo_invoker_new_dubbo,
-};

@@ -1,0 +1,250 @@
+/* Protocols are plugins (include/dubbo/protocol.h): a new one is served
+ * beside Dubbo on the same port without a line of the runtime changing.
+ * The test registers "line", a toy text protocol that exists only here (a
+ * request is "L <service> <method> <argument>\n", an answer "OK <text>\n"
+ * or "ERR <status> <message>\n", goaway "BYE\n"), and checks detection,
+ * dispatch through the real service table and filters, refusal of unknown
+ * bytes, the goaway at shutdown, and the errors for bad protocol lists. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "dubbo/error.h"
+#include "dubbo/extension.h"
+#include "dubbo/protocol.h"
+#include "dubbo/rpc.h"
+#include "core/internal.h"
+#include "runtime/call.h"
+#include "test.h"
+
+#define IFACE "org.x.Proto"
+
+static int line_detect(const uint8_t *p, size_t n)
+{
+    if (n == 0) return DUBBO_DETECT_MORE;
+    return p[0] == 'L' ? DUBBO_DETECT_YES : DUBBO_DETECT_NO;
+}
+
+static int64_t line_cut(const uint8_t *p, size_t n, size_t limit, size_t *total)
+{
+    *total = 0;
+    const uint8_t *nl = memchr(p, '\n', n);
+    if (nl) return nl - p + 1;
+    if (n > limit) return dubbo__seterr(DUBBO_ETOO_BIG, "line: no newline in %zu bytes", n);
+    return 0;
+}
+
+static int line_on_unit(dubbo_sconn_t *c, const uint8_t *unit, size_t len, dubbo_unit_t *u)
+{
+    (void)c;
+    u->id = 0;
+    u->twoway = true;
+    u->tag = 0;
+    u->payload = unit + 2; /* after "L " */
+    u->payload_len = len >= 3 ? len - 3 : 0;
+    return 1;
+}
+
+static char *word(dubbo_arena_t *a, const char **p, const char *end)
+{
+    const char *s = *p;
+    while (s < end && *s == ' ')
+        s++;
+    const char *e = s;
+    while (e < end && *e != ' ')
+        e++;
+    *p = e;
+    return dubbo_arena_strndup(a, s, (size_t)(e - s));
+}
+
+static int line_decode(dubbo_call_t *call, const dubbo_unit_t *u)
+{
+    dubbo_arena_t *a = dubbo_call_arena(call);
+    const char *p = (const char *)u->payload, *end = p + u->payload_len;
+    char *service = word(a, &p, end), *method = word(a, &p, end), *arg = word(a, &p, end);
+    dubbo_value_t **args = dubbo_arena_alloc(a, sizeof(*args));
+    if (!service || !method || !arg || !args) return DUBBO_ENOMEM;
+    if (!*method) return dubbo__seterr(DUBBO_EMALFORMED, "line: no method");
+    args[0] = dubbo_v_cstr(a, arg);
+    dubbo__call_set_request(call, service, NULL, NULL, method, "Ljava/lang/String;", args, 1, NULL);
+    return 0;
+}
+
+static int line_answer(dubbo_call_t *call, size_t limit, dubbo_buf_t *out)
+{
+    (void)limit;
+    char text[512];
+    const dubbo_value_t *v = call->value;
+    if (dubbo_call_status(call) == DUBBO_STATUS_OK && !dubbo_call_is_exception(call))
+        snprintf(text, sizeof(text), "OK %s\n",
+                 v && v->type == DUBBO_T_STRING ? v->u.s.ptr : "null");
+    else
+        snprintf(text, sizeof(text), "ERR %d %s\n", dubbo_call_status(call),
+                 call->error ? call->error : "exception");
+    return dubbo_buf_append(out, text, strlen(text));
+}
+
+static int line_refuse(const uint8_t *p, size_t n, int status, const char *message,
+                       dubbo_buf_t *out)
+{
+    (void)p;
+    (void)n;
+    char text[512];
+    snprintf(text, sizeof(text), "ERR %d %s\n", status, message);
+    return dubbo_buf_append(out, text, strlen(text));
+}
+
+static int line_goaway(dubbo_buf_t *out)
+{
+    return dubbo_buf_append(out, "BYE\n", 4);
+}
+
+static const dubbo_protocol_ops_t line = {
+    .name = "line",
+    .detect = line_detect,
+    .cut = line_cut,
+    .on_unit = line_on_unit,
+    .decode = line_decode,
+    .answer = line_answer,
+    .refuse = line_refuse,
+    .goaway = line_goaway,
+};
+
+static const dubbo_protocol_ops_t consumer_only = {.name = "consumeronly"};
+
+static void register_line(void)
+{
+    static bool done;
+    if (done) return;
+    done = true;
+    CHECK_EQ_INT(dubbo_extension_register(DUBBO_EXT_PROTOCOL, &line), 0);
+    CHECK_EQ_INT(dubbo_extension_register(DUBBO_EXT_PROTOCOL, &consumer_only), 0);
+}
+
+static void hello(dubbo_call_t *call, void *user)
+{
+    (void)user;
+    const dubbo_value_t *n = dubbo_call_arg(call, 0);
+    char buf[128];
+    snprintf(buf, sizeof(buf), "Hello %s", n && n->type == DUBBO_T_STRING ? n->u.s.ptr : "?");
+    dubbo_call_return(call, dubbo_v_cstr(dubbo_call_arena(call), buf));
+}
+
+static dubbo_server_t *serve(const char *protocols)
+{
+    register_line();
+    dubbo_server_options_t o;
+    dubbo_server_options_init(&o);
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.threads = 2;
+    o.protocols = protocols;
+    dubbo_server_t *s = dubbo_server_new(&o);
+    if (!s) return NULL;
+    static const dubbo_method_t m[] = {{"sayHello", hello}};
+    dubbo_service_t svc = {.interface = IFACE, .methods = m, .nmethods = 1};
+    CHECK_EQ_INT(dubbo_server_export(s, &svc), 0);
+    CHECK_EQ_INT(dubbo_server_start(s), 0);
+    return s;
+}
+
+static int dial(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK_EQ_INT(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return fd;
+}
+
+/* Read one line (or up to EOF) into buf; the length, 0 on EOF. */
+static int read_line(int fd, char *buf, size_t cap)
+{
+    size_t n = 0;
+    while (n + 1 < cap) {
+        ssize_t r = recv(fd, buf + n, 1, 0);
+        if (r <= 0) break;
+        n++;
+        if (buf[n - 1] == '\n') break;
+    }
+    buf[n] = '\0';
+    return (int)n;
+}
+
+static void say(int fd, const char *text)
+{
+    CHECK(send(fd, text, strlen(text), 0) == (ssize_t)strlen(text));
+}
+
+TEST(dubbo_and_line_on_one_port)
+{
+    dubbo_server_t *s = serve("dubbo,line");
+    CHECK(s != NULL);
+    int port = dubbo_server_port(s);
+    /* a Dubbo consumer */
+    char url[128];
+    snprintf(url, sizeof(url), "dubbo://127.0.0.1:%d/" IFACE, port);
+    dubbo_client_t *c = dubbo_client_new(url);
+    dubbo_arena_t *a = dubbo_arena_new(0);
+    dubbo_value_t *arg = dubbo_v_cstr(a, "dubbo");
+    dubbo_invocation_t inv = {.method = "sayHello", .args = &arg, .nargs = 1, .timeout_ms = 5000};
+    dubbo_result_t r;
+    dubbo_result_init(&r);
+    CHECK_EQ_INT(dubbo_client_call(c, &inv, &r), 0);
+    CHECK(r.value && r.value->type == DUBBO_T_STRING &&
+          strcmp(r.value->u.s.ptr, "Hello dubbo") == 0);
+    dubbo_result_destroy(&r);
+    /* a line consumer, two requests in one write */
+    int fd = dial(port);
+    say(fd, "L " IFACE " sayHello line\nL " IFACE " sayHello again\n");
+    char buf[256];
+    read_line(fd, buf, sizeof(buf));
+    CHECK_EQ_STR(buf, "OK Hello line\n");
+    read_line(fd, buf, sizeof(buf));
+    CHECK_EQ_STR(buf, "OK Hello again\n");
+    /* the service table and the filter chain are the same as Dubbo's */
+    say(fd, "L org.x.Missing sayHello x\n");
+    read_line(fd, buf, sizeof(buf));
+    CHECK(strncmp(buf, "ERR 60 Not found exported service: org.x.Missing", 48) == 0);
+    say(fd, "L " IFACE " nope x\n");
+    read_line(fd, buf, sizeof(buf));
+    CHECK(strstr(buf, "ERR 40 Fail to decode request due to: Not found method \"nope\"") == buf);
+    /* bytes no protocol claims: closed */
+    int bad = dial(port);
+    say(bad, "XYZ\n");
+    CHECK_EQ_INT(read_line(bad, buf, sizeof(buf)), 0);
+    close(bad);
+    /* shutdown: the line connection gets the line protocol's goaway */
+    dubbo_client_free(c);
+    dubbo_arena_free(a);
+    CHECK_EQ_INT(dubbo_server_shutdown(s), 0);
+    read_line(fd, buf, sizeof(buf));
+    CHECK_EQ_STR(buf, "BYE\n");
+    close(fd);
+    dubbo_server_free(s);
+}
+
+TEST(bad_protocol_lists)
+{
+    CHECK(serve("dubbo,nope") == NULL);
+    CHECK(strstr(dubbo_last_error(), "unknown protocol \"nope\" in \"dubbo,nope\"") != NULL);
+    CHECK(serve("consumeronly") == NULL);
+    CHECK(strstr(dubbo_last_error(), "protocol \"consumeronly\" has no provider side") != NULL);
+    /* the default is dubbo alone */
+    dubbo_server_t *s = serve(NULL);
+    CHECK(s != NULL);
+    int fd = dial(dubbo_server_port(s));
+    say(fd, "L " IFACE " sayHello x\n");
+    char buf[256];
+    CHECK_EQ_INT(read_line(fd, buf, sizeof(buf)), 0); /* not Dubbo: closed */
+    close(fd);
+    dubbo_server_free(s);
+}
+
+TEST_MAIN(TEST_ENTRY(dubbo_and_line_on_one_port), TEST_ENTRY(bad_protocol_lists))
