@@ -542,6 +542,9 @@ static void reference_notify(void *user, const char *category, const char *const
     if (strcmp(category, "providers") != 0) return;
     const char *version = dubbo_url_param(cl->url, "version", NULL);
     const char *group = dubbo_url_param(cl->url, "group", NULL);
+    /* Java's consumer `protocol` parameter: only providers of that scheme
+     * (a provider that serves several protocols registers one URL each). */
+    const char *want = dubbo_url_param(cl->url, "protocol", NULL);
     char **keep = calloc(n ? n : 1, sizeof(char *));
     size_t nkeep = 0;
     bool explicit_empty = false; /* an empty:// entry: "no providers", said on purpose */
@@ -549,8 +552,9 @@ static void reference_notify(void *user, const char *category, const char *const
         dubbo_url_t *u = dubbo_url_parse(urls[i]);
         if (!u) continue;
         explicit_empty |= strcmp(u->protocol, "empty") == 0;
-        bool ok = strcmp(u->protocol, "empty") != 0 &&
-                  dubbo_extension_find(DUBBO_EXT_PROTOCOL, u->protocol) != NULL &&
+        const dubbo_protocol_ops_t *proto = dubbo_extension_find(DUBBO_EXT_PROTOCOL, u->protocol);
+        bool ok = strcmp(u->protocol, "empty") != 0 && proto && proto->refer &&
+                  (!want || !*want || strcmp(want, u->protocol) == 0) &&
                   dubbo__service_key_match(version, dubbo_url_param(u, "version", NULL), true) &&
                   dubbo__service_key_match(group, dubbo_url_param(u, "group", NULL), false);
         dubbo_url_free(u);

@@ -333,24 +333,28 @@ static void announce(dubbo_server_t *s, dubbo_registry_t *reg, const service_t *
         extra[k++] = x->url->params[i].value;
     }
     extra[k] = NULL;
-    char *url = dubbo_provider_url("dubbo", host, s->port, x->interface, x->version, x->group,
-                                   s->opts.application, methods, x->nmethods, extra);
+    /* one URL per protocol this port serves, as Java registers one per
+     * protocol of a service */
+    for (size_t p = 0; p < s->nprotos; p++) {
+        char *url = dubbo_provider_url(s->protos[p]->name, host, s->port, x->interface, x->version,
+                                       x->group, s->opts.application, methods, x->nmethods, extra);
+        if (!url) break;
+        int rc = reg->ops->reg(reg, url);
+        if (rc)
+            DLOG_WARN("cannot register %s (%s) in %s: %s", x->interface, s->protos[p]->name,
+                      reg->url->protocol, dubbo_last_error());
+        announced_t *na = realloc(s->announced, (s->nannounced + 1) * sizeof(*na));
+        if (!na) {
+            free(url);
+            break;
+        }
+        s->announced = na;
+        s->announced[s->nannounced].reg = reg;
+        s->announced[s->nannounced].url = url;
+        s->nannounced++;
+    }
     free(methods);
     free(extra);
-    if (!url) return;
-    int rc = reg->ops->reg(reg, url);
-    if (rc)
-        DLOG_WARN("cannot register %s in %s: %s", x->interface, reg->url->protocol,
-                  dubbo_last_error());
-    announced_t *na = realloc(s->announced, (s->nannounced + 1) * sizeof(*na));
-    if (!na) {
-        free(url);
-        return;
-    }
-    s->announced = na;
-    s->announced[s->nannounced].reg = reg;
-    s->announced[s->nannounced].url = url;
-    s->nannounced++;
 }
 
 int dubbo_server_add_registry(dubbo_server_t *s, const char *registry_url)

@@ -6,6 +6,8 @@
  * dispatch through the real service table and filters, refusal of unknown
  * bytes, the goaway at shutdown, and the errors for bad protocol lists. */
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <stdlib.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -247,4 +249,60 @@ TEST(bad_protocol_lists)
     dubbo_server_free(s);
 }
 
-TEST_MAIN(TEST_ENTRY(dubbo_and_line_on_one_port), TEST_ENTRY(bad_protocol_lists))
+/* The entries under DIR/<interface>/providers whose name starts with
+ * `scheme` (URL-encoded: "line%3A%2F%2F"). */
+static int entries(const char *dir, const char *scheme)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/" IFACE "/providers", dir);
+    DIR *d = opendir(path);
+    if (!d) return -1;
+    int n = 0;
+    size_t l = strlen(scheme);
+    for (struct dirent *de; (de = readdir(d));)
+        if (strncmp(de->d_name, scheme, l) == 0 && strncmp(de->d_name + l, "%3A%2F%2F", 9) == 0)
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* A port serving two protocols registers one URL per protocol; a
+ * registry-backed reference makes invokers only for the protocols it can
+ * refer to (line has no consumer side), or for its `protocol` only. */
+TEST(one_url_per_protocol)
+{
+    char dir[] = "/tmp/dubbo-proto-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    dubbo_server_t *s = serve("dubbo,line");
+    char reg[300], url[400];
+    snprintf(reg, sizeof(reg), "file://%s", dir);
+    CHECK_EQ_INT(dubbo_server_add_registry(s, reg), 0);
+    CHECK_EQ_INT(entries(dir, "dubbo"), 1);
+    CHECK_EQ_INT(entries(dir, "line"), 1);
+    snprintf(url, sizeof(url), "%s/" IFACE, reg);
+    for (int pinned = 0; pinned < 2; pinned++) {
+        const char *const params[] = {"protocol", "dubbo", NULL};
+        dubbo_reference_t *ref = dubbo_reference_new(url, pinned ? params : NULL);
+        CHECK(ref != NULL);
+        if (!ref) continue;
+        dubbo_arena_t *a = dubbo_arena_new(0);
+        dubbo_value_t *arg = dubbo_v_cstr(a, "ref");
+        dubbo_invocation_t inv = {.method = "sayHello", .args = &arg, .nargs = 1};
+        dubbo_result_t r;
+        dubbo_result_init(&r);
+        CHECK_EQ_INT(dubbo_reference_call(ref, &inv, &r), 0);
+        CHECK(r.value && r.value->type == DUBBO_T_STRING &&
+              strcmp(r.value->u.s.ptr, "Hello ref") == 0);
+        dubbo_result_destroy(&r);
+        dubbo_arena_free(a);
+        dubbo_reference_free(ref);
+    }
+    dubbo_server_free(s);
+    CHECK_EQ_INT(entries(dir, "dubbo") + entries(dir, "line"), 0); /* withdrawn */
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    CHECK_EQ_INT(system(cmd), 0);
+}
+
+TEST_MAIN(TEST_ENTRY(dubbo_and_line_on_one_port), TEST_ENTRY(bad_protocol_lists),
+          TEST_ENTRY(one_url_per_protocol))
