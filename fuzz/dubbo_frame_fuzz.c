@@ -16,6 +16,7 @@
 #include "dubbo/hessian2.h"
 #include "dubbo/value.h"
 #include "dubbo/rpc.h"
+#include "core/jvm.h"
 #include "protocol/dubbo/codec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -116,7 +117,7 @@ static void body(dubbo_arena_t *a, const dubbo_frame_t *f)
         if (dubbo_request_decode(NULL, a, f->body, f->body_len, &req) == 0) {
             /* what a server does next with the peer's strings */
             (void)dubbo_version_supports_attachments(req.dubbo_version);
-            if (req.desc) (void)dubbo_desc_count(req.desc);
+            if (req.desc) (void)dubbo__jvm_desc_count(req.desc);
             request_roundtrip(&req);
         }
     } else if (f->status == DUBBO_STATUS_OK) {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "dubbo/value.h"
+#include "core/jvm.h"
 #include "core/log.h"
 #include "filter/filter.h"
 #include "runtime/call.h"
@@ -87,7 +88,7 @@ static int format_line(dubbo_call_t *call, dubbo_buf_t *b)
     if (!rc) rc = append_str(b, " ");
     if (!rc) rc = append_str(b, dubbo_call_method(call));
     if (!rc) rc = append_str(b, "(");
-    if (!rc) rc = dubbo__desc_to_java_names(dubbo_call_desc(call), b);
+    if (!rc) rc = dubbo__jvm_desc_to_names(dubbo_call_desc(call), b);
     if (!rc) rc = append_str(b, ") ");
     if (rc || !dubbo_call_nargs(call)) return rc;
     /* Rendered apart, under a limit, so that a huge argument costs little. */

@@ -75,19 +75,6 @@ bool dubbo__filter_url_has(const dubbo_url_t *u, const char *key);
  * and the message. A Java consumer sees an RpcException with that text. */
 void dubbo__filter_rpc_fail(dubbo_call_t *call, const char *fmt, ...) DUBBO__PRINTF(2, 3);
 
-/* ---- Java types (support.c) ---- */
-
-/* Append the Java names of the parameters of a JVM descriptor, comma
- * separated, as Class.getName() spells them ("java.lang.String,int,[I").
- * A malformed descriptor is appended as is. Returns 0 or a buffer error. */
-int dubbo__desc_to_java_names(const char *desc, dubbo_buf_t *out);
-
-/* Append the JVM descriptor of one Java type name, as a generic call's
- * `types` give it: "int" -> "I", "java.lang.String" -> "Ljava/lang/String;",
- * "long[]" and "[J" -> "[J". Returns 0, DUBBO_EINVAL for an empty name, or a
- * buffer error. */
-int dubbo__java_name_to_desc(const char *name, dubbo_buf_t *out);
-
 /* ---- concurrency counters, Java's RpcStatus (support.c) ---- */
 
 typedef struct dubbo__status_entry {

@@ -12,6 +12,7 @@
 
 #include "dubbo/rpc.h"
 #include "dubbo/value.h"
+#include "core/jvm.h"
 #include "core/log.h"
 #include "filter/filter.h"
 #include "runtime/call.h"
@@ -215,7 +216,7 @@ static const char *real_desc(dubbo_call_t *call, const dubbo_value_t *types, dub
                 *ok = false;
                 break;
             }
-            rc = dubbo__java_name_to_desc(t->u.s.ptr, &d);
+            rc = dubbo__jvm_name_to_desc(t->u.s.ptr, &d);
             if (rc == DUBBO_EINVAL) *ok = false;
         }
     } else {

@@ -705,55 +705,6 @@ void dubbo_client_free(dubbo_client_t *c)
 
 /* ---- building requests ------------------------------------------------------------- */
 
-static int desc_class(dubbo_buf_t *out, const char *cls)
-{
-    int rc = dubbo_buf_append(out, "L", 1);
-    for (const char *p = cls; !rc && *p; p++)
-        rc = dubbo_buf_append(out, *p == '.' ? "/" : p, 1);
-    return rc ? rc : dubbo_buf_append(out, ";", 1);
-}
-
-int dubbo_desc_append(dubbo_buf_t *out, const dubbo_value_t *v)
-{
-    if (!v) return desc_class(out, "java.lang.Object");
-    switch (v->type) {
-    case DUBBO_T_NULL: return desc_class(out, "java.lang.Object");
-    case DUBBO_T_BOOL: return dubbo_buf_append(out, "Z", 1);
-    case DUBBO_T_INT: return dubbo_buf_append(out, "I", 1);
-    case DUBBO_T_LONG: return dubbo_buf_append(out, "J", 1);
-    case DUBBO_T_DOUBLE: return dubbo_buf_append(out, "D", 1);
-    case DUBBO_T_STRING: return desc_class(out, "java.lang.String");
-    case DUBBO_T_BINARY: return dubbo_buf_append(out, "[B", 2);
-    case DUBBO_T_DATE: return desc_class(out, "java.util.Date");
-    case DUBBO_T_OBJECT: return desc_class(out, v->u.obj.cls->name);
-    case DUBBO_T_MAP: return desc_class(out, v->u.map.type ? v->u.map.type : "java.util.Map");
-    case DUBBO_T_LIST: {
-        const char *t = v->u.list.type;
-        if (!t) return desc_class(out, "java.util.List");
-        if (t[0] != '[') return desc_class(out, t);
-        /* hessian array type names -> JVM descriptors */
-        static const struct {
-            const char *h, *jvm;
-        } prim[] = {{"[int", "[I"},
-                    {"[long", "[J"},
-                    {"[double", "[D"},
-                    {"[float", "[F"},
-                    {"[short", "[S"},
-                    {"[byte", "[B"},
-                    {"[boolean", "[Z"},
-                    {"[char", "[C"},
-                    {"[string", "[Ljava/lang/String;"},
-                    {"[object", "[Ljava/lang/Object;"}};
-        for (size_t i = 0; i < sizeof(prim) / sizeof(prim[0]); i++)
-            if (strcmp(t, prim[i].h) == 0)
-                return dubbo_buf_append(out, prim[i].jvm, strlen(prim[i].jvm));
-        int rc = dubbo_buf_append(out, "[", 1);
-        return rc ? rc : desc_class(out, t + 1);
-    }
-    }
-    return DUBBO_EINVAL;
-}
-
 static pending_t *build(dubbo_client_t *c, const dubbo_invocation_t *inv, bool oneway, int *rc)
 {
     if (!inv || !inv->method || !*inv->method) {

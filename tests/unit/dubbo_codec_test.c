@@ -13,6 +13,7 @@
 #include "dubbo/rpc.h"
 #include "dubbo/hessian2.h"
 #include "dubbo/value.h"
+#include "core/jvm.h"
 #include "protocol/dubbo/codec.h"
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -551,7 +552,7 @@ TEST(request_decode_captured)
                 CHECK(req.version == NULL);
             CHECK_EQ_STR(req.method, requests[i].method);
             CHECK_EQ_STR(req.desc, requests[i].desc);
-            CHECK_EQ_INT(req.nargs, dubbo_desc_count(requests[i].desc));
+            CHECK_EQ_INT(req.nargs, dubbo__jvm_desc_count(requests[i].desc));
             check_args(requests[i].method, req.args, req.nargs, false);
 
             /* Attachments: an untyped map, keys sorted by hessian.js;
@@ -1254,52 +1255,7 @@ TEST(response_decode_malformed)
     }
 }
 
-/* ---- (e) descriptors --------------------------------------------------- */
-
-TEST(desc_count)
-{
-    static const struct {
-        const char *desc;
-        int n; /* < 0: malformed */
-        const char *msg;
-    } cases[] = {
-        {"", 0, NULL},
-        {"I", 1, NULL},
-        {"Ljava/lang/String;", 1, NULL},
-        {"[I", 1, NULL},
-        {"[[Ljava/lang/String;", 1, NULL},
-        {"IJZDLcom/example/User;Ljava/util/List;[Ljava/lang/String;Ljava/util/Map;", 8, NULL},
-        {"ZBCSIJFD", 8, NULL},
-        {"[B[C[Z", 3, NULL},
-        {"Ljava/lang/String;Ljava/lang/String;", 2, NULL},
-        {"[[[[J", 1, NULL},
-        /* what the Go client writes for a Date array (no ';'), a quirk */
-        {"[Ljava.util.Date", -1, "position 1"},
-        {"L", -1, "position 0"},
-        {"Ljava", -1, "position 0"},
-        {"X", -1, "position 0"},
-        {"[", -1, "position 1"},
-        {"IL", -1, "position 1"},
-        {"IJX", -1, "position 2"},
-        {"Ljava/lang/String;Q", -1, "position 18"},
-        {"I[", -1, "position 2"},
-        {"i", -1, "position 0"},
-        {" I", -1, "position 0"},
-        {"L;", -1, "position 0"},
-        {"[L;", -1, "position 1"},
-    };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        int n = dubbo_desc_count(cases[i].desc);
-        if (cases[i].n >= 0) {
-            if (n != cases[i].n) fprintf(stderr, "  desc \"%s\"\n", cases[i].desc);
-            CHECK_EQ_INT(n, cases[i].n);
-        } else {
-            CHECK_ERR(cases[i].desc, n, DUBBO_EMALFORMED, cases[i].msg);
-            /* the message quotes the descriptor */
-            CHECK(strstr(dubbo_last_error(), cases[i].desc) != NULL);
-        }
-    }
-}
+/* ---- (e) descriptors: counted by src/core/jvm.c, tests/unit/jvm_test.c */
 
 /* ---- (f) versions ------------------------------------------------------ */
 
@@ -1365,5 +1321,5 @@ TEST_MAIN(TEST_ENTRY(frame_decode_captured), TEST_ENTRY(frame_need_more),
           TEST_ENTRY(request_decode_malformed), TEST_ENTRY(request_decode_limits),
           TEST_ENTRY(response_encode_vectors), TEST_ENTRY(response_encode_kinds),
           TEST_ENTRY(response_decode_vectors), TEST_ENTRY(response_decode_malformed),
-          TEST_ENTRY(desc_count), TEST_ENTRY(version_supports_attachments),
-          TEST_ENTRY(status_names), TEST_ENTRY(version_hostile))
+          TEST_ENTRY(version_supports_attachments), TEST_ENTRY(status_names),
+          TEST_ENTRY(version_hostile))

@@ -333,28 +333,6 @@ static int ref_call1(dubbo_reference_t *ref, const char *method, dubbo_value_t *
     return dubbo_reference_call(ref, &inv, r);
 }
 
-/* ---- helpers of the filters themselves -------------------------------------------------- */
-
-static void check_names(const char *desc, const char *want)
-{
-    dubbo_buf_t b;
-    dubbo_buf_init(&b, 0);
-    CHECK_EQ_INT(dubbo__desc_to_java_names(desc, &b), 0);
-    dubbo_buf_append(&b, "", 1);
-    CHECK_EQ_STR((const char *)b.base, want);
-    dubbo_buf_destroy(&b);
-}
-
-static void check_desc(const char *name, const char *want)
-{
-    dubbo_buf_t b;
-    dubbo_buf_init(&b, 0);
-    CHECK_EQ_INT(dubbo__java_name_to_desc(name, &b), 0);
-    dubbo_buf_append(&b, "", 1);
-    CHECK_EQ_STR((const char *)b.base, want);
-    dubbo_buf_destroy(&b);
-}
-
 /* ---- which filters, in which order: Java's getActivateExtension ---- */
 
 /* Test filters, active only on URLs with `acttest` (so that no other test
@@ -478,21 +456,6 @@ TEST(activation)
 
 TEST(helpers)
 {
-    check_names("", "");
-    check_names("Ljava/lang/String;I", "java.lang.String,int");
-    check_names("[I[Ljava/lang/String;J", "[I,[Ljava.lang.String;,long");
-    check_names("Lbroken", "Lbroken");
-    check_desc("int", "I");
-    check_desc("java.lang.String", "Ljava/lang/String;");
-    check_desc("long[]", "[J");
-    check_desc("java.lang.String[][]", "[[Ljava/lang/String;");
-    check_desc("[Ljava.lang.String;", "[Ljava/lang/String;");
-    check_desc(" com.example.User ", "Lcom/example/User;");
-    dubbo_buf_t b;
-    dubbo_buf_init(&b, 0);
-    CHECK_EQ_INT(dubbo__java_name_to_desc("", &b), DUBBO_EINVAL);
-    dubbo_buf_destroy(&b);
-
     dubbo_url_t *u = dubbo_url_parse("dubbo://h:1/S?executes=0&sleep.actives=2&tps=false&token=x");
     CHECK(u != NULL);
     if (!u) return;

@@ -8,6 +8,7 @@
 #include "dubbo/hessian2.h"
 #include "dubbo/serialization.h"
 #include "core/internal.h"
+#include "core/jvm.h"
 
 static uint32_t rd32(const uint8_t *p)
 {
@@ -59,48 +60,6 @@ void dubbo_frame_header(uint8_t out[DUBBO_HEADER_LEN], uint8_t flags, uint8_t st
         out[12 + i] = (uint8_t)(body_len >> (24 - 8 * i));
 }
 
-int dubbo_desc_count(const char *desc)
-{
-    int n = 0;
-    const char *p = desc;
-    while (*p) {
-        while (*p == '[')
-            p++;
-        switch (*p) {
-        case 'V':
-        case 'Z':
-        case 'B':
-        case 'C':
-        case 'D':
-        case 'F':
-        case 'I':
-        case 'J':
-        case 'S': p++; break;
-        case 'L': {
-            const char *semi = strchr(p, ';');
-            if (!semi || semi == p + 1)
-                return dubbo__seterr(
-                    DUBBO_EMALFORMED, "dubbo: bad parameter descriptor \"%s\": %s at position %zu",
-                    desc, semi ? "empty class name" : "class name without ';'", (size_t)(p - desc));
-            p = semi + 1;
-            break;
-        }
-        default:
-            if (!*p)
-                return dubbo__seterr(DUBBO_EMALFORMED,
-                                     "dubbo: bad parameter descriptor \"%s\": '[' of nothing at "
-                                     "position %zu",
-                                     desc, (size_t)(p - desc));
-            return dubbo__seterr(DUBBO_EMALFORMED,
-                                 "dubbo: bad parameter descriptor \"%s\": unexpected '%c' at "
-                                 "position %zu",
-                                 desc, *p, (size_t)(p - desc));
-        }
-        n++;
-    }
-    return n;
-}
-
 #define SER(s) ((s) ? (s) : dubbo_serialization_default())
 
 static int body_string(const dubbo_serialization_ops_t *ser, dubbo_serial_state_t *d,
@@ -135,7 +94,7 @@ int dubbo_request_decode(const dubbo_serialization_ops_t *ser, dubbo_arena_t *a,
                            !req->path ? "a service path" : "a method name");
         goto out;
     }
-    int n = dubbo_desc_count(req->desc ? req->desc : "");
+    int n = dubbo__jvm_desc_count(req->desc ? req->desc : "");
     if (n < 0) {
         rc = n;
         goto out;

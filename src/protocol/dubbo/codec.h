@@ -94,10 +94,6 @@ typedef struct {
     dubbo_value_t *attachments; /* a map (string keys), or NULL */
 } dubbo_request_t;
 
-/* Count the parameters of a JVM descriptor ("", "I", "[JLjava/lang/String;").
- * Returns the count or DUBBO_EMALFORMED naming the bad position. */
-int dubbo_desc_count(const char *desc);
-
 /* The body functions below read and write with `ser`, the serialization
  * the frame's header names (dubbo_serialization_by_id(dubbo_frame_serial(f)));
  * NULL is hessian2. */
