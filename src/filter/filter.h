@@ -42,23 +42,8 @@ extern const dubbo_filter_ops_t dubbo__filter_exception; /* exception.c */
 
 /* ---- the chain (support.c) ---- */
 
-/* The filter chain of a reference (side DUBBO_FILTER_CONSUMER) or an
- * exported service (DUBBO_FILTER_PROVIDER), as Java's
- * ExtensionLoader.getActivateExtension(url, key, group) builds it. The list
- * is the URL's `reference.filter` (consumer) or `service.filter` (provider)
- * when set, else its `filter`: names separated by commas.
- * - Every registered filter of that side whose create() gives an instance
- *   for `url` is active, unless the list says "-name" or "-default".
- * - A named filter is asked too (create() still decides: NULL leaves it
- *   out), unless the list also says "-name" (removal wins).
- * - Without "default" in the list, active and named filters run by their
- *   order (ties: registration order); with it, the filters named before
- *   "default" run first and those after it last, in the list's order, and
- *   the active ones in between, by order.
- * A name no filter is registered under fails with DUBBO_ENOT_FOUND naming
- * it. On success *out is a malloc'd array of *n instances (free each with
- * its ops->destroy, then the array); on failure nothing is left. */
-int dubbo__filter_chain_build(const dubbo_url_t *url, int side, dubbo_filter_t ***out, size_t *n);
+/* dubbo__filter_chain_build() is declared in include/dubbo/cluster.h, for the
+ * provider (src/runtime/server.c) and the consumer (src/cluster/cluster.c). */
 
 /* ---- settings (support.c) ---- */
 

@@ -248,9 +248,8 @@ static int random_uuid(char out[37])
     return 0;
 }
 
-/* The service's URL (its parameters) and its provider filter chain: the
- * filters that activate for those parameters, plus those named in
- * `filter`, ordered by their order. */
+/* The service's URL (its parameters) and its provider filter chain, built
+ * as the reference's is (service.filter or filter, -name, default). */
 static int service_setup(dubbo_server_t *s, service_t *x, const char *const *params)
 {
     char head[600];
@@ -271,42 +270,7 @@ static int service_setup(dubbo_server_t *s, service_t *x, const char *const *par
         }
         if (dubbo_url_add_param(x->url, kv[0], v)) return DUBBO_ENOMEM;
     }
-    const char *names[64];
-    size_t n = dubbo_extension_list(DUBBO_EXT_FILTER, names, 64);
-    if (n > 64) n = 64;
-    const char *spec = dubbo_url_param(x->url, "filter", "");
-    char buf[512];
-    snprintf(buf, sizeof(buf), "%s", spec);
-    for (char *save = NULL, *t = strtok_r(buf, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
-        const char *name = t[0] == '-' ? t + 1 : t;
-        if (strcmp(name, "default") != 0 && !dubbo_extension_find(DUBBO_EXT_FILTER, name))
-            return dubbo__last_code();
-    }
-    x->filters = calloc(64, sizeof(*x->filters));
-    if (!x->filters) return dubbo__seterr(DUBBO_ENOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        const dubbo_filter_ops_t *f = dubbo_extension_find(DUBBO_EXT_FILTER, names[i]);
-        if (!f || !(f->sides & DUBBO_FILTER_PROVIDER) || !f->serve) continue;
-        bool named = false, dropped = strstr(spec, "-default") != NULL;
-        snprintf(buf, sizeof(buf), "%s", spec);
-        for (char *save = NULL, *t = strtok_r(buf, ", ", &save); t;
-             t = strtok_r(NULL, ", ", &save)) {
-            if (strcmp(t, f->name) == 0) named = true;
-            if (t[0] == '-' && strcmp(t + 1, f->name) == 0) dropped = true;
-        }
-        if (dropped && !named) continue;
-        int rc = 0;
-        dubbo_filter_t *inst = f->create(x->url, DUBBO_FILTER_PROVIDER, &rc);
-        if (rc < 0) return rc;
-        if (!inst) continue;
-        size_t pos = x->nfilters;
-        while (pos > 0 && x->filters[pos - 1]->ops->order > f->order)
-            pos--;
-        memmove(&x->filters[pos + 1], &x->filters[pos], (x->nfilters - pos) * sizeof(*x->filters));
-        x->filters[pos] = inst;
-        x->nfilters++;
-    }
-    return 0;
+    return dubbo__filter_chain_build(x->url, DUBBO_FILTER_PROVIDER, &x->filters, &x->nfilters);
 }
 
 /* Register one service's provider URL in one registry; svc_lock held.

@@ -2,7 +2,8 @@
  * sides), executes, tps, accesslog, actives (through a reference), echo
  * and generic, the exception filter's repairs, the timeout warning path,
  * and a user's own filter named with filter= on a reference and a service.
- * Also the pure helpers (descriptor <-> Java names, activation). */
+ * Also which filters a chain holds, in which order (activation), built
+ * alone and on a real server. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -336,10 +337,16 @@ static int ref_call1(dubbo_reference_t *ref, const char *method, dubbo_value_t *
 /* ---- which filters, in which order: Java's getActivateExtension ---- */
 
 /* Test filters, active only on URLs with `acttest` (so that no other test
- * sees them); act-c also needs `act-c` (named without it, it declines). */
+ * sees them); act-c also needs `act-c` (named without it, it declines). On
+ * the provider each adds its name to act_served, in the order they run. */
+static pthread_mutex_t act_mu = PTHREAD_MUTEX_INITIALIZER;
+static char act_served[200];
 static void act_serve(dubbo_filter_t *self, dubbo_call_t *call)
 {
-    (void)self;
+    pthread_mutex_lock(&act_mu);
+    size_t n = strlen(act_served);
+    snprintf(act_served + n, sizeof(act_served) - n, "%s%s", n ? "," : "", self->ops->name);
+    pthread_mutex_unlock(&act_mu);
     dubbo_call_next(call);
 }
 static int act_invoke(dubbo_filter_t *self, dubbo_filter_chain_t *chain, dubbo_invoker_t *invoker,
@@ -376,17 +383,21 @@ static const dubbo_filter_ops_t act_ops[] = {
     {"act-p", DUBBO_FILTER_PROVIDER, 0, act_create3, NULL, act_serve, NULL},
 };
 
-TEST(activation)
+static void register_act_filters(void)
 {
     static bool registered;
-    if (!registered) {
-        dubbo_extensions_init();
-        for (size_t i = 0; i < 4; i++) {
-            act_inst[i].ops = &act_ops[i];
-            CHECK_EQ_INT(dubbo_extension_register(DUBBO_EXT_FILTER, &act_ops[i]), 0);
-        }
-        registered = true;
+    if (registered) return;
+    registered = true;
+    dubbo_extensions_init();
+    for (size_t i = 0; i < 4; i++) {
+        act_inst[i].ops = &act_ops[i];
+        CHECK_EQ_INT(dubbo_extension_register(DUBBO_EXT_FILTER, &act_ops[i]), 0);
     }
+}
+
+TEST(activation)
+{
+    register_act_filters();
     static const struct {
         int side;
         const char *query; /* after acttest=1& */
@@ -452,6 +463,61 @@ TEST(activation)
         CHECK_EQ_STR(got, cases[i].want);
         dubbo_url_free(u);
     }
+}
+
+/* The same rules on a real server: the service's chain is built by
+ * dubbo__filter_chain_build too (service.filter before filter, -name,
+ * "default" placing the named ones), seen in the order the test filters
+ * serve a call. */
+TEST(activation_provider)
+{
+    register_act_filters();
+    static const struct {
+        const char *key, *list;
+        const char *want; /* the test filters that served, in order */
+    } cases[] = {
+        /* active ones by order: act-b -5, act-p 0, act-a 10 (act-c declines) */
+        {"x", "1", "act-b,act-p,act-a"},
+        {"filter", "-act-b", "act-p,act-a"},
+        {"filter", "-default,act-a", "act-a"},
+        /* removal wins over naming */
+        {"filter", "-act-a,act-a", "act-b,act-p"},
+        /* before "default": first, in the list's order; after it: last */
+        {"filter", "act-a,default", "act-a,act-b,act-p"},
+        {"filter", "default,act-b", "act-p,act-a,act-b"},
+        {"filter", "act-a,act-p,default,-act-b", "act-a,act-p"},
+        /* service.filter comes before filter */
+        {"service.filter", "-act-p,default,act-b", "act-a,act-b"},
+    };
+    dubbo_arena_t *a = dubbo_arena_new(0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *const params[] = {
+            "acttest", "1", cases[i].key, cases[i].list, "filter", "-act-b,-act-a,-act-p", NULL};
+        /* the last `filter` is there only to be overridden by service.filter */
+        const char *const *p = params;
+        const char *const plain[] = {"acttest", "1", cases[i].key, cases[i].list, NULL};
+        if (strcmp(cases[i].key, "service.filter") != 0) p = plain;
+        dubbo_server_t *s = server_with(1, p);
+        if (!s) continue;
+        dubbo_client_t *c = client_for(s, NULL);
+        dubbo_result_t r;
+        pthread_mutex_lock(&act_mu);
+        act_served[0] = '\0';
+        pthread_mutex_unlock(&act_mu);
+        if (c) {
+            CHECK_EQ_INT(call1(c, "sayHello", dubbo_v_cstr(a, "x"), NULL, &r), 0);
+            CHECK_EQ_STR(str_of(r.value), "Hello x");
+            dubbo_result_destroy(&r);
+            dubbo_client_free(c);
+        }
+        pthread_mutex_lock(&act_mu);
+        if (strcmp(act_served, cases[i].want) != 0)
+            fprintf(stderr, "provider %s=%s\n", cases[i].key, cases[i].list);
+        CHECK_EQ_STR(act_served, cases[i].want);
+        pthread_mutex_unlock(&act_mu);
+        dubbo_server_free(s);
+    }
+    dubbo_arena_free(a);
 }
 
 TEST(helpers)
@@ -1135,7 +1201,7 @@ TEST(custom_filter)
     dubbo_arena_free(a);
 }
 
-TEST_MAIN(TEST_ENTRY(helpers), TEST_ENTRY(activation), TEST_ENTRY(token_provider),
-          TEST_ENTRY(token_consumer), TEST_ENTRY(executes), TEST_ENTRY(tps), TEST_ENTRY(accesslog),
-          TEST_ENTRY(actives), TEST_ENTRY(echo_and_generic), TEST_ENTRY(exception_filter),
-          TEST_ENTRY(timeout_filter), TEST_ENTRY(custom_filter))
+TEST_MAIN(TEST_ENTRY(helpers), TEST_ENTRY(activation), TEST_ENTRY(activation_provider),
+          TEST_ENTRY(token_provider), TEST_ENTRY(token_consumer), TEST_ENTRY(executes),
+          TEST_ENTRY(tps), TEST_ENTRY(accesslog), TEST_ENTRY(actives), TEST_ENTRY(echo_and_generic),
+          TEST_ENTRY(exception_filter), TEST_ENTRY(timeout_filter), TEST_ENTRY(custom_filter))

@@ -34,8 +34,8 @@ LAYERS = [
 # what removes it.
 KNOWN = {
     ("src/runtime/call.h", "include/dubbo/cluster.h"):
-        "the provider filter chain (dubbo_filter_t) is declared in the cluster "
-        "header; the spine's exporter (rpc layer) takes it",
+        "the provider filter chain (dubbo_filter_t, dubbo__filter_chain_build) is "
+        "declared in the cluster header; the spine's exporter (rpc layer) takes it",
     ("src/runtime/server.c", "include/dubbo/registry.h"):
         "the server announces its services; the spine moves announcing above "
         "the rpc layer (the exporter's registry step)",
