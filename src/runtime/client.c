@@ -604,18 +604,17 @@ static void conn_release_on_loop(void *arg)
     bool unused = c->users == 0;
     pthread_mutex_unlock(&reg_mu);
     /* The connection itself stays for other clients; an unused one stops
-     * reconnecting and closes. */
+     * reconnecting and closes. Its calls still in flight fail now: left in
+     * the tables of a closed connection they used to wait for their own
+     * timeout and end with a misleading DUBBO_ETIMEOUT (and a one-way call
+     * waiting for the connection was kept until some later client of the
+     * address connected, then sent). */
     if (unused && c->state != C_IDLE) {
         if (c->timer_init) uv_timer_stop(&c->timer);
-        if (c->tcp) {
-            uv_close((uv_handle_t *)c->tcp, on_tcp_closed);
-            c->tcp = NULL;
-        }
+        conn_lost(c, DUBBO_ECLOSED, "the last client of the connection was freed");
         c->state = C_IDLE;
         c->readonly = false;
         c->down = false;
-        c->writing = false;
-        c->out.len = c->rbuf.len = 0;
     }
 }
 
@@ -836,11 +835,16 @@ static void sync_done(int rc, dubbo_result_t *r, void *user)
 
 int dubbo_client_call(dubbo_client_t *c, const dubbo_invocation_t *inv, dubbo_result_t *r)
 {
-    if (dubbo__on_loop_thread())
-        return dubbo__seterr(DUBBO_EINVAL,
-                             "client: a synchronous call from the event-loop thread (e.g. an "
-                             "async callback) would deadlock; use dubbo_client_call_async");
+    /* r is initialised on every path, the refused one included, so that
+     * the caller may read and destroy it whatever the outcome; the refusal
+     * allocates nothing (r->error is static). */
+    static const char on_loop[] = "client: a synchronous call from the event-loop thread (e.g. an "
+                                  "async callback) would deadlock; use dubbo_client_call_async";
     dubbo_result_init(r);
+    if (dubbo__on_loop_thread()) {
+        r->error = on_loop;
+        return dubbo__seterr(DUBBO_EINVAL, "%s", on_loop);
+    }
     waiter_t w = {.done = false, .r = r};
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cv, NULL);
