@@ -40,6 +40,7 @@
 #include "core/internal.h"
 #include "core/log.h"
 #include "registry/curl_dl.h"
+#include "registry/subscribers.h"
 
 #define REPLY_LIMIT    (64u << 20) /* largest reply or watch message accepted */
 #define RETRY_MS       1000        /* keep-alive retry period while etcd is unreachable */
@@ -235,13 +236,9 @@ typedef struct {
 } watch_t;
 
 struct sub {
-    char *consumer_url;
-    dubbo_notify_fn fn;
-    void *user;
+    dubbo__sub_t base; /* the consumer URL, fn, user; removed: freed by the watch thread */
     watch_t *w;
     size_t nw;
-    bool removed; /* unsubscribed; freed by the watch thread */
-    sub_t *next;
 };
 
 typedef struct {
@@ -263,11 +260,9 @@ typedef struct {
 
     /* Subscriptions and the threads. */
     pthread_mutex_t mu;
-    pthread_cond_t ka_cond;   /* wakes the keep-alive thread */
-    pthread_cond_t call_cond; /* a notification returned */
+    pthread_cond_t ka_cond; /* wakes the keep-alive thread */
     bool stop;
-    sub_t *subs;
-    const sub_t *calling; /* whose fn runs now */
+    dubbo__subs_t subs; /* of sub_t */
     pthread_t ka_thread, watch_thread;
     CURLM *multi;
     CURL *range_easy; /* the watch thread's */
@@ -1049,18 +1044,7 @@ static void deliver(etcd_t *r, watch_t *w)
     w->last = copy;
     w->nlast = w->n;
     w->delivered = true;
-    sub_t *s = w->sub;
-    pthread_mutex_lock(&r->mu);
-    bool skip = s->removed || r->stop;
-    if (!skip) r->calling = s;
-    pthread_mutex_unlock(&r->mu);
-    if (!skip) {
-        s->fn(s->user, w->category, urls, w->n);
-        pthread_mutex_lock(&r->mu);
-        r->calling = NULL;
-        pthread_cond_broadcast(&r->call_cond);
-        pthread_mutex_unlock(&r->mu);
-    }
+    dubbo__subs_notify(&r->subs, &w->sub->base, &r->mu, &r->stop, w->category, urls, w->n);
     free(urls);
 }
 
@@ -1076,7 +1060,7 @@ static void sub_free(etcd_t *r, sub_t *s)
         free(w->prefix);
     }
     free(s->w);
-    free(s->consumer_url);
+    dubbo__sub_destroy(&s->base);
     free(s);
 }
 
@@ -1088,11 +1072,11 @@ static void *watch_main(void *arg)
     for (;;) {
         /* Take the removed subscriptions out, and a snapshot of the rest:
          * only this thread unlinks and frees, so the snapshot stays valid. */
-        sub_t *dead = NULL;
+        dubbo__sub_t *dead = NULL;
         pthread_mutex_lock(&r->mu);
         bool stop = r->stop;
-        for (sub_t **pp = &r->subs; *pp;) {
-            sub_t *s = *pp;
+        for (dubbo__sub_t **pp = &r->subs.head; *pp;) {
+            dubbo__sub_t *s = *pp;
             if (s->removed || stop) {
                 *pp = s->next;
                 s->next = dead;
@@ -1102,7 +1086,7 @@ static void *watch_main(void *arg)
             }
         }
         nactive = 0;
-        for (sub_t *s = r->subs; s; s = s->next) {
+        for (dubbo__sub_t *s = r->subs.head; s; s = s->next) {
             if (nactive == cap) {
                 size_t ncap = cap ? cap * 2 : 8;
                 sub_t **p = realloc(active, ncap * sizeof(sub_t *));
@@ -1110,12 +1094,12 @@ static void *watch_main(void *arg)
                 active = p;
                 cap = ncap;
             }
-            active[nactive++] = s;
+            active[nactive++] = (sub_t *)s;
         }
         pthread_mutex_unlock(&r->mu);
         while (dead) {
-            sub_t *s = dead;
-            dead = s->next;
+            sub_t *s = (sub_t *)dead;
+            dead = dead->next;
             sub_free(r, s);
         }
         if (stop) break;
@@ -1182,8 +1166,7 @@ static int etcd_subscribe(dubbo_registry_t *base, const char *consumer_url, dubb
         maxw += *p == ',';
     char *ei = dubbo_url_encode(iface);
     if (s) s->w = calloc(maxw, sizeof(watch_t));
-    if (s) s->consumer_url = strdup(consumer_url);
-    bool oom = !s || !s->w || !s->consumer_url || !ei;
+    bool oom = !s || !s->w || !ei || dubbo__sub_init(&s->base, consumer_url, fn, user, "etcd");
     for (const char *p = cats; !oom && *p;) {
         size_t len = strcspn(p, ",");
         if (len) {
@@ -1204,15 +1187,8 @@ static int etcd_subscribe(dubbo_registry_t *base, const char *consumer_url, dubb
         if (s) sub_free(r, s);
         return dubbo__seterr(DUBBO_ENOMEM, "etcd registry: out of memory");
     }
-    s->fn = fn;
-    s->user = user;
     pthread_mutex_lock(&r->mu);
-    sub_t **pp = &r->subs;
-    for (; *pp; pp = &(*pp)->next)
-        if (!(*pp)->removed && (*pp)->fn == fn && (*pp)->user == user &&
-            strcmp((*pp)->consumer_url, consumer_url) == 0)
-            break;
-    if (*pp) {
+    if (dubbo__subs_find(&r->subs, consumer_url, fn, user)) {
         pthread_mutex_unlock(&r->mu);
         sub_free(r, s);
         return dubbo__seterr(DUBBO_EEXISTS,
@@ -1220,7 +1196,7 @@ static int etcd_subscribe(dubbo_registry_t *base, const char *consumer_url, dubb
                              "this callback",
                              consumer_url);
     }
-    *pp = s;
+    dubbo__subs_append(&r->subs, &s->base);
     pthread_mutex_unlock(&r->mu);
     dubbo__curl.multi_wakeup(r->multi);
     return 0;
@@ -1231,20 +1207,14 @@ static int etcd_unsubscribe(dubbo_registry_t *base, const char *consumer_url, du
 {
     etcd_t *r = (etcd_t *)base;
     pthread_mutex_lock(&r->mu);
-    sub_t *s = r->subs;
-    while (s && (s->removed || s->fn != fn || s->user != user ||
-                 strcmp(s->consumer_url, consumer_url) != 0))
-        s = s->next;
+    dubbo__sub_t *s = dubbo__subs_find(&r->subs, consumer_url, fn, user);
     if (!s) {
         pthread_mutex_unlock(&r->mu);
         return dubbo__seterr(DUBBO_ENOT_FOUND, "etcd registry: %.300s is not subscribed",
                              consumer_url);
     }
-    s->removed = true;
     /* From a callback on the watch thread it cannot be running another one. */
-    if (!pthread_equal(pthread_self(), r->watch_thread))
-        while (r->calling == s)
-            pthread_cond_wait(&r->call_cond, &r->mu);
+    dubbo__subs_remove(&r->subs, s, &r->mu, r->watch_thread);
     pthread_mutex_unlock(&r->mu);
     dubbo__curl.multi_wakeup(r->multi);
     return 0;
@@ -1326,7 +1296,7 @@ static void etcd_free(etcd_t *r)
     pthread_mutex_destroy(&r->reg_mu);
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->ka_cond);
-    pthread_cond_destroy(&r->call_cond);
+    dubbo__subs_destroy(&r->subs);
     free(r);
     curl_release();
 }
@@ -1389,7 +1359,7 @@ static dubbo_registry_t *etcd_create(const dubbo_url_t *url)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&r->ka_cond, &ca);
     pthread_condattr_destroy(&ca);
-    pthread_cond_init(&r->call_cond, NULL);
+    dubbo__subs_init(&r->subs);
 
     r->timeout_ms = dubbo_url_param_int(url, "timeout", 3000);
     if (r->timeout_ms <= 0) r->timeout_ms = 3000;

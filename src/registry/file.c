@@ -38,6 +38,7 @@
 #include "dubbo/registry.h"
 #include "core/internal.h"
 #include "core/log.h"
+#include "registry/subscribers.h"
 
 #define OWNERS_DIR       ".owners"
 #define NAME_WHOLE_MAX   255   /* NAME_MAX: longer encoded URLs get a shortened, hashed name */
@@ -75,20 +76,16 @@ typedef struct {
 } watch_t;
 
 typedef struct {
-    char *name;    /* category */
-    char *key;     /* its watch_t key */
-    strvec_t last; /* the list delivered last */
-    bool delivered;
+    char *name;         /* category */
+    char *key;          /* its watch_t key */
+    dubbo__last_t last; /* the list delivered last */
 } sub_cat_t;
 
 typedef struct {
-    char *url;
-    dubbo_notify_fn fn;
-    void *user;
+    dubbo__sub_t base; /* url, fn, user, removed */
     sub_cat_t *cats;
     size_t ncats;
     int refs; /* the subscription list's, plus one per pending notification */
-    bool dead;
 } sub_t;
 
 typedef struct freg {
@@ -108,13 +105,10 @@ typedef struct freg {
     size_t nentries;
 
     pthread_mutex_t mu; /* subscriptions, watches, the thread's flags */
-    pthread_cond_t cv;
-    sub_t **subs;
-    size_t nsubs;
+    dubbo__subs_t subs; /* of sub_t */
     watch_t **watches;
     size_t nwatches;
     int owners_wd;
-    sub_t *calling; /* whose callback runs now */
     bool rescan_all, stop, self_destroy;
 
     pthread_mutex_t log_mu; /* malformed paths already reported */
@@ -178,14 +172,6 @@ static void sv_free(strvec_t *s)
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static bool sv_equal(const strvec_t *a, const strvec_t *b)
-{
-    if (a->n != b->n) return false;
-    for (size_t i = 0; i < a->n; i++)
-        if (strcmp(a->v[i], b->v[i]) != 0) return false;
-    return true;
 }
 
 static int sv_copy(strvec_t *dst, const strvec_t *src)
@@ -776,10 +762,10 @@ static void sub_unref(sub_t *s)
     for (size_t i = 0; i < s->ncats; i++) {
         free(s->cats[i].name);
         free(s->cats[i].key);
-        sv_free(&s->cats[i].last);
+        dubbo__last_clear(&s->cats[i].last);
     }
     free(s->cats);
-    free(s->url);
+    dubbo__sub_destroy(&s->base);
     free(s);
 }
 
@@ -837,15 +823,6 @@ static void watch_unref(freg_t *fr, const char *key)
     }
 }
 
-static size_t sub_find(freg_t *fr, const char *url, dubbo_notify_fn fn, void *user)
-{
-    for (size_t i = 0; i < fr->nsubs; i++) {
-        sub_t *s = fr->subs[i];
-        if (s->fn == fn && s->user == user && strcmp(s->url, url) == 0) return i;
-    }
-    return fr->nsubs;
-}
-
 /* ---- the thread ---- */
 
 typedef struct {
@@ -866,10 +843,10 @@ static void scan_and_notify(freg_t *fr)
     for (size_t i = 0; i < fr->nwatches; i++) {
         watch_t *w = fr->watches[i];
         bool need = all || w->dirty;
-        for (size_t k = 0; !need && k < fr->nsubs; k++)
-            for (size_t c = 0; !need && c < fr->subs[k]->ncats; c++)
-                need = !fr->subs[k]->cats[c].delivered &&
-                       strcmp(fr->subs[k]->cats[c].key, w->key) == 0;
+        for (dubbo__sub_t *b = fr->subs.head; !need && b; b = b->next)
+            for (size_t c = 0; !need && c < ((sub_t *)b)->ncats; c++)
+                need = !((sub_t *)b)->cats[c].last.sent &&
+                       strcmp(((sub_t *)b)->cats[c].key, w->key) == 0;
         if (need && sv_push(&keys, strdup(w->key)) == 0) w->dirty = false;
     }
     pthread_mutex_unlock(&fr->mu);
@@ -889,14 +866,16 @@ static void scan_and_notify(freg_t *fr)
     notif_t *notifs = NULL;
     size_t nn = 0;
     pthread_mutex_lock(&fr->mu);
-    for (size_t k = 0; lists && ok && k < fr->nsubs; k++) {
-        sub_t *s = fr->subs[k];
+    for (dubbo__sub_t *b = lists && ok ? fr->subs.head : NULL; b; b = b->next) {
+        sub_t *s = (sub_t *)b;
         for (size_t c = 0; c < s->ncats; c++) {
             sub_cat_t *sc = &s->cats[c];
             size_t i = 0;
             while (i < keys.n && (!ok[i] || strcmp(keys.v[i], sc->key) != 0))
                 i++;
-            if (i == keys.n || (sc->delivered && sv_equal(&sc->last, &lists[i]))) continue;
+            if (i == keys.n ||
+                dubbo__last_same(&sc->last, (const char *const *)lists[i].v, lists[i].n))
+                continue;
             notif_t *v = realloc(notifs, (nn + 1) * sizeof(*v));
             if (!v) continue;
             notifs = v;
@@ -906,9 +885,7 @@ static void scan_and_notify(freg_t *fr)
                 sv_free(&v[nn].urls);
                 continue;
             }
-            sv_free(&sc->last);
-            sc->last = last;
-            sc->delivered = true;
+            dubbo__last_set(&sc->last, last.v, last.n);
             v[nn].sub = s;
             v[nn].category = sc->name;
             s->refs++;
@@ -923,19 +900,12 @@ static void scan_and_notify(freg_t *fr)
     sv_free(&keys);
 
     /* Deliver without holding mu, so callbacks may call back into us;
-     * `calling` lets unsubscribe wait for the callback in progress. */
+     * unsubscribe waits for the callback in progress. */
     for (size_t i = 0; i < nn; i++) {
         sub_t *s = notifs[i].sub;
+        dubbo__subs_notify(&fr->subs, &s->base, &fr->mu, &fr->stop, notifs[i].category,
+                           (const char *const *)notifs[i].urls.v, notifs[i].urls.n);
         pthread_mutex_lock(&fr->mu);
-        if (!s->dead && !fr->stop) {
-            fr->calling = s;
-            pthread_mutex_unlock(&fr->mu);
-            s->fn(s->user, notifs[i].category, (const char *const *)notifs[i].urls.v,
-                  notifs[i].urls.n);
-            pthread_mutex_lock(&fr->mu);
-            fr->calling = NULL;
-            pthread_cond_broadcast(&fr->cv);
-        }
         sub_unref(s);
         pthread_mutex_unlock(&fr->mu);
         sv_free(&notifs[i].urls);
@@ -1259,9 +1229,12 @@ static void release(freg_t *fr)
         free(path);
         close(fr->lock_fd);
     }
-    for (size_t i = 0; i < fr->nsubs; i++)
-        sub_unref(fr->subs[i]);
-    free(fr->subs);
+    while (fr->subs.head) {
+        sub_t *s = (sub_t *)fr->subs.head;
+        dubbo__subs_unlink(&fr->subs, &s->base);
+        sub_unref(s);
+    }
+    dubbo__subs_destroy(&fr->subs);
     for (size_t i = 0; i < fr->nwatches; i++) {
         free(fr->watches[i]->key);
         free(fr->watches[i]);
@@ -1276,7 +1249,6 @@ static void release(freg_t *fr)
     pthread_mutex_destroy(&fr->io_mu);
     pthread_mutex_destroy(&fr->mu);
     pthread_mutex_destroy(&fr->log_mu);
-    pthread_cond_destroy(&fr->cv);
     free(fr->lock_name);
     free(fr->dir);
     free(fr->owners);
@@ -1310,7 +1282,7 @@ static dubbo_registry_t *file_create(const dubbo_url_t *url)
     pthread_mutex_init(&fr->io_mu, NULL);
     pthread_mutex_init(&fr->mu, NULL);
     pthread_mutex_init(&fr->log_mu, NULL);
-    pthread_cond_init(&fr->cv, NULL);
+    dubbo__subs_init(&fr->subs);
     fr->interval_ms = dubbo_url_param_int(url, "interval", DEFAULT_INTERVAL);
     if (fr->interval_ms < 10) fr->interval_ms = 10;
     if (fr->interval_ms > 60000) fr->interval_ms = 60000;
@@ -1445,12 +1417,10 @@ static int file_subscribe(dubbo_registry_t *r, const char *consumer_url, dubbo_n
     int rc = 0;
     sub_t *s = calloc(1, sizeof(*s));
     if (s) {
-        s->url = strdup(consumer_url);
-        s->fn = fn;
-        s->user = user;
         s->refs = 1;
+        rc = dubbo__sub_init(&s->base, consumer_url, fn, user, "file registry");
     }
-    if (!s || !s->url) rc = nomem();
+    if (!s) rc = nomem();
     const char *cats = dubbo_url_param(u, "category", "");
     if (!*cats) cats = "providers";
     for (const char *p = cats; !rc && *p;) {
@@ -1496,25 +1466,23 @@ static int file_subscribe(dubbo_registry_t *r, const char *consumer_url, dubbo_n
         return rc;
     }
     pthread_mutex_lock(&fr->mu);
-    size_t k = sub_find(fr, consumer_url, fn, user);
-    if (k < fr->nsubs) {
+    sub_t *old = (sub_t *)dubbo__subs_find(&fr->subs, consumer_url, fn, user);
+    if (old) {
         /* subscribed again: hand over the current lists again */
-        for (size_t c = 0; c < fr->subs[k]->ncats; c++)
-            fr->subs[k]->cats[c].delivered = false;
+        for (size_t c = 0; c < old->ncats; c++)
+            old->cats[c].last.sent = false;
         sub_unref(s);
     } else {
-        sub_t **v = realloc(fr->subs, (fr->nsubs + 1) * sizeof(*v));
-        if (v) fr->subs = v;
         size_t c = 0;
-        while (v && c < s->ncats && watch_ref(fr, s->cats[c].key) == 0)
+        while (c < s->ncats && watch_ref(fr, s->cats[c].key) == 0)
             c++;
-        if (!v || c < s->ncats) {
+        if (c < s->ncats) {
             while (c-- > 0)
                 watch_unref(fr, s->cats[c].key);
             sub_unref(s);
             rc = nomem();
         } else {
-            fr->subs[fr->nsubs++] = s;
+            dubbo__subs_append(&fr->subs, &s->base);
         }
     }
     pthread_mutex_unlock(&fr->mu);
@@ -1528,22 +1496,17 @@ static int file_unsubscribe(dubbo_registry_t *r, const char *consumer_url, dubbo
     freg_t *fr = (freg_t *)r;
     if (!consumer_url) return dubbo__seterr(DUBBO_EINVAL, "file registry: unsubscribe needs a URL");
     pthread_mutex_lock(&fr->mu);
-    size_t k = sub_find(fr, consumer_url, fn, user);
-    if (k == fr->nsubs) {
+    sub_t *s = (sub_t *)dubbo__subs_find(&fr->subs, consumer_url, fn, user);
+    if (!s) {
         pthread_mutex_unlock(&fr->mu);
         return dubbo__seterr(DUBBO_ENOT_FOUND, "file registry: no subscription of \"%.200s\"",
                              consumer_url);
     }
-    sub_t *s = fr->subs[k];
-    memmove(fr->subs + k, fr->subs + k + 1, (fr->nsubs - k - 1) * sizeof(*fr->subs));
-    fr->nsubs--;
-    s->dead = true;
+    dubbo__subs_unlink(&fr->subs, &s->base);
     for (size_t c = 0; c < s->ncats; c++)
         watch_unref(fr, s->cats[c].key);
     /* From a callback on our thread the call in progress is this one. */
-    if (!pthread_equal(pthread_self(), fr->thread))
-        while (fr->calling == s)
-            pthread_cond_wait(&fr->cv, &fr->mu);
+    dubbo__subs_remove(&fr->subs, &s->base, &fr->mu, fr->thread);
     sub_unref(s);
     pthread_mutex_unlock(&fr->mu);
     return 0;

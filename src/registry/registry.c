@@ -1,6 +1,7 @@
 /* The registry extension point's common parts: opening by scheme, Java's
- * URL encoding, the local address, and the provider/consumer URLs Java
- * Dubbo registers. */
+ * URL encoding, the local address, the provider/consumer URLs Java Dubbo
+ * registers, and the subscriber bookkeeping every registry shares
+ * (subscribers.h). */
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -15,6 +16,7 @@
 #include "dubbo/extension.h"
 #include "dubbo/registry.h"
 #include "core/internal.h"
+#include "registry/subscribers.h"
 
 static char default_registry_url[600];
 
@@ -255,4 +257,106 @@ char *dubbo_consumer_url(const char *ip, const char *interface, const char *vers
     if (version && *version) kv[n++] = (kv_t){"version", version};
     if (group && *group) kv[n++] = (kv_t){"group", group};
     return build("consumer", ip, 0, interface, kv, n);
+}
+
+/* ---- subscribers (subscribers.h) ---------------------------------------------------------- */
+
+void dubbo__subs_init(dubbo__subs_t *l)
+{
+    l->head = NULL;
+    l->calling = NULL;
+    pthread_cond_init(&l->returned, NULL);
+}
+
+void dubbo__subs_destroy(dubbo__subs_t *l)
+{
+    pthread_cond_destroy(&l->returned);
+}
+
+int dubbo__sub_init(dubbo__sub_t *s, const char *url, dubbo_notify_fn fn, void *user,
+                    const char *who)
+{
+    *s = (dubbo__sub_t){.fn = fn, .user = user};
+    if (!(s->url = strdup(url))) return dubbo__seterr(DUBBO_ENOMEM, "%s: out of memory", who);
+    return 0;
+}
+
+void dubbo__sub_destroy(dubbo__sub_t *s)
+{
+    free(s->url);
+    s->url = NULL;
+}
+
+dubbo__sub_t *dubbo__subs_find(const dubbo__subs_t *l, const char *url, dubbo_notify_fn fn,
+                               void *user)
+{
+    for (dubbo__sub_t *s = l->head; s; s = s->next)
+        if (!s->removed && s->fn == fn && s->user == user && strcmp(s->url, url) == 0) return s;
+    return NULL;
+}
+
+void dubbo__subs_append(dubbo__subs_t *l, dubbo__sub_t *s)
+{
+    dubbo__sub_t **p = &l->head;
+    while (*p)
+        p = &(*p)->next;
+    s->next = NULL;
+    *p = s;
+}
+
+void dubbo__subs_unlink(dubbo__subs_t *l, dubbo__sub_t *s)
+{
+    for (dubbo__sub_t **p = &l->head; *p; p = &(*p)->next)
+        if (*p == s) {
+            *p = s->next;
+            s->next = NULL;
+            return;
+        }
+}
+
+void dubbo__subs_remove(dubbo__subs_t *l, dubbo__sub_t *s, pthread_mutex_t *mu, pthread_t notifier)
+{
+    s->removed = true;
+    if (!pthread_equal(pthread_self(), notifier))
+        while (l->calling == s)
+            pthread_cond_wait(&l->returned, mu);
+}
+
+void dubbo__subs_notify(dubbo__subs_t *l, dubbo__sub_t *s, pthread_mutex_t *mu, const bool *stop,
+                        const char *category, const char *const *urls, size_t n)
+{
+    pthread_mutex_lock(mu);
+    bool skip = s->removed || (stop && *stop);
+    if (!skip) l->calling = s;
+    pthread_mutex_unlock(mu);
+    if (skip) return;
+    s->fn(s->user, category, urls, n);
+    pthread_mutex_lock(mu);
+    l->calling = NULL;
+    pthread_cond_broadcast(&l->returned);
+    pthread_mutex_unlock(mu);
+}
+
+bool dubbo__last_same(const dubbo__last_t *l, const char *const *v, size_t n)
+{
+    if (!l->sent || l->n != n) return false;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(l->v[i], v[i]) != 0) return false;
+    return true;
+}
+
+void dubbo__last_set(dubbo__last_t *l, char **v, size_t n)
+{
+    dubbo__last_clear(l);
+    l->v = v;
+    l->n = n;
+    l->sent = true;
+}
+
+void dubbo__last_clear(dubbo__last_t *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    *l = (dubbo__last_t){0};
 }

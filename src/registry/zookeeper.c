@@ -29,6 +29,7 @@
 #include "dubbo/registry.h"
 #include "core/internal.h"
 #include "core/log.h"
+#include "registry/subscribers.h"
 
 #define DEFAULT_PORT       2181
 #define DEFAULT_SESSION_MS 60000 /* Java's DEFAULT_SESSION_TIMEOUT_MS */
@@ -62,9 +63,7 @@ typedef struct {
     char *name; /* providers, routers, ... */
     char *path;
     node_t *node;
-    int sent; /* delivered at least once */
-    char **last;
-    size_t nlast;
+    dubbo__last_t last;
 } cat_t;
 
 /* A routing rule config node followed for a subscription. */
@@ -76,14 +75,10 @@ typedef struct {
 } rule_t;
 
 typedef struct sub {
-    struct sub *next;
-    char *curl;
+    dubbo__sub_t base; /* the consumer URL, fn, user; removed under mu */
     dubbo_url_t *cu;
     const char *iface; /* in cu */
-    dubbo_notify_fn fn;
-    void *user;
-    int active; /* under mu: cleared by unsubscribe */
-    int ready;  /* worker: the first lists went out */
+    int ready;         /* worker: the first lists went out */
     cat_t cats[MAX_CATEGORIES];
     size_t ncats;
     int routers, providers; /* indexes in cats, or -1 */
@@ -130,7 +125,7 @@ struct zk {
     task_t *head, *tail;
     regent_t *regs;
     del_t *dels;
-    sub_t *subs;
+    dubbo__subs_t subs; /* of sub_t; unlinked and freed by the worker */
 
     node_t *nodes; /* worker only */
     int need_renew;
@@ -140,7 +135,6 @@ struct zk {
     hctx_t *hctx;
     unsigned hgen; /* written by the worker under hl's write side */
 
-    pthread_mutex_t notify_mu; /* held while a subscriber's callback runs */
     pthread_t worker;
 };
 
@@ -755,24 +749,6 @@ oom:
     return -1;
 }
 
-static int same_list(char **a, size_t na, char **b, size_t nb)
-{
-    if (na != nb) return 0;
-    for (size_t i = 0; i < na; i++)
-        if (strcmp(a[i], b[i]) != 0) return 0;
-    return 1;
-}
-
-static void deliver(zk_t *z, sub_t *s, const char *category, char **v, size_t n)
-{
-    pthread_mutex_lock(&z->notify_mu);
-    pthread_mutex_lock(&z->mu);
-    int active = s->active;
-    pthread_mutex_unlock(&z->mu);
-    if (active) s->fn(s->user, category, (const char *const *)v, n);
-    pthread_mutex_unlock(&z->notify_mu);
-}
-
 /* Brings a subscription up to date: reads what is stale, then delivers
  * every category whose list changed (all of them the first time). Nothing
  * is delivered while a node cannot be read: subscribers keep their last
@@ -792,15 +768,12 @@ static void sub_update(zk_t *z, sub_t *s)
         char **v;
         size_t n;
         if (build_list(s, c, &v, &n) != 0) return;
-        if (c->sent && same_list(v, n, c->last, c->nlast)) {
+        if (dubbo__last_same(&c->last, (const char *const *)v, n)) {
             free_strs(v, n);
             continue;
         }
-        free_strs(c->last, c->nlast);
-        c->last = v;
-        c->nlast = n;
-        c->sent = 1;
-        deliver(z, s, c->name, v, n);
+        dubbo__last_set(&c->last, v, n);
+        dubbo__subs_notify(&z->subs, &s->base, &z->mu, NULL, c->name, (const char *const *)v, n);
     }
     s->ready = 1;
 }
@@ -820,7 +793,7 @@ static void sub_free(zk_t *z, sub_t *s)
         if (z) node_unref(z, s->cats[i].node);
         free(s->cats[i].name);
         free(s->cats[i].path);
-        free_strs(s->cats[i].last, s->cats[i].nlast);
+        dubbo__last_clear(&s->cats[i].last);
     }
     for (size_t i = 0; i < s->nrules; i++) {
         if (z) node_unref(z, s->rules[i].node);
@@ -828,7 +801,7 @@ static void sub_free(zk_t *z, sub_t *s)
     }
     free(s->rules);
     dubbo_url_free(s->cu);
-    free(s->curl);
+    dubbo__sub_destroy(&s->base);
     free(s);
 }
 
@@ -838,13 +811,13 @@ static sub_t **subs_snapshot(zk_t *z, size_t *n)
 {
     pthread_mutex_lock(&z->mu);
     size_t cnt = 0;
-    for (sub_t *s = z->subs; s; s = s->next)
+    for (dubbo__sub_t *s = z->subs.head; s; s = s->next)
         cnt++;
     sub_t **v = malloc((cnt ? cnt : 1) * sizeof(*v));
     cnt = 0;
     if (v)
-        for (sub_t *s = z->subs; s; s = s->next)
-            v[cnt++] = s;
+        for (dubbo__sub_t *s = z->subs.head; s; s = s->next)
+            v[cnt++] = (sub_t *)s;
     pthread_mutex_unlock(&z->mu);
     *n = cnt;
     return v;
@@ -1037,11 +1010,7 @@ static void run_task(zk_t *z, task_t *t)
         sub_update(z, t->sub);
     } else if (t->kind == T_UNSUB) {
         pthread_mutex_lock(&z->mu);
-        for (sub_t **p = &z->subs; *p; p = &(*p)->next)
-            if (*p == t->sub) {
-                *p = t->sub->next;
-                break;
-            }
+        dubbo__subs_unlink(&z->subs, &t->sub->base);
         pthread_mutex_unlock(&z->mu);
         sub_free(z, t->sub);
     }
@@ -1132,11 +1101,12 @@ static void zk_free(zk_t *z)
         free(t->path);
         free(t);
     }
-    while (z->subs) {
-        sub_t *s = z->subs;
-        z->subs = s->next;
+    while (z->subs.head) {
+        sub_t *s = (sub_t *)z->subs.head;
+        dubbo__subs_unlink(&z->subs, &s->base);
         sub_free(NULL, s);
     }
+    dubbo__subs_destroy(&z->subs);
     while (z->nodes) {
         node_t *n = z->nodes;
         z->nodes = n->next;
@@ -1156,7 +1126,6 @@ static void zk_free(zk_t *z)
         free(d);
     }
     pthread_mutex_destroy(&z->mu);
-    pthread_mutex_destroy(&z->notify_mu);
     pthread_cond_destroy(&z->cv);
     pthread_cond_destroy(&z->conn_cv);
     pthread_rwlock_destroy(&z->hl);
@@ -1175,7 +1144,7 @@ static dubbo_registry_t *zk_create(const dubbo_url_t *url)
         return NULL;
     }
     pthread_mutex_init(&z->mu, NULL);
-    pthread_mutex_init(&z->notify_mu, NULL);
+    dubbo__subs_init(&z->subs);
     pthread_rwlock_init(&z->hl, NULL);
     pthread_cond_init(&z->cv, NULL);
     pthread_cond_init(&z->conn_cv, NULL);
@@ -1363,11 +1332,9 @@ static int zk_subscribe(dubbo_registry_t *r, const char *consumer_url, dubbo_not
     sub_t *s = calloc(1, sizeof(*s));
     if (!s) return dubbo__seterr(DUBBO_ENOMEM, "zookeeper: out of memory");
     s->routers = s->providers = -1;
-    s->fn = fn;
-    s->user = user;
-    s->active = 1;
-    if (!(s->curl = strdup(consumer_url)) || !(s->cu = dubbo_url_parse(consumer_url))) {
-        int rc = s->curl ? dubbo__last_code() : DUBBO_ENOMEM;
+    int rc = dubbo__sub_init(&s->base, consumer_url, fn, user, "zookeeper");
+    if (rc || !(s->cu = dubbo_url_parse(consumer_url))) {
+        rc = rc ? rc : dubbo__last_code();
         sub_free(NULL, s);
         return rc ? rc : DUBBO_EINVAL;
     }
@@ -1403,10 +1370,7 @@ static int zk_subscribe(dubbo_registry_t *r, const char *consumer_url, dubbo_not
     t->kind = T_SUB;
     t->sub = s;
     pthread_mutex_lock(&z->mu);
-    sub_t **p = &z->subs;
-    while (*p)
-        p = &(*p)->next;
-    *p = s;
+    dubbo__subs_append(&z->subs, &s->base);
     enqueue_locked(z, t);
     pthread_mutex_unlock(&z->mu);
     return 0;
@@ -1422,26 +1386,19 @@ static int zk_unsubscribe(dubbo_registry_t *r, const char *consumer_url, dubbo_n
     task_t *t = calloc(1, sizeof(*t));
     if (!t) return dubbo__seterr(DUBBO_ENOMEM, "zookeeper: out of memory");
     pthread_mutex_lock(&z->mu);
-    sub_t *s = z->subs;
-    while (s &&
-           !(s->active && s->fn == fn && s->user == user && strcmp(s->curl, consumer_url) == 0))
-        s = s->next;
+    sub_t *s = (sub_t *)dubbo__subs_find(&z->subs, consumer_url, fn, user);
     if (!s) {
         pthread_mutex_unlock(&z->mu);
         free(t);
         return dubbo__seterr(DUBBO_ENOT_FOUND, "zookeeper: no subscription of \"%.200s\"",
                              consumer_url);
     }
-    s->active = 0;
     t->kind = T_UNSUB;
     t->sub = s;
     enqueue_locked(z, t);
+    /* wait for its callback in progress, unless this is that callback */
+    dubbo__subs_remove(&z->subs, &s->base, &z->mu, z->worker);
     pthread_mutex_unlock(&z->mu);
-    /* wait for a callback in progress, unless this is that callback */
-    if (!pthread_equal(pthread_self(), z->worker)) {
-        pthread_mutex_lock(&z->notify_mu);
-        pthread_mutex_unlock(&z->notify_mu);
-    }
     return 0;
 }
 
