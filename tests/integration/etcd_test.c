@@ -431,7 +431,7 @@ TEST(layout_value_and_lease)
     printf("too large: %s (%s)\n", dubbo_err_name(rc), dubbo_last_error());
     free(huge);
 
-    int port;
+    int port = 0;
     CHECK_EQ_INT(free_ports(&port, 1), 0);
     char url[128];
     snprintf(url, sizeof(url), "etcd://127.0.0.1:%d?timeout=500", port);

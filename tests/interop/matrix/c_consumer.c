@@ -120,7 +120,7 @@ static int call(dubbo_reference_t *ref, const char *method, const char *desc, du
     }
     if (r->exception) {
         char j[512];
-        snprintf(why, nwhy, "exception %s", json(r->exception, j, sizeof(j)));
+        snprintf(why, nwhy, "exception %.400s", json(r->exception, j, sizeof(j)));
         return -1;
     }
     return 0;
