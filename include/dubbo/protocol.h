@@ -19,8 +19,22 @@
  *
  * Threads: detect, cut, on_unit, refuse and goaway run on the event-loop
  * thread; decode and answer run on a worker (or on the loop thread with
- * dispatcher=direct). None of them may block. Tables are immutable and
- * outlive every server and reference. */
+ * options.direct), several calls at once on different workers, so they
+ * keep no state outside the call. refer runs on the thread that gives a
+ * reference its providers (dubbo_reference_new's, or a registry's
+ * notification thread). None of them may block. Tables are immutable and
+ * outlive every server and reference (a static const, registered once).
+ *
+ * Errors: a hook that fails returns a negative code of dubbo/error.h and
+ * sets a message (dubbo__seterr); what the server does then is said at
+ * each hook.
+ *
+ * Today only the consumer side (refer) can be written outside this tree:
+ * decode fills the call with dubbo__call_set_request() and answer reads
+ * the call's outcome (status, value, is_exception, error, response
+ * attachments, unit), both from src/runtime/call.h, which is internal; the
+ * public accessors of include/dubbo/cluster.h give status and
+ * is_exception only. A provider side lives in src/protocol/<name>/. */
 #ifndef DUBBO_PROTOCOL_H
 #define DUBBO_PROTOCOL_H
 
@@ -46,9 +60,14 @@ enum {
 };
 
 /* A request a protocol cut from a connection, handed from on_unit (loop
- * thread) to decode (worker). `payload` points into the unit's bytes,
- * which stay valid until decode returns (not after: the server frees a
- * large unit as soon as it is decoded). */
+ * thread) to decode (worker), then to answer (as call->unit). `payload`
+ * must point into the unit's bytes given to on_unit: the server keeps
+ * those payload bytes only (it copies them into the queued job, or hands
+ * the job the read buffer holding a large unit), never the rest of the
+ * unit, so what decode or answer need of a header goes in id, twoway and
+ * tag. The payload stays valid until decode returns, not after (the
+ * server frees a large unit as soon as it is decoded): decoded values
+ * must not point into it. */
 typedef struct {
     uint64_t id;            /* what the answer carries to match the request */
     bool twoway;            /* an answer is expected */
@@ -57,13 +76,17 @@ typedef struct {
     size_t payload_len;
 } dubbo_unit_t;
 
-/* A server connection, as a protocol sees it (loop thread only). */
+/* A server connection, as a protocol sees it: valid during the on_unit
+ * call that gives it, on the loop thread; not to be kept. */
 typedef struct sconn dubbo_sconn_t;
 
-/* Queue bytes for the connection (copied); they count against the memory
- * budget until written. Returns 0, or DUBBO_ENOMEM. Loop thread. */
+/* Queue bytes for the connection (copied) and start writing; they count
+ * against the memory budget until written. Returns 0 (also when the
+ * connection is closing: the bytes are dropped), or DUBBO_ENOMEM with a
+ * message. Loop thread, in on_unit. */
 int dubbo_sconn_send(dubbo_sconn_t *c, const void *bytes, size_t n);
-/* "host:port" of the peer, and of this end. */
+/* "host:port" of the peer, and of this end ("" if unknown); valid as long
+ * as `c`. */
 const char *dubbo_sconn_remote(const dubbo_sconn_t *c);
 const char *dubbo_sconn_local(const dubbo_sconn_t *c);
 
@@ -72,45 +95,78 @@ typedef struct {
 
     /* ---- consumer side ---- */
     /* required: an invoker for one provider URL of this scheme, with the
-     * reference's consumer settings (the URL it gives). NULL with a
-     * message (dubbo_last_error()) on failure. */
+     * reference's consumer settings (the URL it gives). Both are borrowed
+     * for the call: the invoker copies what it keeps. The cluster holds
+     * the invoker by reference count; its destroy hook runs on whichever
+     * thread drops the last reference (a caller after its call, a registry
+     * thread replacing providers). NULL with a message (dubbo_last_error())
+     * on failure; the reference then fails with that code (DUBBO_ENOMEM if
+     * none was set). */
     struct dubbo_invoker *(*refer)(const char *provider_url, const dubbo_url_t *consumer);
 
     /* ---- provider side: all of them, or none (a consumer-only protocol);
-     * `limit` is the server's payload limit. ---- */
-    /* Whether a connection whose first n bytes are p speaks this protocol. */
+     * `limit` is the server's payload limit (options.payload). The server
+     * checks only `cut` when it is created (a table with cut but without
+     * another hook crashes when that hook is first needed). ---- */
+    /* Whether a connection whose first n bytes are p speaks this protocol:
+     * DUBBO_DETECT_YES, _NO, or _MORE (n may be 0). Called only when the
+     * server serves several protocols, in options.protocols' order, on each
+     * read until one says YES or all say NO (the connection is closed);
+     * with one protocol, cut judges the first bytes alone. */
     int (*detect)(const uint8_t *p, size_t n);
     /* The unit at the front of p: its whole length when all n bytes of it
      * are there (> 0); 0 when more are needed, with *total set to the length
      * its header announces (0 while the header itself is incomplete);
      * negative with a message when the bytes are malformed or the unit is
-     * over `limit` (the server closes the connection). */
+     * over `limit` (the server closes the connection, after queueing the
+     * units cut before). Called again on the same growing prefix at every
+     * read (and to size the read buffer): no state, no side effects. */
     int64_t (*cut)(const uint8_t *p, size_t n, size_t limit, size_t *total);
-    /* A whole unit of `len` bytes: 1 when it is a request to dispatch (*u
-     * filled), 0 when the protocol dealt with it here (a heartbeat answered
-     * with dubbo_sconn_send, an event, a peer's answer). */
+    /* A whole unit of `len` bytes (borrowed for the call): 1 when it is a
+     * request to dispatch (*u filled, payload inside `unit`), 0 when the
+     * protocol dealt with it here (a heartbeat answered with
+     * dubbo_sconn_send, an event, a peer's answer). A request may still be
+     * refused after it returns 1 (memory budget, pool full: refuse()).
+     * Units refused as they arrive never reach it. */
     int (*on_unit)(dubbo_sconn_t *c, const uint8_t *unit, size_t len, dubbo_unit_t *u);
     /* Decode the request into the call: dubbo__call_set_request() with
      * service, version, group, method, descriptor, arguments and
-     * attachments, all living in the call's arena. 0, or an error with a
-     * message (answered "Fail to decode request due to: ..."). */
+     * attachments, all living in the call's arena (dubbo_call_arena), none
+     * in u->payload; the protocol may keep its own per-call data in
+     * call->proto_call (in the arena) for answer. 0, or an error with a
+     * message: the server answers it with status BAD_REQUEST and "Fail to
+     * decode request due to: <message>" through answer(), so answer must
+     * cope with a call decode did not fill. */
     int (*decode)(dubbo_call_t *call, const dubbo_unit_t *u);
-    /* Append the whole answer unit for the call's outcome (status, value
-     * or exception, attachments; read through the dubbo_call_* accessors
-     * of include/dubbo/cluster.h) to `out`. An answer over `limit` is
-     * replaced by an error answer, as the protocol specifies. */
+    /* Append the whole answer unit for the call's outcome (call->status,
+     * value or exception, error, response attachments, call->unit.id: the
+     * struct of src/runtime/call.h) to `out`. Called only for a two-way
+     * unit, on decode's thread, after the filters and the handler, and for
+     * calls the server answers itself (BAD_REQUEST after a failed decode,
+     * SERVICE_NOT_FOUND, SERVER_THREADPOOL_EXHAUSTED when the decoded
+     * arguments overrun the budget). An answer over `limit` is replaced by
+     * an error answer, as the protocol specifies. A negative code: the
+     * server logs it and sends nothing (the consumer times out). */
     int (*answer)(dubbo_call_t *call, size_t limit, dubbo_buf_t *out);
     /* Append an answer that refuses the unit whose first n bytes (at least
      * what cut needed to announce its length) are p, with `status` (a
-     * DUBBO_STATUS_*) and `message`; nothing when that unit expects no
-     * answer. */
+     * DUBBO_STATUS_*, today always SERVER_THREADPOOL_EXHAUSTED) and
+     * `message` (borrowed); nothing, returning 0, when that unit expects
+     * no answer (a one-way request, an event). p is the whole unit after
+     * on_unit returned 1, or only its first bytes when the budget refuses
+     * it as it arrives (on_unit never saw it; the rest is dropped unread).
+     * A negative code: nothing is sent. */
     int (*refuse)(const uint8_t *p, size_t n, int status, const char *message, dubbo_buf_t *out);
     /* Append what tells a consumer this provider is going away and takes
-     * no new calls (Dubbo: the readonly event). */
+     * no new calls (Dubbo: the readonly event). Called once per connection
+     * whose protocol is known, by dubbo_server_shutdown, before the server
+     * stops accepting; the connection is served on for the grace period.
+     * A negative code: that connection gets nothing. */
     int (*goaway)(dubbo_buf_t *out);
 } dubbo_protocol_ops_t;
 
-/* The protocol registered under `name`, or NULL. */
+/* The protocol registered under `name`, or NULL with DUBBO_ENOT_FOUND
+ * naming the known ones. Any thread. */
 const dubbo_protocol_ops_t *dubbo_protocol_find(const char *name);
 
 #ifdef __cplusplus

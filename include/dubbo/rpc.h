@@ -1,13 +1,29 @@
-/* Providers and consumers over the Dubbo binary protocol (hessian2).
+/* Providers and consumers over the Dubbo binary protocol (hessian2 by
+ * default); a server's port may speak other protocols too
+ * (include/dubbo/protocol.h, options.protocols).
  *
- * Threads: dubbo-c runs its network I/O on one event-loop thread (libuv)
+ * Threads. dubbo-c runs its network I/O on one event-loop thread (libuv)
  * shared by every server and client of the process, started on first use.
- * Provider method handlers run on the server's worker pool, never on the
- * event loop. Every public function here may be called from any thread,
- * unless its comment says otherwise.
+ * Code of the application runs on three kinds of thread:
+ *   - its own threads;
+ *   - the event-loop thread: completion callbacks (dubbo_done_fn), and the
+ *     provider handlers of a server with options.direct;
+ *   - a server's worker threads: provider handlers (the default).
+ * Every function here may be called from any thread unless its comment
+ * says otherwise. Nothing may block the loop thread: there,
+ * dubbo_client_call is refused (DUBBO_EINVAL), and dubbo_server_start,
+ * dubbo_server_shutdown and dubbo_server_free must not be called (they wait
+ * for the loop thread itself: a deadlock, not detected).
  *
- * Errors: negative codes from dubbo/error.h, with dubbo_last_error() naming
- * the service, method and address involved. */
+ * Errors. A function returning int gives 0 or a negative code of
+ * dubbo/error.h (system errors as -errno); one returning a pointer gives
+ * NULL. dubbo_last_error() (per thread) then names what failed and the
+ * service, method or address involved, unless the comment says that no
+ * message is set.
+ *
+ * Strings and values passed in are borrowed for the duration of the call
+ * unless the comment says they are copied or kept. What is returned is
+ * valid as long as its comment says, no longer. */
 #ifndef DUBBO_RPC_H
 #define DUBBO_RPC_H
 
@@ -40,11 +56,12 @@ enum {
 #undef XX
 };
 
-/* "OK", "SERVICE_NOT_FOUND", ... or "UNKNOWN". */
+/* "OK", "SERVICE_NOT_FOUND", ... or "UNKNOWN" (static strings). */
 const char *dubbo_status_name(int status);
 
 /* The message of a Java exception object (its detailMessage field), as
- * found in dubbo_result_t.exception, or NULL. Valid as long as the value. */
+ * found in dubbo_result_t.exception, or NULL (no such string field; exc
+ * NULL). Points into the value: valid as long as the value's arena. */
 const char *dubbo_exception_message(const dubbo_value_t *exc);
 
 /* ====================================================================== *
@@ -54,20 +71,39 @@ const char *dubbo_exception_message(const dubbo_value_t *exc);
 typedef struct dubbo_server dubbo_server_t;
 typedef struct dubbo_call dubbo_call_t;
 
-/* A method handler. Runs on a worker thread. It reads the arguments with
- * dubbo_call_arg() and answers with exactly one of dubbo_call_return(),
- * dubbo_call_throw() or dubbo_call_fail() before it returns (answering none
- * answers null). Values it builds must live in dubbo_call_arena(call). */
+/* A method handler. Runs on one of the server's worker threads, or on the
+ * event-loop thread with options.direct (then it must not block, and
+ * dubbo_client_call / dubbo_reference_call are refused with DUBBO_EINVAL).
+ * It reads the arguments with dubbo_call_arg() and answers with
+ * dubbo_call_return(), dubbo_call_throw() or dubbo_call_fail() before it
+ * returns: answers are synchronous, a call cannot be answered later or
+ * from another thread. Answering none answers null; answering twice, the
+ * last answer counts.
+ *
+ * Lifetimes: `call` and everything reached through it (arguments, method,
+ * descriptor, attachments, addresses, the arena and what lives in it) are
+ * valid until the handler returns and not after: the answer is encoded
+ * once the handler and the provider filters around it have returned, then
+ * the arena is reset and reused by the worker's next call. Copy what must
+ * outlive the call. A value answered must live in dubbo_call_arena(call)
+ * or in memory that outlives the call (dubbo_v_null(), a static value).
+ *
+ * A handler may call consumers (from a worker). It must not call
+ * dubbo_server_shutdown() or dubbo_server_free() on its own server: they
+ * wait for the calls in flight, this one included, and join the worker
+ * running it. */
 typedef void (*dubbo_handler_fn)(dubbo_call_t *call, void *user);
 
 typedef struct {
-    const char *name;    /* method name as the consumer sends it */
+    const char *name;    /* method name as the consumer sends it; copied by export */
     dubbo_handler_fn fn; /* required */
 } dubbo_method_t;
 
 /* A service: an interface, its version and group, and a table of methods.
- * The server copies the strings and the table; `user` is passed to every
- * handler and must outlive the server. */
+ * dubbo_server_export copies the strings, the method table and `params`:
+ * the struct and everything it points to may go when export returns.
+ * `user` is kept as is and passed to every handler: it must stay valid
+ * until dubbo_server_free() has returned (no handler runs after that). */
 typedef struct {
     const char *interface; /* e.g. "org.apache.dubbo.demo.DemoService" */
     const char *version;   /* NULL or "" for none ("0.0.0" is treated as none) */
@@ -98,7 +134,8 @@ typedef struct {
                                 (Java's dispatcher=direct): fastest, but a handler that
                                 blocks stalls every connection; default false */
     const char *application; /* application name in registered URLs; default "dubbo-c";
-                                copied by dubbo_server_new, like host */
+                                copied by dubbo_server_new, like host (the struct itself
+                                is copied too) */
     /* ---- version 2: limits against slow, idle and hostile clients ---- */
     int accepts;                  /* open connections at most (Java's `accepts`); 0 = no cap. One
                                      past it is closed at once. A service's `accepts` parameter
@@ -117,82 +154,140 @@ typedef struct {
     /* ---- version 3 ---- */
     const char *protocols; /* the protocols this port serves, comma-separated, e.g.
                               "dubbo,tri": each connection is served by the first whose
-                              detect() claims its first bytes; default "dubbo"; copied */
+                              detect() claims its first bytes (with one protocol, no
+                              detect: it judges every connection); at most 8; default
+                              "dubbo"; copied. Registries get one provider URL per
+                              protocol. Ignored when version < 3 */
 } dubbo_server_options_t;
 
 #define DUBBO_SERVER_OPTIONS_VERSION 3
 
-/* Fill opts with the defaults above. */
+/* Fill opts with the defaults above (version included). Cannot fail. */
 void dubbo_server_options_init(dubbo_server_options_t *opts);
 
-/* Create a server (not yet listening). opts may be NULL for defaults.
- * Returns NULL on out-of-memory. */
+/* Create a server (not yet listening; no thread started). opts may be
+ * NULL for defaults; it is copied, with its strings. Returns NULL with
+ * DUBBO_EINVAL when options.protocols names an unknown protocol, one
+ * without a provider side, or more than 8; NULL without a message when
+ * out of memory. */
 dubbo_server_t *dubbo_server_new(const dubbo_server_options_t *opts);
 
-/* Export a service. Before or after start. DUBBO_EEXISTS if the same
- * interface/version/group is already exported; DUBBO_EINVAL for a missing
- * interface or an empty method table. */
+/* Export a service (copied: see dubbo_service_t). Errors, each with a
+ * message "export <interface>: ...":
+ *   DUBBO_EINVAL      no interface, no methods, a method without name or fn
+ *   DUBBO_EEXISTS     the same interface/version/group is already exported
+ *   DUBBO_ENOT_FOUND  `filter` in params names no registered filter
+ *   DUBBO_EIO         token=true and no random bytes for the token
+ *   DUBBO_ENOMEM, or a provider filter's own error from its create()
+ * `heartbeat` and `accepts` in params set the server's options only when
+ * exported before start. Once started, the service is announced in the
+ * server's registries (failures are logged, not returned).
+ * Threads: any. Export before dubbo_server_start(): exporting while calls
+ * are being served may move the service table under them (a known defect
+ * of src/runtime/server.c: run_job keeps a pointer into the table after
+ * dropping its lock). */
 int dubbo_server_export(dubbo_server_t *s, const dubbo_service_t *svc);
 
-/* Bind, listen and start the worker pool. Returns 0, or -errno from the
- * bind (e.g. -EADDRINUSE) with a message naming host:port. */
+/* Bind, listen, start the first worker and announce the exported
+ * services in the registries added so far. 0 if already listening.
+ * Errors: -errno from bind/listen (e.g. -EADDRINUSE), with a message
+ * naming host:port; DUBBO_EINVAL when options.host is not an IP address
+ * (names are not resolved); DUBBO_ENOMEM. Not from the loop thread (it
+ * waits for it), nor after dubbo_server_shutdown(). */
 int dubbo_server_start(dubbo_server_t *s);
 
 /* Announce every exported service in a registry (registry.h: file://DIR,
  * zookeeper://..., etcd://...), now if the server is started, else at
- * start; later exports are announced too. Several registries may be added.
- * Shutdown withdraws the announcements first, before the readonly event.
- * Errors: the registry's (unknown scheme: DUBBO_ENOT_FOUND). */
+ * start; later exports are announced too: one provider URL per protocol of
+ * options.protocols. Several registries may be added. registry_url is
+ * borrowed; the registry is kept until dubbo_server_free(). Shutdown
+ * withdraws the announcements first, before the readonly event.
+ * Errors: the registry's open (unknown scheme: DUBBO_ENOT_FOUND; a server
+ * that cannot be reached...), DUBBO_ENOMEM; a failed announcement is only
+ * logged. Blocks while the registry connects: not from the loop thread. */
 int dubbo_server_add_registry(dubbo_server_t *s, const char *registry_url);
 
-/* The port actually bound (useful with port 0), or -1 before start. */
+/* The port actually bound (useful with port 0), also after shutdown; -1
+ * before a successful start. */
 int dubbo_server_port(const dubbo_server_t *s);
 
-/* Graceful shutdown: tell every connected consumer the server is read-only
- * (the "R" event) and stop accepting; go on reading and answering on open
- * connections while requests still come (each closes when its consumer
- * closes it, or once it is idle and nothing arrived on it for 200 ms), wait
- * for in-flight calls, then close what is left. shutdown_timeout_ms bounds
- * the whole. Blocks until done; idempotent. Returns 0, or DUBBO_ETIMEOUT if
- * calls were still running at the deadline (their answers are dropped). Not
- * from a handler. */
+/* Graceful shutdown: withdraw the registry announcements, tell every
+ * connected consumer the server is going away (the protocol's goaway:
+ * Dubbo's readonly "R" event) and stop accepting; go on reading and
+ * answering on open connections while requests still come (each closes
+ * when its consumer closes it, or once it is idle and nothing arrived on
+ * it for 200 ms), wait for in-flight calls, then close what is left.
+ * Returns 0, or DUBBO_ETIMEOUT ("server: N call(s) still running after T
+ * ms of shutdown") if calls were still queued or running at the deadline:
+ * their connections are closed and their answers dropped.
+ * shutdown_timeout_ms bounds the grace and the wait for calls, not the
+ * return: shutdown then joins the workers, which first run every call
+ * still queued to its end (handlers included; a defect of server.c), so a
+ * handler that never returns blocks shutdown for ever.
+ * Idempotent, but from one thread at a time. Not from the loop thread (a
+ * completion callback, a direct handler: deadlock), nor from a handler of
+ * this server. */
 int dubbo_server_shutdown(dubbo_server_t *s);
 
-/* Shut down (if still running) and free. dubbo_server_free(NULL) is a no-op. */
+/* Shut down (if started and not yet shut down), close its registries and
+ * free. When it returns no handler of the server runs any more: the
+ * services' `user` may go. Same threads as dubbo_server_shutdown().
+ * dubbo_server_free(NULL) is a no-op. */
 void dubbo_server_free(dubbo_server_t *s);
 
-/* Install SIGTERM and SIGINT handling that makes dubbo_server_wait() return. */
+/* Install SIGTERM and SIGINT handlers (process-wide, replacing the
+ * application's) that make dubbo_server_wait() return, and ignore SIGPIPE.
+ * Call it once, before the signals may come. */
 void dubbo_server_handle_signals(void);
 
 /* Block the calling thread until SIGTERM/SIGINT (after
- * dubbo_server_handle_signals()) or dubbo_server_wakeup(). */
+ * dubbo_server_handle_signals()) or dubbo_server_wakeup(). One waiting
+ * thread at a time; not from the loop thread nor a handler. After
+ * dubbo_server_handle_signals() a signal or wakeup that came before the
+ * wait is kept and ends the next wait at once; without it, a wakeup that
+ * comes before the wait is lost (server.c resets the flag on entry). */
 void dubbo_server_wait(void);
 void dubbo_server_wakeup(void);
 
-/* ---- inside a handler ---- */
+/* ---- inside a handler ----
+ * These take the `call` a handler (or a provider filter's serve) was given,
+ * on that thread, before it returns; the strings and values they return
+ * live until then (see dubbo_handler_fn). */
 
 size_t dubbo_call_nargs(const dubbo_call_t *call);
 /* Argument i (never NULL: null is dubbo_v_null()), or NULL when i is out of range. */
 dubbo_value_t *dubbo_call_arg(const dubbo_call_t *call, size_t i);
+/* The method name; "" if none (with generic $invoke: the real method). */
 const char *dubbo_call_method(const dubbo_call_t *call);
-/* The JVM parameter descriptor the consumer sent, e.g. "Ljava/lang/String;". */
+/* The JVM parameter descriptor the consumer sent, e.g. "Ljava/lang/String;";
+ * "" if none. */
 const char *dubbo_call_desc(const dubbo_call_t *call);
-/* A request attachment by key, or NULL. */
+/* A request attachment by key, or NULL (absent, or not a string). */
 const char *dubbo_call_attachment(const dubbo_call_t *call, const char *key);
-/* "host:port" of the consumer, and of this server as the consumer reached it. */
+/* "host:port" of the consumer, and of this server as the consumer reached
+ * it ("" if the system would not tell). */
 const char *dubbo_call_remote(const dubbo_call_t *call);
 const char *dubbo_call_local(const dubbo_call_t *call);
-/* The arena of this call: free when the answer has been written. */
+/* The arena of this call, for the values the handler answers with: reset
+ * once the answer is encoded, after the handler and filters returned. */
 dubbo_arena_t *dubbo_call_arena(dubbo_call_t *call);
 
-/* Answer with a value (NULL = null). */
+/* Answer with a value (NULL = null). Not copied: see dubbo_handler_fn. */
 void dubbo_call_return(dubbo_call_t *call, dubbo_value_t *value);
-/* Answer with a Java exception of class `cls` and `message`; a Java
- * consumer sees that exception. */
+/* Answer with a Java exception of class `cls` (NULL or "":
+ * java.lang.RuntimeException) and `message` (NULL: none), both copied into
+ * the call's arena; a Java consumer sees that exception, a dubbo-c one
+ * r->exception. Out of memory, it answers SERVICE_ERROR with the message. */
 void dubbo_call_throw(dubbo_call_t *call, const char *cls, const char *message);
-/* Answer with an error status (DUBBO_STATUS_SERVICE_ERROR etc.) and text. */
+/* Answer with an error status (DUBBO_STATUS_SERVICE_ERROR etc.) and text
+ * (copied; NULL = ""): the consumer gets r->status and r->error. A status
+ * outside 1..255 becomes SERVICE_ERROR; DUBBO_STATUS_OK answers null and
+ * the text is lost. */
 void dubbo_call_fail(dubbo_call_t *call, int status, const char *message);
-/* Add a response attachment (copied). */
+/* Add a response attachment (key and value copied; neither may be NULL).
+ * Sent with an OK answer (value or exception) to a consumer whose Dubbo
+ * version carries attachments (2.0.2 and later); not with an error status.
+ * 0 or DUBBO_ENOMEM (no message). */
 int dubbo_call_set_attachment(dubbo_call_t *call, const char *key, const char *value);
 
 /* ====================================================================== *
@@ -208,31 +303,59 @@ typedef struct dubbo_client dubbo_client_t;
  * (ms, default 60000): an idle connection sends a heartbeat after that
  * long, and one with no data for 3x that long is closed and reconnected.
  * `payload` and `heartbeat` are set by the first client of an address.
+ * (Those two are the connection's: the first client ever made for an
+ * address and slot sets them for the life of the process.)
+ * `serialization` (default hessian2) names a registered serialization.
  * The connection to host:port is shared with every other client of the
  * same address (unless `connections` asks for more) and is made lazily on
- * the first call. Returns NULL with DUBBO_EINVAL and a message on a bad URL. */
+ * the first call; a host name (not an IP) is resolved then, synchronously,
+ * on the loop thread, which stalls every connection of the process while
+ * it resolves. `url` is borrowed (parsed and copied).
+ * Returns NULL with DUBBO_EINVAL (not a URL, or not dubbo://host:port/path)
+ * or DUBBO_ENOT_FOUND (unknown serialization, naming the known), each with
+ * a message; NULL without a message when out of memory or when the
+ * event-loop thread cannot start (it is started here if needed).
+ * Any thread, a completion callback included. */
 dubbo_client_t *dubbo_client_new(const char *url);
 /* Release a client. Any thread, a completion callback (dubbo_done_fn)
- * included; calls still in flight complete with an error or are dropped
- * with the connection when no other client shares it. NULL is a no-op. */
+ * included, but not while another thread is still calling through it.
+ * Calls in flight on a connection no other client uses fail at once with
+ * DUBBO_ECLOSED and the connection closes: called off the loop thread,
+ * their callbacks have run when it returns; called from a callback, they
+ * run right after it, on the loop thread. Calls on a connection another
+ * client still uses go on and complete as usual, possibly after it
+ * returns. So a call's `user` must stay valid until its callback ran, not
+ * only until dubbo_client_free(). NULL is a no-op. */
 void dubbo_client_free(dubbo_client_t *c);
 
-/* The outcome of a call. Initialise with dubbo_result_init(); release with
- * dubbo_result_destroy(), which frees the arena holding every value. */
+/* The outcome of a call. The calls initialise it themselves (whatever they
+ * return: destroy it after every call); dubbo_result_destroy() frees the
+ * arena holding every value and string of it, which are valid until then
+ * (move the struct to keep them: it owns them, not its address). */
 typedef struct {
     int status;                 /* DUBBO_STATUS_* from the provider, 0 if none came */
-    dubbo_value_t *value;       /* the returned value (DUBBO_T_NULL for void/null) */
+    dubbo_value_t *value;       /* the returned value: DUBBO_T_NULL for void/null and with an
+                                   exception; NULL with an error status or rc < 0 */
     dubbo_value_t *exception;   /* a Java exception object, or NULL */
     dubbo_value_t *attachments; /* response attachments (a map), or NULL */
-    const char *error;          /* a message for error status or local failure, or NULL */
+    const char *error;          /* NULL on success; else the provider's message for an error
+                                   status (its name if none), "<class>: <message>" for an
+                                   exception, or the local failure's message */
     dubbo_arena_t *arena;
 } dubbo_result_t;
 
+/* Zero r. */
 void dubbo_result_init(dubbo_result_t *r);
+/* Free what r holds and zero it (so a second destroy does nothing). r must
+ * have been initialised. Any thread. */
 void dubbo_result_destroy(dubbo_result_t *r);
 
+/* One call's request. Every pointer in it (strings, argument values,
+ * attachments) is borrowed only while dubbo_client_call, _call_async or
+ * _oneway runs: the request is encoded before they return, so all of it
+ * may be freed at once, before an async call completes. */
 typedef struct {
-    const char *method;
+    const char *method; /* required, not empty */
     /* JVM descriptor of the parameters; NULL = derived from the arguments
      * (int "I", long "J", double "D", boolean "Z", string
      * "Ljava/lang/String;", object "L<class>;", typed list of "[int" "[I",
@@ -241,29 +364,58 @@ typedef struct {
     const char *desc;
     dubbo_value_t *const *args;
     size_t nargs;
-    /* extra request attachments: NULL-terminated key, value pairs */
+    /* extra request attachments: key, value pairs ended by a NULL key or
+     * value; path, interface, version, group and timeout are the client's */
     const char *const *attachments;
-    int timeout_ms; /* 0 = the URL's timeout (default 1000) */
+    int timeout_ms; /* 0 = the URL's <method>.timeout, else its timeout (default 1000) */
 } dubbo_invocation_t;
 
-/* Synchronous call. Returns 0 when the provider answered (r->status,
+/* Synchronous call: blocks the calling thread until the answer, the
+ * timeout or a failure. Returns 0 when the provider answered (r->status,
  * r->value / r->exception / r->error say what), or a negative code for a
- * local failure (DUBBO_ETIMEOUT, DUBBO_ECLOSED, -ECONNREFUSED, ...) with
- * r->error and dubbo_last_error() naming method and address. */
+ * local failure, with r->error and dubbo_last_error() (on the calling
+ * thread) naming method and address:
+ *   DUBBO_ETIMEOUT    no answer within the timeout
+ *   -ECONNREFUSED     nobody listens at the address
+ *   DUBBO_ECLOSED     the connection was lost before the answer, could not
+ *                     be made, or its last client was freed
+ *   DUBBO_EMALFORMED  the provider sent a malformed frame (the connection is
+ *                     closed), or an answer whose body cannot be read (or
+ *                     another decoding code: DUBBO_ETRUNCATED, ...)
+ *   DUBBO_ETOO_BIG    the request is over the connection's `payload`
+ *   DUBBO_EINVAL      no method; the host name does not resolve; called on
+ *                     the loop thread (refused: it would deadlock)
+ *   DUBBO_ENOMEM, or an encoding error of an argument (DUBBO_EMALFORMED
+ *   for a string that is not UTF-8, DUBBO_ETOO_DEEP)
+ * Not from the loop thread: refused as above, with r initialised. */
 int dubbo_client_call(dubbo_client_t *c, const dubbo_invocation_t *inv, dubbo_result_t *r);
 
-/* Asynchronous call: returns at once; `done` runs exactly once, on the
- * event-loop thread (it must not block), with rc and the result, which it
- * owns (it must call dubbo_result_destroy()). */
+/* Asynchronous call: returns at once. 0: `done` will run exactly once,
+ * later (never inside this call, even when called from a callback), on
+ * the event-loop thread, with rc as dubbo_client_call() would return it
+ * and the result, which it owns: it must destroy it (or move the struct
+ * elsewhere); dubbo_last_error() names the failure there. A negative code
+ * (DUBBO_EINVAL without a method, DUBBO_ETOO_BIG, DUBBO_ENOMEM, encoding
+ * errors; a message set): `done` never runs. `user` is passed back as is
+ * and must stay valid until `done` ran (dubbo_client_free does not cancel).
+ * In `done`: no blocking; dubbo_client_call_async, _oneway, _new and
+ * _free (this client's included) are fine; dubbo_client_call and
+ * dubbo_reference_call are refused (DUBBO_EINVAL); dubbo_server_start,
+ * _shutdown and _free deadlock. */
 typedef void (*dubbo_done_fn)(int rc, dubbo_result_t *r, void *user);
 int dubbo_client_call_async(dubbo_client_t *c, const dubbo_invocation_t *inv, dubbo_done_fn done,
                             void *user);
 
-/* One-way call: sent without waiting for (or getting) an answer. */
+/* One-way call: queued to be sent without waiting for (or getting) an
+ * answer. 0 means queued, not delivered: it is lost without a word if the
+ * connection cannot be made or is lost first; no timeout applies. Errors
+ * before queueing as dubbo_client_call_async's. */
 int dubbo_client_oneway(dubbo_client_t *c, const dubbo_invocation_t *inv);
 
-/* Derive the JVM descriptor of one argument (see dubbo_invocation_t.desc)
- * and append it to out. */
+/* Derive the JVM descriptor of one argument (see dubbo_invocation_t.desc;
+ * NULL is java.lang.Object) and append it to out (src/core/jvm.c). 0, the
+ * buffer's DUBBO_ENOMEM / DUBBO_ETOO_BIG, or DUBBO_EINVAL for a value of
+ * unknown type; no message. */
 int dubbo_desc_append(dubbo_buf_t *out, const dubbo_value_t *arg);
 
 #ifdef __cplusplus
