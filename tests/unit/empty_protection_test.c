@@ -13,28 +13,18 @@
 #include "dubbo/registry.h"
 #include "dubbo/rpc.h"
 #include "test.h"
+#include "test_server.h"
 
 #define IFACE "org.x.Guarded"
-
-static void pong(dubbo_call_t *call, void *user)
-{
-    (void)user;
-    dubbo_call_return(call, dubbo_v_cstr(dubbo_call_arena(call), "pong"));
-}
 
 static dubbo_server_t *serve(void)
 {
     dubbo_server_options_t o;
     dubbo_server_options_init(&o);
-    o.host = "127.0.0.1";
-    o.port = 0;
     o.threads = 2;
     o.shutdown_timeout_ms = 500;
-    dubbo_server_t *s = dubbo_server_new(&o);
-    static const dubbo_method_t m[] = {{"ping", pong}};
-    dubbo_service_t svc = {.interface = IFACE, .methods = m, .nmethods = 1};
-    CHECK_EQ_INT(dubbo_server_export(s, &svc), 0);
-    CHECK_EQ_INT(dubbo_server_start(s), 0);
+    dubbo_server_t *s = test_serve1(&o, 0, IFACE, "ping", test_pong);
+    CHECK(s != NULL);
     return s;
 }
 

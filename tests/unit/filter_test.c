@@ -19,40 +19,15 @@
 #include "dubbo/value.h"
 #include "filter/filter.h"
 #include "test.h"
+#include "test_server.h"
 
 #define IFACE "com.example.FilterService"
-
-/* ---- the service ------------------------------------------------------------------------ */
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-    }
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static void h_say_hello(dubbo_call_t *call, void *user)
-{
-    (void)user;
-    const dubbo_value_t *name = dubbo_call_arg(call, 0);
-    char buf[256];
-    snprintf(buf, sizeof(buf), "Hello %s",
-             name && name->type == DUBBO_T_STRING ? name->u.s.ptr : "null");
-    dubbo_call_return(call, dubbo_v_cstr(dubbo_call_arena(call), buf));
-}
 
 static void h_sleep(dubbo_call_t *call, void *user)
 {
     (void)user;
     const dubbo_value_t *ms = dubbo_call_arg(call, 0);
-    sleep_ms(ms && ms->type == DUBBO_T_INT ? ms->u.i : 0);
+    test_sleep_ms(ms && ms->type == DUBBO_T_INT ? ms->u.i : 0);
     dubbo_call_return(call, dubbo_v_cstr(dubbo_call_arena(call), "slept"));
 }
 
@@ -69,25 +44,6 @@ static void h_attachment(dubbo_call_t *call, void *user)
     const dubbo_value_t *k = dubbo_call_arg(call, 0);
     const char *v = k && k->type == DUBBO_T_STRING ? dubbo_call_attachment(call, k->u.s.ptr) : NULL;
     dubbo_call_return(call, v ? dubbo_v_cstr(dubbo_call_arena(call), v) : NULL);
-}
-
-/* User getUser(long id) */
-static void h_get_user(dubbo_call_t *call, void *user)
-{
-    (void)user;
-    static const char *const fields[] = {"name", "age"};
-    dubbo_arena_t *a = dubbo_call_arena(call);
-    const dubbo_value_t *id = dubbo_call_arg(call, 0);
-    if (!id || id->type != DUBBO_T_LONG) {
-        dubbo_call_throw(call, "java.lang.IllegalArgumentException", "getUser(long id)");
-        return;
-    }
-    dubbo_value_t *u = dubbo_v_object(a, dubbo_class_new(a, "com.example.User", 2, fields));
-    char name[32];
-    snprintf(name, sizeof(name), "user%lld", (long long)id->u.l);
-    dubbo_object_set(u, "name", dubbo_v_cstr(a, name));
-    dubbo_object_set(u, "age", dubbo_v_int(a, 42));
-    dubbo_call_return(call, u);
 }
 
 /* String describe(User u): "<class> <name> <age type>" of the object it got,
@@ -134,11 +90,16 @@ static void h_fail_empty(dubbo_call_t *call, void *user)
 }
 
 static const dubbo_method_t methods[] = {
-    {"sayHello", h_say_hello}, {"sleep", h_sleep},
-    {"whoami", h_whoami},      {"attachment", h_attachment},
-    {"getUser", h_get_user},   {"describe", h_describe},
-    {"boom", h_boom},          {"throwNoClass", h_throw_noclass},
-    {"failOdd", h_fail_odd},   {"failEmpty", h_fail_empty},
+    {"sayHello", test_say_hello},
+    {"sleep", h_sleep},
+    {"whoami", h_whoami},
+    {"attachment", h_attachment},
+    {"getUser", test_get_user},
+    {"describe", h_describe},
+    {"boom", h_boom},
+    {"throwNoClass", h_throw_noclass},
+    {"failOdd", h_fail_odd},
+    {"failEmpty", h_fail_empty},
 };
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -186,13 +147,7 @@ static dubbo_server_t *server_with(int threads, const char *const *params)
 
 static dubbo_client_t *client_for(dubbo_server_t *s, const char *query)
 {
-    char url[512];
-    snprintf(url, sizeof(url), "dubbo://127.0.0.1:%d/%s%s", dubbo_server_port(s), IFACE,
-             query ? query : "");
-    dubbo_client_t *c = dubbo_client_new(url);
-    if (!c) fprintf(stderr, "client %s: %s\n", url, dubbo_last_error());
-    CHECK(c != NULL);
-    return c;
+    return test_client(dubbo_server_port(s), IFACE, query);
 }
 
 /* One call with 0 or 1 argument and optional attachments. */
@@ -690,15 +645,15 @@ typedef struct {
 static void *caller_main(void *p)
 {
     caller_t *k = p;
-    sleep_ms(k->delay_ms);
+    test_sleep_ms(k->delay_ms);
     dubbo_arena_t *a = dubbo_arena_new(0);
     dubbo_value_t *args[1] = {dubbo_v_int(a, k->arg)};
     dubbo_invocation_t inv = {
         .method = k->method, .args = args, .nargs = 1, .timeout_ms = k->timeout_ms};
     dubbo_result_t r;
-    double t0 = now_ms();
+    double t0 = test_now_ms();
     k->rc = k->ref ? dubbo_reference_call(k->ref, &inv, &r) : dubbo_client_call(k->c, &inv, &r);
-    k->took_ms = now_ms() - t0;
+    k->took_ms = test_now_ms() - t0;
     k->status = r.status;
     const char *t = r.error ? r.error : str_of(r.value);
     snprintf(k->text, sizeof(k->text), "%s", t ? t : "");
@@ -773,7 +728,7 @@ TEST(tps)
     dubbo_client_t *c = client_for(s, NULL);
     dubbo_arena_t *a = dubbo_arena_new(0);
     dubbo_result_t r;
-    double t0 = now_ms();
+    double t0 = test_now_ms();
     CHECK_EQ_INT(call1(c, "sayHello", dubbo_v_cstr(a, "1"), NULL, &r), 0);
     CHECK(r.status == DUBBO_STATUS_OK && r.exception == NULL);
     dubbo_result_destroy(&r);
@@ -782,7 +737,7 @@ TEST(tps)
     CHECK(r.status == DUBBO_STATUS_OK && r.exception == NULL);
     dubbo_result_destroy(&r);
     CHECK_EQ_INT(call1(c, "sayHello", dubbo_v_cstr(a, "3"), NULL, &r), 0);
-    bool third_in_window = now_ms() - t0 < 900;
+    bool third_in_window = test_now_ms() - t0 < 900;
     if (third_in_window) {
         CHECK_EQ_INT(r.status, DUBBO_STATUS_OK);
         CHECK(r.exception != NULL);
@@ -794,7 +749,7 @@ TEST(tps)
     }
     dubbo_result_destroy(&r);
     /* the next window lets calls through again */
-    sleep_ms(1100);
+    test_sleep_ms(1100);
     CHECK_EQ_INT(call1(c, "sayHello", dubbo_v_cstr(a, "4"), NULL, &r), 0);
     CHECK(r.status == DUBBO_STATUS_OK && r.exception == NULL);
     CHECK_EQ_STR(str_of(r.value), "Hello 4");
@@ -831,16 +786,16 @@ TEST(tps)
     if (!s) return;
     c = client_for(s, NULL);
     a = dubbo_arena_new(0);
-    sleep_ms(800);
-    double t1 = now_ms();
+    test_sleep_ms(800);
+    double t1 = test_now_ms();
     bool refused[3];
     for (int i = 0; i < 3; i++) {
-        if (i == 1) sleep_ms(300);
+        if (i == 1) test_sleep_ms(300);
         CHECK_EQ_INT(call1(c, "sayHello", dubbo_v_cstr(a, "w"), NULL, &r), 0);
         refused[i] = r.exception != NULL;
         dubbo_result_destroy(&r);
     }
-    if (now_ms() - t1 < 650) { /* the machine kept up: the answer is meaningful */
+    if (test_now_ms() - t1 < 650) { /* the machine kept up: the answer is meaningful */
         CHECK(!refused[0] && !refused[1]);
         CHECK(refused[2]);
     }

@@ -18,15 +18,9 @@
 #include "dubbo/rpc.h"
 #include "runtime/client.h"
 #include "test.h"
+#include "test_server.h"
 
 #define IFACE "org.x.Shutdown"
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static void hello(dubbo_call_t *call, void *user)
 {
@@ -38,24 +32,15 @@ static dubbo_server_t *serve(int port, int shutdown_timeout_ms)
 {
     dubbo_server_options_t o;
     dubbo_server_options_init(&o);
-    o.host = "127.0.0.1";
-    o.port = port;
     if (shutdown_timeout_ms) o.shutdown_timeout_ms = shutdown_timeout_ms;
-    dubbo_server_t *s = dubbo_server_new(&o);
-    static const dubbo_method_t m[] = {{"hello", hello}};
-    dubbo_service_t svc = {.interface = IFACE, .methods = m, .nmethods = 1};
-    CHECK_EQ_INT(dubbo_server_export(s, &svc), 0);
-    CHECK_EQ_INT(dubbo_server_start(s), 0);
+    dubbo_server_t *s = test_serve1(&o, port, IFACE, "hello", hello);
+    CHECK(s != NULL);
     return s;
 }
 
 static dubbo_client_t *client(int port)
 {
-    char url[128];
-    snprintf(url, sizeof(url), "dubbo://127.0.0.1:%d/" IFACE "?timeout=10000", port);
-    dubbo_client_t *c = dubbo_client_new(url);
-    CHECK(c != NULL);
-    return c;
+    return test_client(port, IFACE, "?timeout=10000");
 }
 
 /* 0 when "hello" was answered; else the error, copied into err */
@@ -74,7 +59,7 @@ static int call(dubbo_client_t *c, char *err, size_t cap)
 /* until cond(c) == want, up to ms; true if reached */
 static bool wait_for(bool (*cond)(dubbo_client_t *), dubbo_client_t *c, bool want, int ms)
 {
-    for (double t0 = now_ms(); now_ms() - t0 < ms; usleep(1000))
+    for (double t0 = test_now_ms(); test_now_ms() - t0 < ms; usleep(1000))
         if (cond(c) == want) return true;
     return false;
 }
@@ -88,9 +73,9 @@ typedef struct {
 static void *shut_thread(void *arg)
 {
     shut_t *sh = arg;
-    double t0 = now_ms();
+    double t0 = test_now_ms();
     sh->rc = dubbo_server_shutdown(sh->s);
-    sh->took = now_ms() - t0;
+    sh->took = test_now_ms() - t0;
     return NULL;
 }
 
@@ -166,9 +151,9 @@ TEST(continuous_sender_loses_no_call)
         pthread_create(&th[i], NULL, sender, &x[i]);
     }
     usleep(300 * 1000);
-    double t0 = now_ms();
+    double t0 = test_now_ms();
     CHECK_EQ_INT(dubbo_server_shutdown(s), 0);
-    double took = now_ms() - t0;
+    double took = test_now_ms() - t0;
     usleep(100 * 1000);
     atomic_store(&stop, true);
     int ok = 0, failed = 0;
@@ -199,9 +184,9 @@ TEST(shutdown_timeout_bounds_the_grace)
         pthread_create(&th[i], NULL, sender, &x[i]);
     }
     usleep(200 * 1000);
-    double t0 = now_ms();
+    double t0 = test_now_ms();
     dubbo_server_shutdown(s);
-    double took = now_ms() - t0;
+    double took = test_now_ms() - t0;
     atomic_store(&stop, true);
     for (int i = 0; i < 4; i++)
         pthread_join(th[i], NULL);
@@ -243,7 +228,7 @@ TEST(lost_provider_unavailable_until_reconnected)
     int filler, lfd = hanging_listener(port, &filler);
     /* backoff 100 ms, then a connect that hangs: 1 s covers the attempt */
     int seen = 0;
-    for (double t0 = now_ms(); now_ms() - t0 < 1000; usleep(2000))
+    for (double t0 = test_now_ms(); test_now_ms() - t0 < 1000; usleep(2000))
         seen += dubbo__client_available(c) || dubbo__client_connected(c);
     CHECK_EQ_INT(seen, 0);
     close(filler);
@@ -269,16 +254,16 @@ TEST(sole_provider_back_is_served_at_once)
     dubbo_server_free(s);
     CHECK(wait_for(dubbo__client_available, c, false, 5000));
     char err[600];
-    double t0 = now_ms();
+    double t0 = test_now_ms();
     CHECK(call(c, err, sizeof(err)) != 0);
-    CHECK(now_ms() - t0 < 1000);
+    CHECK(test_now_ms() - t0 < 1000);
     CHECK(!dubbo__client_available(c));
     s = serve(port, 0);
-    t0 = now_ms();
+    t0 = test_now_ms();
     int rc = call(c, err, sizeof(err));
     CHECK_EQ_INT(rc, 0);
     if (rc) fprintf(stderr, "  call once back: %s\n", err);
-    CHECK(now_ms() - t0 < 1000);
+    CHECK(test_now_ms() - t0 < 1000);
     CHECK(dubbo__client_available(c) && dubbo__client_connected(c));
     dubbo_client_free(c);
     dubbo_server_free(s);

@@ -13,6 +13,7 @@
 #include "dubbo/error.h"
 #include "dubbo/rpc.h"
 #include "test.h"
+#include "test_server.h"
 
 /* Java: RandomLoadBalance draws from ThreadLocalRandom.current(), seeded per
  * thread from a process-wide seed mixed with System.nanoTime(): two
@@ -48,23 +49,11 @@ TEST(random_differs_per_process)
     CHECK_EQ_INT(dubbo_random(1000000), b);
 }
 
-static void pong(dubbo_call_t *call, void *user)
-{
-    (void)user;
-    dubbo_call_return(call, dubbo_v_cstr(dubbo_call_arena(call), "pong"));
-}
-
 static dubbo_server_t *serve(const dubbo_method_t *m, size_t n)
 {
-    dubbo_server_options_t o;
-    dubbo_server_options_init(&o);
-    o.host = "127.0.0.1";
-    o.port = 0;
-    o.threads = 2;
-    dubbo_server_t *s = dubbo_server_new(&o);
     dubbo_service_t svc = {.interface = "org.x.Rolling", .methods = m, .nmethods = n};
-    CHECK_EQ_INT(dubbo_server_export(s, &svc), 0);
-    CHECK_EQ_INT(dubbo_server_start(s), 0);
+    dubbo_server_t *s = test_serve(NULL, 0, &svc);
+    CHECK(s != NULL);
     return s;
 }
 
@@ -75,8 +64,8 @@ static dubbo_server_t *serve(const dubbo_method_t *m, size_t n)
  * an answer. We answered a NoSuchMethodException result (status 20). */
 TEST(unknown_method_is_bad_request_and_fails_over)
 {
-    static const dubbo_method_t old_m[] = {{"ping", pong}};
-    static const dubbo_method_t new_m[] = {{"ping", pong}, {"added", pong}};
+    static const dubbo_method_t old_m[] = {{"ping", test_pong}};
+    static const dubbo_method_t new_m[] = {{"ping", test_pong}, {"added", test_pong}};
     dubbo_server_t *old_s = serve(old_m, 1), *new_s = serve(new_m, 2);
     char one[128], both[300];
     snprintf(one, sizeof(one), "dubbo://127.0.0.1:%d/org.x.Rolling", dubbo_server_port(old_s));
@@ -172,19 +161,12 @@ TEST(provider_actives_caps_consumers)
     dubbo_server_free(s);
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 /* Java's provider URL carries its server's settings: a service exported with
  * heartbeat=300 makes the server close a connection silent for 3 x 300 ms
  * (the server's default is 60 s, so 180 s). */
 TEST(service_heartbeat_is_the_servers)
 {
-    static const dubbo_method_t m[] = {{"ping", pong}};
+    static const dubbo_method_t m[] = {{"ping", test_pong}};
     dubbo_server_options_t o;
     dubbo_server_options_init(&o);
     o.host = "127.0.0.1";
@@ -207,12 +189,12 @@ TEST(service_heartbeat_is_the_servers)
      * silence; the heartbeat's answer comes first */
     static const uint8_t hb[] = {0xda, 0xbb, 0xe2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 'N'};
     CHECK(send(fd, hb, sizeof(hb), 0) == (ssize_t)sizeof(hb));
-    double t0 = now_ms();
+    double t0 = test_now_ms();
     char b[64];
     ssize_t n = recv(fd, b, sizeof(b), 0);
     CHECK_EQ_INT(n, 17);
     n = recv(fd, b, sizeof(b), 0); /* 0: closed by the server */
-    double took = now_ms() - t0;
+    double took = test_now_ms() - t0;
     CHECK_EQ_INT(n, 0);
     CHECK(took >= 800 && took < 3000);
     close(fd);

@@ -22,6 +22,7 @@
 #include "core/internal.h"
 #include "runtime/call.h"
 #include "test.h"
+#include "test_server.h"
 
 #define IFACE "org.x.Proto"
 
@@ -127,42 +128,14 @@ static void register_line(void)
     CHECK_EQ_INT(dubbo_extension_register(DUBBO_EXT_PROTOCOL, &consumer_only), 0);
 }
 
-static void hello(dubbo_call_t *call, void *user)
-{
-    (void)user;
-    const dubbo_value_t *n = dubbo_call_arg(call, 0);
-    char buf[128];
-    snprintf(buf, sizeof(buf), "Hello %s", n && n->type == DUBBO_T_STRING ? n->u.s.ptr : "?");
-    dubbo_call_return(call, dubbo_v_cstr(dubbo_call_arena(call), buf));
-}
-
 static dubbo_server_t *serve(const char *protocols)
 {
     register_line();
     dubbo_server_options_t o;
     dubbo_server_options_init(&o);
-    o.host = "127.0.0.1";
-    o.port = 0;
     o.threads = 2;
     o.protocols = protocols;
-    dubbo_server_t *s = dubbo_server_new(&o);
-    if (!s) return NULL;
-    static const dubbo_method_t m[] = {{"sayHello", hello}};
-    dubbo_service_t svc = {.interface = IFACE, .methods = m, .nmethods = 1};
-    CHECK_EQ_INT(dubbo_server_export(s, &svc), 0);
-    CHECK_EQ_INT(dubbo_server_start(s), 0);
-    return s;
-}
-
-static int dial(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    CHECK_EQ_INT(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    struct timeval tv = {5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    return fd;
+    return test_serve1(&o, 0, IFACE, "sayHello", test_say_hello);
 }
 
 /* Read one line (or up to EOF) into buf; the length, 0 on EOF. */
@@ -203,7 +176,7 @@ TEST(dubbo_and_line_on_one_port)
           strcmp(r.value->u.s.ptr, "Hello dubbo") == 0);
     dubbo_result_destroy(&r);
     /* a line consumer, two requests in one write */
-    int fd = dial(port);
+    int fd = test_dial(port);
     say(fd, "L " IFACE " sayHello line\nL " IFACE " sayHello again\n");
     char buf[256];
     read_line(fd, buf, sizeof(buf));
@@ -218,7 +191,7 @@ TEST(dubbo_and_line_on_one_port)
     read_line(fd, buf, sizeof(buf));
     CHECK(strstr(buf, "ERR 40 Fail to decode request due to: Not found method \"nope\"") == buf);
     /* bytes no protocol claims: closed */
-    int bad = dial(port);
+    int bad = test_dial(port);
     say(bad, "XYZ\n");
     CHECK_EQ_INT(read_line(bad, buf, sizeof(buf)), 0);
     close(bad);
@@ -241,7 +214,7 @@ TEST(bad_protocol_lists)
     /* the default is dubbo alone */
     dubbo_server_t *s = serve(NULL);
     CHECK(s != NULL);
-    int fd = dial(dubbo_server_port(s));
+    int fd = test_dial(dubbo_server_port(s));
     say(fd, "L " IFACE " sayHello x\n");
     char buf[256];
     CHECK_EQ_INT(read_line(fd, buf, sizeof(buf)), 0); /* not Dubbo: closed */

@@ -22,6 +22,7 @@
 #include "dubbo/extension.h"
 #include "dubbo/registry.h"
 #include "test.h"
+#include "test_server.h"
 
 extern const dubbo_registry_ops_t dubbo__registry_file;
 
@@ -32,13 +33,6 @@ static long long now_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-    }
 }
 
 static void setup(void)
@@ -135,7 +129,7 @@ static bool wait_threads(int want, int ms)
 {
     for (int i = 0; i < ms; i++) {
         if (count_threads() == want) return true;
-        sleep_ms(1);
+        test_sleep_ms(1);
     }
     return count_threads() == want;
 }
@@ -272,7 +266,7 @@ static long long wait_list(coll_t *c, const char *cat, const char *const *want, 
         }
         pthread_mutex_unlock(&c->mu);
         if (now_us() > end) return -1;
-        sleep_ms(1);
+        test_sleep_ms(1);
     }
 }
 
@@ -476,7 +470,7 @@ TEST(categories)
     found = find_entry(path, conf);
     CHECK(found != NULL);
     free(found);
-    sleep_ms(100);
+    test_sleep_ms(100);
     CHECK_EQ_INT(cat_calls(&c, "configurators"), 0);
 
     /* a bad category is refused with its name */
@@ -515,11 +509,11 @@ TEST(unsubscribe_stops_callbacks)
     d.unsubscribe_in_callback = true;
     CHECK_EQ_INT(cons->ops->subscribe(cons, curl, on_notify, &d), 0);
     CHECK(wait_list(&d, "providers", NULL, 0, 1000) >= 0);
-    sleep_ms(20);
+    test_sleep_ms(20);
     CHECK_EQ_INT(d.unsub_rc, 0);
 
     CHECK_EQ_INT(p->ops->reg(p, purl), 0);
-    sleep_ms(300);
+    test_sleep_ms(300);
     CHECK_EQ_INT(c.calls, before);
     CHECK_EQ_INT(d.calls, 1);
 
@@ -532,12 +526,12 @@ TEST(unsubscribe_stops_callbacks)
             p->ops->unreg(p, purl);
         else
             p->ops->reg(p, purl);
-        if (i % 3 == 0) sleep_ms(1);
+        if (i % 3 == 0) test_sleep_ms(1);
         CHECK_EQ_INT(cons->ops->unsubscribe(cons, curl, on_notify, &e), 0);
         pthread_mutex_lock(&e.mu);
         int n = e.calls;
         pthread_mutex_unlock(&e.mu);
-        sleep_ms(2);
+        test_sleep_ms(2);
         CHECK_EQ_INT(e.calls, n);
         coll_free(&e); /* ASan catches a callback writing into it after this */
     }
@@ -801,7 +795,7 @@ TEST(stale_entries_of_dead_owners)
     CHECK_EQ_INT(cons->ops->subscribe(cons, curl, on_notify, &c), 0);
     CHECK(wait_list(&c, "providers", NULL, 0, 1000) >= 0);
     CHECK_EQ_INT(cat_calls(&c, "providers"), 1); /* never served */
-    sleep_ms(50);
+    test_sleep_ms(50);
     snprintf(path, sizeof(path), "%s/%s", cat, e1);
     CHECK(!file_exists(path));
     snprintf(path, sizeof(path), "%s/%s", cat, e2);
@@ -867,7 +861,7 @@ TEST(malformed_files_ignored_and_logged)
     CHECK_EQ_INT(cons->ops->subscribe(cons, curl, on_notify, &c), 0);
     const char *want[] = {purl};
     long long t = wait_list(&c, "providers", want, 1, 1000);
-    sleep_ms(600); /* a poll round too: each bad file is logged once */
+    test_sleep_ms(600); /* a poll round too: each bad file is logged once */
     fflush(stderr);
     dup2(saved, 2);
     close(saved);
@@ -1104,16 +1098,13 @@ TEST(reference_url_with_interface_and_parameter)
 {
     char *dir = make_tmpdir();
     if (!dir) return;
-    dubbo_server_options_t o;
-    dubbo_server_options_init(&o);
-    o.host = "127.0.0.1";
-    o.port = 0;
-    o.threads = 2;
-    dubbo_server_t *s = dubbo_server_new(&o);
-    static const dubbo_method_t m[] = {{"hi", say_hi}};
-    dubbo_service_t svc = {.interface = "org.x.Same", .methods = m, .nmethods = 1};
-    CHECK_EQ_INT(dubbo_server_export(s, &svc), 0);
-    CHECK_EQ_INT(dubbo_server_start(s), 0);
+    dubbo_server_t *s = test_serve1(NULL, 0, "org.x.Same", "hi", say_hi);
+    CHECK(s != NULL);
+    if (!s) {
+        rm_rf(dir);
+        free(dir);
+        return;
+    }
     char reg[512], url[600];
     snprintf(reg, sizeof(reg), "file://%s", dir);
     CHECK_EQ_INT(dubbo_server_add_registry(s, reg), 0);

@@ -19,22 +19,13 @@
 #include "protocol/dubbo/codec.h"
 #include "transport/loop.h"
 #include "test.h"
+#include "test_server.h"
 
 #define IFACE "com.example.TestService"
 
 /* ---- the service under test ------------------------------------------------------ */
 
 static atomic_int oneway_hits;
-
-static void h_say_hello(dubbo_call_t *call, void *user)
-{
-    (void)user;
-    const dubbo_value_t *name = dubbo_call_arg(call, 0);
-    char buf[256];
-    snprintf(buf, sizeof(buf), "Hello %s",
-             name && name->type == DUBBO_T_STRING ? name->u.s.ptr : "null");
-    dubbo_call_return(call, dubbo_v_cstr(dubbo_call_arena(call), buf));
-}
 
 static void h_echo(dubbo_call_t *call, void *user)
 {
@@ -48,18 +39,11 @@ static void h_whoami(dubbo_call_t *call, void *user)
     dubbo_call_return(call, dubbo_v_cstr(dubbo_call_arena(call), dubbo_call_local(call)));
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-    }
-}
-
 static void h_sleep(dubbo_call_t *call, void *user)
 {
     (void)user;
     const dubbo_value_t *ms = dubbo_call_arg(call, 0);
-    sleep_ms(ms && ms->type == DUBBO_T_INT ? ms->u.i : 0);
+    test_sleep_ms(ms && ms->type == DUBBO_T_INT ? ms->u.i : 0);
 }
 
 static void h_fail(dubbo_call_t *call, void *user)
@@ -86,25 +70,6 @@ static void h_count(dubbo_call_t *call, void *user)
     atomic_fetch_add(&oneway_hits, 1);
 }
 
-/* User getUser(long id): an object, which $invoke must generalize to a map. */
-static void h_get_user(dubbo_call_t *call, void *user)
-{
-    (void)user;
-    static const char *const fields[] = {"name", "age"};
-    dubbo_arena_t *a = dubbo_call_arena(call);
-    const dubbo_value_t *id = dubbo_call_arg(call, 0);
-    if (!id || id->type != DUBBO_T_LONG) {
-        dubbo_call_throw(call, "java.lang.IllegalArgumentException", "getUser(long id)");
-        return;
-    }
-    dubbo_value_t *u = dubbo_v_object(a, dubbo_class_new(a, "com.example.User", 2, fields));
-    char name[32];
-    snprintf(name, sizeof(name), "user%lld", (long long)id->u.l);
-    dubbo_object_set(u, "name", dubbo_v_cstr(a, name));
-    dubbo_object_set(u, "age", dubbo_v_int(a, 42));
-    dubbo_call_return(call, u);
-}
-
 /* A string of n 'x' (n from the int argument). */
 static void h_big(dubbo_call_t *call, void *user)
 {
@@ -117,9 +82,9 @@ static void h_big(dubbo_call_t *call, void *user)
 }
 
 static const dubbo_method_t methods[] = {
-    {"sayHello", h_say_hello}, {"echo", h_echo},        {"whoami", h_whoami},
-    {"sleep", h_sleep},        {"fail", h_fail},        {"attach", h_attach},
-    {"count", h_count},        {"getUser", h_get_user}, {"big", h_big},
+    {"sayHello", test_say_hello}, {"echo", h_echo},           {"whoami", h_whoami},
+    {"sleep", h_sleep},           {"fail", h_fail},           {"attach", h_attach},
+    {"count", h_count},           {"getUser", test_get_user}, {"big", h_big},
 };
 
 static const dubbo_service_t service = {
@@ -128,50 +93,23 @@ static const dubbo_service_t service = {
     .nmethods = sizeof(methods) / sizeof(methods[0]),
 };
 
-/* ---- helpers ------------------------------------------------------------------------- */
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 /* A started server with `service` exported on 127.0.0.1 (port 0 = any). */
 static dubbo_server_t *server_with(int port, int threads, int queue, int shutdown_ms)
 {
     dubbo_server_options_t o;
     dubbo_server_options_init(&o);
-    o.host = "127.0.0.1";
-    o.port = port;
     o.threads = threads;
     o.queue = queue;
     if (shutdown_ms) o.shutdown_timeout_ms = shutdown_ms;
-    dubbo_server_t *s = dubbo_server_new(&o);
+    dubbo_server_t *s = test_serve(&o, port, &service);
     CHECK(s != NULL);
-    if (!s) return NULL;
-    CHECK_EQ_INT(dubbo_server_export(s, &service), 0);
-    int rc = dubbo_server_start(s);
-    if (rc) fprintf(stderr, "server start: %s\n", dubbo_last_error());
-    CHECK_EQ_INT(rc, 0);
-    CHECK(dubbo_server_port(s) > 0);
+    if (s) CHECK(dubbo_server_port(s) > 0);
     return s;
 }
 
 static dubbo_server_t *start_server(void)
 {
     return server_with(0, 4, 0, 0);
-}
-
-/* A client of `iface` on the server's port; `query` is appended as is. */
-static dubbo_client_t *client_for(int port, const char *iface, const char *query)
-{
-    char url[512];
-    snprintf(url, sizeof(url), "dubbo://127.0.0.1:%d/%s%s", port, iface, query ? query : "");
-    dubbo_client_t *c = dubbo_client_new(url);
-    if (!c) fprintf(stderr, "client %s: %s\n", url, dubbo_last_error());
-    CHECK(c != NULL);
-    return c;
 }
 
 /* One synchronous call with 0 or 1 argument. */
@@ -203,7 +141,7 @@ static int free_port(void)
 TEST(sync_methods)
 {
     dubbo_server_t *s = start_server();
-    dubbo_client_t *c = client_for(dubbo_server_port(s), IFACE, NULL);
+    dubbo_client_t *c = test_client(dubbo_server_port(s), IFACE, NULL);
     dubbo_arena_t *a = dubbo_arena_new(0);
     dubbo_result_t r;
 
@@ -248,9 +186,9 @@ TEST(sync_methods)
     dubbo_result_destroy(&r);
 
     /* sleep: void answers null */
-    double t0 = now_ms();
+    double t0 = test_now_ms();
     CHECK_EQ_INT(call1(c, "sleep", dubbo_v_int(a, 50), 0, &r), 0);
-    CHECK(now_ms() - t0 >= 50);
+    CHECK(test_now_ms() - t0 >= 50);
     CHECK_EQ_INT(r.status, DUBBO_STATUS_OK);
     CHECK(r.value && r.value->type == DUBBO_T_NULL);
     CHECK(r.exception == NULL);
@@ -276,7 +214,7 @@ TEST(sync_methods)
 TEST(exception)
 {
     dubbo_server_t *s = start_server();
-    dubbo_client_t *c = client_for(dubbo_server_port(s), IFACE, NULL);
+    dubbo_client_t *c = test_client(dubbo_server_port(s), IFACE, NULL);
     dubbo_arena_t *a = dubbo_arena_new(0);
     dubbo_result_t r;
     CHECK_EQ_INT(call1(c, "fail", dubbo_v_cstr(a, "boom: disk on fire"), 0, &r), 0);
@@ -339,7 +277,7 @@ TEST(async_calls)
 {
     enum { N = 200 };
     dubbo_server_t *s = start_server();
-    dubbo_client_t *c = client_for(dubbo_server_port(s), IFACE, NULL);
+    dubbo_client_t *c = test_client(dubbo_server_port(s), IFACE, NULL);
     async_client = c;
     dubbo_arena_t *a = dubbo_arena_new(0);
     static async_slot_t slots[N];
@@ -358,7 +296,7 @@ TEST(async_calls)
     while (aw.done < N)
         pthread_cond_wait(&aw.cv, &aw.mu);
     pthread_mutex_unlock(&aw.mu);
-    sleep_ms(50); /* a second run of a callback would show up here */
+    test_sleep_ms(50); /* a second run of a callback would show up here */
     for (int i = 0; i < N; i++) {
         char want[32];
         snprintf(want, sizeof(want), "Hello n%d", i);
@@ -378,7 +316,7 @@ TEST(async_calls)
 TEST(async_failure_runs_callback_once)
 {
     int port = free_port();
-    dubbo_client_t *c = client_for(port, IFACE, NULL);
+    dubbo_client_t *c = test_client(port, IFACE, NULL);
     async_client = c;
     static async_slot_t slot;
     memset(&slot, 0, sizeof(slot));
@@ -389,7 +327,7 @@ TEST(async_failure_runs_callback_once)
     while (aw.done < 1)
         pthread_cond_wait(&aw.cv, &aw.mu);
     pthread_mutex_unlock(&aw.mu);
-    sleep_ms(50);
+    test_sleep_ms(50);
     CHECK_EQ_INT(atomic_load(&slot.runs), 1);
     CHECK_EQ_INT(slot.rc, -ECONNREFUSED);
     CHECK(slot.on_loop);
@@ -413,7 +351,7 @@ static void free_in_callback(int rc, dubbo_result_t *r, void *user)
 TEST(client_free_from_callback)
 {
     dubbo_server_t *s = start_server();
-    dubbo_client_t *c = client_for(dubbo_server_port(s), IFACE, NULL);
+    dubbo_client_t *c = test_client(dubbo_server_port(s), IFACE, NULL);
     aw.done = 0;
     dubbo_invocation_t inv = {.method = "whoami"};
     CHECK_EQ_INT(dubbo_client_call_async(c, &inv, free_in_callback, c), 0);
@@ -427,7 +365,7 @@ TEST(client_free_from_callback)
     pthread_mutex_unlock(&aw.mu);
     CHECK_EQ_INT(aw.done, 1);
     /* the loop still runs: a new client works */
-    dubbo_client_t *c2 = client_for(dubbo_server_port(s), IFACE, NULL);
+    dubbo_client_t *c2 = test_client(dubbo_server_port(s), IFACE, NULL);
     dubbo_result_t r;
     CHECK_EQ_INT(dubbo_client_call(c2, &inv, &r), 0);
     dubbo_result_destroy(&r);
@@ -439,14 +377,14 @@ TEST(oneway)
 {
     enum { N = 50 };
     dubbo_server_t *s = start_server();
-    dubbo_client_t *c = client_for(dubbo_server_port(s), IFACE, NULL);
+    dubbo_client_t *c = test_client(dubbo_server_port(s), IFACE, NULL);
     atomic_store(&oneway_hits, 0);
     dubbo_invocation_t inv = {.method = "count"};
     for (int i = 0; i < N; i++)
         CHECK_EQ_INT(dubbo_client_oneway(c, &inv), 0);
-    double t0 = now_ms();
-    while (atomic_load(&oneway_hits) < N && now_ms() - t0 < 3000)
-        sleep_ms(5);
+    double t0 = test_now_ms();
+    while (atomic_load(&oneway_hits) < N && test_now_ms() - t0 < 3000)
+        test_sleep_ms(5);
     CHECK_EQ_INT(atomic_load(&oneway_hits), N);
     /* The connection still works for two-way calls afterwards. */
     dubbo_result_t r;
@@ -462,7 +400,7 @@ TEST(oneway)
 TEST(attachments)
 {
     dubbo_server_t *s = start_server();
-    dubbo_client_t *c = client_for(dubbo_server_port(s), IFACE, NULL);
+    dubbo_client_t *c = test_client(dubbo_server_port(s), IFACE, NULL);
     const char *const att[] = {"req-key", "req-value", "other", "x", NULL};
     dubbo_invocation_t inv = {.method = "attach", .attachments = att};
     dubbo_result_t r;
@@ -491,7 +429,7 @@ TEST(unknown_service_and_method)
 {
     dubbo_server_t *s = start_server();
     int port = dubbo_server_port(s);
-    dubbo_client_t *c = client_for(port, "com.example.NoSuchService", NULL);
+    dubbo_client_t *c = test_client(port, "com.example.NoSuchService", NULL);
     dubbo_result_t r;
     CHECK_EQ_INT(call1(c, "sayHello", NULL, 0, &r), 0);
     CHECK_EQ_INT(r.status, DUBBO_STATUS_SERVICE_NOT_FOUND);
@@ -499,7 +437,7 @@ TEST(unknown_service_and_method)
     dubbo_result_destroy(&r);
     dubbo_client_free(c);
 
-    c = client_for(port, IFACE, NULL);
+    c = test_client(port, IFACE, NULL);
     /* Java 3.3: BAD_REQUEST "Fail to decode request due to: ..." */
     CHECK_EQ_INT(call1(c, "noSuchMethod", NULL, 0, &r), 0);
     CHECK_EQ_INT(r.status, DUBBO_STATUS_BAD_REQUEST);
@@ -514,7 +452,7 @@ TEST(unknown_service_and_method)
 
 static int status_of(int port, const char *iface, const char *query)
 {
-    dubbo_client_t *c = client_for(port, iface, query);
+    dubbo_client_t *c = test_client(port, iface, query);
     if (!c) return -1;
     dubbo_result_t r;
     int rc = call1(c, "whoami", NULL, 0, &r);
@@ -568,7 +506,7 @@ TEST(version_and_group)
                  DUBBO_STATUS_SERVICE_NOT_FOUND);
 
     /* The not-found message names what was asked for. */
-    dubbo_client_t *c = client_for(port, IFACE, "?version=2.0.0&group=g");
+    dubbo_client_t *c = test_client(port, IFACE, "?version=2.0.0&group=g");
     dubbo_result_t r;
     CHECK_EQ_INT(call1(c, "whoami", NULL, 0, &r), 0);
     CHECK_CONTAINS(r.error, IFACE);
@@ -583,7 +521,7 @@ TEST(version_and_group)
 TEST(echo_and_generic)
 {
     dubbo_server_t *s = start_server();
-    dubbo_client_t *c = client_for(dubbo_server_port(s), IFACE, NULL);
+    dubbo_client_t *c = test_client(dubbo_server_port(s), IFACE, NULL);
     dubbo_arena_t *a = dubbo_arena_new(0);
     dubbo_result_t r;
 
@@ -649,12 +587,12 @@ TEST(timeout)
 {
     dubbo_server_t *s = start_server();
     int port = dubbo_server_port(s);
-    dubbo_client_t *c = client_for(port, IFACE, NULL);
+    dubbo_client_t *c = test_client(port, IFACE, NULL);
     dubbo_arena_t *a = dubbo_arena_new(0);
     dubbo_result_t r;
-    double t0 = now_ms();
+    double t0 = test_now_ms();
     int rc = call1(c, "sleep", dubbo_v_int(a, 500), 200, &r);
-    double took = now_ms() - t0;
+    double took = test_now_ms() - t0;
     CHECK_EQ_INT(rc, DUBBO_ETIMEOUT);
     CHECK(took >= 200 && took < 250);
     if (!(took >= 200 && took < 250)) fprintf(stderr, "timeout after %.1f ms\n", took);
@@ -667,17 +605,17 @@ TEST(timeout)
     dubbo_result_destroy(&r);
 
     /* The URL's timeout applies when the invocation gives none. */
-    dubbo_client_t *c2 = client_for(port, IFACE, "?timeout=150");
-    t0 = now_ms();
+    dubbo_client_t *c2 = test_client(port, IFACE, "?timeout=150");
+    t0 = test_now_ms();
     rc = call1(c2, "sleep", dubbo_v_int(a, 400), 0, &r);
-    took = now_ms() - t0;
+    took = test_now_ms() - t0;
     CHECK_EQ_INT(rc, DUBBO_ETIMEOUT);
     CHECK(took >= 150 && took < 200);
     dubbo_result_destroy(&r);
     dubbo_client_free(c2);
 
     /* The late answers are dropped and the connection goes on working. */
-    sleep_ms(400);
+    test_sleep_ms(400);
     CHECK_EQ_INT(call1(c, "sayHello", dubbo_v_cstr(a, "again"), 0, &r), 0);
     CHECK(r.value && r.value->type == DUBBO_T_STRING);
     dubbo_result_destroy(&r);
@@ -716,7 +654,7 @@ static void on_pool_done(int rc, dubbo_result_t *r, void *user)
 static void pool_case(int gap_ms)
 {
     dubbo_server_t *s = server_with(0, 1, 1, 0);
-    dubbo_client_t *c = client_for(dubbo_server_port(s), IFACE, NULL);
+    dubbo_client_t *c = test_client(dubbo_server_port(s), IFACE, NULL);
     dubbo_arena_t *a = dubbo_arena_new(0);
     dubbo_result_t r;
     /* Connect first, so the three calls leave together. */
@@ -728,7 +666,7 @@ static void pool_case(int gap_ms)
     dubbo_invocation_t inv = {.method = "sleep", .args = args, .nargs = 1, .timeout_ms = 3000};
     for (int i = 0; i < 3; i++) {
         CHECK_EQ_INT(dubbo_client_call_async(c, &inv, on_pool_done, &slots[i]), 0);
-        if (gap_ms) sleep_ms(gap_ms);
+        if (gap_ms) test_sleep_ms(gap_ms);
     }
     pthread_mutex_lock(&pool_mu);
     while (!slots[0].done || !slots[1].done || !slots[2].done)
@@ -772,10 +710,10 @@ typedef struct {
 static void *shutdown_thread(void *arg)
 {
     shutdown_job_t *j = arg;
-    sleep_ms(j->delay_ms);
-    double t0 = now_ms();
+    test_sleep_ms(j->delay_ms);
+    double t0 = test_now_ms();
     j->rc = dubbo_server_shutdown(j->s);
-    j->took = now_ms() - t0;
+    j->took = test_now_ms() - t0;
     return NULL;
 }
 
@@ -783,7 +721,7 @@ TEST(graceful_shutdown)
 {
     dubbo_server_t *s = start_server();
     int port = dubbo_server_port(s);
-    dubbo_client_t *c = client_for(port, IFACE, NULL);
+    dubbo_client_t *c = test_client(port, IFACE, NULL);
     dubbo_arena_t *a = dubbo_arena_new(0);
     dubbo_result_t r;
     CHECK_EQ_INT(call1(c, "whoami", NULL, 0, &r), 0); /* connected */
@@ -804,9 +742,9 @@ TEST(graceful_shutdown)
     CHECK_EQ_INT(dubbo_server_shutdown(s), 0);
 
     /* A new call fails at once and says why. */
-    double t0 = now_ms();
+    double t0 = test_now_ms();
     rc = call1(c, "whoami", NULL, 2000, &r);
-    double took = now_ms() - t0;
+    double took = test_now_ms() - t0;
     CHECK(rc == -ECONNREFUSED || rc == DUBBO_ECLOSED);
     CHECK(took < 200);
     char addr[64];
@@ -825,7 +763,7 @@ TEST(graceful_shutdown)
 TEST(shutdown_deadline)
 {
     dubbo_server_t *s = server_with(0, 2, 0, 100);
-    dubbo_client_t *c = client_for(dubbo_server_port(s), IFACE, NULL);
+    dubbo_client_t *c = test_client(dubbo_server_port(s), IFACE, NULL);
     dubbo_arena_t *a = dubbo_arena_new(0);
     dubbo_result_t r;
     shutdown_job_t job = {.s = s, .delay_ms = 50};
@@ -833,9 +771,9 @@ TEST(shutdown_deadline)
     dubbo_result_destroy(&r);
     pthread_t th;
     pthread_create(&th, NULL, shutdown_thread, &job);
-    double t0 = now_ms();
+    double t0 = test_now_ms();
     int rc = call1(c, "sleep", dubbo_v_int(a, 600), 3000, &r);
-    double took = now_ms() - t0;
+    double took = test_now_ms() - t0;
     CHECK_EQ_INT(rc, DUBBO_ECLOSED);
     CHECK(took < 500);
     CHECK_CONTAINS(r.error, "sleep");
@@ -853,12 +791,12 @@ TEST(refused_then_reconnect)
 {
     int port = free_port();
     CHECK(port > 0);
-    dubbo_client_t *c = client_for(port, IFACE, NULL);
+    dubbo_client_t *c = test_client(port, IFACE, NULL);
     dubbo_result_t r;
-    double t0 = now_ms();
+    double t0 = test_now_ms();
     int rc = call1(c, "whoami", NULL, 2000, &r);
     CHECK_EQ_INT(rc, -ECONNREFUSED);
-    CHECK(now_ms() - t0 < 200);
+    CHECK(test_now_ms() - t0 < 200);
     char addr[64];
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
     CHECK_CONTAINS(r.error, addr);
@@ -946,7 +884,7 @@ TEST(response_too_big)
     dubbo_server_t *s = dubbo_server_new(&o);
     dubbo_server_export(s, &service);
     CHECK_EQ_INT(dubbo_server_start(s), 0);
-    dubbo_client_t *c = client_for(dubbo_server_port(s), IFACE, NULL);
+    dubbo_client_t *c = test_client(dubbo_server_port(s), IFACE, NULL);
     dubbo_arena_t *a = dubbo_arena_new(0);
     dubbo_result_t r;
     CHECK_EQ_INT(call1(c, "big", dubbo_v_int(a, 10000), 0, &r), 0);
@@ -992,7 +930,7 @@ TEST(concurrent_sync_callers)
 {
     enum { T = 8 };
     dubbo_server_t *s = start_server();
-    dubbo_client_t *c = client_for(dubbo_server_port(s), IFACE, "?connections=2");
+    dubbo_client_t *c = test_client(dubbo_server_port(s), IFACE, "?connections=2");
     pthread_t th[T];
     worker_t w[T];
     for (int i = 0; i < T; i++) {
@@ -1013,18 +951,18 @@ TEST(many_sync_calls)
 {
     enum { N = 20000 };
     dubbo_server_t *s = start_server();
-    dubbo_client_t *c = client_for(dubbo_server_port(s), IFACE, NULL);
+    dubbo_client_t *c = test_client(dubbo_server_port(s), IFACE, NULL);
     dubbo_arena_t *a = dubbo_arena_new(0);
     dubbo_value_t *arg = dubbo_v_cstr(a, "x");
     int bad = 0;
-    double t0 = now_ms();
+    double t0 = test_now_ms();
     for (int i = 0; i < N; i++) {
         dubbo_result_t r;
         int rc = call1(c, "sayHello", arg, 5000, &r);
         if (rc || r.status != DUBBO_STATUS_OK || !r.value || r.value->type != DUBBO_T_STRING) bad++;
         dubbo_result_destroy(&r);
     }
-    double took = now_ms() - t0;
+    double took = test_now_ms() - t0;
     printf("many_sync_calls: %d calls in %.0f ms (%.1f us each)\n", N, took, took * 1000 / N);
     CHECK_EQ_INT(bad, 0);
     dubbo_arena_free(a);
@@ -1062,12 +1000,12 @@ TEST(many_async_calls)
     enum { N = 100000, WINDOW = 64 };
     /* Room for the whole window: 8 workers plus 64 queued. */
     dubbo_server_t *s = server_with(0, 8, 64, 0);
-    dubbo_client_t *c = client_for(dubbo_server_port(s), IFACE, NULL);
+    dubbo_client_t *c = test_client(dubbo_server_port(s), IFACE, NULL);
     dubbo_arena_t *a = dubbo_arena_new(0);
     dubbo_value_t *args[] = {dubbo_v_cstr(a, "x")};
     dubbo_invocation_t inv = {.method = "sayHello", .args = args, .nargs = 1, .timeout_ms = 10000};
     window_t w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
-    double t0 = now_ms();
+    double t0 = test_now_ms();
     for (int i = 0; i < N; i++) {
         pthread_mutex_lock(&w.mu);
         while (w.inflight >= WINDOW)
@@ -1086,7 +1024,7 @@ TEST(many_async_calls)
     while (w.done < N)
         pthread_cond_wait(&w.cv, &w.mu);
     pthread_mutex_unlock(&w.mu);
-    double took = now_ms() - t0;
+    double took = test_now_ms() - t0;
     printf("many_async_calls: %d calls, %d in flight, in %.0f ms (%.0f calls/s)\n", N, WINDOW, took,
            N / (took / 1000));
     CHECK_EQ_INT(w.bad, 0);

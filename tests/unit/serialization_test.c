@@ -13,6 +13,7 @@
 #include "dubbo/serialization.h"
 #include "protocol/dubbo/codec.h"
 #include "test.h"
+#include "test_server.h"
 
 static dubbo_serialization_ops_t h2copy;
 
@@ -27,27 +28,10 @@ static void register_copy(void)
     CHECK_EQ_INT(dubbo_extension_register(DUBBO_EXT_SERIALIZATION, &h2copy), 0);
 }
 
-static void hello(dubbo_call_t *call, void *user)
-{
-    (void)user;
-    const dubbo_value_t *n = dubbo_call_arg(call, 0);
-    char buf[128];
-    snprintf(buf, sizeof(buf), "Hello %s", n && n->type == DUBBO_T_STRING ? n->u.s.ptr : "?");
-    dubbo_call_return(call, dubbo_v_cstr(dubbo_call_arena(call), buf));
-}
-
 static dubbo_server_t *serve(void)
 {
-    dubbo_server_options_t o;
-    dubbo_server_options_init(&o);
-    o.host = "127.0.0.1";
-    o.port = 0;
-    o.threads = 2;
-    dubbo_server_t *s = dubbo_server_new(&o);
-    static const dubbo_method_t m[] = {{"sayHello", hello}};
-    dubbo_service_t svc = {.interface = "org.x.Ser", .methods = m, .nmethods = 1};
-    CHECK_EQ_INT(dubbo_server_export(s, &svc), 0);
-    CHECK_EQ_INT(dubbo_server_start(s), 0);
+    dubbo_server_t *s = test_serve1(NULL, 0, "org.x.Ser", "sayHello", test_say_hello);
+    CHECK(s != NULL);
     return s;
 }
 

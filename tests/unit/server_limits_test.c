@@ -16,15 +16,9 @@
 #include "dubbo/rpc.h"
 #include "core/log.h"
 #include "test.h"
+#include "test_server.h"
 
 #define IFACE "org.x.Limits"
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static void slow_len(dubbo_call_t *call, void *user)
 {
@@ -38,25 +32,9 @@ static void slow_len(dubbo_call_t *call, void *user)
 
 static dubbo_server_t *serve(dubbo_server_options_t *o)
 {
-    o->host = "127.0.0.1";
-    o->port = 0;
-    dubbo_server_t *s = dubbo_server_new(o);
-    static const dubbo_method_t m[] = {{"slowLen", slow_len}};
-    dubbo_service_t svc = {.interface = IFACE, .methods = m, .nmethods = 1};
-    CHECK_EQ_INT(dubbo_server_export(s, &svc), 0);
-    CHECK_EQ_INT(dubbo_server_start(s), 0);
+    dubbo_server_t *s = test_serve1(o, 0, IFACE, "slowLen", slow_len);
+    CHECK(s != NULL);
     return s;
-}
-
-static int dial(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
-    struct timeval tv = {5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    return fd;
 }
 
 /* ms until the server closes fd (recv returns 0), or -1 */
@@ -64,7 +42,7 @@ static double closed_after(int fd, double t0)
 {
     char b[64];
     ssize_t n = recv(fd, b, sizeof(b), 0);
-    return n == 0 ? now_ms() - t0 : -1;
+    return n == 0 ? test_now_ms() - t0 : -1;
 }
 
 TEST(slowloris_frame_cut_at_read_timeout)
@@ -73,8 +51,8 @@ TEST(slowloris_frame_cut_at_read_timeout)
     dubbo_server_options_init(&o);
     o.read_timeout_ms = 500;
     dubbo_server_t *s = serve(&o);
-    int fd = dial(dubbo_server_port(s));
-    double t0 = now_ms();
+    int fd = test_dial(dubbo_server_port(s));
+    double t0 = test_now_ms();
     static const uint8_t head[] = {0xda, 0xbb, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 100};
     /* one byte every 100 ms: never idle, never a whole frame */
     ssize_t sent = 0;
@@ -96,8 +74,8 @@ TEST(silent_connection_cut_at_first_request_timeout)
     dubbo_server_options_init(&o);
     o.first_request_timeout_ms = 400;
     dubbo_server_t *s = serve(&o);
-    int fd = dial(dubbo_server_port(s));
-    double took = closed_after(fd, now_ms());
+    int fd = test_dial(dubbo_server_port(s));
+    double took = closed_after(fd, test_now_ms());
     CHECK(took >= 400 && took < 2500);
     close(fd);
     dubbo_server_free(s);
@@ -109,10 +87,10 @@ TEST(accepts_caps_connections)
     dubbo_server_options_init(&o);
     o.accepts = 2;
     dubbo_server_t *s = serve(&o);
-    int a = dial(dubbo_server_port(s)), b = dial(dubbo_server_port(s));
+    int a = test_dial(dubbo_server_port(s)), b = test_dial(dubbo_server_port(s));
     usleep(100000);
-    int c = dial(dubbo_server_port(s));
-    CHECK(closed_after(c, now_ms()) >= 0); /* the third: closed at once */
+    int c = test_dial(dubbo_server_port(s));
+    CHECK(closed_after(c, test_now_ms()) >= 0); /* the third: closed at once */
     /* the first two still answer a heartbeat */
     static const uint8_t hb[] = {0xda, 0xbb, 0xe2, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 1, 'N'};
     char buf[64];
@@ -200,10 +178,10 @@ TEST(warnings_rate_limited)
     dubbo__ratelimit_t rl;
     dubbo__ratelimit_init(&rl, 3);
     /* within one second: 3 pass, the rest are counted (stderr shows the 3) */
-    double t0 = now_ms();
+    double t0 = test_now_ms();
     for (int i = 0; i < 50; i++)
         dubbo__log_limited(&rl, "test warning %d", i);
-    if (now_ms() - t0 < 500) {
+    if (test_now_ms() - t0 < 500) {
         CHECK_EQ_INT(rl.used, 3);
         CHECK_EQ_INT(rl.suppressed, 47);
         /* the count is said once its second is over, even if no warning
