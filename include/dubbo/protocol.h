@@ -76,19 +76,23 @@ typedef struct {
     size_t payload_len;
 } dubbo_unit_t;
 
-/* A server connection, as a protocol sees it: valid during the on_unit
- * call that gives it, on the loop thread; not to be kept. */
+/* A server connection, as a protocol sees it: valid during the hook call
+ * that gives it (on_unit, conn_open, on_answer, tick), on the loop thread;
+ * the protocol may keep it in its conn_open state until conn_close. */
 typedef struct sconn dubbo_sconn_t;
 
 /* Queue bytes for the connection (copied) and start writing; they count
  * against the memory budget until written. Returns 0 (also when the
  * connection is closing: the bytes are dropped), or DUBBO_ENOMEM with a
- * message. Loop thread, in on_unit. */
+ * message. Loop thread: in on_unit, on_answer and tick. */
 int dubbo_sconn_send(dubbo_sconn_t *c, const void *bytes, size_t n);
 /* "host:port" of the peer, and of this end ("" if unknown); valid as long
  * as `c`. */
 const char *dubbo_sconn_remote(const dubbo_sconn_t *c);
 const char *dubbo_sconn_local(const dubbo_sconn_t *c);
+/* What the protocol's conn_open returned for this connection (NULL
+ * without conn_open). Loop thread. */
+void *dubbo_sconn_state(const dubbo_sconn_t *c);
 
 typedef struct {
     const char *name; /* the URL scheme */
@@ -163,6 +167,25 @@ typedef struct {
      * stops accepting; the connection is served on for the grace period.
      * A negative code: that connection gets nothing. */
     int (*goaway)(dubbo_buf_t *out);
+
+    /* ---- provider side, optional: stateful protocols (HTTP/2's session,
+     * HPACK tables, streams). All on the loop thread. ---- */
+    /* Per-connection state, made once the connection's protocol is known
+     * (before its first on_unit) and handed to conn_close when the
+     * connection closes; dubbo_sconn_state() returns it. NULL is a valid
+     * state. */
+    void *(*conn_open)(dubbo_sconn_t *c);
+    void (*conn_close)(void *state);
+    /* The bytes answer() made for the request `u` (on the worker), framed
+     * here with the connection's state, e.g. into the HTTP/2 stream u->id,
+     * and sent with dubbo_sconn_send. Without it the bytes are written as
+     * they are. Not called once the connection is closing. */
+    int (*on_answer)(void *state, dubbo_sconn_t *c, const dubbo_unit_t *u, const uint8_t *bytes,
+                     size_t n);
+    /* Every idle check of the server (at most a second apart; half the
+     * heartbeat when that is shorter) per open connection: pings, a
+     * protocol's own timeouts. `now_ms` is monotonic. */
+    void (*tick)(void *state, dubbo_sconn_t *c, uint64_t now_ms);
 } dubbo_protocol_ops_t;
 
 /* The protocol registered under `name`, or NULL with DUBBO_ENOT_FOUND

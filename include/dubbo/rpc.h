@@ -11,9 +11,9 @@
  *   - a server's worker threads: provider handlers (the default).
  * Every function here may be called from any thread unless its comment
  * says otherwise. Nothing may block the loop thread: there,
- * dubbo_client_call is refused (DUBBO_EINVAL), and dubbo_server_start,
- * dubbo_server_shutdown and dubbo_server_free must not be called (they wait
- * for the loop thread itself: a deadlock, not detected).
+ * dubbo_client_call, dubbo_server_start and dubbo_server_shutdown are
+ * refused (DUBBO_EINVAL: they would wait for the loop thread itself), and
+ * dubbo_server_free logs that error and leaves the server as it is.
  *
  * Errors. A function returning int gives 0 or a negative code of
  * dubbo/error.h (system errors as -errno); one returning a pointer gives
@@ -182,18 +182,18 @@ dubbo_server_t *dubbo_server_new(const dubbo_server_options_t *opts);
  * `heartbeat` and `accepts` in params set the server's options only when
  * exported before start. Once started, the service is announced in the
  * server's registries (failures are logged, not returned).
- * Threads: any. Export before dubbo_server_start(): exporting while calls
- * are being served may move the service table under them (a known defect
- * of src/runtime/server.c: run_job keeps a pointer into the table after
- * dropping its lock). */
+ * Threads: any, also while the server serves calls (each service is
+ * allocated on its own, so a call in flight keeps its service while an
+ * export grows the table). */
 int dubbo_server_export(dubbo_server_t *s, const dubbo_service_t *svc);
 
 /* Bind, listen, start the first worker and announce the exported
  * services in the registries added so far. 0 if already listening.
  * Errors: -errno from bind/listen (e.g. -EADDRINUSE), with a message
  * naming host:port; DUBBO_EINVAL when options.host is not an IP address
- * (names are not resolved); DUBBO_ENOMEM. Not from the loop thread (it
- * waits for it), nor after dubbo_server_shutdown(). */
+ * (names are not resolved); DUBBO_ENOMEM; DUBBO_EINVAL on the loop thread
+ * (it waits for it: "dubbo_server_start cannot be called on the
+ * event-loop thread ..."). Not after dubbo_server_shutdown(). */
 int dubbo_server_start(dubbo_server_t *s);
 
 /* Announce every exported service in a registry (registry.h: file://DIR,
@@ -224,14 +224,16 @@ int dubbo_server_port(const dubbo_server_t *s);
  * return: shutdown then joins the workers, which first run every call
  * still queued to its end (handlers included; a defect of server.c), so a
  * handler that never returns blocks shutdown for ever.
- * Idempotent, but from one thread at a time. Not from the loop thread (a
- * completion callback, a direct handler: deadlock), nor from a handler of
- * this server. */
+ * Idempotent, but from one thread at a time. On the loop thread (a
+ * completion callback, a direct handler) it is refused with DUBBO_EINVAL
+ * and does nothing; not from a worker handler of this server either (it
+ * would wait for its own call). */
 int dubbo_server_shutdown(dubbo_server_t *s);
 
 /* Shut down (if started and not yet shut down), close its registries and
  * free. When it returns no handler of the server runs any more: the
- * services' `user` may go. Same threads as dubbo_server_shutdown().
+ * services' `user` may go. Same threads as dubbo_server_shutdown(); on
+ * the loop thread it logs the refusal and frees nothing.
  * dubbo_server_free(NULL) is a no-op. */
 void dubbo_server_free(dubbo_server_t *s);
 
@@ -400,8 +402,8 @@ int dubbo_client_call(dubbo_client_t *c, const dubbo_invocation_t *inv, dubbo_re
  * and must stay valid until `done` ran (dubbo_client_free does not cancel).
  * In `done`: no blocking; dubbo_client_call_async, _oneway, _new and
  * _free (this client's included) are fine; dubbo_client_call and
- * dubbo_reference_call are refused (DUBBO_EINVAL); dubbo_server_start,
- * _shutdown and _free deadlock. */
+ * dubbo_reference_call are refused (DUBBO_EINVAL), as are
+ * dubbo_server_start and _shutdown (_free logs it and does nothing). */
 typedef void (*dubbo_done_fn)(int rc, dubbo_result_t *r, void *user);
 int dubbo_client_call_async(dubbo_client_t *c, const dubbo_invocation_t *inv, dubbo_done_fn done,
                             void *user);

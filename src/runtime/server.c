@@ -52,6 +52,7 @@ struct sconn {
     uv_tcp_t tcp;
     struct dubbo_server *srv;
     const dubbo_protocol_ops_t *proto; /* NULL until detected from the first bytes */
+    void *pstate;                      /* the protocol's conn_open */
     struct sconn *prev, *next;
     atomic_int refs; /* the loop's (until closed) + one per job in flight */
     bool closing;
@@ -100,7 +101,8 @@ struct dubbo_server {
     const dubbo_protocol_ops_t *protos[MAX_PROTOCOLS]; /* opts.protocols, in order */
     size_t nprotos;
     pthread_rwlock_t svc_lock;
-    service_t *services;
+    service_t **services; /* each allocated on its own: a call in flight keeps its
+                             service_t while an export grows the table */
     size_t nservices;
     /* registries, and what was announced in them (svc_lock guards both) */
     dubbo_registry_t **regs;
@@ -188,6 +190,19 @@ dubbo_server_t *dubbo_server_new(const dubbo_server_options_t *opts)
         char name[64];
         snprintf(name, sizeof(name), "%.*s", (int)(n < 63 ? n : 63), p);
         const dubbo_protocol_ops_t *proto = n ? dubbo_protocol_find(name) : NULL;
+        if (proto && proto->cut &&
+            (!proto->detect || !proto->on_unit || !proto->decode || !proto->answer ||
+             !proto->refuse || !proto->goaway)) {
+            dubbo__seterr(DUBBO_EINVAL,
+                          "server: protocol \"%s\" lacks a provider hook (detect, cut, on_unit, "
+                          "decode, answer, refuse and goaway are all required)",
+                          name);
+            DLOG_ERROR("%s", dubbo_last_error());
+            free((char *)s->opts.host);
+            free((char *)s->opts.application);
+            free(s);
+            return NULL;
+        }
         if (n && (!proto || !proto->cut || s->nprotos == MAX_PROTOCOLS)) {
             if (!proto)
                 dubbo__seterr(DUBBO_EINVAL, "server: unknown protocol \"%s\" in \"%s\"", name,
@@ -337,7 +352,7 @@ int dubbo_server_add_registry(dubbo_server_t *s, const char *registry_url)
     s->regs[s->nregs++] = reg;
     if (s->listening)
         for (size_t i = 0; i < s->nservices; i++)
-            announce(s, reg, &s->services[i]);
+            announce(s, reg, s->services[i]);
     pthread_rwlock_unlock(&s->svc_lock);
     return 0;
 }
@@ -370,7 +385,7 @@ int dubbo_server_export(dubbo_server_t *s, const dubbo_service_t *svc)
                                  svc->interface, i);
     pthread_rwlock_wrlock(&s->svc_lock);
     for (size_t i = 0; i < s->nservices; i++) {
-        service_t *x = &s->services[i];
+        service_t *x = s->services[i];
         if (strcmp(x->interface, svc->interface) == 0 && same_opt(x->version, svc->version, true) &&
             same_opt(x->group, svc->group, false)) {
             pthread_rwlock_unlock(&s->svc_lock);
@@ -381,13 +396,13 @@ int dubbo_server_export(dubbo_server_t *s, const dubbo_service_t *svc)
                                  svc->group ? svc->group : "");
         }
     }
-    service_t *ns = realloc(s->services, (s->nservices + 1) * sizeof(*ns));
-    if (!ns) {
+    service_t **ns = realloc(s->services, (s->nservices + 1) * sizeof(*ns));
+    service_t *x = ns ? calloc(1, sizeof(*x)) : NULL;
+    if (ns) s->services = ns;
+    if (!x) {
         pthread_rwlock_unlock(&s->svc_lock);
         return dubbo__seterr(DUBBO_ENOMEM, "export: out of memory");
     }
-    s->services = ns;
-    service_t *x = &ns[s->nservices];
     x->interface = strdup(svc->interface);
     x->version = strdup(svc->version ? svc->version : "");
     x->group = strdup(svc->group ? svc->group : "");
@@ -406,10 +421,11 @@ int dubbo_server_export(dubbo_server_t *s, const dubbo_service_t *svc)
         char detail[512];
         snprintf(detail, sizeof(detail), "%s", dubbo_last_error());
         service_free(x);
+        free(x);
         pthread_rwlock_unlock(&s->svc_lock);
         return dubbo__seterr(rc, "export %s: %s", svc->interface, detail);
     }
-    s->nservices++;
+    s->services[s->nservices++] = x;
     /* Java's provider URL carries the server's settings: `heartbeat` (idle
      * limit 3x) and `accepts` on a service exported before start are the
      * server's. */
@@ -521,6 +537,18 @@ const char *dubbo_sconn_local(const dubbo_sconn_t *c)
     return c->local;
 }
 
+void *dubbo_sconn_state(const dubbo_sconn_t *c)
+{
+    return c->pstate;
+}
+
+/* The connection speaks `proto` from now on (loop thread). */
+static void set_protocol(sconn_t *c, const dubbo_protocol_ops_t *proto)
+{
+    c->proto = proto;
+    if (proto->conn_open) c->pstate = proto->conn_open(c);
+}
+
 /* The connection's protocol refuses the unit whose first n bytes are p
  * (loop thread). */
 static void refuse_unit(sconn_t *c, const uint8_t *p, size_t n, int status, const char *msg)
@@ -534,16 +562,21 @@ static void refuse_unit(sconn_t *c, const uint8_t *p, size_t n, int status, cons
 
 typedef struct {
     sconn_t *c;
+    dubbo_unit_t unit; /* the request it answers */
     dubbo_buf_t frame; /* a whole frame, header included */
 } answer_t;
 
 /* Move a whole frame, charged with out_charge, into c->out (adopting its
  * memory when c->out is empty) and start writing; a frame that cannot go
  * (closing connection, no memory) is released. Loop thread. */
-static void queue_answer(sconn_t *c, dubbo_buf_t *frame)
+static void queue_answer(sconn_t *c, const dubbo_unit_t *u, dubbo_buf_t *frame)
 {
     size_t n = frame->len;
-    if (!c->closing && c->out.len == 0) {
+    if (c->proto->on_answer) {
+        /* the protocol frames it with the connection's state */
+        if (!c->closing) c->proto->on_answer(c->pstate, c, u, frame->base, frame->len);
+        out_release(c->srv, n);
+    } else if (!c->closing && c->out.len == 0) {
         dubbo_buf_destroy(&c->out);
         c->out = *frame;
         dubbo_buf_init(frame, 0);
@@ -560,7 +593,7 @@ static void answer_on_loop(void *arg)
 {
     answer_t *a = arg;
     sconn_t *c = a->c;
-    queue_answer(c, &a->frame);
+    queue_answer(c, &a->unit, &a->frame);
     free(a);
     conn_unref(c);
 }
@@ -575,6 +608,8 @@ static void on_conn_closed(uv_handle_t *h)
         s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     s->nconns--;
+    if (c->proto && c->proto->conn_close) c->proto->conn_close(c->pstate);
+    c->pstate = NULL;
     if (c->admitted) {
         atomic_fetch_sub(&s->mem, c->admitted);
         atomic_fetch_sub(&s->arriving, c->admitted);
@@ -597,11 +632,11 @@ static void conn_close(sconn_t *c, const char *why)
 
 /* Hand a whole frame to its connection: directly on the loop thread, else
  * through a loop task. Takes the buffer's memory. */
-static void deliver(sconn_t *c, dubbo_buf_t *frame)
+static void deliver(sconn_t *c, const dubbo_unit_t *u, dubbo_buf_t *frame)
 {
     out_charge(c->srv, frame->len);
     if (dubbo__on_loop_thread()) {
-        queue_answer(c, frame);
+        queue_answer(c, u, frame);
         return;
     }
     answer_t *a = malloc(sizeof(*a));
@@ -612,6 +647,7 @@ static void deliver(sconn_t *c, dubbo_buf_t *frame)
     }
     a->frame = *frame;
     a->c = c;
+    a->unit = *u;
     atomic_fetch_add(&c->refs, 1);
     if (dubbo__loop_post(answer_on_loop, a)) {
         out_release(c->srv, a->frame.len);
@@ -632,7 +668,7 @@ static void write_answer(dubbo_call_t *call)
         dubbo_buf_destroy(&out);
         return;
     }
-    deliver(call->c, &out);
+    deliver(call->c, &call->unit, &out);
 }
 
 static const char *att_str(const dubbo_value_t *att, const char *key)
@@ -782,7 +818,7 @@ static void run_job(dubbo_server_t *s, sconn_t *c, const dubbo_unit_t *u, size_t
     pthread_rwlock_rdlock(&s->svc_lock);
     service_t *svc = NULL;
     for (size_t i = 0; i < s->nservices; i++) {
-        service_t *x = &s->services[i];
+        service_t *x = s->services[i];
         if (strcmp(x->interface, path) == 0 && same_opt(x->version, version, true) &&
             same_opt(x->group, group, false)) {
             svc = x;
@@ -1036,7 +1072,7 @@ static int detect_protocol(sconn_t *c, const uint8_t *p, size_t n)
     for (size_t i = 0; i < s->nprotos; i++) {
         int d = s->protos[i]->detect(p, n);
         if (d == DUBBO_DETECT_YES) {
-            c->proto = s->protos[i];
+            set_protocol(c, s->protos[i]);
             return 1;
         }
         if (d == DUBBO_DETECT_MORE) maybe = true;
@@ -1202,7 +1238,7 @@ static void on_connection(uv_stream_t *server, int status)
     c->srv = s;
     /* One protocol: it judges the first bytes itself (and names what is
      * wrong with them); several: detect_protocol picks one. */
-    if (s->nprotos == 1) c->proto = s->protos[0];
+    if (s->nprotos == 1) set_protocol(c, s->protos[0]);
     atomic_init(&c->refs, 1);
     dubbo_buf_init(&c->rbuf, 0);
     dubbo_buf_init(&c->out, 0);
@@ -1265,6 +1301,8 @@ static void on_idle_timer(uv_timer_t *t)
         }
         conn_close(c, why);
     }
+    for (sconn_t *c = s->conns; c; c = c->next)
+        if (!c->closing && c->proto && c->proto->tick) c->proto->tick(c->pstate, c, now);
     dubbo__ratelimit_flush(&s->log_rl);
 }
 
@@ -1330,9 +1368,23 @@ static void tune_malloc(void)
 #endif
 }
 
+/* start, shutdown and free wait for the loop thread: called on it (from a
+ * completion callback or a direct handler) they would wait for ever. */
+static int refuse_on_loop(const char *what)
+{
+    if (!dubbo__on_loop_thread()) return 0;
+    return dubbo__seterr(
+        DUBBO_EINVAL,
+        "%s cannot be called on the event-loop thread (from a completion callback or a "
+        "dispatcher=direct handler): it waits for that thread; call it from another one",
+        what);
+}
+
 int dubbo_server_start(dubbo_server_t *s)
 {
     if (s->listening) return 0;
+    int lrc = refuse_on_loop("dubbo_server_start");
+    if (lrc) return lrc;
     pthread_once(&malloc_once, tune_malloc);
     if (!s->threads && !(s->threads = calloc((size_t)s->opts.threads, sizeof(pthread_t))))
         return dubbo__seterr(DUBBO_ENOMEM, "server: out of memory");
@@ -1348,10 +1400,10 @@ int dubbo_server_start(dubbo_server_t *s)
     /* Services exported before start (port 0) learn the bound port. */
     pthread_rwlock_wrlock(&s->svc_lock);
     for (size_t i = 0; i < s->nservices; i++)
-        s->services[i].url->port = s->port;
+        s->services[i]->url->port = s->port;
     for (size_t r = 0; r < s->nregs; r++)
         for (size_t i = 0; i < s->nservices; i++)
-            announce(s, s->regs[r], &s->services[i]);
+            announce(s, s->regs[r], s->services[i]);
     pthread_rwlock_unlock(&s->svc_lock);
     s->started = true;
     DLOG_INFO("serving %s on %s:%d (up to %d workers)", s->opts.protocols, s->opts.host, s->port,
@@ -1442,7 +1494,8 @@ static void grace_on_loop(void *arg)
 int dubbo_server_shutdown(dubbo_server_t *s)
 {
     if (s->shut) return 0;
-    int rc = 0;
+    int rc = refuse_on_loop("dubbo_server_shutdown");
+    if (rc) return rc;
     /* Java's order: leave the registries first, so consumers stop picking
      * this provider, then tell connected consumers (readonly), then go on
      * serving open connections for a grace period, then drain. The shutdown
@@ -1507,13 +1560,19 @@ int dubbo_server_shutdown(dubbo_server_t *s)
 void dubbo_server_free(dubbo_server_t *s)
 {
     if (!s) return;
+    if (refuse_on_loop("dubbo_server_free")) {
+        DLOG_ERROR("%s (the server is left as it is)", dubbo_last_error());
+        return;
+    }
     if ((s->started || s->nthreads) && !s->shut) dubbo_server_shutdown(s);
     withdraw_all(s); /* a server never started may still have none */
     for (size_t i = 0; i < s->nregs; i++)
         dubbo_registry_close(s->regs[i]);
     free(s->regs);
-    for (size_t i = 0; i < s->nservices; i++)
-        service_free(&s->services[i]);
+    for (size_t i = 0; i < s->nservices; i++) {
+        service_free(s->services[i]);
+        free(s->services[i]);
+    }
     free(s->services);
     free(s->threads);
     free((char *)s->opts.host);

@@ -1,10 +1,13 @@
 /* Protocols are plugins (include/dubbo/protocol.h): a new one is served
  * beside Dubbo on the same port without a line of the runtime changing.
  * The test registers "line", a toy text protocol that exists only here (a
- * request is "L <service> <method> <argument>\n", an answer "OK <text>\n"
- * or "ERR <status> <message>\n", goaway "BYE\n"), and checks detection,
- * dispatch through the real service table and filters, refusal of unknown
- * bytes, the goaway at shutdown, and the errors for bad protocol lists. */
+ * request is "L <service> <method> <argument>\n", an answer "#<n> OK
+ * <text>\n" or "#<n> ERR <status> <message>\n" where n counts the
+ * connection's requests, goaway "BYE\n", and "PING\n" once a connection
+ * has been quiet for a second), and checks detection, per-connection state,
+ * answers framed on the loop thread, the tick, dispatch through the real
+ * service table and filters, refusal of unknown bytes, the goaway at
+ * shutdown, and the errors for bad protocol lists. */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <stdlib.h>
@@ -13,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dubbo/error.h"
@@ -41,10 +45,38 @@ static int64_t line_cut(const uint8_t *p, size_t n, size_t limit, size_t *total)
     return 0;
 }
 
-static int line_on_unit(dubbo_sconn_t *c, const uint8_t *unit, size_t len, dubbo_unit_t *u)
+/* The per-connection state: requests so far, when the last came, and
+ * whether this quiet spell was pinged. */
+typedef struct {
+    uint64_t n, last_ms;
+    bool pinged;
+    int *closed; /* counts conn_close calls (the test's) */
+} line_conn_t;
+
+static int closed_conns;
+
+static void *line_conn_open(dubbo_sconn_t *c)
 {
     (void)c;
-    u->id = 0;
+    line_conn_t *st = calloc(1, sizeof(*st));
+    if (st) st->closed = &closed_conns;
+    return st;
+}
+
+static void line_conn_close(void *state)
+{
+    line_conn_t *st = state;
+    if (st) (*st->closed)++;
+    free(st);
+}
+
+static int line_on_unit(dubbo_sconn_t *c, const uint8_t *unit, size_t len, dubbo_unit_t *u)
+{
+    line_conn_t *st = dubbo_sconn_state(c);
+    st->n++;
+    st->last_ms = (uint64_t)test_now_ms();
+    st->pinged = false;
+    u->id = st->n;
     u->twoway = true;
     u->tag = 0;
     u->payload = unit + 2; /* after "L " */
@@ -106,6 +138,26 @@ static int line_goaway(dubbo_buf_t *out)
     return dubbo_buf_append(out, "BYE\n", 4);
 }
 
+/* The answer gets its request's number, on the loop thread. */
+static int line_on_answer(void *state, dubbo_sconn_t *c, const dubbo_unit_t *u,
+                          const uint8_t *bytes, size_t n)
+{
+    (void)state;
+    char head[32];
+    snprintf(head, sizeof(head), "#%llu ", (unsigned long long)u->id);
+    int rc = dubbo_sconn_send(c, head, strlen(head));
+    return rc ? rc : dubbo_sconn_send(c, bytes, n);
+}
+
+static void line_tick(void *state, dubbo_sconn_t *c, uint64_t now_ms)
+{
+    line_conn_t *st = state;
+    if (st->n && !st->pinged && now_ms - st->last_ms >= 1000) {
+        st->pinged = true;
+        dubbo_sconn_send(c, "PING\n", 5);
+    }
+}
+
 static const dubbo_protocol_ops_t line = {
     .name = "line",
     .detect = line_detect,
@@ -115,9 +167,22 @@ static const dubbo_protocol_ops_t line = {
     .answer = line_answer,
     .refuse = line_refuse,
     .goaway = line_goaway,
+    .conn_open = line_conn_open,
+    .conn_close = line_conn_close,
+    .on_answer = line_on_answer,
+    .tick = line_tick,
 };
 
 static const dubbo_protocol_ops_t consumer_only = {.name = "consumeronly"};
+/* a provider side without refuse and goaway */
+static const dubbo_protocol_ops_t half = {
+    .name = "half",
+    .detect = line_detect,
+    .cut = line_cut,
+    .on_unit = line_on_unit,
+    .decode = line_decode,
+    .answer = line_answer,
+};
 
 static void register_line(void)
 {
@@ -126,6 +191,7 @@ static void register_line(void)
     done = true;
     CHECK_EQ_INT(dubbo_extension_register(DUBBO_EXT_PROTOCOL, &line), 0);
     CHECK_EQ_INT(dubbo_extension_register(DUBBO_EXT_PROTOCOL, &consumer_only), 0);
+    CHECK_EQ_INT(dubbo_extension_register(DUBBO_EXT_PROTOCOL, &half), 0);
 }
 
 static dubbo_server_t *serve(const char *protocols)
@@ -180,16 +246,25 @@ TEST(dubbo_and_line_on_one_port)
     say(fd, "L " IFACE " sayHello line\nL " IFACE " sayHello again\n");
     char buf[256];
     read_line(fd, buf, sizeof(buf));
-    CHECK_EQ_STR(buf, "OK Hello line\n");
+    CHECK_EQ_STR(buf, "#1 OK Hello line\n");
     read_line(fd, buf, sizeof(buf));
-    CHECK_EQ_STR(buf, "OK Hello again\n");
+    CHECK_EQ_STR(buf, "#2 OK Hello again\n");
     /* the service table and the filter chain are the same as Dubbo's */
     say(fd, "L org.x.Missing sayHello x\n");
     read_line(fd, buf, sizeof(buf));
-    CHECK(strncmp(buf, "ERR 60 Not found exported service: org.x.Missing", 48) == 0);
+    CHECK(strncmp(buf, "#3 ERR 60 Not found exported service: org.x.Missing", 51) == 0);
     say(fd, "L " IFACE " nope x\n");
     read_line(fd, buf, sizeof(buf));
-    CHECK(strstr(buf, "ERR 40 Fail to decode request due to: Not found method \"nope\"") == buf);
+    CHECK(strstr(buf, "#4 ERR 40 Fail to decode request due to: Not found method \"nope\"") == buf);
+    /* quiet for a second: the protocol's tick pings, once */
+    read_line(fd, buf, sizeof(buf));
+    CHECK_EQ_STR(buf, "PING\n");
+    /* a second connection has its own count */
+    int fd2 = test_dial(port);
+    say(fd2, "L " IFACE " sayHello two\n");
+    read_line(fd2, buf, sizeof(buf));
+    CHECK_EQ_STR(buf, "#1 OK Hello two\n");
+    close(fd2);
     /* bytes no protocol claims: closed */
     int bad = test_dial(port);
     say(bad, "XYZ\n");
@@ -203,6 +278,7 @@ TEST(dubbo_and_line_on_one_port)
     CHECK_EQ_STR(buf, "BYE\n");
     close(fd);
     dubbo_server_free(s);
+    CHECK_EQ_INT(closed_conns, 2); /* every line connection's state freed */
 }
 
 TEST(bad_protocol_lists)
@@ -211,6 +287,8 @@ TEST(bad_protocol_lists)
     CHECK(strstr(dubbo_last_error(), "unknown protocol \"nope\" in \"dubbo,nope\"") != NULL);
     CHECK(serve("consumeronly") == NULL);
     CHECK(strstr(dubbo_last_error(), "protocol \"consumeronly\" has no provider side") != NULL);
+    CHECK(serve("dubbo,half") == NULL);
+    CHECK(strstr(dubbo_last_error(), "protocol \"half\" lacks a provider hook") != NULL);
     /* the default is dubbo alone */
     dubbo_server_t *s = serve(NULL);
     CHECK(s != NULL);
@@ -277,5 +355,46 @@ TEST(one_url_per_protocol)
     CHECK_EQ_INT(system(cmd), 0);
 }
 
+/* Shutting a server down from its own event-loop thread (here: a
+ * dispatcher=direct handler) would wait for that thread for ever: refused
+ * with a message instead. */
+static dubbo_server_t *self_server;
+
+static void shut_self(dubbo_call_t *call, void *user)
+{
+    (void)user;
+    int rc = dubbo_server_shutdown(self_server);
+    char buf[300];
+    snprintf(buf, sizeof(buf), "%d %s", rc, rc ? dubbo_last_error() : "");
+    dubbo_call_return(call, dubbo_v_cstr(dubbo_call_arena(call), buf));
+}
+
+TEST(no_shutdown_from_the_loop)
+{
+    dubbo_server_options_t o;
+    dubbo_server_options_init(&o);
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.direct = true;
+    self_server = dubbo_server_new(&o);
+    static const dubbo_method_t m[] = {{"shut", shut_self}};
+    dubbo_service_t svc = {.interface = IFACE, .methods = m, .nmethods = 1};
+    CHECK_EQ_INT(dubbo_server_export(self_server, &svc), 0);
+    CHECK_EQ_INT(dubbo_server_start(self_server), 0);
+    char url[128];
+    snprintf(url, sizeof(url), "dubbo://127.0.0.1:%d/" IFACE, dubbo_server_port(self_server));
+    dubbo_client_t *c = dubbo_client_new(url);
+    dubbo_invocation_t inv = {.method = "shut", .timeout_ms = 5000};
+    dubbo_result_t r;
+    dubbo_result_init(&r);
+    CHECK_EQ_INT(dubbo_client_call(c, &inv, &r), 0);
+    CHECK(r.value && r.value->type == DUBBO_T_STRING &&
+          strstr(r.value->u.s.ptr,
+                 "dubbo_server_shutdown cannot be called on the event-loop thread") != NULL);
+    dubbo_result_destroy(&r);
+    dubbo_client_free(c);
+    dubbo_server_free(self_server); /* from this thread: fine */
+}
+
 TEST_MAIN(TEST_ENTRY(dubbo_and_line_on_one_port), TEST_ENTRY(bad_protocol_lists),
-          TEST_ENTRY(one_url_per_protocol))
+          TEST_ENTRY(no_shutdown_from_the_loop), TEST_ENTRY(one_url_per_protocol))
