@@ -96,6 +96,10 @@ const dubbo_config_registry_t *dubbo_config_registry(const dubbo_config_t *c, co
 typedef struct {
     const char *id;   /* the key under dubbo.protocols */
     const char *name; /* the protocol: "dubbo" (the default) */
+    /* what the port serves: `name`, then Java's `ext-protocol` list (port
+     * unification: "tri" with ext-protocol "dubbo," serves both on one
+     * port), comma-separated, duplicates dropped: options.protocols */
+    const char *protocols;
     const char *host; /* bind address (`ip` or `host`), NULL when not set */
     int port;         /* -1 when not set */
     int threads;      /* worker pool size, 0 when not set */

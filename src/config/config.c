@@ -1065,9 +1065,10 @@ static int parse_registries(ld_t *l, yaml_node_t *map)
 
 static int parse_protocol(ld_t *l, yaml_node_t *map, dubbo_config_protocol_t *p)
 {
-    enum { NAME, IP, HOST, PORT, THREADS, QUEUES, PAYLOAD, HEARTBEAT, DISPATCHER, N };
-    static const char *const known[N] = {"name",   "ip",      "host",      "port",      "threads",
-                                         "queues", "payload", "heartbeat", "dispatcher"};
+    enum { NAME, IP, HOST, PORT, THREADS, QUEUES, PAYLOAD, HEARTBEAT, DISPATCHER, EXT, N };
+    static const char *const known[N] = {"name",       "ip",          "host",    "port",
+                                         "threads",    "queues",      "payload", "heartbeat",
+                                         "dispatcher", "ext-protocol"};
     yaml_node_t *keys[N], *vals[N], *host = NULL;
     int rc = fields(l, map, known, N, keys, vals);
     if (!rc) rc = either(l, keys, vals, IP, HOST, "ip", "host", &host);
@@ -1082,6 +1083,48 @@ static int parse_protocol(ld_t *l, yaml_node_t *map, dubbo_config_protocol_t *p)
         rc = fail(l, vals[NAME], "\"%s\" is not a protocol name", p->name);
         pop(l, m);
         return rc;
+    }
+    p->protocols = p->name;
+    if (vals[EXT]) {
+        /* Java's ext-protocol: more protocols on this port, "a,b," */
+        const char *ext = NULL;
+        if ((rc = get_str(l, vals[EXT], "ext-protocol", &ext))) return rc;
+        char list[256];
+        int w = snprintf(list, sizeof(list), "%s", p->name);
+        for (const char *q = ext; *q;) {
+            size_t n = strcspn(q, ",");
+            char one[64];
+            snprintf(one, sizeof(one), "%.*s", (int)(n < 63 ? n : 63), q);
+            char *t = one; /* trim */
+            while (*t == ' ')
+                t++;
+            for (size_t k = strlen(t); k && t[k - 1] == ' ';)
+                t[--k] = '\0';
+            q += n;
+            if (*q == ',') q++;
+            if (!*t) continue;
+            if (!scheme_name(t)) {
+                size_t m = push(l, "ext-protocol");
+                rc = fail(l, vals[EXT], "\"%s\" is not a protocol name", t);
+                pop(l, m);
+                return rc;
+            }
+            bool dup = false; /* already in the list */
+            for (const char *s = list; *s && !dup;) {
+                size_t k = strcspn(s, ",");
+                dup = k == strlen(t) && strncmp(s, t, k) == 0;
+                s += k + (s[k] == ',');
+            }
+            if (!dup && w > 0 && (size_t)w < sizeof(list))
+                w += snprintf(list + w, sizeof(list) - (size_t)w, ",%s", t);
+        }
+        if (w < 0 || (size_t)w >= sizeof(list)) {
+            size_t m = push(l, "ext-protocol");
+            rc = fail(l, vals[EXT], "too many protocols for one port");
+            pop(l, m);
+            return rc;
+        }
+        if (!(p->protocols = adup(l, list))) return nomem(l);
     }
     if (host && (rc = get_str(l, host, keys[IP] ? "ip" : "host", &p->host))) return rc;
     if (vals[PORT]) {
@@ -1728,6 +1771,7 @@ int dubbo_config_server_options(const dubbo_config_t *c, const char *protocol_id
     }
     if (!p) return 0;
     if (p->host) opts->host = p->host;
+    opts->protocols = p->protocols;
     if (p->port >= 0) opts->port = p->port;
     if (p->threads > 0) opts->threads = p->threads;
     if (p->queues > 0) opts->queue = p->queues;

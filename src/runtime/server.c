@@ -268,7 +268,8 @@ static int random_uuid(char out[37])
 static int service_setup(dubbo_server_t *s, service_t *x, const char *const *params)
 {
     char head[600];
-    snprintf(head, sizeof(head), "dubbo://" DUBBO__HOST_FMT ":%d/%s",
+    /* the port's first protocol names the service URL the filters read */
+    snprintf(head, sizeof(head), "%s://" DUBBO__HOST_FMT ":%d/%s", s->protos[0]->name,
              DUBBO__HOST_ARGS(s->opts.host), s->port > 0 ? s->port : s->opts.port, x->interface);
     if (!(x->url = dubbo_url_parse(head))) return dubbo__last_code();
     if (*x->version) dubbo_url_add_param(x->url, "version", x->version);

@@ -201,6 +201,19 @@ TEST(full_sample_protocols_and_server_options)
     CHECK_EQ_INT(o.port, 2);
     CHECK_EQ_STR(dubbo_config_protocol(c, "a")->name, "dubbo"); /* the default name */
     CHECK_EQ_INT(dubbo_config_protocol(c, "a")->heartbeat_ms, -1);
+    CHECK_EQ_STR(o.protocols, "dubbo");
+    dubbo_config_free(c);
+
+    /* Java's ext-protocol: more protocols on the same port, in order,
+     * trimmed, empty entries and duplicates dropped */
+    c = dubbo_config_load_string("dubbo:\n  protocols:\n    p:\n      name: tri\n"
+                                 "      ext-protocol: \"dubbo, tri,,rest,\"\n",
+                                 "p.yaml");
+    CHECK(c != NULL);
+    if (!c) return;
+    CHECK_EQ_STR(dubbo_config_protocol(c, "p")->protocols, "tri,dubbo,rest");
+    CHECK_EQ_INT(dubbo_config_server_options(c, NULL, &o), 0);
+    CHECK_EQ_STR(o.protocols, "tri,dubbo,rest");
     dubbo_config_free(c);
 }
 
@@ -497,6 +510,8 @@ static int expect_fail(const char *yaml, const char *prefix, const char *what, i
 
 TEST(errors_unknown_keys)
 {
+    EXPECT_FAIL("dubbo:\n  protocols:\n    p: { ext-protocol: \"dubbo,x y\" }\n",
+                "t.yaml:3: dubbo.protocols.p.ext-protocol: ", "\"x y\" is not a protocol name");
     EXPECT_FAIL("dubbo:\n"
                 "  provider:\n"
                 "    services:\n"
