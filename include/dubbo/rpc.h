@@ -220,10 +220,10 @@ int dubbo_server_port(const dubbo_server_t *s);
  * Returns 0, or DUBBO_ETIMEOUT ("server: N call(s) still running after T
  * ms of shutdown") if calls were still queued or running at the deadline:
  * their connections are closed and their answers dropped.
- * shutdown_timeout_ms bounds the grace and the wait for calls, not the
- * return: shutdown then joins the workers, which first run every call
- * still queued to its end (handlers included; a defect of server.c), so a
- * handler that never returns blocks shutdown for ever.
+ * shutdown_timeout_ms bounds the grace and the wait for calls; past it,
+ * calls still queued are dropped without running, and shutdown joins the
+ * workers, waiting for the handlers already running to return (a handler
+ * that never returns blocks shutdown for ever).
  * Idempotent, but from one thread at a time. On the loop thread (a
  * completion callback, a direct handler) it is refused with DUBBO_EINVAL
  * and does nothing; not from a worker handler of this server either (it
@@ -244,10 +244,9 @@ void dubbo_server_handle_signals(void);
 
 /* Block the calling thread until SIGTERM/SIGINT (after
  * dubbo_server_handle_signals()) or dubbo_server_wakeup(). One waiting
- * thread at a time; not from the loop thread nor a handler. After
- * dubbo_server_handle_signals() a signal or wakeup that came before the
- * wait is kept and ends the next wait at once; without it, a wakeup that
- * comes before the wait is lost (server.c resets the flag on entry). */
+ * thread at a time; not from the loop thread nor a handler. A signal or
+ * wakeup that came before the wait is kept and ends the next wait at once
+ * (several before it end one wait). */
 void dubbo_server_wait(void);
 void dubbo_server_wakeup(void);
 

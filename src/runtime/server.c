@@ -128,6 +128,7 @@ struct dubbo_server {
     int nthreads; /* started so far: workers start on demand, up to opts.threads */
     bool started;
     bool stopping;       /* workers exit */
+    bool abandon;        /* ... without running the jobs still queued */
     bool shut;           /* shutdown done */
     atomic_int inflight; /* jobs queued or running */
     int nconns;          /* open connections (loop thread) */
@@ -873,7 +874,8 @@ static void *worker_main(void *arg)
             pthread_cond_wait(&s->work_cv, &s->mu);
             s->idle--;
         }
-        if (!s->qhead) {
+        /* past the shutdown deadline, queued jobs are dropped, not run */
+        if (!s->qhead || s->abandon) {
             pthread_mutex_unlock(&s->mu);
             return NULL;
         }
@@ -1526,6 +1528,7 @@ int dubbo_server_shutdown(dubbo_server_t *s)
         if (pthread_cond_timedwait(&s->idle_cv, &s->mu, &dl) == ETIMEDOUT) break;
     int left = atomic_load(&s->inflight);
     s->stopping = true;
+    s->abandon = left > 0; /* the deadline passed: what is still queued is dropped */
     pthread_cond_broadcast(&s->work_cv);
     pthread_mutex_unlock(&s->mu);
     if (left > 0) {
@@ -1591,7 +1594,9 @@ void dubbo_server_free(dubbo_server_t *s)
 
 static pthread_mutex_t wait_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wait_cv = PTHREAD_COND_INITIALIZER;
-static volatile sig_atomic_t woken;
+/* Set by a signal or dubbo_server_wakeup(), consumed by the wait it ends
+ * (a lock-free atomic: safe in a signal handler). */
+static atomic_int woken;
 static int sig_pipe[2] = {-1, -1};
 
 static void on_signal(int sig)
@@ -1619,15 +1624,18 @@ void dubbo_server_handle_signals(void)
 
 void dubbo_server_wait(void)
 {
-    woken = 0;
-    while (!woken) {
+    /* A wakeup that came before the wait is kept and ends it at once;
+     * bytes left in the pipe by earlier wakeups only make the loop look
+     * again. */
+    while (!atomic_exchange(&woken, 0)) {
         if (sig_pipe[0] >= 0) {
             char b;
             ssize_t r = read(sig_pipe[0], &b, 1);
-            if (r == 1 || (r < 0 && errno != EINTR)) break;
+            if (r < 0 && errno != EINTR) break;
         } else {
             pthread_mutex_lock(&wait_mu);
-            if (!woken) pthread_cond_wait(&wait_cv, &wait_mu);
+            while (!atomic_load(&woken))
+                pthread_cond_wait(&wait_cv, &wait_mu);
             pthread_mutex_unlock(&wait_mu);
         }
     }

@@ -269,7 +269,61 @@ TEST(sole_provider_back_is_served_at_once)
     dubbo_server_free(s);
 }
 
+/* Past the shutdown deadline, calls still queued are dropped, not run
+ * (they used to run one after the other while shutdown joined the
+ * workers, so shutdown took as long as the whole queue). */
+static atomic_int slow_runs;
+
+static void slow(dubbo_call_t *call, void *user)
+{
+    (void)user;
+    atomic_fetch_add(&slow_runs, 1);
+    test_sleep_ms(300);
+    dubbo_call_return(call, NULL);
+}
+
+static void ignore_done(int rc, dubbo_result_t *r, void *user)
+{
+    (void)rc;
+    (void)user;
+    dubbo_result_destroy(r);
+}
+
+TEST(queued_calls_dropped_past_the_deadline)
+{
+    dubbo_server_options_t o;
+    dubbo_server_options_init(&o);
+    o.threads = 1;
+    o.shutdown_timeout_ms = 100;
+    dubbo_server_t *s = test_serve1(&o, 0, IFACE, "slow", slow);
+    dubbo_client_t *c = test_client(dubbo_server_port(s), IFACE, "?timeout=10000");
+    for (int i = 0; i < 6; i++) {
+        dubbo_invocation_t inv = {.method = "slow"};
+        CHECK_EQ_INT(dubbo_client_call_async(c, &inv, ignore_done, NULL), 0);
+    }
+    while (atomic_load(&slow_runs) == 0)
+        test_sleep_ms(5);
+    double t0 = test_now_ms();
+    CHECK_EQ_INT(dubbo_server_shutdown(s), DUBBO_ETIMEOUT);
+    double took = test_now_ms() - t0;
+    CHECK(took < 1000); /* the running call (300 ms) and no more */
+    CHECK_EQ_INT(atomic_load(&slow_runs), 1);
+    dubbo_client_free(c);
+    dubbo_server_free(s);
+}
+
+/* A wakeup that comes before the wait is kept (without the signal pipe it
+ * used to be lost, and the wait blocked for ever). */
+TEST(wakeup_before_wait_is_kept)
+{
+    dubbo_server_wakeup();
+    double t0 = test_now_ms();
+    dubbo_server_wait();
+    CHECK(test_now_ms() - t0 < 1000);
+}
+
 TEST_MAIN(TEST_ENTRY(call_after_readonly_is_answered), TEST_ENTRY(continuous_sender_loses_no_call),
-          TEST_ENTRY(shutdown_timeout_bounds_the_grace),
+          TEST_ENTRY(queued_calls_dropped_past_the_deadline),
+          TEST_ENTRY(wakeup_before_wait_is_kept), TEST_ENTRY(shutdown_timeout_bounds_the_grace),
           TEST_ENTRY(lost_provider_unavailable_until_reconnected),
           TEST_ENTRY(sole_provider_back_is_served_at_once))
