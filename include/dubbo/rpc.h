@@ -95,7 +95,15 @@ typedef struct dubbo_call dubbo_call_t;
 typedef void (*dubbo_handler_fn)(dubbo_call_t *call, void *user);
 
 typedef struct {
-    const char *name;    /* method name as the consumer sends it; copied by export */
+    /* The method name as the consumer sends it; copied by export. It may
+     * carry the JVM parameter descriptor the handler takes, Java-style:
+     * "greet(Ljava/lang/String;I)" (checked by export: DUBBO_EMALFORMED
+     * naming the method). Java overloads are several entries of one name
+     * with different descriptors: a call goes to the entry whose descriptor
+     * equals the request's, else to the entry of that name without one,
+     * else it is answered BAD_REQUEST "Not found method". A plain name
+     * takes every call of that name, whatever its parameter types. */
+    const char *name;
     dubbo_handler_fn fn; /* required */
 } dubbo_method_t;
 

@@ -16,10 +16,17 @@
 
 typedef struct sconn sconn_t;
 
+/* A method of an exported service: its name, the JVM parameter
+ * descriptor it takes (NULL: any), its handler. */
+typedef struct {
+    char *name, *desc;
+    dubbo_handler_fn fn;
+} method_t;
+
 /* An exported service. */
 typedef struct {
     char *interface, *version, *group;
-    dubbo_method_t *methods;
+    method_t *methods;
     size_t nmethods;
     void *user;
     dubbo_url_t *url;         /* dubbo://host:port/interface?params... */
@@ -45,7 +52,7 @@ struct dubbo_call {
     const dubbo_value_t *attachments; /* a map with string keys, or NULL */
     /* the outcome */
     const service_t *svc;
-    const dubbo_method_t *method_def; /* NULL: no such method (answered at the chain's end) */
+    const method_t *method_def; /* NULL: no such method (answered at the chain's end) */
     size_t filter_pos;
     bool answered;
     int status;

@@ -25,6 +25,7 @@
 #include "dubbo/protocol.h"
 #include "dubbo/rpc.h"
 #include "core/internal.h"
+#include "core/jvm.h"
 #include "core/log.h"
 #include "transport/loop.h"
 #include "runtime/call.h"
@@ -237,8 +238,10 @@ dubbo_server_t *dubbo_server_new(const dubbo_server_options_t *opts)
 
 static void service_free(service_t *x)
 {
-    for (size_t k = 0; k < x->nmethods && x->methods; k++)
-        free((char *)x->methods[k].name);
+    for (size_t k = 0; k < x->nmethods && x->methods; k++) {
+        free(x->methods[k].name);
+        free(x->methods[k].desc);
+    }
     free(x->methods);
     free(x->interface);
     free(x->version);
@@ -304,8 +307,13 @@ static void announce(dubbo_server_t *s, dubbo_registry_t *reg, const service_t *
         free(extra);
         return;
     }
-    for (size_t i = 0; i < x->nmethods; i++)
-        methods[i] = x->methods[i].name;
+    size_t nm = 0; /* each name once (overloads share one) */
+    for (size_t i = 0; i < x->nmethods; i++) {
+        bool seen = false;
+        for (size_t k = 0; k < nm && !seen; k++)
+            seen = strcmp(methods[k], x->methods[i].name) == 0;
+        if (!seen) methods[nm++] = x->methods[i].name;
+    }
     size_t k = 0;
     for (size_t i = 0; i < x->url->nparams; i++) {
         const char *key = x->url->params[i].key;
@@ -318,7 +326,7 @@ static void announce(dubbo_server_t *s, dubbo_registry_t *reg, const service_t *
      * protocol of a service */
     for (size_t p = 0; p < s->nprotos; p++) {
         char *url = dubbo_provider_url(s->protos[p]->name, host, s->port, x->interface, x->version,
-                                       x->group, s->opts.application, methods, x->nmethods, extra);
+                                       x->group, s->opts.application, methods, nm, extra);
         if (!url) break;
         int rc = reg->ops->reg(reg, url);
         if (rc)
@@ -381,10 +389,35 @@ int dubbo_server_export(dubbo_server_t *s, const dubbo_service_t *svc)
     dubbo_extensions_init();
     if (!svc || !svc->interface || !*svc->interface || !svc->methods || !svc->nmethods)
         return dubbo__seterr(DUBBO_EINVAL, "export: a service needs an interface and methods");
-    for (size_t i = 0; i < svc->nmethods; i++)
-        if (!svc->methods[i].name || !svc->methods[i].fn)
+    for (size_t i = 0; i < svc->nmethods; i++) {
+        const dubbo_method_t *m = &svc->methods[i];
+        if (!m->name || !m->fn)
             return dubbo__seterr(DUBBO_EINVAL, "export %s: method %zu has no name or handler",
                                  svc->interface, i);
+        /* "name(desc)": the descriptor must be whole and well formed */
+        const char *open = strchr(m->name, '(');
+        size_t nl = strlen(m->name);
+        if (open && (open == m->name || m->name[nl - 1] != ')' || strchr(open + 1, '(')))
+            return dubbo__seterr(DUBBO_EMALFORMED,
+                                 "export %s: method \"%s\": expected name(descriptor), e.g. "
+                                 "greet(Ljava/lang/String;I)",
+                                 svc->interface, m->name);
+        if (open) {
+            char desc[512];
+            snprintf(desc, sizeof(desc), "%.*s", (int)(nl - (size_t)(open - m->name) - 2),
+                     open + 1);
+            if (dubbo__jvm_desc_count(desc) < 0) {
+                char detail[300];
+                snprintf(detail, sizeof(detail), "%s", dubbo_last_error());
+                return dubbo__seterr(DUBBO_EMALFORMED, "export %s: method %s: %s", svc->interface,
+                                     m->name, detail);
+            }
+        }
+        for (size_t k = 0; k < i; k++) /* one handler per name and descriptor */
+            if (strcmp(svc->methods[k].name, m->name) == 0)
+                return dubbo__seterr(DUBBO_EINVAL, "export %s: method %s is in the table twice",
+                                     svc->interface, m->name);
+    }
     pthread_rwlock_wrlock(&s->svc_lock);
     for (size_t i = 0; i < s->nservices; i++) {
         service_t *x = s->services[i];
@@ -408,10 +441,12 @@ int dubbo_server_export(dubbo_server_t *s, const dubbo_service_t *svc)
     x->interface = strdup(svc->interface);
     x->version = strdup(svc->version ? svc->version : "");
     x->group = strdup(svc->group ? svc->group : "");
-    x->methods = calloc(svc->nmethods, sizeof(dubbo_method_t));
+    x->methods = calloc(svc->nmethods, sizeof(method_t));
     for (size_t i = 0; i < svc->nmethods && x->methods; i++) {
         x->methods[i].fn = svc->methods[i].fn;
-        x->methods[i].name = strdup(svc->methods[i].name);
+        const char *full = svc->methods[i].name, *open = strchr(full, '(');
+        x->methods[i].name = open ? strndup(full, (size_t)(open - full)) : strdup(full);
+        x->methods[i].desc = open ? strndup(open + 1, strlen(open + 1) - 1) : NULL;
     }
     x->nmethods = svc->nmethods;
     x->user = svc->user;
@@ -1742,7 +1777,7 @@ void dubbo_call_next(dubbo_call_t *call)
         f->ops->serve(f, call);
         return;
     }
-    const dubbo_method_t *mt = call->method_def;
+    const method_t *mt = call->method_def;
     if (!mt) {
         /* Java 3.3 fails to decode such a request (no method descriptor) and
          * answers BAD_REQUEST "Fail to decode request due to: ...": an error
@@ -1751,11 +1786,14 @@ void dubbo_call_next(dubbo_call_t *call)
          * it for a business answer. */
         char msg[1024];
         snprintf(msg, sizeof(msg),
-                 "Fail to decode request due to: Not found method \"%s\" in service %s (methods:",
-                 dubbo_call_method(call), svc->interface);
+                 "Fail to decode request due to: Not found method \"%s\" with parameter types "
+                 "\"%s\" in service %s (methods:",
+                 dubbo_call_method(call), dubbo_call_desc(call), svc->interface);
         for (size_t i = 0; i < svc->nmethods; i++) {
             size_t l = strlen(msg);
-            snprintf(msg + l, sizeof(msg) - l, " %s", svc->methods[i].name);
+            const method_t *m = &svc->methods[i];
+            snprintf(msg + l, sizeof(msg) - l, " %s%s%s%s", m->name, m->desc ? "(" : "",
+                     m->desc ? m->desc : "", m->desc ? ")" : "");
         }
         size_t l = strlen(msg);
         snprintf(msg + l, sizeof(msg) - l, ")");
@@ -1788,13 +1826,22 @@ void dubbo__call_set_invocation(dubbo_call_t *call, const char *method, const ch
     call->desc = desc;
     call->args = args;
     call->nargs = nargs;
+    /* the entry for this descriptor (an overload), else the one of this
+     * name that takes any */
     call->method_def = NULL;
     const service_t *svc = call->svc;
-    for (size_t i = 0; svc && i < svc->nmethods; i++)
-        if (strcmp(svc->methods[i].name, method) == 0) {
-            call->method_def = &svc->methods[i];
-            break;
+    const method_t *any = NULL;
+    for (size_t i = 0; svc && i < svc->nmethods; i++) {
+        const method_t *m = &svc->methods[i];
+        if (strcmp(m->name, method) != 0) continue;
+        if (!m->desc) {
+            if (!any) any = m;
+        } else if (strcmp(m->desc, desc ? desc : "") == 0) {
+            call->method_def = m;
+            return;
         }
+    }
+    call->method_def = any;
 }
 
 void dubbo__call_set_request(dubbo_call_t *call, const char *service, const char *version,

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -201,6 +202,104 @@ TEST(service_heartbeat_is_the_servers)
     dubbo_server_free(s);
 }
 
+/* Java: overloaded methods are told apart by their parameter types
+ * (DubboCodec/DecodeableRpcInvocation find the method by name and
+ * parameterTypesDesc). Ours: "name(desc)" entries each take their
+ * overload; a plain name takes the rest of that name; a descriptor no
+ * entry takes is answered BAD_REQUEST "Not found method". */
+static void greet_s(dubbo_call_t *call, void *user)
+{
+    (void)user;
+    dubbo_call_return(call, dubbo_v_cstr(dubbo_call_arena(call), "one string"));
+}
+
+static void greet_si(dubbo_call_t *call, void *user)
+{
+    (void)user;
+    dubbo_call_return(call, dubbo_v_cstr(dubbo_call_arena(call), "string and int"));
+}
+
+static void greet_any(dubbo_call_t *call, void *user)
+{
+    (void)user;
+    dubbo_call_return(call, dubbo_v_cstr(dubbo_call_arena(call), "any other"));
+}
+
+static void only_i(dubbo_call_t *call, void *user)
+{
+    (void)user;
+    dubbo_call_return(call, dubbo_v_cstr(dubbo_call_arena(call), "int"));
+}
+
+TEST(overloads_by_descriptor)
+{
+    const dubbo_method_t m[] = {
+        {"greet(Ljava/lang/String;)", greet_s},
+        {"greet(Ljava/lang/String;I)", greet_si},
+        {"greet", greet_any},
+        {"only(I)", only_i},
+    };
+    dubbo_service_t svc = {.interface = "org.x.Over", .methods = m, .nmethods = 4};
+    dubbo_server_t *s = test_serve(NULL, 0, &svc);
+    dubbo_client_t *c = test_client(dubbo_server_port(s), "org.x.Over", NULL);
+    dubbo_arena_t *a = dubbo_arena_new(0);
+    dubbo_value_t *args[2] = {dubbo_v_cstr(a, "x"), dubbo_v_int(a, 1)};
+    dubbo_value_t *ints[2] = {dubbo_v_int(a, 1), dubbo_v_int(a, 2)};
+    struct {
+        const char *method;
+        dubbo_value_t **args;
+        size_t nargs;
+        int status;
+        const char *want;
+    } cases[] = {
+        {"greet", args, 1, DUBBO_STATUS_OK, "one string"},
+        {"greet", args, 2, DUBBO_STATUS_OK, "string and int"},
+        {"greet", ints, 2, DUBBO_STATUS_OK, "any other"},
+        {"only", ints, 1, DUBBO_STATUS_OK, "int"},
+        {"only", args, 1, DUBBO_STATUS_BAD_REQUEST,
+         "Not found method \"only\" with parameter types \"Ljava/lang/String;\""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        dubbo_invocation_t inv = {
+            .method = cases[i].method, .args = cases[i].args, .nargs = cases[i].nargs};
+        dubbo_result_t r;
+        dubbo_result_init(&r);
+        dubbo_client_call(c, &inv, &r);
+        CHECK_EQ_INT(r.status, cases[i].status);
+        const char *got = r.status == DUBBO_STATUS_OK && r.value && r.value->type == DUBBO_T_STRING
+                              ? r.value->u.s.ptr
+                              : (r.error ? r.error : "");
+        if (!strstr(got, cases[i].want)) fprintf(stderr, "case %zu: got %s\n", i, got);
+        CHECK(strstr(got, cases[i].want) != NULL);
+        dubbo_result_destroy(&r);
+    }
+    dubbo_arena_free(a);
+    dubbo_client_free(c);
+    dubbo_server_free(s);
+    /* export checks the names */
+    dubbo_server_options_t o;
+    dubbo_server_options_init(&o);
+    dubbo_server_t *s2 = dubbo_server_new(&o);
+    const struct {
+        const char *name, *want;
+    } bad[] = {
+        {"m(Q)", "export org.x.Bad: method m(Q): "},
+        {"m(I", "expected name(descriptor)"},
+        {"(I)", "expected name(descriptor)"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const dubbo_method_t one[] = {{bad[i].name, only_i}};
+        dubbo_service_t b = {.interface = "org.x.Bad", .methods = one, .nmethods = 1};
+        CHECK_EQ_INT(dubbo_server_export(s2, &b), DUBBO_EMALFORMED);
+        CHECK(strstr(dubbo_last_error(), bad[i].want) != NULL);
+    }
+    const dubbo_method_t twice[] = {{"m(I)", only_i}, {"m(I)", greet_s}};
+    dubbo_service_t t = {.interface = "org.x.Twice", .methods = twice, .nmethods = 2};
+    CHECK_EQ_INT(dubbo_server_export(s2, &t), DUBBO_EINVAL);
+    CHECK(strstr(dubbo_last_error(), "method m(I) is in the table twice") != NULL);
+    dubbo_server_free(s2);
+}
+
 int main(int argc, char **argv)
 {
     static const test_case_t tests[] = {
@@ -208,6 +307,7 @@ int main(int argc, char **argv)
         TEST_ENTRY(unknown_method_is_bad_request_and_fails_over),
         TEST_ENTRY(provider_actives_caps_consumers),
         TEST_ENTRY(service_heartbeat_is_the_servers),
+        TEST_ENTRY(overloads_by_descriptor),
     };
     return test_main(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
 }
