@@ -29,7 +29,14 @@
  * sets a message (dubbo__seterr); what the server does then is said at
  * each hook.
  *
- * Today only the consumer side (refer) can be written outside this tree:
+ * The consumer side has two levels: refer (an invoker of any kind), and
+ * the optional framing hooks (client_open ... heartbeat) under which
+ * dubbo_client_* and the transport's connection pool (src/transport/
+ * dialer.c: connections per protocol and address, pending calls by id,
+ * timeouts, heartbeat timing, reconnect with backoff) serve the protocol;
+ * threads and errors are said at each hook.
+ *
+ * Today only the consumer side can be written outside this tree:
  * decode fills the call with dubbo__call_set_request() and answer reads
  * the call's outcome (status, value, is_exception, error, response
  * attachments, unit), both from src/runtime/call.h, which is internal; the
@@ -93,6 +100,24 @@ const char *dubbo_sconn_local(const dubbo_sconn_t *c);
 /* What the protocol's conn_open returned for this connection (NULL
  * without conn_open). Loop thread. */
 void *dubbo_sconn_state(const dubbo_sconn_t *c);
+
+/* A consumer connection, as a protocol's consumer hooks see it (one
+ * connection of the process's pool, src/transport/dialer.c, shared by
+ * every client of the same protocol, address and slot): valid during the
+ * hook call that gives it (on_reply), on the loop thread. */
+typedef struct cconn dubbo_cconn_t;
+
+/* Queue bytes for the connection (copied) and start writing, e.g. the
+ * answer to a provider's heartbeat. Returns 0 (also when the connection
+ * is not up: the bytes are dropped) or DUBBO_ENOMEM. Loop thread, in
+ * on_reply. */
+int dubbo_cconn_send(dubbo_cconn_t *c, const void *bytes, size_t n);
+/* The provider said it is going away (Dubbo: the readonly event): the
+ * connection's clients are not offered for selection until it is made
+ * again; calls already made on it still go out. Loop thread, in on_reply. */
+void dubbo_cconn_goaway(dubbo_cconn_t *c);
+/* "host:port" of the provider; valid as long as `c`. */
+const char *dubbo_cconn_remote(const dubbo_cconn_t *c);
 
 typedef struct {
     const char *name; /* the URL scheme */
@@ -186,6 +211,57 @@ typedef struct {
      * heartbeat when that is shorter) per open connection: pings, a
      * protocol's own timeouts. `now_ms` is monotonic. */
     void (*tick)(void *state, dubbo_sconn_t *c, uint64_t now_ms);
+
+    /* ---- consumer side, optional: the framing of dubbo_client_* (the
+     * client of src/runtime/client.c; dubbo_client_new accepts the URL
+     * schemes whose table has these). The connections themselves, shared
+     * per address, their pending calls by id, timeouts, heartbeat timing,
+     * reconnect with backoff and availability are the transport's
+     * (src/transport/dialer.c); the protocol only turns calls into bytes
+     * and bytes into answers, without I/O. All of them, or none. ---- */
+    /* Per-client state from the client's URL (`url` as given, `u` parsed;
+     * both borrowed for the call): what request() needs of it, e.g. the
+     * interface, version, group and serialization. Whoever calls
+     * dubbo_client_new (any thread). NULL with a message (code and text are
+     * dubbo_client_new's: DUBBO_ENOT_FOUND for an unknown serialization) or
+     * without one when out of memory. */
+    void *(*client_open)(const char *url, const dubbo_url_t *u);
+    /* Free it; dubbo_client_free's thread, after the client's calls are
+     * all queued (calls in flight never read it: request() has run). */
+    void (*client_close)(void *state);
+    /* Append the whole request unit for `inv` to `out`: the call's id (what
+     * on_reply gives back for its answer), whether an answer is expected,
+     * its timeout (ms, resolved: the call's, the method's, the client's)
+     * and the connection's payload `limit` (a request over it: DUBBO_ETOO_BIG
+     * with a message). On the caller's thread (dubbo_client_call, _async,
+     * _oneway), several at once: `state` is read-only here. A negative code
+     * with a message: the call fails with it before being queued. */
+    int (*request)(void *state, const dubbo_invocation_t *inv, uint64_t id, bool twoway,
+                   int timeout_ms, size_t limit, dubbo_buf_t *out);
+    /* cut() for what a provider sends: the unit's whole length (> 0) when
+     * all n bytes are there, 0 for more, negative with a message when it is
+     * malformed or over `limit` (the connection is closed and its calls
+     * fail with DUBBO_EMALFORMED). Loop thread; no state. */
+    int64_t (*reply_cut)(const uint8_t *p, size_t n, size_t limit);
+    /* A whole unit from the provider (borrowed for the call): 1 when it is
+     * the answer to the call u->id (*u filled, payload inside `unit`; the
+     * client decodes it with reply_decode if that call is still waiting),
+     * 0 when dealt with here (a heartbeat answered with dubbo_cconn_send,
+     * dubbo_cconn_goaway, an answer to our heartbeat). Loop thread. */
+    int (*on_reply)(dubbo_cconn_t *c, const uint8_t *unit, size_t len, dubbo_unit_t *u);
+    /* Decode an answer into `r`, whose arena is made (bounded by 8x the
+     * payload limit plus 1 MiB) and owned by the client: status, value
+     * (DUBBO_T_NULL for none), exception, attachments, error, all in
+     * r->arena. 0 when the provider answered (an error status or an
+     * exception included), or a negative code with a message: the call
+     * fails with it ("<name>: bad answer to <method> from <addr>: ...").
+     * Loop thread, during on_reply's read; u->payload valid for the call. */
+    int (*reply_decode)(const dubbo_unit_t *u, dubbo_result_t *r);
+    /* Append a heartbeat request with the fresh id `id` to out, sent when
+     * the connection has been idle for the client URL's `heartbeat`; a
+     * connection that then hears nothing for 3x that is closed. NULL or
+     * nonzero: none sent. Loop thread. */
+    int (*heartbeat)(uint64_t id, dubbo_buf_t *out);
 } dubbo_protocol_ops_t;
 
 /* The protocol registered under `name`, or NULL with DUBBO_ENOT_FOUND

@@ -312,15 +312,19 @@ typedef struct dubbo_client dubbo_client_t;
  * (ms, default 60000): an idle connection sends a heartbeat after that
  * long, and one with no data for 3x that long is closed and reconnected.
  * `payload` and `heartbeat` are set by the first client of an address.
- * (Those two are the connection's: the first client ever made for an
- * address and slot sets them for the life of the process.)
+ * (Those two are the connection's: the client that makes it sets them,
+ * and they stay while any client of the address and slot uses it; the
+ * last one's dubbo_client_free closes and frees it, and the next client
+ * makes a fresh one.)
  * `serialization` (default hessian2) names a registered serialization.
  * The connection to host:port is shared with every other client of the
  * same address (unless `connections` asks for more) and is made lazily on
- * the first call; a host name (not an IP) is resolved then, synchronously,
- * on the loop thread, which stalls every connection of the process while
- * it resolves. `url` is borrowed (parsed and copied).
- * Returns NULL with DUBBO_EINVAL (not a URL, or not dubbo://host:port/path)
+ * the first call; a host name (not an IP) is resolved then, off the loop
+ * thread (libuv's thread pool), so other connections go on meanwhile.
+ * `url` is borrowed (parsed and copied). The scheme may be any protocol
+ * whose table has the consumer hooks (include/dubbo/protocol.h; today
+ * dubbo). Returns NULL with DUBBO_EINVAL (not a URL, or not
+ * host:port/path of such a protocol)
  * or DUBBO_ENOT_FOUND (unknown serialization, naming the known), each with
  * a message; NULL without a message when out of memory or when the
  * event-loop thread cannot start (it is started here if needed).
@@ -394,7 +398,9 @@ typedef struct {
  *   DUBBO_ETOO_BIG    the request is over the connection's `payload`
  *   DUBBO_EINVAL      no method; the host name does not resolve; called on
  *                     the loop thread (refused: it would deadlock)
- *   DUBBO_ENOMEM, or an encoding error of an argument (DUBBO_EMALFORMED
+ *   DUBBO_ENOMEM      out of memory, also for the connection's socket
+ *                     handle (the calls waiting for it fail at once);
+ *   or an encoding error of an argument (DUBBO_EMALFORMED
  *   for a string that is not UTF-8, DUBBO_ETOO_DEEP)
  * Not from the loop thread: refused as above, with r initialised. */
 int dubbo_client_call(dubbo_client_t *c, const dubbo_invocation_t *inv, dubbo_result_t *r);

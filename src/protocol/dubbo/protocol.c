@@ -1,13 +1,15 @@
 /* The Dubbo protocol's table (include/dubbo/protocol.h): the provider side
  * here, without I/O (frames cut, heartbeats answered, requests decoded into
  * the neutral call, answers, refusals and the readonly event encoded), the
- * consumer side's invoker in invoker.c, the codec in codec.c. */
+ * consumer side's invoker in invoker.c and its framing in client.c, the
+ * codec in codec.c. */
 #include <stdio.h>
 #include <string.h>
 
 #include "dubbo/protocol.h"
 #include "dubbo/serialization.h"
 #include "core/log.h"
+#include "protocol/dubbo/client.h"
 #include "protocol/dubbo/codec.h"
 #include "runtime/call.h"
 
@@ -193,4 +195,11 @@ const dubbo_protocol_ops_t dubbo__protocol_dubbo = {
     .answer = answer,
     .refuse = refuse,
     .goaway = goaway,
+    .client_open = dubbo__dubbo_client_open,
+    .client_close = dubbo__dubbo_client_close,
+    .request = dubbo__dubbo_request,
+    .reply_cut = dubbo__dubbo_reply_cut,
+    .on_reply = dubbo__dubbo_on_reply,
+    .reply_decode = dubbo__dubbo_reply_decode,
+    .heartbeat = dubbo__dubbo_heartbeat,
 };

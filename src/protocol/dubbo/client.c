@@ -1,0 +1,203 @@
+/* The Dubbo protocol's consumer framing (the consumer hooks of its table,
+ * include/dubbo/protocol.h), without I/O: a call into a request frame,
+ * frames from the provider cut and read (answers decoded into the result,
+ * heartbeats answered, the readonly event), our heartbeat. The connection
+ * is the transport's (src/transport/dialer.c), the client the rpc layer's
+ * (src/runtime/client.c). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dubbo/extension.h"
+#include "dubbo/protocol.h"
+#include "dubbo/serialization.h"
+#include "core/internal.h"
+#include "protocol/dubbo/client.h"
+#include "protocol/dubbo/codec.h"
+
+typedef struct {
+    char *interface, *version, *group;
+    const dubbo_serialization_ops_t *ser; /* the URL's `serialization`, default hessian2 */
+} dclient_t;
+
+void dubbo__dubbo_client_close(void *state)
+{
+    dclient_t *d = state;
+    if (!d) return;
+    free(d->interface);
+    free(d->version);
+    free(d->group);
+    free(d);
+}
+
+void *dubbo__dubbo_client_open(const char *url, const dubbo_url_t *u)
+{
+    const char *sname = dubbo_url_param(u, "serialization", "hessian2");
+    const dubbo_serialization_ops_t *ser = dubbo_serialization_by_name(sname);
+    if (!ser) {
+        char known[256] = "";
+        const char *names[32];
+        size_t n = dubbo_extension_list(DUBBO_EXT_SERIALIZATION, names, 32);
+        for (size_t i = 0; i < n && i < 32; i++) {
+            size_t l = strlen(known);
+            snprintf(known + l, sizeof(known) - l, "%s%s", i ? ", " : "", names[i]);
+        }
+        dubbo__seterr(DUBBO_ENOT_FOUND,
+                      "client: url \"%s\": no serialization named \"%s\" (known: %s)", url, sname,
+                      known);
+        return NULL;
+    }
+    dclient_t *d = calloc(1, sizeof(*d));
+    if (!d) return NULL;
+    d->ser = ser;
+    d->interface = strdup(dubbo_url_param(u, "interface", u->path));
+    d->version = strdup(dubbo_url_param(u, "version", ""));
+    d->group = strdup(dubbo_url_param(u, "group", ""));
+    if (!d->interface || !d->version || !d->group) {
+        dubbo__dubbo_client_close(d);
+        return NULL;
+    }
+    return d;
+}
+
+int dubbo__dubbo_request(void *state, const dubbo_invocation_t *inv, uint64_t id, bool twoway,
+                         int timeout_ms, size_t limit, dubbo_buf_t *out)
+{
+    const dclient_t *c = state;
+    dubbo_arena_t *a = dubbo_arena_new(0);
+    dubbo_buf_t desc;
+    dubbo_buf_init(&desc, 0);
+    int rc = a ? 0 : DUBBO_ENOMEM;
+    if (!rc && !inv->desc)
+        for (size_t i = 0; !rc && i < inv->nargs; i++)
+            rc = dubbo_desc_append(&desc, inv->args[i]);
+    if (!rc) rc = dubbo_buf_append(&desc, "", 1);
+    dubbo_value_t *att = a ? dubbo_v_map(a, NULL, 8) : NULL;
+#define PUT(k, v) dubbo_map_put(a, att, dubbo_v_cstr(a, k), v)
+    if (!rc && att) {
+        PUT("path", dubbo_v_cstr(a, c->interface));
+        PUT("interface", dubbo_v_cstr(a, c->interface));
+        if (*c->version) PUT("version", dubbo_v_cstr(a, c->version));
+        if (*c->group) PUT("group", dubbo_v_cstr(a, c->group));
+        PUT("timeout", dubbo_v_int(a, timeout_ms));
+        for (const char *const *kv = inv->attachments; kv && kv[0] && kv[1]; kv += 2)
+            PUT(kv[0], dubbo_v_cstr(a, kv[1]));
+    }
+#undef PUT
+    if (!rc) {
+        dubbo_request_t req = {
+            .dubbo_version = DUBBO_PROTOCOL_VERSION,
+            .path = c->interface,
+            .version = *c->version ? c->version : "0.0.0",
+            .method = inv->method,
+            .desc = inv->desc ? inv->desc : (const char *)desc.base,
+            .nargs = inv->nargs,
+            .args = (dubbo_value_t **)inv->args,
+            .attachments = att,
+        };
+        size_t start = out->len;
+        uint8_t h[DUBBO_HEADER_LEN] = {0};
+        rc = dubbo_buf_append(out, h, sizeof(h));
+        if (!rc) rc = dubbo_request_encode(c->ser, out, &req);
+        size_t body = out->len - start - DUBBO_HEADER_LEN;
+        if (!rc && body > limit)
+            rc = dubbo__seterr(DUBBO_ETOO_BIG,
+                               "client: request %s.%s of %zu bytes exceeds the payload limit %zu",
+                               c->interface, inv->method, body, limit);
+        if (!rc)
+            dubbo_frame_header(out->base + start,
+                               DUBBO_FLAG_REQUEST | (twoway ? DUBBO_FLAG_TWOWAY : 0) | c->ser->id,
+                               0, id, (uint32_t)body);
+    }
+    if (rc && rc != DUBBO_ETOO_BIG) {
+        char detail[400];
+        snprintf(detail, sizeof(detail), "%s", dubbo_last_error());
+        dubbo__seterr(rc, "client: cannot encode %s.%s: %s", c->interface, inv->method, detail);
+    }
+    dubbo_buf_destroy(&desc);
+    dubbo_arena_free(a);
+    return rc;
+}
+
+int64_t dubbo__dubbo_reply_cut(const uint8_t *p, size_t n, size_t limit)
+{
+    dubbo_frame_t f;
+    return dubbo_frame_decode(p, n, limit, &f);
+}
+
+int dubbo__dubbo_on_reply(dubbo_cconn_t *c, const uint8_t *unit, size_t len, dubbo_unit_t *u)
+{
+    dubbo_frame_t f;
+    if (dubbo_frame_decode(unit, len, len, &f) <= 0) return 0; /* cut checked it */
+    if (dubbo_frame_is_request(&f)) {
+        if (!dubbo_frame_is_event(&f)) return 0; /* providers do not call consumers here */
+        /* "R": the provider is shutting down; heartbeat (null): answer it. */
+        if (f.body_len == 2 && f.body[0] == 0x01 && f.body[1] == 'R') {
+            dubbo_cconn_goaway(c);
+        } else if (dubbo_frame_is_twoway(&f)) {
+            uint8_t h[DUBBO_HEADER_LEN + 1];
+            dubbo_frame_header(h, DUBBO_FLAG_EVENT | DUBBO_SERIAL_HESSIAN2, DUBBO_STATUS_OK, f.id,
+                               1);
+            h[DUBBO_HEADER_LEN] = 'N';
+            dubbo_cconn_send(c, h, sizeof(h));
+        }
+        return 0;
+    }
+    if (dubbo_frame_is_event(&f)) return 0; /* our heartbeat's answer */
+    u->id = f.id;
+    u->twoway = false;
+    u->tag = (uint32_t)f.flags | (uint32_t)f.status << 8;
+    u->payload = f.body;
+    u->payload_len = f.body_len;
+    return 1;
+}
+
+int dubbo__dubbo_reply_decode(const dubbo_unit_t *u, dubbo_result_t *r)
+{
+    int status = (int)(u->tag >> 8 & 0xff);
+    r->status = status;
+    /* the answer's serialization is the one its header names (checked
+     * when the frame was cut) */
+    const dubbo_serialization_ops_t *ser =
+        dubbo_serialization_by_id((int)(u->tag & DUBBO_SERIAL_MASK));
+    if (!ser) ser = dubbo_serialization_default();
+    if (status != DUBBO_STATUS_OK) {
+        dubbo_serial_state_t d;
+        ser->reader_init(&d, r->arena, u->payload, u->payload_len);
+        const char *msg = NULL;
+        size_t mlen;
+        if (ser->read_string(&d, &msg, &mlen) || !msg) msg = dubbo_status_name(status);
+        ser->reader_destroy(&d);
+        r->error = msg;
+        return 0;
+    }
+    dubbo_response_t res;
+    int rc = dubbo_response_decode(ser, r->arena, u->payload, u->payload_len, &res);
+    if (rc) return rc;
+    r->attachments = res.attachments;
+    if (res.kind == DUBBO_RESPONSE_WITH_EXCEPTION ||
+        res.kind == DUBBO_RESPONSE_WITH_EXCEPTION_WITH_ATTACHMENTS) {
+        r->exception = res.value;
+        r->value = dubbo_v_null();
+        const char *m = dubbo_exception_message(res.value);
+        char buf[600];
+        snprintf(buf, sizeof(buf), "%s: %s",
+                 res.value && res.value->type == DUBBO_T_OBJECT ? res.value->u.obj.cls->name
+                                                                : "exception",
+                 m ? m : "(no message)");
+        r->error = dubbo_arena_strndup(r->arena, buf, strlen(buf));
+    } else {
+        r->value = res.value ? res.value : dubbo_v_null();
+    }
+    return 0;
+}
+
+int dubbo__dubbo_heartbeat(uint64_t id, dubbo_buf_t *out)
+{
+    uint8_t h[DUBBO_HEADER_LEN + 1];
+    dubbo_frame_header(
+        h, DUBBO_FLAG_REQUEST | DUBBO_FLAG_TWOWAY | DUBBO_FLAG_EVENT | DUBBO_SERIAL_HESSIAN2, 0, id,
+        1);
+    h[DUBBO_HEADER_LEN] = 'N';
+    return dubbo_buf_append(out, h, sizeof(h));
+}

@@ -1,0 +1,669 @@
+/* The consumer's connections (dialer.h): the pool, connect with an
+ * asynchronous name resolution, reconnect with backoff and the `down`
+ * rule, the pending table, call timeouts, coalesced writes, buffered
+ * reads, heartbeats. Everything but the pool's list and user counts
+ * belongs to the loop thread. */
+#include <errno.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "core/log.h"
+#include "transport/dialer.h"
+#include "transport/loop.h"
+
+#define BACKOFF_MIN_MS  100
+#define BACKOFF_MAX_MS  30000
+#define PENDING_BUCKETS 1024
+
+/* One connect attempt's socket: a fresh handle per attempt, freed in its
+ * close callback (after libuv has cancelled its writes and connect). */
+typedef struct {
+    uv_tcp_t tcp;
+    uv_connect_t req;
+    struct cconn *c;
+} sock_t;
+
+struct cconn {
+    struct cconn *next; /* the pool's list */
+    const dubbo__dial_ops_t *ops;
+    const void *proto;
+    const char *name;
+    char *host;
+    int port;
+    int slot; /* which of a client's `connections` parallel connections */
+    char addr[300];
+    int users;    /* pool mutex */
+    int releases; /* dubbo__dial_put calls whose loop part has not run (pool mutex) */
+    bool listed;  /* in the pool's list (pool mutex) */
+    size_t payload;
+    uint64_t heartbeat_ms; /* idle time before a heartbeat; 3x without reads closes */
+
+    enum { C_IDLE, C_CONNECTING, C_CONNECTED, C_BACKOFF } state;
+    bool readonly;
+    /* The connection was lost (closed by the provider, after readonly or
+     * not, or a connect failed) and no reconnect has succeeded since: the
+     * provider is not offered for selection while the reconnect runs in the
+     * background (Java's reconnect task, isAvailable() false meanwhile). */
+    bool down;
+    sock_t *sock;                /* the current attempt's socket, or NULL */
+    uv_getaddrinfo_t *resolving; /* the current resolution, or NULL */
+    uv_timer_t timer;            /* reconnect backoff and heartbeat checks */
+    bool timer_init;
+    bool closed; /* released: freed once `handles` is 0 */
+    int handles; /* sockets, resolutions and the timer still pointing here */
+    int backoff_ms;
+    uint64_t last_read, last_write;
+    dubbo_buf_t rbuf, out;
+    bool writing;
+    /* Calls waiting for an answer, hashed by id. Ids are handed out in
+     * sequence, so id modulo the bucket count spreads them evenly. */
+    dubbo__dcall_t *pending[PENDING_BUCKETS];
+    dubbo__dcall_t *waiting; /* calls waiting for the connection */
+};
+
+void *(*dubbo__dial_alloc)(size_t n) = malloc;
+
+static atomic_uint_fast64_t next_id = 1;
+static atomic_size_t alive;
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct cconn *pool;
+
+uint64_t dubbo__dial_next_id(void)
+{
+    return atomic_fetch_add(&next_id, 1);
+}
+
+size_t dubbo__dial_count(void)
+{
+    return atomic_load(&alive);
+}
+
+const char *dubbo__dial_addr(const dubbo__dconn_t *c)
+{
+    return c->addr;
+}
+
+const char *dubbo__dial_name(const dubbo__dconn_t *c)
+{
+    return c->name;
+}
+
+size_t dubbo__dial_payload(const dubbo__dconn_t *c)
+{
+    return c->payload;
+}
+
+/* ---- calls -------------------------------------------------------------------------- */
+
+dubbo__dcall_t *dubbo__dcall_new(size_t size)
+{
+    dubbo__dcall_t *p = calloc(1, size < sizeof(*p) ? sizeof(*p) : size);
+    if (p) dubbo_buf_init(&p->bytes, 0);
+    return p;
+}
+
+void dubbo__dcall_free(dubbo__dcall_t *p)
+{
+    if (!p) return;
+    dubbo_buf_destroy(&p->bytes);
+    free(p);
+}
+
+static void call_timer_closed(uv_handle_t *h)
+{
+    dubbo__dcall_free(h->data);
+}
+
+/* End a call exactly once: report, stop its timer, free. Loop thread. */
+static void end_call(dubbo__dcall_t *p, int rc, const char *msg, void *res)
+{
+    p->done(p, rc, msg, res);
+    if (p->timer_on) {
+        uv_timer_stop(&p->timer);
+        uv_close((uv_handle_t *)&p->timer, call_timer_closed);
+    } else {
+        dubbo__dcall_free(p);
+    }
+}
+
+void dubbo__dial_finish(dubbo__dcall_t *p, int rc, void *res)
+{
+    end_call(p, rc, NULL, res);
+}
+
+void dubbo__dial_fail(dubbo__dcall_t *p, int rc, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    dubbo__seterr(rc, "%s", msg);
+    end_call(p, rc, msg, NULL);
+}
+
+static bool unlink_call(dubbo__dcall_t **list, dubbo__dcall_t *p)
+{
+    for (dubbo__dcall_t **pp = list; *pp; pp = &(*pp)->next)
+        if (*pp == p) {
+            *pp = p->next;
+            return true;
+        }
+    return false;
+}
+
+dubbo__dcall_t *dubbo__dial_take(dubbo__dconn_t *c, uint64_t id)
+{
+    for (dubbo__dcall_t **pp = &c->pending[id % PENDING_BUCKETS]; *pp; pp = &(*pp)->next)
+        if ((*pp)->id == id) {
+            dubbo__dcall_t *p = *pp;
+            *pp = p->next;
+            return p;
+        }
+    return NULL;
+}
+
+/* ---- connection I/O (loop thread) ---------------------------------------------------- */
+
+static void conn_connect(struct cconn *c);
+static void conn_flush(struct cconn *c);
+static void on_timer(uv_timer_t *t);
+
+static void conn_maybe_free(struct cconn *c)
+{
+    if (!c->closed || c->handles > 0) return;
+    dubbo_buf_destroy(&c->rbuf);
+    dubbo_buf_destroy(&c->out);
+    free(c->host);
+    free(c);
+    atomic_fetch_sub(&alive, 1);
+}
+
+typedef struct {
+    uv_write_t req;
+    struct cconn *c;
+    dubbo_buf_t data;
+    sock_t *sock;
+} cwreq_t;
+
+static void on_written(uv_write_t *req, int status)
+{
+    cwreq_t *w = (cwreq_t *)req;
+    struct cconn *c =
+        w->c; /* alive: the socket's close callback, which runs after this, holds it */
+    dubbo_buf_destroy(&w->data);
+    bool current = w->sock == c->sock;
+    free(w);
+    if (!current) return;
+    c->writing = false;
+    if (status == 0) conn_flush(c);
+}
+
+static void conn_flush(struct cconn *c)
+{
+    if (c->writing || c->state != C_CONNECTED || c->out.len == 0) return;
+    cwreq_t *w = malloc(sizeof(*w));
+    if (!w) return;
+    w->c = c;
+    w->sock = c->sock;
+    w->data = c->out;
+    dubbo_buf_init(&c->out, 0);
+    uv_buf_t b = uv_buf_init((char *)w->data.base, (unsigned)w->data.len);
+    c->writing = true;
+    c->last_write = dubbo__now_ms();
+    if (uv_write(&w->req, (uv_stream_t *)&c->sock->tcp, &b, 1, on_written)) {
+        c->writing = false;
+        dubbo_buf_destroy(&w->data);
+        free(w);
+    }
+}
+
+int dubbo__dial_send(dubbo__dconn_t *c, const void *bytes, size_t n)
+{
+    if (c->state != C_CONNECTED) return 0;
+    int rc = dubbo_buf_append(&c->out, bytes, n);
+    if (!rc) conn_flush(c);
+    return rc;
+}
+
+void dubbo__dial_readonly(dubbo__dconn_t *c)
+{
+    c->readonly = true;
+    DLOG_INFO("provider %s is read-only (shutting down): no new calls go to it", c->addr);
+}
+
+static void send_call(struct cconn *c, dubbo__dcall_t *p)
+{
+    if (dubbo_buf_append(&c->out, p->bytes.base, p->bytes.len)) {
+        dubbo__dial_fail(p, DUBBO_ENOMEM, "%s: out of memory queueing %s to %s", c->name, p->what,
+                         c->addr);
+        return;
+    }
+    dubbo_buf_destroy(&p->bytes);
+    if (p->oneway) {
+        end_call(p, 0, NULL, NULL);
+    } else {
+        dubbo__dcall_t **b = &c->pending[p->id % PENDING_BUCKETS];
+        p->next = *b;
+        *b = p;
+    }
+}
+
+static void on_sock_closed(uv_handle_t *h)
+{
+    sock_t *s = (sock_t *)h;
+    struct cconn *c = s->c;
+    free(s);
+    c->handles--;
+    conn_maybe_free(c);
+}
+
+static void schedule_reconnect(struct cconn *c)
+{
+    c->state = C_BACKOFF;
+    c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
+    if (c->backoff_ms > BACKOFF_MAX_MS) c->backoff_ms = BACKOFF_MAX_MS;
+    uv_timer_start(&c->timer, on_timer, (uint64_t)c->backoff_ms, 0);
+}
+
+/* The connection is gone: fail what waits on it and plan a reconnect. */
+static void conn_lost(struct cconn *c, int err, const char *why)
+{
+    if (c->sock) {
+        uv_close((uv_handle_t *)&c->sock->tcp, on_sock_closed);
+        c->sock = NULL;
+    }
+    c->resolving = NULL; /* its callback finds it stale */
+    c->writing = false;
+    c->out.len = 0;
+    c->rbuf.len = 0;
+    c->readonly = false;
+    dubbo__dcall_t *w = c->waiting;
+    c->waiting = NULL;
+    for (size_t i = 0; i < PENDING_BUCKETS; i++) {
+        dubbo__dcall_t *p = c->pending[i];
+        c->pending[i] = NULL;
+        while (p) {
+            dubbo__dcall_t *n = p->next;
+            dubbo__dial_fail(p, err, "%s: connection to %s lost before the answer to %s: %s",
+                             c->name, c->addr, p->what, why);
+            p = n;
+        }
+    }
+    while (w) {
+        dubbo__dcall_t *n = w->next;
+        dubbo__dial_fail(w, err, "%s: cannot connect to %s for %s: %s", c->name, c->addr, w->what,
+                         why);
+        w = n;
+    }
+    if (c->users > 0 && !c->closed) {
+        c->down = true;
+        schedule_reconnect(c);
+    } else {
+        c->state = C_IDLE;
+        c->down = false; /* the next user starts afresh: connects on its first call */
+    }
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    struct cconn *c = ((sock_t *)h)->c;
+    (void)hint;
+    if (dubbo_buf_reserve(&c->rbuf, 65536)) {
+        *buf = uv_buf_init(NULL, 0);
+        return;
+    }
+    *buf = uv_buf_init((char *)c->rbuf.base + c->rbuf.len, (unsigned)(c->rbuf.cap - c->rbuf.len));
+}
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    struct cconn *c = ((sock_t *)st)->c;
+    (void)buf;
+    if (n < 0) {
+        conn_lost(c, DUBBO_ECLOSED, n == UV_EOF ? "closed by the provider" : uv_strerror((int)n));
+        return;
+    }
+    c->rbuf.len += (size_t)n;
+    c->last_read = dubbo__now_ms();
+    size_t off = 0;
+    sock_t *sock = c->sock;
+    while (c->sock == sock) {
+        int64_t r = c->ops->cut(c->proto, c->rbuf.base + off, c->rbuf.len - off, c->payload);
+        if (r == 0) break;
+        if (r < 0) {
+            char why[400];
+            snprintf(why, sizeof(why), "%s", dubbo_last_error());
+            DLOG_WARN("closing connection to %s: %s", c->addr, why);
+            conn_lost(c, DUBBO_EMALFORMED, why);
+            return;
+        }
+        c->ops->on_unit(c->proto, c, c->rbuf.base + off, (size_t)r);
+        off += (size_t)r;
+    }
+    if (c->sock == sock) dubbo_buf_consume(&c->rbuf, off);
+}
+
+static void on_connect(uv_connect_t *req, int status)
+{
+    sock_t *s = req->data;
+    struct cconn *c = s->c;
+    if (s != c->sock) return; /* a stale attempt */
+    if (status < 0) {
+        char why[200];
+        snprintf(why, sizeof(why), "%s", uv_strerror(status));
+        DLOG_DEBUG("connect to %s failed: %s", c->addr, why);
+        conn_lost(c, status == UV_ECONNREFUSED ? -ECONNREFUSED : DUBBO_ECLOSED, why);
+        return;
+    }
+    c->state = C_CONNECTED;
+    c->backoff_ms = 0;
+    c->readonly = false;
+    if (c->down) DLOG_INFO("reconnected to %s", c->addr);
+    c->down = false;
+    c->last_read = c->last_write = dubbo__now_ms();
+    uv_tcp_nodelay(&s->tcp, 1);
+    uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read);
+    dubbo__dcall_t *w = c->waiting;
+    c->waiting = NULL;
+    /* Keep the order the calls were made in. */
+    dubbo__dcall_t *rev = NULL;
+    while (w) {
+        dubbo__dcall_t *n = w->next;
+        w->next = rev;
+        rev = w;
+        w = n;
+    }
+    while (rev) {
+        dubbo__dcall_t *n = rev->next;
+        send_call(c, rev);
+        rev = n;
+    }
+    conn_flush(c);
+    /* Heartbeat checks every 1/3 of the interval, like Java's timer. */
+    uint64_t every = c->heartbeat_ms / 3 ? c->heartbeat_ms / 3 : 1;
+    uv_timer_start(&c->timer, on_timer, every, every);
+}
+
+static void connect_to(struct cconn *c, const struct sockaddr *addr)
+{
+    sock_t *s = dubbo__dial_alloc(sizeof(*s));
+    if (!s) {
+        /* Nothing is under way that would end the calls waiting: end them
+         * now rather than at their timeouts. */
+        conn_lost(c, DUBBO_ENOMEM, "out of memory for the socket handle");
+        return;
+    }
+    memset(s, 0, sizeof(*s));
+    int rc = uv_tcp_init(dubbo__loop(), &s->tcp);
+    if (rc) {
+        free(s);
+        conn_lost(c, DUBBO_ECLOSED, uv_strerror(rc));
+        return;
+    }
+    s->c = c;
+    s->req.data = s;
+    c->handles++;
+    c->sock = s;
+    c->state = C_CONNECTING;
+    rc = uv_tcp_connect(&s->req, &s->tcp, addr, on_connect);
+    if (rc) conn_lost(c, DUBBO_ECLOSED, uv_strerror(rc));
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *ai)
+{
+    struct cconn *c = req->data;
+    bool current = req == c->resolving;
+    free(req);
+    c->handles--;
+    if (!current) { /* lost or released meanwhile */
+        if (ai) uv_freeaddrinfo(ai);
+        conn_maybe_free(c);
+        return;
+    }
+    c->resolving = NULL;
+    if (status || !ai) {
+        if (ai) uv_freeaddrinfo(ai);
+        c->state = C_IDLE;
+        conn_lost(c, DUBBO_EINVAL, "cannot resolve the host name");
+        return;
+    }
+    struct sockaddr_storage addr;
+    memcpy(&addr, ai->ai_addr, ai->ai_addrlen);
+    ((struct sockaddr_in *)&addr)->sin_port = htons((uint16_t)c->port);
+    uv_freeaddrinfo(ai);
+    connect_to(c, (struct sockaddr *)&addr);
+}
+
+static void conn_connect(struct cconn *c)
+{
+    struct sockaddr_storage addr;
+    if (!uv_ip4_addr(c->host, c->port, (struct sockaddr_in *)&addr) ||
+        !uv_ip6_addr(c->host, c->port, (struct sockaddr_in6 *)&addr)) {
+        connect_to(c, (struct sockaddr *)&addr);
+        return;
+    }
+    /* A host name: resolved on libuv's thread pool, so the loop (every
+     * other connection of the process) does not wait for it. */
+    uv_getaddrinfo_t *req = malloc(sizeof(*req));
+    if (!req) {
+        conn_lost(c, DUBBO_ENOMEM, "out of memory resolving the host name");
+        return;
+    }
+    req->data = c;
+    struct addrinfo hints = {0};
+    hints.ai_socktype = SOCK_STREAM;
+    c->state = C_CONNECTING;
+    if (uv_getaddrinfo(dubbo__loop(), req, on_resolved, c->host, NULL, &hints)) {
+        free(req);
+        c->state = C_IDLE;
+        conn_lost(c, DUBBO_EINVAL, "cannot resolve the host name");
+        return;
+    }
+    c->resolving = req;
+    c->handles++;
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    struct cconn *c = t->data;
+    if (c->state == C_BACKOFF) {
+        if (c->users > 0) {
+            conn_connect(c);
+        } else {
+            c->state = C_IDLE;
+            c->down = false;
+        }
+        return;
+    }
+    if (c->state != C_CONNECTED) return;
+    uint64_t now = dubbo__now_ms();
+    if (now - c->last_read > 3 * c->heartbeat_ms) {
+        char why[128];
+        snprintf(why, sizeof(why), "no data for %llu ms (heartbeat timeout)",
+                 (unsigned long long)(now - c->last_read));
+        DLOG_WARN("closing connection to %s: %s", c->addr, why);
+        conn_lost(c, DUBBO_ETIMEOUT, why);
+        return;
+    }
+    if (now - c->last_read >= c->heartbeat_ms || now - c->last_write >= c->heartbeat_ms) {
+        if (!c->ops->heartbeat || c->ops->heartbeat(c->proto, dubbo__dial_next_id(), &c->out))
+            return;
+        conn_flush(c);
+    }
+}
+
+/* ---- submitting calls (loop thread) --------------------------------------------------- */
+
+static void on_call_timeout(uv_timer_t *t)
+{
+    dubbo__dcall_t *p = t->data;
+    struct cconn *c = p->c;
+    if (!unlink_call(&c->pending[p->id % PENDING_BUCKETS], p)) unlink_call(&c->waiting, p);
+    dubbo__dial_fail(p, DUBBO_ETIMEOUT, "%s: call %s to %s timed out after %d ms (request id %llu)",
+                     c->name, p->what, c->addr, p->timeout_ms, (unsigned long long)p->id);
+}
+
+/* The connection's timer is set up lazily on the loop thread, by whichever
+ * call reaches the loop first. */
+static void conn_init_on_loop(struct cconn *c)
+{
+    if (c->timer_init) return;
+    uv_timer_init(dubbo__loop(), &c->timer);
+    c->timer.data = c;
+    c->timer_init = true;
+    c->handles++;
+}
+
+static void submit_on_loop(void *arg)
+{
+    dubbo__dcall_t *p = arg;
+    struct cconn *c = p->c;
+    conn_init_on_loop(c);
+    /* A read-only provider is no longer offered for selection, but a call
+     * that had already picked it is still sent: the provider goes on
+     * reading and answering on open connections for a grace period after
+     * its readonly event. */
+    if (!p->oneway) {
+        uv_timer_init(dubbo__loop(), &p->timer);
+        p->timer.data = p;
+        p->timer_on = true;
+        /* The loop's clock is cached and counts whole milliseconds: refresh
+         * it and round up, so a timeout never fires before its deadline. */
+        uv_update_time(dubbo__loop());
+        uv_timer_start(&p->timer, on_call_timeout, (uint64_t)p->timeout_ms + 1, 0);
+    }
+    if (c->state == C_CONNECTED) {
+        send_call(c, p);
+        conn_flush(c);
+        return;
+    }
+    p->next = c->waiting;
+    c->waiting = p;
+    if (c->state == C_IDLE || c->state == C_BACKOFF) {
+        /* A call does not wait for the backoff: it tries now. */
+        uv_timer_stop(&c->timer);
+        conn_connect(c);
+    }
+}
+
+int dubbo__dial_submit(dubbo__dconn_t *c, dubbo__dcall_t *p)
+{
+    p->c = c;
+    return dubbo__loop_post(submit_on_loop, p);
+}
+
+/* ---- the pool ------------------------------------------------------------------------- */
+
+dubbo__dconn_t *dubbo__dial_get(const dubbo__dial_ops_t *ops, const void *proto, const char *name,
+                                const char *host, int port, int slot, size_t payload,
+                                uint64_t heartbeat_ms)
+{
+    pthread_mutex_lock(&pool_mu);
+    for (struct cconn *c = pool; c; c = c->next)
+        if (c->port == port && c->slot == slot && c->ops == ops && c->proto == proto &&
+            strcmp(c->host, host) == 0 && strcmp(c->name, name) == 0) {
+            c->users++;
+            pthread_mutex_unlock(&pool_mu);
+            return c;
+        }
+    struct cconn *c = calloc(1, sizeof(*c));
+    if (c && !(c->host = strdup(host))) {
+        free(c);
+        c = NULL;
+    }
+    if (c) {
+        c->ops = ops;
+        c->proto = proto;
+        c->name = name;
+        c->port = port;
+        c->slot = slot;
+        c->users = 1;
+        c->payload = payload;
+        c->heartbeat_ms = heartbeat_ms;
+        snprintf(c->addr, sizeof(c->addr), "%s:%d", host, port);
+        dubbo_buf_init(&c->rbuf, 0);
+        dubbo_buf_init(&c->out, 0);
+        c->listed = true;
+        c->next = pool;
+        pool = c;
+        atomic_fetch_add(&alive, 1);
+    }
+    pthread_mutex_unlock(&pool_mu);
+    return c;
+}
+
+static void on_conn_timer_closed(uv_handle_t *h)
+{
+    struct cconn *c = h->data;
+    c->handles--;
+    conn_maybe_free(c);
+}
+
+static void release_on_loop(void *arg)
+{
+    struct cconn *c = arg;
+    pthread_mutex_lock(&pool_mu);
+    c->releases--;
+    /* A user may have come back since this put: then the connection stays.
+     * Of several puts in flight, the last one frees. */
+    bool unused = c->users == 0 && c->releases == 0;
+    if (unused) {
+        for (struct cconn **pp = &pool; *pp; pp = &(*pp)->next)
+            if (*pp == c) {
+                *pp = c->next;
+                break;
+            }
+        c->listed = false;
+    }
+    pthread_mutex_unlock(&pool_mu);
+    if (!unused) return;
+    /* Its calls still in flight fail now (left to their own timeouts they
+     * would end with a misleading DUBBO_ETIMEOUT, and a one-way call
+     * waiting for the connection would be kept), then the connection
+     * closes and is freed once libuv is done with its handles. */
+    c->closed = true;
+    if (c->timer_init) uv_timer_stop(&c->timer);
+    conn_lost(c, DUBBO_ECLOSED, "the last client of the connection was freed");
+    if (c->timer_init) {
+        c->timer_init = false;
+        uv_close((uv_handle_t *)&c->timer, on_conn_timer_closed);
+    }
+    conn_maybe_free(c);
+}
+
+void dubbo__dial_put(dubbo__dconn_t *c)
+{
+    if (!c) return;
+    pthread_mutex_lock(&pool_mu);
+    c->users--;
+    c->releases++;
+    pthread_mutex_unlock(&pool_mu);
+    /* From a completion callback (the loop thread) waiting for the loop
+     * would deadlock: the release runs once the callback has returned. */
+    if (dubbo__on_loop_thread())
+        dubbo__loop_post(release_on_loop, c);
+    else
+        dubbo__loop_run_sync(release_on_loop, c);
+}
+
+bool dubbo__dial_connected(const dubbo__dconn_t *c)
+{
+    int state = __atomic_load_n((const int *)&c->state, __ATOMIC_RELAXED);
+    bool ro = __atomic_load_n(&c->readonly, __ATOMIC_RELAXED);
+    return state == C_CONNECTED && !ro;
+}
+
+bool dubbo__dial_available(const dubbo__dconn_t *c)
+{
+    int state = __atomic_load_n((const int *)&c->state, __ATOMIC_RELAXED);
+    bool ro = __atomic_load_n(&c->readonly, __ATOMIC_RELAXED);
+    bool down = __atomic_load_n(&c->down, __ATOMIC_RELAXED);
+    if (ro) return false;
+    return state == C_CONNECTED || (!down && state != C_BACKOFF);
+}
