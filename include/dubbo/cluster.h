@@ -11,7 +11,23 @@
  * must be thread-safe (stateful ones lock, or use atomics).
  *
  * Ownership: invokers are reference-counted; a list handed to a hook is
- * borrowed for the duration of the call. */
+ * borrowed for the duration of the call.
+ *
+ * Asynchronous calls (docs/async.md). Below the reference, every layer has
+ * an asynchronous form: the strategy's invoke_async, the consumer filters'
+ * invoke_async, the invoker's invoke_async (the Dubbo invoker's is
+ * dubbo_client_call_async). dubbo_reference_call_async goes down them
+ * without blocking; dubbo_reference_call is one wrapper over it that waits
+ * on a condition. Hooks that exist only in their synchronous form (a
+ * third party's invoker, filter or strategy) still work: the part of the
+ * call from that hook down runs synchronously, on the thread of a
+ * dubbo_reference_call that waits for it anyway (so such code sees the
+ * thread it saw before), else on a small pool of helper threads (at most
+ * 64, started on demand, shared by the process), never on the loop
+ * thread. Internal asynchronous hooks (the `*_async` members below) share
+ * one contract unless said otherwise: they return 0 and `done` runs
+ * exactly once, on any thread, possibly before they return; or they return
+ * a negative code (message set) and `done` never runs. */
 #ifndef DUBBO_CLUSTER_H
 #define DUBBO_CLUSTER_H
 
@@ -37,7 +53,8 @@ typedef struct dubbo_invoker dubbo_invoker_t;
 
 typedef struct {
     const char *name; /* "dubbo", or a test's "fake" */
-    /* required: one synchronous call, rc and result as dubbo_client_call(). */
+    /* one synchronous call, rc and result as dubbo_client_call(). Required
+     * unless invoke_async is given (then a sync caller waits on it). */
     int (*invoke)(dubbo_invoker_t *self, const dubbo_invocation_t *inv, dubbo_result_t *r);
     /* optional: false while the provider cannot take calls (connection
      * down, provider read-only). Default: true. */
@@ -48,6 +65,14 @@ typedef struct {
      * provider is not read-only (empty-list protection keeps only such
      * providers when a registry says "none"). Default: available(). */
     bool (*connected)(dubbo_invoker_t *self);
+    /* optional: one asynchronous call (the contract at the top of this
+     * file; rc and the result, which `done` owns, as dubbo_client_call()).
+     * `inv` and all it points to are borrowed only until invoke_async
+     * returns (encode or copy them before). Without it, the call runs
+     * `invoke` synchronously, on the caller of dubbo_reference_call or a
+     * helper thread (with a deep copy of `inv`). */
+    int (*invoke_async)(dubbo_invoker_t *self, const dubbo_invocation_t *inv, dubbo_done_fn done,
+                        void *user);
 } dubbo_invoker_ops_t;
 
 struct dubbo_invoker {
@@ -200,13 +225,29 @@ typedef struct {
     void (*serve)(dubbo_filter_t *self, dubbo_call_t *call);
     /* optional */
     void (*destroy)(dubbo_filter_t *self);
+    /* optional, consumer side: the asynchronous form of invoke (contract at
+     * the top of this file). Continue with dubbo_filter_next_async() at most
+     * once, before returning (wrap done/user to see the outcome), or
+     * return a negative code with a message to fail the call. `inv` is
+     * borrowed until it returns. A consumer filter without it runs its
+     * invoke, and the rest of the chain after it, synchronously (on the
+     * caller of dubbo_reference_call, or a helper thread). */
+    int (*invoke_async)(dubbo_filter_t *self, dubbo_filter_chain_t *chain, dubbo_invoker_t *invoker,
+                        const dubbo_invocation_t *inv, dubbo_done_fn done, void *user);
 } dubbo_filter_ops_t;
 struct dubbo_filter {
     const dubbo_filter_ops_t *ops;
 };
 
+/* Consumer side, from a filter's invoke: the rest of the chain, then the
+ * invoker (its invoke, or a wait on its invoke_async: refused with
+ * DUBBO_EINVAL on the loop thread). Returns like dubbo_client_call(). */
 int dubbo_filter_next(dubbo_filter_chain_t *chain, dubbo_invoker_t *invoker,
                       const dubbo_invocation_t *inv, dubbo_result_t *r);
+/* From a filter's invoke_async: the rest of the chain, asynchronously
+ * (contract at the top of this file). */
+int dubbo_filter_next_async(dubbo_filter_chain_t *chain, dubbo_invoker_t *invoker,
+                            const dubbo_invocation_t *inv, dubbo_done_fn done, void *user);
 /* Provider side: run the rest of the chain and then the method handler. */
 void dubbo_call_next(dubbo_call_t *call);
 /* The exported service's URL (its parameters: token, executes, tps, ...). */
@@ -243,8 +284,10 @@ int dubbo__filter_chain_build(const dubbo_url_t *url, int side, dubbo_filter_t *
 typedef struct dubbo_cluster dubbo_cluster_t; /* one reference's runtime (opaque) */
 typedef struct {
     const char *name;
-    /* required: make the call using the helpers below. Returns like
-     * dubbo_client_call(). */
+    /* make the call using the helpers below. Returns like
+     * dubbo_client_call(). Required unless invoke_async is given; a
+     * strategy with only this runs on the caller of dubbo_reference_call or
+     * on a helper thread. */
     int (*invoke)(dubbo_cluster_t *cl, const dubbo_invocation_t *inv, dubbo_result_t *r);
     /* optional: per-reference state, for strategies whose work outlives a
      * call (failback's retry queue and worker, forking's losing calls).
@@ -258,6 +301,14 @@ typedef struct {
      * work, wait for what still runs on cl, free state. No call is in
      * flight on the reference (that would be the caller's bug). */
     void (*destroy)(dubbo_cluster_t *cl, void *state);
+    /* optional: the call, asynchronously, with dubbo_cluster_invoke_one_async
+     * (all the built-ins have it). Returns 0 and runs `done` exactly once,
+     * on any thread, possibly before returning (a negative return: done
+     * never runs). `inv` (timeout resolved) stays valid until done has
+     * run, so retries may use it from a completion. Never block here nor
+     * in a completion: it may be the loop thread. */
+    int (*invoke_async)(dubbo_cluster_t *cl, const dubbo_invocation_t *inv, dubbo_done_fn done,
+                        void *user);
 } dubbo_cluster_ops_t;
 
 /* The state the strategy's create hook made for this reference, or NULL. */
@@ -283,6 +334,14 @@ dubbo_invoker_t *dubbo_cluster_select(dubbo_cluster_t *cl, const dubbo_invocatio
  * default 1000), so the invoker and filters always see a number. */
 int dubbo_cluster_invoke_one(dubbo_cluster_t *cl, dubbo_invoker_t *invoker,
                              const dubbo_invocation_t *inv, dubbo_result_t *r);
+/* The same, asynchronously: always returns 0, and `done` runs exactly once
+ * with rc and the result it owns (a filter's refusal or a failure to start
+ * included, as a local error), on any thread: the loop thread for the
+ * Dubbo invoker, possibly this thread before it returns. `inv` is borrowed
+ * until it returns. dubbo_cluster_invoke_one waits on this (refused with
+ * DUBBO_EINVAL on the loop thread). */
+int dubbo_cluster_invoke_one_async(dubbo_cluster_t *cl, dubbo_invoker_t *invoker,
+                                   const dubbo_invocation_t *inv, dubbo_done_fn done, void *user);
 /* True when a failed call may be retried on another provider: a local
  * failure (timeout, connection) or an error status other than a provider's
  * business exception, as Java's failover retries RpcExceptions only. */
@@ -312,10 +371,41 @@ typedef struct dubbo_reference dubbo_reference_t;
  * Unknown extension names (cluster=, loadbalance=, filter=) fail here with
  * DUBBO_ENOT_FOUND naming the point and the name. NULL on failure. */
 dubbo_reference_t *dubbo_reference_new(const char *urls, const char *const *params);
+/* Free a reference. No call may be in flight on it: every async call's
+ * `done` has run (a forking call's losing forks are waited for here). */
 void dubbo_reference_free(dubbo_reference_t *ref);
 
-/* Call through the cluster: routers, balancer, strategy, filters. */
+/* Call through the cluster: routers, balancer, strategy, filters; blocks
+ * until the outcome (a wrapper that waits on dubbo_reference_call_async).
+ * Returns and fills r as dubbo_client_call(); a failure names the service,
+ * method and providers tried (r->error and dubbo_last_error() on the
+ * calling thread). r is initialised on every path: destroy it after every
+ * call. Not from the loop thread (a completion callback, a direct
+ * handler): refused with DUBBO_EINVAL. */
 int dubbo_reference_call(dubbo_reference_t *ref, const dubbo_invocation_t *inv, dubbo_result_t *r);
+
+/* Call through the cluster without blocking: routers, balancer, the
+ * strategy and the consumer filters run asynchronously (failover retries
+ * on another provider from the failed attempt's completion; forking and
+ * broadcast fan out and complete once).
+ * Returns 0 and `done` runs exactly once, later (never inside this call),
+ * on the event-loop thread, with rc and the result as dubbo_reference_call
+ * would give them: `done` owns the result (destroy it, or move the
+ * struct); on a failure r->error and dubbo_last_error() name it there.
+ * Every outcome of the call ("No provider available", a timeout, the
+ * failover summary, ...) comes through `done`. A negative code, with a
+ * message and `done` never run: DUBBO_EINVAL (NULL ref or done, no
+ * method), DUBBO_ENOMEM or DUBBO_ETOO_DEEP (the invocation cannot be
+ * copied).
+ * `inv` and everything it points to (strings, argument values,
+ * attachments) are borrowed only until this returns: the call keeps a deep
+ * copy for its retries. `user` is passed back as is and must stay valid
+ * until `done` ran. Any thread, `done` included (one call may start the
+ * next from its completion); in `done` nothing may block:
+ * dubbo_reference_call and dubbo_client_call are refused there. The
+ * reference must outlive the call (see dubbo_reference_free). */
+int dubbo_reference_call_async(dubbo_reference_t *ref, const dubbo_invocation_t *inv,
+                               dubbo_done_fn done, void *user);
 
 /* Replace the providers (registry notifications, tests). Atomic for
  * calls: each call sees the old or the new list, never a mix. n == 0

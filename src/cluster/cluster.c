@@ -14,6 +14,7 @@
 #include "dubbo/cluster.h"
 #include "dubbo/registry.h"
 #include "core/internal.h"
+#include "cluster/reference.h"
 #include "core/log.h"
 #include "filter/filter.h"
 
@@ -204,43 +205,16 @@ int dubbo_invoker_weight(const dubbo_invoker_t *i, const char *method, int64_t n
 
 /* ---- references -------------------------------------------------------------------- */
 
-typedef struct {
+typedef struct snapshot {
     atomic_int refs;
     size_t n;
     dubbo_invoker_t *items[];
 } snapshot_t;
 
-typedef struct {
+typedef struct router_slot {
     char name[64];
     dubbo_router_t *router;
 } router_slot_t;
-
-struct dubbo_cluster {
-    dubbo_url_t *url;
-    const dubbo_cluster_ops_t *strategy;
-    dubbo_lb_t *lb;
-    pthread_mutex_t mu; /* guards snap */
-    snapshot_t *snap;
-    pthread_rwlock_t routers_lock;
-    router_slot_t *routers;
-    size_t nrouters;
-    /* The tag rule's two sources: the API's (dubbo_reference_set_rule) and
-     * the registry's (<app>.tag-router). The registry's is in force while
-     * it exists; a registry notification never touches the API's. Guarded
-     * by tag_mu. */
-    pthread_mutex_t tag_mu;
-    char *tag_api, *tag_registry;
-    bool holding;             /* empty-list protection is holding back an empty list (reg_mu) */
-    dubbo_filter_t **filters; /* consumer side, in order */
-    size_t nfilters;
-    void *strategy_state; /* from strategy->create */
-    bool strategy_made;   /* create succeeded: destroy is due */
-    /* registry-backed references: one subscription per registry */
-    pthread_mutex_t reg_mu; /* guards every sub's provider list */
-    pthread_cond_t reg_cv;  /* a first providers notification arrived */
-    struct regsub *subs;
-    size_t nsubs;
-};
 
 /* One registry a reference follows, and the providers it last announced. */
 typedef struct regsub {
@@ -949,73 +923,6 @@ dubbo_invoker_t *dubbo_cluster_select(dubbo_cluster_t *cl, const dubbo_invocatio
     return chosen;
 }
 
-struct dubbo_filter_chain {
-    dubbo_cluster_t *cl;
-    size_t pos;
-};
-
-int dubbo_filter_next(dubbo_filter_chain_t *chain, dubbo_invoker_t *invoker,
-                      const dubbo_invocation_t *inv, dubbo_result_t *r)
-{
-    if (chain->pos < chain->cl->nfilters) {
-        dubbo_filter_t *f = chain->cl->filters[chain->pos++];
-        return f->ops->invoke(f, chain, invoker, inv, r);
-    }
-    return invoker->ops->invoke(invoker, inv, r);
-}
-
-static uint64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
-}
-
-/* A call's timeout, the one lookup of it: the call's own, else the
- * reference's (`ref`: "<method>.timeout", then "timeout"), else the picked
- * provider's (`invoker`: the same keys of its URL), else 1000; 0 when
- * neither `ref` nor `invoker` is given and the call has none. */
-static int call_timeout(const dubbo_url_t *ref, const dubbo_invoker_t *invoker,
-                        const dubbo_invocation_t *inv)
-{
-    if (inv->timeout_ms > 0) return inv->timeout_ms;
-    long t = ref ? dubbo_url_method_param_int(ref, inv->method, "timeout", 0) : 0;
-    if (t <= 0 && invoker && invoker->url)
-        t = dubbo_url_method_param_int(invoker->url, inv->method, "timeout", 0);
-    return t > 0 ? (int)t : invoker ? 1000 : 0;
-}
-
-int dubbo_cluster_invoke_one(dubbo_cluster_t *cl, dubbo_invoker_t *invoker,
-                             const dubbo_invocation_t *inv, dubbo_result_t *r)
-{
-    /* Without a timeout from the reference, the provider's URL gives it
-     * (`<method>.timeout`, `timeout`, default 1000): resolved here so that
-     * every invoker and filter sees a number, the same on every retry. */
-    dubbo_invocation_t resolved;
-    if (inv->timeout_ms <= 0) {
-        resolved = *inv;
-        resolved.timeout_ms = call_timeout(NULL, invoker, inv);
-        inv = &resolved;
-    }
-    atomic_fetch_add(&invoker->active, 1);
-    uint64_t t0 = mono_us();
-    dubbo_filter_chain_t chain = {cl, 0};
-    dubbo_result_init(r);
-    int rc = dubbo_filter_next(&chain, invoker, inv, r);
-    uint64_t us = mono_us() - t0;
-    atomic_fetch_sub(&invoker->active, 1);
-    atomic_fetch_add(&invoker->calls, 1);
-    if (rc == 0 && r->status == DUBBO_STATUS_OK) {
-        atomic_fetch_add(&invoker->succeeded, 1);
-        atomic_fetch_add(&invoker->succeeded_elapsed_us, us);
-    }
-    /* EWMA with weight 1/8 (a lost race only drops one sample). */
-    uint64_t old = atomic_load(&invoker->ewma_us);
-    uint64_t nv = old ? old - old / 8 + us / 8 : us;
-    atomic_compare_exchange_strong(&invoker->ewma_us, &old, nv);
-    return rc;
-}
-
 bool dubbo_result_retryable(int rc, const dubbo_result_t *r)
 {
     if (rc) return true;
@@ -1033,18 +940,4 @@ int dubbo_result_fail(dubbo_result_t *r, int rc, const char *fmt, ...)
     r->error = r->arena ? dubbo_arena_strndup(r->arena, msg, strlen(msg)) : NULL;
     dubbo__seterr(rc, "%s", msg);
     return rc;
-}
-
-int dubbo_reference_call(dubbo_reference_t *ref, const dubbo_invocation_t *inv, dubbo_result_t *r)
-{
-    dubbo_cluster_t *cl = (dubbo_cluster_t *)ref;
-    dubbo_result_init(r);
-    if (!inv || !inv->method || !*inv->method)
-        return dubbo_result_fail(r, DUBBO_EINVAL, "reference %s: a call needs a method name",
-                                 cl->url->path);
-    /* Resolve the timeout once, so that every retry keeps it (the bug of
-     * dubbo-go issue 3710 was losing it on failover). */
-    dubbo_invocation_t call = *inv;
-    call.timeout_ms = call_timeout(cl->url, NULL, inv);
-    return cl->strategy->invoke(cl, &call, r);
 }

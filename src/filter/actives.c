@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cluster/reference.h"
 #include "filter/filter.h"
 
 typedef struct {
@@ -81,6 +82,62 @@ static int actives_invoke(dubbo_filter_t *self, dubbo_filter_chain_t *chain,
     return rc;
 }
 
+/* Asynchronously: a free slot is taken at once and given back from the
+ * call's completion; when none is free, the wait for one (up to the
+ * timeout) and the call run synchronously where blocking is allowed
+ * (dubbo__filter_blocking), never on the loop thread. */
+typedef struct {
+    actives_filter_t *f;
+    dubbo__status_entry_t *e;
+    dubbo_done_fn done;
+    void *user;
+} slot_t;
+
+static void slot_done(int rc, dubbo_result_t *r, void *arg)
+{
+    slot_t *s = arg;
+    dubbo__status_end(&s->f->status, s->e);
+    dubbo_done_fn done = s->done;
+    void *user = s->user;
+    free(s);
+    done(rc, r, user);
+}
+
+static int actives_invoke_async(dubbo_filter_t *self, dubbo_filter_chain_t *chain,
+                                dubbo_invoker_t *invoker, const dubbo_invocation_t *inv,
+                                dubbo_done_fn done, void *user)
+{
+    actives_filter_t *f = (actives_filter_t *)self;
+    if (!f->ref_sets && !invoker->actives)
+        return dubbo_filter_next_async(chain, invoker, inv, done, user);
+    const char *setting = dubbo_invoker_setting(invoker, f->url, inv->method, "actives", "0");
+    char *end;
+    long max = strtol(setting, &end, 10);
+    if (*end || max <= 0) return dubbo_filter_next_async(chain, invoker, inv, done, user);
+    if (max > 1000000) max = 1000000;
+    char key[512];
+    snprintf(key, sizeof(key), "%s#%s", invoker->address, inv->method);
+    int active;
+    long waited;
+    slot_t *s = malloc(sizeof(*s));
+    if (!s) return dubbo__seterr(DUBBO_ENOMEM, "actives filter: out of memory");
+    s->e = dubbo__status_begin(&f->status, key, (int)max, 0, &active, &waited);
+    if (!s->e) {
+        free(s);
+        if (active < 0) return dubbo__seterr(DUBBO_ENOMEM, "actives filter: out of memory");
+        return dubbo__filter_blocking(chain, invoker, inv, done, user);
+    }
+    s->f = f;
+    s->done = done;
+    s->user = user;
+    int rc = dubbo_filter_next_async(chain, invoker, inv, slot_done, s);
+    if (rc < 0) {
+        dubbo__status_end(&f->status, s->e);
+        free(s);
+    }
+    return rc;
+}
+
 const dubbo_filter_ops_t dubbo__filter_actives = {
     .name = "actives",
     .sides = DUBBO_FILTER_CONSUMER,
@@ -88,4 +145,5 @@ const dubbo_filter_ops_t dubbo__filter_actives = {
     .create = actives_create,
     .invoke = actives_invoke,
     .destroy = actives_destroy,
+    .invoke_async = actives_invoke_async,
 };

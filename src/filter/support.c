@@ -40,7 +40,7 @@ static bool listed(const chain_build_t *b, const char *name, bool removed)
 static bool usable(const chain_build_t *b, const dubbo_filter_ops_t *f)
 {
     if (!f || !(f->sides & b->side)) return false;
-    if (b->side == DUBBO_FILTER_CONSUMER ? !f->invoke : !f->serve) return false;
+    if (b->side == DUBBO_FILTER_CONSUMER ? !f->invoke && !f->invoke_async : !f->serve) return false;
     for (size_t i = 0; i < b->n; i++)
         if (b->chain[i]->ops == f) return false;
     return true;

@@ -95,6 +95,34 @@ static int token_invoke(dubbo_filter_t *self, dubbo_filter_chain_t *chain, dubbo
     return rc;
 }
 
+/* The same attachment, asynchronously: the rest of the chain borrows the
+ * invocation only until it returns, so the array may go then. */
+static int token_invoke_async(dubbo_filter_t *self, dubbo_filter_chain_t *chain,
+                              dubbo_invoker_t *invoker, const dubbo_invocation_t *inv,
+                              dubbo_done_fn done, void *user)
+{
+    token_filter_t *f = (token_filter_t *)self;
+    const char *token = invoker->url ? dubbo_url_param(invoker->url, "token", NULL) : NULL;
+    if (!dubbo__filter_value_set(token)) token = f->token;
+    if (!token) return dubbo_filter_next_async(chain, invoker, inv, done, user);
+    size_t n = 0;
+    for (const char *const *kv = inv->attachments; kv && kv[0] && kv[1]; kv += 2, n++)
+        if (strcmp(kv[0], "token") == 0)
+            return dubbo_filter_next_async(chain, invoker, inv, done, user);
+    const char *local[2 * 8 + 3];
+    const char **att = n <= 8 ? local : malloc((2 * n + 3) * sizeof(*att));
+    if (!att) return dubbo__seterr(DUBBO_ENOMEM, "token filter: out of memory");
+    if (n) memcpy(att, inv->attachments, 2 * n * sizeof(*att));
+    att[2 * n] = "token";
+    att[2 * n + 1] = token;
+    att[2 * n + 2] = NULL;
+    dubbo_invocation_t with = *inv;
+    with.attachments = att;
+    int rc = dubbo_filter_next_async(chain, invoker, &with, done, user);
+    if (att != local) free(att);
+    return rc;
+}
+
 const dubbo_filter_ops_t dubbo__filter_token = {
     .name = "token",
     .sides = DUBBO_FILTER_CONSUMER | DUBBO_FILTER_PROVIDER,
@@ -103,4 +131,5 @@ const dubbo_filter_ops_t dubbo__filter_token = {
     .invoke = token_invoke,
     .serve = token_serve,
     .destroy = token_destroy,
+    .invoke_async = token_invoke_async,
 };

@@ -330,12 +330,12 @@ ACT_CREATE(2)
 ACT_CREATE(3)
 static const dubbo_filter_ops_t act_ops[] = {
     {"act-a", DUBBO_FILTER_CONSUMER | DUBBO_FILTER_PROVIDER, 10, act_create0, act_invoke, act_serve,
-     NULL},
+     NULL, NULL},
     {"act-b", DUBBO_FILTER_CONSUMER | DUBBO_FILTER_PROVIDER, -5, act_create1, act_invoke, act_serve,
-     NULL},
+     NULL, NULL},
     {"act-c", DUBBO_FILTER_CONSUMER | DUBBO_FILTER_PROVIDER, 5, act_create2, act_invoke, act_serve,
-     NULL},
-    {"act-p", DUBBO_FILTER_PROVIDER, 0, act_create3, NULL, act_serve, NULL},
+     NULL, NULL},
+    {"act-p", DUBBO_FILTER_PROVIDER, 0, act_create3, NULL, act_serve, NULL, NULL},
 };
 
 static void register_act_filters(void)

@@ -18,7 +18,7 @@ static int fake_invoke(dubbo_invoker_t *self, const dubbo_invocation_t *inv, dub
     return 0;
 }
 
-static const dubbo_invoker_ops_t fake_ops = {"fake", fake_invoke, NULL, NULL, NULL};
+static const dubbo_invoker_ops_t fake_ops = {"fake", fake_invoke, NULL, NULL, NULL, NULL};
 
 static dubbo_invoker_t *fake(int port)
 {

@@ -233,29 +233,37 @@ static void schedule(dubbo_cluster_t *cl, const dubbo_invocation_t *inv, dubbo_i
     enqueue(fb, t);
 }
 
-static int failback_invoke(dubbo_cluster_t *cl, const dubbo_invocation_t *inv, dubbo_result_t *r)
+static int after(dubbo_cluster_t *cl, const dubbo_invocation_t *inv, dubbo_invoker_t *chosen,
+                 int rc, dubbo_result_t *r)
+{
+    if (dubbo__outcome(rc, r) != DUBBO__OUT_RETRYABLE) return rc;
+    char why[700];
+    snprintf(why, sizeof(why), "on %s: %s", chosen->address, dubbo__result_message(rc, r));
+    schedule(cl, inv, chosen, why);
+    return dubbo__result_empty(r);
+}
+
+/* The first attempt, asynchronously; the retries are the worker's
+ * (synchronous, on its own thread). */
+static int failback_invoke_async(dubbo_cluster_t *cl, const dubbo_invocation_t *inv,
+                                 dubbo_done_fn done, void *user)
 {
     dubbo_invoker_t **cands = NULL;
     int n = dubbo_cluster_list(cl, inv, &cands);
     dubbo_invoker_t *chosen =
         n >= 0 ? dubbo_cluster_select(cl, inv, cands, (size_t)n, NULL, 0) : NULL;
-    int rc = 0;
     if (!chosen) {
         char why[600];
         snprintf(why, sizeof(why), "%s", dubbo_last_error());
         schedule(cl, inv, NULL, why);
-        rc = dubbo__result_empty(r);
+        dubbo_result_t r;
+        dubbo_result_init(&r);
+        done(dubbo__result_empty(&r), &r, user);
     } else {
-        rc = dubbo_cluster_invoke_one(cl, chosen, inv, r);
-        if (dubbo__outcome(rc, r) == DUBBO__OUT_RETRYABLE) {
-            char why[700];
-            snprintf(why, sizeof(why), "on %s: %s", chosen->address, dubbo__result_message(rc, r));
-            schedule(cl, inv, chosen, why);
-            rc = dubbo__result_empty(r);
-        }
+        dubbo__attempt_async(cl, inv, chosen, after, done, user);
     }
     dubbo_invokers_release(cands, n > 0 ? (size_t)n : 0);
-    return rc;
+    return 0;
 }
 
 static int failback_create(dubbo_cluster_t *cl, void **state)
@@ -308,7 +316,7 @@ static void failback_destroy(dubbo_cluster_t *cl, void *state)
 
 const dubbo_cluster_ops_t dubbo__cluster_failback = {
     .name = "failback",
-    .invoke = failback_invoke,
+    .invoke_async = failback_invoke_async,
     .create = failback_create,
     .destroy = failback_destroy,
 };

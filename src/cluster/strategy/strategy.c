@@ -1,6 +1,7 @@
 /* Helpers shared by the cluster strategies: outcome classification, error
  * messages, method parameters, and deep copies of invocations for calls
  * that outlive their caller. */
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -273,4 +274,53 @@ int dubbo__list_or_fail(dubbo_cluster_t *cl, const dubbo_invocation_t *inv,
                                  dubbo_cluster_url(cl)->path, inv->method);
     }
     return n;
+}
+
+/* ---- asynchronous completions ---------------------------------------------------- */
+
+int dubbo__complete_fail(dubbo_done_fn done, void *user, int rc, const char *fmt, ...)
+{
+    char msg[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    dubbo_result_t r;
+    dubbo_result_init(&r);
+    rc = dubbo_result_fail(&r, rc, "%s", msg);
+    done(rc, &r, user);
+    return 0;
+}
+
+typedef struct {
+    dubbo_cluster_t *cl;
+    const dubbo_invocation_t *inv; /* valid until done (the strategy's contract) */
+    dubbo_invoker_t *chosen;       /* referenced */
+    dubbo__after_fn after;
+    dubbo_done_fn done;
+    void *user;
+} attempt_t;
+
+static void attempt_done(int rc, dubbo_result_t *r, void *arg)
+{
+    attempt_t *a = arg;
+    if (a->after) rc = a->after(a->cl, a->inv, a->chosen, rc, r);
+    dubbo_done_fn done = a->done;
+    void *user = a->user;
+    dubbo_invoker_unref(a->chosen);
+    free(a);
+    done(rc, r, user);
+}
+
+int dubbo__attempt_async(dubbo_cluster_t *cl, const dubbo_invocation_t *inv,
+                         dubbo_invoker_t *chosen, dubbo__after_fn after, dubbo_done_fn done,
+                         void *user)
+{
+    attempt_t *a = malloc(sizeof(*a));
+    if (!a)
+        return dubbo__complete_fail(done, user, DUBBO_ENOMEM,
+                                    "cluster: out of memory calling %s on %s", inv->method,
+                                    chosen->address);
+    *a = (attempt_t){cl, inv, dubbo_invoker_ref(chosen), after, done, user};
+    return dubbo_cluster_invoke_one_async(cl, chosen, inv, attempt_done, a);
 }

@@ -7,6 +7,7 @@
 
 #include "dubbo/cluster.h"
 #include "dubbo/rpc.h"
+#include "core/internal.h"
 
 /* The strategies' tables (register.c registers them). */
 extern const dubbo_cluster_ops_t dubbo__cluster_failover, dubbo__cluster_failfast,
@@ -61,5 +62,23 @@ void dubbo__inv_copy_free(dubbo__inv_copy_t *c); /* NULL is fine */
  * references are kept as such). NULL and DUBBO_T_NULL copy to
  * dubbo_v_null(). NULL on failure (message set). */
 dubbo_value_t *dubbo__value_copy(dubbo_arena_t *a, const dubbo_value_t *v);
+
+/* Complete a call at once with a local failure: r gets the message (and
+ * dubbo_last_error()), then done(rc, r, user) runs on this thread.
+ * Returns 0 (the call is complete), for an invoke_async to return. */
+int dubbo__complete_fail(dubbo_done_fn done, void *user, int rc, const char *fmt, ...)
+    DUBBO__PRINTF(4, 5);
+
+/* What a single-attempt strategy does with the attempt's outcome before
+ * the caller gets it (failsafe and failback turn a failure into an empty
+ * success). `chosen` is the provider called. */
+typedef int (*dubbo__after_fn)(dubbo_cluster_t *cl, const dubbo_invocation_t *inv,
+                               dubbo_invoker_t *chosen, int rc, dubbo_result_t *r);
+
+/* One attempt on `chosen` (referenced for the attempt), its outcome through
+ * `after` (NULL: as it is), then done. Returns 0. */
+int dubbo__attempt_async(dubbo_cluster_t *cl, const dubbo_invocation_t *inv,
+                         dubbo_invoker_t *chosen, dubbo__after_fn after, dubbo_done_fn done,
+                         void *user);
 
 #endif

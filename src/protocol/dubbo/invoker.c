@@ -1,6 +1,8 @@
 /* The Dubbo protocol, consumer side: the invoker of one provider, a
  * dubbo_client_t (src/runtime/client.c) made from the provider URL and the
- * reference's consumer settings. The protocol table is in protocol.c. */
+ * reference's consumer settings: invoke_async is dubbo_client_call_async,
+ * invoke (for synchronous filters) dubbo_client_call. The protocol table is
+ * in protocol.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,14 @@
 static int invoke(dubbo_invoker_t *self, const dubbo_invocation_t *inv, dubbo_result_t *r)
 {
     return dubbo_client_call(self->impl, inv, r);
+}
+
+/* The request is encoded before this returns (inv may go); done runs on
+ * the loop thread, never inside. */
+static int invoke_async(dubbo_invoker_t *self, const dubbo_invocation_t *inv, dubbo_done_fn done,
+                        void *user)
+{
+    return dubbo_client_call_async(self->impl, inv, done, user);
 }
 
 static bool available(dubbo_invoker_t *self)
@@ -35,6 +45,7 @@ static const dubbo_invoker_ops_t dubbo_invoker_ops = {
     .available = available,
     .destroy = destroy,
     .connected = connected,
+    .invoke_async = invoke_async,
 };
 
 /* The consumer's setting if it has one, else the provider's. */
