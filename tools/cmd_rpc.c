@@ -46,7 +46,8 @@ static bool parse_int(const char *s, long lo, long hi, long *out)
 /* ---- dubbo demo provider ------------------------------------------------------ */
 
 static const char demo_help[] =
-    "usage: %s provider [--port N] [--host ADDR] [--threads N] [--direct] [--shutdown-timeout MS]\n"
+    "usage: %s provider [--protocol LIST] [--port N] [--host ADDR] [--threads N] [--direct]\n"
+    "          [--shutdown-timeout MS]\n"
     "          [--registry URL]... [--application NAME] [--param KEY=VALUE]... [--config FILE]\n"
     "\n"
     "Serve org.apache.dubbo.demo.DemoService over the Dubbo protocol until SIGTERM or\n"
@@ -56,6 +57,9 @@ static const char demo_help[] =
     "Methods: sayHello(String), echo(Object), whoami(), sleep(int ms), fail(String),\n"
     "attachment(String key), peer(); and com.example.UserService: echo(User).\n"
     "Options:\n"
+    "  --protocol LIST  the protocols this port serves, comma-separated (default\n"
+    "                dubbo): each connection is served by the one that recognises its\n"
+    "                first bytes, and the services register one URL per protocol\n"
     "  --port N      port to listen on (default 20880; 0 picks a free one)\n"
     "  --host ADDR   address to bind (default 0.0.0.0)\n"
     "  --threads N   worker threads (default 200)\n"
@@ -93,7 +97,7 @@ int cli_demo(const char *who, int argc, char **argv)
     size_t nregs = 0;
     const char *config_path = NULL;
     bool port_given = false;
-    const char *host_given = NULL;
+    const char *host_given = NULL, *protocols_given = NULL;
     for (int i = 1; i < argc; i++) {
         long v;
         const char *a = argv[i];
@@ -116,6 +120,9 @@ int cli_demo(const char *who, int argc, char **argv)
         } else if (strcmp(a, "--host") == 0) {
             o.host = val;
             host_given = val;
+        } else if (strcmp(a, "--protocol") == 0) {
+            o.protocols = val;
+            protocols_given = val;
         } else if (strcmp(a, "--threads") == 0) {
             if (!parse_int(val, 1, 10000, &v)) return usage(who, "bad --threads '%s'", val);
             o.threads = (int)v;
@@ -166,12 +173,13 @@ int cli_demo(const char *who, int argc, char **argv)
         }
         if (port_given) o.port = port;
         if (host_given) o.host = host_given;
+        if (protocols_given) o.protocols = protocols_given;
         o.application = dubbo_config_application(cfg);
     }
     dubbo_server_handle_signals();
     dubbo_server_t *s = dubbo_server_new(&o);
     if (!s) {
-        fprintf(stderr, "%s: out of memory\n", who);
+        fprintf(stderr, "%s: %s\n", who, dubbo_last_error());
         dubbo_config_free(cfg);
         return 1;
     }

@@ -199,7 +199,6 @@ dubbo_server_t *dubbo_server_new(const dubbo_server_options_t *opts)
                           "server: protocol \"%s\" lacks a provider hook (detect, cut, on_unit, "
                           "decode, answer, refuse and goaway are all required)",
                           name);
-            DLOG_ERROR("%s", dubbo_last_error());
             free((char *)s->opts.host);
             free((char *)s->opts.application);
             free(s);
@@ -216,7 +215,6 @@ dubbo_server_t *dubbo_server_new(const dubbo_server_options_t *opts)
             else
                 dubbo__seterr(DUBBO_EINVAL, "server: more than %d protocols in \"%s\"",
                               MAX_PROTOCOLS, list);
-            DLOG_ERROR("%s", dubbo_last_error());
             free((char *)s->opts.host);
             free((char *)s->opts.application);
             free(s);
