@@ -35,4 +35,6 @@ fault_filter=()
 [ "${DUBBO_FAULT:-1}" = 0 ] && fault_filter=(-LE fault)
 (cd build/test && ctest --output-on-failure -j"$JOBS" "${fault_filter[@]}" "$@") || status=$?
 (cd build/fuzz && ctest --output-on-failure -j"$JOBS" "$@") || status=$?
+# ThreadSanitizer over the threaded unit tests (its own build tree).
+[ $# -eq 0 ] && { JOBS=$JOBS scripts/tsan.sh || status=$?; }
 exit $status

@@ -1,4 +1,5 @@
 /* Logging and clocks. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -9,7 +10,9 @@
 
 #include "core/log.h"
 
+/* read once from DUBBO_LOG, by whichever thread logs first */
 static int threshold = -1;
+static pthread_once_t threshold_once = PTHREAD_ONCE_INIT;
 
 static int level_from_env(void)
 {
@@ -21,9 +24,14 @@ static int level_from_env(void)
     return DUBBO_LOG_INFO;
 }
 
+static void init_threshold(void)
+{
+    threshold = level_from_env();
+}
+
 void dubbo__log(int level, const char *fmt, ...)
 {
-    if (threshold < 0) threshold = level_from_env();
+    pthread_once(&threshold_once, init_threshold);
     if (level < threshold) return;
     static const char *const tags[] = {"DEBUG", "INFO", "WARN", "ERROR"};
     char line[1024];

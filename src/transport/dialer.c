@@ -37,7 +37,7 @@ struct cconn {
     int port;
     int slot; /* which of a client's `connections` parallel connections */
     char addr[300];
-    int users;    /* pool mutex */
+    int users;    /* pool mutex for changes; read atomically on the loop */
     int releases; /* dubbo__dial_put calls whose loop part has not run (pool mutex) */
     bool listed;  /* in the pool's list (pool mutex) */
     size_t payload;
@@ -233,7 +233,7 @@ int dubbo__dial_send(dubbo__dconn_t *c, const void *bytes, size_t n)
 
 void dubbo__dial_readonly(dubbo__dconn_t *c)
 {
-    c->readonly = true;
+    __atomic_store_n(&c->readonly, true, __ATOMIC_RELAXED);
     DLOG_INFO("provider %s is read-only (shutting down): no new calls go to it", c->addr);
 }
 
@@ -265,7 +265,7 @@ static void on_sock_closed(uv_handle_t *h)
 
 static void schedule_reconnect(struct cconn *c)
 {
-    c->state = C_BACKOFF;
+    __atomic_store_n(&c->state, C_BACKOFF, __ATOMIC_RELAXED);
     c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
     if (c->backoff_ms > BACKOFF_MAX_MS) c->backoff_ms = BACKOFF_MAX_MS;
     uv_timer_start(&c->timer, on_timer, (uint64_t)c->backoff_ms, 0);
@@ -282,7 +282,7 @@ static void conn_lost(struct cconn *c, int err, const char *why)
     c->writing = false;
     c->out.len = 0;
     c->rbuf.len = 0;
-    c->readonly = false;
+    __atomic_store_n(&c->readonly, false, __ATOMIC_RELAXED);
     dubbo__dcall_t *w = c->waiting;
     c->waiting = NULL;
     for (size_t i = 0; i < PENDING_BUCKETS; i++) {
@@ -301,12 +301,14 @@ static void conn_lost(struct cconn *c, int err, const char *why)
                          why);
         w = n;
     }
-    if (c->users > 0 && !c->closed) {
-        c->down = true;
+    if (__atomic_load_n(&c->users, __ATOMIC_RELAXED) > 0 && !c->closed) {
+        __atomic_store_n(&c->down, true, __ATOMIC_RELAXED);
         schedule_reconnect(c);
     } else {
-        c->state = C_IDLE;
-        c->down = false; /* the next user starts afresh: connects on its first call */
+        __atomic_store_n(&c->state, C_IDLE, __ATOMIC_RELAXED);
+        __atomic_store_n(
+            &c->down, false,
+            __ATOMIC_RELAXED); /* the next user starts afresh: connects on its first call */
     }
 }
 
@@ -361,11 +363,11 @@ static void on_connect(uv_connect_t *req, int status)
         conn_lost(c, status == UV_ECONNREFUSED ? -ECONNREFUSED : DUBBO_ECLOSED, why);
         return;
     }
-    c->state = C_CONNECTED;
+    __atomic_store_n(&c->state, C_CONNECTED, __ATOMIC_RELAXED);
     c->backoff_ms = 0;
-    c->readonly = false;
+    __atomic_store_n(&c->readonly, false, __ATOMIC_RELAXED);
     if (c->down) DLOG_INFO("reconnected to %s", c->addr);
-    c->down = false;
+    __atomic_store_n(&c->down, false, __ATOMIC_RELAXED);
     c->last_read = c->last_write = dubbo__now_ms();
     uv_tcp_nodelay(&s->tcp, 1);
     uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read);
@@ -410,7 +412,7 @@ static void connect_to(struct cconn *c, const struct sockaddr *addr)
     s->req.data = s;
     c->handles++;
     c->sock = s;
-    c->state = C_CONNECTING;
+    __atomic_store_n(&c->state, C_CONNECTING, __ATOMIC_RELAXED);
     rc = uv_tcp_connect(&s->req, &s->tcp, addr, on_connect);
     if (rc) conn_lost(c, DUBBO_ECLOSED, uv_strerror(rc));
 }
@@ -429,7 +431,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *ai)
     c->resolving = NULL;
     if (status || !ai) {
         if (ai) uv_freeaddrinfo(ai);
-        c->state = C_IDLE;
+        __atomic_store_n(&c->state, C_IDLE, __ATOMIC_RELAXED);
         conn_lost(c, DUBBO_EINVAL, "cannot resolve the host name");
         return;
     }
@@ -458,10 +460,10 @@ static void conn_connect(struct cconn *c)
     req->data = c;
     struct addrinfo hints = {0};
     hints.ai_socktype = SOCK_STREAM;
-    c->state = C_CONNECTING;
+    __atomic_store_n(&c->state, C_CONNECTING, __ATOMIC_RELAXED);
     if (uv_getaddrinfo(dubbo__loop(), req, on_resolved, c->host, NULL, &hints)) {
         free(req);
-        c->state = C_IDLE;
+        __atomic_store_n(&c->state, C_IDLE, __ATOMIC_RELAXED);
         conn_lost(c, DUBBO_EINVAL, "cannot resolve the host name");
         return;
     }
@@ -473,11 +475,11 @@ static void on_timer(uv_timer_t *t)
 {
     struct cconn *c = t->data;
     if (c->state == C_BACKOFF) {
-        if (c->users > 0) {
+        if (__atomic_load_n(&c->users, __ATOMIC_RELAXED) > 0) {
             conn_connect(c);
         } else {
-            c->state = C_IDLE;
-            c->down = false;
+            __atomic_store_n(&c->state, C_IDLE, __ATOMIC_RELAXED);
+            __atomic_store_n(&c->down, false, __ATOMIC_RELAXED);
         }
         return;
     }
@@ -568,7 +570,7 @@ dubbo__dconn_t *dubbo__dial_get(const dubbo__dial_ops_t *ops, const void *proto,
     for (struct cconn *c = pool; c; c = c->next)
         if (c->port == port && c->slot == slot && c->ops == ops && c->proto == proto &&
             strcmp(c->host, host) == 0 && strcmp(c->name, name) == 0) {
-            c->users++;
+            __atomic_add_fetch(&c->users, 1, __ATOMIC_RELAXED);
             pthread_mutex_unlock(&pool_mu);
             return c;
         }
@@ -583,7 +585,7 @@ dubbo__dconn_t *dubbo__dial_get(const dubbo__dial_ops_t *ops, const void *proto,
         c->name = name;
         c->port = port;
         c->slot = slot;
-        c->users = 1;
+        __atomic_store_n(&c->users, 1, __ATOMIC_RELAXED);
         c->payload = payload;
         c->heartbeat_ms = heartbeat_ms;
         snprintf(c->addr, sizeof(c->addr), "%s:%d", host, port);
@@ -641,7 +643,7 @@ void dubbo__dial_put(dubbo__dconn_t *c)
 {
     if (!c) return;
     pthread_mutex_lock(&pool_mu);
-    c->users--;
+    __atomic_sub_fetch(&c->users, 1, __ATOMIC_RELAXED);
     c->releases++;
     pthread_mutex_unlock(&pool_mu);
     /* From a completion callback (the loop thread) waiting for the loop

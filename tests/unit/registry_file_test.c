@@ -232,8 +232,12 @@ static void on_notify(void *user, const char *category, const char *const *urls,
     }
     c->calls++;
     pthread_mutex_unlock(&c->mu);
-    if (c->unsubscribe_in_callback)
-        c->unsub_rc = c->reg->ops->unsubscribe(c->reg, c->url, on_notify, c);
+    if (c->unsubscribe_in_callback) {
+        int rc = c->reg->ops->unsubscribe(c->reg, c->url, on_notify, c);
+        pthread_mutex_lock(&c->mu);
+        c->unsub_rc = rc;
+        pthread_mutex_unlock(&c->mu);
+    }
     if (c->close_in_callback) {
         c->close_in_callback = false;
         dubbo_registry_close(c->reg);
@@ -510,7 +514,10 @@ TEST(unsubscribe_stops_callbacks)
     CHECK_EQ_INT(cons->ops->subscribe(cons, curl, on_notify, &d), 0);
     CHECK(wait_list(&d, "providers", NULL, 0, 1000) >= 0);
     test_sleep_ms(20);
-    CHECK_EQ_INT(d.unsub_rc, 0);
+    pthread_mutex_lock(&d.mu);
+    int unsub_rc = d.unsub_rc;
+    pthread_mutex_unlock(&d.mu);
+    CHECK_EQ_INT(unsub_rc, 0);
 
     CHECK_EQ_INT(p->ops->reg(p, purl), 0);
     test_sleep_ms(300);

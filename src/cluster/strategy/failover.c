@@ -26,10 +26,10 @@ static int fail_with_summary(dubbo_cluster_t *cl, const dubbo_invocation_t *inv,
 {
     char providers[1024];
     dubbo__addresses(providers, sizeof(providers), tried, ntried);
-    char msg[2400];
+    char msg[4096]; /* every part bounded: a long error is cut, not the rest */
     snprintf(msg, sizeof(msg),
-             "Failed to invoke the method %s in the service %s. Tried %d time%s of the providers "
-             "[%s] (%zu/%zu). Last error is: %s%s%s%s%s",
+             "Failed to invoke the method %.200s in the service %.300s. Tried %d time%s of the "
+             "providers [%.1000s] (%zu/%zu). Last error is: %.600s%s%.600s%s%.600s",
              inv->method, dubbo_cluster_url(cl)->path, attempts, attempts == 1 ? "" : "s",
              providers, ntried, ncands, last, then ? "; then: " : "", then ? then : "",
              strcmp(first, last) ? "; the first error was: " : "",
