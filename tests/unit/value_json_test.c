@@ -1,4 +1,4 @@
-/* Unit tests for typed JSON (src/core/value_json.c): the exact text of every
+/* Unit tests for typed JSON (src/serialize/typed_json.c): the exact text of every
  * form, round trips value -> JSON -> value (including shared and circular
  * references), the js-to-java input conveniences, and the error messages. */
 #include <math.h>
