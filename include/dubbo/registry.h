@@ -96,9 +96,7 @@ char *dubbo_url_encode(const char *s);
 /* The inverse; NULL on a bad escape. malloc'd. */
 char *dubbo_url_decode(const char *s);
 
-/* The IP address other machines reach this one at (first non-loopback
- * IPv4, else 127.0.0.1), as Java's NetUtils.getLocalHost(). Static. */
-const char *dubbo_local_ip(void);
+/* dubbo_local_ip(): include/dubbo/url.h. */
 
 /* The provider URL Java Dubbo registers for a service exported on
  * protocol://ip:port: interface, methods (comma list), version, group,

@@ -48,6 +48,12 @@ const char *dubbo_url_method_param(const dubbo_url_t *u, const char *method, con
 long dubbo_url_method_param_int(const dubbo_url_t *u, const char *method, const char *key,
                                 long def);
 
+/* The IP address other machines reach this one at (DUBBO_IP_TO_REGISTRY,
+ * Java Dubbo's override; else the first non-loopback IPv4; else
+ * 127.0.0.1), as Java's NetUtils.getLocalHost(). A static string, found
+ * once; any thread. */
+const char *dubbo_local_ip(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,9 @@
 /* Dubbo URL parsing. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,4 +218,34 @@ bool dubbo__service_key_match(const char *want, const char *got, bool version)
         p += n + (p[n] == ',');
     }
     return false;
+}
+
+/* ---- the machine's address ---- */
+
+static char local_ip[INET6_ADDRSTRLEN] = "127.0.0.1";
+static pthread_once_t ip_once = PTHREAD_ONCE_INIT;
+
+static void find_ip(void)
+{
+    const char *env = getenv("DUBBO_IP_TO_REGISTRY"); /* Java Dubbo's override */
+    if (env && *env) {
+        snprintf(local_ip, sizeof(local_ip), "%s", env);
+        return;
+    }
+    struct ifaddrs *ifs;
+    if (getifaddrs(&ifs)) return;
+    for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
+        const struct sockaddr_in *a = (const struct sockaddr_in *)i->ifa_addr;
+        if ((ntohl(a->sin_addr.s_addr) >> 24) == 127) continue;
+        inet_ntop(AF_INET, &a->sin_addr, local_ip, sizeof(local_ip));
+        break;
+    }
+    freeifaddrs(ifs);
+}
+
+const char *dubbo_local_ip(void)
+{
+    pthread_once(&ip_once, find_ip);
+    return local_ip;
 }

@@ -2,7 +2,6 @@
  * URL encoding, the local address, the provider/consumer URLs Java Dubbo
  * registers, and the subscriber bookkeeping every registry shares
  * (subscribers.h). */
-#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -118,34 +117,6 @@ char *dubbo_url_encode(const char *s)
 char *dubbo_url_decode(const char *s)
 {
     return dubbo__pct_decode(s, strlen(s), DUBBO__PCT_PLUS | DUBBO__PCT_STRICT);
-}
-
-static char local_ip[INET6_ADDRSTRLEN] = "127.0.0.1";
-static pthread_once_t ip_once = PTHREAD_ONCE_INIT;
-
-static void find_ip(void)
-{
-    const char *env = getenv("DUBBO_IP_TO_REGISTRY"); /* Java Dubbo's override */
-    if (env && *env) {
-        snprintf(local_ip, sizeof(local_ip), "%s", env);
-        return;
-    }
-    struct ifaddrs *ifs;
-    if (getifaddrs(&ifs)) return;
-    for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
-        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
-        const struct sockaddr_in *a = (const struct sockaddr_in *)i->ifa_addr;
-        if ((ntohl(a->sin_addr.s_addr) >> 24) == 127) continue;
-        inet_ntop(AF_INET, &a->sin_addr, local_ip, sizeof(local_ip));
-        break;
-    }
-    freeifaddrs(ifs);
-}
-
-const char *dubbo_local_ip(void)
-{
-    pthread_once(&ip_once, find_ip);
-    return local_ip;
 }
 
 typedef struct {

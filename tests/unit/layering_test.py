@@ -42,9 +42,6 @@ KNOWN = {
     ("src/cluster/cluster.c", "include/dubbo/registry.h"):
         "registry-backed references subscribe from the directory; the spine "
         "moves the registry directory into src/registry/ as a directory plugin",
-    ("src/cluster/router/condition.c", "include/dubbo/registry.h"):
-        "the machine's address (dubbo_local_ip) is declared with the "
-        "registries; it belongs in core/ with the URL",
 }
 
 

@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "dubbo/cluster.h"
-#include "dubbo/registry.h"
 #include "cluster/router/rule_yaml.h"
 #include "core/log.h"
 
