@@ -2,7 +2,8 @@
  * and next tri and rest), used by both sides, registered under
  * DUBBO_EXT_PROTOCOL. The consumer side finds a table by a provider URL's
  * scheme and asks it for an invoker (`refer`). The provider side (the
- * server in src/runtime/server.c) owns sockets, buffers, the memory budget,
+ * server in src/runtime/server.c, on the transport's listener,
+ * src/transport/listener.c) owns sockets, buffers, the memory budget,
  * the worker pool, the service table and the filter chain; a protocol
  * only turns bytes into calls and answers into bytes, without I/O:
  *

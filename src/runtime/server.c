@@ -1,11 +1,13 @@
-/* The provider runtime: accepts connections on the shared event loop, finds
- * which of its protocols each one speaks (include/dubbo/protocol.h), buffers
- * and budgets the units the protocol cuts, runs the calls on a worker pool
- * through the service table, the provider filters and the handler, writes
- * the protocol's answers back coalesced per connection, and shuts down
- * gracefully (the protocol's goaway, stop accepting, go on serving open
- * connections until they are quiet, drain, close). It knows no protocol:
- * the Dubbo protocol is src/protocol/dubbo/protocol.c. */
+/* The provider runtime, the exporter: the public dubbo_server_* API, the
+ * service table (export, announcing in registries), the worker pool, and
+ * the calls: each unit the listener hands over (src/transport/listener.c:
+ * sockets, protocol detection, read buffers, coalesced writes, timeouts)
+ * is refused or queued, decoded by its protocol (include/dubbo/protocol.h),
+ * budgeted (src/transport/budget.c, shared with the listener), looked up,
+ * run through the provider filters and the handler, and answered; and the
+ * graceful shutdown (withdraw, the listener's goaway and grace, drain,
+ * close). It knows no protocol: the Dubbo protocol is
+ * src/protocol/dubbo/protocol.c. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -14,7 +16,6 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <strings.h>
-#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <string.h>
 #include <time.h>
@@ -27,9 +28,16 @@
 #include "core/internal.h"
 #include "core/jvm.h"
 #include "core/log.h"
+#include "transport/budget.h"
+#include "transport/listener.h"
 #include "transport/loop.h"
 #include "runtime/call.h"
 #include "dubbo/registry.h"
+
+_Static_assert((int)DUBBO__DETECT_YES == (int)DUBBO_DETECT_YES &&
+                   (int)DUBBO__DETECT_MORE == (int)DUBBO_DETECT_MORE &&
+                   (int)DUBBO__DETECT_NO == (int)DUBBO_DETECT_NO,
+               "the listener reads detect()'s answers");
 
 /* Room for a unit's header beside the payload limit, in the memory budget. */
 #define UNIT_HEADER_ROOM 64
@@ -47,34 +55,6 @@ static bool same_opt(const char *a, const char *b, bool version)
     return b && strcmp(a, b) == 0;
 }
 
-/* ---- connections --------------------------------------------------------- */
-
-struct sconn {
-    uv_tcp_t tcp;
-    struct dubbo_server *srv;
-    const dubbo_protocol_ops_t *proto; /* NULL until detected from the first bytes */
-    void *pstate;                      /* the protocol's conn_open */
-    struct sconn *prev, *next;
-    atomic_int refs; /* the loop's (until closed) + one per job in flight */
-    bool closing;
-    dubbo_buf_t rbuf;
-    dubbo_buf_t out; /* answers waiting to be written */
-    bool writing;
-    uint64_t last_read;
-    uint64_t accepted_at; /* when the connection came */
-    uint64_t frame_since; /* when the frame now being read began (0: none) */
-    bool served;          /* a whole frame has arrived */
-    size_t admitted;      /* budget bytes held for the frame being read */
-    size_t discard;       /* bytes of a refused frame still to drop unread */
-    char remote[64], local[64];
-};
-
-typedef struct {
-    uv_write_t req;
-    sconn_t *c;
-    dubbo_buf_t data;
-} wreq_t;
-
 typedef struct job {
     struct job *next;
     sconn_t *c;
@@ -89,6 +69,11 @@ static void job_free(job_t *j)
     free(j->own);
     free(j);
 }
+
+typedef struct {
+    job_t *head, *tail;
+    size_t n;
+} batch_t;
 
 typedef struct {
     dubbo_registry_t *reg;
@@ -111,12 +96,10 @@ struct dubbo_server {
     announced_t *announced;
     size_t nannounced;
 
-    uv_tcp_t listener;
+    dubbo__wire_t wires[MAX_PROTOCOLS]; /* protos' connection-facing hooks */
+    dubbo__listener_t *l;               /* from start on */
     bool listening;
     int port;
-    sconn_t *conns;
-    uv_timer_t idle_timer;
-    bool timer_on;
 
     pthread_mutex_t mu; /* queue, counters, state */
     pthread_cond_t work_cv;
@@ -132,15 +115,10 @@ struct dubbo_server {
     bool abandon;        /* ... without running the jobs still queued */
     bool shut;           /* shutdown done */
     atomic_int inflight; /* jobs queued or running */
-    int nconns;          /* open connections (loop thread) */
     /* The memory budget: bytes held by requests in flight (frames being
-     * read, queued bodies, decoded arenas), and what went through since the
-     * last malloc_trim. */
-    atomic_size_t mem;
-    atomic_size_t arriving; /* of mem: frames still arriving (c->admitted) */
-    atomic_size_t writing;  /* of mem: answers being written */
-    atomic_size_t since_trim;
-    atomic_uint_fast64_t last_trim_ms;
+     * read, queued bodies, decoded arenas) and answers being written. */
+    dubbo__budget_t budget;
+    batch_t batch;             /* the jobs of the read being handled (loop thread) */
     dubbo__ratelimit_t log_rl; /* protocol-error warnings */
 };
 
@@ -220,11 +198,24 @@ dubbo_server_t *dubbo_server_new(const dubbo_server_options_t *opts)
             free(s);
             return NULL;
         }
-        if (n) s->protos[s->nprotos++] = proto;
+        if (n) {
+            s->wires[s->nprotos] = (dubbo__wire_t){
+                .proto = proto,
+                .detect = proto->detect,
+                .cut = proto->cut,
+                .refuse = proto->refuse,
+                .goaway = proto->goaway,
+                .conn_open = proto->conn_open,
+                .conn_close = proto->conn_close,
+                .tick = proto->tick,
+            };
+            s->protos[s->nprotos++] = proto;
+        }
         p += n;
         if (*p == ',') p++;
     }
     s->opts.protocols = strdup(list);
+    s->budget.limit = s->opts.memory_budget;
     dubbo__ratelimit_init(&s->log_rl, 10);
     s->port = -1;
     pthread_rwlock_init(&s->svc_lock, NULL);
@@ -481,146 +472,61 @@ int dubbo_server_export(dubbo_server_t *s, const dubbo_service_t *svc)
 }
 
 /* ---- writing (loop thread) ----------------------------------------------- */
-
-static void mem_give(dubbo_server_t *s, size_t n);
-
-/* Answers count against the memory budget from the moment they are handed
- * to their connection until written: out_charge when bytes join c->out (or
- * are handed over from a worker), out_release when written or dropped.
- * `writing` is raised before mem and lowered after it (see
- * mem_take_admitted). */
-static void out_charge(dubbo_server_t *s, size_t n)
-{
-    atomic_fetch_add(&s->writing, n);
-    atomic_fetch_add(&s->mem, n);
-}
-
-static void out_release(dubbo_server_t *s, size_t n)
-{
-    mem_give(s, n);
-    atomic_fetch_sub(&s->writing, n);
-}
-
-static void conn_unref(sconn_t *c)
-{
-    if (atomic_fetch_sub(&c->refs, 1) == 1) {
-        dubbo_buf_destroy(&c->rbuf);
-        if (c->out.len) out_release(c->srv, c->out.len);
-        dubbo_buf_destroy(&c->out);
-        free(c);
-    }
-}
-
 static void conn_unref_task(void *c)
 {
-    conn_unref(c);
+    dubbo__lconn_unref(c);
 }
 
-static void flush(sconn_t *c);
-
-static void on_written(uv_write_t *req, int status)
-{
-    wreq_t *w = (wreq_t *)req;
-    sconn_t *c = w->c;
-    size_t n = w->data.len;
-    dubbo_buf_destroy(&w->data);
-    free(w);
-    out_release(c->srv, n);
-    c->writing = false;
-    if (status == 0 && !c->closing) flush(c);
-    conn_unref(c);
-}
-
-static void flush(sconn_t *c)
-{
-    if (c->writing || c->closing || c->out.len == 0) return;
-    wreq_t *w = malloc(sizeof(*w));
-    if (!w) return;
-    w->c = c;
-    w->data = c->out; /* hand the whole batch over; start a new one */
-    dubbo_buf_init(&c->out, 0);
-    uv_buf_t b = uv_buf_init((char *)w->data.base, (unsigned)w->data.len);
-    atomic_fetch_add(&c->refs, 1);
-    c->writing = true;
-    int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_written);
-    if (rc) {
-        c->writing = false;
-        out_release(c->srv, w->data.len);
-        dubbo_buf_destroy(&w->data);
-        free(w);
-        conn_unref(c);
-    }
-}
-
+/* A protocol's view of its connection (include/dubbo/protocol.h). */
 int dubbo_sconn_send(dubbo_sconn_t *c, const void *bytes, size_t n)
 {
-    if (c->closing) return 0;
-    size_t before = c->out.len;
-    int rc = dubbo_buf_append(&c->out, bytes, n);
-    out_charge(c->srv, c->out.len - before);
-    if (!rc) flush(c);
-    return rc;
+    return dubbo__lconn_send(c, bytes, n);
 }
 
 const char *dubbo_sconn_remote(const dubbo_sconn_t *c)
 {
-    return c->remote;
+    return dubbo__lconn_remote(c);
 }
 
 const char *dubbo_sconn_local(const dubbo_sconn_t *c)
 {
-    return c->local;
+    return dubbo__lconn_local(c);
 }
 
 void *dubbo_sconn_state(const dubbo_sconn_t *c)
 {
-    return c->pstate;
+    return dubbo__lconn_state(c);
 }
 
-/* The connection speaks `proto` from now on (loop thread). */
-static void set_protocol(sconn_t *c, const dubbo_protocol_ops_t *proto)
+/* The connection's protocol table (the wire's proto is one of s->protos). */
+static const dubbo_protocol_ops_t *conn_proto(const sconn_t *c)
 {
-    c->proto = proto;
-    if (proto->conn_open) c->pstate = proto->conn_open(c);
-}
-
-/* The connection's protocol refuses the unit whose first n bytes are p
- * (loop thread). */
-static void refuse_unit(sconn_t *c, const uint8_t *p, size_t n, int status, const char *msg)
-{
-    dubbo_buf_t out;
-    dubbo_buf_init(&out, 0);
-    if (!c->proto->refuse(p, n, status, msg, &out) && out.len)
-        dubbo_sconn_send(c, out.base, out.len);
-    dubbo_buf_destroy(&out);
+    return dubbo__lconn_proto(c);
 }
 
 typedef struct {
+    dubbo_server_t *s;
     sconn_t *c;
     dubbo_unit_t unit; /* the request it answers */
     dubbo_buf_t frame; /* a whole frame, header included */
 } answer_t;
 
-/* Move a whole frame, charged with out_charge, into c->out (adopting its
- * memory when c->out is empty) and start writing; a frame that cannot go
- * (closing connection, no memory) is released. Loop thread. */
-static void queue_answer(sconn_t *c, const dubbo_unit_t *u, dubbo_buf_t *frame)
+/* Hand a whole frame, charged with dubbo__budget_out_charge, to the
+ * connection: framed by its protocol's on_answer, else queued as it is
+ * (dubbo__lconn_write); a frame that cannot go (closing connection, no
+ * memory) is released. Loop thread. */
+static void queue_answer(dubbo_server_t *s, sconn_t *c, const dubbo_unit_t *u, dubbo_buf_t *frame)
 {
-    size_t n = frame->len;
-    if (c->proto->on_answer) {
-        /* the protocol frames it with the connection's state */
-        if (!c->closing) c->proto->on_answer(c->pstate, c, u, frame->base, frame->len);
-        out_release(c->srv, n);
-    } else if (!c->closing && c->out.len == 0) {
-        dubbo_buf_destroy(&c->out);
-        c->out = *frame;
-        dubbo_buf_init(frame, 0);
-        flush(c);
-    } else if (!c->closing && !dubbo_buf_append(&c->out, frame->base, frame->len)) {
-        flush(c);
-    } else {
-        out_release(c->srv, n);
+    const dubbo_protocol_ops_t *proto = conn_proto(c);
+    if (!proto->on_answer) {
+        dubbo__lconn_write(c, frame);
+        return;
     }
+    /* the protocol frames it with the connection's state */
+    size_t n = frame->len;
+    if (!dubbo__lconn_closing(c))
+        proto->on_answer(dubbo__lconn_state(c), c, u, frame->base, frame->len);
+    dubbo__budget_out_release(&s->budget, n);
     dubbo_buf_destroy(frame);
 }
 
@@ -628,66 +534,37 @@ static void answer_on_loop(void *arg)
 {
     answer_t *a = arg;
     sconn_t *c = a->c;
-    queue_answer(c, &a->unit, &a->frame);
+    queue_answer(a->s, c, &a->unit, &a->frame);
     free(a);
-    conn_unref(c);
-}
-
-static void on_conn_closed(uv_handle_t *h)
-{
-    sconn_t *c = h->data;
-    dubbo_server_t *s = c->srv;
-    if (c->prev)
-        c->prev->next = c->next;
-    else if (s->conns == c)
-        s->conns = c->next;
-    if (c->next) c->next->prev = c->prev;
-    s->nconns--;
-    if (c->proto && c->proto->conn_close) c->proto->conn_close(c->pstate);
-    c->pstate = NULL;
-    if (c->admitted) {
-        atomic_fetch_sub(&s->mem, c->admitted);
-        atomic_fetch_sub(&s->arriving, c->admitted);
-    }
-    c->admitted = 0;
-    conn_unref(c);
-}
-
-static void conn_close(sconn_t *c, const char *why)
-{
-    if (c->closing) return;
-    c->closing = true;
-    if (why)
-        dubbo__log_limited(&c->srv->log_rl, "closing connection from %s to %s: %s", c->remote,
-                           c->local, why);
-    uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+    dubbo__lconn_unref(c);
 }
 
 /* ---- dispatch -------------------------------------------------------------- */
 
 /* Hand a whole frame to its connection: directly on the loop thread, else
  * through a loop task. Takes the buffer's memory. */
-static void deliver(sconn_t *c, const dubbo_unit_t *u, dubbo_buf_t *frame)
+static void deliver(dubbo_server_t *s, sconn_t *c, const dubbo_unit_t *u, dubbo_buf_t *frame)
 {
-    out_charge(c->srv, frame->len);
+    dubbo__budget_out_charge(&s->budget, frame->len);
     if (dubbo__on_loop_thread()) {
-        queue_answer(c, u, frame);
+        queue_answer(s, c, u, frame);
         return;
     }
     answer_t *a = malloc(sizeof(*a));
     if (!a) {
-        out_release(c->srv, frame->len);
+        dubbo__budget_out_release(&s->budget, frame->len);
         dubbo_buf_destroy(frame);
         return;
     }
     a->frame = *frame;
+    a->s = s;
     a->c = c;
     a->unit = *u;
-    atomic_fetch_add(&c->refs, 1);
+    dubbo__lconn_ref(c);
     if (dubbo__loop_post(answer_on_loop, a)) {
-        out_release(c->srv, a->frame.len);
+        dubbo__budget_out_release(&s->budget, a->frame.len);
         dubbo_buf_destroy(&a->frame);
-        conn_unref(c);
+        dubbo__lconn_unref(c);
         free(a);
     }
 }
@@ -699,11 +576,12 @@ static void write_answer(dubbo_call_t *call)
     dubbo_buf_init(&out, 0);
     if (call->proto->answer(call, call->srv->opts.payload, &out)) {
         DLOG_ERROR("cannot write the answer of %s.%s to %s: %s", call->service ? call->service : "",
-                   call->method ? call->method : "", call->c->remote, dubbo_last_error());
+                   call->method ? call->method : "", dubbo__lconn_remote(call->c),
+                   dubbo_last_error());
         dubbo_buf_destroy(&out);
         return;
     }
-    deliver(call->c, &call->unit, &out);
+    deliver(call->srv, call->c, &call->unit, &out);
 }
 
 static const char *att_str(const dubbo_value_t *att, const char *key)
@@ -725,59 +603,6 @@ static void arena_key_free(void *a)
 static void arena_key_init(void)
 {
     pthread_key_create(&arena_key, arena_key_free);
-}
-
-/* ---- the memory budget -------------------------------------------------------- */
-
-/* Take n bytes of the budget, or false when they do not fit; when nothing
- * is held, n may go over, so that one frame of the largest size allowed
- * always gets through. */
-static bool mem_take(dubbo_server_t *s, size_t n)
-{
-    size_t cur = atomic_load(&s->mem);
-    do {
-        if (cur + n > s->opts.memory_budget && cur > 0) return false;
-    } while (!atomic_compare_exchange_weak(&s->mem, &cur, cur + n));
-    return true;
-}
-
-/* Take n bytes for decoding a request that already holds `own` bytes (its
- * whole frame). Frames still arriving and answers being written do not stop
- * it: when it is the only request admitted, it goes over the budget, so a
- * burst of large requests serves at least one instead of refusing them all.
- * At most one request at a time goes over this way. (arriving and writing
- * are raised before mem and lowered after it, so a race errs towards
- * letting the request through.) */
-static bool mem_take_admitted(dubbo_server_t *s, size_t n, size_t own)
-{
-    size_t cur = atomic_load(&s->mem);
-    do {
-        size_t others = atomic_load(&s->arriving) + atomic_load(&s->writing);
-        if (cur + n > s->opts.memory_budget && cur > own + others) return false;
-    } while (!atomic_compare_exchange_weak(&s->mem, &cur, cur + n));
-    return true;
-}
-
-/* Give n bytes back; after a burst, hand freed heap back to the system
- * (glibc keeps it otherwise), at most once a second. */
-static void mem_give(dubbo_server_t *s, size_t n)
-{
-    if (!n) return;
-    atomic_fetch_sub(&s->mem, n);
-    size_t burst = atomic_fetch_add(&s->since_trim, n) + n;
-    if (burst < ((size_t)8 << 20) || atomic_load(&s->mem) > ((size_t)1 << 20)) return;
-    uint64_t now = dubbo__now_ms(), last = atomic_load(&s->last_trim_ms);
-    if (now - last < 1000 || !atomic_compare_exchange_strong(&s->last_trim_ms, &last, now)) return;
-    atomic_store(&s->since_trim, 0);
-    malloc_trim(0);
-}
-
-static void overload_message(dubbo_server_t *s, sconn_t *c, size_t want, char *msg, size_t cap)
-{
-    snprintf(msg, cap,
-             "Server side(%s) memory budget exhausted: a request of %zu bytes does not fit, "
-             "%zu of %zu bytes held by requests in flight",
-             c->local, want, atomic_load(&s->mem), s->opts.memory_budget);
 }
 
 static dubbo_arena_t *call_arena(size_t limit)
@@ -805,7 +630,7 @@ static void run_job(dubbo_server_t *s, sconn_t *c, const dubbo_unit_t *u, size_t
     dubbo_call_t call = {0};
     call.srv = s;
     call.c = c;
-    call.proto = c->proto;
+    call.proto = conn_proto(c);
     call.unit = *u;
     call.status = DUBBO_STATUS_OK;
     call.arena = call_arena(s->opts.payload * 8 + ((size_t)1 << 20));
@@ -819,10 +644,12 @@ static void run_job(dubbo_server_t *s, sconn_t *c, const dubbo_unit_t *u, size_t
      * went on to double it with their answers. */
     size_t decoded = dubbo_arena_used(call.arena);
     size_t hold = decoded * 3;
-    if (!rc && decoded > ((size_t)64 << 10) && !mem_take_admitted(s, hold, charged)) {
-        overload_message(s, c, decoded, msg, sizeof(msg));
+    if (!rc && decoded > ((size_t)64 << 10) &&
+        !dubbo__budget_take_admitted(&s->budget, hold, charged)) {
+        dubbo__budget_overload_message(&s->budget, dubbo__lconn_local(c), decoded, msg,
+                                       sizeof(msg));
         dubbo__log_limited(&s->log_rl, "request %llu from %s refused: %s",
-                           (unsigned long long)u->id, c->remote, msg);
+                           (unsigned long long)u->id, dubbo__lconn_remote(c), msg);
         call.status = DUBBO_STATUS_SERVER_THREADPOOL_EXHAUSTED;
         call.error = msg;
         write_answer(&call);
@@ -834,12 +661,12 @@ static void run_job(dubbo_server_t *s, sconn_t *c, const dubbo_unit_t *u, size_t
         /* the values live in the arena now: the unit is no longer needed */
         free(j->own);
         j->own = NULL;
-        mem_give(s, j->charged);
+        dubbo__budget_give(&s->budget, j->charged);
         j->charged = 0;
     }
     if (rc) {
         dubbo__log_limited(&s->log_rl, "bad request %llu from %s: %s", (unsigned long long)u->id,
-                           c->remote, dubbo_last_error());
+                           dubbo__lconn_remote(c), dubbo_last_error());
         snprintf(msg, sizeof(msg), "Fail to decode request due to: %s", dubbo_last_error());
         call.status = DUBBO_STATUS_BAD_REQUEST;
         call.error = msg;
@@ -866,13 +693,14 @@ static void run_job(dubbo_server_t *s, sconn_t *c, const dubbo_unit_t *u, size_t
                  "Not found exported service: %s%s%s%s%s in this provider, may be version or "
                  "group mismatch, channel: consumer: %s --> provider: %s, message: %s.%s",
                  group && *group ? group : "", group && *group ? "/" : "", path,
-                 no_version(version) ? "" : ":", no_version(version) ? "" : version, c->remote,
-                 c->local, path, call.method ? call.method : "");
+                 no_version(version) ? "" : ":", no_version(version) ? "" : version,
+                 dubbo__lconn_remote(c), dubbo__lconn_local(c), path,
+                 call.method ? call.method : "");
         call.status = DUBBO_STATUS_SERVICE_NOT_FOUND;
         call.error = msg;
         write_answer(&call);
         release_arena(call.arena);
-        mem_give(s, hold);
+        dubbo__budget_give(&s->budget, hold);
         return;
     }
     /* $echo and generic $invoke are provider filters (src/filter/echo.c,
@@ -889,12 +717,12 @@ static void run_job(dubbo_server_t *s, sconn_t *c, const dubbo_unit_t *u, size_t
     size_t made = dubbo_arena_used(call.arena) - before;
     made = made > 2 * decoded ? made - 2 * decoded : 0;
     if (made > ((size_t)64 << 10))
-        atomic_fetch_add(&s->mem, made);
+        atomic_fetch_add(&s->budget.mem, made);
     else
         made = 0;
     write_answer(&call);
     release_arena(call.arena);
-    mem_give(s, hold + made);
+    dubbo__budget_give(&s->budget, hold + made);
 }
 
 static void *worker_main(void *arg)
@@ -925,7 +753,7 @@ static void *worker_main(void *arg)
         sconn_t *c = j->c;
         size_t charged = j->charged;
         job_free(j);
-        mem_give(s, charged);
+        dubbo__budget_give(&s->budget, charged);
         dubbo__loop_post(conn_unref_task, c);
 
         pthread_mutex_lock(&s->mu);
@@ -935,72 +763,29 @@ static void *worker_main(void *arg)
     }
 }
 
-/* ---- reading (loop thread) -------------------------------------------------- */
-
-/* Reads land in a buffer of the loop thread's own while a connection has no
- * partial frame: whole frames are handled from it, and only the bytes of an
- * unfinished frame are copied into the connection's buffer. An idle or
- * slow connection so holds only what it has sent (1,000 slowloris clients
- * held 64 KiB each before). */
-#define SCRATCH_LEN 65536
-static _Thread_local uint8_t *loop_scratch;
-
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
-{
-    sconn_t *c = h->data;
-    (void)hint;
-    if (!c->rbuf.len) {
-        if (!loop_scratch) loop_scratch = malloc(SCRATCH_LEN);
-        if (loop_scratch) {
-            *buf = uv_buf_init((char *)loop_scratch, SCRATCH_LEN);
-            return;
-        }
-    }
-    /* A unit whose header is here gets its whole size at once (the header
-     * was checked against the payload limit): no copies while it grows. */
-    size_t want = 65536, total = 0;
-    if (c->proto && c->proto->cut(c->rbuf.base, c->rbuf.len, c->srv->opts.payload, &total) == 0 &&
-        total > c->rbuf.len && total - c->rbuf.len > want)
-        want = total - c->rbuf.len;
-    if (c->rbuf.cap - c->rbuf.len < want) {
-        uint8_t *q = realloc(c->rbuf.base, c->rbuf.len + want);
-        if (!q) {
-            *buf = uv_buf_init(NULL, 0);
-            return;
-        }
-        c->rbuf.base = q;
-        c->rbuf.cap = c->rbuf.len + want;
-    }
-    *buf = uv_buf_init((char *)c->rbuf.base + c->rbuf.len, (unsigned)(c->rbuf.cap - c->rbuf.len));
-}
-
-typedef struct {
-    job_t *head, *tail;
-    size_t n;
-} batch_t;
-
-/* One whole unit of `len` bytes. `charged`: budget bytes already held for
- * it (taken as its bytes arrived), which the job takes over or this gives
- * back. `*own`: a malloc'ed read buffer holding the unit, which a queued job
- * takes over instead of copying the payload (*own set to NULL then), or
- * NULL. */
-static void handle_unit(sconn_t *c, const uint8_t *p, size_t len, batch_t *batch, size_t charged,
+/* One whole unit of `len` bytes (the listener's unit hook, loop thread).
+ * `charged`: budget bytes already held for it (taken as its bytes
+ * arrived), which the job takes over or this gives back. `*own`: a
+ * malloc'ed read buffer holding the unit, which a queued job takes over
+ * instead of copying the payload (*own set to NULL then), or NULL. */
+static void handle_unit(void *user, sconn_t *c, const uint8_t *p, size_t len, size_t charged,
                         uint8_t **own)
 {
-    dubbo_server_t *s = c->srv;
-    c->served = true;
+    dubbo_server_t *s = user;
+    batch_t *batch = &s->batch;
     dubbo_unit_t u = {0};
-    if (!c->proto->on_unit(c, p, len, &u)) { /* the protocol dealt with it */
-        mem_give(s, charged);
+    if (!conn_proto(c)->on_unit(c, p, len, &u)) { /* the protocol dealt with it */
+        dubbo__budget_give(&s->budget, charged);
         return;
     }
     if (!charged) {
-        if (!mem_take(s, len)) {
+        if (!dubbo__budget_take(&s->budget, len)) {
             char msg[256];
-            overload_message(s, c, len, msg, sizeof(msg));
+            dubbo__budget_overload_message(&s->budget, dubbo__lconn_local(c), len, msg,
+                                           sizeof(msg));
             dubbo__log_limited(&s->log_rl, "request %llu from %s refused: %s",
-                               (unsigned long long)u.id, c->remote, msg);
-            refuse_unit(c, p, len, DUBBO_STATUS_SERVER_THREADPOOL_EXHAUSTED, msg);
+                               (unsigned long long)u.id, dubbo__lconn_remote(c), msg);
+            dubbo__lconn_refuse(c, p, len, DUBBO_STATUS_SERVER_THREADPOOL_EXHAUSTED, msg);
             return;
         }
         charged = len;
@@ -1016,20 +801,20 @@ static void handle_unit(sconn_t *c, const uint8_t *p, size_t len, batch_t *batch
         snprintf(msg, sizeof(msg),
                  "Server side(%s) thread pool is exhausted, detail msg: %d threads busy, %d "
                  "requests queued",
-                 c->local, s->opts.threads, s->opts.queue);
-        refuse_unit(c, p, len, DUBBO_STATUS_SERVER_THREADPOOL_EXHAUSTED, msg);
-        mem_give(s, charged);
+                 dubbo__lconn_local(c), s->opts.threads, s->opts.queue);
+        dubbo__lconn_refuse(c, p, len, DUBBO_STATUS_SERVER_THREADPOOL_EXHAUSTED, msg);
+        dubbo__budget_give(&s->budget, charged);
         return;
     }
     if (s->opts.direct) {
         /* Java's dispatcher=direct: the handler runs here, on the loop. */
         run_job(s, c, &u, charged, NULL);
-        mem_give(s, charged);
+        dubbo__budget_give(&s->budget, charged);
         return;
     }
     job_t *j = malloc(sizeof(*j) + (*own ? 0 : u.payload_len));
     if (!j) {
-        mem_give(s, charged);
+        dubbo__budget_give(&s->budget, charged);
         return;
     }
     j->charged = charged;
@@ -1042,7 +827,7 @@ static void handle_unit(sconn_t *c, const uint8_t *p, size_t len, batch_t *batch
         memcpy(j->copy, u.payload, u.payload_len);
         j->unit.payload = j->copy;
     }
-    atomic_fetch_add(&c->refs, 1);
+    dubbo__lconn_ref(c);
     atomic_fetch_add(&s->inflight, 1);
     /* Queued in a batch: one lock and one wakeup per read, not per request. */
     if (batch->tail)
@@ -1098,250 +883,6 @@ static void enqueue_batch(dubbo_server_t *s, batch_t *batch)
     batch->head = batch->tail = NULL;
     batch->n = 0;
 }
-
-/* Which of the server's protocols this connection speaks, from its first
- * bytes: 1 found (c->proto set), 0 more bytes needed, -1 none (closed). */
-static int detect_protocol(sconn_t *c, const uint8_t *p, size_t n)
-{
-    dubbo_server_t *s = c->srv;
-    bool maybe = false;
-    for (size_t i = 0; i < s->nprotos; i++) {
-        int d = s->protos[i]->detect(p, n);
-        if (d == DUBBO_DETECT_YES) {
-            set_protocol(c, s->protos[i]);
-            return 1;
-        }
-        if (d == DUBBO_DETECT_MORE) maybe = true;
-    }
-    if (maybe) return 0;
-    char why[200];
-    int w = snprintf(why, sizeof(why), "no protocol of \"%s\" speaks what it sent (first bytes",
-                     s->opts.protocols);
-    for (size_t i = 0; i < n && i < 8 && w > 0 && (size_t)w < sizeof(why) - 4; i++)
-        w += snprintf(why + w, sizeof(why) - (size_t)w, " %02x", p[i]);
-    snprintf(why + w, sizeof(why) - (size_t)w, ")");
-    conn_close(c, why);
-    return -1;
-}
-
-/* A unit this large that fills the connection's buffer is handed to its
- * job with the buffer, not copied. */
-#define STEAL_MIN ((size_t)64 << 10)
-
-static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
-{
-    sconn_t *c = st->data;
-    dubbo_server_t *s = c->srv;
-    if (n < 0) {
-        conn_close(c, n == UV_EOF ? NULL : uv_strerror((int)n));
-        return;
-    }
-    if (n == 0) return;
-    /* data: the loop's scratch buffer (the connection had nothing pending)
-     * or the connection's own buffer */
-    bool scratch = buf->base == (char *)loop_scratch;
-    uint8_t *data;
-    size_t len;
-    if (scratch) {
-        data = loop_scratch;
-        len = (size_t)n;
-    } else {
-        c->rbuf.len += (size_t)n;
-        data = c->rbuf.base;
-        len = c->rbuf.len;
-    }
-    c->last_read = dubbo__now_ms();
-    size_t off = 0;
-    batch_t batch = {NULL, NULL, 0};
-    while (!c->closing) {
-        if (c->discard) {
-            /* the rest of a refused frame: dropped as it arrives */
-            size_t drop = len - off < c->discard ? len - off : c->discard;
-            off += drop;
-            c->discard -= drop;
-            if (c->discard) break;
-            continue;
-        }
-        if (!c->proto && detect_protocol(c, data + off, len - off) <= 0) break;
-        size_t total = 0;
-        int64_t r = c->proto->cut(data + off, len - off, s->opts.payload, &total);
-        if (r < 0) {
-            /* Requests before the garbage still get their answers. */
-            enqueue_batch(s, &batch);
-            conn_close(c, dubbo_last_error());
-            return;
-        }
-        /* The budget counts the bytes a unit really holds, as they arrive
-         * (a header announcing 8 MiB holds 16 bytes, so clients that send a
-         * header and stall cannot reserve what they never send). A unit
-         * whose bytes no longer fit is refused (the protocol answers it
-         * with status 100), its bytes given back and the rest of it
-         * dropped as it arrives. */
-        size_t have = r > 0 ? (size_t)r : len - off;
-        const uint8_t *h = data + off;
-        if (r == 0 && !total) break; /* a few bytes of a header: not counted */
-        if (r > 0) total = (size_t)r;
-        /* counted as arriving first, so a decode never sees them in mem alone */
-        size_t more = have > c->admitted ? have - c->admitted : 0;
-        if (more) atomic_fetch_add(&s->arriving, more);
-        if (more && !mem_take(s, more)) {
-            atomic_fetch_sub(&s->arriving, more);
-            char msg[256];
-            overload_message(s, c, total, msg, sizeof(msg));
-            dubbo__log_limited(&s->log_rl, "a request of %zu bytes from %s refused: %s", total,
-                               c->remote, msg);
-            refuse_unit(c, h, have, DUBBO_STATUS_SERVER_THREADPOOL_EXHAUSTED, msg);
-            atomic_fetch_sub(&s->mem, c->admitted);
-            atomic_fetch_sub(&s->arriving, c->admitted);
-            c->admitted = 0;
-            off += have;
-            c->discard = total > have ? total - have : 0;
-            continue;
-        }
-        c->admitted += more;
-        if (r == 0) break;
-        size_t charged = c->admitted;
-        atomic_fetch_sub(&s->arriving, charged);
-        c->admitted = 0;
-        uint8_t *own = NULL;
-        if (!scratch && off == 0 && (size_t)r >= STEAL_MIN) {
-            /* the job takes the buffer over; what follows the frame moves
-             * to a new one */
-            own = c->rbuf.base;
-            dubbo_buf_init(&c->rbuf, 0);
-            if (len > (size_t)r && dubbo_buf_append(&c->rbuf, data + r, len - (size_t)r)) {
-                free(own);
-                enqueue_batch(s, &batch);
-                conn_close(c, "out of memory");
-                return;
-            }
-            handle_unit(c, h, (size_t)r, &batch, charged, &own);
-            free(own); /* still ours unless a job took it */
-            data = c->rbuf.base;
-            len = c->rbuf.len;
-            off = 0;
-            if (!len) break;
-            continue;
-        }
-        handle_unit(c, h, (size_t)r, &batch, charged, &own);
-        off += (size_t)r;
-    }
-    enqueue_batch(s, &batch);
-    if (scratch) {
-        /* keep what belongs to the next frame */
-        if (off < len && !c->closing && dubbo_buf_append(&c->rbuf, data + off, len - off))
-            conn_close(c, "out of memory");
-    } else {
-        dubbo_buf_consume(&c->rbuf, off);
-    }
-    /* the time a partial frame has been arriving for (read_timeout_ms) */
-    if (!c->rbuf.len && !c->discard)
-        c->frame_since = 0;
-    else if (!c->frame_since || off)
-        c->frame_since = c->last_read;
-    /* a buffer grown for a large frame goes back once that frame is done */
-    if (!c->rbuf.len && c->rbuf.cap) {
-        dubbo_buf_destroy(&c->rbuf);
-        dubbo_buf_init(&c->rbuf, 0);
-    }
-}
-
-static void addr_str(const struct sockaddr_storage *ss, char *out, size_t n)
-{
-    char host[INET6_ADDRSTRLEN] = "?";
-    int port = 0;
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-        uv_ip4_name(a, host, sizeof(host));
-        port = ntohs(a->sin_port);
-    } else if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-        uv_ip6_name(a, host, sizeof(host));
-        port = ntohs(a->sin6_port);
-    }
-    snprintf(out, n, "%s:%d", host, port);
-}
-
-static void on_connection(uv_stream_t *server, int status)
-{
-    dubbo_server_t *s = server->data;
-    if (status < 0) {
-        DLOG_WARN("accept on port %d failed: %s", s->port, uv_strerror(status));
-        return;
-    }
-    sconn_t *c = calloc(1, sizeof(*c));
-    if (!c) return;
-    c->srv = s;
-    /* One protocol: it judges the first bytes itself (and names what is
-     * wrong with them); several: detect_protocol picks one. */
-    if (s->nprotos == 1) set_protocol(c, s->protos[0]);
-    atomic_init(&c->refs, 1);
-    dubbo_buf_init(&c->rbuf, 0);
-    dubbo_buf_init(&c->out, 0);
-    uv_tcp_init(server->loop, &c->tcp);
-    c->tcp.data = c;
-    if (uv_accept(server, (uv_stream_t *)&c->tcp)) {
-        uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
-        return;
-    }
-    uv_tcp_nodelay(&c->tcp, 1);
-    struct sockaddr_storage ss;
-    int len = sizeof(ss);
-    if (!uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len))
-        addr_str(&ss, c->remote, sizeof(c->remote));
-    len = sizeof(ss);
-    if (!uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len))
-        addr_str(&ss, c->local, sizeof(c->local));
-    c->last_read = c->accepted_at = dubbo__now_ms();
-    c->next = s->conns;
-    if (s->conns) s->conns->prev = c;
-    s->conns = c;
-    s->nconns++;
-    if (s->opts.accepts > 0 && s->nconns > s->opts.accepts) {
-        char why[128];
-        snprintf(why, sizeof(why), "the server has its %d connections (accepts=%d)",
-                 s->opts.accepts, s->opts.accepts);
-        conn_close(c, why);
-        return;
-    }
-    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-}
-
-/* Every connection against its limits: silent past 3 x heartbeat, a frame
- * taking longer than read_timeout_ms, no first frame within
- * first_request_timeout_ms. */
-static void on_idle_timer(uv_timer_t *t)
-{
-    dubbo_server_t *s = t->data;
-    uint64_t now = dubbo__now_ms(), limit = (uint64_t)s->opts.heartbeat_ms * 3;
-    uint64_t first = s->opts.first_request_timeout_ms > 0
-                         ? (uint64_t)s->opts.first_request_timeout_ms
-                         : (uint64_t)s->opts.heartbeat_ms * 2;
-    for (sconn_t *c = s->conns; c; c = c->next) {
-        if (c->closing) continue;
-        char why[160];
-        if (now - c->last_read > limit) {
-            snprintf(why, sizeof(why), "no data for %llu ms (idle limit %llu ms)",
-                     (unsigned long long)(now - c->last_read), (unsigned long long)limit);
-        } else if (c->frame_since && now - c->frame_since > (uint64_t)s->opts.read_timeout_ms) {
-            snprintf(why, sizeof(why),
-                     "a frame still incomplete after %llu ms (%zu bytes so far; read timeout %d "
-                     "ms)",
-                     (unsigned long long)(now - c->frame_since), c->rbuf.len,
-                     s->opts.read_timeout_ms);
-        } else if (!c->served && now - c->accepted_at > first) {
-            snprintf(why, sizeof(why), "no whole frame in the %llu ms since it connected",
-                     (unsigned long long)first);
-        } else {
-            continue;
-        }
-        conn_close(c, why);
-    }
-    for (sconn_t *c = s->conns; c; c = c->next)
-        if (!c->closing && c->proto && c->proto->tick) c->proto->tick(c->pstate, c, now);
-    dubbo__ratelimit_flush(&s->log_rl);
-}
-
 /* ---- start / shutdown ------------------------------------------------------- */
 
 typedef struct {
@@ -1349,40 +890,41 @@ typedef struct {
     int rc;
 } start_t;
 
+/* The end of a read: queue its jobs (the listener's read_end hook). */
+static void read_end(void *user)
+{
+    dubbo_server_t *s = user;
+    enqueue_batch(s, &s->batch);
+}
+
 static void start_on_loop(void *arg)
 {
     start_t *st = arg;
     dubbo_server_t *s = st->s;
-    uv_loop_t *loop = dubbo__loop();
-    struct sockaddr_storage addr;
-    int rc = uv_ip4_addr(s->opts.host, s->opts.port, (struct sockaddr_in *)&addr);
-    if (rc) rc = uv_ip6_addr(s->opts.host, s->opts.port, (struct sockaddr_in6 *)&addr);
-    if (rc) {
-        st->rc = dubbo__seterr(DUBBO_EINVAL, "server: bad listen address \"%s\"", s->opts.host);
+    dubbo__listen_cfg_t cfg = {
+        .host = s->opts.host,
+        .port = s->opts.port,
+        .payload = s->opts.payload,
+        .heartbeat_ms = s->opts.heartbeat_ms,
+        .read_timeout_ms = s->opts.read_timeout_ms,
+        .first_request_timeout_ms = s->opts.first_request_timeout_ms,
+        .accepts = s->opts.accepts,
+        .protocols = s->opts.protocols,
+        .wires = s->wires,
+        .nwires = s->nprotos,
+        .budget = &s->budget,
+        .log_rl = &s->log_rl,
+        .overload_status = DUBBO_STATUS_SERVER_THREADPOOL_EXHAUSTED,
+        .unit = handle_unit,
+        .read_end = read_end,
+        .user = s,
+    };
+    if (!(s->l = dubbo__listener_new(&cfg))) {
+        st->rc = dubbo__last_code();
         return;
     }
-    uv_tcp_init(loop, &s->listener);
-    s->listener.data = s;
-    if ((rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0)) == 0)
-        rc = uv_listen((uv_stream_t *)&s->listener, 1024, on_connection);
-    if (rc) {
-        st->rc = dubbo__seterr(rc, "server: cannot listen on %s:%d: %s", s->opts.host, s->opts.port,
-                               uv_strerror(rc));
-        uv_close((uv_handle_t *)&s->listener, NULL);
-        return;
-    }
-    struct sockaddr_storage bound;
-    int len = sizeof(bound);
-    uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &len);
-    s->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+    s->port = dubbo__listener_port(s->l);
     s->listening = true;
-    uv_timer_init(loop, &s->idle_timer);
-    s->idle_timer.data = s;
-    uint64_t every = (uint64_t)s->opts.heartbeat_ms / 2;
-    if (every > 1000) every = 1000; /* read and first-request timeouts are checked here too */
-    if (!every) every = 1;
-    uv_timer_start(&s->idle_timer, on_idle_timer, every, every);
-    s->timer_on = true;
     st->rc = 0;
 }
 
@@ -1455,32 +997,14 @@ int dubbo_server_port(const dubbo_server_t *s)
 static void readonly_on_loop(void *arg)
 {
     dubbo_server_t *s = arg;
-    int n = 0;
-    for (sconn_t *c = s->conns; c; c = c->next) {
-        if (!c->proto || c->closing) continue;
-        dubbo_buf_t out;
-        dubbo_buf_init(&out, 0);
-        /* the protocol's goaway: Dubbo's readonly event */
-        if (!c->proto->goaway(&out) && !dubbo_sconn_send(c, out.base, out.len)) n++;
-        dubbo_buf_destroy(&out);
-    }
-    if (s->listening) {
-        uv_close((uv_handle_t *)&s->listener, NULL);
-        s->listening = false;
-    }
-    DLOG_INFO("shutdown: sent readonly to %d consumer connection(s), stopped accepting on port %d",
-              n, s->port);
+    dubbo__listener_goaway(s->l);
+    s->listening = false;
 }
 
 static void close_all_on_loop(void *arg)
 {
     dubbo_server_t *s = arg;
-    for (sconn_t *c = s->conns; c; c = c->next)
-        conn_close(c, NULL);
-    if (s->timer_on) {
-        uv_close((uv_handle_t *)&s->idle_timer, NULL);
-        s->timer_on = false;
-    }
+    if (s->l) dubbo__listener_close_all(s->l);
 }
 
 static void nothing(void *arg)
@@ -1506,25 +1030,7 @@ typedef struct {
 static void grace_on_loop(void *arg)
 {
     grace_t *g = arg;
-    uint64_t now = dubbo__now_ms();
-    g->open = 0;
-    for (sconn_t *c = g->s->conns; c; c = c->next) {
-        if (c->closing) continue;
-        uint64_t last = c->last_read > g->since ? c->last_read : g->since;
-        /* refs: the loop's own, plus one per job, answer or write in flight */
-        bool done = atomic_load(&c->refs) == 1 && !c->writing && c->out.len == 0 &&
-                    c->rbuf.len == 0 && !c->discard;
-        /* nor bytes that arrived and were not read yet */
-        uv_os_fd_t fd;
-        int unread = 0;
-        if (done && uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 &&
-            ioctl(fd, FIONREAD, &unread) == 0)
-            done = unread == 0;
-        if (done && now - last >= g->quiet_ms)
-            conn_close(c, NULL);
-        else
-            g->open++;
-    }
+    g->open = dubbo__listener_grace(g->s->l, g->since, g->quiet_ms);
 }
 
 int dubbo_server_shutdown(dubbo_server_t *s)
@@ -1540,7 +1046,7 @@ int dubbo_server_shutdown(dubbo_server_t *s)
     struct timespec dl;
     dubbo__deadline(&dl, CLOCK_REALTIME, (uint64_t)s->opts.shutdown_timeout_ms);
     uint64_t t0 = dubbo__now_ms(), limit = (uint64_t)s->opts.shutdown_timeout_ms;
-    if (s->listening || s->timer_on) {
+    if (s->l) {
         dubbo__loop_run_sync(readonly_on_loop, s);
         grace_t g = {s, dubbo__now_ms(), limit < SHUTDOWN_QUIET_MS ? limit : SHUTDOWN_QUIET_MS, 0};
         while (!dubbo__loop_run_sync(grace_on_loop, &g) && g.open > 0 &&
@@ -1580,7 +1086,7 @@ int dubbo_server_shutdown(dubbo_server_t *s)
     while (j) {
         job_t *n = j->next;
         dubbo__loop_post(conn_unref_task, j->c);
-        atomic_fetch_sub(&s->mem, j->charged);
+        atomic_fetch_sub(&s->budget.mem, j->charged);
         job_free(j);
         j = n;
     }
@@ -1612,6 +1118,7 @@ void dubbo_server_free(dubbo_server_t *s)
     }
     free(s->services);
     free(s->threads);
+    dubbo__listener_free(s->l);
     free((char *)s->opts.host);
     free((char *)s->opts.application);
     free((char *)s->opts.protocols);
@@ -1716,12 +1223,12 @@ const char *dubbo_call_attachment(const dubbo_call_t *call, const char *key)
 
 const char *dubbo_call_remote(const dubbo_call_t *call)
 {
-    return call->c->remote;
+    return dubbo__lconn_remote(call->c);
 }
 
 const char *dubbo_call_local(const dubbo_call_t *call)
 {
-    return call->c->local;
+    return dubbo__lconn_local(call->c);
 }
 
 dubbo_arena_t *dubbo_call_arena(dubbo_call_t *call)

@@ -1,0 +1,618 @@
+/* The provider's listening socket and its connections, for any protocol
+ * (listener.h): accept, protocol detection, read buffers, the memory
+ * budget as units arrive, coalesced writes, timeouts, goaway and grace.
+ * It knows no protocol (the dubbo__wire_t hooks) and no service (the
+ * exporter's unit hook). Loop thread, but for what listener.h says. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <uv.h>
+
+#include "dubbo/error.h"
+#include "core/internal.h"
+#include "core/log.h"
+#include "transport/budget.h"
+#include "transport/listener.h"
+#include "transport/loop.h"
+
+typedef struct sconn sconn_t;
+
+struct dubbo__listener {
+    dubbo__listen_cfg_t cfg;
+    uv_tcp_t listener;
+    bool listening;
+    int port;
+    sconn_t *conns;
+    int nconns; /* open connections */
+    uv_timer_t idle_timer;
+    bool timer_on;
+};
+
+struct sconn {
+    uv_tcp_t tcp;
+    dubbo__listener_t *l;
+    const dubbo__wire_t *wire; /* NULL until detected from the first bytes */
+    void *pstate;              /* the protocol's conn_open */
+    struct sconn *prev, *next;
+    atomic_int refs; /* the loop's (until closed) + one per job in flight */
+    bool closing;
+    dubbo_buf_t rbuf;
+    dubbo_buf_t out; /* answers waiting to be written */
+    bool writing;
+    uint64_t last_read;
+    uint64_t accepted_at; /* when the connection came */
+    uint64_t frame_since; /* when the frame now being read began (0: none) */
+    bool served;          /* a whole frame has arrived */
+    size_t admitted;      /* budget bytes held for the frame being read */
+    size_t discard;       /* bytes of a refused frame still to drop unread */
+    char remote[64], local[64];
+};
+
+typedef struct {
+    uv_write_t req;
+    sconn_t *c;
+    dubbo_buf_t data;
+} wreq_t;
+
+static void conn_unref(sconn_t *c)
+{
+    if (atomic_fetch_sub(&c->refs, 1) == 1) {
+        dubbo_buf_destroy(&c->rbuf);
+        if (c->out.len) dubbo__budget_out_release(c->l->cfg.budget, c->out.len);
+        dubbo_buf_destroy(&c->out);
+        free(c);
+    }
+}
+
+static void flush(sconn_t *c);
+
+static void on_written(uv_write_t *req, int status)
+{
+    wreq_t *w = (wreq_t *)req;
+    sconn_t *c = w->c;
+    size_t n = w->data.len;
+    dubbo_buf_destroy(&w->data);
+    free(w);
+    dubbo__budget_out_release(c->l->cfg.budget, n);
+    c->writing = false;
+    if (status == 0 && !c->closing) flush(c);
+    conn_unref(c);
+}
+
+static void flush(sconn_t *c)
+{
+    if (c->writing || c->closing || c->out.len == 0) return;
+    wreq_t *w = malloc(sizeof(*w));
+    if (!w) return;
+    w->c = c;
+    w->data = c->out; /* hand the whole batch over; start a new one */
+    dubbo_buf_init(&c->out, 0);
+    uv_buf_t b = uv_buf_init((char *)w->data.base, (unsigned)w->data.len);
+    atomic_fetch_add(&c->refs, 1);
+    c->writing = true;
+    int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_written);
+    if (rc) {
+        c->writing = false;
+        dubbo__budget_out_release(c->l->cfg.budget, w->data.len);
+        dubbo_buf_destroy(&w->data);
+        free(w);
+        conn_unref(c);
+    }
+}
+
+int dubbo__lconn_send(dubbo__lconn_t *c, const void *bytes, size_t n)
+{
+    if (c->closing) return 0;
+    size_t before = c->out.len;
+    int rc = dubbo_buf_append(&c->out, bytes, n);
+    dubbo__budget_out_charge(c->l->cfg.budget, c->out.len - before);
+    if (!rc) flush(c);
+    return rc;
+}
+
+const char *dubbo__lconn_remote(const dubbo__lconn_t *c)
+{
+    return c->remote;
+}
+
+const char *dubbo__lconn_local(const dubbo__lconn_t *c)
+{
+    return c->local;
+}
+
+void *dubbo__lconn_state(const dubbo__lconn_t *c)
+{
+    return c->pstate;
+}
+
+const void *dubbo__lconn_proto(const dubbo__lconn_t *c)
+{
+    return c->wire->proto;
+}
+
+bool dubbo__lconn_closing(const dubbo__lconn_t *c)
+{
+    return c->closing;
+}
+
+void dubbo__lconn_ref(dubbo__lconn_t *c)
+{
+    atomic_fetch_add(&c->refs, 1);
+}
+
+void dubbo__lconn_unref(dubbo__lconn_t *c)
+{
+    conn_unref(c);
+}
+
+void dubbo__lconn_write(dubbo__lconn_t *c, dubbo_buf_t *frame)
+{
+    if (!c->closing && c->out.len == 0) {
+        dubbo_buf_destroy(&c->out);
+        c->out = *frame;
+        dubbo_buf_init(frame, 0);
+        flush(c);
+    } else if (!c->closing && !dubbo_buf_append(&c->out, frame->base, frame->len)) {
+        flush(c);
+    } else {
+        dubbo__budget_out_release(c->l->cfg.budget, frame->len);
+    }
+    dubbo_buf_destroy(frame);
+}
+
+/* The connection speaks `proto` from now on (loop thread). */
+static void set_protocol(sconn_t *c, const dubbo__wire_t *wire)
+{
+    c->wire = wire;
+    if (wire->conn_open) c->pstate = wire->conn_open(c);
+}
+
+/* The connection's protocol refuses the unit whose first n bytes are p
+ * (loop thread). */
+static void refuse_unit(sconn_t *c, const uint8_t *p, size_t n, int status, const char *msg)
+{
+    dubbo_buf_t out;
+    dubbo_buf_init(&out, 0);
+    if (!c->wire->refuse(p, n, status, msg, &out) && out.len)
+        dubbo__lconn_send(c, out.base, out.len);
+    dubbo_buf_destroy(&out);
+}
+
+void dubbo__lconn_refuse(dubbo__lconn_t *c, const uint8_t *p, size_t n, int status, const char *msg)
+{
+    refuse_unit(c, p, n, status, msg);
+}
+
+static void on_conn_closed(uv_handle_t *h)
+{
+    sconn_t *c = h->data;
+    dubbo__listener_t *s = c->l;
+    if (c->prev)
+        c->prev->next = c->next;
+    else if (s->conns == c)
+        s->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    s->nconns--;
+    if (c->wire && c->wire->conn_close) c->wire->conn_close(c->pstate);
+    c->pstate = NULL;
+    if (c->admitted) {
+        atomic_fetch_sub(&s->cfg.budget->mem, c->admitted);
+        atomic_fetch_sub(&s->cfg.budget->arriving, c->admitted);
+    }
+    c->admitted = 0;
+    conn_unref(c);
+}
+
+static void conn_close(sconn_t *c, const char *why)
+{
+    if (c->closing) return;
+    c->closing = true;
+    if (why)
+        dubbo__log_limited(c->l->cfg.log_rl, "closing connection from %s to %s: %s", c->remote,
+                           c->local, why);
+    uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+}
+
+/* ---- reading (loop thread) -------------------------------------------------- */
+
+/* Reads land in a buffer of the loop thread's own while a connection has no
+ * partial frame: whole frames are handled from it, and only the bytes of an
+ * unfinished frame are copied into the connection's buffer. An idle or
+ * slow connection so holds only what it has sent (1,000 slowloris clients
+ * held 64 KiB each before). */
+#define SCRATCH_LEN 65536
+static _Thread_local uint8_t *loop_scratch;
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    sconn_t *c = h->data;
+    (void)hint;
+    if (!c->rbuf.len) {
+        if (!loop_scratch) loop_scratch = malloc(SCRATCH_LEN);
+        if (loop_scratch) {
+            *buf = uv_buf_init((char *)loop_scratch, SCRATCH_LEN);
+            return;
+        }
+    }
+    /* A unit whose header is here gets its whole size at once (the header
+     * was checked against the payload limit): no copies while it grows. */
+    size_t want = 65536, total = 0;
+    if (c->wire && c->wire->cut(c->rbuf.base, c->rbuf.len, c->l->cfg.payload, &total) == 0 &&
+        total > c->rbuf.len && total - c->rbuf.len > want)
+        want = total - c->rbuf.len;
+    if (c->rbuf.cap - c->rbuf.len < want) {
+        uint8_t *q = realloc(c->rbuf.base, c->rbuf.len + want);
+        if (!q) {
+            *buf = uv_buf_init(NULL, 0);
+            return;
+        }
+        c->rbuf.base = q;
+        c->rbuf.cap = c->rbuf.len + want;
+    }
+    *buf = uv_buf_init((char *)c->rbuf.base + c->rbuf.len, (unsigned)(c->rbuf.cap - c->rbuf.len));
+}
+
+/* A whole unit: the exporter's. */
+static void handle_unit(sconn_t *c, const uint8_t *p, size_t len, size_t charged, uint8_t **own)
+{
+    c->served = true;
+    c->l->cfg.unit(c->l->cfg.user, c, p, len, charged, own);
+}
+
+/* Which of the server's protocols this connection speaks, from its first
+ * bytes: 1 found (c->wire set), 0 more bytes needed, -1 none (closed). */
+static int detect_protocol(sconn_t *c, const uint8_t *p, size_t n)
+{
+    dubbo__listener_t *s = c->l;
+    bool maybe = false;
+    for (size_t i = 0; i < s->cfg.nwires; i++) {
+        int d = s->cfg.wires[i].detect(p, n);
+        if (d == DUBBO__DETECT_YES) {
+            set_protocol(c, &s->cfg.wires[i]);
+            return 1;
+        }
+        if (d == DUBBO__DETECT_MORE) maybe = true;
+    }
+    if (maybe) return 0;
+    char why[200];
+    int w = snprintf(why, sizeof(why), "no protocol of \"%s\" speaks what it sent (first bytes",
+                     s->cfg.protocols);
+    for (size_t i = 0; i < n && i < 8 && w > 0 && (size_t)w < sizeof(why) - 4; i++)
+        w += snprintf(why + w, sizeof(why) - (size_t)w, " %02x", p[i]);
+    snprintf(why + w, sizeof(why) - (size_t)w, ")");
+    conn_close(c, why);
+    return -1;
+}
+
+/* A unit this large that fills the connection's buffer is handed to its
+ * job with the buffer, not copied. */
+#define STEAL_MIN ((size_t)64 << 10)
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    sconn_t *c = st->data;
+    dubbo__listener_t *s = c->l;
+    if (n < 0) {
+        conn_close(c, n == UV_EOF ? NULL : uv_strerror((int)n));
+        return;
+    }
+    if (n == 0) return;
+    /* data: the loop's scratch buffer (the connection had nothing pending)
+     * or the connection's own buffer */
+    bool scratch = buf->base == (char *)loop_scratch;
+    uint8_t *data;
+    size_t len;
+    if (scratch) {
+        data = loop_scratch;
+        len = (size_t)n;
+    } else {
+        c->rbuf.len += (size_t)n;
+        data = c->rbuf.base;
+        len = c->rbuf.len;
+    }
+    c->last_read = dubbo__now_ms();
+    size_t off = 0;
+    while (!c->closing) {
+        if (c->discard) {
+            /* the rest of a refused frame: dropped as it arrives */
+            size_t drop = len - off < c->discard ? len - off : c->discard;
+            off += drop;
+            c->discard -= drop;
+            if (c->discard) break;
+            continue;
+        }
+        if (!c->wire && detect_protocol(c, data + off, len - off) <= 0) break;
+        size_t total = 0;
+        int64_t r = c->wire->cut(data + off, len - off, s->cfg.payload, &total);
+        if (r < 0) {
+            /* Requests before the garbage still get their answers. */
+            s->cfg.read_end(s->cfg.user);
+            conn_close(c, dubbo_last_error());
+            return;
+        }
+        /* The budget counts the bytes a unit really holds, as they arrive
+         * (a header announcing 8 MiB holds 16 bytes, so clients that send a
+         * header and stall cannot reserve what they never send). A unit
+         * whose bytes no longer fit is refused (the protocol answers it
+         * with status 100), its bytes given back and the rest of it
+         * dropped as it arrives. */
+        size_t have = r > 0 ? (size_t)r : len - off;
+        const uint8_t *h = data + off;
+        if (r == 0 && !total) break; /* a few bytes of a header: not counted */
+        if (r > 0) total = (size_t)r;
+        /* counted as arriving first, so a decode never sees them in mem alone */
+        size_t more = have > c->admitted ? have - c->admitted : 0;
+        if (more) atomic_fetch_add(&s->cfg.budget->arriving, more);
+        if (more && !dubbo__budget_take(s->cfg.budget, more)) {
+            atomic_fetch_sub(&s->cfg.budget->arriving, more);
+            char msg[256];
+            dubbo__budget_overload_message(s->cfg.budget, c->local, total, msg, sizeof(msg));
+            dubbo__log_limited(s->cfg.log_rl, "a request of %zu bytes from %s refused: %s", total,
+                               c->remote, msg);
+            refuse_unit(c, h, have, s->cfg.overload_status, msg);
+            atomic_fetch_sub(&s->cfg.budget->mem, c->admitted);
+            atomic_fetch_sub(&s->cfg.budget->arriving, c->admitted);
+            c->admitted = 0;
+            off += have;
+            c->discard = total > have ? total - have : 0;
+            continue;
+        }
+        c->admitted += more;
+        if (r == 0) break;
+        size_t charged = c->admitted;
+        atomic_fetch_sub(&s->cfg.budget->arriving, charged);
+        c->admitted = 0;
+        uint8_t *own = NULL;
+        if (!scratch && off == 0 && (size_t)r >= STEAL_MIN) {
+            /* the job takes the buffer over; what follows the frame moves
+             * to a new one */
+            own = c->rbuf.base;
+            dubbo_buf_init(&c->rbuf, 0);
+            if (len > (size_t)r && dubbo_buf_append(&c->rbuf, data + r, len - (size_t)r)) {
+                free(own);
+                s->cfg.read_end(s->cfg.user);
+                conn_close(c, "out of memory");
+                return;
+            }
+            handle_unit(c, h, (size_t)r, charged, &own);
+            free(own); /* still ours unless a job took it */
+            data = c->rbuf.base;
+            len = c->rbuf.len;
+            off = 0;
+            if (!len) break;
+            continue;
+        }
+        handle_unit(c, h, (size_t)r, charged, &own);
+        off += (size_t)r;
+    }
+    s->cfg.read_end(s->cfg.user);
+    if (scratch) {
+        /* keep what belongs to the next frame */
+        if (off < len && !c->closing && dubbo_buf_append(&c->rbuf, data + off, len - off))
+            conn_close(c, "out of memory");
+    } else {
+        dubbo_buf_consume(&c->rbuf, off);
+    }
+    /* the time a partial frame has been arriving for (read_timeout_ms) */
+    if (!c->rbuf.len && !c->discard)
+        c->frame_since = 0;
+    else if (!c->frame_since || off)
+        c->frame_since = c->last_read;
+    /* a buffer grown for a large frame goes back once that frame is done */
+    if (!c->rbuf.len && c->rbuf.cap) {
+        dubbo_buf_destroy(&c->rbuf);
+        dubbo_buf_init(&c->rbuf, 0);
+    }
+}
+
+static void addr_str(const struct sockaddr_storage *ss, char *out, size_t n)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        uv_ip4_name(a, host, sizeof(host));
+        port = ntohs(a->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        uv_ip6_name(a, host, sizeof(host));
+        port = ntohs(a->sin6_port);
+    }
+    snprintf(out, n, "%s:%d", host, port);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    dubbo__listener_t *s = server->data;
+    if (status < 0) {
+        DLOG_WARN("accept on port %d failed: %s", s->port, uv_strerror(status));
+        return;
+    }
+    sconn_t *c = calloc(1, sizeof(*c));
+    if (!c) return;
+    c->l = s;
+    /* One protocol: it judges the first bytes itself (and names what is
+     * wrong with them); several: detect_protocol picks one. */
+    if (s->cfg.nwires == 1) set_protocol(c, &s->cfg.wires[0]);
+    atomic_init(&c->refs, 1);
+    dubbo_buf_init(&c->rbuf, 0);
+    dubbo_buf_init(&c->out, 0);
+    uv_tcp_init(server->loop, &c->tcp);
+    c->tcp.data = c;
+    if (uv_accept(server, (uv_stream_t *)&c->tcp)) {
+        uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    if (!uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len))
+        addr_str(&ss, c->remote, sizeof(c->remote));
+    len = sizeof(ss);
+    if (!uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len))
+        addr_str(&ss, c->local, sizeof(c->local));
+    c->last_read = c->accepted_at = dubbo__now_ms();
+    c->next = s->conns;
+    if (s->conns) s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    if (s->cfg.accepts > 0 && s->nconns > s->cfg.accepts) {
+        char why[128];
+        snprintf(why, sizeof(why), "the server has its %d connections (accepts=%d)", s->cfg.accepts,
+                 s->cfg.accepts);
+        conn_close(c, why);
+        return;
+    }
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+/* Every connection against its limits: silent past 3 x heartbeat, a frame
+ * taking longer than read_timeout_ms, no first frame within
+ * first_request_timeout_ms. */
+static void on_idle_timer(uv_timer_t *t)
+{
+    dubbo__listener_t *s = t->data;
+    uint64_t now = dubbo__now_ms(), limit = (uint64_t)s->cfg.heartbeat_ms * 3;
+    uint64_t first = s->cfg.first_request_timeout_ms > 0 ? (uint64_t)s->cfg.first_request_timeout_ms
+                                                         : (uint64_t)s->cfg.heartbeat_ms * 2;
+    for (sconn_t *c = s->conns; c; c = c->next) {
+        if (c->closing) continue;
+        char why[160];
+        if (now - c->last_read > limit) {
+            snprintf(why, sizeof(why), "no data for %llu ms (idle limit %llu ms)",
+                     (unsigned long long)(now - c->last_read), (unsigned long long)limit);
+        } else if (c->frame_since && now - c->frame_since > (uint64_t)s->cfg.read_timeout_ms) {
+            snprintf(why, sizeof(why),
+                     "a frame still incomplete after %llu ms (%zu bytes so far; read timeout %d "
+                     "ms)",
+                     (unsigned long long)(now - c->frame_since), c->rbuf.len,
+                     s->cfg.read_timeout_ms);
+        } else if (!c->served && now - c->accepted_at > first) {
+            snprintf(why, sizeof(why), "no whole frame in the %llu ms since it connected",
+                     (unsigned long long)first);
+        } else {
+            continue;
+        }
+        conn_close(c, why);
+    }
+    for (sconn_t *c = s->conns; c; c = c->next)
+        if (!c->closing && c->wire && c->wire->tick) c->wire->tick(c->pstate, c, now);
+    dubbo__ratelimit_flush(s->cfg.log_rl);
+}
+
+/* ---- start / shutdown ------------------------------------------------------- */
+
+static void free_on_close(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+dubbo__listener_t *dubbo__listener_new(const dubbo__listen_cfg_t *cfg)
+{
+    dubbo__listener_t *s = calloc(1, sizeof(*s));
+    if (!s) {
+        dubbo__seterr(DUBBO_ENOMEM, "server: out of memory");
+        return NULL;
+    }
+    s->cfg = *cfg;
+    uv_loop_t *loop = dubbo__loop();
+    struct sockaddr_storage addr;
+    int rc = uv_ip4_addr(s->cfg.host, s->cfg.port, (struct sockaddr_in *)&addr);
+    if (rc) rc = uv_ip6_addr(s->cfg.host, s->cfg.port, (struct sockaddr_in6 *)&addr);
+    if (rc) {
+        dubbo__seterr(DUBBO_EINVAL, "server: bad listen address \"%s\"", s->cfg.host);
+        free(s);
+        return NULL;
+    }
+    uv_tcp_init(loop, &s->listener);
+    s->listener.data = s;
+    if ((rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0)) == 0)
+        rc = uv_listen((uv_stream_t *)&s->listener, 1024, on_connection);
+    if (rc) {
+        dubbo__seterr(rc, "server: cannot listen on %s:%d: %s", s->cfg.host, s->cfg.port,
+                      uv_strerror(rc));
+        uv_close((uv_handle_t *)&s->listener, free_on_close);
+        return NULL;
+    }
+    struct sockaddr_storage bound;
+    int len = sizeof(bound);
+    uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &len);
+    s->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+    s->listening = true;
+    uv_timer_init(loop, &s->idle_timer);
+    s->idle_timer.data = s;
+    uint64_t every = (uint64_t)s->cfg.heartbeat_ms / 2;
+    if (every > 1000) every = 1000; /* read and first-request timeouts are checked here too */
+    if (!every) every = 1;
+    uv_timer_start(&s->idle_timer, on_idle_timer, every, every);
+    s->timer_on = true;
+    return s;
+}
+
+int dubbo__listener_port(const dubbo__listener_t *l)
+{
+    return l->port;
+}
+
+void dubbo__listener_goaway(dubbo__listener_t *s)
+{
+    int n = 0;
+    for (sconn_t *c = s->conns; c; c = c->next) {
+        if (!c->wire || c->closing) continue;
+        dubbo_buf_t out;
+        dubbo_buf_init(&out, 0);
+        /* the protocol's goaway: Dubbo's readonly event */
+        if (!c->wire->goaway(&out) && !dubbo__lconn_send(c, out.base, out.len)) n++;
+        dubbo_buf_destroy(&out);
+    }
+    if (s->listening) {
+        uv_close((uv_handle_t *)&s->listener, NULL);
+        s->listening = false;
+    }
+    DLOG_INFO("shutdown: sent readonly to %d consumer connection(s), stopped accepting on port %d",
+              n, s->port);
+}
+
+void dubbo__listener_close_all(dubbo__listener_t *s)
+{
+    for (sconn_t *c = s->conns; c; c = c->next)
+        conn_close(c, NULL);
+    if (s->timer_on) {
+        uv_close((uv_handle_t *)&s->idle_timer, NULL);
+        s->timer_on = false;
+    }
+}
+
+void dubbo__listener_free(dubbo__listener_t *l)
+{
+    free(l);
+}
+
+/* A connection closes in the grace when its consumer closes it, or once it
+ * has nothing to answer or write and no frame has come on it for quiet_ms
+ * (counted from the goaway at the earliest). */
+int dubbo__listener_grace(dubbo__listener_t *s, uint64_t since, uint64_t quiet_ms)
+{
+    uint64_t now = dubbo__now_ms();
+    int open = 0;
+    for (sconn_t *c = s->conns; c; c = c->next) {
+        if (c->closing) continue;
+        uint64_t last = c->last_read > since ? c->last_read : since;
+        /* refs: the loop's own, plus one per job, answer or write in flight */
+        bool done = atomic_load(&c->refs) == 1 && !c->writing && c->out.len == 0 &&
+                    c->rbuf.len == 0 && !c->discard;
+        /* nor bytes that arrived and were not read yet */
+        uv_os_fd_t fd;
+        int unread = 0;
+        if (done && uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 &&
+            ioctl(fd, FIONREAD, &unread) == 0)
+            done = unread == 0;
+        if (done && now - last >= quiet_ms)
+            conn_close(c, NULL);
+        else
+            open++;
+    }
+    return open;
+}

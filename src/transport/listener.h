@@ -1,0 +1,114 @@
+/* The provider's sockets, for any protocol: a listening socket on the
+ * shared event loop, its connections (accept, the `accepts` cap, which
+ * protocol each speaks, read buffers that hold only what a connection has
+ * sent, the memory budget counted as units arrive, coalesced writes, the
+ * idle / read / first-request timeouts) and the goaway and grace of a
+ * shutdown. What the bytes mean is the protocols' (dubbo__wire_t: the
+ * connection-facing hooks of a protocol table); what a whole unit becomes
+ * is the exporter's (src/runtime/server.c, dubbo__listen_cfg_t.unit).
+ * Everything here runs on the loop thread unless said otherwise.
+ * Internal. */
+#ifndef DUBBO_TRANSPORT_LISTENER_H
+#define DUBBO_TRANSPORT_LISTENER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dubbo/buf.h"
+#include "core/log.h"
+#include "transport/budget.h"
+
+/* One connection. The same struct is dubbo_sconn_t, the server connection
+ * a protocol's hooks see (include/dubbo/protocol.h). */
+typedef struct sconn dubbo__lconn_t;
+typedef struct dubbo__listener dubbo__listener_t;
+
+/* detect()'s answers: the values of include/dubbo/protocol.h's
+ * DUBBO_DETECT_* (checked where the rpc layer fills a dubbo__wire_t). */
+enum { DUBBO__DETECT_NO = 0, DUBBO__DETECT_MORE = 1, DUBBO__DETECT_YES = 2 };
+
+/* One protocol's part, as include/dubbo/protocol.h describes each hook
+ * (the same functions: the rpc layer copies them from the table).
+ * `proto` is the table itself, handed back by dubbo__lconn_proto. */
+typedef struct {
+    const void *proto;
+    int (*detect)(const uint8_t *p, size_t n); /* 2 yes, 1 more, 0 no */
+    int64_t (*cut)(const uint8_t *p, size_t n, size_t limit, size_t *total);
+    int (*refuse)(const uint8_t *p, size_t n, int status, const char *message, dubbo_buf_t *out);
+    int (*goaway)(dubbo_buf_t *out);
+    void *(*conn_open)(dubbo__lconn_t *c);                         /* optional */
+    void (*conn_close)(void *state);                               /* optional */
+    void (*tick)(void *state, dubbo__lconn_t *c, uint64_t now_ms); /* optional */
+} dubbo__wire_t;
+
+typedef struct {
+    const char *host; /* borrowed: must outlive the listener */
+    int port;         /* 0: any */
+    size_t payload;   /* the protocols' unit limit */
+    int heartbeat_ms; /* idle limit 3x; first request 2x unless set */
+    int read_timeout_ms;
+    int first_request_timeout_ms; /* 0: 2 x heartbeat */
+    int accepts;                  /* connections at most (0: no cap) */
+    const char *protocols;        /* the list, for messages (borrowed) */
+    const dubbo__wire_t *wires;   /* in detection order (borrowed) */
+    size_t nwires;
+    dubbo__budget_t *budget;    /* borrowed */
+    dubbo__ratelimit_t *log_rl; /* borrowed: connection warnings */
+    int overload_status;        /* what refuse() is given for a unit over the budget */
+    /* A whole unit of `len` bytes of connection c (borrowed for the call).
+     * `charged`: budget bytes already held for it (taken as its bytes
+     * arrived), which it takes over (gives back or hands to a job).
+     * `*own`: a malloc'ed read buffer holding the unit, which it may take
+     * over (setting *own to NULL), or NULL. */
+    void (*unit)(void *user, dubbo__lconn_t *c, const uint8_t *p, size_t len, size_t charged,
+                 uint8_t **own);
+    /* The units of one read have all been given to `unit` (also before
+     * the connection closes on bad bytes). */
+    void (*read_end)(void *user);
+    void *user;
+} dubbo__listen_cfg_t;
+
+/* Bind and listen (cfg copied, what it points to borrowed), and start the
+ * idle check. NULL with a message (dubbo__last_code(): DUBBO_EINVAL for a
+ * bad address, the libuv code when it cannot listen, DUBBO_ENOMEM). */
+dubbo__listener_t *dubbo__listener_new(const dubbo__listen_cfg_t *cfg);
+/* The port it is bound to. Any thread. */
+int dubbo__listener_port(const dubbo__listener_t *l);
+/* Send each connection whose protocol is known its protocol's goaway and
+ * stop accepting (logged); the connections are served on. */
+void dubbo__listener_goaway(dubbo__listener_t *l);
+/* The grace after goaway: close each connection that has nothing to read,
+ * answer or write and has been quiet for quiet_ms (counted from `since` at
+ * the earliest). Returns how many are still open. */
+int dubbo__listener_grace(dubbo__listener_t *l, uint64_t since, uint64_t quiet_ms);
+/* Close every connection and stop the idle check. */
+void dubbo__listener_close_all(dubbo__listener_t *l);
+/* Free it, after close_all and a loop turn (NULL: nothing). Any thread. */
+void dubbo__listener_free(dubbo__listener_t *l);
+
+/* The connection's protocol table (a dubbo__wire_t's proto) and its
+ * conn_open state. */
+const void *dubbo__lconn_proto(const dubbo__lconn_t *c);
+void *dubbo__lconn_state(const dubbo__lconn_t *c);
+/* "host:port" of the peer and of this end ("" if unknown); valid as long
+ * as `c`. Any thread holding a reference. */
+const char *dubbo__lconn_remote(const dubbo__lconn_t *c);
+const char *dubbo__lconn_local(const dubbo__lconn_t *c);
+bool dubbo__lconn_closing(const dubbo__lconn_t *c);
+/* One reference more (any thread), one less (loop thread; the last frees
+ * the connection). */
+void dubbo__lconn_ref(dubbo__lconn_t *c);
+void dubbo__lconn_unref(dubbo__lconn_t *c);
+/* Queue bytes (copied), charged to the budget until written, and start
+ * writing. 0 (dropped when closing) or DUBBO_ENOMEM. */
+int dubbo__lconn_send(dubbo__lconn_t *c, const void *bytes, size_t n);
+/* Queue a whole answer already charged with dubbo__budget_out_charge,
+ * adopting its memory when nothing is waiting, and start writing; one that
+ * cannot go (closing connection, no memory) is released. Takes `frame`. */
+void dubbo__lconn_write(dubbo__lconn_t *c, dubbo_buf_t *frame);
+/* The protocol's refuse() for the unit whose first n bytes are p, sent. */
+void dubbo__lconn_refuse(dubbo__lconn_t *c, const uint8_t *p, size_t n, int status,
+                         const char *msg);
+
+#endif
