@@ -19,6 +19,7 @@
 #include "cluster/strategy/strategy.h"
 #include "core/internal.h"
 #include "core/log.h"
+#include "runtime/client.h"
 #include "transport/loop.h"
 
 /* True on a thread that may run a synchronous hook to its end: the caller
@@ -192,31 +193,10 @@ bool dubbo__timer_cancel(dubbo__timer_t *t)
 
 /* ---- waiting for an asynchronous call (the one sync wrapper) ------------------------- */
 
-typedef struct {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool done;
-    int rc;
-    dubbo_result_t *r;
-} waiter_t;
-
-static void waiter_done(int rc, dubbo_result_t *r, void *user)
-{
-    waiter_t *w = user;
-    pthread_mutex_lock(&w->mu);
-    w->rc = rc;
-    *w->r = *r;
-    w->done = true;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
-
-typedef int (*start_fn)(void *arg, dubbo_done_fn done, void *user);
-
 /* Start an asynchronous call with start(arg, done, user) and wait for it;
  * synchronous hooks under it run on this thread. r is initialised on every
  * path. `what` names the call for the refusal on the loop thread. */
-static int wait_for(start_fn start, void *arg, dubbo_result_t *r, const char *what)
+static int wait_for(dubbo__start_fn start, void *arg, dubbo_result_t *r, const char *what)
 {
     dubbo_result_init(r);
     if (dubbo__on_loop_thread())
@@ -224,29 +204,25 @@ static int wait_for(start_fn start, void *arg, dubbo_result_t *r, const char *wh
                                  "%s: a synchronous call from the event-loop thread (e.g. a "
                                  "completion callback) would deadlock; use the _async call",
                                  what);
-    waiter_t w = {.done = false, .r = r};
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cv, NULL);
+    /* synchronous hooks the start reaches run here, on the caller's thread
+     * (nothing else runs on it while it waits) */
     bool prev = may_block;
     may_block = true;
-    int rc = start(arg, waiter_done, &w);
+    int rc = dubbo__wait_async(start, arg, r);
     may_block = prev;
-    if (rc == 0) {
-        pthread_mutex_lock(&w.mu);
-        while (!w.done)
-            pthread_cond_wait(&w.cv, &w.mu);
-        pthread_mutex_unlock(&w.mu);
-        rc = w.rc;
-        /* The detail may have been set on another thread; repeat it here. */
-        if (rc && r->error) dubbo__seterr(rc, "%s", r->error);
-    } else {
-        char detail[600];
-        snprintf(detail, sizeof(detail), "%s", dubbo_last_error());
-        dubbo_result_fail(r, rc, "%s", detail);
-    }
-    pthread_mutex_destroy(&w.mu);
-    pthread_cond_destroy(&w.cv);
     return rc;
+}
+
+/* A call refused before it started ends as a failed one: `done` gets a
+ * result whose error is the refusal's message (dubbo_last_error()). */
+static void complete_with_last_error(int rc, dubbo_done_fn done, void *user)
+{
+    char detail[600];
+    snprintf(detail, sizeof(detail), "%s", dubbo_last_error());
+    dubbo_result_t r;
+    dubbo_result_init(&r);
+    dubbo_result_fail(&r, rc, "%s", detail);
+    done(rc, &r, user);
 }
 
 /* ---- the consumer filter chain ------------------------------------------------------- */
@@ -448,16 +424,9 @@ static int invoke_one(dubbo_cluster_t *cl, dubbo_invoker_t *invoker, const dubbo
     atomic_fetch_add(&invoker->active, 1);
     o->t0 = mono_us();
     int rc = dubbo_filter_next_async(&o->chain, invoker, inv, one_done, o);
-    if (rc < 0) {
-        /* Refused before it started (a filter, the invoker's encoding): the
-         * same outcome as a failed call. */
-        char detail[600];
-        snprintf(detail, sizeof(detail), "%s", dubbo_last_error());
-        dubbo_result_t r;
-        dubbo_result_init(&r);
-        dubbo_result_fail(&r, rc, "%s", detail);
-        one_done(rc, &r, o);
-    }
+    /* Refused before it started (a filter, the invoker's encoding): the
+     * same outcome as a failed call. */
+    if (rc < 0) complete_with_last_error(rc, one_done, o);
     return 0;
 }
 
@@ -590,14 +559,7 @@ static int start_call(dubbo_cluster_t *cl, const dubbo_invocation_t *inv, bool a
     } else {
         rc = pool_submit(sync_strategy_main, c);
     }
-    if (rc < 0) {
-        char detail[600];
-        snprintf(detail, sizeof(detail), "%s", dubbo_last_error());
-        dubbo_result_t r;
-        dubbo_result_init(&r);
-        dubbo_result_fail(&r, rc, "%s", detail);
-        rcall_done(rc, &r, c);
-    }
+    if (rc < 0) complete_with_last_error(rc, rcall_done, c);
     atomic_store(&c->inside, false);
     rcall_unref(c);
     return 0;

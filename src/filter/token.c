@@ -70,24 +70,43 @@ static void token_serve(dubbo_filter_t *self, dubbo_call_t *call)
     dubbo_call_next(call);
 }
 
-static int token_invoke(dubbo_filter_t *self, dubbo_filter_chain_t *chain, dubbo_invoker_t *invoker,
-                        const dubbo_invocation_t *inv, dubbo_result_t *r)
+/* The token a consumer call must carry and does not yet (the provider's
+ * URL's, else the reference's), or NULL; *n: the call's attachment pairs. */
+static const char *token_to_add(const token_filter_t *f, const dubbo_invoker_t *invoker,
+                                const dubbo_invocation_t *inv, size_t *n)
 {
-    token_filter_t *f = (token_filter_t *)self;
     const char *token = invoker->url ? dubbo_url_param(invoker->url, "token", NULL) : NULL;
     if (!dubbo__filter_value_set(token)) token = f->token;
-    if (!token) return dubbo_filter_next(chain, invoker, inv, r);
-    size_t n = 0;
-    for (const char *const *kv = inv->attachments; kv && kv[0] && kv[1]; kv += 2, n++)
-        if (strcmp(kv[0], "token") == 0) return dubbo_filter_next(chain, invoker, inv, r);
-    /* The caller's attachments plus ours, NULL-terminated. */
-    const char *local[2 * 8 + 3];
+    if (!token) return NULL;
+    *n = 0;
+    for (const char *const *kv = inv->attachments; kv && kv[0] && kv[1]; kv += 2, (*n)++)
+        if (strcmp(kv[0], "token") == 0) return NULL;
+    return token;
+}
+
+/* The caller's n attachment pairs plus the token, NULL-terminated, in
+ * `local` (room for 8 pairs) or malloc'ed; NULL when out of memory. */
+static const char **with_token(const dubbo_invocation_t *inv, size_t n, const char *token,
+                               const char **local)
+{
     const char **att = n <= 8 ? local : malloc((2 * n + 3) * sizeof(*att));
-    if (!att) return dubbo_result_fail(r, DUBBO_ENOMEM, "token filter: out of memory");
+    if (!att) return NULL;
     if (n) memcpy(att, inv->attachments, 2 * n * sizeof(*att));
     att[2 * n] = "token";
     att[2 * n + 1] = token;
     att[2 * n + 2] = NULL;
+    return att;
+}
+
+static int token_invoke(dubbo_filter_t *self, dubbo_filter_chain_t *chain, dubbo_invoker_t *invoker,
+                        const dubbo_invocation_t *inv, dubbo_result_t *r)
+{
+    size_t n;
+    const char *token = token_to_add((token_filter_t *)self, invoker, inv, &n);
+    if (!token) return dubbo_filter_next(chain, invoker, inv, r);
+    const char *local[2 * 8 + 3];
+    const char **att = with_token(inv, n, token, local);
+    if (!att) return dubbo_result_fail(r, DUBBO_ENOMEM, "token filter: out of memory");
     dubbo_invocation_t with = *inv;
     with.attachments = att;
     int rc = dubbo_filter_next(chain, invoker, &with, r);
@@ -101,21 +120,12 @@ static int token_invoke_async(dubbo_filter_t *self, dubbo_filter_chain_t *chain,
                               dubbo_invoker_t *invoker, const dubbo_invocation_t *inv,
                               dubbo_done_fn done, void *user)
 {
-    token_filter_t *f = (token_filter_t *)self;
-    const char *token = invoker->url ? dubbo_url_param(invoker->url, "token", NULL) : NULL;
-    if (!dubbo__filter_value_set(token)) token = f->token;
+    size_t n;
+    const char *token = token_to_add((token_filter_t *)self, invoker, inv, &n);
     if (!token) return dubbo_filter_next_async(chain, invoker, inv, done, user);
-    size_t n = 0;
-    for (const char *const *kv = inv->attachments; kv && kv[0] && kv[1]; kv += 2, n++)
-        if (strcmp(kv[0], "token") == 0)
-            return dubbo_filter_next_async(chain, invoker, inv, done, user);
     const char *local[2 * 8 + 3];
-    const char **att = n <= 8 ? local : malloc((2 * n + 3) * sizeof(*att));
+    const char **att = with_token(inv, n, token, local);
     if (!att) return dubbo__seterr(DUBBO_ENOMEM, "token filter: out of memory");
-    if (n) memcpy(att, inv->attachments, 2 * n * sizeof(*att));
-    att[2 * n] = "token";
-    att[2 * n + 1] = token;
-    att[2 * n + 2] = NULL;
     dubbo_invocation_t with = *inv;
     with.attachments = att;
     int rc = dubbo_filter_next_async(chain, invoker, &with, done, user);

@@ -303,7 +303,7 @@ typedef struct {
     dubbo_result_t *r;
 } waiter_t;
 
-static void sync_done(int rc, dubbo_result_t *r, void *user)
+static void waiter_done(int rc, dubbo_result_t *r, void *user)
 {
     waiter_t *w = user;
     pthread_mutex_lock(&w->mu);
@@ -312,6 +312,42 @@ static void sync_done(int rc, dubbo_result_t *r, void *user)
     w->done = true;
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
+}
+
+int dubbo__wait_async(dubbo__start_fn start, void *arg, dubbo_result_t *r)
+{
+    waiter_t w = {.done = false, .r = r};
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    int rc = start(arg, waiter_done, &w);
+    if (!rc) {
+        pthread_mutex_lock(&w.mu);
+        while (!w.done)
+            pthread_cond_wait(&w.cv, &w.mu);
+        pthread_mutex_unlock(&w.mu);
+        rc = w.rc;
+        /* The detail was set on another thread; repeat it on the caller's. */
+        if (rc && r->error) dubbo__seterr(rc, "%s", r->error);
+    } else {
+        char detail[600];
+        snprintf(detail, sizeof(detail), "%s", dubbo_last_error());
+        result_error(r, detail);
+        dubbo__seterr(rc, "%s", detail);
+    }
+    pthread_mutex_destroy(&w.mu);
+    pthread_cond_destroy(&w.cv);
+    return rc;
+}
+
+typedef struct {
+    dubbo_client_t *c;
+    const dubbo_invocation_t *inv;
+} client_call_t;
+
+static int start_client_call(void *arg, dubbo_done_fn done, void *user)
+{
+    client_call_t *cc = arg;
+    return dubbo_client_call_async(cc->c, cc->inv, done, user);
 }
 
 int dubbo_client_call(dubbo_client_t *c, const dubbo_invocation_t *inv, dubbo_result_t *r)
@@ -326,27 +362,8 @@ int dubbo_client_call(dubbo_client_t *c, const dubbo_invocation_t *inv, dubbo_re
         r->error = on_loop;
         return dubbo__seterr(DUBBO_EINVAL, "%s", on_loop);
     }
-    waiter_t w = {.done = false, .r = r};
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cv, NULL);
-    int rc = dubbo_client_call_async(c, inv, sync_done, &w);
-    if (!rc) {
-        pthread_mutex_lock(&w.mu);
-        while (!w.done)
-            pthread_cond_wait(&w.cv, &w.mu);
-        pthread_mutex_unlock(&w.mu);
-        rc = w.rc;
-        /* The detail was set on the loop thread; repeat it on the caller's. */
-        if (rc && r->error) dubbo__seterr(rc, "%s", r->error);
-    } else {
-        char detail[600];
-        snprintf(detail, sizeof(detail), "%s", dubbo_last_error());
-        result_error(r, detail);
-        dubbo__seterr(rc, "%s", detail);
-    }
-    pthread_mutex_destroy(&w.mu);
-    pthread_cond_destroy(&w.cv);
-    return rc;
+    client_call_t cc = {c, inv};
+    return dubbo__wait_async(start_client_call, &cc, r);
 }
 
 bool dubbo__client_connected(dubbo_client_t *c)

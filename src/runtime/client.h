@@ -16,4 +16,14 @@ bool dubbo__client_available(dubbo_client_t *c);
 /* Some connection of the client is up now and its provider not read-only. */
 bool dubbo__client_connected(dubbo_client_t *c);
 
+/* The one synchronous wait over an asynchronous call, for dubbo_client_call
+ * and the cluster layer's dubbo_reference_call: start(arg, done, user)
+ * starts the call, and this thread waits for `done` (never call it on the
+ * loop thread, which runs `done`: the callers refuse that first). r, which
+ * the caller has initialised, gets the result, or the start's error as
+ * r->error; the call's code is returned with its message repeated on this
+ * thread (dubbo_last_error()). */
+typedef int (*dubbo__start_fn)(void *arg, dubbo_done_fn done, void *user);
+int dubbo__wait_async(dubbo__start_fn start, void *arg, dubbo_result_t *r);
+
 #endif
