@@ -313,6 +313,35 @@ def parse_bench(pr):
     return r
 
 
+def wait_bench(bench, timeout):
+    """Wait for a `dubbo bench` to end; killed if it has not after timeout s.
+    Its exit code, None when it had to be killed."""
+    rc = bench.wait(timeout)
+    if rc is None:
+        bench.signal(9)
+        bench.wait(5)
+    return rc
+
+
+def bench_verdict(v, run, bench, rc, r, what, p99=False):
+    """The figures of a finished bench under load (parse_bench's r) and the
+    checks every no-lost-call scenario makes: it finished, calls were made,
+    none failed ("no failed call " + what)."""
+    v.figure(f"run{run}.ok", r["ok"])
+    v.figure(f"run{run}.failed", r["failed"])
+    v.figure(f"run{run}.qps", r["qps"])
+    if p99:
+        v.figure(f"run{run}.p99_latency", r["p99_us"], "us")
+    v.figure(f"run{run}.max_latency", r["max_us"], "us")
+    for why, n in sorted(failover_retries(bench).items(), key=lambda kv: -kv[1]):
+        v.figure(f"run{run}.retried_by_failover", f"{n} x {why}")
+    v.check(rc is not None, f"run {run}: bench finished")
+    v.check(r["ok"] is not None and r["ok"] > 0, f"run {run}: calls were made ({r['ok']})")
+    v.check(r["failed"] == 0 and rc == 0,
+            f"run {run}: no failed call {what} (failed={r['failed']}, exit {rc})"
+            + ("".join("\n      " + e for e in r["errors"]) if r["errors"] else ""))
+
+
 def failover_retries(pr):
     """Calls failover had to retry elsewhere, by cause (from the bench's WARN lines)."""
     causes = {}

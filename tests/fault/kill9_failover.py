@@ -31,23 +31,9 @@ def one_run(env, v, run, duration, kill_at):
     victim.signal(signal.SIGKILL)
     victim.wait(5)
     fl.log(f"run {run}: killed -9 provider {victim.name} (port {victim.port}) at {kill_at:.1f} s")
-    rc = bench.wait(duration + 30)
-    if rc is None:
-        bench.signal(signal.SIGKILL)
-        bench.wait(5)
+    rc = fl.wait_bench(bench, duration + 30)
     r = fl.parse_bench(bench)
-    v.figure(f"run{run}.ok", r["ok"])
-    v.figure(f"run{run}.failed", r["failed"])
-    v.figure(f"run{run}.qps", r["qps"])
-    v.figure(f"run{run}.p99_latency", r["p99_us"], "us")
-    v.figure(f"run{run}.max_latency", r["max_us"], "us")
-    for why, n in sorted(fl.failover_retries(bench).items(), key=lambda kv: -kv[1]):
-        v.figure(f"run{run}.retried_by_failover", f"{n} x {why}")
-    v.check(rc is not None, f"run {run}: bench finished")
-    v.check(r["ok"] is not None and r["ok"] > 0, f"run {run}: calls were made ({r['ok']})")
-    v.check(r["failed"] == 0 and rc == 0,
-            f"run {run}: no failed call after kill -9 (failed={r['failed']}, exit {rc})"
-            + ("".join("\n      " + e for e in r["errors"]) if r["errors"] else ""))
+    fl.bench_verdict(v, run, bench, rc, r, "after kill -9", p99=True)
     for p in provs:
         if p is victim:
             continue

@@ -121,25 +121,12 @@ def report_phase(v, run, phase, procs, t_fault, t_heal, obs, patterns, back_patt
 
 
 def finish_run(v, run, bench, provs, duration, t_bench, t_last_fault):
-    rc = bench.wait(duration + 60)
-    if rc is None:
-        bench.signal(9)
-        bench.wait(5)
+    rc = fl.wait_bench(bench, duration + 60)
     r = fl.parse_bench(bench)
-    v.figure(f"run{run}.ok", r["ok"])
-    v.figure(f"run{run}.failed", r["failed"])
-    v.figure(f"run{run}.qps", r["qps"])
-    v.figure(f"run{run}.max_latency", r["max_us"], "us")
     v.check(t_last_fault - t_bench < duration - 1.0,
             f"run {run}: the load lasted past the last fault "
             f"({t_last_fault - t_bench:.1f} s of {duration:.0f} s)")
-    v.check(rc is not None, f"run {run}: bench finished")
-    v.check(r["ok"] is not None and r["ok"] > 0, f"run {run}: calls were made ({r['ok']})")
-    v.check(r["failed"] == 0 and rc == 0,
-            f"run {run}: no failed call through the registry outage (failed={r['failed']}, "
-            f"exit {rc})" + ("".join("\n      " + e for e in r["errors"]) if r["errors"] else ""))
-    for why, n in sorted(fl.failover_retries(bench).items(), key=lambda kv: -kv[1]):
-        v.figure(f"run{run}.retried_by_failover", f"{n} x {why}")
+    fl.bench_verdict(v, run, bench, rc, r, "through the registry outage")
     for p in provs:
         code, secs = fl.stop_provider(p)
         v.check(code == 0, f"run {run}: {p.name} exited 0 after SIGTERM (exit {code}, {secs:.2f} s)")

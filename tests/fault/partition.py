@@ -128,10 +128,7 @@ def one_run(env, v, run, cut, cut_s, limit):
     t_heal = time.time()
     net.heal(cut)
     fl.log(f"run {run}: link healed")
-    rc = bench.wait(duration + 60)
-    if rc is None:
-        bench.signal(9)
-        bench.wait(5)
+    rc = fl.wait_bench(bench, duration + 60)
     r = fl.parse_bench(bench)
     served = fl.log_events(prov.text(), r"accesslog")
     ts = [t for t, _ in served]

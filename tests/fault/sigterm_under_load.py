@@ -16,7 +16,6 @@ and the consumer's reconnect-before-available must make it lose nothing.
 turn gets SIGTERM, is started again on the same port, and the next one goes
 1.5 s later (two rounds), then p0 and p1 are stopped for good.
 """
-import signal
 import sys
 import time
 
@@ -59,22 +58,9 @@ def one_run(env, v, run, long, cluster):
         time.sleep(max(0.0, 4.0 - (fl.now() - t0)))
         stop(env, v, run, provs[1])
     fl.log(f"run {run}: faults done at {fl.now() - t0:.1f} s; {provs[2].name} stays")
-    rc = bench.wait(duration + 30)
-    if rc is None:
-        bench.signal(signal.SIGKILL)
-        bench.wait(5)
+    rc = fl.wait_bench(bench, duration + 30)
     r = fl.parse_bench(bench)
-    v.figure(f"run{run}.ok", r["ok"])
-    v.figure(f"run{run}.failed", r["failed"])
-    v.figure(f"run{run}.qps", r["qps"])
-    v.figure(f"run{run}.max_latency", r["max_us"], "us")
-    for why, n in sorted(fl.failover_retries(bench).items(), key=lambda kv: -kv[1]):
-        v.figure(f"run{run}.retried_by_failover", f"{n} x {why}")
-    v.check(rc is not None, f"run {run}: bench finished")
-    v.check(r["ok"] is not None and r["ok"] > 0, f"run {run}: calls were made ({r['ok']})")
-    v.check(r["failed"] == 0 and rc == 0,
-            f"run {run}: no failed call across the SIGTERMs (failed={r['failed']}, exit {rc})"
-            + ("".join("\n      " + e for e in r["errors"]) if r["errors"] else ""))
+    fl.bench_verdict(v, run, bench, rc, r, "across the SIGTERMs")
     stop(env, v, run, provs[2])
     reps = fl.sanitizer_reports(bench)
     v.check(not reps, f"run {run}: no sanitizer report from the bench"
