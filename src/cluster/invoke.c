@@ -469,12 +469,16 @@ typedef struct {
     dubbo_invocation_t inv;  /* timeout resolved; the sync caller's strings, or copy's */
     dubbo_done_fn done;
     void *user;
-    bool async;         /* done goes to the loop thread, never inside the start */
-    atomic_bool inside; /* still in the starting call */
-    atomic_int refs;    /* the starter and the completion */
-    int rc;             /* the outcome, while posted to the loop */
+    bool async;       /* done goes to the loop thread, never inside the start */
+    atomic_int state; /* R_INSIDE: still in the starting call; R_PENDING: ...
+                         and the outcome came (the starter posts it on its way
+                         out); R_OUTSIDE */
+    atomic_int refs;  /* the starter and the completion */
+    int rc;           /* the outcome, while posted to the loop */
     dubbo_result_t r;
 } rcall_t;
+
+enum { R_INSIDE, R_PENDING, R_OUTSIDE };
 
 static void rcall_unref(rcall_t *c)
 {
@@ -497,21 +501,32 @@ static void deliver_task(void *arg)
     rcall_unref(c);
 }
 
+/* The stored outcome to the loop thread; takes the completion's reference. */
+static void post_delivery(rcall_t *c)
+{
+    if (dubbo__loop_post(deliver_task, c) == 0) return;
+    /* the loop cannot take it: better here than never */
+    DLOG_ERROR("reference %s: cannot hand a completion of %s to the event loop (out of "
+               "memory); running it on this thread",
+               c->cl->url->path, c->inv.method);
+    deliver_task(c);
+}
+
 static void rcall_done(int rc, dubbo_result_t *r, void *arg)
 {
     rcall_t *c = arg;
-    if (c->async && (!dubbo__on_loop_thread() || atomic_load(&c->inside))) {
+    if (c->async && (!dubbo__on_loop_thread() || atomic_load(&c->state) != R_OUTSIDE)) {
         c->rc = rc;
         c->r = *r;
-        if (dubbo__loop_post(deliver_task, c) == 0) return;
-        /* the loop cannot take it: better here than never */
-        DLOG_ERROR("reference %s: cannot hand a completion of %s to the event loop (out of "
-                   "memory); running it on this thread",
-                   c->cl->url->path, c->inv.method);
-        deliver(c, c->rc, &c->r);
-    } else {
-        deliver(c, rc, r);
+        /* Still inside the start: the starter posts it on its way out (a
+         * task posted now could run on the loop before the start returns,
+         * when the outcome comes from another thread). */
+        int inside = R_INSIDE;
+        if (atomic_compare_exchange_strong(&c->state, &inside, R_PENDING)) return;
+        post_delivery(c);
+        return;
     }
+    deliver(c, rc, r);
     rcall_unref(c);
 }
 
@@ -548,7 +563,7 @@ static int start_call(dubbo_cluster_t *cl, const dubbo_invocation_t *inv, bool a
     c->done = done;
     c->user = user;
     c->async = async;
-    atomic_init(&c->inside, true);
+    atomic_init(&c->state, R_INSIDE);
     atomic_init(&c->refs, 2);
     int rc;
     if (cl->strategy->invoke_async) {
@@ -560,7 +575,7 @@ static int start_call(dubbo_cluster_t *cl, const dubbo_invocation_t *inv, bool a
         rc = pool_submit(sync_strategy_main, c);
     }
     if (rc < 0) complete_with_last_error(rc, rcall_done, c);
-    atomic_store(&c->inside, false);
+    if (atomic_exchange(&c->state, R_OUTSIDE) == R_PENDING) post_delivery(c);
     rcall_unref(c);
     return 0;
 }
