@@ -1,0 +1,262 @@
+package org.dubboc.interop;
+
+import helloworld.Greeter;
+import helloworld.HelloReply;
+import helloworld.HelloRequest;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.apache.dubbo.common.stream.StreamObserver;
+import org.apache.dubbo.config.ApplicationConfig;
+import org.apache.dubbo.config.ReferenceConfig;
+import org.apache.dubbo.config.RegistryConfig;
+import org.apache.dubbo.config.bootstrap.DubboBootstrap;
+import org.apache.dubbo.demo.DemoService;
+import org.apache.dubbo.rpc.RpcContext;
+
+/**
+ * The Triple consumer: runs the Triple cases against one provider (direct tri:// URL or through
+ * ZooKeeper) and prints "RESULT <case> PASS|FAIL <detail>" per case; exit 1 when one failed.
+ */
+public final class TriConsumer {
+    private static final String DEFAULT_EXCEPTION = "org.apache.dubbo.demo.DemoException";
+
+    private final String url;
+    private final Map<String, String> params;
+    private final String expectException;
+    private final Map<String, Object> refs = new HashMap<>();
+
+    private TriConsumer(String url, Map<String, String> params, String expectException) {
+        this.url = url;
+        this.params = params;
+        this.expectException = expectException;
+    }
+
+    /** A failed case: the detail is printed after FAIL. */
+    private static final class Fail extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        Fail(String detail) {
+            super(detail, null, false, false);
+        }
+    }
+
+    @FunctionalInterface
+    private interface Case {
+        /** Returns the PASS detail; throws otherwise. */
+        String run(TriConsumer c) throws Throwable;
+    }
+
+    private static final Map<String, Case> CASES = new LinkedHashMap<>();
+
+    static {
+        // DemoService: a plain interface, so wrapper mode (hessian2 in TripleRequestWrapper)
+        CASES.put("say_hello", c -> expect("Hello java", c.demo().sayHello("java")));
+        CASES.put("exception", TriConsumer::exceptionCase);
+        CASES.put("attachment", TriConsumer::attachmentCase);
+        // helloworld.Greeter: generated stubs, protobuf messages as such
+        CASES.put("idl_say_hello", c -> expect("Hello java",
+                c.greeter().sayHello(HelloRequest.newBuilder().setName("java").build()).getMessage()));
+        CASES.put("idl_stream", TriConsumer::streamCase);
+    }
+
+    private static final String USAGE = "usage: TriConsumer (--url tri://[::1]:P | --registry zookeeper://127.0.0.1:PORT)"
+            + " [--cases a,b,c] [--param k=v]... [--expect-exception CLASS] [--app NAME]\n"
+            + "cases: " + String.join(",", CASES.keySet());
+
+    /** A reference built once per interface (a failure to build it is remembered too). */
+    @SuppressWarnings("unchecked")
+    private <T> T ref(Class<T> type) {
+        Object r = refs.get(type.getName());
+        if (r == null) {
+            try {
+                ReferenceConfig<T> rc = new ReferenceConfig<>();
+                rc.setInterface(type);
+                rc.setProtocol("tri");
+                rc.setParameters(new HashMap<>(params));
+                if (url != null) {
+                    rc.setUrl(url);
+                }
+                r = rc.get();
+            } catch (Throwable t) {
+                r = t;
+            }
+            refs.put(type.getName(), r);
+        }
+        if (r instanceof Throwable) {
+            throw new Fail("no reference to " + type.getName() + ": " + JavaConsumer.describe((Throwable) r));
+        }
+        return (T) r;
+    }
+
+    DemoService demo() {
+        return ref(DemoService.class);
+    }
+
+    Greeter greeter() {
+        return ref(Greeter.class);
+    }
+
+    private static String expect(Object want, Object got) {
+        if (!want.equals(got)) {
+            throw new Fail("expected " + Sample.show(want) + ", got " + Sample.show(got));
+        }
+        return Sample.show(got);
+    }
+
+    private static String exceptionCase(TriConsumer c) {
+        String want = c.expectException == null ? DEFAULT_EXCEPTION : c.expectException;
+        DemoService demo = c.demo();
+        Object r;
+        try {
+            r = demo.fail("boom");
+        } catch (Throwable t) {
+            String seen = "class=" + t.getClass().getName() + " message=" + Cli.oneLine(t.getMessage());
+            if (t.getClass().getName().equals(want) && "boom".equals(t.getMessage())) {
+                return seen;
+            }
+            throw new Fail("expected class=" + want + " message=boom, got " + seen
+                    + (t.getCause() != null ? " (" + JavaConsumer.describe(t) + ")" : ""));
+        }
+        throw new Fail("fail(\"boom\") returned " + Sample.show(r) + " instead of throwing");
+    }
+
+    private static String attachmentCase(TriConsumer c) {
+        DemoService demo = c.demo();
+        RpcContext.getClientAttachment().setAttachment("dubbo-c-test", "v1");
+        String r = demo.attachment("dubbo-c-test");
+        Object back = RpcContext.getClientResponseContext().getObjectAttachment("echo-dubbo-c-test");
+        if (!"v1".equals(r)) {
+            throw new Fail("attachment(\"dubbo-c-test\") returned " + Sample.show(r) + " instead of \"v1\"");
+        }
+        if (!"v1".equals(back)) {
+            throw new Fail("response attachment echo-dubbo-c-test = " + Sample.show(back) + " instead of \"v1\"; all: "
+                    + RpcContext.getClientResponseContext().getObjectAttachments());
+        }
+        return "attachment=\"v1\" response echo-dubbo-c-test=\"v1\"";
+    }
+
+    private static String streamCase(TriConsumer c) throws InterruptedException {
+        List<String> got = new ArrayList<>();
+        Throwable[] error = new Throwable[1];
+        CountDownLatch done = new CountDownLatch(1);
+        c.greeter().sayHelloStream(HelloRequest.newBuilder().setName("java").build(), new StreamObserver<HelloReply>() {
+            @Override
+            public void onNext(HelloReply reply) {
+                synchronized (got) {
+                    got.add(reply.getMessage());
+                }
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                error[0] = t;
+                done.countDown();
+            }
+
+            @Override
+            public void onCompleted() {
+                done.countDown();
+            }
+        });
+        if (!done.await(10, TimeUnit.SECONDS)) {
+            synchronized (got) {
+                throw new Fail("no end of stream after 10 s; replies so far " + got);
+            }
+        }
+        if (error[0] != null) {
+            throw new Fail("onError after " + got + ": " + JavaConsumer.describe(error[0]));
+        }
+        List<String> want = Arrays.asList("Hello java 0", "Hello java 1", "Hello java 2");
+        if (!want.equals(got)) {
+            throw new Fail("expected " + want + ", got " + got);
+        }
+        return "3 replies " + got;
+    }
+
+    private int runCases(List<String> names) {
+        int failed = 0;
+        for (String name : names) {
+            String kind = "PASS";
+            String detail;
+            try {
+                detail = CASES.get(name).run(this);
+            } catch (Fail f) {
+                kind = "FAIL";
+                detail = f.getMessage();
+            } catch (Throwable t) {
+                kind = "FAIL";
+                detail = JavaConsumer.describe(t);
+            }
+            if (!"PASS".equals(kind)) {
+                failed++;
+            }
+            Cli.OUT.println("RESULT " + name + " " + kind + " " + Cli.oneLine(detail));
+        }
+        return failed;
+    }
+
+    public static void main(String[] args) throws Exception {
+        Cli.setUpLogging();
+        String url = null;
+        String registry = null;
+        String cases = null;
+        String expectException = null;
+        String app = "tri-consumer";
+        Map<String, String> params = Cli.newParams();
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--url":
+                    url = Cli.next(args, i++, USAGE);
+                    break;
+                case "--registry":
+                    registry = Cli.next(args, i++, USAGE);
+                    break;
+                case "--cases":
+                    cases = Cli.next(args, i++, USAGE);
+                    break;
+                case "--param":
+                    Cli.param(params, Cli.next(args, i++, USAGE), USAGE);
+                    break;
+                case "--expect-exception":
+                    expectException = Cli.next(args, i++, USAGE);
+                    break;
+                case "--app":
+                    app = Cli.next(args, i++, USAGE);
+                    break;
+                case "-h":
+                case "--help":
+                    Cli.OUT.println(USAGE);
+                    return;
+                default:
+                    Cli.usage("unknown argument " + args[i] + "\n" + USAGE);
+            }
+        }
+        if ((url == null) == (registry == null)) {
+            Cli.usage("give exactly one of --url and --registry\n" + USAGE);
+        }
+        List<String> names = cases == null ? new ArrayList<>(CASES.keySet()) : Arrays.asList(cases.split(","));
+        for (String n : names) {
+            if (!CASES.containsKey(n)) {
+                Cli.usage("unknown case " + n + "\n" + USAGE);
+            }
+        }
+
+        ApplicationConfig application = new ApplicationConfig(app);
+        application.setQosEnable(false);
+        DubboBootstrap bootstrap = DubboBootstrap.getInstance().application(application);
+        if (registry != null) {
+            bootstrap.registry(new RegistryConfig(registry));
+        }
+        bootstrap.start();
+
+        int failed = new TriConsumer(url, params, expectException).runCases(names);
+        Cli.OUT.flush();
+        System.exit(failed == 0 ? 0 : 1);
+    }
+}

@@ -1,0 +1,121 @@
+package org.dubboc.interop;
+
+import helloworld.DubboGreeterTriple;
+import helloworld.Greeter;
+import helloworld.HelloReply;
+import helloworld.HelloRequest;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import org.apache.dubbo.common.stream.StreamObserver;
+import org.apache.dubbo.config.ApplicationConfig;
+import org.apache.dubbo.config.ProtocolConfig;
+import org.apache.dubbo.config.RegistryConfig;
+import org.apache.dubbo.config.ServiceConfig;
+import org.apache.dubbo.config.bootstrap.DubboBootstrap;
+import org.apache.dubbo.demo.DemoService;
+import sun.misc.Signal;
+
+/**
+ * The Triple provider: DemoService (a plain Java interface, so Triple's wrapper mode: hessian2
+ * inside TripleRequestWrapper/TripleResponseWrapper) and the IDL service helloworld.Greeter
+ * (protobuf, stubs generated from src/main/proto/helloworld.proto) on one "tri" port, directly
+ * reachable and optionally registered in ZooKeeper. Prints "READY <port>", serves until SIGTERM.
+ */
+public final class TriProvider {
+    private static final String USAGE = "usage: TriProvider [--port P] [--registry zookeeper://127.0.0.1:PORT]"
+            + " [--param k=v]... [--app NAME]\n"
+            + "  the port may also come from -Dtri.port=P; 0 or none: a free port from the kernel";
+
+    private TriProvider() {}
+
+    /** helloworld.Greeter: one unary method, one server-streaming method. */
+    static final class GreeterImpl extends DubboGreeterTriple.GreeterImplBase {
+        @Override
+        public HelloReply sayHello(HelloRequest request) {
+            return HelloReply.newBuilder().setMessage("Hello " + request.getName()).build();
+        }
+
+        @Override
+        public void sayHelloStream(HelloRequest request, StreamObserver<HelloReply> responseObserver) {
+            for (int i = 0; i < 3; i++) {
+                responseObserver.onNext(
+                        HelloReply.newBuilder().setMessage("Hello " + request.getName() + " " + i).build());
+            }
+            responseObserver.onCompleted();
+        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        Cli.setUpLogging();
+        int port = Integer.getInteger("tri.port", 0);
+        String registry = null;
+        String app = "tri-provider";
+        Map<String, String> params = Cli.newParams();
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--port":
+                    port = Integer.parseInt(Cli.next(args, i++, USAGE));
+                    break;
+                case "--registry":
+                    registry = Cli.next(args, i++, USAGE);
+                    break;
+                case "--param":
+                    Cli.param(params, Cli.next(args, i++, USAGE), USAGE);
+                    break;
+                case "--app":
+                    app = Cli.next(args, i++, USAGE);
+                    break;
+                case "-h":
+                case "--help":
+                    Cli.OUT.println(USAGE);
+                    return;
+                default:
+                    Cli.usage("unknown argument " + args[i] + "\n" + USAGE);
+            }
+        }
+        if (port == 0) {
+            port = Cli.freePort();
+        }
+
+        ApplicationConfig application = new ApplicationConfig(app);
+        // QoS would listen on 22222 (see JavaProvider)
+        application.setQosEnable(false);
+        String registerMode = params.remove("register-mode");
+        if (registerMode != null) {
+            application.setRegisterMode(registerMode);
+        }
+
+        // No host, as in JavaProvider: Dubbo binds 0.0.0.0 whatever 127.x host it is given.
+        ProtocolConfig protocol = new ProtocolConfig("tri", port);
+
+        RegistryConfig registryConfig =
+                registry == null ? new RegistryConfig(RegistryConfig.NO_AVAILABLE) : new RegistryConfig(registry);
+
+        // The same DemoService implementation as the dubbo-protocol provider.
+        ServiceConfig<DemoService> demo = new ServiceConfig<>();
+        demo.setInterface(DemoService.class);
+        demo.setRef(new JavaProvider.DemoServiceImpl());
+        demo.setParameters(new HashMap<>(params));
+
+        ServiceConfig<Greeter> greeter = new ServiceConfig<>();
+        greeter.setInterface(Greeter.class);
+        greeter.setRef(new GreeterImpl());
+        greeter.setParameters(new HashMap<>(params));
+
+        DubboBootstrap bootstrap = DubboBootstrap.getInstance()
+                .application(application)
+                .registry(registryConfig)
+                .protocol(protocol)
+                .service(demo)
+                .service(greeter);
+        bootstrap.start();
+
+        Signal.handle(new Signal("TERM"), s -> System.exit(0));
+        Signal.handle(new Signal("INT"), s -> System.exit(0));
+
+        Cli.OUT.println("READY " + port);
+        Cli.OUT.flush();
+        new CountDownLatch(1).await();
+    }
+}
