@@ -69,13 +69,17 @@ enum {
 
 /* A request a protocol cut from a connection, handed from on_unit (loop
  * thread) to decode (worker), then to answer (as call->unit). `payload`
- * must point into the unit's bytes given to on_unit: the server keeps
- * those payload bytes only (it copies them into the queued job, or hands
- * the job the read buffer holding a large unit), never the rest of the
- * unit, so what decode or answer need of a header goes in id, twoway and
- * tag. The payload stays valid until decode returns, not after (the
- * server frees a large unit as soon as it is decoded): decoded values
- * must not point into it. */
+ * points into the unit's bytes given to on_unit, or into memory of the
+ * protocol's own (a stateful protocol that assembles a request from
+ * several units, e.g. HTTP/2 DATA frames) that stays valid until the
+ * protocol's next hook on that connection. The server keeps those payload
+ * bytes only (it copies them into the queued job, or hands the job the
+ * read buffer holding a large unit), never the rest of the unit, so what
+ * decode or answer need of a header goes in id, twoway and tag, or in the
+ * payload. The memory budget counts the unit, or the payload when it lies
+ * outside the unit. The payload stays valid until decode returns, not
+ * after (the server frees a large unit as soon as it is decoded): decoded
+ * values must not point into it. */
 typedef struct {
     uint64_t id;            /* what the answer carries to match the request */
     bool twoway;            /* an answer is expected */
@@ -101,6 +105,15 @@ const char *dubbo_sconn_local(const dubbo_sconn_t *c);
 /* What the protocol's conn_open returned for this connection (NULL
  * without conn_open). Loop thread. */
 void *dubbo_sconn_state(const dubbo_sconn_t *c);
+/* Close the connection once the bytes already sent are written (a
+ * protocol error that ends the connection, after e.g. HTTP/2's GOAWAY);
+ * `why` (borrowed: a literal) is logged; NULL for an orderly end (the
+ * peer said goodbye), not logged. No hook runs for it after this
+ * but conn_close. Loop thread. */
+void dubbo_sconn_close(dubbo_sconn_t *c, const char *why);
+/* The server's payload limit (options.payload), for a protocol that
+ * limits what it assembles itself. */
+size_t dubbo_sconn_limit(const dubbo_sconn_t *c);
 
 /* A consumer connection, as a protocol's consumer hooks see it (one
  * connection of the process's pool, src/transport/dialer.c, shared by
@@ -185,7 +198,11 @@ typedef struct {
      * no answer (a one-way request, an event). p is the whole unit after
      * on_unit returned 1, or only its first bytes when the budget refuses
      * it as it arrives (on_unit never saw it; the rest is dropped unread).
-     * A negative code: nothing is sent. */
+     * A negative code: nothing is sent. With on_answer, a unit refused
+     * after on_unit took it is framed by on_answer like an answer (the
+     * bytes are refuse()'s); one refused as it arrives is sent as it is,
+     * so a stateful protocol can only answer that at the connection level
+     * (HTTP/2: GOAWAY). */
     int (*refuse)(const uint8_t *p, size_t n, int status, const char *message, dubbo_buf_t *out);
     /* Append what tells a consumer this provider is going away and takes
      * no new calls (Dubbo: the readonly event). Called once per connection

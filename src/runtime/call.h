@@ -73,6 +73,12 @@ void dubbo__call_set_request(dubbo_call_t *call, const char *service, const char
  * method of that name is looked up again. */
 void dubbo__call_set_invocation(dubbo_call_t *call, const char *method, const char *desc,
                                 dubbo_value_t **args, size_t nargs);
+/* The exported service a call to path, version, group would reach, or
+ * NULL: for a protocol whose decoding depends on the service (Triple: a
+ * protobuf IDL service or Java's wrapper). Any thread; the service lives
+ * until the server is freed. */
+const service_t *dubbo__call_lookup(const dubbo_call_t *call, const char *path, const char *version,
+                                    const char *group);
 /* A request attachment as it came (any type), or NULL. */
 const dubbo_value_t *dubbo__call_attachment_value(const dubbo_call_t *call, const char *key);
 

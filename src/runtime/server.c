@@ -208,6 +208,7 @@ dubbo_server_t *dubbo_server_new(const dubbo_server_options_t *opts)
                 .conn_open = proto->conn_open,
                 .conn_close = proto->conn_close,
                 .tick = proto->tick,
+                .stateful = proto->on_answer != NULL,
             };
             s->protos[s->nprotos++] = proto;
         }
@@ -498,6 +499,16 @@ void *dubbo_sconn_state(const dubbo_sconn_t *c)
     return dubbo__lconn_state(c);
 }
 
+void dubbo_sconn_close(dubbo_sconn_t *c, const char *why)
+{
+    dubbo__lconn_close(c, why);
+}
+
+size_t dubbo_sconn_limit(const dubbo_sconn_t *c)
+{
+    return dubbo__lconn_limit(c);
+}
+
 /* The connection's protocol table (the wire's proto is one of s->protos). */
 static const dubbo_protocol_ops_t *conn_proto(const sconn_t *c)
 {
@@ -622,6 +633,24 @@ static void release_arena(dubbo_arena_t *a)
     dubbo_arena_reset(a);
 }
 
+const service_t *dubbo__call_lookup(const dubbo_call_t *call, const char *path, const char *version,
+                                    const char *group)
+{
+    dubbo_server_t *s = call->srv;
+    pthread_rwlock_rdlock(&s->svc_lock);
+    service_t *svc = NULL;
+    for (size_t i = 0; i < s->nservices; i++) {
+        service_t *x = s->services[i];
+        if (strcmp(x->interface, path) == 0 && same_opt(x->version, version, true) &&
+            same_opt(x->group, group, false)) {
+            svc = x;
+            break;
+        }
+    }
+    pthread_rwlock_unlock(&s->svc_lock);
+    return svc;
+}
+
 /* Run one request: `u` as the connection's protocol cut it, `charged` the
  * budget its bytes hold, `j` the queued job (NULL with dispatcher=direct),
  * whose large payload is given back as soon as it is decoded. */
@@ -677,17 +706,7 @@ static void run_job(dubbo_server_t *s, sconn_t *c, const dubbo_unit_t *u, size_t
     }
     const char *path = call.service ? call.service : "";
     const char *version = call.version, *group = call.group;
-    pthread_rwlock_rdlock(&s->svc_lock);
-    service_t *svc = NULL;
-    for (size_t i = 0; i < s->nservices; i++) {
-        service_t *x = s->services[i];
-        if (strcmp(x->interface, path) == 0 && same_opt(x->version, version, true) &&
-            same_opt(x->group, group, false)) {
-            svc = x;
-            break;
-        }
-    }
-    pthread_rwlock_unlock(&s->svc_lock);
+    const service_t *svc = dubbo__call_lookup(&call, path, version, group);
     if (!svc) {
         snprintf(msg, sizeof(msg),
                  "Not found exported service: %s%s%s%s%s in this provider, may be version or "
@@ -763,6 +782,24 @@ static void *worker_main(void *arg)
     }
 }
 
+/* Refuse a unit on_unit took as a request: the protocol's refuse() bytes,
+ * framed by its on_answer (with the connection's state, for the unit `u`)
+ * when it has one, else sent as they are. Loop thread. */
+static void refuse_unit(sconn_t *c, const dubbo_unit_t *u, const uint8_t *p, size_t len, int status,
+                        const char *msg)
+{
+    const dubbo_protocol_ops_t *proto = conn_proto(c);
+    if (!proto->on_answer) {
+        dubbo__lconn_refuse(c, p, len, status, msg);
+        return;
+    }
+    dubbo_buf_t out;
+    dubbo_buf_init(&out, 0);
+    if (!proto->refuse(p, len, status, msg, &out) && out.len && !dubbo__lconn_closing(c))
+        proto->on_answer(dubbo__lconn_state(c), c, u, out.base, out.len);
+    dubbo_buf_destroy(&out);
+}
+
 /* One whole unit of `len` bytes (the listener's unit hook, loop thread).
  * `charged`: budget bytes already held for it (taken as its bytes
  * arrived), which the job takes over or this gives back. `*own`: a
@@ -778,17 +815,27 @@ static void handle_unit(void *user, sconn_t *c, const uint8_t *p, size_t len, si
         dubbo__budget_give(&s->budget, charged);
         return;
     }
+    /* A payload the protocol assembled itself (HTTP/2: a message from
+     * several DATA frames) lies outside the unit: the budget counts the
+     * payload instead of the unit, and the job copies it. */
+    bool inside = !u.payload_len || (u.payload >= p && u.payload + u.payload_len <= p + len);
+    size_t need = len;
+    if (!inside) {
+        dubbo__budget_give(&s->budget, charged);
+        charged = 0;
+        need = u.payload_len;
+    }
     if (!charged) {
-        if (!dubbo__budget_take(&s->budget, len)) {
+        if (!dubbo__budget_take(&s->budget, need)) {
             char msg[256];
-            dubbo__budget_overload_message(&s->budget, dubbo__lconn_local(c), len, msg,
+            dubbo__budget_overload_message(&s->budget, dubbo__lconn_local(c), need, msg,
                                            sizeof(msg));
             dubbo__log_limited(&s->log_rl, "request %llu from %s refused: %s",
                                (unsigned long long)u.id, dubbo__lconn_remote(c), msg);
-            dubbo__lconn_refuse(c, p, len, DUBBO_STATUS_SERVER_THREADPOOL_EXHAUSTED, msg);
+            refuse_unit(c, &u, p, len, DUBBO_STATUS_SERVER_THREADPOOL_EXHAUSTED, msg);
             return;
         }
-        charged = len;
+        charged = need;
     }
     pthread_mutex_lock(&s->mu);
     /* Queued plus running: a burst decoded before any worker wakes must not
@@ -802,7 +849,7 @@ static void handle_unit(void *user, sconn_t *c, const uint8_t *p, size_t len, si
                  "Server side(%s) thread pool is exhausted, detail msg: %d threads busy, %d "
                  "requests queued",
                  dubbo__lconn_local(c), s->opts.threads, s->opts.queue);
-        dubbo__lconn_refuse(c, p, len, DUBBO_STATUS_SERVER_THREADPOOL_EXHAUSTED, msg);
+        refuse_unit(c, &u, p, len, DUBBO_STATUS_SERVER_THREADPOOL_EXHAUSTED, msg);
         dubbo__budget_give(&s->budget, charged);
         return;
     }
@@ -812,7 +859,8 @@ static void handle_unit(void *user, sconn_t *c, const uint8_t *p, size_t len, si
         dubbo__budget_give(&s->budget, charged);
         return;
     }
-    job_t *j = malloc(sizeof(*j) + (*own ? 0 : u.payload_len));
+    uint8_t **take = inside ? own : &(uint8_t *){NULL};
+    job_t *j = malloc(sizeof(*j) + (*take ? 0 : u.payload_len));
     if (!j) {
         dubbo__budget_give(&s->budget, charged);
         return;
@@ -821,8 +869,8 @@ static void handle_unit(void *user, sconn_t *c, const uint8_t *p, size_t len, si
     j->next = NULL;
     j->c = c;
     j->unit = u;
-    j->own = *own;
-    *own = NULL;
+    j->own = *take;
+    *take = NULL;
     if (!j->own) {
         memcpy(j->copy, u.payload, u.payload_len);
         j->unit.payload = j->copy;

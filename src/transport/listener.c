@@ -42,11 +42,12 @@ struct sconn {
     dubbo_buf_t out; /* answers waiting to be written */
     bool writing;
     uint64_t last_read;
-    uint64_t accepted_at; /* when the connection came */
-    uint64_t frame_since; /* when the frame now being read began (0: none) */
-    bool served;          /* a whole frame has arrived */
-    size_t admitted;      /* budget bytes held for the frame being read */
-    size_t discard;       /* bytes of a refused frame still to drop unread */
+    uint64_t accepted_at;  /* when the connection came */
+    uint64_t frame_since;  /* when the frame now being read began (0: none) */
+    bool served;           /* a whole frame has arrived */
+    size_t admitted;       /* budget bytes held for the frame being read */
+    size_t discard;        /* bytes of a refused frame still to drop unread */
+    const char *close_why; /* close once what is queued is written (dubbo__lconn_close) */
     char remote[64], local[64];
 };
 
@@ -67,6 +68,7 @@ static void conn_unref(sconn_t *c)
 }
 
 static void flush(sconn_t *c);
+static void conn_close(sconn_t *c, const char *why);
 
 static void on_written(uv_write_t *req, int status)
 {
@@ -78,6 +80,8 @@ static void on_written(uv_write_t *req, int status)
     dubbo__budget_out_release(c->l->cfg.budget, n);
     c->writing = false;
     if (status == 0 && !c->closing) flush(c);
+    if (c->close_why && !c->writing && !c->closing)
+        conn_close(c, *c->close_why ? c->close_why : NULL);
     conn_unref(c);
 }
 
@@ -102,9 +106,21 @@ static void flush(sconn_t *c)
     }
 }
 
+void dubbo__lconn_close(dubbo__lconn_t *c, const char *why)
+{
+    if (c->closing || c->close_why) return;
+    c->close_why = why ? why : "";
+    if (!c->writing) conn_close(c, *c->close_why ? c->close_why : NULL);
+}
+
+size_t dubbo__lconn_limit(const dubbo__lconn_t *c)
+{
+    return c->l->cfg.payload;
+}
+
 int dubbo__lconn_send(dubbo__lconn_t *c, const void *bytes, size_t n)
 {
-    if (c->closing) return 0;
+    if (c->closing || c->close_why) return 0;
     size_t before = c->out.len;
     int rc = dubbo_buf_append(&c->out, bytes, n);
     dubbo__budget_out_charge(c->l->cfg.budget, c->out.len - before);
@@ -134,7 +150,7 @@ const void *dubbo__lconn_proto(const dubbo__lconn_t *c)
 
 bool dubbo__lconn_closing(const dubbo__lconn_t *c)
 {
-    return c->closing;
+    return c->closing || c->close_why;
 }
 
 void dubbo__lconn_ref(dubbo__lconn_t *c)
@@ -314,7 +330,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     }
     c->last_read = dubbo__now_ms();
     size_t off = 0;
-    while (!c->closing) {
+    while (!c->closing && !c->close_why) {
         if (c->discard) {
             /* the rest of a refused frame: dropped as it arrives */
             size_t drop = len - off < c->discard ? len - off : c->discard;
@@ -351,6 +367,13 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
             dubbo__budget_overload_message(s->cfg.budget, c->local, total, msg, sizeof(msg));
             dubbo__log_limited(s->cfg.log_rl, "a request of %zu bytes from %s refused: %s", total,
                                c->remote, msg);
+            if (c->wire->stateful) {
+                /* a unit dropped unread would break the protocol's state
+                 * (HTTP/2: HPACK, flow control): the connection goes */
+                s->cfg.read_end(s->cfg.user);
+                conn_close(c, msg);
+                return;
+            }
             refuse_unit(c, h, have, s->cfg.overload_status, msg);
             atomic_fetch_sub(&s->cfg.budget->mem, c->admitted);
             atomic_fetch_sub(&s->cfg.budget->arriving, c->admitted);

@@ -40,6 +40,10 @@ typedef struct {
     void *(*conn_open)(dubbo__lconn_t *c);                         /* optional */
     void (*conn_close)(void *state);                               /* optional */
     void (*tick)(void *state, dubbo__lconn_t *c, uint64_t now_ms); /* optional */
+    /* Units depend on the ones before (HTTP/2): one that does not fit the
+     * budget as it arrives closes the connection instead of being refused
+     * and dropped unread. */
+    bool stateful;
 } dubbo__wire_t;
 
 typedef struct {
@@ -100,6 +104,12 @@ bool dubbo__lconn_closing(const dubbo__lconn_t *c);
  * the connection). */
 void dubbo__lconn_ref(dubbo__lconn_t *c);
 void dubbo__lconn_unref(dubbo__lconn_t *c);
+/* Close the connection once what is queued is written (logged with `why`,
+ * borrowed: a literal; NULL: an orderly end, not logged); nothing more is
+ * sent or read after. */
+void dubbo__lconn_close(dubbo__lconn_t *c, const char *why);
+/* The listener's unit limit (cfg.payload). */
+size_t dubbo__lconn_limit(const dubbo__lconn_t *c);
 /* Queue bytes (copied), charged to the budget until written, and start
  * writing. 0 (dropped when closing) or DUBBO_ENOMEM. */
 int dubbo__lconn_send(dubbo__lconn_t *c, const void *bytes, size_t n);
