@@ -16,6 +16,9 @@ BUILD_PKGS=(
   libyaml-dev                             # routing rules and configuration (YAML)
   libcurl4-openssl-dev                    # the etcd registry's client (its JSON gateway)
   libzookeeper-mt-dev                     # the official ZooKeeper C client
+  libnghttp2-dev                          # HTTP/2 for Triple
+  libprotobuf-c-dev protobuf-c-compiler   # protobuf messages for Triple (protoc-c at build time)
+  zlib1g-dev                              # gzip message compression (Triple)
 )
 # What the tests add: peers, servers, tools.
 TEST_PKGS=(
@@ -28,6 +31,7 @@ TEST_PKGS=(
   openjdk-17-jdk-headless libhessian-java # Caucho Hessian 4.0.38: the Java peer
   maven                                   # builds the Java Dubbo 3.3 peer (tests/interop/java)
   nodejs npm                              # hessian.js and the Node Dubbo peers
+  nghttp2-client                          # nghttp (raw HTTP/2 requests in the Triple tests), h2load
 )
 demo=false
 [ "${1:-}" = "--demo" ] && demo=true
@@ -67,10 +71,11 @@ if [ -f "$peers/package.json" ]; then
   fi
 fi
 # The reference peers, Java Dubbo 3.3 and dubbo-go 3.3 (tests/interop/java,
-# tests/interop/go): built once per machine into ${DUBBO_C_CACHE:-/var/cache/dubbo-c}
+# tests/interop/go), and grpc-go's interop client/server, h2spec, grpcurl and ghz
+# (tests/interop/grpc): built once per machine into ${DUBBO_C_CACHE:-/var/cache/dubbo-c}
 # (dependencies from Maven Central and the Go module proxy, pinned by pom.xml
 # and go.sum); a build whose sources are unchanged is not redone.
-for peer in java go; do
+for peer in java go grpc; do
   if [ -f "tests/interop/$peer/build.sh" ] && ! bash "tests/interop/$peer/build.sh" --print >/dev/null 2>&1; then
     echo "setup: building the $peer reference peer (once per machine)"
     bash "tests/interop/$peer/build.sh" >/dev/null

@@ -19,6 +19,8 @@
 extern const dubbo_serialization_ops_t dubbo__serialization_hessian2;
 /* src/protocol/dubbo/protocol.c */
 extern const dubbo_protocol_ops_t dubbo__protocol_dubbo;
+/* src/protocol/tri/server.c */
+extern const dubbo_protocol_ops_t dubbo__protocol_tri;
 /* src/registry/<name>.c */
 extern const dubbo_registry_ops_t dubbo__registry_file;
 extern const dubbo_registry_ops_t dubbo__registry_etcd;
@@ -36,6 +38,7 @@ void dubbo__register_builtins(void)
 {
     add(DUBBO_EXT_SERIALIZATION, &dubbo__serialization_hessian2, "hessian2");
     add(DUBBO_EXT_PROTOCOL, &dubbo__protocol_dubbo, dubbo__protocol_dubbo.name);
+    add(DUBBO_EXT_PROTOCOL, &dubbo__protocol_tri, dubbo__protocol_tri.name);
 
     static const dubbo_registry_ops_t *const registries[] = {
         &dubbo__registry_file, &dubbo__registry_etcd, &dubbo__registry_zookeeper};

@@ -81,6 +81,18 @@ static const char demo_help[] =
     "  %s provider --port 20880 &\n"
     "  dubbo call dubbo://127.0.0.1:20880/org.apache.dubbo.demo.DemoService sayHello '\"world\"'\n";
 
+/* Whether a --protocol list names tri. */
+static bool serves_tri(const char *list)
+{
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == 3 && strncmp(p, "tri", 3) == 0) return true;
+        p += n;
+        if (*p == ',') p++;
+    }
+    return false;
+}
+
 int cli_demo(const char *who, int argc, char **argv)
 {
     if (argc < 1 || is_help(argv[0])) {
@@ -225,6 +237,8 @@ int cli_demo(const char *who, int argc, char **argv)
         users.params = params;
         if (!rc) rc = dubbo_server_export(s, &users);
     }
+    /* the protobuf IDL services where a port speaks Triple */
+    if (!rc && o.protocols && serves_tri(o.protocols)) rc = demo_export_idl(s, params);
     /* Registries: those given, else the embedded default of this machine
      * (so that two processes find each other out of the box); "none" for
      * none. A given registry that cannot be opened is an error; the

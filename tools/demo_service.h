@@ -26,4 +26,10 @@ const dubbo_service_t *demo_service(void);
 /* com.example.UserService (static; user = NULL). */
 const dubbo_service_t *user_service(void);
 
+/* helloworld.Greeter (SayHello: "Hello " + name) and grpc.testing.TestService
+ * (the unary methods of gRPC's interop tests), protobuf IDL services served
+ * over Triple, exported on s with the provider URL parameters `params`
+ * (NULL-terminated pairs, or NULL; kept: static or outliving s). */
+int demo_export_idl(dubbo_server_t *s, const char *const *params);
+
 #endif

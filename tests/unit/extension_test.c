@@ -80,8 +80,8 @@ TEST(reference_with_unknown_extensions_fails_clearly)
     static const char *const bad_cluster[] = {"cluster", "nope", NULL};
     CHECK(dubbo_reference_new("dubbo://127.0.0.1:1/org.x.Demo", bad_cluster) == NULL);
     CHECK(strstr(dubbo_last_error(), "no cluster extension named \"nope\"") != NULL);
-    CHECK(dubbo_reference_new("tri://127.0.0.1:1/org.x.Demo", NULL) == NULL);
-    CHECK(strstr(dubbo_last_error(), "no protocol extension named \"tri\"") != NULL);
+    CHECK(dubbo_reference_new("thrift://127.0.0.1:1/org.x.Demo", NULL) == NULL);
+    CHECK(strstr(dubbo_last_error(), "no protocol extension named \"thrift\"") != NULL);
     static const char *const bad_filter[] = {"filter", "nofilter", NULL};
     CHECK(dubbo_reference_new("dubbo://127.0.0.1:1/org.x.Demo", bad_filter) == NULL);
     CHECK(strstr(dubbo_last_error(), "no filter extension named \"nofilter\"") != NULL);

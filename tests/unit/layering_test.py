@@ -24,7 +24,7 @@ LAYERS = [
     (2, "transport", ["src/transport/"]),
     (3, "rpc", ["src/runtime/", "include/dubbo/rpc.h", "include/dubbo/protocol.h"]),
     (4, "cluster + filters + protocols", ["src/cluster/", "src/filter/", "src/protocol/",
-                                          "include/dubbo/cluster.h"]),
+                                          "include/dubbo/cluster.h", "include/dubbo/triple.h"]),
     (5, "registries", ["src/registry/", "include/dubbo/registry.h"]),
     (6, "config", ["src/config/", "include/dubbo/config.h"]),
     (7, "builtins", ["src/builtins.c"]),

@@ -1,0 +1,87 @@
+/* Triple (Dubbo 3's gRPC-compatible protocol over HTTP/2): what a
+ * provider adds to dubbo/rpc.h for it.
+ *
+ * Any exported service is served over Triple when the server's protocols
+ * include "tri" (dubbo_server_options_t.protocols, e.g. "dubbo,tri"): an
+ * interface service (dubbo_server_export) in Java Dubbo's wrapper mode,
+ * its arguments and result hessian2 inside TripleRequestWrapper /
+ * TripleResponseWrapper, as Java's non-IDL services are; a protobuf IDL
+ * service (dubbo_tri_export, below) with the messages of its .proto, as any
+ * gRPC client sends them (content types application/grpc,
+ * application/grpc+proto).
+ *
+ * Wire, limits and status mapping: docs/triple.md. */
+#ifndef DUBBO_TRIPLE_H
+#define DUBBO_TRIPLE_H
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "dubbo/rpc.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A unary method of a protobuf IDL service. Runs as a dubbo_handler_fn
+ * does (a worker; the same lifetimes). `req` is the decoded request, a
+ * message of the method's input type; `resp` a message of its output type,
+ * initialised to its defaults, which the handler fills: what it points to
+ * (strings, bytes, repeated fields, sub-messages) must live in
+ * dubbo_call_arena(call) or outlive the call. To fail instead, call
+ * dubbo_tri_fail() (a gRPC status), dubbo_call_fail() (a Dubbo status,
+ * mapped) or dubbo_call_throw(); `resp` is then not sent. Cast from the
+ * generated types with DUBBO_TRI_UNARY. */
+typedef void (*dubbo_tri_unary_fn)(dubbo_call_t *call, const ProtobufCMessage *req,
+                                   ProtobufCMessage *resp, void *user);
+
+/* A generated-type handler, e.g.
+ *   static void say_hello(dubbo_call_t *call, const Helloworld__HelloRequest *req,
+ *                         Helloworld__HelloReply *resp, void *user);
+ * as a dubbo_tri_unary_fn. */
+#define DUBBO_TRI_UNARY(fn) ((dubbo_tri_unary_fn)(void (*)(void))(fn))
+
+typedef struct {
+    const char *name; /* the method's name in the .proto, e.g. "SayHello" */
+    dubbo_tri_unary_fn unary;
+} dubbo_tri_method_t;
+
+/* An IDL service: protoc-c's service descriptor (its full name, e.g.
+ * "helloworld.Greeter", is the interface) and a handler per method.
+ * Methods of the descriptor without a handler are answered UNIMPLEMENTED.
+ * dubbo_tri_export keeps a pointer to the struct: it and everything it
+ * points to must stay valid until dubbo_server_free() has returned (a
+ * static const). */
+typedef struct {
+    const ProtobufCServiceDescriptor *desc;
+    const dubbo_tri_method_t *methods;
+    size_t nmethods;
+    const char *version;       /* NULL or "" for none */
+    const char *group;         /* NULL or "" for none */
+    void *user;                /* passed to every handler */
+    const char *const *params; /* as dubbo_service_t.params */
+} dubbo_tri_service_t;
+
+/* Export an IDL service on `s` (as dubbo_server_export does, same
+ * threads and errors); a method named but not in the descriptor, or
+ * streaming where a unary handler is given: DUBBO_EINVAL naming it. */
+int dubbo_tri_export(dubbo_server_t *s, const dubbo_tri_service_t *svc);
+
+/* Answer the call with a gRPC status (DUBBO_GRPC codes 1-16: 2 UNKNOWN, 3
+ * INVALID_ARGUMENT, 5 NOT_FOUND, ...) and message (copied; UTF-8, sent
+ * percent-encoded as grpc-message). For a call that did not come over
+ * Triple, the status is mapped to a Dubbo status. Handler's thread. */
+void dubbo_tri_fail(dubbo_call_t *call, int grpc_code, const char *message);
+
+/* Add a response header (initial metadata) to a call that came over
+ * Triple: key lower-case, ending in "-bin" for a binary value given as
+ * base64 (both copied). Attachments set with dubbo_call_set_attachment go
+ * into the trailers instead, as Java Dubbo sends them. 0, DUBBO_EINVAL for
+ * a call that did not come over Triple or a reserved name (":...",
+ * "grpc-...", "content-type"), DUBBO_ENOMEM. Handler's thread. */
+int dubbo_tri_set_header(dubbo_call_t *call, const char *key, const char *value);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

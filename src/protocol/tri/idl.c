@@ -1,0 +1,144 @@
+/* Protobuf IDL services over Triple (include/dubbo/triple.h): a service
+ * descriptor from protoc-c becomes an exported service whose every method
+ * is dubbo__tri_idl_handler, which unpacks the request with the method's
+ * input descriptor (into the call's arena), runs the typed handler and
+ * packs its response. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dubbo/triple.h"
+#include "core/internal.h"
+#include "protocol/tri/grpc.h"
+#include "protocol/tri/tri.h"
+#include "runtime/call.h"
+
+static void *arena_alloc(void *a, size_t n)
+{
+    return dubbo_arena_alloc(a, n ? n : 1);
+}
+
+static void arena_free(void *a, void *p)
+{
+    (void)a;
+    (void)p; /* the arena goes with the call */
+}
+
+static const dubbo_tri_method_t *find_method(const dubbo_tri_service_t *ts, const char *name)
+{
+    for (size_t i = 0; i < ts->nmethods; i++)
+        if (strcmp(ts->methods[i].name, name) == 0) return &ts->methods[i];
+    return NULL;
+}
+
+void dubbo__tri_idl_handler(dubbo_call_t *call, void *user)
+{
+    const dubbo_tri_service_t *ts = user;
+    const char *name = dubbo_call_method(call);
+    const ProtobufCMethodDescriptor *md =
+        protobuf_c_service_descriptor_get_method_by_name(ts->desc, name);
+    const dubbo_tri_method_t *m = find_method(ts, name);
+    if (!md || !m || !m->unary) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "Method not found: %s/%s", ts->desc->name, name);
+        dubbo_tri_fail(call, DUBBO_GRPC_UNIMPLEMENTED, msg);
+        return;
+    }
+    const dubbo_value_t *arg = dubbo_call_nargs(call) == 1 ? dubbo_call_arg(call, 0) : NULL;
+    if (!arg || arg->type != DUBBO_T_BINARY) {
+        char msg[300];
+        snprintf(msg, sizeof(msg),
+                 "%s/%s is a protobuf method: it takes one %s message (call it over tri)",
+                 ts->desc->name, name, md->input->name);
+        dubbo_tri_fail(call, DUBBO_GRPC_INVALID_ARGUMENT, msg);
+        return;
+    }
+    dubbo_arena_t *a = dubbo_call_arena(call);
+    ProtobufCAllocator alloc = {arena_alloc, arena_free, a};
+    ProtobufCMessage *req =
+        protobuf_c_message_unpack(md->input, &alloc, arg->u.s.len, (const uint8_t *)arg->u.s.ptr);
+    if (!req) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "%s/%s: the request is not a valid %s message", ts->desc->name,
+                 name, md->input->name);
+        dubbo_tri_fail(call, DUBBO_GRPC_INTERNAL, msg);
+        return;
+    }
+    ProtobufCMessage *resp = dubbo_arena_alloc(a, md->output->sizeof_message);
+    if (!resp) {
+        dubbo_call_fail(call, DUBBO_STATUS_SERVER_ERROR, "out of memory");
+        return;
+    }
+    protobuf_c_message_init(md->output, resp);
+    m->unary(call, req, resp, ts->user);
+    if (call->answered) return; /* failed or threw */
+    size_t n = protobuf_c_message_get_packed_size(resp);
+    uint8_t *bytes = dubbo_arena_alloc(a, n ? n : 1);
+    if (!bytes) {
+        dubbo_call_fail(call, DUBBO_STATUS_SERVER_ERROR, "out of memory");
+        return;
+    }
+    protobuf_c_message_pack(resp, bytes);
+    dubbo_call_return(call, dubbo_v_binary(a, bytes, n));
+}
+
+int dubbo_tri_export(dubbo_server_t *s, const dubbo_tri_service_t *svc)
+{
+    if (!s || !svc || !svc->desc)
+        return dubbo__seterr(DUBBO_EINVAL, "dubbo_tri_export: no server or service descriptor");
+    const ProtobufCServiceDescriptor *d = svc->desc;
+    for (size_t i = 0; i < svc->nmethods; i++)
+        if (!svc->methods[i].name ||
+            !protobuf_c_service_descriptor_get_method_by_name(d, svc->methods[i].name))
+            return dubbo__seterr(DUBBO_EINVAL, "dubbo_tri_export: %s has no method \"%s\"", d->name,
+                                 svc->methods[i].name ? svc->methods[i].name : "(null)");
+    /* every method of the descriptor is served; those without a handler
+     * answer UNIMPLEMENTED */
+    dubbo_method_t *methods = calloc(d->n_methods ? d->n_methods : 1, sizeof(*methods));
+    if (!methods) return dubbo__seterr(DUBBO_ENOMEM, "out of memory");
+    for (unsigned i = 0; i < d->n_methods; i++) {
+        methods[i].name = d->methods[i].name;
+        methods[i].fn = dubbo__tri_idl_handler;
+    }
+    dubbo_service_t ds = {
+        .interface = d->name,
+        .version = svc->version,
+        .group = svc->group,
+        .methods = methods,
+        .nmethods = d->n_methods,
+        .user = (void *)svc,
+        .params = svc->params,
+    };
+    int rc = dubbo_server_export(s, &ds);
+    free(methods);
+    return rc;
+}
+
+void dubbo_tri_fail(dubbo_call_t *call, int grpc_code, const char *message)
+{
+    if (grpc_code <= 0 || grpc_code > 16) grpc_code = DUBBO_GRPC_UNKNOWN;
+    dubbo_call_fail(call, dubbo__grpc_to_dubbo(grpc_code), message);
+    if (call->proto != &dubbo__protocol_tri || !call->proto_call) return;
+    dubbo__tri_call_t *t = call->proto_call;
+    t->grpc_code = grpc_code;
+    t->grpc_msg = call->error; /* dubbo_call_fail's copy, in the arena */
+}
+
+int dubbo_tri_set_header(dubbo_call_t *call, const char *key, const char *value)
+{
+    if (call->proto != &dubbo__protocol_tri || !call->proto_call)
+        return dubbo__seterr(DUBBO_EINVAL, "dubbo_tri_set_header: %s.%s did not come over tri",
+                             call->service ? call->service : "", call->method ? call->method : "");
+    if (!key || !*key || key[0] == ':' || strncmp(key, "grpc-", 5) == 0 ||
+        strcmp(key, "content-type") == 0 || !value)
+        return dubbo__seterr(DUBBO_EINVAL, "dubbo_tri_set_header: \"%s\" is reserved or empty",
+                             key ? key : "(null)");
+    dubbo__tri_call_t *t = call->proto_call;
+    dubbo_arena_t *a = call->arena;
+    if (!t->headers && !(t->headers = dubbo_v_map(a, NULL, 4)))
+        return dubbo__seterr(DUBBO_ENOMEM, "out of memory");
+    dubbo_value_t *k = dubbo_v_cstr(a, key), *v = dubbo_v_cstr(a, value);
+    if (!k || !v || dubbo_map_put(a, t->headers, k, v))
+        return dubbo__seterr(DUBBO_ENOMEM, "out of memory");
+    return 0;
+}

@@ -1,0 +1,1037 @@
+/* Triple's provider side: HTTP/2 on nghttp2, driven without I/O
+ * (nghttp2_session_mem_recv / mem_send) by the server's transport through
+ * the protocol table's stateful hooks (include/dubbo/protocol.h):
+ *
+ *   cut      the client preface, then one HTTP/2 frame per unit
+ *   on_unit  the frame into the connection's nghttp2 session (loop
+ *            thread); a stream whose request ended becomes a unit whose
+ *            payload (its headers and body) lies in the stream
+ *   decode   (worker) headers and the gRPC message into the neutral call:
+ *            IDL services get the protobuf bytes, interface services
+ *            Java's TripleRequestWrapper unpacked (hessian2 arguments)
+ *   answer   (worker) the outcome into a blob: status, headers, trailers,
+ *            the framed message
+ *   on_answer the blob submitted on its stream (loop thread): HEADERS,
+ *            DATA, trailers; or trailers only for an error
+ *
+ * Flow control: the session gives window back (WINDOW_UPDATE) as a
+ * request's bytes are buffered, up to 4x the payload limit buffered per
+ * connection; past that, only once a request is handed over. So a large
+ * message never stalls, and a client holds at most that much here. */
+#include <nghttp2/nghttp2.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dubbo/serialization.h"
+#include "dubbo/triple.h"
+#include "core/internal.h"
+#include "core/jvm.h"
+#include "core/log.h"
+#include "protocol/tri/grpc.h"
+#include "protocol/tri/tri.h"
+#include "protocol/tri/wrapper.pb-c.h"
+#include "runtime/call.h"
+
+#define PREFACE          "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#define PREFACE_LEN      24
+#define FRAME_HEADER     9
+#define MAX_STREAMS      100
+#define STREAM_WINDOW    ((int32_t)1 << 20)
+#define CONN_WINDOW      ((int32_t)16 << 20)
+#define MAX_HEADER_BYTES 16384
+
+typedef struct tstream tstream_t;
+typedef struct tconn tconn_t;
+
+struct tstream {
+    int32_t id;
+    tconn_t *tc;
+    tstream_t *prev, *next;
+    /* the request: u32 length of the header pairs, the pairs (u32 klen, k,
+     * u32 vlen, v), then the body's bytes as they came */
+    dubbo_buf_t req;
+    bool headers_done;
+    size_t unconsumed; /* received bytes whose window is not given back yet */
+    bool dispatched;
+    int refused;           /* a gRPC code answered from the loop, or 0 */
+    char content_type[64]; /* echoed in the answer */
+    /* the answer */
+    dubbo_buf_t out; /* DATA */
+    size_t out_off;
+    dubbo_buf_t trailers; /* pairs for the trailers, as in the blob */
+    size_t ntrailers;
+};
+
+struct tconn {
+    nghttp2_session *h2;
+    dubbo_sconn_t *c;
+    tstream_t *streams;
+    tstream_t *ready; /* the stream whose request the frame just ended */
+    size_t buffered;  /* request bytes held by streams not yet dispatched */
+    size_t limit;
+};
+
+/* ---- blob helpers ----------------------------------------------------- */
+
+static int put_u32(dubbo_buf_t *b, uint32_t v)
+{
+    uint8_t x[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+    return dubbo_buf_append(b, x, 4);
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static int put_pair(dubbo_buf_t *b, const char *k, size_t kn, const char *v, size_t vn)
+{
+    int rc = put_u32(b, (uint32_t)kn);
+    if (!rc) rc = dubbo_buf_append(b, k, kn);
+    if (!rc) rc = put_u32(b, (uint32_t)vn);
+    if (!rc) rc = dubbo_buf_append(b, v, vn);
+    return rc;
+}
+
+/* A reader over a blob of the shapes above. */
+typedef struct {
+    const uint8_t *p;
+    size_t n, off;
+    bool bad;
+} rd_t;
+
+static uint32_t rd_u32(rd_t *r)
+{
+    if (r->n - r->off < 4) {
+        r->bad = true;
+        return 0;
+    }
+    uint32_t v = get_u32(r->p + r->off);
+    r->off += 4;
+    return v;
+}
+
+static const uint8_t *rd_bytes(rd_t *r, size_t n)
+{
+    if (r->bad || r->n - r->off < n) {
+        r->bad = true;
+        return NULL;
+    }
+    const uint8_t *q = r->p + r->off;
+    r->off += n;
+    return q;
+}
+
+/* ---- the wire: detect, cut --------------------------------------------- */
+
+static int detect(const uint8_t *p, size_t n)
+{
+    size_t k = n < PREFACE_LEN ? n : PREFACE_LEN;
+    if (memcmp(p, PREFACE, k) != 0) return DUBBO_DETECT_NO;
+    return n >= 4 ? DUBBO_DETECT_YES : DUBBO_DETECT_MORE;
+}
+
+/* The preface, then whole frames (at most 2^24 - 1 + 9 bytes by the
+ * length field: nghttp2 judges a frame over SETTINGS_MAX_FRAME_SIZE). */
+static int64_t cut(const uint8_t *p, size_t n, size_t limit, size_t *total)
+{
+    (void)limit;
+    *total = 0;
+    if (n >= 1 && p[0] == 'P') {
+        size_t k = n < PREFACE_LEN ? n : PREFACE_LEN;
+        if (memcmp(p, PREFACE, k) == 0) {
+            *total = PREFACE_LEN;
+            return n >= PREFACE_LEN ? PREFACE_LEN : 0;
+        }
+    }
+    if (n < FRAME_HEADER) return 0;
+    size_t len = (size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2];
+    *total = FRAME_HEADER + len;
+    return n >= *total ? (int64_t)*total : 0;
+}
+
+/* ---- streams ----------------------------------------------------------- */
+
+static tstream_t *stream_new(tconn_t *tc, int32_t id)
+{
+    tstream_t *st = calloc(1, sizeof(*st));
+    if (!st) return NULL;
+    st->id = id;
+    st->tc = tc;
+    dubbo_buf_init(&st->req, 0);
+    dubbo_buf_init(&st->out, 0);
+    dubbo_buf_init(&st->trailers, 0);
+    if (put_u32(&st->req, 0)) {
+        free(st);
+        return NULL;
+    }
+    st->next = tc->streams;
+    if (tc->streams) tc->streams->prev = st;
+    tc->streams = st;
+    return st;
+}
+
+static void stream_free(tstream_t *st)
+{
+    tconn_t *tc = st->tc;
+    if (st->prev)
+        st->prev->next = st->next;
+    else if (tc->streams == st)
+        tc->streams = st->next;
+    if (st->next) st->next->prev = st->prev;
+    if (!st->dispatched) {
+        size_t body = st->req.len > 4 ? st->req.len - 4 : 0;
+        tc->buffered -= body < tc->buffered ? body : tc->buffered;
+    }
+    if (tc->ready == st) tc->ready = NULL;
+    dubbo_buf_destroy(&st->req);
+    dubbo_buf_destroy(&st->out);
+    dubbo_buf_destroy(&st->trailers);
+    free(st);
+}
+
+/* Give window back for bytes held back, while the connection is under
+ * its cap. */
+static void give_back(tconn_t *tc)
+{
+    for (tstream_t *st = tc->streams; st; st = st->next) {
+        if (st->unconsumed && tc->buffered <= 4 * tc->limit) {
+            nghttp2_session_consume(tc->h2, st->id, st->unconsumed);
+            st->unconsumed = 0;
+        }
+    }
+}
+
+static void flush_out(tconn_t *tc)
+{
+    for (;;) {
+        const uint8_t *data;
+        ssize_t n = nghttp2_session_mem_send(tc->h2, &data);
+        if (n < 0) {
+            DLOG_WARN("tri: cannot write to %s: %s", dubbo_sconn_remote(tc->c),
+                      nghttp2_strerror((int)n));
+            dubbo_sconn_close(tc->c, "HTTP/2 session failed");
+            return;
+        }
+        if (n == 0) break;
+        dubbo_sconn_send(tc->c, data, (size_t)n);
+    }
+    if (!nghttp2_session_want_read(tc->h2) && !nghttp2_session_want_write(tc->h2))
+        dubbo_sconn_close(tc->c, NULL); /* both sides said GOAWAY */
+}
+
+/* A trailers-only answer from the loop thread: HEADERS with :status 200,
+ * content-type, grpc-status and grpc-message, END_STREAM. */
+static void answer_now(tconn_t *tc, tstream_t *st, int code, const char *msg)
+{
+    char cs[12];
+    snprintf(cs, sizeof(cs), "%d", code);
+    dubbo_buf_t m;
+    dubbo_buf_init(&m, 0);
+    if (dubbo__grpc_pct_encode(msg, strlen(msg), &m) || dubbo_buf_append(&m, "", 1)) {
+        dubbo_buf_destroy(&m);
+        nghttp2_submit_rst_stream(tc->h2, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+        return;
+    }
+    const char *ct = st->content_type[0] ? st->content_type : "application/grpc";
+    nghttp2_nv nv[] = {
+        {(uint8_t *)":status", (uint8_t *)"200", 7, 3, NGHTTP2_NV_FLAG_NONE},
+        {(uint8_t *)"content-type", (uint8_t *)ct, 12, strlen(ct), NGHTTP2_NV_FLAG_NONE},
+        {(uint8_t *)"grpc-status", (uint8_t *)cs, 11, strlen(cs), NGHTTP2_NV_FLAG_NONE},
+        {(uint8_t *)"grpc-message", m.base, 12, m.len - 1, NGHTTP2_NV_FLAG_NONE},
+    };
+    st->refused = code ? code : -1;
+    nghttp2_submit_response(tc->h2, st->id, nv, msg[0] ? 4 : 3, NULL);
+    dubbo_buf_destroy(&m);
+}
+
+/* ---- nghttp2 callbacks (loop thread, inside mem_recv) ------------------ */
+
+static int on_begin_headers(nghttp2_session *h2, const nghttp2_frame *f, void *ud)
+{
+    tconn_t *tc = ud;
+    if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    tstream_t *st = stream_new(tc, f->hd.stream_id);
+    if (!st) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    nghttp2_session_set_stream_user_data(h2, f->hd.stream_id, st);
+    return 0;
+}
+
+static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t *name, size_t nn,
+                     const uint8_t *value, size_t vn, uint8_t flags, void *ud)
+{
+    (void)flags;
+    (void)ud;
+    if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    tstream_t *st = nghttp2_session_get_stream_user_data(h2, f->hd.stream_id);
+    if (!st) return 0;
+    if (st->req.len + nn + vn + 8 > MAX_HEADER_BYTES) {
+        DLOG_WARN("tri: stream %d from %s: headers over %d bytes; reset", (int)st->id,
+                  dubbo_sconn_remote(st->tc->c), MAX_HEADER_BYTES);
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    if (nn == 12 && memcmp(name, "content-type", 12) == 0) {
+        size_t k = vn < sizeof(st->content_type) - 1 ? vn : sizeof(st->content_type) - 1;
+        memcpy(st->content_type, value, k);
+        st->content_type[k] = 0;
+    }
+    if (put_pair(&st->req, (const char *)name, nn, (const char *)value, vn))
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    return 0;
+}
+
+/* The header pairs are whole: check what the loop can (method, content
+ * type, path), fix the pairs' length. */
+static void headers_end(tconn_t *tc, tstream_t *st)
+{
+    st->headers_done = true;
+    uint32_t hl = (uint32_t)(st->req.len - 4);
+    st->req.base[0] = (uint8_t)(hl >> 24);
+    st->req.base[1] = (uint8_t)(hl >> 16);
+    st->req.base[2] = (uint8_t)(hl >> 8);
+    st->req.base[3] = (uint8_t)hl;
+    if (strncmp(st->content_type, "application/grpc", 16) != 0) {
+        /* gRPC's rule: not a gRPC request, HTTP 415 */
+        nghttp2_nv nv[] = {{(uint8_t *)":status", (uint8_t *)"415", 7, 3, NGHTTP2_NV_FLAG_NONE}};
+        st->refused = -1;
+        nghttp2_submit_response(tc->h2, st->id, nv, 1, NULL);
+        return;
+    }
+}
+
+static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id, const uint8_t *data,
+                         size_t len, void *ud)
+{
+    (void)flags;
+    tconn_t *tc = ud;
+    tstream_t *st = nghttp2_session_get_stream_user_data(h2, id);
+    if (!st || st->refused || st->dispatched) {
+        nghttp2_session_consume(h2, id, len);
+        return 0;
+    }
+    size_t body = st->req.len - 4 - (st->req.len >= 4 ? get_u32(st->req.base) : 0);
+    if (body + len > tc->limit + DUBBO_GRPC_PREFIX) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "gRPC message larger than max (%zu vs. %zu)",
+                 body + len - DUBBO_GRPC_PREFIX, tc->limit);
+        DLOG_WARN("tri: stream %d from %s: %s", (int)id, dubbo_sconn_remote(tc->c), msg);
+        nghttp2_session_consume(h2, id, len + st->unconsumed);
+        st->unconsumed = 0;
+        tc->buffered -= body < tc->buffered ? body : tc->buffered;
+        st->req.len = 4 + get_u32(st->req.base);
+        answer_now(tc, st, DUBBO_GRPC_RESOURCE_EXHAUSTED, msg);
+        return 0;
+    }
+    if (dubbo_buf_append(&st->req, data, len)) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    tc->buffered += len;
+    if (tc->buffered <= 4 * tc->limit)
+        nghttp2_session_consume(h2, id, len);
+    else
+        st->unconsumed += len;
+    return 0;
+}
+
+static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *f, void *ud)
+{
+    tconn_t *tc = ud;
+    if (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) return 0;
+    tstream_t *st = nghttp2_session_get_stream_user_data(h2, f->hd.stream_id);
+    if (!st) return 0;
+    if (f->hd.type == NGHTTP2_HEADERS && !st->headers_done &&
+        f->headers.cat == NGHTTP2_HCAT_REQUEST)
+        headers_end(tc, st);
+    if (!(f->hd.flags & NGHTTP2_FLAG_END_STREAM) || st->refused || st->dispatched) return 0;
+    tc->ready = st;
+    return 0;
+}
+
+static int on_stream_close(nghttp2_session *h2, int32_t id, uint32_t error_code, void *ud)
+{
+    (void)ud;
+    (void)error_code;
+    tstream_t *st = nghttp2_session_get_stream_user_data(h2, id);
+    if (st) {
+        nghttp2_session_set_stream_user_data(h2, id, NULL);
+        stream_free(st);
+    }
+    return 0;
+}
+
+static nghttp2_session_callbacks *callbacks;
+
+static void callbacks_init(void)
+{
+    nghttp2_session_callbacks_new(&callbacks);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(callbacks, on_header);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, on_data_chunk);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, on_frame_recv);
+    nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, on_stream_close);
+}
+
+static nghttp2_option *options;
+
+static void options_init(void)
+{
+    nghttp2_option_new(&options);
+    /* window given back by give_back / on_data_chunk, not as bytes arrive */
+    nghttp2_option_set_no_auto_window_update(options, 1);
+    nghttp2_option_set_max_settings(options, 32);
+}
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void init_once(void)
+{
+    callbacks_init();
+    options_init();
+}
+
+/* ---- connection hooks (loop thread) ------------------------------------ */
+
+static void *conn_open(dubbo_sconn_t *c)
+{
+    pthread_once(&once, init_once);
+    tconn_t *tc = calloc(1, sizeof(*tc));
+    if (!tc) return NULL;
+    tc->c = c;
+    tc->limit = dubbo_sconn_limit(c);
+    if (nghttp2_session_server_new2(&tc->h2, callbacks, tc, options)) {
+        free(tc);
+        return NULL;
+    }
+    nghttp2_settings_entry iv[] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, MAX_STREAMS},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, MAX_HEADER_BYTES},
+    };
+    nghttp2_submit_settings(tc->h2, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0]));
+    nghttp2_session_set_local_window_size(tc->h2, NGHTTP2_FLAG_NONE, 0, CONN_WINDOW);
+    return tc;
+}
+
+static void conn_close(void *state)
+{
+    tconn_t *tc = state;
+    if (!tc) return;
+    nghttp2_session_del(tc->h2); /* runs no callbacks */
+    while (tc->streams)
+        stream_free(tc->streams);
+    free(tc);
+}
+
+static int on_unit(dubbo_sconn_t *c, const uint8_t *unit, size_t len, dubbo_unit_t *u)
+{
+    tconn_t *tc = dubbo_sconn_state(c);
+    if (!tc) {
+        dubbo_sconn_close(c, "out of memory for an HTTP/2 session");
+        return 0;
+    }
+    tc->c = c;
+    tc->ready = NULL;
+    ssize_t r = nghttp2_session_mem_recv(tc->h2, unit, len);
+    if (r < 0) {
+        DLOG_WARN("tri: HTTP/2 from %s: %s", dubbo_sconn_remote(c), nghttp2_strerror((int)r));
+        flush_out(tc);
+        dubbo_sconn_close(c, "bad HTTP/2");
+        return 0;
+    }
+    tstream_t *st = tc->ready;
+    tc->ready = NULL;
+    if (st) {
+        /* handed over: the server copies the payload and counts it */
+        st->dispatched = true;
+        size_t body = st->req.len - 4 - get_u32(st->req.base);
+        tc->buffered -= body < tc->buffered ? body : tc->buffered;
+        u->id = (uint64_t)st->id;
+        u->twoway = true;
+        u->tag = tc->limit > UINT32_MAX ? UINT32_MAX : (uint32_t)tc->limit; /* for decode */
+        u->payload = st->req.base;
+        u->payload_len = st->req.len;
+        give_back(tc);
+    }
+    flush_out(tc);
+    return st ? 1 : 0;
+}
+
+static ssize_t read_body(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
+                         nghttp2_data_source *src, void *ud)
+{
+    (void)ud;
+    tstream_t *st = src->ptr;
+    size_t left = st->out.len - st->out_off;
+    size_t n = left < len ? left : len;
+    memcpy(buf, st->out.base + st->out_off, n);
+    st->out_off += n;
+    if (st->out_off == st->out.len) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+        nghttp2_nv *nv = calloc(st->ntrailers ? st->ntrailers : 1, sizeof(*nv));
+        if (!nv) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        rd_t r = {st->trailers.base, st->trailers.len, 0, false};
+        for (size_t i = 0; i < st->ntrailers; i++) {
+            nv[i].namelen = rd_u32(&r);
+            nv[i].name = (uint8_t *)rd_bytes(&r, nv[i].namelen);
+            nv[i].valuelen = rd_u32(&r);
+            nv[i].value = (uint8_t *)rd_bytes(&r, nv[i].valuelen);
+        }
+        int rc = r.bad ? -1 : nghttp2_submit_trailer(h2, id, nv, st->ntrailers);
+        free(nv);
+        if (rc) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    return (ssize_t)n;
+}
+
+/* The blob answer() made:
+ *   u32 trailers_only, u32 nheaders, pairs, u32 ntrailers, pairs, u32 body
+ *   length, body (framed messages)
+ * The trailers carry grpc-status and grpc-message; with trailers_only they
+ * go in the one HEADERS frame. */
+static int on_answer(void *state, dubbo_sconn_t *c, const dubbo_unit_t *u, const uint8_t *bytes,
+                     size_t n)
+{
+    tconn_t *tc = state;
+    if (!tc) return 0;
+    tc->c = c;
+    tstream_t *st = nghttp2_session_get_stream_user_data(tc->h2, (int32_t)u->id);
+    if (!st) return 0; /* reset by the client meanwhile */
+    rd_t r = {bytes, n, 0, false};
+    uint32_t only = rd_u32(&r);
+    uint32_t nh = rd_u32(&r);
+    const char *ct = st->content_type[0] ? st->content_type : "application/grpc";
+    size_t cap = 2 + nh;
+    nghttp2_nv *nv = calloc(cap, sizeof(*nv));
+    if (!nv) return DUBBO_ENOMEM;
+    size_t k = 0;
+    nv[k++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)"200", 7, 3, NGHTTP2_NV_FLAG_NONE};
+    nv[k++] = (nghttp2_nv){(uint8_t *)"content-type", (uint8_t *)ct, 12, strlen(ct),
+                           NGHTTP2_NV_FLAG_NONE};
+    for (uint32_t i = 0; i < nh && !r.bad; i++, k++) {
+        nv[k].namelen = rd_u32(&r);
+        nv[k].name = (uint8_t *)rd_bytes(&r, nv[k].namelen);
+        nv[k].valuelen = rd_u32(&r);
+        nv[k].value = (uint8_t *)rd_bytes(&r, nv[k].valuelen);
+    }
+    uint32_t nt = rd_u32(&r);
+    size_t tstart = r.off;
+    for (uint32_t i = 0; i < nt && !r.bad; i++) {
+        rd_bytes(&r, rd_u32(&r));
+        rd_bytes(&r, rd_u32(&r));
+    }
+    size_t tend = r.off;
+    uint32_t blen = rd_u32(&r);
+    const uint8_t *body = rd_bytes(&r, blen);
+    if (r.bad) {
+        free(nv);
+        DLOG_ERROR("tri: malformed answer blob for stream %d", (int)u->id);
+        nghttp2_submit_rst_stream(tc->h2, NGHTTP2_FLAG_NONE, (int32_t)u->id,
+                                  NGHTTP2_INTERNAL_ERROR);
+        flush_out(tc);
+        return 0;
+    }
+    int rc;
+    if (only) {
+        /* trailers-only: headers and trailers in one HEADERS frame */
+        nghttp2_nv *all = realloc(nv, (k + nt) * sizeof(*nv));
+        if (!all) {
+            free(nv);
+            return DUBBO_ENOMEM;
+        }
+        nv = all;
+        rd_t t = {bytes, tend, tstart, false};
+        for (uint32_t i = 0; i < nt; i++, k++) {
+            nv[k].namelen = rd_u32(&t);
+            nv[k].name = (uint8_t *)rd_bytes(&t, nv[k].namelen);
+            nv[k].valuelen = rd_u32(&t);
+            nv[k].value = (uint8_t *)rd_bytes(&t, nv[k].valuelen);
+            nv[k].flags = NGHTTP2_NV_FLAG_NONE;
+        }
+        rc = nghttp2_submit_response(tc->h2, st->id, nv, k, NULL);
+    } else {
+        dubbo_buf_clear(&st->out);
+        dubbo_buf_clear(&st->trailers);
+        rc = dubbo_buf_append(&st->out, body, blen);
+        if (!rc) rc = dubbo_buf_append(&st->trailers, bytes + tstart, tend - tstart);
+        st->ntrailers = nt;
+        st->out_off = 0;
+        nghttp2_data_provider dp = {.source.ptr = st, .read_callback = read_body};
+        if (!rc) rc = nghttp2_submit_response(tc->h2, st->id, nv, k, &dp);
+    }
+    free(nv);
+    if (rc)
+        DLOG_ERROR("tri: cannot answer stream %d of %s: %s", (int)u->id, dubbo_sconn_remote(c),
+                   rc < -900 ? nghttp2_strerror(rc) : dubbo_last_error());
+    flush_out(tc);
+    return 0;
+}
+
+/* ---- decode (worker) --------------------------------------------------- */
+
+static bool reserved_header(const char *k, size_t n)
+{
+    static const char *const names[] = {"content-type",
+                                        "te",
+                                        "user-agent",
+                                        "grpc-timeout",
+                                        "grpc-encoding",
+                                        "grpc-accept-encoding",
+                                        "grpc-message-type",
+                                        "tri-service-version",
+                                        "tri-service-group",
+                                        "tri-consumer-appname",
+                                        "tri-protocol-version",
+                                        "tri-service-timeout",
+                                        "accept-encoding",
+                                        "content-length",
+                                        "host"};
+    if (n && k[0] == ':') return true;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strlen(names[i]) == n && memcmp(names[i], k, n) == 0) return true;
+    return false;
+}
+
+static dubbo__tri_call_t *tri_call(dubbo_call_t *call)
+{
+    if (!call->proto_call) {
+        dubbo__tri_call_t *t = dubbo_arena_alloc(call->arena, sizeof(*t));
+        if (!t) return NULL;
+        memset(t, 0, sizeof(*t));
+        t->grpc_code = -1;
+        call->proto_call = t;
+    }
+    return call->proto_call;
+}
+
+static int fail(dubbo__tri_call_t *t, int code, int err, const char *fmt, const char *a,
+                const char *b)
+{
+    t->grpc_code = code;
+    return dubbo__seterr(err, fmt, a, b);
+}
+
+static int decode_wrapper(dubbo_call_t *call, const uint8_t *msg, size_t n, const char *method)
+{
+    dubbo__tri_call_t *t = call->proto_call;
+    Org__Apache__Dubbo__Triple__TripleRequestWrapper *w =
+        org__apache__dubbo__triple__triple_request_wrapper__unpack(NULL, n, msg);
+    if (!w)
+        return fail(t, DUBBO_GRPC_INTERNAL, DUBBO_EMALFORMED,
+                    "%s%s: the request is not a TripleRequestWrapper message", method, "");
+    int rc = 0;
+    const char *st = w->serializetype && *w->serializetype ? w->serializetype : "hessian2";
+    const dubbo_serialization_ops_t *ser = dubbo_serialization_by_name(st);
+    if (!ser || strcmp(ser->name, "hessian2") != 0) {
+        rc = fail(t, DUBBO_GRPC_UNIMPLEMENTED, DUBBO_EUNSUPPORTED,
+                  "serialization \"%s\" of %s is not served (hessian2 is)", st, method);
+        goto out;
+    }
+    dubbo_value_t **args = NULL;
+    if (w->n_args) {
+        args = dubbo_arena_alloc(call->arena, w->n_args * sizeof(*args));
+        if (!args) {
+            rc = dubbo__seterr(DUBBO_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < w->n_args; i++) {
+        dubbo_serial_state_t s;
+        ser->reader_init(&s, call->arena, w->args[i].data, w->args[i].len);
+        rc = ser->read(&s, &args[i]);
+        ser->reader_destroy(&s);
+        if (rc) goto out;
+    }
+    dubbo_buf_t desc;
+    dubbo_buf_init(&desc, 0);
+    for (size_t i = 0; i < w->n_argtypes && !rc; i++)
+        rc = dubbo__jvm_name_to_desc(w->argtypes[i], &desc);
+    const char *d =
+        rc ? NULL : dubbo_arena_strndup(call->arena, desc.len ? (char *)desc.base : "", desc.len);
+    dubbo_buf_destroy(&desc);
+    if (rc) goto out;
+    call->args = args;
+    call->nargs = w->n_args;
+    call->desc = d;
+out:
+    org__apache__dubbo__triple__triple_request_wrapper__free_unpacked(w, NULL);
+    return rc;
+}
+
+static int decode(dubbo_call_t *call, const dubbo_unit_t *u)
+{
+    dubbo__tri_call_t *t = tri_call(call);
+    if (!t) return dubbo__seterr(DUBBO_ENOMEM, "out of memory");
+    rd_t r = {u->payload, u->payload_len, 0, false};
+    uint32_t hl = rd_u32(&r);
+    const uint8_t *hp = rd_bytes(&r, hl);
+    if (r.bad) return dubbo__seterr(DUBBO_EMALFORMED, "tri: bad request blob");
+    const uint8_t *body = u->payload + r.off;
+    size_t blen = u->payload_len - r.off;
+    rd_t h = {hp, hl, 0, false};
+    const char *path = NULL, *version = NULL, *group = NULL, *enc = NULL, *timeout = NULL;
+    size_t pathlen = 0, timeoutlen = 0;
+    dubbo_value_t *att = dubbo_v_map(call->arena, NULL, 8);
+    if (!att) return dubbo__seterr(DUBBO_ENOMEM, "out of memory");
+    while (h.off < h.n && !h.bad) {
+        uint32_t kn = rd_u32(&h);
+        const char *k = (const char *)rd_bytes(&h, kn);
+        uint32_t vn = rd_u32(&h);
+        const char *v = (const char *)rd_bytes(&h, vn);
+        if (h.bad) break;
+        char *vs = dubbo_arena_strndup(call->arena, v, vn);
+        if (!vs) return dubbo__seterr(DUBBO_ENOMEM, "out of memory");
+#define IS(name) (kn == sizeof(name) - 1 && memcmp(k, name, kn) == 0)
+        if (IS(":path")) {
+            path = vs;
+            pathlen = vn;
+        } else if (IS("tri-service-version")) {
+            version = vs;
+        } else if (IS("tri-service-group")) {
+            group = vs;
+        } else if (IS("grpc-encoding")) {
+            enc = vs;
+        } else if (IS("grpc-timeout")) {
+            timeout = vs;
+            timeoutlen = vn;
+        } else if (IS("tri-consumer-appname")) {
+            dubbo_map_put(call->arena, att, dubbo_v_cstr(call->arena, "remote.application"),
+                          dubbo_v_string(call->arena, vs, vn));
+        }
+#undef IS
+        if (!reserved_header(k, kn))
+            dubbo_map_put(call->arena, att, dubbo_v_string(call->arena, k, kn),
+                          dubbo_v_string(call->arena, vs, vn));
+    }
+    if (h.bad) return dubbo__seterr(DUBBO_EMALFORMED, "tri: bad header pairs");
+    /* :path is /service/method */
+    const char *slash =
+        path && pathlen > 1 && path[0] == '/' ? memchr(path + 1, '/', pathlen - 1) : NULL;
+    if (!slash || slash == path + 1 || slash[1] == 0)
+        return fail(t, DUBBO_GRPC_UNIMPLEMENTED, DUBBO_EMALFORMED,
+                    "path \"%s\" is not /service/method%s", path ? path : "", "");
+    const char *service = dubbo_arena_strndup(call->arena, path + 1, (size_t)(slash - path - 1));
+    const char *method = dubbo_arena_strndup(call->arena, slash + 1, strlen(slash + 1));
+    if (!service || !method) return dubbo__seterr(DUBBO_ENOMEM, "out of memory");
+    if (timeout) {
+        int64_t ms;
+        if (dubbo__grpc_timeout_parse(timeout, timeoutlen, &ms))
+            return fail(t, DUBBO_GRPC_INTERNAL, DUBBO_EMALFORMED, "%s%s", dubbo_last_error(), "");
+        dubbo_map_put(call->arena, att, dubbo_v_cstr(call->arena, "timeout"),
+                      dubbo_v_long(call->arena, ms));
+    }
+    dubbo__call_set_request(call, service, version, group, method, NULL, NULL, 0, att);
+    /* exactly one message; u->tag is the payload limit */
+    size_t limit = u->tag;
+    bool compressed = false;
+    const uint8_t *msg = NULL;
+    size_t mlen = 0;
+    int64_t used = dubbo__grpc_msg_cut(body, blen, limit, &compressed, &msg, &mlen);
+    if (used < 0) {
+        t->grpc_code = dubbo__last_code() == DUBBO_ETOO_BIG ? DUBBO_GRPC_RESOURCE_EXHAUSTED
+                                                            : DUBBO_GRPC_INTERNAL;
+        return used;
+    }
+    if (used == 0)
+        return fail(t, DUBBO_GRPC_INTERNAL, DUBBO_EMALFORMED,
+                    "%s/%s: the request ended before its message did (or had none)", service,
+                    method);
+    if ((size_t)used != blen)
+        return fail(t, DUBBO_GRPC_INTERNAL, DUBBO_EMALFORMED,
+                    "%s/%s: more than one message for a unary method", service, method);
+    bool identity = !enc || strcmp(enc, "identity") == 0;
+    if (enc && !identity && strcmp(enc, "gzip") != 0)
+        return fail(t, DUBBO_GRPC_UNIMPLEMENTED, DUBBO_EUNSUPPORTED,
+                    "grpc-encoding \"%s\" is not supported (identity, gzip are)%s", enc, "");
+    if (compressed && identity)
+        return fail(t, DUBBO_GRPC_INTERNAL, DUBBO_EMALFORMED,
+                    "a compressed message without a grpc-encoding%s%s", "", "");
+    dubbo_buf_t plain;
+    dubbo_buf_init(&plain, 0);
+    if (compressed) {
+        int rc = dubbo__grpc_gunzip(msg, mlen, limit, &plain);
+        if (rc) {
+            dubbo_buf_destroy(&plain);
+            t->grpc_code =
+                rc == DUBBO_ETOO_BIG ? DUBBO_GRPC_RESOURCE_EXHAUSTED : DUBBO_GRPC_INTERNAL;
+            return rc;
+        }
+        msg = plain.base ? plain.base : (const uint8_t *)"";
+        mlen = plain.len;
+        t->gzip = true;
+    }
+    /* an IDL service takes the message as it is, anything else Java's
+     * wrapper */
+    const service_t *svc = dubbo__call_lookup(call, service, version, group);
+    t->idl = svc && svc->nmethods && svc->methods[0].fn == dubbo__tri_idl_handler;
+    int rc = 0;
+    if (t->idl) {
+        dubbo_value_t **args = dubbo_arena_alloc(call->arena, sizeof(*args));
+        if (!args ||
+            !(args[0] = dubbo_v_binary(call->arena, mlen ? msg : (const uint8_t *)"", mlen)))
+            rc = dubbo__seterr(DUBBO_ENOMEM, "out of memory");
+        else
+            dubbo__call_set_request(call, service, version, group, method, NULL, args, 1, att);
+    } else {
+        rc = decode_wrapper(call, msg, mlen, method);
+        if (!rc)
+            dubbo__call_set_request(call, service, version, group, method, call->desc, call->args,
+                                    call->nargs, att);
+    }
+    dubbo_buf_destroy(&plain);
+    return rc;
+}
+
+/* ---- answer (worker) --------------------------------------------------- */
+
+static bool valid_header_name(const char *k)
+{
+    if (!*k) return false;
+    for (const char *p = k; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
+              *p == '.'))
+            return false;
+    return true;
+}
+
+/* Pairs from a map of string keys (attachments): lower-case names that are
+ * not reserved, string or number values. Counted into *n. */
+static int put_map_pairs(dubbo_buf_t *b, const dubbo_value_t *m, uint32_t *n)
+{
+    if (!m || m->type != DUBBO_T_MAP) return 0;
+    for (size_t i = 0; i < m->u.map.len; i++) {
+        const dubbo_value_t *k = m->u.map.items[i].key, *v = m->u.map.items[i].value;
+        if (!k || k->type != DUBBO_T_STRING || !v) continue;
+        char name[128];
+        if (k->u.s.len >= sizeof(name)) continue;
+        for (size_t j = 0; j <= k->u.s.len; j++) {
+            char ch = k->u.s.ptr[j];
+            name[j] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
+        }
+        if (!valid_header_name(name) || reserved_header(name, k->u.s.len) ||
+            strncmp(name, "grpc-", 5) == 0)
+            continue;
+        char num[32];
+        const char *val = NULL;
+        size_t vl = 0;
+        if (v->type == DUBBO_T_STRING) {
+            val = v->u.s.ptr;
+            vl = v->u.s.len;
+        } else if (v->type == DUBBO_T_INT || v->type == DUBBO_T_LONG) {
+            vl = (size_t)snprintf(num, sizeof(num), "%lld",
+                                  (long long)(v->type == DUBBO_T_INT ? v->u.i : v->u.l));
+            val = num;
+        } else {
+            continue;
+        }
+        int rc = put_pair(b, name, k->u.s.len, val, vl);
+        if (rc) return rc;
+        (*n)++;
+    }
+    return 0;
+}
+
+/* The status and message an answer carries. */
+static int outcome(dubbo_call_t *call, const dubbo__tri_call_t *t, const char **msg)
+{
+    *msg = "";
+    if (t && t->grpc_code >= 0) {
+        *msg = t->grpc_msg ? t->grpc_msg : call->error ? call->error : "";
+        return t->grpc_code;
+    }
+    if (call->status != DUBBO_STATUS_OK) {
+        *msg = call->error ? call->error : dubbo_status_name(call->status);
+        /* a service without the method: gRPC's UNIMPLEMENTED */
+        if (call->svc && !call->method_def) return DUBBO_GRPC_UNIMPLEMENTED;
+        return dubbo__grpc_from_dubbo(call->status);
+    }
+    if (call->is_exception) {
+        const char *m = dubbo_exception_message(call->value);
+        *msg = m ? m : "";
+        return DUBBO_GRPC_UNKNOWN;
+    }
+    return DUBBO_GRPC_OK;
+}
+
+static const char *java_type_of(const dubbo_value_t *v)
+{
+    if (!v) return "java.lang.Object";
+    switch (v->type) {
+    case DUBBO_T_NULL: return "java.lang.Object";
+    case DUBBO_T_BOOL: return "java.lang.Boolean";
+    case DUBBO_T_INT: return "java.lang.Integer";
+    case DUBBO_T_LONG: return "java.lang.Long";
+    case DUBBO_T_DOUBLE: return "java.lang.Double";
+    case DUBBO_T_STRING: return "java.lang.String";
+    case DUBBO_T_BINARY: return "[B";
+    case DUBBO_T_DATE: return "java.util.Date";
+    case DUBBO_T_LIST: return v->u.list.type ? v->u.list.type : "java.util.List";
+    case DUBBO_T_MAP: return v->u.map.type ? v->u.map.type : "java.util.Map";
+    case DUBBO_T_OBJECT: return v->u.obj.cls ? v->u.obj.cls->name : "java.lang.Object";
+    }
+    return "java.lang.Object";
+}
+
+/* The message of a successful answer: the IDL handler's bytes, or the
+ * result hessian2 inside a TripleResponseWrapper. */
+static int message_of(dubbo_call_t *call, const dubbo__tri_call_t *t, dubbo_buf_t *out)
+{
+    const dubbo_value_t *v = call->value;
+    if (t && t->idl) {
+        if (!v || v->type != DUBBO_T_BINARY)
+            return dubbo__seterr(DUBBO_ETYPE, "%s/%s answered a %s, not protobuf bytes",
+                                 call->service, call->method,
+                                 dubbo_vtype_name(v ? v->type : DUBBO_T_NULL));
+        return dubbo_buf_append(out, v->u.s.ptr, v->u.s.len);
+    }
+    const dubbo_serialization_ops_t *ser = dubbo_serialization_by_name("hessian2");
+    dubbo_buf_t data;
+    dubbo_buf_init(&data, 0);
+    dubbo_serial_state_t s;
+    ser->writer_init(&s, &data);
+    int rc = ser->write(&s, v ? v : dubbo_v_null());
+    ser->writer_destroy(&s);
+    if (rc) {
+        dubbo_buf_destroy(&data);
+        return rc;
+    }
+    Org__Apache__Dubbo__Triple__TripleResponseWrapper w =
+        ORG__APACHE__DUBBO__TRIPLE__TRIPLE_RESPONSE_WRAPPER__INIT;
+    w.serializetype = (char *)"hessian2";
+    w.data.data = data.base;
+    w.data.len = data.len;
+    w.type = (char *)java_type_of(v);
+    size_t n = org__apache__dubbo__triple__triple_response_wrapper__get_packed_size(&w);
+    rc = dubbo_buf_reserve(out, n);
+    if (!rc)
+        out->len +=
+            org__apache__dubbo__triple__triple_response_wrapper__pack(&w, out->base + out->len);
+    dubbo_buf_destroy(&data);
+    return rc;
+}
+
+static int put_status(dubbo_buf_t *b, int code, const char *msg, uint32_t *n)
+{
+    char cs[12];
+    int cl = snprintf(cs, sizeof(cs), "%d", code);
+    int rc = put_pair(b, "grpc-status", 11, cs, (size_t)cl);
+    (*n)++;
+    if (rc || !msg || !*msg) return rc;
+    dubbo_buf_t m;
+    dubbo_buf_init(&m, 0);
+    rc = dubbo__grpc_pct_encode(msg, strlen(msg), &m);
+    if (!rc) rc = put_pair(b, "grpc-message", 12, (const char *)m.base, m.len);
+    dubbo_buf_destroy(&m);
+    (*n)++;
+    return rc;
+}
+
+/* Build the blob on_answer reads (see there). */
+static int build_answer(dubbo_buf_t *out, bool only, const dubbo_value_t *headers, bool gzip,
+                        const dubbo_value_t *trailer_map, int code, const char *msg,
+                        const dubbo_buf_t *body)
+{
+    size_t start = out->len;
+    int rc = put_u32(out, only ? 1 : 0);
+    size_t nh_at = out->len;
+    uint32_t nh = 0, nt = 0;
+    if (!rc) rc = put_u32(out, 0);
+    if (!rc && gzip && !only) {
+        rc = put_pair(out, "grpc-encoding", 13, "gzip", 4);
+        nh++;
+    }
+    if (!rc) rc = put_map_pairs(out, headers, &nh);
+    size_t nt_at = out->len;
+    if (!rc) rc = put_u32(out, 0);
+    if (!rc) rc = put_status(out, code, msg, &nt);
+    if (!rc) rc = put_map_pairs(out, trailer_map, &nt);
+    if (!rc) rc = put_u32(out, body ? (uint32_t)body->len : 0);
+    if (!rc && body) rc = dubbo_buf_append(out, body->base, body->len);
+    if (rc) {
+        out->len = start;
+        return rc;
+    }
+    uint8_t x[4] = {(uint8_t)(nh >> 24), (uint8_t)(nh >> 16), (uint8_t)(nh >> 8), (uint8_t)nh};
+    memcpy(out->base + nh_at, x, 4);
+    uint8_t y[4] = {(uint8_t)(nt >> 24), (uint8_t)(nt >> 16), (uint8_t)(nt >> 8), (uint8_t)nt};
+    memcpy(out->base + nt_at, y, 4);
+    return 0;
+}
+
+static int answer(dubbo_call_t *call, size_t limit, dubbo_buf_t *out)
+{
+    dubbo__tri_call_t *t = call->proto_call;
+    const char *msg;
+    int code = outcome(call, t, &msg);
+    const dubbo_value_t *headers = t ? t->headers : NULL;
+    if (code != DUBBO_GRPC_OK)
+        return build_answer(out, true, headers, false, call->res_att, code, msg, NULL);
+    dubbo_buf_t m, framed;
+    dubbo_buf_init(&m, 0);
+    dubbo_buf_init(&framed, 0);
+    int rc = message_of(call, t, &m);
+    char why[200];
+    if (!rc && m.len > limit) {
+        snprintf(why, sizeof(why), "response message of %zu bytes is over the limit of %zu bytes",
+                 m.len, limit);
+        DLOG_ERROR("tri: %s/%s: %s", call->service, call->method, why);
+        dubbo_buf_destroy(&m);
+        return build_answer(out, true, headers, false, NULL, DUBBO_GRPC_RESOURCE_EXHAUSTED, why,
+                            NULL);
+    }
+    if (!rc)
+        rc = dubbo__grpc_msg_append(&framed, m.base ? m.base : (const uint8_t *)"", m.len,
+                                    t && t->gzip);
+    dubbo_buf_destroy(&m);
+    if (rc) {
+        snprintf(why, sizeof(why), "provider failed to serialize the result of %s.%s: %s",
+                 call->service, call->method, dubbo_last_error());
+        DLOG_ERROR("tri: %s", why);
+        dubbo_buf_destroy(&framed);
+        return build_answer(out, true, headers, false, NULL, DUBBO_GRPC_INTERNAL, why, NULL);
+    }
+    rc = build_answer(out, false, headers, t && t->gzip, call->res_att, DUBBO_GRPC_OK, "", &framed);
+    dubbo_buf_destroy(&framed);
+    return rc;
+}
+
+/* A refused request (pool or budget exhausted): trailers-only, gRPC's
+ * RESOURCE_EXHAUSTED, framed by on_answer. */
+static int refuse(const uint8_t *p, size_t n, int status, const char *message, dubbo_buf_t *out)
+{
+    (void)p;
+    (void)n;
+    return build_answer(out, true, NULL, false, NULL, dubbo__grpc_from_dubbo(status), message,
+                        NULL);
+}
+
+/* Shutdown: GOAWAY with the highest stream id and NO_ERROR, the notice
+ * that no new streams are taken (RFC 9113 6.8); streams open go on. */
+static int goaway(dubbo_buf_t *out)
+{
+    static const uint8_t f[] = {0, 0, 8, 0x7, 0, 0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0};
+    return dubbo_buf_append(out, f, sizeof(f));
+}
+
+static struct dubbo_invoker *refer(const char *provider_url, const dubbo_url_t *consumer)
+{
+    (void)consumer;
+    dubbo__seterr(DUBBO_EUNSUPPORTED,
+                  "tri: the consumer side of Triple is not built yet (provider %s); use dubbo://",
+                  provider_url);
+    return NULL;
+}
+
+const dubbo_protocol_ops_t dubbo__protocol_tri = {
+    .name = "tri",
+    .refer = refer,
+    .detect = detect,
+    .cut = cut,
+    .on_unit = on_unit,
+    .decode = decode,
+    .answer = answer,
+    .refuse = refuse,
+    .goaway = goaway,
+    .conn_open = conn_open,
+    .conn_close = conn_close,
+    .on_answer = on_answer,
+};
