@@ -219,7 +219,7 @@ int dubbo__grpc_pct_encode(const char *s, size_t n, dubbo_buf_t *out)
     for (size_t i = 0; i < n; i++) {
         uint8_t b = (uint8_t)s[i];
         int rc;
-        if (b < 0x20 || b > 0x7e || b == '%') {
+        if (b < 0x20 || b > 0x7e || b == '%' || b == '+') {
             char e[3] = {'%', hex[b >> 4], hex[b & 15]};
             rc = dubbo_buf_append(out, e, 3);
         } else {

@@ -66,7 +66,8 @@ int dubbo__grpc_timeout_parse(const char *v, size_t n, int64_t *ms);
 void dubbo__grpc_timeout_format(int64_t ms, char out[16]);
 
 /* grpc-message's percent-encoding: bytes outside 0x20-0x7e and '%' as %XX
- * (UTF-8 passes byte by byte). Append to out; 0 or DUBBO_ENOMEM. */
+ * (UTF-8 passes byte by byte), and '+' (Java's client decodes it as a
+ * space). Append to out; 0 or DUBBO_ENOMEM. */
 int dubbo__grpc_pct_encode(const char *s, size_t n, dubbo_buf_t *out);
 /* Undo it; a malformed %XX is kept as it is (gRPC's rule). Appends a NUL
  * (not counted in out->len). */

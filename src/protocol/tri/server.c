@@ -18,6 +18,7 @@
  * request's bytes are buffered, up to 4x the payload limit buffered per
  * connection; past that, only once a request is handed over. So a large
  * message never stalls, and a client holds at most that much here. */
+#include <jansson.h>
 #include <nghttp2/nghttp2.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -222,6 +223,14 @@ static void flush_out(tconn_t *tc)
         dubbo_sconn_close(tc->c, NULL); /* both sides said GOAWAY */
 }
 
+/* The answer's content type: application/grpc (what Java sends for
+ * +proto too), or the request's +json. */
+static const char *response_type(const tstream_t *st)
+{
+    return strcmp(st->content_type, "application/grpc+json") == 0 ? "application/grpc+json"
+                                                                  : "application/grpc";
+}
+
 /* A trailers-only answer from the loop thread: HEADERS with :status 200,
  * content-type, grpc-status and grpc-message, END_STREAM. */
 static void answer_now(tconn_t *tc, tstream_t *st, int code, const char *msg)
@@ -235,7 +244,7 @@ static void answer_now(tconn_t *tc, tstream_t *st, int code, const char *msg)
         nghttp2_submit_rst_stream(tc->h2, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
         return;
     }
-    const char *ct = st->content_type[0] ? st->content_type : "application/grpc";
+    const char *ct = response_type(st);
     nghttp2_nv nv[] = {
         {(uint8_t *)":status", (uint8_t *)"200", 7, 3, NGHTTP2_NV_FLAG_NONE},
         {(uint8_t *)"content-type", (uint8_t *)ct, 12, strlen(ct), NGHTTP2_NV_FLAG_NONE},
@@ -499,7 +508,7 @@ static int on_answer(void *state, dubbo_sconn_t *c, const dubbo_unit_t *u, const
     rd_t r = {bytes, n, 0, false};
     uint32_t only = rd_u32(&r);
     uint32_t nh = rd_u32(&r);
-    const char *ct = st->content_type[0] ? st->content_type : "application/grpc";
+    const char *ct = response_type(st);
     size_t cap = 2 + nh;
     nghttp2_nv *nv = calloc(cap, sizeof(*nv));
     if (!nv) return DUBBO_ENOMEM;
@@ -619,8 +628,11 @@ static int decode_wrapper(dubbo_call_t *call, const uint8_t *msg, size_t n, cons
         return fail(t, DUBBO_GRPC_INTERNAL, DUBBO_EMALFORMED,
                     "%s%s: the request is not a TripleRequestWrapper message", method, "");
     int rc = 0;
-    const char *st = w->serializetype && *w->serializetype ? w->serializetype : "hessian2";
-    const dubbo_serialization_ops_t *ser = dubbo_serialization_by_name(st);
+    /* Java calls hessian2 "hessian4" here (TripleConstants.HESSIAN4) */
+    const char *st = w->serializetype && *w->serializetype ? w->serializetype : "hessian4";
+    const dubbo_serialization_ops_t *ser =
+        dubbo_serialization_by_name(strcmp(st, "hessian4") == 0 ? "hessian2" : st);
+    t->serialize_type = dubbo_arena_strndup(call->arena, st, strlen(st));
     if (!ser || strcmp(ser->name, "hessian2") != 0) {
         rc = fail(t, DUBBO_GRPC_UNIMPLEMENTED, DUBBO_EUNSUPPORTED,
                   "serialization \"%s\" of %s is not served (hessian2 is)", st, method);
@@ -657,6 +669,33 @@ out:
     return rc;
 }
 
+/* Java's tri-header-convert: the percent-encoded JSON {"lower": "Original"}
+ * of attachment keys that lower-casing changed; they get their case
+ * back. A value that does not parse is ignored. */
+static void restore_case(dubbo_arena_t *a, dubbo_value_t *att, const char *v, size_t n)
+{
+    dubbo_buf_t js;
+    dubbo_buf_init(&js, 0);
+    if (dubbo__grpc_pct_decode(v, n, &js)) {
+        dubbo_buf_destroy(&js);
+        return;
+    }
+    json_t *root = json_loadb((const char *)js.base, js.len, 0, NULL);
+    dubbo_buf_destroy(&js);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return;
+    }
+    for (size_t i = 0; i < att->u.map.len; i++) {
+        dubbo_value_t *k = att->u.map.items[i].key;
+        json_t *orig = json_object_get(root, k->u.s.ptr);
+        if (!json_is_string(orig)) continue;
+        dubbo_value_t *nk = dubbo_v_string(a, json_string_value(orig), json_string_length(orig));
+        if (nk) att->u.map.items[i].key = nk;
+    }
+    json_decref(root);
+}
+
 static int decode(dubbo_call_t *call, const dubbo_unit_t *u)
 {
     dubbo__tri_call_t *t = tri_call(call);
@@ -669,7 +708,8 @@ static int decode(dubbo_call_t *call, const dubbo_unit_t *u)
     size_t blen = u->payload_len - r.off;
     rd_t h = {hp, hl, 0, false};
     const char *path = NULL, *version = NULL, *group = NULL, *enc = NULL, *timeout = NULL;
-    size_t pathlen = 0, timeoutlen = 0;
+    const char *convert = NULL;
+    size_t pathlen = 0, timeoutlen = 0, convertlen = 0;
     dubbo_value_t *att = dubbo_v_map(call->arena, NULL, 8);
     if (!att) return dubbo__seterr(DUBBO_ENOMEM, "out of memory");
     while (h.off < h.n && !h.bad) {
@@ -697,11 +737,31 @@ static int decode(dubbo_call_t *call, const dubbo_unit_t *u)
             dubbo_map_put(call->arena, att, dubbo_v_cstr(call->arena, "remote.application"),
                           dubbo_v_string(call->arena, vs, vn));
         }
+        if (IS("tri-header-convert")) {
+            convert = vs;
+            convertlen = vn;
+        }
 #undef IS
-        if (!reserved_header(k, kn))
-            dubbo_map_put(call->arena, att, dubbo_v_string(call->arena, k, kn),
-                          dubbo_v_string(call->arena, vs, vn));
+        if (reserved_header(k, kn) || (kn == 18 && memcmp(k, "tri-header-convert", 18) == 0))
+            continue;
+        dubbo_value_t *val;
+        if (kn > 4 && memcmp(k + kn - 4, "-bin", 4) == 0) {
+            /* binary: base64 (padded or not) into a byte[] named without -bin */
+            dubbo_buf_t raw;
+            dubbo_buf_init(&raw, 0);
+            if (dubbo__base64_decode(vs, vn, &raw)) {
+                dubbo_buf_destroy(&raw);
+                continue; /* not base64: dropped, as gRPC does */
+            }
+            val = dubbo_v_binary(call->arena, raw.base ? raw.base : (const uint8_t *)"", raw.len);
+            dubbo_buf_destroy(&raw);
+            kn -= 4;
+        } else {
+            val = dubbo_v_string(call->arena, vs, vn);
+        }
+        dubbo_map_put(call->arena, att, dubbo_v_string(call->arena, k, kn), val);
     }
+    if (convert) restore_case(call->arena, att, convert, convertlen);
     if (h.bad) return dubbo__seterr(DUBBO_EMALFORMED, "tri: bad header pairs");
     /* :path is /service/method */
     const char *slash =
@@ -795,9 +855,26 @@ static bool valid_header_name(const char *k)
 
 /* Pairs from a map of string keys (attachments): lower-case names that are
  * not reserved, string or number values. Counted into *n. */
+/* Percent-encode every byte but unreserved ones (as Java's URLEncoder
+ * does for tri-header-convert's JSON). */
+static int pct_encode_all(const char *s, dubbo_buf_t *out)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (; *s; s++) {
+        uint8_t c = (uint8_t)*s;
+        bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                     c == '-' || c == '_' || c == '.' || c == '*';
+        char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+        int rc = plain ? dubbo_buf_append(out, s, 1) : dubbo_buf_append(out, e, 3);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
 static int put_map_pairs(dubbo_buf_t *b, const dubbo_value_t *m, uint32_t *n)
 {
     if (!m || m->type != DUBBO_T_MAP) return 0;
+    json_t *convert = NULL;
     for (size_t i = 0; i < m->u.map.len; i++) {
         const dubbo_value_t *k = m->u.map.items[i].key, *v = m->u.map.items[i].value;
         if (!k || k->type != DUBBO_T_STRING || !v) continue;
@@ -808,7 +885,8 @@ static int put_map_pairs(dubbo_buf_t *b, const dubbo_value_t *m, uint32_t *n)
             name[j] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
         }
         if (!valid_header_name(name) || reserved_header(name, k->u.s.len) ||
-            strncmp(name, "grpc-", 5) == 0)
+            strncmp(name, "grpc-", 5) == 0 || strcmp(name, "tri-header-convert") == 0 ||
+            strcmp(name, "tri-exception-code") == 0)
             continue;
         char num[32];
         const char *val = NULL;
@@ -824,6 +902,24 @@ static int put_map_pairs(dubbo_buf_t *b, const dubbo_value_t *m, uint32_t *n)
             continue;
         }
         int rc = put_pair(b, name, k->u.s.len, val, vl);
+        if (rc) return rc;
+        (*n)++;
+        if (memcmp(name, k->u.s.ptr, k->u.s.len) != 0) {
+            /* Java's tri-header-convert tells the key's case */
+            if (!convert && !(convert = json_object())) return DUBBO_ENOMEM;
+            json_object_set_new(convert, name, json_stringn(k->u.s.ptr, k->u.s.len));
+        }
+    }
+    if (convert) {
+        char *js = json_dumps(convert, JSON_COMPACT);
+        json_decref(convert);
+        if (!js) return DUBBO_ENOMEM;
+        dubbo_buf_t enc;
+        dubbo_buf_init(&enc, 0);
+        int rc = pct_encode_all(js, &enc);
+        free(js);
+        if (!rc) rc = put_pair(b, "tri-header-convert", 18, (const char *)enc.base, enc.len);
+        dubbo_buf_destroy(&enc);
         if (rc) return rc;
         (*n)++;
     }
@@ -844,7 +940,7 @@ static int outcome(dubbo_call_t *call, const dubbo__tri_call_t *t, const char **
         if (call->svc && !call->method_def) return DUBBO_GRPC_UNIMPLEMENTED;
         return dubbo__grpc_from_dubbo(call->status);
     }
-    if (call->is_exception) {
+    if (call->is_exception && t && t->idl) {
         const char *m = dubbo_exception_message(call->value);
         *msg = m ? m : "";
         return DUBBO_GRPC_UNKNOWN;
@@ -896,7 +992,7 @@ static int message_of(dubbo_call_t *call, const dubbo__tri_call_t *t, dubbo_buf_
     }
     Org__Apache__Dubbo__Triple__TripleResponseWrapper w =
         ORG__APACHE__DUBBO__TRIPLE__TRIPLE_RESPONSE_WRAPPER__INIT;
-    w.serializetype = (char *)"hessian2";
+    w.serializetype = (char *)(t && t->serialize_type ? t->serialize_type : "hessian4");
     w.data.data = data.base;
     w.data.len = data.len;
     w.type = (char *)java_type_of(v);
@@ -926,8 +1022,8 @@ static int put_status(dubbo_buf_t *b, int code, const char *msg, uint32_t *n)
 }
 
 /* Build the blob on_answer reads (see there). */
-static int build_answer(dubbo_buf_t *out, bool only, const dubbo_value_t *headers, bool gzip,
-                        const dubbo_value_t *trailer_map, int code, const char *msg,
+static int build_answer(dubbo_buf_t *out, bool only, bool exc, const dubbo_value_t *headers,
+                        bool gzip, const dubbo_value_t *trailer_map, int code, const char *msg,
                         const dubbo_buf_t *body)
 {
     size_t start = out->len;
@@ -937,6 +1033,13 @@ static int build_answer(dubbo_buf_t *out, bool only, const dubbo_value_t *header
     if (!rc) rc = put_u32(out, 0);
     if (!rc && gzip && !only) {
         rc = put_pair(out, "grpc-encoding", 13, "gzip", 4);
+        nh++;
+    }
+    if (!rc && exc) {
+        /* Java's wrapper mode: the exception is the wrapper's data, told
+         * by this header (3: RpcException.BIZ_EXCEPTION), grpc-status 0
+         * (ExceptionCustomizerWrapper) */
+        rc = put_pair(out, "tri-exception-code", 18, "3", 1);
         nh++;
     }
     if (!rc) rc = put_map_pairs(out, headers, &nh);
@@ -964,7 +1067,7 @@ static int answer(dubbo_call_t *call, size_t limit, dubbo_buf_t *out)
     int code = outcome(call, t, &msg);
     const dubbo_value_t *headers = t ? t->headers : NULL;
     if (code != DUBBO_GRPC_OK)
-        return build_answer(out, true, headers, false, call->res_att, code, msg, NULL);
+        return build_answer(out, true, false, headers, false, call->res_att, code, msg, NULL);
     dubbo_buf_t m, framed;
     dubbo_buf_init(&m, 0);
     dubbo_buf_init(&framed, 0);
@@ -975,8 +1078,8 @@ static int answer(dubbo_call_t *call, size_t limit, dubbo_buf_t *out)
                  m.len, limit);
         DLOG_ERROR("tri: %s/%s: %s", call->service, call->method, why);
         dubbo_buf_destroy(&m);
-        return build_answer(out, true, headers, false, NULL, DUBBO_GRPC_RESOURCE_EXHAUSTED, why,
-                            NULL);
+        return build_answer(out, true, false, headers, false, NULL, DUBBO_GRPC_RESOURCE_EXHAUSTED,
+                            why, NULL);
     }
     if (!rc)
         rc = dubbo__grpc_msg_append(&framed, m.base ? m.base : (const uint8_t *)"", m.len,
@@ -987,9 +1090,10 @@ static int answer(dubbo_call_t *call, size_t limit, dubbo_buf_t *out)
                  call->service, call->method, dubbo_last_error());
         DLOG_ERROR("tri: %s", why);
         dubbo_buf_destroy(&framed);
-        return build_answer(out, true, headers, false, NULL, DUBBO_GRPC_INTERNAL, why, NULL);
+        return build_answer(out, true, false, headers, false, NULL, DUBBO_GRPC_INTERNAL, why, NULL);
     }
-    rc = build_answer(out, false, headers, t && t->gzip, call->res_att, DUBBO_GRPC_OK, "", &framed);
+    rc = build_answer(out, false, call->is_exception, headers, t && t->gzip, call->res_att,
+                      DUBBO_GRPC_OK, "", &framed);
     dubbo_buf_destroy(&framed);
     return rc;
 }
@@ -1000,8 +1104,8 @@ static int refuse(const uint8_t *p, size_t n, int status, const char *message, d
 {
     (void)p;
     (void)n;
-    return build_answer(out, true, NULL, false, NULL, dubbo__grpc_from_dubbo(status), message,
-                        NULL);
+    return build_answer(out, true, false, NULL, false, NULL, dubbo__grpc_from_dubbo(status),
+                        message, NULL);
 }
 
 /* Shutdown: GOAWAY with the highest stream id and NO_ERROR, the notice

@@ -18,6 +18,7 @@ typedef struct {
     int grpc_code;          /* a gRPC status decided by the protocol or dubbo_tri_fail; -1: none */
     const char *grpc_msg;   /* its message */
     dubbo_value_t *headers; /* response headers (dubbo_tri_set_header): a map, or NULL */
+    const char *serialize_type; /* wrapper mode: the request's, echoed ("hessian4") */
 } dubbo__tri_call_t;
 
 /* The handler of every method of an IDL service (idl.c): `user` is its
