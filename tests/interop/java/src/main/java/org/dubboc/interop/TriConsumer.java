@@ -1,5 +1,6 @@
 package org.dubboc.interop;
 
+import com.example.UserService;
 import helloworld.Greeter;
 import helloworld.HelloReply;
 import helloworld.HelloRequest;
@@ -18,6 +19,7 @@ import org.apache.dubbo.config.RegistryConfig;
 import org.apache.dubbo.config.bootstrap.DubboBootstrap;
 import org.apache.dubbo.demo.DemoService;
 import org.apache.dubbo.rpc.RpcContext;
+import org.apache.dubbo.rpc.RpcException;
 
 /**
  * The Triple consumer: runs the Triple cases against one provider (direct tri:// URL or through
@@ -59,10 +61,14 @@ public final class TriConsumer {
         CASES.put("say_hello", c -> expect("Hello java", c.demo().sayHello("java")));
         CASES.put("exception", TriConsumer::exceptionCase);
         CASES.put("attachment", TriConsumer::attachmentCase);
+        CASES.put("attachment_forms", TriConsumer::attachmentFormsCase);
         // helloworld.Greeter: generated stubs, protobuf messages as such
         CASES.put("idl_say_hello", c -> expect("Hello java",
                 c.greeter().sayHello(HelloRequest.newBuilder().setName("java").build()).getMessage()));
         CASES.put("idl_stream", TriConsumer::streamCase);
+        CASES.put("idl_exception", TriConsumer::idlExceptionCase);
+        // UserService is not exported by TriProvider: the provider's "no such service" answer
+        CASES.put("not_found", TriConsumer::notFoundCase);
     }
 
     private static final String USAGE = "usage: TriConsumer (--url tri://[::1]:P | --registry zookeeper://127.0.0.1:PORT)"
@@ -78,6 +84,11 @@ public final class TriConsumer {
                 ReferenceConfig<T> rc = new ReferenceConfig<>();
                 rc.setInterface(type);
                 rc.setProtocol("tri");
+                if (type == UserService.class) {
+                    // not_found: through a registry there is no provider of it at all; the call,
+                    // not the reference, is to fail
+                    rc.setCheck(false);
+                }
                 rc.setParameters(new HashMap<>(params));
                 if (url != null) {
                     rc.setUrl(url);
@@ -139,6 +150,56 @@ public final class TriConsumer {
                     + RpcContext.getClientResponseContext().getObjectAttachments());
         }
         return "attachment=\"v1\" response echo-dubbo-c-test=\"v1\"";
+    }
+
+    /**
+     * An attachment key with capitals (Triple lower-cases header names and says so in
+     * tri-header-convert) plus a byte[] attachment (sent as "<key>-bin", base64): the provider
+     * must give the key back as the consumer spelt it.
+     */
+    private static String attachmentFormsCase(TriConsumer c) {
+        DemoService demo = c.demo();
+        RpcContext.getClientAttachment().setAttachment("Mixed-Case", "V2");
+        RpcContext.getClientAttachment().setObjectAttachment("raw", new byte[] {0, 1, 2, (byte) 0xff});
+        String r = demo.attachment("Mixed-Case");
+        Object back = RpcContext.getClientResponseContext().getObjectAttachment("echo-Mixed-Case");
+        if (!"V2".equals(r)) {
+            throw new Fail("attachment(\"Mixed-Case\") returned " + Sample.show(r) + " instead of \"V2\"");
+        }
+        if (!"V2".equals(back)) {
+            throw new Fail("response attachment echo-Mixed-Case = " + Sample.show(back) + " instead of \"V2\"; all: "
+                    + RpcContext.getClientResponseContext().getObjectAttachments());
+        }
+        return "attachment(\"Mixed-Case\")=\"V2\" response echo-Mixed-Case=\"V2\"";
+    }
+
+    /** An exception thrown by an IDL method: an RpcException carrying the message "boom". */
+    private static String idlExceptionCase(TriConsumer c) {
+        HelloReply r;
+        try {
+            r = c.greeter().sayHello(HelloRequest.newBuilder().setName("boom").build());
+        } catch (RpcException e) {
+            String seen = "class=" + e.getClass().getName() + " code=" + e.getCode() + " message=" + Cli.oneLine(e.getMessage());
+            if (e.getMessage() == null || !e.getMessage().contains("boom")) {
+                throw new Fail("expected an RpcException about boom, got " + seen);
+            }
+            return seen;
+        }
+        throw new Fail("SayHello(boom) returned " + Sample.show(r.getMessage()) + " instead of failing");
+    }
+
+    /**
+     * A call to a service the provider does not have fails with an RpcException (direct: the
+     * provider's UNIMPLEMENTED answer; through a registry: "No provider available").
+     */
+    private static String notFoundCase(TriConsumer c) {
+        Object r;
+        try {
+            r = c.ref(UserService.class).sample();
+        } catch (RpcException e) {
+            return "class=" + e.getClass().getName() + " code=" + e.getCode() + " message=" + Cli.oneLine(e.getMessage());
+        }
+        throw new Fail("UserService.sample() returned " + Sample.show(r) + " from a provider that does not export it");
     }
 
     private static String streamCase(TriConsumer c) throws InterruptedException {

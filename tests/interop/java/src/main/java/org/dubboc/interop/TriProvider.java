@@ -29,10 +29,17 @@ public final class TriProvider {
 
     private TriProvider() {}
 
-    /** helloworld.Greeter: one unary method, one server-streaming method. */
+    /**
+     * helloworld.Greeter: one unary method, one server-streaming method. SayHello with the name
+     * "boom" throws IllegalStateException("boom"): an IDL method's error, which travels as a gRPC
+     * status, unlike DemoService.fail's exception object (see TRIPLE.md).
+     */
     static final class GreeterImpl extends DubboGreeterTriple.GreeterImplBase {
         @Override
         public HelloReply sayHello(HelloRequest request) {
+            if ("boom".equals(request.getName())) {
+                throw new IllegalStateException("boom");
+            }
             return HelloReply.newBuilder().setMessage("Hello " + request.getName()).build();
         }
 
