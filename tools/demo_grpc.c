@@ -2,8 +2,10 @@
  * helloworld.Greeter (gRPC's quick start) and grpc.testing.TestService,
  * the server side of gRPC's interop test descriptions, so gRPC's own
  * interop client can check us. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dubbo/triple.h"
 #include "demo_service.h"
@@ -28,8 +30,23 @@ static void say_hello(dubbo_call_t *call, const Helloworld__HelloRequest *req,
     resp->message = m;
 }
 
+static void say_hello_stream(dubbo_call_t *call, dubbo_tri_stream_t *stream,
+                             const Helloworld__HelloRequest *req, void *user)
+{
+    (void)user;
+    for (int i = 0; i < 3; i++) {
+        char m[300];
+        snprintf(m, sizeof(m), "Hello %.256s %d", req->name ? req->name : "", i);
+        Helloworld__HelloReply r = HELLOWORLD__HELLO_REPLY__INIT;
+        r.message = m;
+        if (dubbo_tri_stream_send(stream, &r.base)) return; /* cancelled */
+    }
+    (void)call;
+}
+
 static const dubbo_tri_method_t greeter_methods[] = {
-    {"SayHello", DUBBO_TRI_UNARY(say_hello)},
+    {"SayHello", DUBBO_TRI_UNARY(say_hello), NULL, DUBBO_TRI_UNARY},
+    {"SayHelloStream", NULL, DUBBO_TRI_STREAM(say_hello_stream), DUBBO_TRI_SERVER_STREAM},
 };
 
 static const dubbo_tri_service_t greeter = {
@@ -46,8 +63,9 @@ static void echo_metadata(dubbo_call_t *call)
 {
     const char *initial = dubbo_call_attachment(call, "x-grpc-test-echo-initial");
     if (initial) dubbo_tri_set_header(call, "x-grpc-test-echo-initial", initial);
-    const char *trailing = dubbo_call_attachment(call, "x-grpc-test-echo-trailing-bin");
-    if (trailing) dubbo_call_set_attachment(call, "x-grpc-test-echo-trailing-bin", trailing);
+    size_t n;
+    const void *trailing = dubbo_tri_attachment_bin(call, "x-grpc-test-echo-trailing", &n);
+    if (trailing) dubbo_tri_set_attachment_bin(call, "x-grpc-test-echo-trailing", trailing, n);
 }
 
 static void empty_call(dubbo_call_t *call, const Grpc__Testing__Empty *req,
@@ -93,10 +111,81 @@ static void unary_call(dubbo_call_t *call, const Grpc__Testing__SimpleRequest *r
     }
 }
 
+/* The responses a StreamingOutputCallRequest asks for, each after its
+ * interval. Nonzero when the stream ended (cancelled) or the request asked
+ * for a failure (answered). */
+static int send_responses(dubbo_call_t *call, dubbo_tri_stream_t *stream,
+                          const Grpc__Testing__StreamingOutputCallRequest *req)
+{
+    if (req->response_status && req->response_status->code) {
+        dubbo_tri_fail(call, req->response_status->code,
+                       req->response_status->message ? req->response_status->message : "");
+        return 1;
+    }
+    for (size_t i = 0; i < req->n_response_parameters; i++) {
+        const Grpc__Testing__ResponseParameters *p = req->response_parameters[i];
+        if (p->interval_us > 0) {
+            struct timespec ts = {p->interval_us / 1000000,
+                                  (long)(p->interval_us % 1000000) * 1000};
+            nanosleep(&ts, NULL);
+        }
+        Grpc__Testing__StreamingOutputCallResponse r =
+            GRPC__TESTING__STREAMING_OUTPUT_CALL_RESPONSE__INIT;
+        if (!(r.payload = zeros(call, p->size))) return 1;
+        if (dubbo_tri_stream_send(stream, &r.base)) return 1;
+    }
+    return 0;
+}
+
+static void streaming_output_call(dubbo_call_t *call, dubbo_tri_stream_t *stream,
+                                  const Grpc__Testing__StreamingOutputCallRequest *req, void *user)
+{
+    (void)user;
+    echo_metadata(call);
+    send_responses(call, stream, req);
+}
+
+/* StreamingInputCall: the sum of the payload sizes received. */
+static void streaming_input_call(dubbo_call_t *call, dubbo_tri_stream_t *stream, const void *none,
+                                 void *user)
+{
+    (void)none;
+    (void)user;
+    int32_t total = 0;
+    ProtobufCMessage *m;
+    int rc;
+    while ((rc = dubbo_tri_stream_recv(stream, &m)) == 1) {
+        const Grpc__Testing__StreamingInputCallRequest *r =
+            (const Grpc__Testing__StreamingInputCallRequest *)m;
+        if (r->payload) total += (int32_t)r->payload->body.len;
+    }
+    if (rc < 0) return; /* cancelled or bad: nobody to answer, or answered */
+    Grpc__Testing__StreamingInputCallResponse resp =
+        GRPC__TESTING__STREAMING_INPUT_CALL_RESPONSE__INIT;
+    resp.aggregated_payload_size = total;
+    dubbo_tri_stream_send(stream, &resp.base);
+}
+
+/* FullDuplexCall: each request answered as it comes. */
+static void full_duplex_call(dubbo_call_t *call, dubbo_tri_stream_t *stream, const void *none,
+                             void *user)
+{
+    (void)none;
+    (void)user;
+    echo_metadata(call);
+    ProtobufCMessage *m;
+    while (dubbo_tri_stream_recv(stream, &m) == 1)
+        if (send_responses(call, stream, (const Grpc__Testing__StreamingOutputCallRequest *)m))
+            return;
+}
+
 static const dubbo_tri_method_t test_methods[] = {
-    {"EmptyCall", DUBBO_TRI_UNARY(empty_call)},
-    {"UnaryCall", DUBBO_TRI_UNARY(unary_call)},
-    {"CacheableUnaryCall", DUBBO_TRI_UNARY(unary_call)},
+    {"EmptyCall", DUBBO_TRI_UNARY(empty_call), NULL, DUBBO_TRI_UNARY},
+    {"UnaryCall", DUBBO_TRI_UNARY(unary_call), NULL, DUBBO_TRI_UNARY},
+    {"CacheableUnaryCall", DUBBO_TRI_UNARY(unary_call), NULL, DUBBO_TRI_UNARY},
+    {"StreamingOutputCall", NULL, DUBBO_TRI_STREAM(streaming_output_call), DUBBO_TRI_SERVER_STREAM},
+    {"StreamingInputCall", NULL, DUBBO_TRI_STREAM(streaming_input_call), DUBBO_TRI_CLIENT_STREAM},
+    {"FullDuplexCall", NULL, DUBBO_TRI_STREAM(full_duplex_call), DUBBO_TRI_BIDI_STREAM},
 };
 
 static const dubbo_tri_service_t test_service = {

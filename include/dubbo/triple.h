@@ -15,6 +15,7 @@
 #define DUBBO_TRIPLE_H
 
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 
 #include "dubbo/rpc.h"
 
@@ -40,14 +41,58 @@ typedef void (*dubbo_tri_unary_fn)(dubbo_call_t *call, const ProtobufCMessage *r
  * as a dubbo_tri_unary_fn. */
 #define DUBBO_TRI_UNARY(fn) ((dubbo_tri_unary_fn)(void (*)(void))(fn))
 
+/* A streaming call, as its handler sees it: valid until the handler
+ * returns. */
+typedef struct dubbo_tri_stream dubbo_tri_stream_t;
+
+/* A streaming method's handler (a worker, for the whole call; the
+ * lifetimes of dubbo_handler_fn). `req` is the request for a server
+ * stream, NULL for client and bidirectional streams (read them with
+ * dubbo_tri_stream_recv). Returning ends the call: the trailers carry OK,
+ * or the status of dubbo_tri_fail / dubbo_call_fail. */
+typedef void (*dubbo_tri_stream_fn)(dubbo_call_t *call, dubbo_tri_stream_t *stream,
+                                    const ProtobufCMessage *req, void *user);
+#define DUBBO_TRI_STREAM(fn) ((dubbo_tri_stream_fn)(void (*)(void))(fn))
+
+/* How a method streams, as its .proto says (protoc-c's descriptors do not
+ * record it). */
+typedef enum {
+    DUBBO_TRI_UNARY = 0,
+    DUBBO_TRI_SERVER_STREAM = 1, /* rpc M(Req) returns (stream Resp) */
+    DUBBO_TRI_CLIENT_STREAM = 2, /* rpc M(stream Req) returns (Resp) */
+    DUBBO_TRI_BIDI_STREAM = 3,   /* rpc M(stream Req) returns (stream Resp) */
+} dubbo_tri_kind_t;
+
 typedef struct {
-    const char *name; /* the method's name in the .proto, e.g. "SayHello" */
-    dubbo_tri_unary_fn unary;
+    const char *name;           /* the method's name in the .proto, e.g. "SayHello" */
+    dubbo_tri_unary_fn unary;   /* DUBBO_TRI_UNARY */
+    dubbo_tri_stream_fn stream; /* the streaming kinds */
+    dubbo_tri_kind_t kind;
 } dubbo_tri_method_t;
+
+/* The next message of the client's stream into *msg (in
+ * dubbo_call_arena(call): a long stream grows the arena by what it
+ * receives): 1; 0 when the client has ended its stream; DUBBO_ECLOSED
+ * when it cancelled (RST_STREAM) or its connection went, DUBBO_ETIMEOUT
+ * past the call's deadline (grpc-timeout), DUBBO_EMALFORMED /
+ * DUBBO_ETOO_BIG for a bad message, DUBBO_EINVAL for a server stream.
+ * Blocks the handler's worker until one of those. */
+int dubbo_tri_stream_recv(dubbo_tri_stream_t *stream, ProtobufCMessage **msg);
+/* Send one message of the method's output type (copied). The first send
+ * also sends the response headers (dubbo_tri_set_header's). Blocks while
+ * more than 1 MiB sent is not yet taken by HTTP/2 (the client reads
+ * slowly). 0; DUBBO_ECLOSED when the client cancelled, DUBBO_ETIMEOUT
+ * past the deadline, DUBBO_EINVAL for a message of another type,
+ * DUBBO_ETOO_BIG past the payload limit. */
+int dubbo_tri_stream_send(dubbo_tri_stream_t *stream, const ProtobufCMessage *msg);
+/* Whether the client cancelled (or its connection went). */
+bool dubbo_tri_stream_cancelled(const dubbo_tri_stream_t *stream);
 
 /* An IDL service: protoc-c's service descriptor (its full name, e.g.
  * "helloworld.Greeter", is the interface) and a handler per method.
  * Methods of the descriptor without a handler are answered UNIMPLEMENTED.
+ * A method's kind must be the .proto's (a client stream served as unary
+ * reads only its first message).
  * dubbo_tri_export keeps a pointer to the struct: it and everything it
  * points to must stay valid until dubbo_server_free() has returned (a
  * static const). */
@@ -79,6 +124,16 @@ void dubbo_tri_fail(dubbo_call_t *call, int grpc_code, const char *message);
  * a call that did not come over Triple or a reserved name (":...",
  * "grpc-...", "content-type"), DUBBO_ENOMEM. Handler's thread. */
 int dubbo_tri_set_header(dubbo_call_t *call, const char *key, const char *value);
+
+/* A binary request attachment (a `<key>-bin` header; `key` without
+ * "-bin"), or NULL when absent or not binary; *len set. Points into the
+ * call (valid until the handler returns). Handler's thread. */
+const void *dubbo_tri_attachment_bin(const dubbo_call_t *call, const char *key, size_t *len);
+
+/* A binary response attachment, sent as the trailer `<key>-bin` (base64):
+ * key without "-bin", lower-case; both copied. 0 or DUBBO_ENOMEM.
+ * Handler's thread. */
+int dubbo_tri_set_attachment_bin(dubbo_call_t *call, const char *key, const void *data, size_t len);
 
 #ifdef __cplusplus
 }

@@ -38,7 +38,13 @@ void dubbo__tri_idl_handler(dubbo_call_t *call, void *user)
     const ProtobufCMethodDescriptor *md =
         protobuf_c_service_descriptor_get_method_by_name(ts->desc, name);
     const dubbo_tri_method_t *m = find_method(ts, name);
-    if (!md || !m || !m->unary) {
+    if (m && m->kind != DUBBO_TRI_UNARY && m->stream && md) {
+        if (m->kind == DUBBO_TRI_CLIENT_STREAM || m->kind == DUBBO_TRI_BIDI_STREAM) {
+            dubbo__tri_run_stream(call, m, md, NULL, ts->user);
+            return;
+        }
+        /* a server stream: its one request first */
+    } else if (!md || !m || !m->unary) {
         char msg[300];
         snprintf(msg, sizeof(msg), "Method not found: %s/%s", ts->desc->name, name);
         dubbo_tri_fail(call, DUBBO_GRPC_UNIMPLEMENTED, msg);
@@ -64,6 +70,10 @@ void dubbo__tri_idl_handler(dubbo_call_t *call, void *user)
         dubbo_tri_fail(call, DUBBO_GRPC_INTERNAL, msg);
         return;
     }
+    if (m->kind == DUBBO_TRI_SERVER_STREAM) {
+        dubbo__tri_run_stream(call, m, md, req, ts->user);
+        return;
+    }
     ProtobufCMessage *resp = dubbo_arena_alloc(a, md->output->sizeof_message);
     if (!resp) {
         dubbo_call_fail(call, DUBBO_STATUS_SERVER_ERROR, "out of memory");
@@ -87,11 +97,20 @@ int dubbo_tri_export(dubbo_server_t *s, const dubbo_tri_service_t *svc)
     if (!s || !svc || !svc->desc)
         return dubbo__seterr(DUBBO_EINVAL, "dubbo_tri_export: no server or service descriptor");
     const ProtobufCServiceDescriptor *d = svc->desc;
-    for (size_t i = 0; i < svc->nmethods; i++)
-        if (!svc->methods[i].name ||
-            !protobuf_c_service_descriptor_get_method_by_name(d, svc->methods[i].name))
+    for (size_t i = 0; i < svc->nmethods; i++) {
+        const dubbo_tri_method_t *m = &svc->methods[i];
+        if (!m->name || !protobuf_c_service_descriptor_get_method_by_name(d, m->name))
             return dubbo__seterr(DUBBO_EINVAL, "dubbo_tri_export: %s has no method \"%s\"", d->name,
-                                 svc->methods[i].name ? svc->methods[i].name : "(null)");
+                                 m->name ? m->name : "(null)");
+        if (m->kind == DUBBO_TRI_UNARY ? !m->unary : !m->stream || m->kind > DUBBO_TRI_BIDI_STREAM)
+            return dubbo__seterr(DUBBO_EINVAL,
+                                 "dubbo_tri_export: %s/%s: a unary method needs `unary`, a "
+                                 "streaming one `stream` (kind %d)",
+                                 d->name, m->name, (int)m->kind);
+    }
+    for (size_t i = 0; i < svc->nmethods; i++)
+        if (svc->methods[i].kind != DUBBO_TRI_UNARY)
+            dubbo__tri_kind_set(d->name, svc->methods[i].name, (int)svc->methods[i].kind);
     /* every method of the descriptor is served; those without a handler
      * answer UNIMPLEMENTED */
     dubbo_method_t *methods = calloc(d->n_methods ? d->n_methods : 1, sizeof(*methods));
@@ -139,6 +158,25 @@ int dubbo_tri_set_header(dubbo_call_t *call, const char *key, const char *value)
         return dubbo__seterr(DUBBO_ENOMEM, "out of memory");
     dubbo_value_t *k = dubbo_v_cstr(a, key), *v = dubbo_v_cstr(a, value);
     if (!k || !v || dubbo_map_put(a, t->headers, k, v))
+        return dubbo__seterr(DUBBO_ENOMEM, "out of memory");
+    return 0;
+}
+
+const void *dubbo_tri_attachment_bin(const dubbo_call_t *call, const char *key, size_t *len)
+{
+    const dubbo_value_t *v = dubbo__call_attachment_value(call, key);
+    if (!v || v->type != DUBBO_T_BINARY) return NULL;
+    *len = v->u.s.len;
+    return v->u.s.ptr;
+}
+
+int dubbo_tri_set_attachment_bin(dubbo_call_t *call, const char *key, const void *data, size_t len)
+{
+    dubbo_arena_t *a = call->arena;
+    if (!call->res_att && !(call->res_att = dubbo_v_map(a, NULL, 4)))
+        return dubbo__seterr(DUBBO_ENOMEM, "out of memory");
+    dubbo_value_t *k = dubbo_v_cstr(a, key), *v = dubbo_v_binary(a, data, len);
+    if (!k || !v || dubbo_map_put(a, call->res_att, k, v))
         return dubbo__seterr(DUBBO_ENOMEM, "out of memory");
     return 0;
 }

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dubbo/serialization.h"
 #include "dubbo/triple.h"
@@ -34,6 +35,7 @@
 #include "protocol/tri/tri.h"
 #include "protocol/tri/wrapper.pb-c.h"
 #include "runtime/call.h"
+#include "transport/loop.h"
 
 #define PREFACE          "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define PREFACE_LEN      24
@@ -56,8 +58,13 @@ struct tstream {
     bool headers_done;
     size_t unconsumed; /* received bytes whose window is not given back yet */
     bool dispatched;
-    int refused;           /* a gRPC code answered from the loop, or 0 */
-    char content_type[64]; /* echoed in the answer */
+    int refused;             /* a gRPC code answered from the loop, or 0 */
+    char content_type[64];   /* echoed in the answer */
+    char path[256];          /* :path, for the method's kind */
+    int kind;                /* TRI_UNARY, TRI_*_STREAM */
+    dubbo__tri_shared_t *sh; /* a streaming call's state shared with its handler */
+    bool responding;         /* response headers submitted; DATA follows as it comes */
+    bool finished;           /* the handler is done: trailers after the last DATA */
     /* the answer */
     dubbo_buf_t out; /* DATA */
     size_t out_off;
@@ -187,6 +194,13 @@ static void stream_free(tstream_t *st)
         tc->buffered -= body < tc->buffered ? body : tc->buffered;
     }
     if (tc->ready == st) tc->ready = NULL;
+    if (st->sh) {
+        /* the handler, if it runs, sees the stream cancelled */
+        pthread_mutex_lock(&st->sh->mu);
+        st->sh->queued = 0;
+        pthread_mutex_unlock(&st->sh->mu);
+        dubbo__tri_shared_close(st->sh);
+    }
     dubbo_buf_destroy(&st->req);
     dubbo_buf_destroy(&st->out);
     dubbo_buf_destroy(&st->trailers);
@@ -286,9 +300,26 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t 
         memcpy(st->content_type, value, k);
         st->content_type[k] = 0;
     }
+    if (nn == 5 && memcmp(name, ":path", 5) == 0) {
+        size_t k = vn < sizeof(st->path) - 1 ? vn : sizeof(st->path) - 1;
+        memcpy(st->path, value, k);
+        st->path[k] = 0;
+    }
     if (put_pair(&st->req, (const char *)name, nn, (const char *)value, vn))
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     return 0;
+}
+
+/* The request is to be handed to a worker after this frame: a streaming
+ * one with the state its handler shares with this stream. */
+static void dispatch(tconn_t *tc, tstream_t *st)
+{
+    if (st->kind != TRI_UNARY && !st->sh &&
+        !(st->sh = dubbo__tri_shared_new(tc->c, st->id, st->kind, tc->limit))) {
+        answer_now(tc, st, DUBBO_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
+    tc->ready = st;
 }
 
 /* The header pairs are whole: check what the loop can (method, content
@@ -308,6 +339,9 @@ static void headers_end(tconn_t *tc, tstream_t *st)
         nghttp2_submit_response(tc->h2, st->id, nv, 1, NULL);
         return;
     }
+    /* a client or bidirectional stream starts its handler now */
+    st->kind = dubbo__tri_kind(st->path, strlen(st->path));
+    if (st->kind == TRI_CLIENT_STREAM || st->kind == TRI_BIDI_STREAM) dispatch(tc, st);
 }
 
 static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id, const uint8_t *data,
@@ -316,6 +350,23 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id, const u
     (void)flags;
     tconn_t *tc = ud;
     tstream_t *st = nghttp2_session_get_stream_user_data(h2, id);
+    if (st && st->sh && !st->refused && (st->dispatched || tc->ready == st)) {
+        /* a client stream: to its handler, window held back while it has
+         * more than a message's limit unread */
+        dubbo__tri_shared_t *sh = st->sh;
+        pthread_mutex_lock(&sh->mu);
+        int rc = dubbo_buf_append(&sh->in, data, len);
+        bool hold = sh->held_back || sh->in.len - sh->in_off > tc->limit;
+        if (hold) sh->held_back = true;
+        pthread_cond_broadcast(&sh->cv);
+        pthread_mutex_unlock(&sh->mu);
+        if (rc) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        if (hold)
+            st->unconsumed += len;
+        else
+            nghttp2_session_consume(h2, id, len);
+        return 0;
+    }
     if (!st || st->refused || st->dispatched) {
         nghttp2_session_consume(h2, id, len);
         return 0;
@@ -351,8 +402,17 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *f, void *ud)
     if (f->hd.type == NGHTTP2_HEADERS && !st->headers_done &&
         f->headers.cat == NGHTTP2_HCAT_REQUEST)
         headers_end(tc, st);
-    if (!(f->hd.flags & NGHTTP2_FLAG_END_STREAM) || st->refused || st->dispatched) return 0;
-    tc->ready = st;
+    if (!(f->hd.flags & NGHTTP2_FLAG_END_STREAM) || st->refused) return 0;
+    if (st->sh && (st->dispatched || tc->ready == st)) {
+        /* the client ended its stream */
+        pthread_mutex_lock(&st->sh->mu);
+        st->sh->half_closed = true;
+        pthread_cond_broadcast(&st->sh->cv);
+        pthread_mutex_unlock(&st->sh->mu);
+        return 0;
+    }
+    if (st->dispatched) return 0;
+    dispatch(tc, st);
     return 0;
 }
 
@@ -363,6 +423,7 @@ static int on_stream_close(nghttp2_session *h2, int32_t id, uint32_t error_code,
     tstream_t *st = nghttp2_session_get_stream_user_data(h2, id);
     if (st) {
         nghttp2_session_set_stream_user_data(h2, id, NULL);
+        if (st->unconsumed) nghttp2_session_consume_connection(h2, st->unconsumed);
         stream_free(st);
     }
     return 0;
@@ -454,7 +515,7 @@ static int on_unit(dubbo_sconn_t *c, const uint8_t *unit, size_t len, dubbo_unit
         st->dispatched = true;
         size_t body = st->req.len - 4 - get_u32(st->req.base);
         tc->buffered -= body < tc->buffered ? body : tc->buffered;
-        u->id = (uint64_t)st->id;
+        u->id = (uint64_t)(st->sh ? st->sh->token : 0) << 32 | (uint32_t)st->id;
         u->twoway = true;
         u->tag = tc->limit > UINT32_MAX ? UINT32_MAX : (uint32_t)tc->limit; /* for decode */
         u->payload = st->req.base;
@@ -472,9 +533,18 @@ static ssize_t read_body(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t l
     tstream_t *st = src->ptr;
     size_t left = st->out.len - st->out_off;
     size_t n = left < len ? left : len;
-    memcpy(buf, st->out.base + st->out_off, n);
+    if (n == 0 && !st->finished) return NGHTTP2_ERR_DEFERRED; /* more to come */
+    if (n) memcpy(buf, st->out.base + st->out_off, n);
     st->out_off += n;
-    if (st->out_off == st->out.len) {
+    if (st->sh && n) {
+        pthread_mutex_lock(&st->sh->mu);
+        st->sh->queued -= n < st->sh->queued ? n : st->sh->queued;
+        pthread_cond_broadcast(&st->sh->cv);
+        pthread_mutex_unlock(&st->sh->mu);
+    }
+    if (st->out_off == st->out.len && !st->finished) {
+        st->out_off = st->out.len = 0;
+    } else if (st->out_off == st->out.len) {
         *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
         nghttp2_nv *nv = calloc(st->ntrailers ? st->ntrailers : 1, sizeof(*nv));
         if (!nv) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
@@ -503,7 +573,8 @@ static int on_answer(void *state, dubbo_sconn_t *c, const dubbo_unit_t *u, const
     tconn_t *tc = state;
     if (!tc) return 0;
     tc->c = c;
-    tstream_t *st = nghttp2_session_get_stream_user_data(tc->h2, (int32_t)u->id);
+    int32_t sid = (int32_t)(u->id & 0x7fffffff);
+    tstream_t *st = nghttp2_session_get_stream_user_data(tc->h2, sid);
     if (!st) return 0; /* reset by the client meanwhile */
     rd_t r = {bytes, n, 0, false};
     uint32_t only = rd_u32(&r);
@@ -534,12 +605,24 @@ static int on_answer(void *state, dubbo_sconn_t *c, const dubbo_unit_t *u, const
     if (r.bad) {
         free(nv);
         DLOG_ERROR("tri: malformed answer blob for stream %d", (int)u->id);
-        nghttp2_submit_rst_stream(tc->h2, NGHTTP2_FLAG_NONE, (int32_t)u->id,
-                                  NGHTTP2_INTERNAL_ERROR);
+        nghttp2_submit_rst_stream(tc->h2, NGHTTP2_FLAG_NONE, sid, NGHTTP2_INTERNAL_ERROR);
         flush_out(tc);
         return 0;
     }
     int rc;
+    if (st->responding) {
+        /* a stream whose messages went already: its trailers end it */
+        free(nv);
+        dubbo_buf_clear(&st->trailers);
+        rc = dubbo_buf_append(&st->trailers, bytes + tstart, tend - tstart);
+        if (!rc) rc = dubbo_buf_append(&st->out, body, blen);
+        st->ntrailers = nt;
+        st->finished = true;
+        nghttp2_session_resume_data(tc->h2, sid);
+        if (rc) nghttp2_submit_rst_stream(tc->h2, NGHTTP2_FLAG_NONE, sid, NGHTTP2_INTERNAL_ERROR);
+        flush_out(tc);
+        return 0;
+    }
     if (only) {
         /* trailers-only: headers and trailers in one HEADERS frame */
         nghttp2_nv *all = realloc(nv, (k + nt) * sizeof(*nv));
@@ -564,6 +647,7 @@ static int on_answer(void *state, dubbo_sconn_t *c, const dubbo_unit_t *u, const
         if (!rc) rc = dubbo_buf_append(&st->trailers, bytes + tstart, tend - tstart);
         st->ntrailers = nt;
         st->out_off = 0;
+        st->finished = st->responding = true;
         nghttp2_data_provider dp = {.source.ptr = st, .read_callback = read_body};
         if (!rc) rc = nghttp2_submit_response(tc->h2, st->id, nv, k, &dp);
     }
@@ -573,6 +657,133 @@ static int on_answer(void *state, dubbo_sconn_t *c, const dubbo_unit_t *u, const
                    rc < -900 ? nghttp2_strerror(rc) : dubbo_last_error());
     flush_out(tc);
     return 0;
+}
+
+/* ---- a streaming handler's messages (posted from its worker) ----------- */
+
+typedef struct {
+    dubbo__tri_shared_t *sh; /* a reference */
+    dubbo_buf_t msg, hdrs;
+    uint32_t nh;
+    size_t give;
+} send_task_t;
+
+/* The stream of a state, on the loop, or NULL when it or its connection
+ * has gone. */
+static tstream_t *stream_of(dubbo__tri_shared_t *sh, tconn_t **tcp)
+{
+    tconn_t *tc = dubbo_sconn_state(sh->c);
+    if (!tc) return NULL;
+    tstream_t *st = nghttp2_session_get_stream_user_data(tc->h2, sh->id);
+    *tcp = tc;
+    return st && st->sh == sh ? st : NULL;
+}
+
+static void send_on_loop(void *arg)
+{
+    send_task_t *k = arg;
+    tconn_t *tc = NULL;
+    tstream_t *st = stream_of(k->sh, &tc);
+    if (!st) {
+        pthread_mutex_lock(&k->sh->mu);
+        k->sh->queued -= k->msg.len < k->sh->queued ? k->msg.len : k->sh->queued;
+        pthread_cond_broadcast(&k->sh->cv);
+        pthread_mutex_unlock(&k->sh->mu);
+    } else if (dubbo_buf_append(&st->out, k->msg.base, k->msg.len)) {
+        nghttp2_submit_rst_stream(tc->h2, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+        flush_out(tc);
+    } else if (st->responding) {
+        nghttp2_session_resume_data(tc->h2, st->id);
+        flush_out(tc);
+    } else {
+        /* the first message: the response headers, then DATA as it comes */
+        nghttp2_nv *nv = calloc(3 + k->nh, sizeof(*nv));
+        int rc = DUBBO_ENOMEM;
+        if (nv) {
+            const char *ct = response_type(st);
+            size_t n = 0;
+            nv[n++] =
+                (nghttp2_nv){(uint8_t *)":status", (uint8_t *)"200", 7, 3, NGHTTP2_NV_FLAG_NONE};
+            nv[n++] = (nghttp2_nv){(uint8_t *)"content-type", (uint8_t *)ct, 12, strlen(ct),
+                                   NGHTTP2_NV_FLAG_NONE};
+            if (k->sh->gzip) /* messages go as they came: compressed */
+                nv[n++] = (nghttp2_nv){(uint8_t *)"grpc-encoding", (uint8_t *)"gzip", 13, 4,
+                                       NGHTTP2_NV_FLAG_NONE};
+            rd_t r = {k->hdrs.base, k->hdrs.len, 0, false};
+            for (uint32_t i = 0; i < k->nh && !r.bad; i++, n++) {
+                nv[n].namelen = rd_u32(&r);
+                nv[n].name = (uint8_t *)rd_bytes(&r, nv[n].namelen);
+                nv[n].valuelen = rd_u32(&r);
+                nv[n].value = (uint8_t *)rd_bytes(&r, nv[n].valuelen);
+            }
+            nghttp2_data_provider dp = {.source.ptr = st, .read_callback = read_body};
+            st->responding = true;
+            rc = r.bad ? DUBBO_EMALFORMED : nghttp2_submit_response(tc->h2, st->id, nv, n, &dp);
+            free(nv);
+        }
+        if (rc)
+            nghttp2_submit_rst_stream(tc->h2, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+        flush_out(tc);
+    }
+    dubbo_buf_destroy(&k->msg);
+    dubbo_buf_destroy(&k->hdrs);
+    dubbo__tri_shared_unref(k->sh);
+    free(k);
+}
+
+int dubbo__tri_post_send(dubbo__tri_shared_t *sh, dubbo_buf_t *msg, dubbo_buf_t *hdrs,
+                         uint32_t nhdrs)
+{
+    send_task_t *k = calloc(1, sizeof(*k));
+    if (!k) return dubbo__seterr(DUBBO_ENOMEM, "out of memory");
+    pthread_mutex_lock(&sh->mu);
+    sh->refs++;
+    pthread_mutex_unlock(&sh->mu);
+    k->sh = sh;
+    k->msg = *msg;
+    dubbo_buf_init(msg, 0);
+    if (hdrs) {
+        k->hdrs = *hdrs;
+        dubbo_buf_init(hdrs, 0);
+    }
+    k->nh = nhdrs;
+    if (dubbo__loop_post(send_on_loop, k)) {
+        dubbo_buf_destroy(&k->msg);
+        dubbo_buf_destroy(&k->hdrs);
+        dubbo__tri_shared_unref(sh);
+        free(k);
+        return dubbo__seterr(DUBBO_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+static void give_back_on_loop(void *arg)
+{
+    send_task_t *k = arg;
+    tconn_t *tc = NULL;
+    tstream_t *st = stream_of(k->sh, &tc);
+    if (st && st->unconsumed) {
+        nghttp2_session_consume(tc->h2, st->id, st->unconsumed);
+        st->unconsumed = 0;
+        flush_out(tc);
+    }
+    dubbo__tri_shared_unref(k->sh);
+    free(k);
+}
+
+void dubbo__tri_post_give_back(dubbo__tri_shared_t *sh, size_t n)
+{
+    send_task_t *k = calloc(1, sizeof(*k));
+    if (!k) return;
+    pthread_mutex_lock(&sh->mu);
+    sh->refs++;
+    pthread_mutex_unlock(&sh->mu);
+    k->sh = sh;
+    k->give = n;
+    if (dubbo__loop_post(give_back_on_loop, k)) {
+        dubbo__tri_shared_unref(sh);
+        free(k);
+    }
 }
 
 /* ---- decode (worker) --------------------------------------------------- */
@@ -780,8 +991,32 @@ static int decode(dubbo_call_t *call, const dubbo_unit_t *u)
                       dubbo_v_long(call->arena, ms));
     }
     dubbo__call_set_request(call, service, version, group, method, NULL, NULL, 0, att);
-    /* exactly one message; u->tag is the payload limit */
-    size_t limit = u->tag;
+    size_t limit = u->tag; /* the payload limit */
+    uint32_t token = (uint32_t)(u->id >> 32);
+    if (token) {
+        /* a streaming call: its state, shared with the loop's stream */
+        if (!(t->shared = dubbo__tri_shared_get(token)))
+            return fail(t, DUBBO_GRPC_CANCELLED, DUBBO_ECLOSED,
+                        "%s/%s: the stream was cancelled before its handler ran", service, method);
+        bool gzip = enc && strcmp(enc, "gzip") == 0;
+        int64_t deadline = 0;
+        const dubbo_value_t *tv = dubbo_map_get(att, "timeout");
+        if (timeout && tv && tv->type == DUBBO_T_LONG) {
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            deadline = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + tv->u.l;
+        }
+        pthread_mutex_lock(&t->shared->mu);
+        t->shared->gzip = gzip;
+        t->shared->deadline = deadline;
+        pthread_mutex_unlock(&t->shared->mu);
+        t->gzip = gzip;
+        if (t->shared->kind != TRI_SERVER_STREAM) {
+            t->idl = true;
+            return 0; /* its messages come through the stream */
+        }
+    }
+    /* exactly one message */
     bool compressed = false;
     const uint8_t *msg = NULL;
     size_t mlen = 0;
@@ -891,7 +1126,26 @@ static int put_map_pairs(dubbo_buf_t *b, const dubbo_value_t *m, uint32_t *n)
         char num[32];
         const char *val = NULL;
         size_t vl = 0;
-        if (v->type == DUBBO_T_STRING) {
+        if (v->type == DUBBO_T_BINARY) {
+            /* <key>-bin: unpadded base64, as gRPC and Java emit it */
+            dubbo_buf_t b64, nm;
+            dubbo_buf_init(&b64, 0);
+            dubbo_buf_init(&nm, 0);
+            int rc = dubbo__base64_encode((const uint8_t *)v->u.s.ptr, v->u.s.len, &b64);
+            while (!rc && b64.len && b64.base[b64.len - 1] == '=')
+                b64.len--;
+            if (!rc) rc = dubbo_buf_append(&nm, name, k->u.s.len);
+            if (!rc && !(k->u.s.len > 4 && memcmp(name + k->u.s.len - 4, "-bin", 4) == 0))
+                rc = dubbo_buf_append(&nm, "-bin", 4);
+            if (!rc)
+                rc = put_pair(b, (const char *)nm.base, nm.len, b64.len ? (char *)b64.base : "",
+                              b64.len);
+            dubbo_buf_destroy(&b64);
+            dubbo_buf_destroy(&nm);
+            if (rc) return rc;
+            (*n)++;
+            continue;
+        } else if (v->type == DUBBO_T_STRING) {
             val = v->u.s.ptr;
             vl = v->u.s.len;
         } else if (v->type == DUBBO_T_INT || v->type == DUBBO_T_LONG) {
@@ -924,6 +1178,11 @@ static int put_map_pairs(dubbo_buf_t *b, const dubbo_value_t *m, uint32_t *n)
         (*n)++;
     }
     return 0;
+}
+
+int dubbo__tri_header_pairs(const dubbo_value_t *headers, dubbo_buf_t *out, uint32_t *n)
+{
+    return put_map_pairs(out, headers, n);
 }
 
 /* The status and message an answer carries. */
@@ -1063,6 +1322,15 @@ static int build_answer(dubbo_buf_t *out, bool only, bool exc, const dubbo_value
 static int answer(dubbo_call_t *call, size_t limit, dubbo_buf_t *out)
 {
     dubbo__tri_call_t *t = call->proto_call;
+    if (t && t->shared) {
+        /* a streaming call: its messages went; the status ends it */
+        dubbo__tri_shared_unref(t->shared);
+        t->shared = NULL;
+        const char *m;
+        int c = outcome(call, t, &m);
+        return build_answer(out, c != DUBBO_GRPC_OK, false, t->headers, false, call->res_att, c, m,
+                            NULL);
+    }
     const char *msg;
     int code = outcome(call, t, &msg);
     const dubbo_value_t *headers = t ? t->headers : NULL;

@@ -4,12 +4,17 @@
 #ifndef DUBBO_PROTOCOL_TRI_TRI_H
 #define DUBBO_PROTOCOL_TRI_TRI_H
 
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "dubbo/protocol.h"
+#include "dubbo/triple.h"
 #include "dubbo/value.h"
 
 extern const dubbo_protocol_ops_t dubbo__protocol_tri;
+
+typedef struct dubbo__tri_shared dubbo__tri_shared_t;
 
 /* A Triple call's own data (dubbo_call_t.proto_call, in the call's arena). */
 typedef struct {
@@ -18,8 +23,67 @@ typedef struct {
     int grpc_code;          /* a gRPC status decided by the protocol or dubbo_tri_fail; -1: none */
     const char *grpc_msg;   /* its message */
     dubbo_value_t *headers; /* response headers (dubbo_tri_set_header): a map, or NULL */
-    const char *serialize_type; /* wrapper mode: the request's, echoed ("hessian4") */
+    const char *serialize_type;  /* wrapper mode: the request's, echoed ("hessian4") */
+    dubbo__tri_shared_t *shared; /* a streaming call's (one reference), or NULL */
 } dubbo__tri_call_t;
+
+/* The kinds of a method (dubbo_tri_kind_t). */
+enum { TRI_UNARY = 0, TRI_SERVER_STREAM = 1, TRI_CLIENT_STREAM = 2, TRI_BIDI_STREAM = 3 };
+
+/* A streaming call's state shared by the loop (its HTTP/2 stream) and the
+ * worker running the handler; reference-counted: the loop's reference
+ * goes when the stream closes, the handler's when it returns. Fields
+ * under `mu` unless said. */
+struct dubbo__tri_shared {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int refs;
+    uint32_t token; /* how decode finds it (the unit id's high half) */
+    dubbo__tri_shared_t *next;
+    int kind;
+    dubbo_sconn_t *c; /* the connection (alive while the handler runs) */
+    int32_t id;       /* its HTTP/2 stream */
+    size_t limit;     /* message limit */
+    bool gzip;        /* messages come gzip-compressed when flagged */
+    /* inbound: framed messages not yet received by the handler */
+    dubbo_buf_t in;
+    size_t in_off;
+    bool half_closed; /* the client ended its side */
+    bool cancelled;   /* reset, or the connection went */
+    bool held_back;   /* the loop withholds window until the handler drains */
+    /* outbound */
+    size_t queued;     /* bytes sent by the handler not yet framed */
+    bool sent_headers; /* the response headers went with the first message */
+    int64_t deadline;  /* monotonic ms, 0: none (set by decode before the handler) */
+};
+
+/* Loop thread: a registered state for stream `id` of c, one reference. */
+dubbo__tri_shared_t *dubbo__tri_shared_new(dubbo_sconn_t *c, int32_t id, int kind, size_t limit);
+/* Worker: the state of `token` with a reference, or NULL. */
+dubbo__tri_shared_t *dubbo__tri_shared_get(uint32_t token);
+void dubbo__tri_shared_unref(dubbo__tri_shared_t *sh);
+/* Loop thread: the stream closed (or the connection): cancelled if the
+ * handler still runs, unregistered, the loop's reference dropped. */
+void dubbo__tri_shared_close(dubbo__tri_shared_t *sh);
+
+/* The kind of the method at :path "/service/method" (any thread; IDL
+ * exports register theirs). */
+void dubbo__tri_kind_set(const char *service, const char *method, int kind);
+int dubbo__tri_kind(const char *path, size_t n);
+
+/* server.c, from a worker: hand `msg` (framed) to the stream's loop
+ * side, with the response headers `hdrs` (blob pairs, n of them) before
+ * the first; give window back after the handler drained what was held. */
+int dubbo__tri_post_send(dubbo__tri_shared_t *sh, dubbo_buf_t *msg, dubbo_buf_t *hdrs,
+                         uint32_t nhdrs);
+void dubbo__tri_post_give_back(dubbo__tri_shared_t *sh, size_t n);
+/* server.c: response header pairs for a call's dubbo_tri_set_header map. */
+int dubbo__tri_header_pairs(const dubbo_value_t *headers, dubbo_buf_t *out, uint32_t *n);
+
+/* stream.c: run a streaming method's handler. */
+void dubbo__tri_run_stream(dubbo_call_t *call, const dubbo_tri_method_t *m,
+                           const ProtobufCMethodDescriptor *md, const ProtobufCMessage *req,
+                           void *user);
 
 /* The handler of every method of an IDL service (idl.c): `user` is its
  * dubbo_tri_service_t. decode tells IDL services by it. */
