@@ -137,7 +137,9 @@ typedef struct {
     const char *name; /* the URL scheme */
 
     /* ---- consumer side ---- */
-    /* required: an invoker for one provider URL of this scheme, with the
+    /* An invoker for one provider URL of this scheme (NULL: a provider-only
+     * protocol; registry-backed references skip its providers, a direct
+     * reference to one fails with DUBBO_EUNSUPPORTED), with the
      * reference's consumer settings (the URL it gives). Both are borrowed
      * for the call: the invoker copies what it keeps. The cluster holds
      * the invoker by reference count; its destroy hook runs on whichever

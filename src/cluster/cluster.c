@@ -309,7 +309,12 @@ int dubbo_reference_set_providers(dubbo_reference_t *ref, const char *const *url
             char scheme[32];
             snprintf(scheme, sizeof(scheme), "%.*s", (int)strcspn(urls[i], ":"), urls[i]);
             const dubbo_protocol_ops_t *proto = dubbo_extension_find(DUBBO_EXT_PROTOCOL, scheme);
-            list[made] = proto ? proto->refer(urls[i], cl->url) : NULL;
+            if (proto && !proto->refer)
+                dubbo__seterr(DUBBO_EUNSUPPORTED,
+                              "protocol \"%s\" is served here but has no consumer side yet "
+                              "(provider %s)",
+                              scheme, urls[i]);
+            list[made] = proto && proto->refer ? proto->refer(urls[i], cl->url) : NULL;
         }
         if (!list[made])
             rc = dubbo__last_code() ? dubbo__last_code() : DUBBO_ENOMEM;
