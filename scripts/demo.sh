@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The main job: install what is missing, build dubbo-c (release), start two
-# demo providers (org.apache.dubbo.demo.DemoService over the Dubbo protocol)
-# that announce themselves in the embedded registry, call every method with
-# the dubbo CLI through the registry and directly, and stop the providers
-# gracefully.
+# demo providers (org.apache.dubbo.demo.DemoService over the Dubbo protocol,
+# and Triple on the same port) that announce themselves in the embedded
+# registry, call every method with the dubbo CLI through the registry and
+# directly, call helloworld.Greeter over Triple with a plain HTTP/2 client
+# (nghttp), and stop the providers gracefully.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --demo >/dev/null
@@ -18,7 +19,7 @@ work=$(mktemp -d)
 export DUBBO_REGISTRY="file://$work/registry"
 log=$work/provider.log
 log2=$work/provider2.log
-$DUBBO demo provider --host 127.0.0.1 --port "$PORT" >"$log" 2>&1 &
+$DUBBO demo provider --host 127.0.0.1 --port "$PORT" --protocol dubbo,tri >"$log" 2>&1 &
 provider=$!
 $DUBBO demo provider --host 127.0.0.1 --port 0 >"$log2" 2>&1 &
 provider2=$!
@@ -42,6 +43,16 @@ run call "$URL" sleep 100
 run call "$URL" fail '"on purpose"' || echo "(exit $?: the exception above is what fail() does)"
 run call "$URL" sleep 500 --timeout 200 || echo "(exit $?: the timeout above is on purpose)"
 run bench "$URL" sayHello '"bench"' --concurrency 16 --duration 2
+
+# Triple (gRPC over HTTP/2) on the same port: helloworld.Greeter/SayHello
+# with HelloRequest{name: "triple"} as any gRPC client sends it (a 5-byte
+# prefix, then the protobuf bytes); the answer is HelloReply{message} and
+# grpc-status 0 in the trailers. (dubbo-c's own tri:// consumer is next.)
+printf '\x00\x00\x00\x00\x08\x0a\x06triple' >"$work/hello.bin"
+echo "+ nghttp -H 'content-type: application/grpc' -d hello.bin http://127.0.0.1:$PORT/helloworld.Greeter/SayHello"
+nghttp -v -H 'content-type: application/grpc' -H 'te: trailers' -d "$work/hello.bin" \
+    "http://127.0.0.1:$PORT/helloworld.Greeter/SayHello" | grep -aE 'grpc-status|Hello' || true
+echo
 
 # Hessian 2 as Java writes it, and back:
 run hessian2 encode --hex '{"$class":"long","$":5}'

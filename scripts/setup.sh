@@ -19,6 +19,7 @@ BUILD_PKGS=(
   libnghttp2-dev                          # HTTP/2 for Triple
   libprotobuf-c-dev protobuf-c-compiler   # protobuf messages for Triple (protoc-c at build time)
   zlib1g-dev                              # gzip message compression (Triple)
+  nghttp2-client                          # nghttp: the demo's Triple call (and raw HTTP/2 in tests), h2load
 )
 # What the tests add: peers, servers, tools.
 TEST_PKGS=(
@@ -31,7 +32,6 @@ TEST_PKGS=(
   openjdk-17-jdk-headless libhessian-java # Caucho Hessian 4.0.38: the Java peer
   maven                                   # builds the Java Dubbo 3.3 peer (tests/interop/java)
   nodejs npm                              # hessian.js and the Node Dubbo peers
-  nghttp2-client                          # nghttp (raw HTTP/2 requests in the Triple tests), h2load
 )
 demo=false
 [ "${1:-}" = "--demo" ] && demo=true

@@ -1384,18 +1384,10 @@ static int goaway(dubbo_buf_t *out)
     return dubbo_buf_append(out, f, sizeof(f));
 }
 
-static struct dubbo_invoker *refer(const char *provider_url, const dubbo_url_t *consumer)
-{
-    (void)consumer;
-    dubbo__seterr(DUBBO_EUNSUPPORTED,
-                  "tri: the consumer side of Triple is not built yet (provider %s); use dubbo://",
-                  provider_url);
-    return NULL;
-}
-
 const dubbo_protocol_ops_t dubbo__protocol_tri = {
     .name = "tri",
-    .refer = refer,
+    /* no consumer side yet (.refer): registry-backed references skip tri
+     * providers, a direct tri:// reference fails saying so */
     .detect = detect,
     .cut = cut,
     .on_unit = on_unit,
