@@ -203,14 +203,19 @@ bad:
 
 void dubbo__grpc_timeout_format(int64_t ms, char out[16])
 {
-    if (ms < 0) ms = 0;
+    /* at most 8 digits: the finest unit that fits, rounded up; a deadline
+     * already gone is the shortest one, 1n */
+    if (ms <= 0) {
+        snprintf(out, 16, "1n");
+        return;
+    }
+    int64_t sec = ms / 1000 + (ms % 1000 != 0), min = sec / 60 + (sec % 60 != 0);
     if (ms <= 99999999)
         snprintf(out, 16, "%lldm", (long long)ms);
-    else if (ms / 1000 <= 99999999)
-        snprintf(out, 16, "%lldS", (long long)((ms + 999) / 1000));
+    else if (sec <= 99999999)
+        snprintf(out, 16, "%lldS", (long long)sec);
     else
-        snprintf(out, 16, "%lldM",
-                 (long long)((ms + 59999) / 60000 > 99999999 ? 99999999 : (ms + 59999) / 60000));
+        snprintf(out, 16, "%lldM", (long long)(min > 99999999 ? 99999999 : min));
 }
 
 int dubbo__grpc_pct_encode(const char *s, size_t n, dubbo_buf_t *out)

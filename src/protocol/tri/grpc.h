@@ -62,7 +62,9 @@ int dubbo__grpc_gunzip(const uint8_t *p, size_t n, size_t limit, dubbo_buf_t *ou
  * unit of H M S m u n) in milliseconds, rounded up, at least 1; 0, or
  * DUBBO_EMALFORMED naming the value. */
 int dubbo__grpc_timeout_parse(const char *v, size_t n, int64_t *ms);
-/* ms as a grpc-timeout value (NUL-terminated, at most 10 bytes). */
+/* ms as a grpc-timeout value (NUL-terminated, at most 10 bytes): the
+ * finest unit of m, S, M whose 8 digits hold it, rounded up, capped at
+ * 99999999M; "1n" for ms <= 0. */
 void dubbo__grpc_timeout_format(int64_t ms, char out[16]);
 
 /* grpc-message's percent-encoding: bytes outside 0x20-0x7e and '%' as %XX
