@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "dubbo/value.h"
+#include "core/base64.h"
 #include "core/internal.h"
 
 /* Lists, maps and objects inside one another; the same bound as the Hessian
@@ -357,32 +358,11 @@ static int put_double(dubbo_buf_t *out, double d)
     return putch(out, '}');
 }
 
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 static int put_base64(dubbo_buf_t *out, const uint8_t *p, size_t len)
 {
-    TRY(dubbo_buf_reserve(out, (len + 2) / 3 * 4 + 2));
-    char *w = (char *)out->base + out->len;
-    *w++ = '"';
-    size_t i = 0;
-    for (; i + 3 <= len; i += 3) {
-        uint32_t x = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        *w++ = b64_alphabet[x >> 18];
-        *w++ = b64_alphabet[(x >> 12) & 63];
-        *w++ = b64_alphabet[(x >> 6) & 63];
-        *w++ = b64_alphabet[x & 63];
-    }
-    if (i < len) {
-        uint32_t x = (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0);
-        *w++ = b64_alphabet[x >> 18];
-        *w++ = b64_alphabet[(x >> 12) & 63];
-        *w++ = i + 1 < len ? b64_alphabet[(x >> 6) & 63] : '=';
-        *w++ = '=';
-    }
-    *w++ = '"';
-    out->len = (size_t)(w - (char *)out->base);
-    return 0;
+    TRY(putch(out, '"'));
+    TRY(dubbo__base64_encode(p, len, out));
+    return putch(out, '"');
 }
 
 /* A string can be a JSON object key when it reads back identically: valid
@@ -1006,16 +986,6 @@ static bool parse_iso8601(const char *s, int64_t *ms)
     return true;
 }
 
-static int b64_value(int c)
-{
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-}
-
 /* Standard base64 with or without '=' padding. */
 static int read_base64(dubbo_json_reader_t *r, const json_t *j, dubbo_value_t **out)
 {
@@ -1027,27 +997,18 @@ static int read_base64(dubbo_json_reader_t *r, const json_t *j, dubbo_value_t **
     if (pad > 2 || n % 4 == 1 || (pad && (n + pad) % 4 != 0))
         return bad(r, "\"$class\":\"[B\" needs base64 \"$\": length %zu is not valid",
                    json_string_length(j));
-    uint8_t *buf = malloc(n / 4 * 3 + 3);
-    if (!buf) return dubbo__seterr(DUBBO_ENOMEM, "typed JSON: out of memory for binary");
-    size_t w = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64_value((unsigned char)s[i]);
-        if (v < 0) {
-            free(buf);
-            return bad(r, "\"$class\":\"[B\" needs base64 \"$\": bad character 0x%02x at %zu",
-                       (unsigned char)s[i], i);
-        }
-        acc = acc << 6 | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            buf[w++] = (uint8_t)(acc >> bits);
-        }
+    dubbo_buf_t buf;
+    dubbo_buf_init(&buf, 0);
+    size_t at = 0;
+    int rc = dubbo__base64_decode_chars(s, n, &buf, &at);
+    if (rc == DUBBO_EMALFORMED) {
+        dubbo_buf_destroy(&buf);
+        return bad(r, "\"$class\":\"[B\" needs base64 \"$\": bad character 0x%02x at %zu",
+                   (unsigned char)s[at], at);
     }
-    *out = dubbo_v_binary(r->arena, buf, w);
-    free(buf);
+    if (rc) return dubbo__seterr(DUBBO_ENOMEM, "typed JSON: out of memory for binary");
+    *out = dubbo_v_binary(r->arena, buf.base ? buf.base : (const uint8_t *)"", buf.len);
+    dubbo_buf_destroy(&buf);
     return *out ? 0 : arena_fail(r);
 }
 

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "dubbo/buf.h"
+#include "core/base64.h" /* binary (-bin) header values */
 
 /* gRPC status codes. */
 enum {
@@ -74,11 +75,5 @@ int dubbo__grpc_pct_encode(const char *s, size_t n, dubbo_buf_t *out);
 /* Undo it; a malformed %XX is kept as it is (gRPC's rule). Appends a NUL
  * (not counted in out->len). */
 int dubbo__grpc_pct_decode(const char *s, size_t n, dubbo_buf_t *out);
-
-/* Standard base64 with padding (binary `-bin` header values): append to
- * out, then a NUL not counted. 0 or DUBBO_ENOMEM. */
-int dubbo__base64_encode(const uint8_t *p, size_t n, dubbo_buf_t *out);
-/* Decode with or without padding; DUBBO_EMALFORMED for other bytes. */
-int dubbo__base64_decode(const char *s, size_t n, dubbo_buf_t *out);
 
 #endif
