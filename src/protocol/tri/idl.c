@@ -24,6 +24,11 @@ static void arena_free(void *a, void *p)
     (void)p; /* the arena goes with the call */
 }
 
+ProtobufCAllocator dubbo__tri_allocator(dubbo_arena_t *a)
+{
+    return (ProtobufCAllocator){arena_alloc, arena_free, a};
+}
+
 static const dubbo_tri_method_t *find_method(const dubbo_tri_service_t *ts, const char *name)
 {
     for (size_t i = 0; i < ts->nmethods; i++)
@@ -60,7 +65,7 @@ void dubbo__tri_idl_handler(dubbo_call_t *call, void *user)
         return;
     }
     dubbo_arena_t *a = dubbo_call_arena(call);
-    ProtobufCAllocator alloc = {arena_alloc, arena_free, a};
+    ProtobufCAllocator alloc = dubbo__tri_allocator(a);
     ProtobufCMessage *req =
         protobuf_c_message_unpack(md->input, &alloc, arg->u.s.len, (const uint8_t *)arg->u.s.ptr);
     if (!req) {

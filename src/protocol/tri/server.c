@@ -83,9 +83,12 @@ struct tconn {
 
 /* ---- blob helpers ----------------------------------------------------- */
 
+static void set_u32(uint8_t *p, uint32_t v);
+
 static int put_u32(dubbo_buf_t *b, uint32_t v)
 {
-    uint8_t x[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+    uint8_t x[4];
+    set_u32(x, v);
     return dubbo_buf_append(b, x, 4);
 }
 
@@ -132,6 +135,27 @@ static const uint8_t *rd_bytes(rd_t *r, size_t n)
     return q;
 }
 
+/* n header pairs into nv (no flags); false when the blob ends early. */
+static bool rd_nv(rd_t *r, nghttp2_nv *nv, uint32_t n)
+{
+    for (uint32_t i = 0; i < n && !r->bad; i++) {
+        nv[i].namelen = rd_u32(r);
+        nv[i].name = (uint8_t *)rd_bytes(r, nv[i].namelen);
+        nv[i].valuelen = rd_u32(r);
+        nv[i].value = (uint8_t *)rd_bytes(r, nv[i].valuelen);
+        nv[i].flags = NGHTTP2_NV_FLAG_NONE;
+    }
+    return !r->bad;
+}
+
+static void set_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
 /* ---- the wire: detect, cut --------------------------------------------- */
 
 static int detect(const uint8_t *p, size_t n)
@@ -162,6 +186,12 @@ static int64_t cut(const uint8_t *p, size_t n, size_t limit, size_t *total)
 
 /* ---- streams ----------------------------------------------------------- */
 
+/* The request body bytes a stream holds (after its header pairs). */
+static size_t body_len(const tstream_t *st)
+{
+    return st->req.len - 4 - get_u32(st->req.base);
+}
+
 static tstream_t *stream_new(tconn_t *tc, int32_t id)
 {
     tstream_t *st = calloc(1, sizeof(*st));
@@ -190,15 +220,13 @@ static void stream_free(tstream_t *st)
         tc->streams = st->next;
     if (st->next) st->next->prev = st->prev;
     if (!st->dispatched) {
-        size_t body = st->req.len > 4 ? st->req.len - 4 : 0;
+        size_t body = body_len(st);
         tc->buffered -= body < tc->buffered ? body : tc->buffered;
     }
     if (tc->ready == st) tc->ready = NULL;
     if (st->sh) {
         /* the handler, if it runs, sees the stream cancelled */
-        pthread_mutex_lock(&st->sh->mu);
-        st->sh->queued = 0;
-        pthread_mutex_unlock(&st->sh->mu);
+        dubbo__tri_shared_sent(st->sh, SIZE_MAX);
         dubbo__tri_shared_close(st->sh);
     }
     dubbo_buf_destroy(&st->req);
@@ -327,11 +355,7 @@ static void dispatch(tconn_t *tc, tstream_t *st)
 static void headers_end(tconn_t *tc, tstream_t *st)
 {
     st->headers_done = true;
-    uint32_t hl = (uint32_t)(st->req.len - 4);
-    st->req.base[0] = (uint8_t)(hl >> 24);
-    st->req.base[1] = (uint8_t)(hl >> 16);
-    st->req.base[2] = (uint8_t)(hl >> 8);
-    st->req.base[3] = (uint8_t)hl;
+    set_u32(st->req.base, (uint32_t)(st->req.len - 4));
     if (strncmp(st->content_type, "application/grpc", 16) != 0) {
         /* gRPC's rule: not a gRPC request, HTTP 415 */
         nghttp2_nv nv[] = {{(uint8_t *)":status", (uint8_t *)"415", 7, 3, NGHTTP2_NV_FLAG_NONE}};
@@ -371,7 +395,7 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id, const u
         nghttp2_session_consume(h2, id, len);
         return 0;
     }
-    size_t body = st->req.len - 4 - (st->req.len >= 4 ? get_u32(st->req.base) : 0);
+    size_t body = body_len(st);
     if (body + len > tc->limit + DUBBO_GRPC_PREFIX) {
         char msg[160];
         snprintf(msg, sizeof(msg), "gRPC message larger than max (%zu vs. %zu)",
@@ -380,7 +404,7 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id, const u
         nghttp2_session_consume(h2, id, len + st->unconsumed);
         st->unconsumed = 0;
         tc->buffered -= body < tc->buffered ? body : tc->buffered;
-        st->req.len = 4 + get_u32(st->req.base);
+        st->req.len -= body;
         answer_now(tc, st, DUBBO_GRPC_RESOURCE_EXHAUSTED, msg);
         return 0;
     }
@@ -513,7 +537,7 @@ static int on_unit(dubbo_sconn_t *c, const uint8_t *unit, size_t len, dubbo_unit
     if (st) {
         /* handed over: the server copies the payload and counts it */
         st->dispatched = true;
-        size_t body = st->req.len - 4 - get_u32(st->req.base);
+        size_t body = body_len(st);
         tc->buffered -= body < tc->buffered ? body : tc->buffered;
         u->id = (uint64_t)(st->sh ? st->sh->token : 0) << 32 | (uint32_t)st->id;
         u->twoway = true;
@@ -536,12 +560,7 @@ static ssize_t read_body(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t l
     if (n == 0 && !st->finished) return NGHTTP2_ERR_DEFERRED; /* more to come */
     if (n) memcpy(buf, st->out.base + st->out_off, n);
     st->out_off += n;
-    if (st->sh && n) {
-        pthread_mutex_lock(&st->sh->mu);
-        st->sh->queued -= n < st->sh->queued ? n : st->sh->queued;
-        pthread_cond_broadcast(&st->sh->cv);
-        pthread_mutex_unlock(&st->sh->mu);
-    }
+    if (st->sh && n) dubbo__tri_shared_sent(st->sh, n);
     if (st->out_off == st->out.len && !st->finished) {
         st->out_off = st->out.len = 0;
     } else if (st->out_off == st->out.len) {
@@ -549,13 +568,9 @@ static ssize_t read_body(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t l
         nghttp2_nv *nv = calloc(st->ntrailers ? st->ntrailers : 1, sizeof(*nv));
         if (!nv) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
         rd_t r = {st->trailers.base, st->trailers.len, 0, false};
-        for (size_t i = 0; i < st->ntrailers; i++) {
-            nv[i].namelen = rd_u32(&r);
-            nv[i].name = (uint8_t *)rd_bytes(&r, nv[i].namelen);
-            nv[i].valuelen = rd_u32(&r);
-            nv[i].value = (uint8_t *)rd_bytes(&r, nv[i].valuelen);
-        }
-        int rc = r.bad ? -1 : nghttp2_submit_trailer(h2, id, nv, st->ntrailers);
+        int rc = !rd_nv(&r, nv, (uint32_t)st->ntrailers)
+                     ? -1
+                     : nghttp2_submit_trailer(h2, id, nv, st->ntrailers);
         free(nv);
         if (rc) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
@@ -587,12 +602,8 @@ static int on_answer(void *state, dubbo_sconn_t *c, const dubbo_unit_t *u, const
     nv[k++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)"200", 7, 3, NGHTTP2_NV_FLAG_NONE};
     nv[k++] = (nghttp2_nv){(uint8_t *)"content-type", (uint8_t *)ct, 12, strlen(ct),
                            NGHTTP2_NV_FLAG_NONE};
-    for (uint32_t i = 0; i < nh && !r.bad; i++, k++) {
-        nv[k].namelen = rd_u32(&r);
-        nv[k].name = (uint8_t *)rd_bytes(&r, nv[k].namelen);
-        nv[k].valuelen = rd_u32(&r);
-        nv[k].value = (uint8_t *)rd_bytes(&r, nv[k].valuelen);
-    }
+    rd_nv(&r, nv + k, nh);
+    k += nh;
     uint32_t nt = rd_u32(&r);
     size_t tstart = r.off;
     for (uint32_t i = 0; i < nt && !r.bad; i++) {
@@ -632,13 +643,8 @@ static int on_answer(void *state, dubbo_sconn_t *c, const dubbo_unit_t *u, const
         }
         nv = all;
         rd_t t = {bytes, tend, tstart, false};
-        for (uint32_t i = 0; i < nt; i++, k++) {
-            nv[k].namelen = rd_u32(&t);
-            nv[k].name = (uint8_t *)rd_bytes(&t, nv[k].namelen);
-            nv[k].valuelen = rd_u32(&t);
-            nv[k].value = (uint8_t *)rd_bytes(&t, nv[k].valuelen);
-            nv[k].flags = NGHTTP2_NV_FLAG_NONE;
-        }
+        rd_nv(&t, nv + k, nt); /* checked above */
+        k += nt;
         rc = nghttp2_submit_response(tc->h2, st->id, nv, k, NULL);
     } else {
         dubbo_buf_clear(&st->out);
@@ -665,7 +671,6 @@ typedef struct {
     dubbo__tri_shared_t *sh; /* a reference */
     dubbo_buf_t msg, hdrs;
     uint32_t nh;
-    size_t give;
 } send_task_t;
 
 /* The stream of a state, on the loop, or NULL when it or its connection
@@ -685,10 +690,7 @@ static void send_on_loop(void *arg)
     tconn_t *tc = NULL;
     tstream_t *st = stream_of(k->sh, &tc);
     if (!st) {
-        pthread_mutex_lock(&k->sh->mu);
-        k->sh->queued -= k->msg.len < k->sh->queued ? k->msg.len : k->sh->queued;
-        pthread_cond_broadcast(&k->sh->cv);
-        pthread_mutex_unlock(&k->sh->mu);
+        dubbo__tri_shared_sent(k->sh, k->msg.len); /* dropped: as good as sent */
     } else if (dubbo_buf_append(&st->out, k->msg.base, k->msg.len)) {
         nghttp2_submit_rst_stream(tc->h2, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
         flush_out(tc);
@@ -710,12 +712,8 @@ static void send_on_loop(void *arg)
                 nv[n++] = (nghttp2_nv){(uint8_t *)"grpc-encoding", (uint8_t *)"gzip", 13, 4,
                                        NGHTTP2_NV_FLAG_NONE};
             rd_t r = {k->hdrs.base, k->hdrs.len, 0, false};
-            for (uint32_t i = 0; i < k->nh && !r.bad; i++, n++) {
-                nv[n].namelen = rd_u32(&r);
-                nv[n].name = (uint8_t *)rd_bytes(&r, nv[n].namelen);
-                nv[n].valuelen = rd_u32(&r);
-                nv[n].value = (uint8_t *)rd_bytes(&r, nv[n].valuelen);
-            }
+            rd_nv(&r, nv + n, k->nh);
+            n += k->nh;
             nghttp2_data_provider dp = {.source.ptr = st, .read_callback = read_body};
             st->responding = true;
             rc = r.bad ? DUBBO_EMALFORMED : nghttp2_submit_response(tc->h2, st->id, nv, n, &dp);
@@ -736,10 +734,7 @@ int dubbo__tri_post_send(dubbo__tri_shared_t *sh, dubbo_buf_t *msg, dubbo_buf_t 
 {
     send_task_t *k = calloc(1, sizeof(*k));
     if (!k) return dubbo__seterr(DUBBO_ENOMEM, "out of memory");
-    pthread_mutex_lock(&sh->mu);
-    sh->refs++;
-    pthread_mutex_unlock(&sh->mu);
-    k->sh = sh;
+    k->sh = dubbo__tri_shared_ref(sh);
     k->msg = *msg;
     dubbo_buf_init(msg, 0);
     if (hdrs) {
@@ -771,15 +766,11 @@ static void give_back_on_loop(void *arg)
     free(k);
 }
 
-void dubbo__tri_post_give_back(dubbo__tri_shared_t *sh, size_t n)
+void dubbo__tri_post_give_back(dubbo__tri_shared_t *sh)
 {
     send_task_t *k = calloc(1, sizeof(*k));
     if (!k) return;
-    pthread_mutex_lock(&sh->mu);
-    sh->refs++;
-    pthread_mutex_unlock(&sh->mu);
-    k->sh = sh;
-    k->give = n;
+    k->sh = dubbo__tri_shared_ref(sh);
     if (dubbo__loop_post(give_back_on_loop, k)) {
         dubbo__tri_shared_unref(sh);
         free(k);
@@ -1312,10 +1303,8 @@ static int build_answer(dubbo_buf_t *out, bool only, bool exc, const dubbo_value
         out->len = start;
         return rc;
     }
-    uint8_t x[4] = {(uint8_t)(nh >> 24), (uint8_t)(nh >> 16), (uint8_t)(nh >> 8), (uint8_t)nh};
-    memcpy(out->base + nh_at, x, 4);
-    uint8_t y[4] = {(uint8_t)(nt >> 24), (uint8_t)(nt >> 16), (uint8_t)(nt >> 8), (uint8_t)nt};
-    memcpy(out->base + nt_at, y, 4);
+    set_u32(out->base + nh_at, nh);
+    set_u32(out->base + nt_at, nt);
     return 0;
 }
 

@@ -56,13 +56,25 @@ dubbo__tri_shared_t *dubbo__tri_shared_get(uint32_t token)
     dubbo__tri_shared_t *sh = reg_head;
     while (sh && sh->token != token)
         sh = sh->next;
-    if (sh) {
-        pthread_mutex_lock(&sh->mu);
-        sh->refs++;
-        pthread_mutex_unlock(&sh->mu);
-    }
+    if (sh) dubbo__tri_shared_ref(sh);
     pthread_mutex_unlock(&reg_mu);
     return sh;
+}
+
+dubbo__tri_shared_t *dubbo__tri_shared_ref(dubbo__tri_shared_t *sh)
+{
+    pthread_mutex_lock(&sh->mu);
+    sh->refs++;
+    pthread_mutex_unlock(&sh->mu);
+    return sh;
+}
+
+void dubbo__tri_shared_sent(dubbo__tri_shared_t *sh, size_t n)
+{
+    pthread_mutex_lock(&sh->mu);
+    sh->queued -= n < sh->queued ? n : sh->queued;
+    pthread_cond_broadcast(&sh->cv);
+    pthread_mutex_unlock(&sh->mu);
 }
 
 void dubbo__tri_shared_unref(dubbo__tri_shared_t *sh)
@@ -146,17 +158,6 @@ struct dubbo_tri_stream {
     const ProtobufCMessageDescriptor *in, *out;
 };
 
-static void *arena_alloc(void *a, size_t n)
-{
-    return dubbo_arena_alloc(a, n ? n : 1);
-}
-
-static void arena_free(void *a, void *p)
-{
-    (void)a;
-    (void)p;
-}
-
 /* Wait on the state's condition until woken or the deadline; false once
  * the deadline has passed. sh->mu held. */
 static bool wait_until(dubbo__tri_shared_t *sh)
@@ -211,12 +212,12 @@ int dubbo_tri_stream_recv(dubbo_tri_stream_t *s, ProtobufCMessage **msg)
             bool give = sh->held_back && sh->in.len - sh->in_off < sh->limit;
             if (give) sh->held_back = false;
             pthread_mutex_unlock(&sh->mu);
-            if (give) dubbo__tri_post_give_back(sh, 0);
+            if (give) dubbo__tri_post_give_back(sh);
             if (rc) {
                 dubbo_buf_destroy(&plain);
                 return rc;
             }
-            ProtobufCAllocator alloc = {arena_alloc, arena_free, a};
+            ProtobufCAllocator alloc = dubbo__tri_allocator(a);
             *msg = protobuf_c_message_unpack(s->in, &alloc, plain.len,
                                              plain.base ? plain.base : (const uint8_t *)"");
             dubbo_buf_destroy(&plain);

@@ -61,7 +61,12 @@ struct dubbo__tri_shared {
 dubbo__tri_shared_t *dubbo__tri_shared_new(dubbo_sconn_t *c, int32_t id, int kind, size_t limit);
 /* Worker: the state of `token` with a reference, or NULL. */
 dubbo__tri_shared_t *dubbo__tri_shared_get(uint32_t token);
+/* One reference more (returns sh), one less (the last frees it). */
+dubbo__tri_shared_t *dubbo__tri_shared_ref(dubbo__tri_shared_t *sh);
 void dubbo__tri_shared_unref(dubbo__tri_shared_t *sh);
+/* n bytes the handler sent left the queue (taken by HTTP/2, or dropped):
+ * a sender waiting for room is woken. */
+void dubbo__tri_shared_sent(dubbo__tri_shared_t *sh, size_t n);
 /* Loop thread: the stream closed (or the connection): cancelled if the
  * handler still runs, unregistered, the loop's reference dropped. */
 void dubbo__tri_shared_close(dubbo__tri_shared_t *sh);
@@ -76,7 +81,7 @@ int dubbo__tri_kind(const char *path, size_t n);
  * the first; give window back after the handler drained what was held. */
 int dubbo__tri_post_send(dubbo__tri_shared_t *sh, dubbo_buf_t *msg, dubbo_buf_t *hdrs,
                          uint32_t nhdrs);
-void dubbo__tri_post_give_back(dubbo__tri_shared_t *sh, size_t n);
+void dubbo__tri_post_give_back(dubbo__tri_shared_t *sh);
 /* server.c: response header pairs for a call's dubbo_tri_set_header map. */
 int dubbo__tri_header_pairs(const dubbo_value_t *headers, dubbo_buf_t *out, uint32_t *n);
 
@@ -84,6 +89,9 @@ int dubbo__tri_header_pairs(const dubbo_value_t *headers, dubbo_buf_t *out, uint
 void dubbo__tri_run_stream(dubbo_call_t *call, const dubbo_tri_method_t *m,
                            const ProtobufCMethodDescriptor *md, const ProtobufCMessage *req,
                            void *user);
+
+/* protobuf-c allocations in the call's arena (freed with it). */
+ProtobufCAllocator dubbo__tri_allocator(dubbo_arena_t *a);
 
 /* The handler of every method of an IDL service (idl.c): `user` is its
  * dubbo_tri_service_t. decode tells IDL services by it. */
