@@ -90,11 +90,7 @@ void dubbo_registry_close(dubbo_registry_t *r);
  * DUBBO_REGISTRY overrides it. Static storage. */
 const char *dubbo_default_registry(void);
 
-/* Java's URL.encode (java.net.URLEncoder with UTF-8): letters, digits and
- * ".-*_" kept, space as '+', everything else %XX. Returns malloc'd text. */
-char *dubbo_url_encode(const char *s);
-/* The inverse; NULL on a bad escape. malloc'd. */
-char *dubbo_url_decode(const char *s);
+/* dubbo_url_encode(), dubbo_url_decode(): include/dubbo/url.h. */
 
 /* dubbo_local_ip(): include/dubbo/url.h. */
 

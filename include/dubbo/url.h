@@ -54,6 +54,12 @@ long dubbo_url_method_param_int(const dubbo_url_t *u, const char *method, const 
  * once; any thread. */
 const char *dubbo_local_ip(void);
 
+/* Java's URL.encode (java.net.URLEncoder with UTF-8): letters, digits and
+ * ".-*_" kept, space as '+', everything else %XX. Returns malloc'd text. */
+char *dubbo_url_encode(const char *s);
+/* The inverse; NULL on a bad escape. malloc'd. */
+char *dubbo_url_decode(const char *s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -249,3 +249,31 @@ const char *dubbo_local_ip(void)
     pthread_once(&ip_once, find_ip);
     return local_ip;
 }
+
+char *dubbo_url_encode(const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = strlen(s);
+    char *out = malloc(n * 3 + 1), *w = out;
+    if (!out) return NULL;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        unsigned char c = *p;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '.' || c == '-' || c == '*' || c == '_') {
+            *w++ = (char)c;
+        } else if (c == ' ') {
+            *w++ = '+';
+        } else {
+            *w++ = '%';
+            *w++ = hex[c >> 4];
+            *w++ = hex[c & 15];
+        }
+    }
+    *w = '\0';
+    return out;
+}
+
+char *dubbo_url_decode(const char *s)
+{
+    return dubbo__pct_decode(s, strlen(s), DUBBO__PCT_PLUS | DUBBO__PCT_STRICT);
+}

@@ -871,19 +871,15 @@ out:
     return rc;
 }
 
-/* Java's tri-header-convert: the percent-encoded JSON {"lower": "Original"}
- * of attachment keys that lower-casing changed; they get their case
- * back. A value that does not parse is ignored. */
+/* Java's tri-header-convert: the URL-encoded (URLEncoder) JSON
+ * {"lower": "Original"} of attachment keys that lower-casing changed;
+ * they get their case back. A value that does not parse is ignored. */
 static void restore_case(dubbo_arena_t *a, dubbo_value_t *att, const char *v, size_t n)
 {
-    dubbo_buf_t js;
-    dubbo_buf_init(&js, 0);
-    if (dubbo__grpc_pct_decode(v, n, &js)) {
-        dubbo_buf_destroy(&js);
-        return;
-    }
-    json_t *root = json_loadb((const char *)js.base, js.len, 0, NULL);
-    dubbo_buf_destroy(&js);
+    char *js = dubbo__pct_decode(v, n, DUBBO__PCT_PLUS);
+    if (!js) return;
+    json_t *root = json_loads(js, 0, NULL);
+    free(js);
     if (!json_is_object(root)) {
         json_decref(root);
         return;
@@ -1081,22 +1077,6 @@ static bool valid_header_name(const char *k)
 
 /* Pairs from a map of string keys (attachments): lower-case names that are
  * not reserved, string or number values. Counted into *n. */
-/* Percent-encode every byte but unreserved ones (as Java's URLEncoder
- * does for tri-header-convert's JSON). */
-static int pct_encode_all(const char *s, dubbo_buf_t *out)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (; *s; s++) {
-        uint8_t c = (uint8_t)*s;
-        bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                     c == '-' || c == '_' || c == '.' || c == '*';
-        char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-        int rc = plain ? dubbo_buf_append(out, s, 1) : dubbo_buf_append(out, e, 3);
-        if (rc) return rc;
-    }
-    return 0;
-}
-
 static int put_map_pairs(dubbo_buf_t *b, const dubbo_value_t *m, uint32_t *n)
 {
     if (!m || m->type != DUBBO_T_MAP) return 0;
@@ -1159,12 +1139,10 @@ static int put_map_pairs(dubbo_buf_t *b, const dubbo_value_t *m, uint32_t *n)
         char *js = json_dumps(convert, JSON_COMPACT);
         json_decref(convert);
         if (!js) return DUBBO_ENOMEM;
-        dubbo_buf_t enc;
-        dubbo_buf_init(&enc, 0);
-        int rc = pct_encode_all(js, &enc);
+        char *enc = dubbo_url_encode(js); /* Java's URLEncoder */
         free(js);
-        if (!rc) rc = put_pair(b, "tri-header-convert", 18, (const char *)enc.base, enc.len);
-        dubbo_buf_destroy(&enc);
+        int rc = enc ? put_pair(b, "tri-header-convert", 18, enc, strlen(enc)) : DUBBO_ENOMEM;
+        free(enc);
         if (rc) return rc;
         (*n)++;
     }
