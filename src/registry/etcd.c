@@ -37,6 +37,7 @@
 #include <time.h>
 
 #include "dubbo/registry.h"
+#include "core/base64.h"
 #include "core/internal.h"
 #include "core/log.h"
 #include "registry/curl_dl.h"
@@ -78,65 +79,30 @@ static void curl_release(void)
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
+/* etcd's JSON gateway carries keys and values as base64 (core/base64.c). */
 static char *b64_encode(const char *s)
 {
-    size_t n = strlen(s);
-    char *out = malloc((n + 2) / 3 * 4 + 1), *w = out;
-    if (!out) return NULL;
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    for (; i + 2 < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        *w++ = b64chars[v >> 18];
-        *w++ = b64chars[v >> 12 & 63];
-        *w++ = b64chars[v >> 6 & 63];
-        *w++ = b64chars[v & 63];
+    dubbo_buf_t b;
+    dubbo_buf_init(&b, 0);
+    if (dubbo__base64_encode((const uint8_t *)s, strlen(s), &b)) {
+        dubbo_buf_destroy(&b);
+        return NULL;
     }
-    if (i < n) {
-        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
-        *w++ = b64chars[v >> 18];
-        *w++ = b64chars[v >> 12 & 63];
-        *w++ = i + 1 < n ? b64chars[v >> 6 & 63] : '=';
-        *w++ = '=';
-    }
-    *w = '\0';
-    return out;
-}
-
-static int b64val(char c)
-{
-    const char *p = c ? strchr(b64chars, c) : NULL;
-    return p ? (int)(p - b64chars) : -1;
+    return (char *)b.base; /* NUL-terminated, malloc'd */
 }
 
 /* NUL-terminated; NULL on bad input or an embedded NUL (keys and values
- * here are text). */
+ * here are text). What follows the first '=' is padding. */
 static char *b64_decode(const char *s)
 {
-    size_t n = strlen(s);
-    char *out = malloc(n / 4 * 3 + 4), *w = out;
-    if (!out) return NULL;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n && s[i] != '='; i++) {
-        int v = b64val(s[i]);
-        if (v < 0) goto bad;
-        acc = acc << 6 | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            char c = (char)(acc >> bits & 0xff);
-            if (!c) goto bad;
-            *w++ = c;
-        }
+    dubbo_buf_t b;
+    dubbo_buf_init(&b, 0);
+    if (dubbo__base64_decode_chars(s, strcspn(s, "="), &b, NULL) || dubbo_buf_append(&b, "", 1) ||
+        memchr(b.base, 0, b.len - 1)) {
+        dubbo_buf_destroy(&b);
+        return NULL;
     }
-    *w = '\0';
-    return out;
-bad:
-    free(out);
-    return NULL;
+    return (char *)b.base;
 }
 
 /* etcd's int64s arrive as JSON strings; accept numbers too. */
