@@ -16,13 +16,14 @@ fails that is not listed in KNOWN below with its reason.
 Exit: 0 all expected, 1 a case failed, 77 the peer is not built and cannot be
 (ctest's skip code, only when DUBBO_C_ALLOW_SKIP=1)."""
 import argparse
-import fcntl
 import os
 import re
 import signal
 import subprocess
 import sys
-import threading
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from interoplib import Proc, write_section  # noqa: E402
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -43,53 +44,6 @@ EXCEPTION = {"c": "java.lang.IllegalStateException",
 KNOWN = {}
 
 NAMES = {"c": "dubbo-c", "java": "Java Dubbo 3.3.6", "go": "dubbo-go 3.3.1"}
-
-
-class Proc:
-    """A started process whose stdout is read line by line in a thread."""
-
-    def __init__(self, name, argv, env=None, log_dir=None):
-        self.name = name
-        self.lines = []
-        self.cv = threading.Condition()
-        self.log = open(os.path.join(log_dir, name + ".log"), "w") if log_dir else None
-        self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log or subprocess.DEVNULL,
-                                  stdin=subprocess.DEVNULL, env=env, text=True, bufsize=1)
-        self.t = threading.Thread(target=self._read, daemon=True)
-        self.t.start()
-
-    def _read(self):
-        for line in self.p.stdout:
-            with self.cv:
-                self.lines.append(line.rstrip("\n"))
-                self.cv.notify_all()
-        with self.cv:
-            self.cv.notify_all()
-
-    def wait_line(self, pattern, timeout):
-        rx = re.compile(pattern)
-        deadline = time.time() + timeout
-        with self.cv:
-            while True:
-                for line in self.lines:
-                    m = rx.search(line)
-                    if m:
-                        return m
-                left = deadline - time.time()
-                if left <= 0 or self.p.poll() is not None and not self.t.is_alive():
-                    return None
-                self.cv.wait(min(left, 0.2))
-
-    def stop(self, sig=signal.SIGTERM, timeout=30):
-        if self.p.poll() is None:
-            self.p.send_signal(sig)
-            try:
-                self.p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-        self.t.join(5)
-        return self.p.returncode
 
 
 class Run:
@@ -351,21 +305,7 @@ class Run:
 
     def update_docs(self, text):
         """Write the matrix between this peer's markers in docs/interop.md."""
-        path = os.path.join(self.a.source, "docs", "interop.md")
-        if not os.access(os.path.dirname(path), os.W_OK) or not os.path.exists(path):
-            return
-        begin, end = "<!-- matrix:%s:begin -->" % self.a.peer, "<!-- matrix:%s:end -->" % self.a.peer
-        with open(path, "r+") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
-            doc = f.read()
-            i, j = doc.find(begin), doc.find(end)
-            if i < 0 or j < i:
-                return
-            new = doc[:i + len(begin)] + "\n" + text + doc[j:]
-            if new != doc:
-                f.seek(0)
-                f.write(new)
-                f.truncate()
+        write_section(os.path.join(self.a.source, "docs", "interop.md"), self.a.peer, text)
 
 
 def main():

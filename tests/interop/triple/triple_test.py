@@ -30,14 +30,15 @@ Exit: 0 all as expected, 1 something differed, 77 a peer is not built and
 cannot be (ctest's skip code, only when DUBBO_C_ALLOW_SKIP=1)."""
 import argparse
 import datetime
-import fcntl
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
-import threading
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from interoplib import Proc, read_section, write_section  # noqa: E402
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -87,57 +88,6 @@ NAMES = {"c": "dubbo-c", "grpc": "grpc-go 1.85.0", "java": "Java Dubbo 3.3.6"}
 GO_H2SPEC_ROW = "| grpc-go 1.85.0 `interop_server` |"
 
 
-class Proc:
-    """A started process whose stdout is read line by line in a thread."""
-
-    def __init__(self, name, argv, log_dir, env=None):
-        self.name = name
-        self.lines = []
-        self.cv = threading.Condition()
-        self.log = open(os.path.join(log_dir, name + ".log"), "w")
-        self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log,
-                                  stdin=subprocess.DEVNULL, env=env, text=True, bufsize=1)
-        self.t = threading.Thread(target=self._read, daemon=True)
-        self.t.start()
-
-    def _read(self):
-        for line in self.p.stdout:
-            with self.cv:
-                self.lines.append(line.rstrip("\n"))
-                self.cv.notify_all()
-        with self.cv:
-            self.cv.notify_all()
-
-    def wait_line(self, pattern, timeout):
-        rx = re.compile(pattern)
-        deadline = time.time() + timeout
-        with self.cv:
-            while True:
-                for line in self.lines:
-                    m = rx.search(line)
-                    if m:
-                        return m
-                left = deadline - time.time()
-                if left <= 0 or self.p.poll() is not None and not self.t.is_alive():
-                    return None
-                self.cv.wait(min(left, 0.2))
-
-    def alive(self):
-        return self.p.poll() is None
-
-    def stop(self, sig=signal.SIGTERM, timeout=30):
-        if self.p.poll() is None:
-            self.p.send_signal(sig)
-            try:
-                self.p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-        self.t.join(5)
-        self.log.close()
-        return self.p.returncode
-
-
 def md(text):
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -176,7 +126,7 @@ class Run:
                 "org.dubboc.interop." + cls]
 
     def start(self, name, argv, pattern, timeout=90):
-        p = Proc(name, argv, self.work, self.env)
+        p = Proc(name, argv, self.env, self.work)
         self.procs.append(p)
         m = p.wait_line(pattern, timeout)
         if not m:
@@ -237,7 +187,7 @@ class Run:
             "--url", "tri://[::1]:%d" % port, "--cases", ",".join(JAVA_CASES),
             "--expect-exception", JAVA_EXCEPTION[server]]
         t0 = time.time()
-        p = Proc(name, argv, self.work, self.env)
+        p = Proc(name, argv, self.env, self.work)
         try:
             p.p.wait(120)
         except subprocess.TimeoutExpired:
@@ -314,7 +264,7 @@ class Run:
             r"^listening on .*:(\d+)$")
         # Java's provider starts while the gRPC cases run.
         theirs = Proc("triprovider-java", self.java_cmd("TriProvider") + ["--port", "0"],
-                      self.work, self.env)
+                      self.env, self.work)
         self.procs.append(theirs)
 
         for gzip in (False, True):
@@ -471,34 +421,14 @@ class Run:
 
     def previous_go_row(self):
         """grpc-go's h2spec row from the last run that made it."""
-        try:
-            with open(self.doc_path()) as f:
-                doc = f.read()
-        except OSError:
-            return None
-        i, j = doc.find("<!-- matrix:triple:begin -->"), doc.find("<!-- matrix:triple:end -->")
-        for line in doc[i:j].splitlines() if 0 <= i < j else []:
+        for line in (read_section(self.doc_path(), "triple") or "").splitlines():
             if line.startswith(GO_H2SPEC_ROW) and "not run yet" not in line:
                 return line
         return None
 
     def update_docs(self, text):
         """Write the tables between the triple markers in docs/interop.md."""
-        path = self.doc_path()
-        if not os.access(os.path.dirname(path), os.W_OK) or not os.path.exists(path):
-            return
-        begin, end = "<!-- matrix:triple:begin -->", "<!-- matrix:triple:end -->"
-        with open(path, "r+") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
-            doc = f.read()
-            i, j = doc.find(begin), doc.find(end)
-            if i < 0 or j < i:
-                return
-            new = doc[:i + len(begin)] + "\n" + text + doc[j:]
-            if new != doc:
-                f.seek(0)
-                f.write(new)
-                f.truncate()
+        write_section(self.doc_path(), "triple", text)
 
 
 def main():
