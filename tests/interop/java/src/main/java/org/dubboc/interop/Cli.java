@@ -7,8 +7,12 @@ import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import org.apache.dubbo.config.ApplicationConfig;
 
 /** What the two programs share: logging set-up, stdout, argument helpers. */
 final class Cli {
@@ -81,5 +85,66 @@ final class Cli {
         }
         String t = s.replaceAll("[\\r\\n\\t]+", " ").trim();
         return t.length() > 500 ? t.substring(0, 500) + "..." : t;
+    }
+
+    /**
+     * Parses "--name value" options, each name one of `names` (given without the dashes; the last
+     * one given wins), "--param k=v" (repeatable, into params) and -h/--help. Returns the values
+     * by name, or null after printing the usage for -h. An unknown argument or a missing value is
+     * a usage error.
+     */
+    static Map<String, String> options(String[] args, String usage, Map<String, String> params, String... names) {
+        List<String> known = Arrays.asList(names);
+        Map<String, String> values = new HashMap<>();
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (a.equals("-h") || a.equals("--help")) {
+                OUT.println(usage);
+                return null;
+            } else if (a.equals("--param")) {
+                param(params, next(args, i++, usage), usage);
+            } else if (a.startsWith("--") && known.contains(a.substring(2))) {
+                values.put(a.substring(2), next(args, i++, usage));
+            } else {
+                usage("unknown argument " + a + "\n" + usage);
+            }
+        }
+        return values;
+    }
+
+    /** An int option's value, or dflt when it was not given; a usage error when not a number. */
+    static int intOption(Map<String, String> values, String name, int dflt, String usage) {
+        String v = values.get(name);
+        try {
+            return v == null ? dflt : Integer.parseInt(v);
+        } catch (NumberFormatException e) {
+            usage("--" + name + " wants a number, got " + v + "\n" + usage);
+            return dflt;
+        }
+    }
+
+    /**
+     * The application of a peer process. QoS (telnet/HTTP admin) listens on 22222 by default:
+     * every second process started on the machine would fail to bind it (and log errors), so it
+     * is off.
+     */
+    static ApplicationConfig application(String name) {
+        ApplicationConfig application = new ApplicationConfig(name);
+        application.setQosEnable(false);
+        return application;
+    }
+
+    /**
+     * A provider's application: as application(), and a "register-mode" param moves from the
+     * service parameters to it (Dubbo reads it from the application/registry config, never from
+     * a service URL).
+     */
+    static ApplicationConfig providerApplication(String name, Map<String, String> params) {
+        ApplicationConfig application = application(name);
+        String registerMode = params.remove("register-mode");
+        if (registerMode != null) {
+            application.setRegisterMode(registerMode);
+        }
+        return application;
     }
 }

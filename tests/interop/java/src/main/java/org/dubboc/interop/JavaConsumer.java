@@ -436,48 +436,18 @@ public final class JavaConsumer {
 
     public static void main(String[] args) throws Exception {
         Cli.setUpLogging();
-        String url = null;
-        String registry = null;
-        String cases = null;
-        String expectException = null;
-        String app = "java-consumer";
-        int loadSeconds = -1;
-        int threads = 1;
         Map<String, String> params = Cli.newParams();
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--url":
-                    url = Cli.next(args, i++, USAGE);
-                    break;
-                case "--registry":
-                    registry = Cli.next(args, i++, USAGE);
-                    break;
-                case "--cases":
-                    cases = Cli.next(args, i++, USAGE);
-                    break;
-                case "--param":
-                    Cli.param(params, Cli.next(args, i++, USAGE), USAGE);
-                    break;
-                case "--expect-exception":
-                    expectException = Cli.next(args, i++, USAGE);
-                    break;
-                case "--app":
-                    app = Cli.next(args, i++, USAGE);
-                    break;
-                case "--load-seconds":
-                    loadSeconds = Integer.parseInt(Cli.next(args, i++, USAGE));
-                    break;
-                case "--threads":
-                    threads = Integer.parseInt(Cli.next(args, i++, USAGE));
-                    break;
-                case "-h":
-                case "--help":
-                    Cli.OUT.println(USAGE);
-                    return;
-                default:
-                    Cli.usage("unknown argument " + args[i] + "\n" + USAGE);
-            }
+        Map<String, String> opts = Cli.options(args, USAGE, params, "url", "registry", "cases", "expect-exception", "app", "load-seconds", "threads");
+        if (opts == null) {
+            return;
         }
+        String url = opts.get("url");
+        String registry = opts.get("registry");
+        String cases = opts.get("cases");
+        String expectException = opts.get("expect-exception");
+        String app = opts.getOrDefault("app", "java-consumer");
+        int loadSeconds = Cli.intOption(opts, "load-seconds", -1, USAGE);
+        int threads = Cli.intOption(opts, "threads", 1, USAGE);
         if ((url == null) == (registry == null)) {
             Cli.usage("give exactly one of --url and --registry\n" + USAGE);
         }
@@ -488,9 +458,7 @@ public final class JavaConsumer {
             }
         }
 
-        ApplicationConfig application = new ApplicationConfig(app);
-        // QoS would listen on 22222: parallel processes would fight over it, so it is off.
-        application.setQosEnable(false);
+        ApplicationConfig application = Cli.application(app);
         DubboBootstrap bootstrap = DubboBootstrap.getInstance().application(application);
         if (registry != null) {
             // Java 3.3's defaults: the consumer subscribes to both the application-level

@@ -101,45 +101,19 @@ public final class JavaProvider {
 
     public static void main(String[] args) throws Exception {
         Cli.setUpLogging();
-        int port = 0;
-        String registry = null;
-        String app = "java-provider";
         Map<String, String> params = Cli.newParams();
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--port":
-                    port = Integer.parseInt(Cli.next(args, i++, USAGE));
-                    break;
-                case "--registry":
-                    registry = Cli.next(args, i++, USAGE);
-                    break;
-                case "--param":
-                    Cli.param(params, Cli.next(args, i++, USAGE), USAGE);
-                    break;
-                case "--app":
-                    app = Cli.next(args, i++, USAGE);
-                    break;
-                case "-h":
-                case "--help":
-                    Cli.OUT.println(USAGE);
-                    return;
-                default:
-                    Cli.usage("unknown argument " + args[i] + "\n" + USAGE);
-            }
+        Map<String, String> opts = Cli.options(args, USAGE, params, "port", "registry", "app");
+        if (opts == null) {
+            return;
         }
+        int port = Cli.intOption(opts, "port", 0, USAGE);
+        String registry = opts.get("registry");
+        String app = opts.getOrDefault("app", "java-provider");
         if (port == 0) {
             port = Cli.freePort();
         }
 
-        ApplicationConfig application = new ApplicationConfig(app);
-        // QoS (telnet/HTTP admin) listens on 22222 by default: every second process started on the
-        // machine would fail to bind it (and log errors), so it is off.
-        application.setQosEnable(false);
-        String registerMode = params.remove("register-mode");
-        if (registerMode != null) {
-            // read from the application/registry config, never from a service URL
-            application.setRegisterMode(registerMode);
-        }
+        ApplicationConfig application = Cli.providerApplication(app, params);
 
         // No host: Dubbo 3.3 takes any 127.x host as "not set" (NetUtils.isInvalidLocalHost), binds
         // 0.0.0.0 and registers the host's first non-loopback address; there is no way to make

@@ -264,40 +264,16 @@ public final class TriConsumer {
 
     public static void main(String[] args) throws Exception {
         Cli.setUpLogging();
-        String url = null;
-        String registry = null;
-        String cases = null;
-        String expectException = null;
-        String app = "tri-consumer";
         Map<String, String> params = Cli.newParams();
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--url":
-                    url = Cli.next(args, i++, USAGE);
-                    break;
-                case "--registry":
-                    registry = Cli.next(args, i++, USAGE);
-                    break;
-                case "--cases":
-                    cases = Cli.next(args, i++, USAGE);
-                    break;
-                case "--param":
-                    Cli.param(params, Cli.next(args, i++, USAGE), USAGE);
-                    break;
-                case "--expect-exception":
-                    expectException = Cli.next(args, i++, USAGE);
-                    break;
-                case "--app":
-                    app = Cli.next(args, i++, USAGE);
-                    break;
-                case "-h":
-                case "--help":
-                    Cli.OUT.println(USAGE);
-                    return;
-                default:
-                    Cli.usage("unknown argument " + args[i] + "\n" + USAGE);
-            }
+        Map<String, String> opts = Cli.options(args, USAGE, params, "url", "registry", "cases", "expect-exception", "app");
+        if (opts == null) {
+            return;
         }
+        String url = opts.get("url");
+        String registry = opts.get("registry");
+        String cases = opts.get("cases");
+        String expectException = opts.get("expect-exception");
+        String app = opts.getOrDefault("app", "tri-consumer");
         if ((url == null) == (registry == null)) {
             Cli.usage("give exactly one of --url and --registry\n" + USAGE);
         }
@@ -308,8 +284,7 @@ public final class TriConsumer {
             }
         }
 
-        ApplicationConfig application = new ApplicationConfig(app);
-        application.setQosEnable(false);
+        ApplicationConfig application = Cli.application(app);
         DubboBootstrap bootstrap = DubboBootstrap.getInstance().application(application);
         if (registry != null) {
             bootstrap.registry(new RegistryConfig(registry));

@@ -55,43 +55,19 @@ public final class TriProvider {
 
     public static void main(String[] args) throws Exception {
         Cli.setUpLogging();
-        int port = Integer.getInteger("tri.port", 0);
-        String registry = null;
-        String app = "tri-provider";
         Map<String, String> params = Cli.newParams();
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--port":
-                    port = Integer.parseInt(Cli.next(args, i++, USAGE));
-                    break;
-                case "--registry":
-                    registry = Cli.next(args, i++, USAGE);
-                    break;
-                case "--param":
-                    Cli.param(params, Cli.next(args, i++, USAGE), USAGE);
-                    break;
-                case "--app":
-                    app = Cli.next(args, i++, USAGE);
-                    break;
-                case "-h":
-                case "--help":
-                    Cli.OUT.println(USAGE);
-                    return;
-                default:
-                    Cli.usage("unknown argument " + args[i] + "\n" + USAGE);
-            }
+        Map<String, String> opts = Cli.options(args, USAGE, params, "port", "registry", "app");
+        if (opts == null) {
+            return;
         }
+        int port = Cli.intOption(opts, "port", Integer.getInteger("tri.port", 0), USAGE);
+        String registry = opts.get("registry");
+        String app = opts.getOrDefault("app", "tri-provider");
         if (port == 0) {
             port = Cli.freePort();
         }
 
-        ApplicationConfig application = new ApplicationConfig(app);
-        // QoS would listen on 22222 (see JavaProvider)
-        application.setQosEnable(false);
-        String registerMode = params.remove("register-mode");
-        if (registerMode != null) {
-            application.setRegisterMode(registerMode);
-        }
+        ApplicationConfig application = Cli.providerApplication(app, params);
 
         // No host, as in JavaProvider: Dubbo binds 0.0.0.0 whatever 127.x host it is given.
         ProtocolConfig protocol = new ProtocolConfig("tri", port);
