@@ -10,7 +10,6 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
@@ -183,10 +182,7 @@ public final class JavaConsumer {
     // ---- helpers ----------------------------------------------------------------------
 
     private static String expect(Object want, Object got) {
-        if (!Objects.equals(want, got)) {
-            throw fail("expected " + Sample.show(want) + ", got " + Sample.show(got));
-        }
-        return Sample.show(got);
+        return Checks.expect(want, got, JavaConsumer::fail);
     }
 
     /** echo(v) returns an equal value of the same Java class. */
@@ -242,19 +238,7 @@ public final class JavaConsumer {
 
     private static String exceptionCase(JavaConsumer c) {
         String want = c.expectException == null ? DEFAULT_EXCEPTION : c.expectException;
-        DemoService demo = c.demo();
-        Object r;
-        try {
-            r = demo.fail("boom");
-        } catch (Throwable t) {
-            String seen = "class=" + t.getClass().getName() + " message=" + Cli.oneLine(t.getMessage());
-            if (t.getClass().getName().equals(want) && "boom".equals(t.getMessage())) {
-                return seen;
-            }
-            throw fail("expected class=" + want + " message=boom, got " + seen
-                    + (t.getCause() != null ? " (" + describe(t) + ")" : ""));
-        }
-        throw fail("fail(\"boom\") returned " + Sample.show(r) + " instead of throwing");
+        return Checks.failThrows(c.demo(), want, JavaConsumer::fail);
     }
 
     private static String genericUserCase(JavaConsumer c) {

@@ -114,27 +114,12 @@ public final class TriConsumer {
     }
 
     private static String expect(Object want, Object got) {
-        if (!want.equals(got)) {
-            throw new Fail("expected " + Sample.show(want) + ", got " + Sample.show(got));
-        }
-        return Sample.show(got);
+        return Checks.expect(want, got, Fail::new);
     }
 
     private static String exceptionCase(TriConsumer c) {
         String want = c.expectException == null ? DEFAULT_EXCEPTION : c.expectException;
-        DemoService demo = c.demo();
-        Object r;
-        try {
-            r = demo.fail("boom");
-        } catch (Throwable t) {
-            String seen = "class=" + t.getClass().getName() + " message=" + Cli.oneLine(t.getMessage());
-            if (t.getClass().getName().equals(want) && "boom".equals(t.getMessage())) {
-                return seen;
-            }
-            throw new Fail("expected class=" + want + " message=boom, got " + seen
-                    + (t.getCause() != null ? " (" + JavaConsumer.describe(t) + ")" : ""));
-        }
-        throw new Fail("fail(\"boom\") returned " + Sample.show(r) + " instead of throwing");
+        return Checks.failThrows(c.demo(), want, Fail::new);
     }
 
     private static String attachmentCase(TriConsumer c) {
