@@ -136,6 +136,24 @@ static void *sender(void *arg)
     return NULL;
 }
 
+/* n senders on one client, each with its own counts. */
+static void start_senders(sender_t *x, pthread_t *th, int n, dubbo_client_t *c, atomic_bool *stop,
+                          bool obey)
+{
+    for (int i = 0; i < n; i++) {
+        x[i] = (sender_t){.c = c, .stop = stop, .obey = obey};
+        pthread_create(&th[i], NULL, sender, &x[i]);
+    }
+}
+
+/* Stop them and wait for them. */
+static void stop_senders(pthread_t *th, int n, atomic_bool *stop)
+{
+    atomic_store(stop, true);
+    for (int i = 0; i < n; i++)
+        pthread_join(th[i], NULL);
+}
+
 /* Eight threads sending on one connection while the provider shuts down,
  * each picking the provider only while it is available (as the cluster
  * layer does): no call fails. */
@@ -146,19 +164,15 @@ TEST(continuous_sender_loses_no_call)
     atomic_bool stop = false;
     sender_t x[8];
     pthread_t th[8];
-    for (int i = 0; i < 8; i++) {
-        x[i] = (sender_t){.c = c, .stop = &stop, .obey = true};
-        pthread_create(&th[i], NULL, sender, &x[i]);
-    }
+    start_senders(x, th, 8, c, &stop, true);
     usleep(300 * 1000);
     double t0 = test_now_ms();
     CHECK_EQ_INT(dubbo_server_shutdown(s), 0);
     double took = test_now_ms() - t0;
     usleep(100 * 1000);
-    atomic_store(&stop, true);
+    stop_senders(th, 8, &stop);
     int ok = 0, failed = 0;
     for (int i = 0; i < 8; i++) {
-        pthread_join(th[i], NULL);
         ok += x[i].ok;
         failed += x[i].failed;
         if (x[i].failed) fprintf(stderr, "  thread %d: %d failed: %s\n", i, x[i].failed, x[i].err);
@@ -179,17 +193,12 @@ TEST(shutdown_timeout_bounds_the_grace)
     atomic_bool stop = false;
     sender_t x[4];
     pthread_t th[4];
-    for (int i = 0; i < 4; i++) {
-        x[i] = (sender_t){.c = c, .stop = &stop, .obey = false};
-        pthread_create(&th[i], NULL, sender, &x[i]);
-    }
+    start_senders(x, th, 4, c, &stop, false);
     usleep(200 * 1000);
     double t0 = test_now_ms();
     dubbo_server_shutdown(s);
     double took = test_now_ms() - t0;
-    atomic_store(&stop, true);
-    for (int i = 0; i < 4; i++)
-        pthread_join(th[i], NULL);
+    stop_senders(th, 4, &stop);
     CHECK(took >= 400);
     CHECK(took < 2500);
     dubbo_client_free(c);
