@@ -150,16 +150,13 @@ TEST(refused_sync_call_initialises_result)
     dubbo_client_free(c);
 }
 
-/* Freeing the only client of a connection fails its calls in flight at
- * once with DUBBO_ECLOSED; their callbacks have run when dubbo_client_free
- * returns (called from a thread other than the loop's). They used to stay
- * in the closed connection's table until their own timeout (here 5 s) and
- * end with DUBBO_ETIMEOUT. */
-TEST(free_fails_calls_in_flight_at_once)
+/* A client of a listener that never answers (*fd, to close), with one
+ * asynchronous call (timeout 5 s) made; its outcome lands in `slot`. */
+static dubbo_client_t *call_silent(int *fd)
 {
     int port = 0;
-    int fd = silent_listener(&port);
-    CHECK(fd >= 0);
+    *fd = silent_listener(&port);
+    CHECK(*fd >= 0);
     char url[160];
     snprintf(url, sizeof(url), "dubbo://127.0.0.1:%d/com.example.Silent?timeout=5000", port);
     dubbo_client_t *c = dubbo_client_new(url);
@@ -167,6 +164,18 @@ TEST(free_fails_calls_in_flight_at_once)
     slot_reset();
     dubbo_invocation_t inv = {.method = "whoami"};
     CHECK_EQ_INT(dubbo_client_call_async(c, &inv, on_done, NULL), 0);
+    return c;
+}
+
+/* Freeing the only client of a connection fails its calls in flight at
+ * once with DUBBO_ECLOSED; their callbacks have run when dubbo_client_free
+ * returns (called from a thread other than the loop's). They used to stay
+ * in the closed connection's table until their own timeout (here 5 s) and
+ * end with DUBBO_ETIMEOUT. */
+TEST(free_fails_calls_in_flight_at_once)
+{
+    int fd;
+    dubbo_client_t *c = call_silent(&fd);
     /* let it connect and be sent: it is then waiting for an answer */
     struct timespec nap = {0, 200 * 1000000L};
     nanosleep(&nap, NULL);
@@ -188,16 +197,8 @@ TEST(free_fails_calls_in_flight_at_once)
  * address accepts nothing yet): it fails at once too. */
 TEST(free_fails_calls_waiting_for_the_connection)
 {
-    int port = 0;
-    int fd = silent_listener(&port);
-    CHECK(fd >= 0);
-    char url[160];
-    snprintf(url, sizeof(url), "dubbo://127.0.0.1:%d/com.example.Silent?timeout=5000", port);
-    dubbo_client_t *c = dubbo_client_new(url);
-    CHECK(c != NULL);
-    slot_reset();
-    dubbo_invocation_t inv = {.method = "whoami"};
-    CHECK_EQ_INT(dubbo_client_call_async(c, &inv, on_done, NULL), 0);
+    int fd;
+    dubbo_client_t *c = call_silent(&fd);
     uint64_t t0 = now_ms();
     dubbo_client_free(c); /* the call reached the loop, its connect may not have completed */
     CHECK_EQ_INT(slot_wait(7000), 1);
