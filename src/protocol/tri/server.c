@@ -158,7 +158,7 @@ static void set_u32(uint8_t *p, uint32_t v)
 
 /* ---- the wire: detect, cut --------------------------------------------- */
 
-static int detect(const uint8_t *p, size_t n)
+int dubbo__tri_detect(const uint8_t *p, size_t n)
 {
     size_t k = n < PREFACE_LEN ? n : PREFACE_LEN;
     if (memcmp(p, PREFACE, k) != 0) return DUBBO_DETECT_NO;
@@ -167,7 +167,7 @@ static int detect(const uint8_t *p, size_t n)
 
 /* The preface, then whole frames (at most 2^24 - 1 + 9 bytes by the
  * length field: nghttp2 judges a frame over SETTINGS_MAX_FRAME_SIZE). */
-static int64_t cut(const uint8_t *p, size_t n, size_t limit, size_t *total)
+int64_t dubbo__tri_cut(const uint8_t *p, size_t n, size_t limit, size_t *total)
 {
     (void)limit;
     *total = 0;
@@ -485,7 +485,7 @@ static void init_once(void)
 
 /* ---- connection hooks (loop thread) ------------------------------------ */
 
-static void *conn_open(dubbo_sconn_t *c)
+void *dubbo__tri_conn_open(dubbo_sconn_t *c)
 {
     pthread_once(&once, init_once);
     tconn_t *tc = calloc(1, sizeof(*tc));
@@ -506,7 +506,7 @@ static void *conn_open(dubbo_sconn_t *c)
     return tc;
 }
 
-static void conn_close(void *state)
+void dubbo__tri_conn_close(void *state)
 {
     tconn_t *tc = state;
     if (!tc) return;
@@ -516,7 +516,7 @@ static void conn_close(void *state)
     free(tc);
 }
 
-static int on_unit(dubbo_sconn_t *c, const uint8_t *unit, size_t len, dubbo_unit_t *u)
+int dubbo__tri_on_unit(dubbo_sconn_t *c, const uint8_t *unit, size_t len, dubbo_unit_t *u)
 {
     tconn_t *tc = dubbo_sconn_state(c);
     if (!tc) {
@@ -582,8 +582,8 @@ static ssize_t read_body(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t l
  *   length, body (framed messages)
  * The trailers carry grpc-status and grpc-message; with trailers_only they
  * go in the one HEADERS frame. */
-static int on_answer(void *state, dubbo_sconn_t *c, const dubbo_unit_t *u, const uint8_t *bytes,
-                     size_t n)
+int dubbo__tri_on_answer(void *state, dubbo_sconn_t *c, const dubbo_unit_t *u, const uint8_t *bytes,
+                         size_t n)
 {
     tconn_t *tc = state;
     if (!tc) return 0;
@@ -894,7 +894,7 @@ static void restore_case(dubbo_arena_t *a, dubbo_value_t *att, const char *v, si
     json_decref(root);
 }
 
-static int decode(dubbo_call_t *call, const dubbo_unit_t *u)
+int dubbo__tri_decode(dubbo_call_t *call, const dubbo_unit_t *u)
 {
     dubbo__tri_call_t *t = tri_call(call);
     if (!t) return dubbo__seterr(DUBBO_ENOMEM, "out of memory");
@@ -1286,7 +1286,7 @@ static int build_answer(dubbo_buf_t *out, bool only, bool exc, const dubbo_value
     return 0;
 }
 
-static int answer(dubbo_call_t *call, size_t limit, dubbo_buf_t *out)
+int dubbo__tri_answer(dubbo_call_t *call, size_t limit, dubbo_buf_t *out)
 {
     dubbo__tri_call_t *t = call->proto_call;
     if (t && t->shared) {
@@ -1335,7 +1335,7 @@ static int answer(dubbo_call_t *call, size_t limit, dubbo_buf_t *out)
 
 /* A refused request (pool or budget exhausted): trailers-only, gRPC's
  * RESOURCE_EXHAUSTED, framed by on_answer. */
-static int refuse(const uint8_t *p, size_t n, int status, const char *message, dubbo_buf_t *out)
+int dubbo__tri_refuse(const uint8_t *p, size_t n, int status, const char *message, dubbo_buf_t *out)
 {
     (void)p;
     (void)n;
@@ -1345,24 +1345,8 @@ static int refuse(const uint8_t *p, size_t n, int status, const char *message, d
 
 /* Shutdown: GOAWAY with the highest stream id and NO_ERROR, the notice
  * that no new streams are taken (RFC 9113 6.8); streams open go on. */
-static int goaway(dubbo_buf_t *out)
+int dubbo__tri_goaway(dubbo_buf_t *out)
 {
     static const uint8_t f[] = {0, 0, 8, 0x7, 0, 0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0};
     return dubbo_buf_append(out, f, sizeof(f));
 }
-
-const dubbo_protocol_ops_t dubbo__protocol_tri = {
-    .name = "tri",
-    /* no consumer side yet (.refer): registry-backed references skip tri
-     * providers, a direct tri:// reference fails saying so */
-    .detect = detect,
-    .cut = cut,
-    .on_unit = on_unit,
-    .decode = decode,
-    .answer = answer,
-    .refuse = refuse,
-    .goaway = goaway,
-    .conn_open = conn_open,
-    .conn_close = conn_close,
-    .on_answer = on_answer,
-};

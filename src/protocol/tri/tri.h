@@ -1,6 +1,7 @@
 /* What the files of the Triple protocol share (src/protocol/tri/):
- * server.c (the provider side on nghttp2), idl.c (protobuf IDL services),
- * grpc.c (the gRPC wire pieces). Internal. */
+ * protocol.c (the table), server.c (the provider side on nghttp2), idl.c
+ * (protobuf IDL services), stream.c (streaming calls), grpc.c (the gRPC
+ * wire pieces). Internal. */
 #ifndef DUBBO_PROTOCOL_TRI_TRI_H
 #define DUBBO_PROTOCOL_TRI_TRI_H
 
@@ -13,6 +14,21 @@
 #include "dubbo/value.h"
 
 extern const dubbo_protocol_ops_t dubbo__protocol_tri;
+
+/* server.c: the provider hooks of the table (include/dubbo/protocol.h
+ * documents each). */
+int dubbo__tri_detect(const uint8_t *p, size_t n);
+int64_t dubbo__tri_cut(const uint8_t *p, size_t n, size_t limit, size_t *total);
+int dubbo__tri_on_unit(dubbo_sconn_t *c, const uint8_t *unit, size_t len, dubbo_unit_t *u);
+int dubbo__tri_decode(dubbo_call_t *call, const dubbo_unit_t *u);
+int dubbo__tri_answer(dubbo_call_t *call, size_t limit, dubbo_buf_t *out);
+int dubbo__tri_refuse(const uint8_t *p, size_t n, int status, const char *message,
+                      dubbo_buf_t *out);
+int dubbo__tri_goaway(dubbo_buf_t *out);
+void *dubbo__tri_conn_open(dubbo_sconn_t *c);
+void dubbo__tri_conn_close(void *state);
+int dubbo__tri_on_answer(void *state, dubbo_sconn_t *c, const dubbo_unit_t *u, const uint8_t *bytes,
+                         size_t n);
 
 typedef struct dubbo__tri_shared dubbo__tri_shared_t;
 
