@@ -32,6 +32,9 @@ TEST_PKGS=(
   openjdk-17-jdk-headless libhessian-java # Caucho Hessian 4.0.38: the Java peer
   maven                                   # builds the Java Dubbo 3.3 peer (tests/interop/java)
   nodejs npm                              # hessian.js and the Node Dubbo peers
+  libgrpc++-dev protobuf-compiler-grpc    # grpc C++ 1.51: Triple interop peer and benchmark ceiling
+  protobuf-compiler                       # protoc: C++/Python stubs of the gRPC peers
+  python3-grpcio python3-protobuf         # python grpcio 1.51: Triple interop peer
 )
 demo=false
 [ "${1:-}" = "--demo" ] && demo=true
