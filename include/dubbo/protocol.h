@@ -132,6 +132,23 @@ int dubbo_cconn_send(dubbo_cconn_t *c, const void *bytes, size_t n);
 void dubbo_cconn_goaway(dubbo_cconn_t *c);
 /* "host:port" of the provider; valid as long as `c`. */
 const char *dubbo_cconn_remote(const dubbo_cconn_t *c);
+/* Close the connection once the unit on_reply is reading is dealt with:
+ * a protocol error only the connection's state can see (HTTP/2's session
+ * failed). Its calls fail with DUBBO_EMALFORMED and `why` (copied), and it
+ * is made again on the next call or by the reconnect. Loop thread, in
+ * on_reply. */
+void dubbo_cconn_close(dubbo_cconn_t *c, const char *why);
+/* What the protocol's cconn_open made for the connection as it is now
+ * (NULL without cconn_open, or before it ran). Loop thread, in the
+ * consumer hooks. */
+void *dubbo_cconn_state(const dubbo_cconn_t *c);
+/* The answer to the call u->id, handed over from inside on_reply when one
+ * unit completes several calls (HTTP/2: a GOAWAY that refuses the streams
+ * it never took) or when the protocol assembles answers itself: the call,
+ * if still waiting, is decoded with reply_decode and ended at once (u and
+ * its payload are read during this call only). 1 when a call was waiting,
+ * 0 when none (timed out meanwhile). Loop thread, in on_reply. */
+int dubbo_cconn_answer(dubbo_cconn_t *c, const dubbo_unit_t *u);
 
 typedef struct {
     const char *name; /* the URL scheme */
@@ -264,10 +281,12 @@ typedef struct {
      * fail with DUBBO_EMALFORMED). Loop thread; no state. */
     int64_t (*reply_cut)(const uint8_t *p, size_t n, size_t limit);
     /* A whole unit from the provider (borrowed for the call): 1 when it is
-     * the answer to the call u->id (*u filled, payload inside `unit`; the
-     * client decodes it with reply_decode if that call is still waiting),
-     * 0 when dealt with here (a heartbeat answered with dubbo_cconn_send,
-     * dubbo_cconn_goaway, an answer to our heartbeat). Loop thread. */
+     * the answer to the call u->id (*u filled, payload inside `unit`, or,
+     * for a stateful protocol, in its own memory valid until it returns;
+     * the client decodes it with reply_decode if that call is still
+     * waiting), 0 when dealt with here (a heartbeat answered with
+     * dubbo_cconn_send, dubbo_cconn_goaway, an answer to our heartbeat,
+     * answers handed over with dubbo_cconn_answer). Loop thread. */
     int (*on_reply)(dubbo_cconn_t *c, const uint8_t *unit, size_t len, dubbo_unit_t *u);
     /* Decode an answer into `r`, whose arena is made (bounded by 8x the
      * payload limit plus 1 MiB) and owned by the client: status, value
@@ -282,6 +301,30 @@ typedef struct {
      * connection that then hears nothing for 3x that is closed. NULL or
      * nonzero: none sent. Loop thread. */
     int (*heartbeat)(uint64_t id, dubbo_buf_t *out);
+
+    /* ---- consumer side, optional: stateful protocols (HTTP/2's session,
+     * HPACK tables, stream ids), all four or none. With them, request()'s
+     * bytes are not written as they are: frame() turns them into the
+     * connection's bytes once the call reaches the connection. All on the
+     * loop thread. ---- */
+    /* The connection is made (or made again after a loss): its state into
+     * *state (handed to every hook below and returned by
+     * dubbo_cconn_state until cconn_close), and what must go first (a
+     * preface) sent with dubbo_cconn_send. Before any call is framed. A
+     * negative code with a message: the connection is closed and its calls
+     * fail with it. */
+    int (*cconn_open)(dubbo_cconn_t *c, void **state);
+    /* The connection is lost or closed: free the state. Its calls are
+     * failed by the transport after this ("connection ... lost"). */
+    void (*cconn_close)(void *state);
+    /* The request request() made for the call `id` (n bytes, borrowed for
+     * the call), framed into the connection and sent with dubbo_cconn_send.
+     * 0, or a negative code with a message: the call fails with it. */
+    int (*frame)(void *state, dubbo_cconn_t *c, uint64_t id, const uint8_t *bytes, size_t n);
+    /* The call `id`, framed earlier, ends without its answer (its timeout
+     * passed): tell the provider (HTTP/2: RST_STREAM CANCEL) and forget it;
+     * an answer that still comes is not delivered. */
+    void (*cancel)(void *state, dubbo_cconn_t *c, uint64_t id);
 } dubbo_protocol_ops_t;
 
 /* The protocol registered under `name`, or NULL with DUBBO_ENOT_FOUND

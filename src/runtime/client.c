@@ -67,16 +67,15 @@ static int64_t dial_cut(const void *proto, const uint8_t *p, size_t n, size_t li
     return ((const dubbo_protocol_ops_t *)proto)->reply_cut(p, n, limit);
 }
 
-static void dial_unit(const void *proto, dubbo__dconn_t *c, const uint8_t *unit, size_t len)
+/* The answer to the call u->id decoded into its result and the call
+ * ended: 1, or 0 when no call waits for it. */
+static int deliver(const dubbo_protocol_ops_t *ops, dubbo__dconn_t *c, const dubbo_unit_t *u)
 {
-    const dubbo_protocol_ops_t *ops = proto;
-    dubbo_unit_t u = {0};
-    if (ops->on_reply(c, unit, len, &u) != 1) return;
-    dubbo__dcall_t *p = dubbo__dial_take(c, u.id);
+    dubbo__dcall_t *p = dubbo__dial_take(c, u->id);
     if (!p) {
         DLOG_DEBUG("answer %llu from %s matches no pending call (timed out?)",
-                   (unsigned long long)u.id, dubbo__dial_addr(c));
-        return;
+                   (unsigned long long)u->id, dubbo__dial_addr(c));
+        return 0;
     }
     dubbo_result_t r;
     dubbo_result_init(&r);
@@ -84,18 +83,26 @@ static void dial_unit(const void *proto, dubbo__dconn_t *c, const uint8_t *unit,
     if (!r.arena) {
         dubbo__dial_fail(p, DUBBO_ENOMEM, "%s: out of memory for the answer to %s", ops->name,
                          p->what);
-        return;
+        return 1;
     }
-    int rc = ops->reply_decode(&u, &r);
+    int rc = ops->reply_decode(u, &r);
     if (rc) {
         char detail[400];
         snprintf(detail, sizeof(detail), "%s", dubbo_last_error());
         dubbo__dial_fail(p, rc, "%s: bad answer to %s from %s: %s", ops->name, p->what,
                          dubbo__dial_addr(c), detail);
         dubbo_result_destroy(&r);
-        return;
+        return 1;
     }
     dubbo__dial_finish(p, 0, &r);
+    return 1;
+}
+
+static void dial_unit(const void *proto, dubbo__dconn_t *c, const uint8_t *unit, size_t len)
+{
+    const dubbo_protocol_ops_t *ops = proto;
+    dubbo_unit_t u = {0};
+    if (ops->on_reply(c, unit, len, &u) == 1) deliver(ops, c, &u);
 }
 
 static int dial_heartbeat(const void *proto, uint64_t id, dubbo_buf_t *out)
@@ -104,10 +111,42 @@ static int dial_heartbeat(const void *proto, uint64_t id, dubbo_buf_t *out)
     return ops->heartbeat ? ops->heartbeat(id, out) : -1;
 }
 
+static int dial_open(const void *proto, dubbo__dconn_t *c, void **state)
+{
+    return ((const dubbo_protocol_ops_t *)proto)->cconn_open(c, state);
+}
+
+static void dial_close(const void *proto, void *state)
+{
+    ((const dubbo_protocol_ops_t *)proto)->cconn_close(state);
+}
+
+static int dial_frame(const void *proto, dubbo__dconn_t *c, void *state, const dubbo__dcall_t *p)
+{
+    return ((const dubbo_protocol_ops_t *)proto)
+        ->frame(state, c, p->id, p->bytes.base, p->bytes.len);
+}
+
+static void dial_cancel(const void *proto, dubbo__dconn_t *c, void *state, uint64_t id)
+{
+    ((const dubbo_protocol_ops_t *)proto)->cancel(state, c, id);
+}
+
 static const dubbo__dial_ops_t dial_ops = {
     .cut = dial_cut,
     .on_unit = dial_unit,
     .heartbeat = dial_heartbeat,
+};
+
+/* For a protocol with the stateful consumer hooks (cconn_open ...). */
+static const dubbo__dial_ops_t dial_ops_stateful = {
+    .cut = dial_cut,
+    .on_unit = dial_unit,
+    .heartbeat = dial_heartbeat,
+    .open = dial_open,
+    .close = dial_close,
+    .frame = dial_frame,
+    .cancel = dial_cancel,
 };
 
 int dubbo_cconn_send(dubbo_cconn_t *c, const void *bytes, size_t n)
@@ -123,6 +162,21 @@ void dubbo_cconn_goaway(dubbo_cconn_t *c)
 const char *dubbo_cconn_remote(const dubbo_cconn_t *c)
 {
     return dubbo__dial_addr(c);
+}
+
+void dubbo_cconn_close(dubbo_cconn_t *c, const char *why)
+{
+    dubbo__dial_close(c, why);
+}
+
+void *dubbo_cconn_state(const dubbo_cconn_t *c)
+{
+    return dubbo__dial_state(c);
+}
+
+int dubbo_cconn_answer(dubbo_cconn_t *c, const dubbo_unit_t *u)
+{
+    return deliver(dubbo__dial_proto(c), c, u);
 }
 
 /* The end of a call (loop thread): the answer the protocol decoded, or a
@@ -170,15 +224,25 @@ static bool has_consumer_side(const dubbo_protocol_ops_t *p)
            p->reply_decode;
 }
 
+/* The stateful hooks come all four or none (a table with some crashes
+ * when the first missing one is needed: refused here instead). */
+static bool stateful(const dubbo_protocol_ops_t *p)
+{
+    return p->cconn_open && p->cconn_close && p->frame && p->cancel;
+}
+
 dubbo_client_t *dubbo_client_new(const char *url)
 {
     dubbo_url_t *u = dubbo_url_parse(url);
     if (!u) return NULL;
     const dubbo_protocol_ops_t *proto = dubbo_protocol_find(u->protocol);
-    if (!has_consumer_side(proto) || !*u->host || !u->port || !*u->path) {
+    bool partial = proto &&
+                   (proto->cconn_open || proto->cconn_close || proto->frame || proto->cancel) &&
+                   !stateful(proto);
+    if (!has_consumer_side(proto) || partial || !*u->host || !u->port || !*u->path) {
         dubbo__seterr(DUBBO_EINVAL,
-                      "client: url \"%s\" must be dubbo://host:port/interface[?version=&group=&"
-                      "timeout=]",
+                      "client: url \"%s\" must be <protocol>://host:port/interface[?version=&"
+                      "group=&timeout=] of a protocol with a consumer side (dubbo, tri)",
                       url);
         dubbo_url_free(u);
         return NULL;
@@ -211,8 +275,9 @@ dubbo_client_t *dubbo_client_new(const char *url)
         return NULL;
     }
     for (long i = 0; i < n; i++) {
-        c->conns[i] = dubbo__dial_get(&dial_ops, proto, proto->name, u->host, u->port, (int)i,
-                                      (size_t)payload, (uint64_t)heartbeat);
+        c->conns[i] =
+            dubbo__dial_get(stateful(proto) ? &dial_ops_stateful : &dial_ops, proto, proto->name,
+                            u->host, u->port, (int)i, (size_t)payload, (uint64_t)heartbeat);
         if (!c->conns[i]) {
             dubbo_client_free(c);
             return NULL;

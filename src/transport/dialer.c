@@ -60,6 +60,9 @@ struct cconn {
     uint64_t last_read, last_write;
     dubbo_buf_t rbuf, out;
     bool writing;
+    void *pstate;    /* a stateful protocol's, between open and close */
+    bool popen;      /* open ran and close has not */
+    char *close_why; /* dubbo__dial_close: close after the current unit */
     /* Calls waiting for an answer, hashed by id. Ids are handed out in
      * sequence, so id modulo the bucket count spreads them evenly. */
     dubbo__dcall_t *pending[PENDING_BUCKETS];
@@ -96,6 +99,22 @@ const char *dubbo__dial_name(const dubbo__dconn_t *c)
 size_t dubbo__dial_payload(const dubbo__dconn_t *c)
 {
     return c->payload;
+}
+
+void *dubbo__dial_state(const dubbo__dconn_t *c)
+{
+    return c->popen ? c->pstate : NULL;
+}
+
+const void *dubbo__dial_proto(const dubbo__dconn_t *c)
+{
+    return c->proto;
+}
+
+void dubbo__dial_close(dubbo__dconn_t *c, const char *why)
+{
+    if (c->close_why) return;
+    c->close_why = strdup(why && *why ? why : "protocol error");
 }
 
 /* ---- calls -------------------------------------------------------------------------- */
@@ -239,7 +258,15 @@ void dubbo__dial_readonly(dubbo__dconn_t *c)
 
 static void send_call(struct cconn *c, dubbo__dcall_t *p)
 {
-    if (dubbo_buf_append(&c->out, p->bytes.base, p->bytes.len)) {
+    if (c->ops->frame) {
+        int rc = c->ops->frame(c->proto, c, c->pstate, p);
+        if (rc) {
+            char why[400];
+            snprintf(why, sizeof(why), "%s", dubbo_last_error());
+            dubbo__dial_fail(p, rc, "%s: cannot send %s to %s: %s", c->name, p->what, c->addr, why);
+            return;
+        }
+    } else if (dubbo_buf_append(&c->out, p->bytes.base, p->bytes.len)) {
         dubbo__dial_fail(p, DUBBO_ENOMEM, "%s: out of memory queueing %s to %s", c->name, p->what,
                          c->addr);
         return;
@@ -279,6 +306,13 @@ static void conn_lost(struct cconn *c, int err, const char *why)
         c->sock = NULL;
     }
     c->resolving = NULL; /* its callback finds it stale */
+    if (c->popen) {
+        c->popen = false;
+        c->ops->close(c->proto, c->pstate);
+        c->pstate = NULL;
+    }
+    free(c->close_why);
+    c->close_why = NULL;
     c->writing = false;
     c->out.len = 0;
     c->rbuf.len = 0;
@@ -347,6 +381,13 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         }
         c->ops->on_unit(c->proto, c, c->rbuf.base + off, (size_t)r);
         off += (size_t)r;
+        if (c->close_why && c->sock == sock) {
+            char why[400];
+            snprintf(why, sizeof(why), "%s", c->close_why);
+            DLOG_WARN("closing connection to %s: %s", c->addr, why);
+            conn_lost(c, DUBBO_EMALFORMED, why);
+            return;
+        }
     }
     if (c->sock == sock) dubbo_buf_consume(&c->rbuf, off);
 }
@@ -371,6 +412,18 @@ static void on_connect(uv_connect_t *req, int status)
     c->last_read = c->last_write = dubbo__now_ms();
     uv_tcp_nodelay(&s->tcp, 1);
     uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read);
+    if (c->ops->open) {
+        int rc = c->ops->open(c->proto, c, &c->pstate);
+        if (rc) {
+            char why[400];
+            snprintf(why, sizeof(why), "%s", dubbo_last_error());
+            DLOG_WARN("closing connection to %s: %s", c->addr, why);
+            c->pstate = NULL;
+            conn_lost(c, rc, why);
+            return;
+        }
+        c->popen = true;
+    }
     dubbo__dcall_t *w = c->waiting;
     c->waiting = NULL;
     /* Keep the order the calls were made in. */
@@ -506,7 +559,11 @@ static void on_call_timeout(uv_timer_t *t)
 {
     dubbo__dcall_t *p = t->data;
     struct cconn *c = p->c;
-    if (!unlink_call(&c->pending[p->id % PENDING_BUCKETS], p)) unlink_call(&c->waiting, p);
+    if (unlink_call(&c->pending[p->id % PENDING_BUCKETS], p)) {
+        if (c->popen && c->ops->cancel && !p->oneway) c->ops->cancel(c->proto, c, c->pstate, p->id);
+    } else {
+        unlink_call(&c->waiting, p);
+    }
     dubbo__dial_fail(p, DUBBO_ETIMEOUT, "%s: call %s to %s timed out after %d ms (request id %llu)",
                      c->name, p->what, c->addr, p->timeout_ms, (unsigned long long)p->id);
 }

@@ -36,6 +36,19 @@ typedef struct {
     void (*on_unit)(const void *proto, dubbo__dconn_t *c, const uint8_t *unit, size_t len);
     /* Append a heartbeat with the fresh id `id` to out; nonzero: none. */
     int (*heartbeat)(const void *proto, uint64_t id, dubbo_buf_t *out);
+
+    /* Stateful protocols, all four or none (NULL: a call's bytes are
+     * written as they are). open: the connection is made, before any call
+     * is framed: its state into *state, a preface sent with
+     * dubbo__dial_send; negative with a message: the connection is closed,
+     * its calls fail with it. close: the connection is lost or closed
+     * (before its calls are failed). frame: send the call's bytes framed
+     * (dubbo__dial_send); negative with a message: the call fails. cancel:
+     * a framed two-way call timed out. */
+    int (*open)(const void *proto, dubbo__dconn_t *c, void **state);
+    void (*close)(const void *proto, void *state);
+    int (*frame)(const void *proto, dubbo__dconn_t *c, void *state, const dubbo__dcall_t *p);
+    void (*cancel)(const void *proto, dubbo__dconn_t *c, void *state, uint64_t id);
 } dubbo__dial_ops_t;
 
 /* A call: made with dubbo__dcall_new, filled by the caller, handed over
@@ -103,6 +116,16 @@ int dubbo__dial_send(dubbo__dconn_t *c, const void *bytes, size_t n);
 /* Loop thread: the provider is going away; the connection is not offered
  * for selection until it is made again. */
 void dubbo__dial_readonly(dubbo__dconn_t *c);
+
+/* Loop thread, in on_unit: close the connection once this unit is dealt
+ * with (a protocol error the cut could not see); its calls fail with
+ * DUBBO_EMALFORMED and `why` (copied). */
+void dubbo__dial_close(dubbo__dconn_t *c, const char *why);
+/* Loop thread: the open hook's state of the connection as it is now
+ * (NULL before open or without it), and the `proto` given to
+ * dubbo__dial_get. */
+void *dubbo__dial_state(const dubbo__dconn_t *c);
+const void *dubbo__dial_proto(const dubbo__dconn_t *c);
 
 /* "host:port", the protocol's name, its payload limit. Any thread. */
 const char *dubbo__dial_addr(const dubbo__dconn_t *c);
