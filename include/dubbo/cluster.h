@@ -114,10 +114,15 @@ dubbo_invoker_t *dubbo_invoker_ref(dubbo_invoker_t *i);
 void dubbo_invoker_unref(dubbo_invoker_t *i); /* NULL is fine */
 bool dubbo_invoker_available(dubbo_invoker_t *i);
 
-/* The invoker for a provider URL over the Dubbo protocol (a dubbo_client_t
- * underneath; the connection is made on the first call). Consumer-side
- * settings are read from `consumer` (timeout, connections, payload,
- * heartbeat). NULL with DUBBO_EINVAL for a URL that is not dubbo://. */
+/* The invoker for a provider URL of a protocol whose table has the
+ * consumer framing hooks, e.g. dubbo:// or tri:// (a dubbo_client_t
+ * underneath; the connection is made on the first call): such a
+ * protocol's `refer`. Consumer-side settings are read from `consumer`
+ * first, then from the provider URL (version, group, timeout,
+ * connections, payload, heartbeat, serialization, application,
+ * compressor). NULL with DUBBO_EINVAL for a URL of another protocol, or
+ * dubbo_client_new's error. dubbo_invoker_new_dubbo takes dubbo:// only. */
+dubbo_invoker_t *dubbo_invoker_new_client(const char *provider_url, const dubbo_url_t *consumer);
 dubbo_invoker_t *dubbo_invoker_new_dubbo(const char *provider_url, const dubbo_url_t *consumer);
 
 /* Java's AbstractLoadBalance.getWeight: the provider's `weight` (or

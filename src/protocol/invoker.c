@@ -1,13 +1,15 @@
-/* The Dubbo protocol, consumer side: the invoker of one provider, a
- * dubbo_client_t (src/runtime/client.c) made from the provider URL and the
- * reference's consumer settings: invoke_async is dubbo_client_call_async,
- * invoke (for synchronous filters) dubbo_client_call. The protocol table is
- * in protocol.c. */
+/* The invoker of one provider for any protocol whose table has the
+ * consumer framing hooks (Dubbo, Triple): a dubbo_client_t
+ * (src/runtime/client.c) made from the provider URL and the reference's
+ * consumer settings; invoke_async is dubbo_client_call_async, invoke (for synchronous
+ * filters) dubbo_client_call. Such a protocol's `refer` is
+ * dubbo_invoker_new_client. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dubbo/cluster.h"
+#include "dubbo/protocol.h"
 #include "core/internal.h"
 #include "runtime/client.h"
 
@@ -39,8 +41,8 @@ static void destroy(dubbo_invoker_t *self)
     dubbo_client_free(self->impl);
 }
 
-static const dubbo_invoker_ops_t dubbo_invoker_ops = {
-    .name = "dubbo",
+static const dubbo_invoker_ops_t client_invoker_ops = {
+    .name = "client",
     .invoke = invoke,
     .available = available,
     .destroy = destroy,
@@ -55,23 +57,27 @@ static const char *pick(const dubbo_url_t *consumer, const dubbo_url_t *provider
     return v ? v : dubbo_url_param(provider, key, NULL);
 }
 
-dubbo_invoker_t *dubbo_invoker_new_dubbo(const char *provider_url, const dubbo_url_t *consumer)
+dubbo_invoker_t *dubbo_invoker_new_client(const char *provider_url, const dubbo_url_t *consumer)
 {
     dubbo_url_t *u = dubbo_url_parse(provider_url);
     if (!u) return NULL;
-    if (strcmp(u->protocol, "dubbo") != 0 || !u->port) {
-        dubbo__seterr(DUBBO_EINVAL, "provider url \"%s\": only dubbo://host:port/... is supported",
+    const dubbo_protocol_ops_t *proto = dubbo_protocol_find(u->protocol);
+    if (!proto || !proto->request || !u->port) {
+        dubbo__seterr(DUBBO_EINVAL,
+                      "provider url \"%s\": not <protocol>://host:port/... of a protocol with a "
+                      "consumer side (dubbo, tri)",
                       provider_url);
         dubbo_url_free(u);
         return NULL;
     }
     const char *iface = consumer && *consumer->path ? consumer->path : u->path;
     char client_url[2048];
-    int n = snprintf(client_url, sizeof(client_url), "dubbo://%s%s%s:%d/%s?x=1",
+    int n = snprintf(client_url, sizeof(client_url), "%s://%s%s%s:%d/%s?x=1", u->protocol,
                      strchr(u->host, ':') ? "[" : "", u->host, strchr(u->host, ':') ? "]" : "",
                      u->port, iface);
-    static const char *const keys[] = {"version", "group",     "timeout",      "connections",
-                                       "payload", "heartbeat", "serialization"};
+    static const char *const keys[] = {"version",       "group",       "timeout",
+                                       "connections",   "payload",     "heartbeat",
+                                       "serialization", "application", "compressor"};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         const char *v = pick(consumer, u, keys[i]);
         if (v && n > 0 && (size_t)n < sizeof(client_url))
@@ -82,10 +88,20 @@ dubbo_invoker_t *dubbo_invoker_new_dubbo(const char *provider_url, const dubbo_u
         dubbo_url_free(u);
         return NULL;
     }
-    dubbo_invoker_t *i = dubbo_invoker_new(&dubbo_invoker_ops, u, c);
+    dubbo_invoker_t *i = dubbo_invoker_new(&client_invoker_ops, u, c);
     if (!i) {
         dubbo_client_free(c);
         dubbo_url_free(u);
     }
     return i;
+}
+
+dubbo_invoker_t *dubbo_invoker_new_dubbo(const char *provider_url, const dubbo_url_t *consumer)
+{
+    if (strncmp(provider_url, "dubbo://", 8) != 0) {
+        dubbo__seterr(DUBBO_EINVAL, "provider url \"%s\": only dubbo://host:port/... is supported",
+                      provider_url);
+        return NULL;
+    }
+    return dubbo_invoker_new_client(provider_url, consumer);
 }
