@@ -29,7 +29,8 @@
 
 namespace gt = grpc::testing;
 
-namespace {
+namespace
+{
 
 const char kEchoInitial[] = "x-grpc-test-echo-initial";
 const char kEchoTrailing[] = "x-grpc-test-echo-trailing-bin";
@@ -46,9 +47,11 @@ void Echo(grpc::ServerContext *ctx)
 {
     const auto &md = ctx->client_metadata();
     auto i = md.find(kEchoInitial);
-    if (i != md.end()) ctx->AddInitialMetadata(kEchoInitial, std::string(i->second.data(), i->second.size()));
+    if (i != md.end())
+        ctx->AddInitialMetadata(kEchoInitial, std::string(i->second.data(), i->second.size()));
     auto t = md.find(kEchoTrailing);
-    if (t != md.end()) ctx->AddTrailingMetadata(kEchoTrailing, std::string(t->second.data(), t->second.size()));
+    if (t != md.end())
+        ctx->AddTrailingMetadata(kEchoTrailing, std::string(t->second.data(), t->second.size()));
 }
 
 // The status a request's response_status asks for (OK when none).
@@ -66,7 +69,8 @@ grpc::Status WriteResponses(const gt::StreamingOutputCallRequest &req, Writer *w
     grpc::Status s = AskedStatus(req);
     if (!s.ok()) return s;
     for (const auto &p : req.response_parameters()) {
-        if (p.interval_us() > 0) std::this_thread::sleep_for(std::chrono::microseconds(p.interval_us()));
+        if (p.interval_us() > 0)
+            std::this_thread::sleep_for(std::chrono::microseconds(p.interval_us()));
         gt::StreamingOutputCallResponse r;
         r.mutable_payload()->set_body(std::string(p.size(), '\0'));
         if (!w->Write(r)) return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
@@ -74,7 +78,8 @@ grpc::Status WriteResponses(const gt::StreamingOutputCallRequest &req, Writer *w
     return grpc::Status::OK;
 }
 
-class TestServiceImpl final : public gt::TestService::Service {
+class TestServiceImpl final : public gt::TestService::Service
+{
     grpc::Status EmptyCall(grpc::ServerContext *ctx, const gt::Empty *, gt::Empty *) override
     {
         Echo(ctx);
@@ -93,26 +98,30 @@ class TestServiceImpl final : public gt::TestService::Service {
         return grpc::Status::OK;
     }
 
-    grpc::Status StreamingOutputCall(grpc::ServerContext *ctx, const gt::StreamingOutputCallRequest *req,
-                                     grpc::ServerWriter<gt::StreamingOutputCallResponse> *w) override
+    grpc::Status
+    StreamingOutputCall(grpc::ServerContext *ctx, const gt::StreamingOutputCallRequest *req,
+                        grpc::ServerWriter<gt::StreamingOutputCallResponse> *w) override
     {
         Echo(ctx);
         return WriteResponses(*req, w);
     }
 
-    grpc::Status StreamingInputCall(grpc::ServerContext *, grpc::ServerReader<gt::StreamingInputCallRequest> *r,
+    grpc::Status StreamingInputCall(grpc::ServerContext *,
+                                    grpc::ServerReader<gt::StreamingInputCallRequest> *r,
                                     gt::StreamingInputCallResponse *resp) override
     {
         gt::StreamingInputCallRequest req;
         int total = 0;
-        while (r->Read(&req)) total += static_cast<int>(req.payload().body().size());
+        while (r->Read(&req))
+            total += static_cast<int>(req.payload().body().size());
         resp->set_aggregated_payload_size(total);
         return grpc::Status::OK;
     }
 
     grpc::Status FullDuplexCall(
         grpc::ServerContext *ctx,
-        grpc::ServerReaderWriter<gt::StreamingOutputCallResponse, gt::StreamingOutputCallRequest> *rw) override
+        grpc::ServerReaderWriter<gt::StreamingOutputCallResponse, gt::StreamingOutputCallRequest>
+            *rw) override
     {
         Echo(ctx);
         gt::StreamingOutputCallRequest req;
@@ -124,7 +133,8 @@ class TestServiceImpl final : public gt::TestService::Service {
     }
 };
 
-class GreeterImpl final : public helloworld::Greeter::Service {
+class GreeterImpl final : public helloworld::Greeter::Service
+{
     grpc::Status SayHello(grpc::ServerContext *, const helloworld::HelloRequest *req,
                           helloworld::HelloReply *resp) override
     {
@@ -201,14 +211,18 @@ void CheckOk(const grpc::Status &s, const std::string &what = "")
 void ExpectStatus(const grpc::Status &s, int code, const char *message)
 {
     Check(s.error_code() == code, Describe(s) + ", expected " + std::to_string(code));
-    if (message) Check(s.error_message() == message, "message '" + s.error_message() + "', expected '" + message + "'");
+    if (message)
+        Check(s.error_message() == message,
+              "message '" + s.error_message() + "', expected '" + message + "'");
 }
 
-std::vector<std::string> Values(const std::multimap<grpc::string_ref, grpc::string_ref> &md, const char *key)
+std::vector<std::string> Values(const std::multimap<grpc::string_ref, grpc::string_ref> &md,
+                                const char *key)
 {
     std::vector<std::string> out;
     auto range = md.equal_range(key);
-    for (auto i = range.first; i != range.second; ++i) out.emplace_back(i->second.data(), i->second.size());
+    for (auto i = range.first; i != range.second; ++i)
+        out.emplace_back(i->second.data(), i->second.size());
     return out;
 }
 
@@ -216,13 +230,15 @@ void CheckEchoed(const grpc::ClientContext &ctx)
 {
     auto ini = Values(ctx.GetServerInitialMetadata(), kEchoInitial);
     Check(ini.size() == 1 && ini[0] == kInitialValue,
-          "initial metadata echo: " + std::to_string(ini.size()) + " value(s)" + (ini.empty() ? "" : " '" + ini[0] + "'"));
+          "initial metadata echo: " + std::to_string(ini.size()) + " value(s)" +
+              (ini.empty() ? "" : " '" + ini[0] + "'"));
     auto tr = Values(ctx.GetServerTrailingMetadata(), kEchoTrailing);
     Check(tr.size() == 1 && tr[0] == kTrailingValue,
           "trailing metadata echo: " + std::to_string(tr.size()) + " value(s)");
 }
 
-class Client {
+class Client
+{
   public:
     Client(const std::string &server, double timeout) : timeout_(timeout)
     {
@@ -294,11 +310,14 @@ class Client {
         auto r = greeter_->SayHelloStream(&ctx, req);
         helloworld::HelloReply resp;
         std::vector<std::string> got;
-        while (r->Read(&resp)) got.push_back(resp.message());
+        while (r->Read(&resp))
+            got.push_back(resp.message());
         CheckOk(r->Finish());
         std::string all;
-        for (const auto &m : got) all += "'" + m + "' ";
-        Check(got == std::vector<std::string>{"Hello stream 0", "Hello stream 1", "Hello stream 2"}, "replies " + all);
+        for (const auto &m : got)
+            all += "'" + m + "' ";
+        Check(got == std::vector<std::string>{"Hello stream 0", "Hello stream 1", "Hello stream 2"},
+              "replies " + all);
     }
 
     void EmptyUnary()
@@ -317,7 +336,8 @@ class Client {
         gt::SimpleResponse resp;
         CheckOk(test_->UnaryCall(&ctx, LargeRequest(), &resp));
         Check(resp.payload().body() == std::string(314159, '\0'),
-              "payload of " + std::to_string(resp.payload().body().size()) + " bytes, expected 314159 zeros");
+              "payload of " + std::to_string(resp.payload().body().size()) +
+                  " bytes, expected 314159 zeros");
     }
 
     void ServerStreaming()
@@ -325,15 +345,19 @@ class Client {
         grpc::ClientContext ctx;
         Deadline(&ctx);
         gt::StreamingOutputCallRequest req;
-        for (int n : kRespSizes) req.add_response_parameters()->set_size(n);
+        for (int n : kRespSizes)
+            req.add_response_parameters()->set_size(n);
         auto r = test_->StreamingOutputCall(&ctx, req);
         gt::StreamingOutputCallResponse resp;
         std::vector<int> got;
-        while (r->Read(&resp)) got.push_back(static_cast<int>(resp.payload().body().size()));
+        while (r->Read(&resp))
+            got.push_back(static_cast<int>(resp.payload().body().size()));
         CheckOk(r->Finish());
         std::ostringstream sizes;
-        for (int n : got) sizes << n << " ";
-        Check(got == std::vector<int>(std::begin(kRespSizes), std::end(kRespSizes)), "sizes " + sizes.str());
+        for (int n : got)
+            sizes << n << " ";
+        Check(got == std::vector<int>(std::begin(kRespSizes), std::end(kRespSizes)),
+              "sizes " + sizes.str());
     }
 
     void ClientStreaming()
@@ -359,7 +383,8 @@ class Client {
         Deadline(&ctx);
         auto s = test_->FullDuplexCall(&ctx);
         for (int i = 0; i < 4; i++) {
-            Check(s->Write(Ping(kRespSizes[i], kReqSizes[i])), "round " + std::to_string(i) + ": write failed");
+            Check(s->Write(Ping(kRespSizes[i], kReqSizes[i])),
+                  "round " + std::to_string(i) + ": write failed");
             gt::StreamingOutputCallResponse resp;
             if (!s->Read(&resp)) {
                 s->WritesDone();
@@ -367,8 +392,9 @@ class Client {
                 throw CaseFailed("round " + std::to_string(i) + ": no response");
             }
             Check(static_cast<int>(resp.payload().body().size()) == kRespSizes[i],
-                  "round " + std::to_string(i) + ": " + std::to_string(resp.payload().body().size()) +
-                      " bytes, expected " + std::to_string(kRespSizes[i]));
+                  "round " + std::to_string(i) + ": " +
+                      std::to_string(resp.payload().body().size()) + " bytes, expected " +
+                      std::to_string(kRespSizes[i]));
         }
         s->WritesDone();
         gt::StreamingOutputCallResponse extra;
@@ -421,7 +447,8 @@ class Client {
             ctx.AddMetadata(kEchoTrailing, kTrailingValue);
             gt::SimpleResponse resp;
             CheckOk(test_->UnaryCall(&ctx, LargeRequest(), &resp), "unary: ");
-            Check(resp.payload().body().size() == 314159, "unary: payload of " + std::to_string(resp.payload().body().size()));
+            Check(resp.payload().body().size() == 314159,
+                  "unary: payload of " + std::to_string(resp.payload().body().size()));
             CheckEchoed(ctx);
         }
         grpc::ClientContext ctx;
@@ -434,7 +461,8 @@ class Client {
         gt::StreamingOutputCallResponse resp;
         int n = 0;
         while (s->Read(&resp)) {
-            Check(resp.payload().body().size() == 314159, "full duplex: " + std::to_string(resp.payload().body().size()) + " bytes");
+            Check(resp.payload().body().size() == 314159,
+                  "full duplex: " + std::to_string(resp.payload().body().size()) + " bytes");
             n++;
         }
         CheckOk(s->Finish(), "full duplex: ");
@@ -447,7 +475,8 @@ class Client {
         grpc::ClientContext ctx;
         Deadline(&ctx);
         gt::Empty req, resp;
-        ExpectStatus(test_->UnimplementedCall(&ctx, req, &resp), grpc::StatusCode::UNIMPLEMENTED, nullptr);
+        ExpectStatus(test_->UnimplementedCall(&ctx, req, &resp), grpc::StatusCode::UNIMPLEMENTED,
+                     nullptr);
     }
 
     double timeout_;
@@ -455,10 +484,10 @@ class Client {
     std::unique_ptr<gt::TestService::Stub> test_;
 };
 
-const char *const kCases[] = {"say_hello",        "say_hello_stream", "empty_unary",  "large_unary",
-                              "gzip_large_unary", "server_streaming", "client_streaming",
-                              "ping_pong",        "empty_stream",     "status_code_and_message",
-                              "custom_metadata",  "unimplemented_method"};
+const char *const kCases[] = {
+    "say_hello",        "say_hello_stream",        "empty_unary",      "large_unary",
+    "gzip_large_unary", "server_streaming",        "client_streaming", "ping_pong",
+    "empty_stream",     "status_code_and_message", "custom_metadata",  "unimplemented_method"};
 
 int RunClient(const std::string &server, const std::vector<std::string> &names, double timeout)
 {
@@ -482,14 +511,15 @@ int RunClient(const std::string &server, const std::vector<std::string> &names, 
 
 int Usage(const char *why)
 {
-    std::fprintf(stderr,
-                 "cpp_peer: %s\nusage: cpp_peer client --server HOST:PORT [--cases a,b] [--timeout S]\n"
-                 "       cpp_peer server [--port N] [--host ADDR]\n",
-                 why);
+    std::fprintf(
+        stderr,
+        "cpp_peer: %s\nusage: cpp_peer client --server HOST:PORT [--cases a,b] [--timeout S]\n"
+        "       cpp_peer server [--port N] [--host ADDR]\n",
+        why);
     return 2;
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char **argv)
 {
