@@ -138,6 +138,9 @@ const char *dubbo_cconn_remote(const dubbo_cconn_t *c);
  * is made again on the next call or by the reconnect. Loop thread, in
  * on_reply. */
 void dubbo_cconn_close(dubbo_cconn_t *c, const char *why);
+/* The connection's payload limit (the `payload` of the client that made
+ * it): what an answer may carry at most. Any thread. */
+size_t dubbo_cconn_limit(const dubbo_cconn_t *c);
 /* What the protocol's cconn_open made for the connection as it is now
  * (NULL without cconn_open, or before it ran). Loop thread, in the
  * consumer hooks. */

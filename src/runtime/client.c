@@ -169,6 +169,11 @@ void dubbo_cconn_close(dubbo_cconn_t *c, const char *why)
     dubbo__dial_close(c, why);
 }
 
+size_t dubbo_cconn_limit(const dubbo_cconn_t *c)
+{
+    return dubbo__dial_payload(c);
+}
+
 void *dubbo_cconn_state(const dubbo_cconn_t *c)
 {
     return dubbo__dial_state(c);
