@@ -43,6 +43,27 @@ typedef struct {
     dubbo__tri_shared_t *shared; /* a streaming call's (one reference), or NULL */
 } dubbo__tri_call_t;
 
+/* client.c: the consumer hooks of the table (include/dubbo/protocol.h
+ * documents each). */
+void *dubbo__tri_client_open(const char *url, const dubbo_url_t *u);
+void dubbo__tri_client_close(void *state);
+int dubbo__tri_request(void *state, const dubbo_invocation_t *inv, uint64_t id, bool twoway,
+                       int timeout_ms, size_t limit, dubbo_buf_t *out);
+int64_t dubbo__tri_reply_cut(const uint8_t *p, size_t n, size_t limit);
+int dubbo__tri_on_reply(dubbo_cconn_t *c, const uint8_t *unit, size_t len, dubbo_unit_t *u);
+int dubbo__tri_reply_decode(const dubbo_unit_t *u, dubbo_result_t *r);
+int dubbo__tri_heartbeat(uint64_t id, dubbo_buf_t *out);
+int dubbo__tri_cconn_open(dubbo_cconn_t *c, void **state);
+void dubbo__tri_cconn_close(void *state);
+int dubbo__tri_frame(void *state, dubbo_cconn_t *c, uint64_t id, const uint8_t *bytes, size_t n);
+void dubbo__tri_cancel(void *state, dubbo_cconn_t *c, uint64_t id);
+
+/* headers.c: Java's tri-header-convert, the URL-encoded (URLEncoder) JSON
+ * {"lower": "Original"} of the attachment keys lower-casing changed: the
+ * keys of `att` (a map in arena `a`) get their case back. A value that
+ * does not parse is ignored. */
+void dubbo__tri_restore_case(dubbo_arena_t *a, dubbo_value_t *att, const char *v, size_t n);
+
 /* The kinds of a method (dubbo_tri_kind_t). */
 enum { TRI_UNARY = 0, TRI_SERVER_STREAM = 1, TRI_CLIENT_STREAM = 2, TRI_BIDI_STREAM = 3 };
 

@@ -1,0 +1,26 @@
+/* Header conventions both of Triple's sides read (tri.h). */
+#include <jansson.h>
+#include <stdlib.h>
+
+#include "core/internal.h"
+#include "protocol/tri/tri.h"
+
+void dubbo__tri_restore_case(dubbo_arena_t *a, dubbo_value_t *att, const char *v, size_t n)
+{
+    char *js = dubbo__pct_decode(v, n, DUBBO__PCT_PLUS);
+    if (!js) return;
+    json_t *root = json_loads(js, 0, NULL);
+    free(js);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return;
+    }
+    for (size_t i = 0; att && i < att->u.map.len; i++) {
+        dubbo_value_t *k = att->u.map.items[i].key;
+        json_t *orig = json_object_get(root, k->u.s.ptr);
+        if (!json_is_string(orig)) continue;
+        dubbo_value_t *nk = dubbo_v_string(a, json_string_value(orig), json_string_length(orig));
+        if (nk) att->u.map.items[i].key = nk;
+    }
+    json_decref(root);
+}
