@@ -43,7 +43,8 @@ PEERS = ["node", "python", "cpp"]
 # python_peer.py and cpp/cpp_peer.cc).
 CASES = ["say_hello", "say_hello_stream", "empty_unary", "large_unary", "gzip_large_unary",
          "server_streaming", "client_streaming", "ping_pong", "empty_stream",
-         "status_code_and_message", "custom_metadata", "unimplemented_method"]
+         "status_code_and_message", "custom_metadata", "concurrent_calls", "large_streams",
+         "unimplemented_method"]
 
 # What each case does against the demo provider: "pass", or "todo: <why>".
 EXPECTED = {case: "pass" for case in CASES}
@@ -66,6 +67,8 @@ CASE_NOTES = {
     "empty_stream": "`FullDuplexCall` closed at once: no message, OK",
     "status_code_and_message": "code 2 \"test status message\", unary and bidi",
     "custom_metadata": "`x-grpc-test-echo-initial` / `-trailing-bin` echoed, unary and bidi",
+    "concurrent_calls": "10 `UnaryCall` (64 KiB) and 10 `StreamingOutputCall` at once, one connection",
+    "large_streams": "4 MiB each way in 512 KiB messages (client and server stream): flow control",
     "unimplemented_method": "`UnimplementedCall`: status 12",
 }
 

@@ -165,6 +165,7 @@ function check(cond, what) {
 const zeros = (n) => ({body: Buffer.alloc(n)});
 const REQ_SIZES = [27182, 8, 1828, 45904];
 const RESP_SIZES = [31415, 9, 2653, 58979];
+const CHUNK = 512 * 1024;
 
 // A call's outcome as a promise: unary and client-streaming calls.
 function unary(client, method, req, opts = {}) {
@@ -346,6 +347,40 @@ function cases(a, svc) {
                   'full duplex: ' + d.msgs.length + ' responses');
             checkEchoed(d.headers, d.status.metadata);
         },
+        async concurrent_calls() {
+            // 10 unary and 10 server-streaming calls at once on one connection
+            const calls = [];
+            for (let i = 0; i < 10; i++) {
+                calls.push(unary(test, 'UnaryCall', {response_size: 65536, payload: zeros(65536)},
+                                 {timeout: t}).then((r) => {
+                    check(!r.err, 'unary ' + i + ': error ' + (r.err && r.err.message));
+                    check(r.resp.payload.body.length === 65536,
+                          'unary ' + i + ': ' + r.resp.payload.body.length + ' bytes');
+                }));
+                const req = {response_parameters: RESP_SIZES.map((size) => ({size}))};
+                calls.push(collect(test.StreamingOutputCall(req, deadline())).then((r) => {
+                    check(!r.err, 'stream ' + i + ': error ' + (r.err && r.err.message));
+                    const got = r.msgs.map((m) => m.payload.body.length);
+                    check(JSON.stringify(got) === JSON.stringify(RESP_SIZES),
+                          'stream ' + i + ': sizes ' + JSON.stringify(got));
+                }));
+            }
+            await Promise.all(calls);
+        },
+        async large_streams() {
+            // 4 MiB each way in 512 KiB messages: past the HTTP/2 windows
+            const writes = Array.from({length: 8}, () => ({payload: zeros(CHUNK)}));
+            const r = await unary(test, 'StreamingInputCall', undefined, {timeout: t, writes});
+            check(!r.err, 'client stream: error ' + (r.err && r.err.message));
+            check(r.resp.aggregated_payload_size === 8 * CHUNK,
+                  'client stream: aggregated_payload_size ' + r.resp.aggregated_payload_size);
+            const req = {response_parameters: Array.from({length: 8}, () => ({size: CHUNK}))};
+            const s = await collect(test.StreamingOutputCall(req, deadline()));
+            check(!s.err, 'server stream: error ' + (s.err && s.err.message));
+            const got = s.msgs.map((m) => m.payload.body.length);
+            check(got.length === 8 && got.every((n) => n === CHUNK),
+                  'server stream: sizes ' + JSON.stringify(got));
+        },
         async unimplemented_method() {
             const r = await unary(test, 'UnimplementedCall', {}, {timeout: t});
             expectStatus(r.err, grpc.status.UNIMPLEMENTED);
@@ -359,7 +394,8 @@ function cases(a, svc) {
 
 const CASES = ['say_hello', 'say_hello_stream', 'empty_unary', 'large_unary', 'gzip_large_unary',
                'server_streaming', 'client_streaming', 'ping_pong', 'empty_stream',
-               'status_code_and_message', 'custom_metadata', 'unimplemented_method'];
+               'status_code_and_message', 'custom_metadata', 'concurrent_calls', 'large_streams',
+               'unimplemented_method'];
 
 async function runClient(a, svc) {
     const all = cases(a, svc);

@@ -34,6 +34,7 @@ TEST = "/grpc.testing.TestService/"
 GREETER = "/helloworld.Greeter/"
 REQ_SIZES = [27182, 8, 1828, 45904]
 RESP_SIZES = [31415, 9, 2653, 58979]
+CHUNK = 512 * 1024
 ECHO_INITIAL = ("x-grpc-test-echo-initial", "test_initial_metadata_value")
 ECHO_TRAILING = ("x-grpc-test-echo-trailing-bin", b"\xab\xab\xab")
 STATUS = {s.value[0]: s for s in grpc.StatusCode}
@@ -257,12 +258,7 @@ class Client:
         check(len(r.payload.body) == 314159, "payload of %d bytes" % len(r.payload.body))
 
     def case_server_streaming(self):
-        req = self.m.StreamingOutputCallRequest(
-            response_parameters=[self.m.ResponseParameters(size=n) for n in RESP_SIZES])
-        it = self.call("unary_stream", TEST + "StreamingOutputCall",
-                       self.m.StreamingOutputCallRequest,
-                       self.m.StreamingOutputCallResponse)(req, timeout=self.t)
-        got = [len(r.payload.body) for r in it]
+        got = self.streaming_output(RESP_SIZES)
         check(got == RESP_SIZES, "sizes %r" % got)
 
     def case_client_streaming(self):
@@ -322,6 +318,41 @@ class Client:
         check(got == [314159], "full duplex: sizes %r" % got)
         check_echoed(it.initial_metadata(), it.trailing_metadata())
 
+    def streaming_output(self, sizes):
+        req = self.m.StreamingOutputCallRequest(
+            response_parameters=[self.m.ResponseParameters(size=n) for n in sizes])
+        it = self.call("unary_stream", TEST + "StreamingOutputCall",
+                       self.m.StreamingOutputCallRequest,
+                       self.m.StreamingOutputCallResponse)(req, timeout=self.t)
+        return [len(r.payload.body) for r in it]
+
+    def case_concurrent_calls(self):
+        """10 unary and 10 server-streaming calls at once on one channel."""
+        def one_unary(i):
+            r, _ = self.unary(self.m.SimpleRequest(response_size=65536,
+                                                   payload=self.m.Payload(body=bytes(65536))))
+            check(len(r.payload.body) == 65536, "unary %d: %d bytes" % (i, len(r.payload.body)))
+
+        def one_stream(i):
+            got = self.streaming_output(RESP_SIZES)
+            check(got == RESP_SIZES, "stream %d: sizes %r" % (i, got))
+
+        with futures.ThreadPoolExecutor(max_workers=20) as pool:
+            jobs = [pool.submit(fn, i) for i in range(10) for fn in (one_unary, one_stream)]
+            for j in jobs:
+                j.result()
+
+    def case_large_streams(self):
+        """4 MiB each way in 512 KiB messages: past the HTTP/2 windows."""
+        reqs = (self.m.StreamingInputCallRequest(payload=self.m.Payload(body=bytes(CHUNK)))
+                for _ in range(8))
+        r = self.call("stream_unary", TEST + "StreamingInputCall", self.m.StreamingInputCallRequest,
+                      self.m.StreamingInputCallResponse)(reqs, timeout=self.t)
+        check(r.aggregated_payload_size == 8 * CHUNK,
+              "client stream: aggregated_payload_size %d" % r.aggregated_payload_size)
+        got = self.streaming_output([CHUNK] * 8)
+        check(got == [CHUNK] * 8, "server stream: sizes %r" % got)
+
     def case_unimplemented_method(self):
         try:
             self.call("unary_unary", TEST + "UnimplementedCall", self.e.Empty, self.e.Empty)(
@@ -334,7 +365,8 @@ class Client:
 
 CASES = ["say_hello", "say_hello_stream", "empty_unary", "large_unary", "gzip_large_unary",
          "server_streaming", "client_streaming", "ping_pong", "empty_stream",
-         "status_code_and_message", "custom_metadata", "unimplemented_method"]
+         "status_code_and_message", "custom_metadata", "concurrent_calls", "large_streams",
+         "unimplemented_method"]
 
 
 def run_client(args, mods):

@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -263,6 +264,8 @@ class Client
             {"empty_stream", [this] { EmptyStream(); }},
             {"status_code_and_message", [this] { StatusCodeAndMessage(); }},
             {"custom_metadata", [this] { CustomMetadata(); }},
+            {"concurrent_calls", [this] { ConcurrentCalls(); }},
+            {"large_streams", [this] { LargeStreams(); }},
             {"unimplemented_method", [this] { UnimplementedMethod(); }},
         };
     }
@@ -340,12 +343,13 @@ class Client
                   " bytes, expected 314159 zeros");
     }
 
-    void ServerStreaming()
+    // A StreamingOutputCall asking for these sizes: the sizes received.
+    std::vector<int> StreamingOutput(const std::vector<int> &sizes)
     {
         grpc::ClientContext ctx;
         Deadline(&ctx);
         gt::StreamingOutputCallRequest req;
-        for (int n : kRespSizes)
+        for (int n : sizes)
             req.add_response_parameters()->set_size(n);
         auto r = test_->StreamingOutputCall(&ctx, req);
         gt::StreamingOutputCallResponse resp;
@@ -353,11 +357,81 @@ class Client
         while (r->Read(&resp))
             got.push_back(static_cast<int>(resp.payload().body().size()));
         CheckOk(r->Finish());
-        std::ostringstream sizes;
-        for (int n : got)
-            sizes << n << " ";
-        Check(got == std::vector<int>(std::begin(kRespSizes), std::end(kRespSizes)),
-              "sizes " + sizes.str());
+        return got;
+    }
+
+    static std::string Sizes(const std::vector<int> &sizes)
+    {
+        std::ostringstream out;
+        for (int n : sizes)
+            out << n << " ";
+        return out.str();
+    }
+
+    void ServerStreaming()
+    {
+        std::vector<int> want(std::begin(kRespSizes), std::end(kRespSizes));
+        std::vector<int> got = StreamingOutput(want);
+        Check(got == want, "sizes " + Sizes(got));
+    }
+
+    // 10 unary and 10 server-streaming calls at once on one channel.
+    void ConcurrentCalls()
+    {
+        std::mutex mu;
+        std::vector<std::string> errors;
+        std::vector<std::thread> threads;
+        auto run = [&](const std::string &what, std::function<void()> fn) {
+            try {
+                fn();
+            } catch (const std::exception &e) {
+                std::lock_guard<std::mutex> lock(mu);
+                errors.push_back(what + ": " + e.what());
+            }
+        };
+        for (int i = 0; i < 10; i++) {
+            threads.emplace_back(run, "unary " + std::to_string(i), [this] {
+                grpc::ClientContext ctx;
+                Deadline(&ctx);
+                gt::SimpleRequest req;
+                req.set_response_size(65536);
+                req.mutable_payload()->set_body(std::string(65536, '\0'));
+                gt::SimpleResponse resp;
+                CheckOk(test_->UnaryCall(&ctx, req, &resp));
+                Check(resp.payload().body().size() == 65536,
+                      std::to_string(resp.payload().body().size()) + " bytes");
+            });
+            threads.emplace_back(run, "stream " + std::to_string(i), [this] {
+                std::vector<int> want(std::begin(kRespSizes), std::end(kRespSizes));
+                std::vector<int> got = StreamingOutput(want);
+                Check(got == want, "sizes " + Sizes(got));
+            });
+        }
+        for (auto &t : threads)
+            t.join();
+        Check(errors.empty(), errors.empty() ? "" : errors[0]);
+    }
+
+    // 4 MiB each way in 512 KiB messages: past the HTTP/2 windows.
+    void LargeStreams()
+    {
+        const int chunk = 512 * 1024;
+        grpc::ClientContext ctx;
+        Deadline(&ctx);
+        gt::StreamingInputCallResponse resp;
+        auto w = test_->StreamingInputCall(&ctx, &resp);
+        gt::StreamingInputCallRequest req;
+        req.mutable_payload()->set_body(std::string(chunk, '\0'));
+        for (int i = 0; i < 8; i++)
+            Check(w->Write(req), "client stream: write " + std::to_string(i) + " failed");
+        w->WritesDone();
+        CheckOk(w->Finish(), "client stream: ");
+        Check(resp.aggregated_payload_size() == 8 * chunk,
+              "client stream: aggregated_payload_size " +
+                  std::to_string(resp.aggregated_payload_size()));
+        std::vector<int> want(8, chunk);
+        std::vector<int> got = StreamingOutput(want);
+        Check(got == want, "server stream: sizes " + Sizes(got));
     }
 
     void ClientStreaming()
@@ -487,7 +561,8 @@ class Client
 const char *const kCases[] = {
     "say_hello",        "say_hello_stream",        "empty_unary",      "large_unary",
     "gzip_large_unary", "server_streaming",        "client_streaming", "ping_pong",
-    "empty_stream",     "status_code_and_message", "custom_metadata",  "unimplemented_method"};
+    "empty_stream",     "status_code_and_message", "custom_metadata",  "concurrent_calls",
+    "large_streams",    "unimplemented_method"};
 
 int RunClient(const std::string &server, const std::vector<std::string> &names, double timeout)
 {
