@@ -90,10 +90,10 @@ class Peers:
         self.names = {}     # peer -> "grpc-js 1.14.3", ...
         self.missing = {}   # peer -> why it cannot run
 
-    def find(self):
-        self.find_node()
-        self.find_python()
-        self.find_cpp()
+    def find(self, only=None):
+        """Find every peer (or only these); True when all were found."""
+        for peer in only or PEERS:
+            getattr(self, "find_" + peer)()
         return not self.missing
 
     def find_node(self):
@@ -148,6 +148,29 @@ class Peers:
         self.names["cpp"] = "grpc C++ " + version
 
 
+def start_peer_server(peer, work=None, peers=None):
+    """Start one peer's server (node, python or cpp) on 127.0.0.1 and a
+    port it picks, as the README says: (its interoplib.Proc, the port).
+    Its stderr goes to <work>/server-<peer>.log. Stop it with
+    proc.stop() (SIGTERM; it exits 0). peers: a Peers already found
+    (default: found now, building the C++ peer if need be). Raises
+    RuntimeError when the peer cannot run or does not start in 30 s."""
+    if peers is None:
+        peers = Peers(os.path.normpath(os.path.join(HERE, "..", "..", "..")))
+        peers.find([peer])
+    if peer not in peers.argv:
+        raise RuntimeError("%s peer unavailable: %s" % (peer, peers.missing.get(peer, "unknown")))
+    name = "server-" + peer
+    p = Proc(name, peers.argv[peer] + ["server", "--port", "0", "--host", "127.0.0.1"],
+             dict(os.environ), work)
+    m = p.wait_line(r"^LISTENING (\d+)$", 30)
+    if not m:
+        p.stop(signal.SIGKILL)
+        raise RuntimeError("%s's server did not start%s" % (
+            peer, "; see %s/%s.log" % (work, name) if work else ""))
+    return p, int(m.group(1))
+
+
 class Run:
     def __init__(self, args):
         self.a = args
@@ -161,17 +184,9 @@ class Run:
         self.extra = []
 
     def start_peer_server(self, peer):
-        """One peer's server on a port it picks: (its Proc, the port). The
-        argv is the README's: <peer> server --port 0."""
-        name = "server-" + peer
-        p = Proc(name, self.peers.argv[peer] + ["server", "--port", "0", "--host", "127.0.0.1"],
-                 dict(os.environ), self.work)
+        p, port = start_peer_server(peer, self.work, self.peers)
         self.procs.append(p)
-        m = p.wait_line(r"^LISTENING (\d+)$", 30)
-        if not m:
-            p.stop(signal.SIGKILL)
-            raise RuntimeError("%s's server did not start; see %s/%s.log" % (peer, self.work, name))
-        return p, int(m.group(1))
+        return p, port
 
     def run_client(self, peer, server, port):
         """One peer client's run of every case against 127.0.0.1:port."""

@@ -156,11 +156,12 @@ def serve(args, mods):
     if not port:
         sys.stderr.write("python_peer: cannot bind %s:%d\n" % (host, args.port))
         return 1
-    server.start()
-    print("LISTENING %d" % port, flush=True)
+    # the handlers before the ready line: a SIGTERM right after it stops cleanly
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    server.start()
+    print("LISTENING %d" % port, flush=True)
     stop.wait()
     server.stop(2).wait()
     return 0
