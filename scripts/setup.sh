@@ -33,6 +33,7 @@ TEST_PKGS=(
   maven                                   # builds the Java Dubbo 3.3 peer (tests/interop/java)
   nodejs npm                              # hessian.js and the Node Dubbo peers
   libgrpc++-dev protobuf-compiler-grpc    # grpc C++ 1.51: Triple interop peer and benchmark ceiling
+  libprotobuf-dev                         # the protobuf headers its generated C++ code includes
   protobuf-compiler                       # protoc: C++/Python stubs of the gRPC peers
   python3-grpcio python3-protobuf         # python grpcio 1.51: Triple interop peer
 )
@@ -78,7 +79,7 @@ fi
 # (tests/interop/grpc): built once per machine into ${DUBBO_C_CACHE:-/var/cache/dubbo-c}
 # (dependencies from Maven Central and the Go module proxy, pinned by pom.xml
 # and go.sum); a build whose sources are unchanged is not redone.
-for peer in java go grpc; do
+for peer in java go grpc grpc-peers/cpp; do
   if [ -f "tests/interop/$peer/build.sh" ] && ! bash "tests/interop/$peer/build.sh" --print >/dev/null 2>&1; then
     echo "setup: building the $peer reference peer (once per machine)"
     bash "tests/interop/$peer/build.sh" >/dev/null
