@@ -135,6 +135,67 @@ const void *dubbo_tri_attachment_bin(const dubbo_call_t *call, const char *key, 
  * Handler's thread. */
 int dubbo_tri_set_attachment_bin(dubbo_call_t *call, const char *key, const void *data, size_t len);
 
+/* ---- gRPC server reflection and health checking ----
+ *
+ * Services any gRPC tool expects of a server (grpcurl, grpc_cli, load
+ * balancers' health checks), served over Triple like any IDL service:
+ * exported on the server, listed in its registries, answered only on a
+ * port whose protocols include "tri". docs/triple.md, "Reflection and
+ * health", says what a client sees. */
+
+/* Serve gRPC server reflection on `s`: grpc.reflection.v1.ServerReflection
+ * and grpc.reflection.v1alpha.ServerReflection (the same protocol; clients
+ * try v1 first). It describes the IDL services exported on `s` with
+ * dubbo_tri_export, before or after this call, reflection and health
+ * included; interface services (dubbo_server_export) have no .proto and
+ * are not listed. protoc-c keeps no .proto files, so each proto package is
+ * described as one file rebuilt from the runtime descriptors,
+ * "<package>.dubbo-c-reflection.proto", with the types the services reach
+ * (src/protocol/tri/reflection.c lists what is kept and what is lost).
+ * 0; the errors of dubbo_tri_export (DUBBO_EEXISTS when already served;
+ * if v1alpha fails, v1 stays exported). Threads: as dubbo_server_export. */
+int dubbo_tri_serve_reflection(dubbo_server_t *s);
+
+/* A serving status of grpc.health.v1 (HealthCheckResponse.ServingStatus). */
+typedef enum {
+    DUBBO_TRI_HEALTH_UNKNOWN = 0, /* to dubbo_tri_health_set: forget what was set */
+    DUBBO_TRI_HEALTH_SERVING = 1,
+    DUBBO_TRI_HEALTH_NOT_SERVING = 2,
+    DUBBO_TRI_HEALTH_SERVICE_UNKNOWN = 3, /* Watch's answer for a service it does not know */
+} dubbo_tri_health_status_t;
+
+/* Serve grpc.health.v1.Health on `s`: Check (unary) and Watch (a server
+ * stream: the current status, then each change, until the client cancels).
+ * A service's status is, in this order: NOT_SERVING once
+ * dubbo_tri_health_shutdown() was called (for "" and every known
+ * service); what dubbo_tri_health_set() set; SERVING for "" (the server
+ * as a whole) and for a service exported on `s` without version and
+ * group (any kind; its interface name); else unknown: Check answers gRPC
+ * NOT_FOUND, Watch sends SERVICE_UNKNOWN and goes on watching. Watch
+ * notices exports and dubbo_tri_health_set at once, and a cancellation or
+ * the deadline within 200 ms. The state stays allocated until the process
+ * exits (the runtime has no hook at dubbo_server_free; it is small).
+ * 0; the errors of dubbo_tri_export (DUBBO_EEXISTS when already served),
+ * DUBBO_ENOMEM. Threads: as dubbo_server_export. */
+int dubbo_tri_serve_health(dubbo_server_t *s);
+
+/* Set the status of `service` ("" for the server as a whole; copied) as
+ * Check and Watch report it; DUBBO_TRI_HEALTH_UNKNOWN goes back to the
+ * automatic status above. Watchers of it are told at once. 0;
+ * DUBBO_EINVAL for a NULL service or a status outside the enum;
+ * DUBBO_ENOT_FOUND when `s` does not serve health (dubbo_tri_serve_health
+ * first); DUBBO_ENOMEM. Any thread, also from handlers. */
+int dubbo_tri_health_set(dubbo_server_t *s, const char *service, dubbo_tri_health_status_t status);
+
+/* Going away: from now on every status is NOT_SERVING; each Watch stream
+ * gets it and then ends with UNAVAILABLE, so that a following
+ * dubbo_server_shutdown() does not wait its whole grace for them. Call it
+ * before dubbo_server_shutdown() (the runtime does not tell us when that
+ * begins: without this call watchers learn nothing until their connection
+ * closes at the end of the grace). 0, or DUBBO_ENOT_FOUND when `s` does
+ * not serve health. Any thread; idempotent. */
+int dubbo_tri_health_shutdown(dubbo_server_t *s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -10,6 +10,7 @@
 #include "dubbo/triple.h"
 #include "core/internal.h"
 #include "protocol/tri/grpc.h"
+#include "protocol/tri/reflection.h"
 #include "protocol/tri/tri.h"
 #include "runtime/call.h"
 
@@ -97,6 +98,41 @@ void dubbo__tri_idl_handler(dubbo_call_t *call, void *user)
     dubbo_call_return(call, dubbo_v_binary(a, bytes, n));
 }
 
+/* Which IDL services each server exported, oldest first, for reflection.
+ * The runtime has no hook when a server is freed, so entries outlive it:
+ * readers keep only those still exported on the (live) server they ask
+ * about, and remember() drops an entry of the same address that is not (a
+ * freed server's). One small entry per export stays until exit. */
+typedef struct exported {
+    struct exported *next;
+    dubbo_server_t *s;
+    const dubbo_tri_service_t *svc;
+} exported_t;
+
+static pthread_mutex_t exported_mu = PTHREAD_MUTEX_INITIALIZER;
+static exported_t *exported;
+
+static void remember(dubbo_server_t *s, const dubbo_tri_service_t *svc)
+{
+    exported_t *e = malloc(sizeof(*e));
+    pthread_mutex_lock(&exported_mu);
+    exported_t **tail = &exported;
+    while (*tail) {
+        exported_t *x = *tail;
+        if (x->s == s && (x->svc == svc || !dubbo__tri_idl_exported_on(s, x->svc))) {
+            *tail = x->next;
+            free(x);
+        } else {
+            tail = &x->next;
+        }
+    }
+    if (e) {
+        *e = (exported_t){NULL, s, svc};
+        *tail = e;
+    }
+    pthread_mutex_unlock(&exported_mu);
+}
+
 int dubbo_tri_export(dubbo_server_t *s, const dubbo_tri_service_t *svc)
 {
     if (!s || !svc || !svc->desc)
@@ -135,7 +171,29 @@ int dubbo_tri_export(dubbo_server_t *s, const dubbo_tri_service_t *svc)
     };
     int rc = dubbo_server_export(s, &ds);
     free(methods);
+    if (!rc) remember(s, svc);
     return rc;
+}
+
+bool dubbo__tri_idl_exported_on(dubbo_server_t *s, const dubbo_tri_service_t *svc)
+{
+    dubbo_call_t probe = {.srv = s};
+    const service_t *x = dubbo__call_lookup(&probe, svc->desc->name, svc->version, svc->group);
+    return x && x->user == svc;
+}
+
+const dubbo_tri_service_t **dubbo__tri_idl_exported(dubbo_server_t *s, size_t *n)
+{
+    *n = 0;
+    pthread_mutex_lock(&exported_mu);
+    size_t cap = 0;
+    for (exported_t *e = exported; e; e = e->next)
+        cap += e->s == s;
+    const dubbo_tri_service_t **out = malloc((cap ? cap : 1) * sizeof(*out));
+    for (exported_t *e = exported; out && e; e = e->next)
+        if (e->s == s && dubbo__tri_idl_exported_on(s, e->svc)) out[(*n)++] = e->svc;
+    pthread_mutex_unlock(&exported_mu);
+    return out;
 }
 
 void dubbo_tri_fail(dubbo_call_t *call, int grpc_code, const char *message)
