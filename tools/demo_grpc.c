@@ -1,7 +1,8 @@
 /* The demo provider's protobuf IDL services, served over Triple:
  * helloworld.Greeter (gRPC's quick start) and grpc.testing.TestService,
  * the server side of gRPC's interop test descriptions, so gRPC's own
- * interop client can check us. */
+ * interop client can check us; and gRPC server reflection and
+ * grpc.health.v1.Health beside them. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,5 +205,8 @@ int demo_export_idl(dubbo_server_t *s, const char *const *params)
     int rc = dubbo_tri_export(s, &gs);
     if (!rc) rc = dubbo_tri_export(s, &ts);
     gs.params = ts.params = NULL;
+    /* what gRPC tools expect: grpcurl list/describe, health probes */
+    if (!rc) rc = dubbo_tri_serve_reflection(s);
+    if (!rc) rc = dubbo_tri_serve_health(s);
     return rc;
 }
