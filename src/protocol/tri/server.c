@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <nghttp2/nghttp2.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,9 +45,56 @@
 #define STREAM_WINDOW    ((int32_t)1 << 20)
 #define CONN_WINDOW      ((int32_t)16 << 20)
 #define MAX_HEADER_BYTES 16384
+/* SETTINGS_MAX_FRAME_SIZE: nghttp2's default, never raised */
+#define MAX_FRAME 16384
+/* a header block (HEADERS and its CONTINUATION frames) past this closes
+ * the connection: its HPACK state cannot be skipped, only decoded */
+#define MAX_HEADER_BLOCK (4 * MAX_HEADER_BYTES)
+/* and past this many CONTINUATION frames, empty ones too (nghttp2's own
+ * limit where it has one: Debian's 1.52 backports it, fatal, no GOAWAY) */
+#define MAX_CONTINUATIONS 8
+/* stream ids the server closed before the client ended them, remembered
+ * so that their late frames are not taken for new streams */
+#define RECENT_CLOSED 128
+/* Flood limits: token buckets of (burst, refill per second). PINGs refill
+ * whole whenever the server sends HEADERS or DATA (a client's
+ * flow-control probes follow our data). Resets trip before the limit
+ * nghttp2 has where backported (1000, 33/s; GOAWAY INTERNAL_ERROR with no
+ * reason). */
+#define RESET_BURST    500
+#define RESET_RATE     100
+#define PING_BURST     100
+#define PING_RATE      10
+#define SETTINGS_BURST 100
+#define SETTINGS_RATE  10
+/* The server's heartbeat when the tick cadence does not tell it */
+#define DEFAULT_HEARTBEAT_MS 60000
 
 typedef struct tstream tstream_t;
 typedef struct tconn tconn_t;
+
+/* A token bucket: `tokens` of at most a burst, refilled at a rate. */
+typedef struct {
+    double tokens;
+    uint64_t at; /* when last refilled (monotonic ms) */
+} bucket_t;
+
+static void bucket_init(bucket_t *b, double burst, uint64_t now)
+{
+    b->tokens = burst;
+    b->at = now;
+}
+
+/* Take one token: false when the bucket is empty. */
+static bool bucket_take(bucket_t *b, double burst, double per_s, uint64_t now)
+{
+    b->tokens += (double)(now - b->at) * per_s / 1000.0;
+    if (b->tokens > burst) b->tokens = burst;
+    b->at = now;
+    if (b->tokens < 1) return false;
+    b->tokens -= 1;
+    return true;
+}
 
 struct tstream {
     int32_t id;
@@ -65,6 +113,8 @@ struct tstream {
     dubbo__tri_shared_t *sh; /* a streaming call's state shared with its handler */
     bool responding;         /* response headers submitted; DATA follows as it comes */
     bool finished;           /* the handler is done: trailers after the last DATA */
+    size_t header_bytes;     /* the header list's size, counted past the limit too */
+    bool header_over;        /* over MAX_HEADER_BYTES: answered RESOURCE_EXHAUSTED */
     /* the answer */
     dubbo_buf_t out; /* DATA */
     size_t out_off;
@@ -79,6 +129,21 @@ struct tconn {
     tstream_t *ready; /* the stream whose request the frame just ended */
     size_t buffered;  /* request bytes held by streams not yet dispatched */
     size_t limit;
+    /* hardening (on_unit looks at each frame before nghttp2 does) */
+    bool preface_done;
+    bool failed;                   /* a connection error went out: nothing more is read */
+    bool goaway_sent;              /* nghttp2 sent a GOAWAY (its own connection error, or ours) */
+    int32_t last_id;               /* the highest stream id the client's HEADERS named */
+    int32_t closed[RECENT_CLOSED]; /* ring of streams closed before the client's end */
+    size_t nclosed;
+    bool in_block;         /* a header block awaits CONTINUATION */
+    size_t block_bytes;    /* its bytes so far */
+    uint32_t block_frames; /* its CONTINUATION frames so far */
+    bucket_t resets, pings, settings;
+    /* keepalive (tick) */
+    uint64_t last_rx;      /* when the last frame came */
+    uint64_t ping_sent_at; /* our PING awaiting its ACK, 0: none */
+    uint64_t last_tick, tick_gap;
 };
 
 /* ---- blob helpers ----------------------------------------------------- */
@@ -165,8 +230,9 @@ int dubbo__tri_detect(const uint8_t *p, size_t n)
     return n >= 4 ? DUBBO_DETECT_YES : DUBBO_DETECT_MORE;
 }
 
-/* The preface, then whole frames (at most 2^24 - 1 + 9 bytes by the
- * length field: nghttp2 judges a frame over SETTINGS_MAX_FRAME_SIZE). */
+/* The preface, then whole frames. A frame over SETTINGS_MAX_FRAME_SIZE is
+ * cut at its 9-byte header, so that on_unit answers it (GOAWAY
+ * FRAME_SIZE_ERROR) without the server buffering up to 16 MiB first. */
 int64_t dubbo__tri_cut(const uint8_t *p, size_t n, size_t limit, size_t *total)
 {
     (void)limit;
@@ -180,7 +246,7 @@ int64_t dubbo__tri_cut(const uint8_t *p, size_t n, size_t limit, size_t *total)
     }
     if (n < FRAME_HEADER) return 0;
     size_t len = (size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2];
-    *total = FRAME_HEADER + len;
+    *total = FRAME_HEADER + (len > MAX_FRAME ? 0 : len);
     return n >= *total ? (int64_t)*total : 0;
 }
 
@@ -261,8 +327,12 @@ static void flush_out(tconn_t *tc)
         if (n == 0) break;
         dubbo_sconn_send(tc->c, data, (size_t)n);
     }
-    if (!nghttp2_session_want_read(tc->h2) && !nghttp2_session_want_write(tc->h2))
-        dubbo_sconn_close(tc->c, NULL); /* both sides said GOAWAY */
+    /* nghttp2 sent a GOAWAY and has nothing left to do. After the
+     * client's GOAWAY alone, the next tick closes: closing here would
+     * reset a connection whose last frames (a PING) are on the way */
+    if (tc->goaway_sent && !nghttp2_session_want_read(tc->h2) &&
+        !nghttp2_session_want_write(tc->h2))
+        dubbo_sconn_close(tc->c, NULL);
 }
 
 /* The answer's content type: application/grpc (what Java sends for
@@ -318,10 +388,16 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t 
     if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
     tstream_t *st = nghttp2_session_get_stream_user_data(h2, f->hd.stream_id);
     if (!st) return 0;
-    if (st->req.len + nn + vn + 8 > MAX_HEADER_BYTES) {
-        DLOG_WARN("tri: stream %d from %s: headers over %d bytes; reset", (int)st->id,
-                  dubbo_sconn_remote(st->tc->c), MAX_HEADER_BYTES);
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    /* counted as SETTINGS_MAX_HEADER_LIST_SIZE is, near enough (names,
+     * values and a little per field); past the limit the rest is decoded
+     * (HPACK needs it) but dropped, and the stream answered at its end */
+    st->header_bytes += nn + vn + 32;
+    if (st->header_over) return 0;
+    if (st->header_bytes > MAX_HEADER_BYTES) {
+        DLOG_WARN("tri: stream %d from %s: header list over %d bytes; RESOURCE_EXHAUSTED",
+                  (int)st->id, dubbo_sconn_remote(st->tc->c), MAX_HEADER_BYTES);
+        st->header_over = true;
+        return 0;
     }
     if (nn == 12 && memcmp(name, "content-type", 12) == 0) {
         size_t k = vn < sizeof(st->content_type) - 1 ? vn : sizeof(st->content_type) - 1;
@@ -350,17 +426,51 @@ static void dispatch(tconn_t *tc, tstream_t *st)
     tc->ready = st;
 }
 
+/* A body the loop made (st->out), then END_STREAM. */
+static ssize_t read_plain(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len,
+                          uint32_t *flags, nghttp2_data_source *src, void *ud)
+{
+    (void)h2;
+    (void)id;
+    (void)ud;
+    tstream_t *st = src->ptr;
+    size_t left = st->out.len - st->out_off;
+    size_t n = left < len ? left : len;
+    if (n) memcpy(buf, st->out.base + st->out_off, n);
+    st->out_off += n;
+    if (st->out_off == st->out.len) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return (ssize_t)n;
+}
+
 /* The header pairs are whole: check what the loop can (method, content
  * type, path), fix the pairs' length. */
 static void headers_end(tconn_t *tc, tstream_t *st)
 {
     st->headers_done = true;
     set_u32(st->req.base, (uint32_t)(st->req.len - 4));
+    if (st->header_over) {
+        char msg[120];
+        snprintf(msg, sizeof(msg), "header list of %zu bytes is over the limit of %d bytes",
+                 st->header_bytes, MAX_HEADER_BYTES);
+        answer_now(tc, st, DUBBO_GRPC_RESOURCE_EXHAUSTED, msg);
+        return;
+    }
     if (strncmp(st->content_type, "application/grpc", 16) != 0) {
-        /* gRPC's rule: not a gRPC request, HTTP 415 */
-        nghttp2_nv nv[] = {{(uint8_t *)":status", (uint8_t *)"415", 7, 3, NGHTTP2_NV_FLAG_NONE}};
+        /* gRPC's rule: not a gRPC request, HTTP 415; with a line of text
+         * for whoever sent it (curl, a browser) */
+        static const char why[] = "dubbo-c Triple: not a gRPC request (content-type is not "
+                                  "application/grpc)\n";
+        nghttp2_nv nv[] = {
+            {(uint8_t *)":status", (uint8_t *)"415", 7, 3, NGHTTP2_NV_FLAG_NONE},
+            {(uint8_t *)"content-type", (uint8_t *)"text/plain", 12, 10, NGHTTP2_NV_FLAG_NONE},
+        };
         st->refused = -1;
-        nghttp2_submit_response(tc->h2, st->id, nv, 1, NULL);
+        dubbo_buf_clear(&st->out);
+        st->out_off = 0;
+        nghttp2_data_provider dp = {.source.ptr = st, .read_callback = read_plain};
+        if (dubbo_buf_append(&st->out, why, sizeof(why) - 1) ||
+            nghttp2_submit_response(tc->h2, st->id, nv, 2, &dp))
+            nghttp2_submit_rst_stream(tc->h2, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
         return;
     }
     /* a client or bidirectional stream starts its handler now */
@@ -410,6 +520,24 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id, const u
     }
     if (dubbo_buf_append(&st->req, data, len)) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     tc->buffered += len;
+    if (body < DUBBO_GRPC_PREFIX && body + len >= DUBBO_GRPC_PREFIX) {
+        /* the first message's prefix is whole: a length over the limit is
+         * answered now, not after its bytes */
+        uint32_t declared = get_u32(st->req.base + st->req.len - body - len + 1);
+        if (declared > tc->limit) {
+            char msg[160];
+            snprintf(msg, sizeof(msg), "gRPC message larger than max (%u vs. %zu)", declared,
+                     tc->limit);
+            DLOG_WARN("tri: stream %d from %s: %s", (int)id, dubbo_sconn_remote(tc->c), msg);
+            nghttp2_session_consume(h2, id, len + st->unconsumed);
+            st->unconsumed = 0;
+            body += len;
+            tc->buffered -= body < tc->buffered ? body : tc->buffered;
+            st->req.len -= body;
+            answer_now(tc, st, DUBBO_GRPC_RESOURCE_EXHAUSTED, msg);
+            return 0;
+        }
+    }
     if (tc->buffered <= 4 * tc->limit)
         nghttp2_session_consume(h2, id, len);
     else
@@ -442,14 +570,26 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *f, void *ud)
 
 static int on_stream_close(nghttp2_session *h2, int32_t id, uint32_t error_code, void *ud)
 {
-    (void)ud;
+    tconn_t *tc = ud;
     (void)error_code;
+    if (!nghttp2_session_get_stream_remote_close(h2, id))
+        tc->closed[tc->nclosed++ % RECENT_CLOSED] = id; /* its late frames may come */
     tstream_t *st = nghttp2_session_get_stream_user_data(h2, id);
     if (st) {
         nghttp2_session_set_stream_user_data(h2, id, NULL);
         if (st->unconsumed) nghttp2_session_consume_connection(h2, st->unconsumed);
         stream_free(st);
     }
+    return 0;
+}
+
+/* What the server sends answers a client's PINGs (see PING_BURST). */
+static int on_frame_send(nghttp2_session *h2, const nghttp2_frame *f, void *ud)
+{
+    (void)h2;
+    tconn_t *tc = ud;
+    if (f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA) tc->pings.tokens = PING_BURST;
+    if (f->hd.type == NGHTTP2_GOAWAY) tc->goaway_sent = true;
     return 0;
 }
 
@@ -463,6 +603,7 @@ static void callbacks_init(void)
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, on_data_chunk);
     nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, on_frame_recv);
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, on_stream_close);
+    nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, on_frame_send);
 }
 
 static nghttp2_option *options;
@@ -503,6 +644,11 @@ void *dubbo__tri_conn_open(dubbo_sconn_t *c)
     };
     nghttp2_submit_settings(tc->h2, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0]));
     nghttp2_session_set_local_window_size(tc->h2, NGHTTP2_FLAG_NONE, 0, CONN_WINDOW);
+    uint64_t now = dubbo__now_ms();
+    tc->last_rx = now;
+    bucket_init(&tc->resets, RESET_BURST, now);
+    bucket_init(&tc->pings, PING_BURST, now);
+    bucket_init(&tc->settings, SETTINGS_BURST, now);
     return tc;
 }
 
@@ -516,6 +662,135 @@ void dubbo__tri_conn_close(void *state)
     free(tc);
 }
 
+/* A connection error of ours: GOAWAY with `code` and the reason as its
+ * debug data, then the connection closes. */
+static void conn_error(tconn_t *tc, uint32_t code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void conn_error(tconn_t *tc, uint32_t code, const char *fmt, ...)
+{
+    char msg[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    DLOG_WARN("tri: HTTP/2 from %s: %s; GOAWAY %s", dubbo_sconn_remote(tc->c), msg,
+              nghttp2_http2_strerror(code));
+    nghttp2_submit_goaway(tc->h2, NGHTTP2_FLAG_NONE,
+                          nghttp2_session_get_last_proc_stream_id(tc->h2), code,
+                          (const uint8_t *)msg, strlen(msg));
+    tc->failed = true;
+    flush_out(tc);
+    dubbo_sconn_close(tc->c, code == NGHTTP2_NO_ERROR ? "HTTP/2 keepalive PING unanswered"
+                                                      : "HTTP/2 connection error (GOAWAY sent)");
+}
+
+static bool closed_early(const tconn_t *tc, int32_t id)
+{
+    size_t n = tc->nclosed < RECENT_CLOSED ? tc->nclosed : RECENT_CLOSED;
+    for (size_t i = 0; i < n; i++)
+        if (tc->closed[i] == id) return true;
+    return false;
+}
+
+static const char *frame_name(uint8_t type)
+{
+    static const char *const names[] = {"DATA",          "HEADERS",      "PRIORITY", "RST_STREAM",
+                                        "SETTINGS",      "PUSH_PROMISE", "PING",     "GOAWAY",
+                                        "WINDOW_UPDATE", "CONTINUATION"};
+    return type < sizeof(names) / sizeof(names[0]) ? names[type] : "unknown";
+}
+
+/* What nghttp2 1.52 does not check of a frame, before it sees it; false
+ * when the connection is closed for it. nghttp2 is made to be fed whole
+ * reads and to send after; fed one frame at a time and flushed after
+ * each (what this server does), answers leave before the next frame
+ * comes, so its queue-based flood checks never trip and streams close
+ * sooner than a client can know. */
+static bool frame_check(tconn_t *tc, const uint8_t *p, size_t len, uint64_t now)
+{
+    if (!tc->preface_done) {
+        tc->preface_done = true; /* the first unit: the preface (nghttp2 checks it) */
+        return true;
+    }
+    (void)len;
+    size_t flen = (size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2];
+    uint8_t type = p[3], flags = p[4];
+    int32_t id = (int32_t)(get_u32(p + 5) & 0x7fffffff);
+    if (flen > MAX_FRAME) {
+        conn_error(tc, NGHTTP2_FRAME_SIZE_ERROR,
+                   "%s frame of %zu bytes on stream %d is over SETTINGS_MAX_FRAME_SIZE %d",
+                   frame_name(type), flen, (int)id, MAX_FRAME);
+        return false;
+    }
+    if (tc->in_block && type == NGHTTP2_CONTINUATION) {
+        tc->block_bytes += flen;
+        tc->block_frames++;
+        if (tc->block_bytes > MAX_HEADER_BLOCK || tc->block_frames > MAX_CONTINUATIONS) {
+            conn_error(tc, NGHTTP2_ENHANCE_YOUR_CALM,
+                       "header block of stream %d: %zu bytes in %u CONTINUATION frames is over "
+                       "%d bytes or %d frames (CONTINUATION flood)",
+                       (int)id, tc->block_bytes, tc->block_frames, MAX_HEADER_BLOCK,
+                       MAX_CONTINUATIONS);
+            return false;
+        }
+        if (flags & NGHTTP2_FLAG_END_HEADERS) tc->in_block = false;
+        return true;
+    }
+    tc->in_block = false; /* anything else inside a block: nghttp2's PROTOCOL_ERROR */
+    switch (type) {
+    case NGHTTP2_HEADERS:
+        if (!(flags & NGHTTP2_FLAG_END_HEADERS)) {
+            tc->in_block = true;
+            tc->block_bytes = flen;
+            tc->block_frames = 0;
+        }
+        if (!(id & 1)) break; /* nghttp2 refuses even ids */
+        if (id > tc->last_id) {
+            tc->last_id = id;
+        } else if (!nghttp2_session_find_stream(tc->h2, id) && !closed_early(tc, id)) {
+            /* RFC 9113 5.1.1: a new stream's id is higher than every
+             * stream's before; nghttp2 ignores such HEADERS once it forgot
+             * the streams (it cannot tell trailers of a stream it reset
+             * from a new one: we remember those) */
+            conn_error(tc, NGHTTP2_PROTOCOL_ERROR,
+                       "HEADERS opening stream %d after stream %d: stream ids must increase",
+                       (int)id, (int)tc->last_id);
+            return false;
+        }
+        break;
+    case NGHTTP2_RST_STREAM:
+        if (!bucket_take(&tc->resets, RESET_BURST, RESET_RATE, now)) {
+            conn_error(tc, NGHTTP2_ENHANCE_YOUR_CALM,
+                       "more than %d RST_STREAM frames at over %d a second (rapid reset)",
+                       RESET_BURST, RESET_RATE);
+            return false;
+        }
+        break;
+    case NGHTTP2_PING:
+        if (flags & NGHTTP2_FLAG_ACK) {
+            tc->ping_sent_at = 0;
+        } else if (!bucket_take(&tc->pings, PING_BURST, PING_RATE, now)) {
+            conn_error(tc, NGHTTP2_ENHANCE_YOUR_CALM,
+                       "more than %d PINGs at over %d a second without data from us (PING flood)",
+                       PING_BURST, PING_RATE);
+            return false;
+        }
+        break;
+    case NGHTTP2_SETTINGS:
+        if (!(flags & NGHTTP2_FLAG_ACK) &&
+            !bucket_take(&tc->settings, SETTINGS_BURST, SETTINGS_RATE, now)) {
+            conn_error(tc, NGHTTP2_ENHANCE_YOUR_CALM,
+                       "more than %d SETTINGS frames at over %d a second (SETTINGS flood)",
+                       SETTINGS_BURST, SETTINGS_RATE);
+            return false;
+        }
+        break;
+    default: break;
+    }
+    return true;
+}
+
 int dubbo__tri_on_unit(dubbo_sconn_t *c, const uint8_t *unit, size_t len, dubbo_unit_t *u)
 {
     tconn_t *tc = dubbo_sconn_state(c);
@@ -525,11 +800,19 @@ int dubbo__tri_on_unit(dubbo_sconn_t *c, const uint8_t *unit, size_t len, dubbo_
     }
     tc->c = c;
     tc->ready = NULL;
+    if (tc->failed) return 0;
+    uint64_t now = dubbo__now_ms();
+    tc->last_rx = now;
+    if (!frame_check(tc, unit, len, now)) return 0;
     ssize_t r = nghttp2_session_mem_recv(tc->h2, unit, len);
     if (r < 0) {
-        DLOG_WARN("tri: HTTP/2 from %s: %s", dubbo_sconn_remote(c), nghttp2_strerror((int)r));
-        flush_out(tc);
-        dubbo_sconn_close(c, "bad HTTP/2");
+        /* fatal to the session: told in a GOAWAY of our own */
+        uint32_t code =
+            r == NGHTTP2_ERR_FLOODED || r == -905 /* TOO_MANY_CONTINUATIONS, if backported */
+                ? NGHTTP2_ENHANCE_YOUR_CALM
+                : r == NGHTTP2_ERR_BAD_CLIENT_MAGIC ? NGHTTP2_PROTOCOL_ERROR
+                                                    : NGHTTP2_INTERNAL_ERROR;
+        conn_error(tc, code, "%s", nghttp2_strerror((int)r));
         return 0;
     }
     tstream_t *st = tc->ready;
@@ -548,6 +831,41 @@ int dubbo__tri_on_unit(dubbo_sconn_t *c, const uint8_t *unit, size_t len, dubbo_
     }
     flush_out(tc);
     return st ? 1 : 0;
+}
+
+/* Keepalive: a PING on a connection quiet for the server's heartbeat, the
+ * connection closed (GOAWAY) when its ACK has not come a heartbeat later.
+ * The heartbeat is read off the cadence of the ticks (every half of it,
+ * at most a second apart): a heartbeat of 2 s or more is taken as the
+ * server's default. */
+void dubbo__tri_tick(void *state, dubbo_sconn_t *c, uint64_t now)
+{
+    tconn_t *tc = state;
+    if (!tc || tc->failed) return;
+    tc->c = c;
+    if (!nghttp2_session_want_read(tc->h2) && !nghttp2_session_want_write(tc->h2)) {
+        dubbo_sconn_close(c, NULL); /* both sides said GOAWAY (see flush_out) */
+        return;
+    }
+    if (tc->last_tick && now > tc->last_tick) {
+        uint64_t gap = now - tc->last_tick;
+        if (!tc->tick_gap || gap < tc->tick_gap) tc->tick_gap = gap;
+    }
+    tc->last_tick = now;
+    if (!tc->tick_gap) return; /* one more tick to know the cadence */
+    uint64_t hb = tc->tick_gap < 990 ? 2 * tc->tick_gap : DEFAULT_HEARTBEAT_MS;
+    if (tc->ping_sent_at) {
+        if (now - tc->ping_sent_at >= hb)
+            conn_error(tc, NGHTTP2_NO_ERROR, "keepalive PING not answered within %llu ms",
+                       (unsigned long long)hb);
+        return;
+    }
+    if (now - tc->last_rx < hb) return;
+    static const uint8_t opaque[8] = {'d', 'u', 'b', 'b', 'o', '-', 'k', 'a'};
+    if (nghttp2_submit_ping(tc->h2, NGHTTP2_FLAG_NONE, opaque) == 0) {
+        tc->ping_sent_at = now;
+        flush_out(tc);
+    }
 }
 
 static ssize_t read_body(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
