@@ -6,6 +6,7 @@
 #
 #   scripts/tsan.sh                  # build and run the list below
 #   scripts/tsan.sh rpc_test         # only these
+#   TSAN_BUILD=build/tsan2 scripts/tsan.sh   # another build directory
 #
 # Not run here: graceful_shutdown_test, whose checks are timings (a call
 # that passed the availability check stalls past the provider's 200 ms
@@ -14,20 +15,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc)}
-cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=Debug -DDUBBO_TSAN=ON -DDUBBO_BUILD_BENCH=OFF >/dev/null
-cmake --build build/tsan -j"$JOBS" >build/tsan/build.log 2>&1 || { tail -40 build/tsan/build.log; exit 1; }
+B=${TSAN_BUILD:-build/tsan}
+cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Debug -DDUBBO_TSAN=ON -DDUBBO_BUILD_BENCH=OFF >/dev/null
+cmake --build "$B" -j"$JOBS" >"$B"/build.log 2>&1 || { tail -40 "$B"/build.log; exit 1; }
 TESTS=("$@")
 [ ${#TESTS[@]} -gt 0 ] || TESTS=(rpc_test reference_async_test dialer_test client_contract_test
   empty_protection_test protocol_test server_limits_test registry_file_test strategy_test
-  filter_test java_conformance_test serialization_test)
+  filter_test java_conformance_test serialization_test tri_stream_test)
 export TSAN_OPTIONS="halt_on_error=0 exitcode=66 second_deadlock_stack=1 report_signal_unsafe=0 suppressions=$PWD/scripts/tsan.supp"
-export DUBBO_REGISTRY="file://$PWD/build/tsan/registry"
+export DUBBO_REGISTRY="file://$PWD/$B/registry"
 status=0
 for t in "${TESTS[@]}"; do
-  log=build/tsan/$t.log
+  log=$B/$t.log
   t0=$(date +%s)
   rc=0
-  timeout 600 "build/tsan/tests/unit/$t" >"$log" 2>&1 || rc=$?
+  timeout 600 "$B/tests/unit/$t" >"$log" 2>&1 || rc=$?
   races=$(grep -c 'WARNING: ThreadSanitizer' "$log" || true)
   printf '%-26s rc=%-3s reports=%-3s %3ss  %s\n' "$t" "$rc" "$races" $(($(date +%s) - t0)) "$(tail -1 "$log")"
   if [ "$rc" != 0 ] || [ "$races" != 0 ]; then
