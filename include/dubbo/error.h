@@ -25,7 +25,8 @@ extern "C" {
     XX(TIMEOUT, -1010, "timed out")                                                                \
     XX(CLOSED, -1011, "connection closed")                                                         \
     XX(IO, -1012, "i/o error")                                                                     \
-    XX(TYPE, -1013, "type mismatch")
+    XX(TYPE, -1013, "type mismatch")                                                               \
+    XX(REMOTE, -1014, "the peer answered an error")
 
 typedef enum {
     DUBBO_OK = 0,
