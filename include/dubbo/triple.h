@@ -17,6 +17,7 @@
 #include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
 
+#include "dubbo/cluster.h"
 #include "dubbo/rpc.h"
 
 #ifdef __cplusplus
@@ -134,6 +135,88 @@ const void *dubbo_tri_attachment_bin(const dubbo_call_t *call, const char *key, 
  * key without "-bin", lower-case; both copied. 0 or DUBBO_ENOMEM.
  * Handler's thread. */
 int dubbo_tri_set_attachment_bin(dubbo_call_t *call, const char *key, const void *data, size_t len);
+
+/* ---- consumer side ----
+ *
+ * A reference to a Triple provider is made as any other
+ * (dubbo_reference_new with tri://host:port/<service> URLs, or a registry
+ * URL whose providers are tri://): it goes through routers, balancers,
+ * strategies and filters. With the reference's default serialization
+ * (hessian2) a call is Java's wrapper mode (dubbo_reference_call with
+ * hessian2 values, as over the Dubbo protocol); with
+ * serialization=protobuf it is an IDL call: its one argument is the
+ * request message's bytes (DUBBO_T_BINARY) and the result's value the
+ * answer's bytes. The functions below do the packing for protoc-c types
+ * and give the streaming kinds. A provider's gRPC status arrives as
+ * r->status (mapped as Java's TriRpcStatus maps it) and r->error
+ * "<CODE> (grpc-status N): <grpc-message>"; response headers and trailers
+ * are r->attachments ("-bin" ones as binary values, without the suffix). */
+
+/* A unary IDL call of `method` (its .proto name, e.g. "SayHello") through
+ * `ref`, made with serialization=protobuf: `req` packed, the answer
+ * unpacked as `resp_type` into *resp, which lives in r's arena (valid
+ * until dubbo_result_destroy(r)). `attachments` (NULL, or key, value
+ * pairs ended by NULL) go as request headers; timeout_ms 0 is the
+ * reference's. Returns as dubbo_reference_call: 0 when the provider
+ * answered (r->status says whether with a message: *resp is set only for
+ * DUBBO_STATUS_OK), else a negative code with r->error; DUBBO_EMALFORMED
+ * when the answer's bytes are not a `resp_type`. Any thread but the
+ * event loop's (a completion callback): refused with DUBBO_EINVAL. */
+int dubbo_tri_call(dubbo_reference_t *ref, const char *method, const ProtobufCMessage *req,
+                   const char *const *attachments, int timeout_ms,
+                   const ProtobufCMessageDescriptor *resp_type, ProtobufCMessage **resp,
+                   dubbo_result_t *r);
+
+/* A consumer's streaming call. */
+typedef struct dubbo_tri_cstream dubbo_tri_cstream_t;
+
+/* Open a streaming call of `method` (kind DUBBO_TRI_SERVER_STREAM,
+ * _CLIENT_STREAM or _BIDI_STREAM, as the .proto says) through `ref` (made
+ * with serialization=protobuf): the cluster picks one provider (routers,
+ * balancer, filters); a stream is never retried once it has begun. `req`
+ * is the request of a server stream (NULL for the others: send them).
+ * `attachments` go as request headers. timeout_ms > 0 is the deadline of
+ * the whole call (grpc-timeout; DEADLINE_EXCEEDED past it), 0 none. The
+ * call starts at once; *out is the stream, also when it fails early (the
+ * failure then comes from recv and status). 0, or before anything
+ * started: DUBBO_EINVAL (a kind that does not stream, no method),
+ * DUBBO_ENOMEM, or dubbo_reference_call_async's error. Any thread but
+ * the event loop's. `ref` must outlive the stream. */
+int dubbo_tri_stream_open(dubbo_reference_t *ref, const char *method, dubbo_tri_kind_t kind,
+                          const ProtobufCMessage *req, const char *const *attachments,
+                          int timeout_ms, dubbo_tri_cstream_t **out);
+/* Send one message (packed and copied) of a client or bidirectional
+ * stream. Blocks while more than 1 MiB sent is not yet taken by HTTP/2
+ * (the provider reads slowly). 0; DUBBO_ECLOSED when the call has ended
+ * (cancelled, failed, answered) or the send side was closed; DUBBO_EINVAL
+ * for a server stream; DUBBO_ETOO_BIG past the reference's payload. */
+int dubbo_tri_cstream_send(dubbo_tri_cstream_t *s, const ProtobufCMessage *msg);
+/* The client is done sending (END_STREAM). Idempotent; 0. */
+int dubbo_tri_cstream_close_send(dubbo_tri_cstream_t *s);
+/* The next message of the provider's stream, unpacked as `type` into
+ * *msg (the caller frees it with protobuf_c_message_free_unpacked(*msg,
+ * NULL)): 1; 0 when the provider ended the call with OK; a negative code
+ * when it ended otherwise (DUBBO_EREMOTE: a gRPC status other than OK,
+ * see dubbo_tri_cstream_status; DUBBO_ECLOSED cancelled or the connection
+ * went; DUBBO_ETIMEOUT the deadline; DUBBO_EMALFORMED a message that is
+ * not a `type`; DUBBO_ETOO_BIG one past the payload). Blocks until one
+ * of those. */
+int dubbo_tri_cstream_recv(dubbo_tri_cstream_t *s, const ProtobufCMessageDescriptor *type,
+                           ProtobufCMessage **msg);
+/* Cancel the call (RST_STREAM CANCEL to the provider); recv and send then
+ * return DUBBO_ECLOSED. Idempotent; any thread. */
+void dubbo_tri_cstream_cancel(dubbo_tri_cstream_t *s);
+/* How the call ended, once recv returned 0 or a negative code: the gRPC
+ * status (DUBBO_GRPC codes: 0 OK, 1 CANCELLED, 4 DEADLINE_EXCEEDED, 14
+ * UNAVAILABLE for a lost connection, ...), its message (or the local
+ * failure's; "" for none) and the response headers and trailers as a map
+ * (NULL for none; "-bin" ones binary). Pointers valid until
+ * dubbo_tri_cstream_free. 0, or DUBBO_EINVAL while the call runs. */
+int dubbo_tri_cstream_status(dubbo_tri_cstream_t *s, int *grpc_code, const char **message,
+                             const dubbo_value_t **metadata);
+/* Free the stream: cancels a call still running and waits for it to end
+ * (not on the event loop's thread). NULL is fine. */
+void dubbo_tri_cstream_free(dubbo_tri_cstream_t *s);
 
 /* ---- gRPC server reflection and health checking ----
  *

@@ -21,7 +21,9 @@
  * Wire as docs/triple.md says (Java Dubbo 3.3's client is the reference:
  * tests/interop/java/TRIPLE.md). */
 #include <jansson.h>
+#include <limits.h>
 #include <nghttp2/nghttp2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,7 @@
 #include "protocol/tri/grpc.h"
 #include "protocol/tri/tri.h"
 #include "protocol/tri/wrapper.pb-c.h"
+#include "transport/loop.h"
 
 #define FRAME_HEADER     9
 #define MAX_FRAME        16384 /* SETTINGS_MAX_FRAME_SIZE: we never raise it */
@@ -43,10 +46,16 @@
 #define MAX_HEADER_BYTES 65536 /* a response's headers and trailers together */
 
 /* request blob: u32 flags, u32 pair count, the pairs (:path first), then
- * the framed message; answer blob: u32 flags, u32 RST_STREAM code (0:
+ * the framed message (a stream's opening: the token after the flags);
+ * answer blob: u32 flags, u32 RST_STREAM code (0:
  * none), u32 HTTP status, u32 the payload limit, u32 pair count, the
  * pairs (headers, then trailers), then the body as it came */
-enum { BLOB_IDL = 1, BLOB_TOO_BIG = 2, BLOB_HEADERS_TOO_BIG = 4 };
+enum {
+    BLOB_IDL = 1,
+    BLOB_TOO_BIG = 2,
+    BLOB_HEADERS_TOO_BIG = 4,
+    BLOB_STREAM = 8, /* a streaming call's opening: a u32 token follows the flags */
+};
 
 /* ---- per client -------------------------------------------------------- */
 
@@ -163,7 +172,7 @@ static int put_attachments(dubbo_buf_t *b, uint32_t *n, const char *const *kv)
             name[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
             if (i < kl && !header_char(name[i])) ok = false;
         }
-        if (!ok || reserved(name) || strncmp(name, "grpc-", 5) == 0) continue;
+        if (!ok || reserved(name) || strncmp(name, "grpc-", 5) == 0 || name[0] == '.') continue;
         /* a value must be visible ASCII: others go percent-encoded? No:
          * gRPC forbids them; they are skipped with a warning */
         bool printable = true;
@@ -267,7 +276,21 @@ int dubbo__tri_request(void *state, const dubbo_invocation_t *inv, uint64_t id, 
     dubbo_buf_t msg;
     dubbo_buf_init(&msg, 0);
     int rc = 0;
-    if (t->idl) {
+    /* a stream's opening (cstream.c): its token, and its one request for
+     * a server stream (none for the others: they send theirs) */
+    uint32_t token = 0;
+    int kind = 0;
+    for (const char *const *kv = inv->attachments; kv && kv[0] && kv[1]; kv += 2)
+        if (strcmp(kv[0], DUBBO__TRI_STREAM_KEY) == 0 && sscanf(kv[1], "%u:%d", &token, &kind) != 2)
+            token = 0;
+    if (token && !t->idl)
+        rc = dubbo__seterr(DUBBO_EINVAL,
+                           "tri: %s/%s: streams are IDL calls: the reference needs "
+                           "serialization=protobuf",
+                           t->interface, inv->method);
+    else if (token && kind != DUBBO_TRI_SERVER_STREAM)
+        ; /* no message now */
+    else if (t->idl) {
         if (inv->nargs != 1 || !inv->args[0] || inv->args[0]->type != DUBBO_T_BINARY)
             rc = dubbo__seterr(DUBBO_EINVAL,
                                "tri: %s/%s: a protobuf call (serialization=protobuf) takes one "
@@ -293,7 +316,8 @@ int dubbo__tri_request(void *state, const dubbo_invocation_t *inv, uint64_t id, 
                            t->interface, inv->method, msg.len, limit);
     size_t start = out->len;
     uint32_t n = 0;
-    if (!rc) rc = dubbo__tri_put_u32(out, t->idl ? BLOB_IDL : 0);
+    if (!rc) rc = dubbo__tri_put_u32(out, (t->idl ? BLOB_IDL : 0) | (token ? BLOB_STREAM : 0));
+    if (!rc && token) rc = dubbo__tri_put_u32(out, token);
     size_t n_at = out->len;
     if (!rc) rc = dubbo__tri_put_u32(out, 0);
     char path[600];
@@ -310,7 +334,7 @@ int dubbo__tri_request(void *state, const dubbo_invocation_t *inv, uint64_t id, 
     /* Java's client sends application/grpc+proto in both modes */
     PAIR("content-type", "application/grpc+proto");
     PAIR("te", "trailers");
-    if (timeout_ms > 0) {
+    if (timeout_ms > 0 && timeout_ms != INT_MAX) { /* INT_MAX: a stream without deadline */
         char tv[16];
         dubbo__grpc_timeout_format(timeout_ms, tv);
         PAIR("grpc-timeout", tv);
@@ -323,7 +347,7 @@ int dubbo__tri_request(void *state, const dubbo_invocation_t *inv, uint64_t id, 
     PAIR("user-agent", "dubbo-c");
 #undef PAIR
     if (!rc) rc = put_attachments(out, &n, inv->attachments);
-    if (!rc)
+    if (!rc && (!token || kind == DUBBO_TRI_SERVER_STREAM))
         rc = dubbo__grpc_msg_append(out, msg.base ? msg.base : (const uint8_t *)"", msg.len,
                                     t->gzip);
     dubbo_buf_destroy(&msg);
@@ -334,6 +358,67 @@ int dubbo__tri_request(void *state, const dubbo_invocation_t *inv, uint64_t id, 
     }
     dubbo__tri_set_u32(out->base + n_at, n);
     return 0;
+}
+
+/* ---- headers of an answer --------------------------------------------- */
+
+/* gRPC's HTTP-status mapping, for an answer without grpc-status. */
+static int code_of_http(int st)
+{
+    switch (st) {
+    case 400: return DUBBO_GRPC_INTERNAL;
+    case 401: return DUBBO_GRPC_UNAUTHENTICATED;
+    case 403: return DUBBO_GRPC_PERMISSION_DENIED;
+    case 404: return DUBBO_GRPC_UNIMPLEMENTED;
+    case 429:
+    case 502:
+    case 503:
+    case 504: return DUBBO_GRPC_UNAVAILABLE;
+    default: return DUBBO_GRPC_UNKNOWN;
+    }
+}
+
+/* Response headers that are not attachments. */
+static bool not_attachment(const char *k, size_t n)
+{
+    static const char *const names[] = {"content-type",
+                                        "grpc-status",
+                                        "grpc-message",
+                                        "grpc-encoding",
+                                        "grpc-accept-encoding",
+                                        "tri-exception-code",
+                                        "tri-header-convert",
+                                        "te",
+                                        "content-length",
+                                        "date",
+                                        "server"};
+    if (n && k[0] == ':') return true;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strlen(names[i]) == n && memcmp(names[i], k, n) == 0) return true;
+    return false;
+}
+
+/* A response header or trailer into the map: "-bin" ones base64-decoded
+ * into binary under their name without the suffix (dropped when not
+ * base64, as gRPC does), the others as strings. */
+static void add_attachment(dubbo_arena_t *a, dubbo_value_t *m, const char *k, size_t kl,
+                           const char *v, size_t vl)
+{
+    dubbo_value_t *val;
+    if (kl > 4 && memcmp(k + kl - 4, "-bin", 4) == 0) {
+        dubbo_buf_t raw;
+        dubbo_buf_init(&raw, 0);
+        if (dubbo__base64_decode(v, vl, &raw)) {
+            dubbo_buf_destroy(&raw);
+            return;
+        }
+        val = dubbo_v_binary(a, raw.base ? raw.base : (const uint8_t *)"", raw.len);
+        dubbo_buf_destroy(&raw);
+        kl -= 4;
+    } else {
+        val = dubbo_v_string(a, v, vl);
+    }
+    dubbo_map_put(a, m, dubbo_v_string(a, k, kl), val);
 }
 
 /* ---- the connection (loop thread) -------------------------------------- */
@@ -350,6 +435,7 @@ struct tcall {
     tcall_t *done_next;
     dubbo_buf_t req; /* the framed message, sent as DATA */
     size_t req_off;
+    dubbo_tri_cstream_t *cs; /* a streaming call's shared state (one reference) */
     int http_status;
     dubbo_buf_t pairs; /* response headers and trailers */
     uint32_t npairs;
@@ -370,6 +456,12 @@ struct tconn {
 
 static void tcall_free(tcall_t *s)
 {
+    if (s->cs) {
+        pthread_mutex_lock(&s->cs->mu);
+        s->cs->tc = NULL;
+        pthread_mutex_unlock(&s->cs->mu);
+        dubbo__tri_cs_unref(s->cs);
+    }
     dubbo_buf_destroy(&s->req);
     dubbo_buf_destroy(&s->pairs);
     dubbo_buf_destroy(&s->body);
@@ -403,6 +495,30 @@ static ssize_t read_req(nghttp2_session *h2, int32_t sid, uint8_t *buf, size_t l
     return (ssize_t)n;
 }
 
+/* A client or bidirectional stream's DATA: what the caller sent, then
+ * END_STREAM once it closed its side; deferred while there is nothing. */
+static ssize_t read_cs(nghttp2_session *h2, int32_t sid, uint8_t *buf, size_t len, uint32_t *flags,
+                       nghttp2_data_source *src, void *user)
+{
+    (void)h2;
+    (void)sid;
+    (void)user;
+    dubbo_tri_cstream_t *cs = src->ptr;
+    pthread_mutex_lock(&cs->mu);
+    size_t left = cs->out.len - cs->out_off;
+    size_t n = left < len ? left : len;
+    if (n) {
+        memcpy(buf, cs->out.base + cs->out_off, n);
+        cs->out_off += n;
+        if (cs->out_off == cs->out.len) cs->out.len = cs->out_off = 0;
+        pthread_cond_broadcast(&cs->cv); /* room for a blocked sender */
+    }
+    bool eof = !n && cs->half_closed;
+    pthread_mutex_unlock(&cs->mu);
+    if (eof) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return n || eof ? (ssize_t)n : NGHTTP2_ERR_DEFERRED;
+}
+
 static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t *name, size_t nl,
                      const uint8_t *value, size_t vl, uint8_t flags, void *user)
 {
@@ -425,6 +541,11 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t 
     if (dubbo__tri_put_pair(&s->pairs, (const char *)name, nl, (const char *)value, vl))
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     s->npairs++;
+    if (s->cs && nl == 13 && memcmp(name, "grpc-encoding", 13) == 0) {
+        pthread_mutex_lock(&s->cs->mu);
+        s->cs->gzip_in = vl == 4 && memcmp(value, "gzip", 4) == 0;
+        pthread_mutex_unlock(&s->cs->mu);
+    }
     return 0;
 }
 
@@ -448,6 +569,18 @@ static int on_data(nghttp2_session *h2, uint8_t flags, int32_t sid, const uint8_
     (void)flags;
     tconn_t *tc = user;
     tcall_t *s = nghttp2_session_get_stream_user_data(h2, sid);
+    if (s && s->cs) {
+        /* a stream's messages: their window comes back as the caller
+         * receives them (dubbo__tri_cs_kick) */
+        pthread_mutex_lock(&s->cs->mu);
+        int rc = dubbo_buf_append(&s->cs->in, data, len);
+        pthread_cond_broadcast(&s->cs->cv);
+        pthread_mutex_unlock(&s->cs->mu);
+        return rc ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
+    }
+    /* a unary answer is bounded by the limit below: its window comes back
+     * at once */
+    nghttp2_session_consume(h2, sid, len);
     if (!s || (s->flags & BLOB_TOO_BIG)) return 0;
     /* one message: its prefix and at most the payload limit */
     if (s->body.len + len > tc->limit + DUBBO_GRPC_PREFIX) {
@@ -459,6 +592,55 @@ static int on_data(nghttp2_session *h2, uint8_t flags, int32_t sid, const uint8_
     return dubbo_buf_append(&s->body, data, len) ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
 }
 
+/* A stream's HTTP/2 stream closed: its status and metadata from the
+ * headers and trailers. */
+static void stream_ended(tcall_t *s)
+{
+    dubbo_tri_cstream_t *cs = s->cs;
+    pthread_mutex_lock(&cs->mu);
+    cs->tc = NULL;
+    if (!cs->ended) {
+        int code = -1;
+        dubbo_buf_t msg;
+        dubbo_buf_init(&msg, 0);
+        dubbo_value_t *md = dubbo_v_map(cs->arena, NULL, 4);
+        dubbo__tri_rd_t r = {s->pairs.base, s->pairs.len, 0, false};
+        const char *k, *v;
+        size_t kl, vl;
+        while (dubbo__tri_rd_pair(&r, &k, &kl, &v, &vl)) {
+            if (kl == 11 && memcmp(k, "grpc-status", 11) == 0) {
+                code = 0;
+                for (size_t i = 0; i < vl && code < 1000; i++)
+                    code = v[i] >= '0' && v[i] <= '9' ? code * 10 + (v[i] - '0') : 1000;
+                if (!vl || code >= 1000) code = DUBBO_GRPC_UNKNOWN;
+            } else if (kl == 12 && memcmp(k, "grpc-message", 12) == 0) {
+                msg.len = 0;
+                dubbo__grpc_pct_decode(v, vl, &msg);
+            } else if (md && !not_attachment(k, kl)) {
+                add_attachment(cs->arena, md, k, kl, v, vl);
+            }
+        }
+        cs->metadata = md;
+        if (code < 0) {
+            if (dubbo__tri_cs_past_deadline(cs)) cs->timed_out = true;
+            const char *why = cs->timed_out ? "the deadline passed"
+                              : s->rst      ? nghttp2_http2_strerror(s->rst)
+                                            : "the answer ended without grpc-status";
+            code = cs->timed_out                      ? DUBBO_GRPC_DEADLINE_EXCEEDED
+                   : cs->cancelled                    ? DUBBO_GRPC_CANCELLED
+                   : s->rst == NGHTTP2_REFUSED_STREAM ? DUBBO_GRPC_UNAVAILABLE
+                   : s->rst                           ? DUBBO_GRPC_INTERNAL
+                   : s->http_status != 200            ? code_of_http(s->http_status)
+                                                      : DUBBO_GRPC_INTERNAL;
+            dubbo__tri_cs_end(cs, code, why);
+        } else {
+            dubbo__tri_cs_end(cs, code, msg.base ? (const char *)msg.base : "");
+        }
+        dubbo_buf_destroy(&msg);
+    }
+    pthread_mutex_unlock(&cs->mu);
+}
+
 static int on_close(nghttp2_session *h2, int32_t sid, uint32_t code, void *user)
 {
     tconn_t *tc = user;
@@ -468,6 +650,7 @@ static int on_close(nghttp2_session *h2, int32_t sid, uint32_t code, void *user)
     unlink_call(tc, s);
     s->rst = code;
     s->closed = true;
+    if (s->cs) stream_ended(s);
     s->done_next = tc->done;
     tc->done = s;
     return 0;
@@ -553,6 +736,9 @@ int dubbo__tri_cconn_open(dubbo_cconn_t *c, void **state)
     int rv = nghttp2_option_new(&opt);
     if (!rv) {
         nghttp2_option_set_peer_max_concurrent_streams(opt, 100);
+        /* windows come back as answers are read (unary: at once, bounded
+         * by the payload limit; streams: as the caller receives) */
+        nghttp2_option_set_no_auto_window_update(opt, 1);
         rv = nghttp2_session_client_new2(&tc->h2, cb, tc, opt);
         nghttp2_option_del(opt);
     }
@@ -584,6 +770,17 @@ void dubbo__tri_cconn_close(void *state)
     tconn_t *tc = state;
     if (!tc) return;
     tc->framing = NULL;
+    for (int list = 0; list < 2; list++)
+        for (tcall_t *s = list ? tc->done : tc->calls; s; s = list ? s->done_next : s->next)
+            if (s->cs) {
+                pthread_mutex_lock(&s->cs->mu);
+                s->cs->tc = NULL;
+                char why[400];
+                snprintf(why, sizeof(why), "the connection to %s was lost",
+                         dubbo_cconn_remote(tc->c));
+                dubbo__tri_cs_end(s->cs, DUBBO_GRPC_UNAVAILABLE, why);
+                pthread_mutex_unlock(&s->cs->mu);
+            }
     while (tc->calls) {
         tcall_t *s = tc->calls;
         unlink_call(tc, s);
@@ -606,15 +803,36 @@ int dubbo__tri_frame(void *state, dubbo_cconn_t *c, uint64_t id, const uint8_t *
                              dubbo_cconn_remote(c));
     dubbo__tri_rd_t r = {bytes, n, 0, false};
     uint32_t flags = dubbo__tri_rd_u32(&r);
+    uint32_t token = flags & BLOB_STREAM ? dubbo__tri_rd_u32(&r) : 0;
     uint32_t np = dubbo__tri_rd_u32(&r);
     if (r.bad || np > 4096) return dubbo__seterr(DUBBO_EMALFORMED, "tri: bad request blob");
+    dubbo_tri_cstream_t *cs = NULL;
+    if (token) {
+        /* a stream's opening: it begins once, here (a retry of the call
+         * that opens it, on another provider, fails instead) */
+        if (!(cs = dubbo__tri_cs_get(token)))
+            return dubbo__seterr(DUBBO_ECLOSED, "tri: the stream was freed before it began");
+        pthread_mutex_lock(&cs->mu);
+        const char *why = cs->started     ? "a stream is not retried once it has begun"
+                          : cs->cancelled ? "the stream was cancelled before it began"
+                                          : NULL;
+        cs->started = true;
+        cs->limit = tc->limit;
+        pthread_mutex_unlock(&cs->mu);
+        if (why) {
+            dubbo__tri_cs_unref(cs);
+            return dubbo__seterr(DUBBO_ECLOSED, "tri: %s", why);
+        }
+    }
     nghttp2_nv *nv = calloc(np + 3, sizeof(*nv));
     tcall_t *s = calloc(1, sizeof(*s));
     if (!nv || !s) {
         free(nv);
         free(s);
+        dubbo__tri_cs_unref(cs);
         return dubbo__seterr(DUBBO_ENOMEM, "tri: out of memory");
     }
+    s->cs = cs;
     const char *authority = dubbo_cconn_remote(c);
     size_t k = 0;
     nv[k++] = (nghttp2_nv){(uint8_t *)":method", (uint8_t *)"POST", 7, 4, NGHTTP2_NV_FLAG_NONE};
@@ -629,16 +847,18 @@ int dubbo__tri_frame(void *state, dubbo_cconn_t *c, uint64_t id, const uint8_t *
     }
     if (r.bad) {
         free(nv);
-        free(s);
+        tcall_free(s);
         return dubbo__seterr(DUBBO_EMALFORMED, "tri: bad request blob");
     }
     s->id = id;
-    s->flags = flags & BLOB_IDL;
+    s->flags = flags & (BLOB_IDL | BLOB_STREAM);
     dubbo_buf_init(&s->req, 0);
     dubbo_buf_init(&s->pairs, 0);
     dubbo_buf_init(&s->body, 0);
     int rc = dubbo_buf_append(&s->req, bytes + r.off, n - r.off);
     nghttp2_data_provider dp = {.source.ptr = s, .read_callback = read_req};
+    if (cs && cs->kind != DUBBO_TRI_SERVER_STREAM)
+        dp = (nghttp2_data_provider){.source.ptr = cs, .read_callback = read_cs};
     int32_t sid = rc ? -1 : nghttp2_submit_request(tc->h2, NULL, nv, k, &dp, s);
     free(nv);
     if (sid < 0) {
@@ -647,6 +867,10 @@ int dubbo__tri_frame(void *state, dubbo_cconn_t *c, uint64_t id, const uint8_t *
                              rc ? "out of memory" : nghttp2_strerror(sid));
     }
     s->sid = sid;
+    if (cs) {
+        cs->tc = tc;
+        cs->sid = sid;
+    }
     s->next = tc->calls;
     if (tc->calls) tc->calls->prev = s;
     tc->calls = s;
@@ -677,11 +901,43 @@ void dubbo__tri_cancel(void *state, dubbo_cconn_t *c, uint64_t id)
     for (tcall_t *s = tc->calls; s; s = s->next)
         if (s->id == id) {
             s->id = 0;
+            if (s->cs) {
+                pthread_mutex_lock(&s->cs->mu);
+                s->cs->timed_out = true;
+                pthread_mutex_unlock(&s->cs->mu);
+            }
             nghttp2_submit_rst_stream(tc->h2, NGHTTP2_FLAG_NONE, s->sid, NGHTTP2_CANCEL);
             break;
         }
     flush_out(tc);
     deliver_done(tc);
+}
+
+static void kick_on_loop(void *arg)
+{
+    dubbo_tri_cstream_t *cs = arg;
+    tconn_t *tc = cs->tc;
+    if (tc) {
+        pthread_mutex_lock(&cs->mu);
+        size_t back = cs->give_back;
+        cs->give_back = 0;
+        bool cancelled = cs->cancelled;
+        pthread_mutex_unlock(&cs->mu);
+        if (back) nghttp2_session_consume(tc->h2, cs->sid, back);
+        if (cancelled)
+            nghttp2_submit_rst_stream(tc->h2, NGHTTP2_FLAG_NONE, cs->sid, NGHTTP2_CANCEL);
+        else
+            nghttp2_session_resume_data(tc->h2, cs->sid);
+        if (flush_out(tc)) dubbo_cconn_close(tc->c, dubbo_last_error());
+        deliver_done(tc);
+    }
+    dubbo__tri_cs_unref(cs);
+}
+
+void dubbo__tri_cs_kick(dubbo_tri_cstream_t *s)
+{
+    dubbo__tri_cs_ref(s);
+    if (dubbo__loop_post(kick_on_loop, s)) dubbo__tri_cs_unref(s);
 }
 
 /* One HTTP/2 frame (the provider sends no preface of its own: its first
@@ -717,42 +973,6 @@ int dubbo__tri_on_reply(dubbo_cconn_t *c, const uint8_t *unit, size_t len, dubbo
 }
 
 /* ---- the answer (loop thread) ------------------------------------------- */
-
-/* gRPC's HTTP-status mapping, for an answer without grpc-status. */
-static int code_of_http(int st)
-{
-    switch (st) {
-    case 400: return DUBBO_GRPC_INTERNAL;
-    case 401: return DUBBO_GRPC_UNAUTHENTICATED;
-    case 403: return DUBBO_GRPC_PERMISSION_DENIED;
-    case 404: return DUBBO_GRPC_UNIMPLEMENTED;
-    case 429:
-    case 502:
-    case 503:
-    case 504: return DUBBO_GRPC_UNAVAILABLE;
-    default: return DUBBO_GRPC_UNKNOWN;
-    }
-}
-
-/* Response headers that are not attachments. */
-static bool not_attachment(const char *k, size_t n)
-{
-    static const char *const names[] = {"content-type",
-                                        "grpc-status",
-                                        "grpc-message",
-                                        "grpc-encoding",
-                                        "grpc-accept-encoding",
-                                        "tri-exception-code",
-                                        "tri-header-convert",
-                                        "te",
-                                        "content-length",
-                                        "date",
-                                        "server"};
-    if (n && k[0] == ':') return true;
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strlen(names[i]) == n && memcmp(names[i], k, n) == 0) return true;
-    return false;
-}
 
 static int status_error(dubbo_result_t *r, int code, const char *msg, size_t mlen)
 {
@@ -822,22 +1042,7 @@ int dubbo__tri_reply_decode(const dubbo_unit_t *u, dubbo_result_t *r)
             clen = vl;
         }
 #undef IS
-        if (not_attachment(k, kl)) continue;
-        dubbo_value_t *val;
-        if (kl > 4 && memcmp(k + kl - 4, "-bin", 4) == 0) {
-            dubbo_buf_t raw;
-            dubbo_buf_init(&raw, 0);
-            if (dubbo__base64_decode(v, vl, &raw)) {
-                dubbo_buf_destroy(&raw);
-                continue; /* not base64: dropped, as gRPC does */
-            }
-            val = dubbo_v_binary(r->arena, raw.base ? raw.base : (const uint8_t *)"", raw.len);
-            dubbo_buf_destroy(&raw);
-            kl -= 4;
-        } else {
-            val = dubbo_v_string(r->arena, v, vl);
-        }
-        dubbo_map_put(r->arena, att, dubbo_v_string(r->arena, k, kl), val);
+        if (!not_attachment(k, kl)) add_attachment(r->arena, att, k, kl, v, vl);
     }
     if (rd.bad) return dubbo__seterr(DUBBO_EMALFORMED, "bad answer blob");
     if (convert) dubbo__tri_restore_case(r->arena, att, convert, clen);
@@ -866,6 +1071,12 @@ int dubbo__tri_reply_decode(const dubbo_unit_t *u, dubbo_result_t *r)
     }
     if (!slen) code = DUBBO_GRPC_UNKNOWN;
     if (code != DUBBO_GRPC_OK) return status_error(r, code, message, mlen);
+    if (flags & BLOB_STREAM) {
+        /* a stream's end: its messages went to the stream */
+        r->status = DUBBO_STATUS_OK;
+        r->value = dubbo_v_null();
+        return 0;
+    }
     bool compressed = false;
     const uint8_t *msg = NULL;
     size_t len = 0;

@@ -58,6 +58,59 @@ void dubbo__tri_cconn_close(void *state);
 int dubbo__tri_frame(void *state, dubbo_cconn_t *c, uint64_t id, const uint8_t *bytes, size_t n);
 void dubbo__tri_cancel(void *state, dubbo_cconn_t *c, uint64_t id);
 
+/* cstream.c: a consumer's streaming call, shared by the caller's thread
+ * and the loop's HTTP/2 stream; reference-counted (the caller's, the
+ * call's until its done callback, the loop stream's while it exists).
+ * Fields under `mu` unless said. */
+struct dubbo_tri_cstream {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int refs;
+    uint32_t token; /* the request's DUBBO__TRI_STREAM_KEY attachment */
+    dubbo_tri_cstream_t *next;
+    int kind;
+    size_t limit; /* the connection's payload limit, once framed */
+    /* to the provider: framed messages HTTP/2 has not taken yet */
+    dubbo_buf_t out;
+    size_t out_off;
+    bool half_closed;
+    /* from the provider: framed messages not received yet */
+    dubbo_buf_t in;
+    size_t in_off;
+    size_t give_back; /* received bytes whose window is not given back yet */
+    bool gzip_in;     /* the provider said grpc-encoding: gzip */
+    bool started;     /* frame() took it: a retry must not begin it again */
+    bool cancelled;   /* the caller cancelled */
+    bool timed_out;   /* the call's deadline passed */
+    bool ended;       /* code and message set: nothing more comes */
+    bool finished;    /* the call's done callback ran */
+    int64_t deadline; /* monotonic ms, 0: none */
+    int code;         /* gRPC status */
+    char *message;
+    dubbo_arena_t *arena;    /* metadata's */
+    dubbo_value_t *metadata; /* response headers and trailers, or NULL */
+    /* the loop thread's: the HTTP/2 stream while it is open */
+    void *tc;
+    int32_t sid;
+};
+
+/* The attachment that makes a call a stream's opening: "<token>:<kind>". */
+#define DUBBO__TRI_STREAM_KEY ".tri.stream"
+
+/* cstream.c: the stream of `token` with a reference, or NULL (any
+ * thread); a reference more, less (the last frees); end it with a status
+ * (under s->mu; the first end counts). */
+dubbo_tri_cstream_t *dubbo__tri_cs_get(uint32_t token);
+dubbo_tri_cstream_t *dubbo__tri_cs_ref(dubbo_tri_cstream_t *s);
+void dubbo__tri_cs_unref(dubbo_tri_cstream_t *s);
+void dubbo__tri_cs_end(dubbo_tri_cstream_t *s, int code, const char *message);
+/* The stream's deadline has passed (an end without a status after it is
+ * the deadline's, as gRPC clients report it). */
+bool dubbo__tri_cs_past_deadline(const dubbo_tri_cstream_t *s);
+/* client.c: have the loop look at the stream (messages to send, the send
+ * side closed, a cancellation, window to give back). Any thread. */
+void dubbo__tri_cs_kick(dubbo_tri_cstream_t *s);
+
 /* headers.c: Java's tri-header-convert, the URL-encoded (URLEncoder) JSON
  * {"lower": "Original"} of the attachment keys lower-casing changed: the
  * keys of `att` (a map in arena `a`) get their case back. A value that
