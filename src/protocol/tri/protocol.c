@@ -28,4 +28,5 @@ const dubbo_protocol_ops_t dubbo__protocol_tri = {
     .cconn_close = dubbo__tri_cconn_close,
     .frame = dubbo__tri_frame,
     .cancel = dubbo__tri_cancel,
+    .tick = dubbo__tri_tick,
 };

@@ -29,6 +29,7 @@ void *dubbo__tri_conn_open(dubbo_sconn_t *c);
 void dubbo__tri_conn_close(void *state);
 int dubbo__tri_on_answer(void *state, dubbo_sconn_t *c, const dubbo_unit_t *u, const uint8_t *bytes,
                          size_t n);
+void dubbo__tri_tick(void *state, dubbo_sconn_t *c, uint64_t now_ms);
 
 typedef struct dubbo__tri_shared dubbo__tri_shared_t;
 
