@@ -3,7 +3,7 @@
 # machine-wide cache, once per machine and per pinned version set:
 #   $root/grpc-tools-<first 16 hex of sha256 over go.mod, go.sum and *.go>/
 #       interop_client interop_server h2spec grpcurl ghz
-#       interop_client_gzip interop_server_gzip stamp
+#       interop_client_gzip interop_server_gzip greeter_server stamp
 # (go.mod asks for go 1.26.0, which grpc-go v1.85.0 needs.) How, and the
 # --print mode: tests/interop/go_build.sh (Go's caches shared with
 # tests/interop/go).
@@ -21,6 +21,8 @@ binaries=(
     # ours, over grpc-go's interop package: the same cases with gzip
     "interop_client_gzip ./gzip_client"
     "interop_server_gzip ./gzip_server"
+    # ours: helloworld.Greeter + TestService, the grpc-go server of bench/run-triple.sh
+    "greeter_server ./greeter_server"
 )
 modules=(google.golang.org/grpc github.com/summerwind/h2spec github.com/fullstorydev/grpcurl
     github.com/bojand/ghz)
