@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "call.h"
 #include "cli.h"
 #include "demo_service.h"
 #include "dubbo/error.h"
@@ -274,27 +275,6 @@ int cli_demo(const char *who, int argc, char **argv)
 
 /* ---- shared by call and bench ----------------------------------------------------- */
 
-typedef struct {
-    const char *url;
-    const char *method;
-    const char *types;
-    int timeout_ms;
-    long count;
-    long concurrency;
-    double duration;
-    bool async, oneway;
-    bool raw; /* bench --raw: one provider, the bare async client */
-    dubbo_arena_t *arena;
-    dubbo_value_t **args;
-    size_t nargs;
-    const char *attachments[64];
-    size_t natt;
-    const char *params[129]; /* --param key, value pairs, NULL-terminated */
-    size_t nparams;
-    const char *rules[16]; /* --rule router, text pairs */
-    size_t nrules;
-} call_opts_t;
-
 /* One bench thread per call in flight: keep them within what a process can
  * start. */
 #define BENCH_MAX_CONCURRENCY 10000
@@ -315,7 +295,7 @@ static int parse_call(const char *who, int argc, char **argv, call_opts_t *o, bo
         const char *a = argv[i];
         long v;
         if (is_help(a)) {
-            printf(help, who, who, who);
+            printf(help, who, who, who, who);
             return -1;
         }
         bool opt = a[0] == '-' && a[1] == '-';
@@ -342,6 +322,12 @@ static int parse_call(const char *who, int argc, char **argv, call_opts_t *o, bo
                 o->count = v;
             } else if (strcmp(a, "--types") == 0) {
                 o->types = val;
+            } else if (strcmp(a, "--proto") == 0) {
+                o->proto = val;
+            } else if (strcmp(a, "--import-path") == 0) {
+                if (o->nimports >= sizeof(o->import_paths) / sizeof(o->import_paths[0]))
+                    return usage(who, "too many --import-path (%s)", val);
+                o->import_paths[o->nimports++] = val;
             } else if (strcmp(a, "--concurrency") == 0 && bench) {
                 if (!parse_int(val, 1, BENCH_MAX_CONCURRENCY, &v))
                     return usage(who, "bad --concurrency '%s' (1 to 10000)", val);
@@ -434,6 +420,7 @@ static const char *const ref_keys[] = {
     "broadcast.fail.percent",
     "check",
     "cluster",
+    "compressor",
     "connections",
     "dubbo.force.tag",
     "dubbo.tag",
@@ -450,7 +437,9 @@ static const char *const ref_keys[] = {
     "interface",
     "loadbalance",
     "payload",
+    "protocol",
     "retries",
+    "serialization",
     "shortestResponseSlidePeriod",
     "sticky",
     "timeout",
@@ -688,7 +677,7 @@ static int report(const char *who, int rc, dubbo_result_t *r)
 static const char call_help[] =
     "usage: %s URL[;URL...] METHOD [ARG ...] [--timeout MS] [--count N] [--types DESC]\n"
     "          [--param KEY=VALUE]... [--attachment KEY=VALUE]... [--rule ROUTER=RULE]...\n"
-    "          [--async | --oneway]\n"
+    "          [--async | --oneway] [--proto FILE [--import-path DIR]...]\n"
     "\n"
     "Call METHOD of the service at URL (dubbo://host:port/interface?version=&group=&timeout=)\n"
     "and print the result as typed JSON (docs/typed-json.md), one line per call.\n"
@@ -715,11 +704,18 @@ static const char call_help[] =
     "  --async        call the first URL directly with the asynchronous API (completion\n"
     "                 callback); no cluster layer, so --param and --rule do not apply\n"
     "  --oneway       send to the first URL without waiting for an answer (likewise)\n"
+    "Triple (tri://host:port/SERVICE): an IDL service's schema comes from the server's\n"
+    "gRPC reflection, or from --proto FILE (compiled with protoc; --import-path DIR for\n"
+    "its imports); ARG is then the request message as protobuf JSON ('{\"name\":\"x\"}')\n"
+    "and each answer prints as a JSON line: every message of a server stream; a client\n"
+    "or bidirectional stream sends each JSON line of stdin. A service reflection does not\n"
+    "describe (or --param serialization=hessian2) is called in Java's wrapper mode.\n"
     "Examples:\n"
     "  %s dubbo://127.0.0.1:20880/org.apache.dubbo.demo.DemoService sayHello '\"world\"'\n"
     "  %s dubbo://127.0.0.1:20880/org.apache.dubbo.demo.DemoService echo \\\n"
     "      '{\"$class\":\"com.example.User\",\"$\":{\"name\":\"Ann\",\"age\":42}}' --types "
-    "'Ljava/lang/Object;'\n";
+    "'Ljava/lang/Object;'\n"
+    "  %s tri://127.0.0.1:50051/helloworld.Greeter SayHello '{\"name\":\"world\"}'\n";
 
 typedef struct {
     pthread_mutex_t mu;
@@ -754,6 +750,13 @@ int cli_call(const char *who, int argc, char **argv)
     bool direct = o.async || o.oneway;
     dubbo_client_t *c = NULL;
     dubbo_reference_t *ref = NULL;
+    /* tri:// to an IDL service: JSON to protobuf and back */
+    tri_idl_t idl;
+    int is_idl = direct ? 0 : tri_idl_prepare(who, &o, &idl);
+    if (is_idl == 2) {
+        free_opts(&o);
+        return 2;
+    }
     if (direct) {
         if (o.nparams || o.nrules)
             fprintf(stderr,
@@ -769,19 +772,27 @@ int cli_call(const char *who, int argc, char **argv)
         ref = open_reference(who, &o);
     }
     if (!c && !ref) {
+        if (is_idl) tri_idl_free(&idl);
         free_opts(&o);
         return 2;
     }
     dubbo_invocation_t inv;
     fill_inv(&o, &inv);
     int status = 0;
+    if (is_idl && idl.kind != DUBBO_TRI_UNARY) {
+        status = tri_idl_stream(who, &o, &idl, ref);
+        o.count = 0;
+    }
     for (long i = 0; i < o.count && status == 0; i++) {
         dubbo_result_t r;
         dubbo_result_init(&r);
         int rc;
         if (ref) {
             rc = dubbo_reference_call(ref, &inv, &r);
-            status = report(who, rc, &r);
+            if (is_idl && call_ok(rc, &r))
+                status = tri_idl_print(who, &idl, r.value);
+            else
+                status = report(who, rc, &r);
             dubbo_result_destroy(&r);
             continue;
         }
@@ -819,6 +830,7 @@ int cli_call(const char *who, int argc, char **argv)
     }
     dubbo_client_free(c);
     dubbo_reference_free(ref);
+    if (is_idl) tri_idl_free(&idl);
     free_opts(&o);
     return status;
 }
@@ -1126,6 +1138,18 @@ int cli_bench(const char *who, int argc, char **argv)
         return st;
     }
     warn_unknown_params(who, &o);
+    tri_idl_t idl;
+    int is_idl = tri_idl_prepare(who, &o, &idl);
+    if (is_idl) {
+        bool streams = is_idl == 1 && idl.kind != DUBBO_TRI_UNARY;
+        if (is_idl == 1) tri_idl_free(&idl); /* the request is encoded: nothing else needed */
+        if (is_idl == 2 || streams) {
+            if (streams)
+                fprintf(stderr, "%s: %s streams: bench measures unary calls\n", who, o.method);
+            free_opts(&o);
+            return 2;
+        }
+    }
     bench_t b;
     memset(&b, 0, sizeof(b));
     b.ref = open_reference(who, &o);

@@ -217,6 +217,67 @@ int dubbo_tri_cstream_status(dubbo_tri_cstream_t *s, int *grpc_code, const char 
 /* Free the stream: cancels a call still running and waits for it to end
  * (not on the event loop's thread). NULL is fine. */
 void dubbo_tri_cstream_free(dubbo_tri_cstream_t *s);
+/* The same with messages as protobuf bytes (no generated types): open
+ * with the server stream's request as req/req_len (NULL for the others);
+ * send n bytes (copied); recv the next message's bytes into *msg (its old
+ * contents replaced), with the same returns. */
+int dubbo_tri_stream_open_raw(dubbo_reference_t *ref, const char *method, dubbo_tri_kind_t kind,
+                              const void *req, size_t req_len, const char *const *attachments,
+                              int timeout_ms, dubbo_tri_cstream_t **out);
+int dubbo_tri_cstream_send_raw(dubbo_tri_cstream_t *s, const void *msg, size_t n);
+int dubbo_tri_cstream_recv_raw(dubbo_tri_cstream_t *s, dubbo_buf_t *msg);
+
+/* ---- protobuf schemas (messages without generated code) ----
+ *
+ * What `dubbo call` uses to call an IDL service from JSON, as grpcurl
+ * does: the .proto's descriptors, from `protoc --include_imports
+ * --descriptor_set_out` or from the server's reflection service, and
+ * conversions between the protobuf wire format, dubbo_value_t maps (field
+ * names as protobuf's JSON mapping gives them: lowerCamelCase, and the
+ * .proto name accepted on the way in) and JSON (64-bit integers as
+ * strings, bytes as base64, enums by name). Groups and the well-known
+ * types' special JSON forms (Timestamp, Any, wrappers) are not handled:
+ * they go as the plain messages they are. A schema is immutable once
+ * made: any thread may read it at once. */
+typedef struct dubbo_tri_schema dubbo_tri_schema_t;
+
+/* A schema from a serialized FileDescriptorSet (copied). 0, or
+ * DUBBO_EMALFORMED (not a FileDescriptorSet), DUBBO_ENOMEM. */
+int dubbo_tri_schema_load(dubbo_tri_schema_t **out, const void *fdset, size_t n);
+/* A schema from the gRPC reflection service at `hostport` ("host:port";
+ * grpc.reflection.v1, else v1alpha): the file that defines `symbol` (a
+ * service or message full name) and every file it depends on. Blocks for
+ * at most about timeout_ms (0: 5000) per request. 0; DUBBO_ENOT_FOUND
+ * when the server does not know the symbol; DUBBO_EUNSUPPORTED when it
+ * serves no reflection; a connection's codes. Not on the event loop's
+ * thread. */
+int dubbo_tri_schema_reflect(dubbo_tri_schema_t **out, const char *hostport, const char *symbol,
+                             int timeout_ms);
+void dubbo_tri_schema_free(dubbo_tri_schema_t *s);
+/* The input and output message types of service/method (full names,
+ * pointing into the schema) and how it streams; any out-pointer may be
+ * NULL. 0, or DUBBO_ENOT_FOUND naming the service's methods. */
+int dubbo_tri_schema_method(const dubbo_tri_schema_t *s, const char *service, const char *method,
+                            const char **input, const char **output, dubbo_tri_kind_t *kind);
+/* A message of `type` from a map value: appended to out. 0, or
+ * DUBBO_ENOT_FOUND (no such type or field, naming the fields),
+ * DUBBO_ETYPE (a value of the wrong kind, naming the field),
+ * DUBBO_ETOO_DEEP, DUBBO_ENOMEM; out is unchanged on failure. */
+int dubbo_tri_pb_from_value(const dubbo_tri_schema_t *s, const char *type, const dubbo_value_t *v,
+                            dubbo_buf_t *out);
+/* A message of `type` (n bytes) into a map value in arena `a`: only the
+ * fields present, repeated ones as lists, maps as maps with string keys,
+ * enums by name (unknown numbers as numbers), int64/uint64/uint32 as
+ * longs. 0, or DUBBO_EMALFORMED / DUBBO_ETRUNCATED naming the type, byte
+ * offset and field; DUBBO_ETOO_DEEP past 64 levels; DUBBO_ENOT_FOUND. */
+int dubbo_tri_pb_to_value(const dubbo_tri_schema_t *s, const char *type, const void *pb, size_t n,
+                          dubbo_arena_t *a, dubbo_value_t **out);
+/* The same through JSON text: json_to_pb appends the message to out;
+ * pb_to_json returns compact JSON the caller frees with free(). */
+int dubbo_tri_json_to_pb(const dubbo_tri_schema_t *s, const char *type, const char *json,
+                         size_t len, dubbo_buf_t *out);
+int dubbo_tri_pb_to_json(const dubbo_tri_schema_t *s, const char *type, const void *pb, size_t n,
+                         char **json);
 
 /* ---- gRPC server reflection and health checking ----
  *

@@ -175,6 +175,22 @@ int dubbo_tri_stream_open(dubbo_reference_t *ref, const char *method, dubbo_tri_
                           int timeout_ms, dubbo_tri_cstream_t **out)
 {
     *out = NULL;
+    if (!req)
+        return dubbo_tri_stream_open_raw(ref, method, kind, NULL, 0, attachments, timeout_ms, out);
+    size_t n = protobuf_c_message_get_packed_size(req);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf) return dubbo__seterr(DUBBO_ENOMEM, "out of memory");
+    protobuf_c_message_pack(req, buf);
+    int rc = dubbo_tri_stream_open_raw(ref, method, kind, buf, n, attachments, timeout_ms, out);
+    free(buf);
+    return rc;
+}
+
+int dubbo_tri_stream_open_raw(dubbo_reference_t *ref, const char *method, dubbo_tri_kind_t kind,
+                              const void *req, size_t req_len, const char *const *attachments,
+                              int timeout_ms, dubbo_tri_cstream_t **out)
+{
+    *out = NULL;
     if (!ref || !method || !*method)
         return dubbo__seterr(DUBBO_EINVAL, "dubbo_tri_stream_open: a reference and a method");
     if (kind != DUBBO_TRI_SERVER_STREAM && kind != DUBBO_TRI_CLIENT_STREAM &&
@@ -220,14 +236,8 @@ int dubbo_tri_stream_open(dubbo_reference_t *ref, const char *method, dubbo_tri_
         att[2 * na] = DUBBO__TRI_STREAM_KEY;
         att[2 * na + 1] = tok;
     }
-    if (!rc && req) {
-        size_t n = protobuf_c_message_get_packed_size(req);
-        uint8_t *buf = malloc(n ? n : 1);
-        if (buf) protobuf_c_message_pack(req, buf);
-        args[0] = buf ? dubbo_v_binary(s->arena, buf, n) : NULL;
-        free(buf);
-        if (!args[0]) rc = DUBBO_ENOMEM;
-    }
+    if (!rc && req && !(args[0] = dubbo_v_binary(s->arena, req_len ? req : "", req_len)))
+        rc = DUBBO_ENOMEM;
     if (!rc) {
         dubbo_invocation_t inv = {.method = method,
                                   .desc = "",
@@ -252,12 +262,19 @@ int dubbo_tri_stream_open(dubbo_reference_t *ref, const char *method, dubbo_tri_
 
 int dubbo_tri_cstream_send(dubbo_tri_cstream_t *s, const ProtobufCMessage *msg)
 {
-    if (s->kind == DUBBO_TRI_SERVER_STREAM)
-        return dubbo__seterr(DUBBO_EINVAL, "tri: a server stream sends its one request at open");
     size_t n = protobuf_c_message_get_packed_size(msg);
     uint8_t *buf = malloc(n ? n : 1);
     if (!buf) return dubbo__seterr(DUBBO_ENOMEM, "out of memory");
     protobuf_c_message_pack(msg, buf);
+    int rc = dubbo_tri_cstream_send_raw(s, buf, n);
+    free(buf);
+    return rc;
+}
+
+int dubbo_tri_cstream_send_raw(dubbo_tri_cstream_t *s, const void *msg, size_t n)
+{
+    if (s->kind == DUBBO_TRI_SERVER_STREAM)
+        return dubbo__seterr(DUBBO_EINVAL, "tri: a server stream sends its one request at open");
     pthread_mutex_lock(&s->mu);
     while (!s->ended && !s->cancelled && !s->half_closed && s->out.len - s->out_off > SEND_QUEUE)
         pthread_cond_wait(&s->cv, &s->mu);
@@ -269,9 +286,8 @@ int dubbo_tri_cstream_send(dubbo_tri_cstream_t *s, const ProtobufCMessage *msg)
         rc = dubbo__seterr(DUBBO_ETOO_BIG, "tri: a message of %zu bytes is over the limit %zu", n,
                            s->limit);
     else
-        rc = dubbo__grpc_msg_append(&s->out, buf, n, false);
+        rc = dubbo__grpc_msg_append(&s->out, n ? msg : "", n, false);
     pthread_mutex_unlock(&s->mu);
-    free(buf);
     if (!rc) dubbo__tri_cs_kick(s);
     return rc;
 }
@@ -302,6 +318,24 @@ int dubbo_tri_cstream_recv(dubbo_tri_cstream_t *s, const ProtobufCMessageDescrip
                            ProtobufCMessage **msg)
 {
     *msg = NULL;
+    dubbo_buf_t b;
+    dubbo_buf_init(&b, 0);
+    int rc = dubbo_tri_cstream_recv_raw(s, &b);
+    if (rc == 1) {
+        *msg = protobuf_c_message_unpack(type, NULL, b.len, b.base ? b.base : (const uint8_t *)"");
+        if (!*msg) {
+            rc = dubbo__seterr(DUBBO_EMALFORMED, "tri: a message of %zu bytes is not a %s", b.len,
+                               type->name);
+            dubbo_tri_cstream_cancel(s);
+        }
+    }
+    dubbo_buf_destroy(&b);
+    return rc;
+}
+
+int dubbo_tri_cstream_recv_raw(dubbo_tri_cstream_t *s, dubbo_buf_t *msg)
+{
+    msg->len = 0;
     pthread_mutex_lock(&s->mu);
     for (;;) {
         bool compressed;
@@ -316,23 +350,13 @@ int dubbo_tri_cstream_recv(dubbo_tri_cstream_t *s, const ProtobufCMessageDescrip
             return (int)used;
         }
         if (used > 0) {
-            dubbo_buf_t plain;
-            dubbo_buf_init(&plain, 0);
             int rc = 0;
-            if (compressed) {
-                rc = s->gzip_in ? dubbo__grpc_gunzip(m, mlen, limit, &plain)
+            if (compressed)
+                rc = s->gzip_in ? dubbo__grpc_gunzip(m, mlen, limit, msg)
                                 : dubbo__seterr(DUBBO_EMALFORMED,
                                                 "tri: a compressed message without grpc-encoding");
-                m = plain.base ? plain.base : (const uint8_t *)"";
-                mlen = plain.len;
-            }
-            if (!rc) {
-                *msg = protobuf_c_message_unpack(type, NULL, mlen, m);
-                if (!*msg)
-                    rc = dubbo__seterr(DUBBO_EMALFORMED, "tri: a message of %zu bytes is not a %s",
-                                       mlen, type->name);
-            }
-            dubbo_buf_destroy(&plain);
+            else
+                rc = dubbo_buf_append(msg, mlen ? m : (const uint8_t *)"", mlen);
             s->in_off += (size_t)used;
             s->give_back += (size_t)used;
             if (s->in_off == s->in.len) s->in.len = s->in_off = 0;
