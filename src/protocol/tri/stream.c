@@ -16,6 +16,7 @@
 #include "protocol/tri/grpc.h"
 #include "protocol/tri/tri.h"
 #include "runtime/call.h"
+#include "transport/loop.h"
 
 #define SEND_WINDOW ((size_t)1 << 20)
 
@@ -157,6 +158,13 @@ struct dubbo_tri_stream {
     dubbo__tri_shared_t *sh;
     const ProtobufCMessageDescriptor *in, *out;
 };
+
+static int64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
 
 /* Wait on the state's condition until woken or the deadline; false once
  * the deadline has passed. sh->mu held. */
@@ -304,6 +312,17 @@ void dubbo__tri_run_stream(dubbo_call_t *call, const dubbo_tri_method_t *m,
         dubbo_tri_fail(call, DUBBO_GRPC_UNIMPLEMENTED, msg);
         return;
     }
+    if (dubbo__on_loop_thread()) {
+        /* options.direct: the handler would wait on the loop that moves
+         * its messages */
+        char msg[300];
+        snprintf(msg, sizeof(msg),
+                 "%s is a streaming method: it needs the worker pool, and this server runs "
+                 "handlers on its event loop (options.direct)",
+                 md->name);
+        dubbo_tri_fail(call, DUBBO_GRPC_UNIMPLEMENTED, msg);
+        return;
+    }
     dubbo_tri_stream_t s = {
         .call = call,
         .sh = t->shared,
@@ -312,4 +331,12 @@ void dubbo__tri_run_stream(dubbo_call_t *call, const dubbo_tri_method_t *m,
         .out = md->output,
     };
     m->stream(call, &s, req, user);
+    /* A handler that returned because the deadline passed (its recv or
+     * send said DUBBO_ETIMEOUT) ends the call DEADLINE_EXCEEDED, as gRPC
+     * servers do, unless it answered a status itself. */
+    pthread_mutex_lock(&s.sh->mu);
+    bool late = s.sh->deadline && now_ms() >= s.sh->deadline;
+    pthread_mutex_unlock(&s.sh->mu);
+    if (late && t->grpc_code < 0 && call->status == DUBBO_STATUS_OK && !call->is_exception)
+        dubbo_tri_fail(call, DUBBO_GRPC_DEADLINE_EXCEEDED, "deadline exceeded");
 }
