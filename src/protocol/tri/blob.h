@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "dubbo/buf.h"
 
@@ -36,11 +37,15 @@ static inline int dubbo__tri_put_u32(dubbo_buf_t *b, uint32_t v)
 static inline int dubbo__tri_put_pair(dubbo_buf_t *b, const char *k, size_t kn, const char *v,
                                       size_t vn)
 {
-    int rc = dubbo__tri_put_u32(b, (uint32_t)kn);
-    if (!rc) rc = dubbo_buf_append(b, k, kn);
-    if (!rc) rc = dubbo__tri_put_u32(b, (uint32_t)vn);
-    if (!rc) rc = dubbo_buf_append(b, v, vn);
-    return rc;
+    int rc = dubbo_buf_reserve(b, 8 + kn + vn); /* one growth check a pair */
+    if (rc) return rc;
+    uint8_t *p = b->base + b->len;
+    dubbo__tri_set_u32(p, (uint32_t)kn);
+    if (kn) memcpy(p + 4, k, kn);
+    dubbo__tri_set_u32(p + 4 + kn, (uint32_t)vn);
+    if (vn) memcpy(p + 8 + kn, v, vn);
+    b->len += 8 + kn + vn;
+    return 0;
 }
 
 typedef struct {

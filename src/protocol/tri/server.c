@@ -32,6 +32,7 @@
 #include "core/internal.h"
 #include "core/jvm.h"
 #include "core/log.h"
+#include "protocol/tri/blob.h"
 #include "protocol/tri/grpc.h"
 #include "protocol/tri/tri.h"
 #include "protocol/tri/wrapper.pb-c.h"
@@ -146,79 +147,19 @@ struct tconn {
     uint64_t last_tick, tick_gap;
 };
 
-/* ---- blob helpers ----------------------------------------------------- */
-
-static void set_u32(uint8_t *p, uint32_t v);
-
-static int put_u32(dubbo_buf_t *b, uint32_t v)
-{
-    uint8_t x[4];
-    set_u32(x, v);
-    return dubbo_buf_append(b, x, 4);
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static int put_pair(dubbo_buf_t *b, const char *k, size_t kn, const char *v, size_t vn)
-{
-    int rc = put_u32(b, (uint32_t)kn);
-    if (!rc) rc = dubbo_buf_append(b, k, kn);
-    if (!rc) rc = put_u32(b, (uint32_t)vn);
-    if (!rc) rc = dubbo_buf_append(b, v, vn);
-    return rc;
-}
-
-/* A reader over a blob of the shapes above. */
-typedef struct {
-    const uint8_t *p;
-    size_t n, off;
-    bool bad;
-} rd_t;
-
-static uint32_t rd_u32(rd_t *r)
-{
-    if (r->n - r->off < 4) {
-        r->bad = true;
-        return 0;
-    }
-    uint32_t v = get_u32(r->p + r->off);
-    r->off += 4;
-    return v;
-}
-
-static const uint8_t *rd_bytes(rd_t *r, size_t n)
-{
-    if (r->bad || r->n - r->off < n) {
-        r->bad = true;
-        return NULL;
-    }
-    const uint8_t *q = r->p + r->off;
-    r->off += n;
-    return q;
-}
+/* ---- blob helpers (blob.h) ------------------------------------------- */
 
 /* n header pairs into nv (no flags); false when the blob ends early. */
-static bool rd_nv(rd_t *r, nghttp2_nv *nv, uint32_t n)
+static bool rd_nv(dubbo__tri_rd_t *r, nghttp2_nv *nv, uint32_t n)
 {
     for (uint32_t i = 0; i < n && !r->bad; i++) {
-        nv[i].namelen = rd_u32(r);
-        nv[i].name = (uint8_t *)rd_bytes(r, nv[i].namelen);
-        nv[i].valuelen = rd_u32(r);
-        nv[i].value = (uint8_t *)rd_bytes(r, nv[i].valuelen);
+        nv[i].namelen = dubbo__tri_rd_u32(r);
+        nv[i].name = (uint8_t *)dubbo__tri_rd_bytes(r, nv[i].namelen);
+        nv[i].valuelen = dubbo__tri_rd_u32(r);
+        nv[i].value = (uint8_t *)dubbo__tri_rd_bytes(r, nv[i].valuelen);
         nv[i].flags = NGHTTP2_NV_FLAG_NONE;
     }
     return !r->bad;
-}
-
-static void set_u32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
 }
 
 /* ---- the wire: detect, cut --------------------------------------------- */
@@ -255,7 +196,7 @@ int64_t dubbo__tri_cut(const uint8_t *p, size_t n, size_t limit, size_t *total)
 /* The request body bytes a stream holds (after its header pairs). */
 static size_t body_len(const tstream_t *st)
 {
-    return st->req.len - 4 - get_u32(st->req.base);
+    return st->req.len - 4 - dubbo__tri_get_u32(st->req.base);
 }
 
 static tstream_t *stream_new(tconn_t *tc, int32_t id)
@@ -267,7 +208,7 @@ static tstream_t *stream_new(tconn_t *tc, int32_t id)
     dubbo_buf_init(&st->req, 0);
     dubbo_buf_init(&st->out, 0);
     dubbo_buf_init(&st->trailers, 0);
-    if (put_u32(&st->req, 0)) {
+    if (dubbo__tri_put_u32(&st->req, 0)) {
         free(st);
         return NULL;
     }
@@ -409,7 +350,7 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t 
         memcpy(st->path, value, k);
         st->path[k] = 0;
     }
-    if (put_pair(&st->req, (const char *)name, nn, (const char *)value, vn))
+    if (dubbo__tri_put_pair(&st->req, (const char *)name, nn, (const char *)value, vn))
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     return 0;
 }
@@ -447,7 +388,7 @@ static ssize_t read_plain(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t 
 static void headers_end(tconn_t *tc, tstream_t *st)
 {
     st->headers_done = true;
-    set_u32(st->req.base, (uint32_t)(st->req.len - 4));
+    dubbo__tri_set_u32(st->req.base, (uint32_t)(st->req.len - 4));
     if (st->header_over) {
         char msg[120];
         snprintf(msg, sizeof(msg), "header list of %zu bytes is over the limit of %d bytes",
@@ -523,7 +464,7 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id, const u
     if (body < DUBBO_GRPC_PREFIX && body + len >= DUBBO_GRPC_PREFIX) {
         /* the first message's prefix is whole: a length over the limit is
          * answered now, not after its bytes */
-        uint32_t declared = get_u32(st->req.base + st->req.len - body - len + 1);
+        uint32_t declared = dubbo__tri_get_u32(st->req.base + st->req.len - body - len + 1);
         if (declared > tc->limit) {
             char msg[160];
             snprintf(msg, sizeof(msg), "gRPC message larger than max (%u vs. %zu)", declared,
@@ -716,7 +657,7 @@ static bool frame_check(tconn_t *tc, const uint8_t *p, size_t len, uint64_t now)
     (void)len;
     size_t flen = (size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2];
     uint8_t type = p[3], flags = p[4];
-    int32_t id = (int32_t)(get_u32(p + 5) & 0x7fffffff);
+    int32_t id = (int32_t)(dubbo__tri_get_u32(p + 5) & 0x7fffffff);
     if (flen > MAX_FRAME) {
         conn_error(tc, NGHTTP2_FRAME_SIZE_ERROR,
                    "%s frame of %zu bytes on stream %d is over SETTINGS_MAX_FRAME_SIZE %d",
@@ -885,7 +826,7 @@ static ssize_t read_body(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t l
         *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
         nghttp2_nv *nv = calloc(st->ntrailers ? st->ntrailers : 1, sizeof(*nv));
         if (!nv) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-        rd_t r = {st->trailers.base, st->trailers.len, 0, false};
+        dubbo__tri_rd_t r = {st->trailers.base, st->trailers.len, 0, false};
         int rc = !rd_nv(&r, nv, (uint32_t)st->ntrailers)
                      ? -1
                      : nghttp2_submit_trailer(h2, id, nv, st->ntrailers);
@@ -909,9 +850,9 @@ int dubbo__tri_on_answer(void *state, dubbo_sconn_t *c, const dubbo_unit_t *u, c
     int32_t sid = (int32_t)(u->id & 0x7fffffff);
     tstream_t *st = nghttp2_session_get_stream_user_data(tc->h2, sid);
     if (!st) return 0; /* reset by the client meanwhile */
-    rd_t r = {bytes, n, 0, false};
-    uint32_t only = rd_u32(&r);
-    uint32_t nh = rd_u32(&r);
+    dubbo__tri_rd_t r = {bytes, n, 0, false};
+    uint32_t only = dubbo__tri_rd_u32(&r);
+    uint32_t nh = dubbo__tri_rd_u32(&r);
     const char *ct = response_type(st);
     size_t cap = 2 + nh;
     nghttp2_nv *nv = calloc(cap, sizeof(*nv));
@@ -922,15 +863,15 @@ int dubbo__tri_on_answer(void *state, dubbo_sconn_t *c, const dubbo_unit_t *u, c
                            NGHTTP2_NV_FLAG_NONE};
     rd_nv(&r, nv + k, nh);
     k += nh;
-    uint32_t nt = rd_u32(&r);
+    uint32_t nt = dubbo__tri_rd_u32(&r);
     size_t tstart = r.off;
     for (uint32_t i = 0; i < nt && !r.bad; i++) {
-        rd_bytes(&r, rd_u32(&r));
-        rd_bytes(&r, rd_u32(&r));
+        dubbo__tri_rd_bytes(&r, dubbo__tri_rd_u32(&r));
+        dubbo__tri_rd_bytes(&r, dubbo__tri_rd_u32(&r));
     }
     size_t tend = r.off;
-    uint32_t blen = rd_u32(&r);
-    const uint8_t *body = rd_bytes(&r, blen);
+    uint32_t blen = dubbo__tri_rd_u32(&r);
+    const uint8_t *body = dubbo__tri_rd_bytes(&r, blen);
     if (r.bad) {
         free(nv);
         DLOG_ERROR("tri: malformed answer blob for stream %d", (int)u->id);
@@ -960,7 +901,7 @@ int dubbo__tri_on_answer(void *state, dubbo_sconn_t *c, const dubbo_unit_t *u, c
             return DUBBO_ENOMEM;
         }
         nv = all;
-        rd_t t = {bytes, tend, tstart, false};
+        dubbo__tri_rd_t t = {bytes, tend, tstart, false};
         rd_nv(&t, nv + k, nt); /* checked above */
         k += nt;
         rc = nghttp2_submit_response(tc->h2, st->id, nv, k, NULL);
@@ -1029,7 +970,7 @@ static void send_on_loop(void *arg)
             if (k->sh->gzip) /* messages go as they came: compressed */
                 nv[n++] = (nghttp2_nv){(uint8_t *)"grpc-encoding", (uint8_t *)"gzip", 13, 4,
                                        NGHTTP2_NV_FLAG_NONE};
-            rd_t r = {k->hdrs.base, k->hdrs.len, 0, false};
+            dubbo__tri_rd_t r = {k->hdrs.base, k->hdrs.len, 0, false};
             rd_nv(&r, nv + n, k->nh);
             n += k->nh;
             nghttp2_data_provider dp = {.source.ptr = st, .read_callback = read_body};
@@ -1189,50 +1130,27 @@ out:
     return rc;
 }
 
-/* Java's tri-header-convert: the URL-encoded (URLEncoder) JSON
- * {"lower": "Original"} of attachment keys that lower-casing changed;
- * they get their case back. A value that does not parse is ignored. */
-static void restore_case(dubbo_arena_t *a, dubbo_value_t *att, const char *v, size_t n)
-{
-    char *js = dubbo__pct_decode(v, n, DUBBO__PCT_PLUS);
-    if (!js) return;
-    json_t *root = json_loads(js, 0, NULL);
-    free(js);
-    if (!json_is_object(root)) {
-        json_decref(root);
-        return;
-    }
-    for (size_t i = 0; i < att->u.map.len; i++) {
-        dubbo_value_t *k = att->u.map.items[i].key;
-        json_t *orig = json_object_get(root, k->u.s.ptr);
-        if (!json_is_string(orig)) continue;
-        dubbo_value_t *nk = dubbo_v_string(a, json_string_value(orig), json_string_length(orig));
-        if (nk) att->u.map.items[i].key = nk;
-    }
-    json_decref(root);
-}
-
 int dubbo__tri_decode(dubbo_call_t *call, const dubbo_unit_t *u)
 {
     dubbo__tri_call_t *t = tri_call(call);
     if (!t) return dubbo__seterr(DUBBO_ENOMEM, "out of memory");
-    rd_t r = {u->payload, u->payload_len, 0, false};
-    uint32_t hl = rd_u32(&r);
-    const uint8_t *hp = rd_bytes(&r, hl);
+    dubbo__tri_rd_t r = {u->payload, u->payload_len, 0, false};
+    uint32_t hl = dubbo__tri_rd_u32(&r);
+    const uint8_t *hp = dubbo__tri_rd_bytes(&r, hl);
     if (r.bad) return dubbo__seterr(DUBBO_EMALFORMED, "tri: bad request blob");
     const uint8_t *body = u->payload + r.off;
     size_t blen = u->payload_len - r.off;
-    rd_t h = {hp, hl, 0, false};
+    dubbo__tri_rd_t h = {hp, hl, 0, false};
     const char *path = NULL, *version = NULL, *group = NULL, *enc = NULL, *timeout = NULL;
     const char *convert = NULL;
     size_t pathlen = 0, timeoutlen = 0, convertlen = 0;
     dubbo_value_t *att = dubbo_v_map(call->arena, NULL, 8);
     if (!att) return dubbo__seterr(DUBBO_ENOMEM, "out of memory");
     while (h.off < h.n && !h.bad) {
-        uint32_t kn = rd_u32(&h);
-        const char *k = (const char *)rd_bytes(&h, kn);
-        uint32_t vn = rd_u32(&h);
-        const char *v = (const char *)rd_bytes(&h, vn);
+        uint32_t kn = dubbo__tri_rd_u32(&h);
+        const char *k = (const char *)dubbo__tri_rd_bytes(&h, kn);
+        uint32_t vn = dubbo__tri_rd_u32(&h);
+        const char *v = (const char *)dubbo__tri_rd_bytes(&h, vn);
         if (h.bad) break;
         char *vs = dubbo_arena_strndup(call->arena, v, vn);
         if (!vs) return dubbo__seterr(DUBBO_ENOMEM, "out of memory");
@@ -1277,7 +1195,7 @@ int dubbo__tri_decode(dubbo_call_t *call, const dubbo_unit_t *u)
         }
         dubbo_map_put(call->arena, att, dubbo_v_string(call->arena, k, kn), val);
     }
-    if (convert) restore_case(call->arena, att, convert, convertlen);
+    if (convert) dubbo__tri_restore_case(call->arena, att, convert, convertlen);
     if (h.bad) return dubbo__seterr(DUBBO_EMALFORMED, "tri: bad header pairs");
     /* :path is /service/method */
     const char *slash =
@@ -1427,8 +1345,8 @@ static int put_map_pairs(dubbo_buf_t *b, const dubbo_value_t *m, uint32_t *n)
             if (!rc && !(k->u.s.len > 4 && memcmp(name + k->u.s.len - 4, "-bin", 4) == 0))
                 rc = dubbo_buf_append(&nm, "-bin", 4);
             if (!rc)
-                rc = put_pair(b, (const char *)nm.base, nm.len, b64.len ? (char *)b64.base : "",
-                              b64.len);
+                rc = dubbo__tri_put_pair(b, (const char *)nm.base, nm.len,
+                                         b64.len ? (char *)b64.base : "", b64.len);
             dubbo_buf_destroy(&b64);
             dubbo_buf_destroy(&nm);
             if (rc) return rc;
@@ -1444,7 +1362,7 @@ static int put_map_pairs(dubbo_buf_t *b, const dubbo_value_t *m, uint32_t *n)
         } else {
             continue;
         }
-        int rc = put_pair(b, name, k->u.s.len, val, vl);
+        int rc = dubbo__tri_put_pair(b, name, k->u.s.len, val, vl);
         if (rc) return rc;
         (*n)++;
         if (memcmp(name, k->u.s.ptr, k->u.s.len) != 0) {
@@ -1459,7 +1377,8 @@ static int put_map_pairs(dubbo_buf_t *b, const dubbo_value_t *m, uint32_t *n)
         if (!js) return DUBBO_ENOMEM;
         char *enc = dubbo_url_encode(js); /* Java's URLEncoder */
         free(js);
-        int rc = enc ? put_pair(b, "tri-header-convert", 18, enc, strlen(enc)) : DUBBO_ENOMEM;
+        int rc =
+            enc ? dubbo__tri_put_pair(b, "tri-header-convert", 18, enc, strlen(enc)) : DUBBO_ENOMEM;
         free(enc);
         if (rc) return rc;
         (*n)++;
@@ -1555,13 +1474,13 @@ static int put_status(dubbo_buf_t *b, int code, const char *msg, uint32_t *n)
 {
     char cs[12];
     int cl = snprintf(cs, sizeof(cs), "%d", code);
-    int rc = put_pair(b, "grpc-status", 11, cs, (size_t)cl);
+    int rc = dubbo__tri_put_pair(b, "grpc-status", 11, cs, (size_t)cl);
     (*n)++;
     if (rc || !msg || !*msg) return rc;
     dubbo_buf_t m;
     dubbo_buf_init(&m, 0);
     rc = dubbo__grpc_pct_encode(msg, strlen(msg), &m);
-    if (!rc) rc = put_pair(b, "grpc-message", 12, (const char *)m.base, m.len);
+    if (!rc) rc = dubbo__tri_put_pair(b, "grpc-message", 12, (const char *)m.base, m.len);
     dubbo_buf_destroy(&m);
     (*n)++;
     return rc;
@@ -1573,34 +1492,34 @@ static int build_answer(dubbo_buf_t *out, bool only, bool exc, const dubbo_value
                         const dubbo_buf_t *body)
 {
     size_t start = out->len;
-    int rc = put_u32(out, only ? 1 : 0);
+    int rc = dubbo__tri_put_u32(out, only ? 1 : 0);
     size_t nh_at = out->len;
     uint32_t nh = 0, nt = 0;
-    if (!rc) rc = put_u32(out, 0);
+    if (!rc) rc = dubbo__tri_put_u32(out, 0);
     if (!rc && gzip && !only) {
-        rc = put_pair(out, "grpc-encoding", 13, "gzip", 4);
+        rc = dubbo__tri_put_pair(out, "grpc-encoding", 13, "gzip", 4);
         nh++;
     }
     if (!rc && exc) {
         /* Java's wrapper mode: the exception is the wrapper's data, told
          * by this header (3: RpcException.BIZ_EXCEPTION), grpc-status 0
          * (ExceptionCustomizerWrapper) */
-        rc = put_pair(out, "tri-exception-code", 18, "3", 1);
+        rc = dubbo__tri_put_pair(out, "tri-exception-code", 18, "3", 1);
         nh++;
     }
     if (!rc) rc = put_map_pairs(out, headers, &nh);
     size_t nt_at = out->len;
-    if (!rc) rc = put_u32(out, 0);
+    if (!rc) rc = dubbo__tri_put_u32(out, 0);
     if (!rc) rc = put_status(out, code, msg, &nt);
     if (!rc) rc = put_map_pairs(out, trailer_map, &nt);
-    if (!rc) rc = put_u32(out, body ? (uint32_t)body->len : 0);
+    if (!rc) rc = dubbo__tri_put_u32(out, body ? (uint32_t)body->len : 0);
     if (!rc && body) rc = dubbo_buf_append(out, body->base, body->len);
     if (rc) {
         out->len = start;
         return rc;
     }
-    set_u32(out->base + nh_at, nh);
-    set_u32(out->base + nt_at, nt);
+    dubbo__tri_set_u32(out->base + nh_at, nh);
+    dubbo__tri_set_u32(out->base + nt_at, nt);
     return 0;
 }
 
