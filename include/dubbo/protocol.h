@@ -114,6 +114,10 @@ void dubbo_sconn_close(dubbo_sconn_t *c, const char *why);
 /* The server's payload limit (options.payload), for a protocol that
  * limits what it assembles itself. */
 size_t dubbo_sconn_limit(const dubbo_sconn_t *c);
+/* The server's heartbeat in ms (options.heartbeat_ms): a connection
+ * silent for 3x that is closed, so a protocol's keepalive (HTTP/2's PING)
+ * goes out after it. Loop thread. */
+int dubbo_sconn_heartbeat(const dubbo_sconn_t *c);
 
 /* A consumer connection, as a protocol's consumer hooks see it (one
  * connection of the process's pool, src/transport/dialer.c, shared by

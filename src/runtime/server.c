@@ -509,6 +509,11 @@ size_t dubbo_sconn_limit(const dubbo_sconn_t *c)
     return dubbo__lconn_limit(c);
 }
 
+int dubbo_sconn_heartbeat(const dubbo_sconn_t *c)
+{
+    return dubbo__lconn_heartbeat(c);
+}
+
 /* The connection's protocol table (the wire's proto is one of s->protos). */
 static const dubbo_protocol_ops_t *conn_proto(const sconn_t *c)
 {

@@ -118,6 +118,11 @@ size_t dubbo__lconn_limit(const dubbo__lconn_t *c)
     return c->l->cfg.payload;
 }
 
+int dubbo__lconn_heartbeat(const dubbo__lconn_t *c)
+{
+    return c->l->cfg.heartbeat_ms;
+}
+
 int dubbo__lconn_send(dubbo__lconn_t *c, const void *bytes, size_t n)
 {
     if (c->closing || c->close_why) return 0;

@@ -110,6 +110,8 @@ void dubbo__lconn_unref(dubbo__lconn_t *c);
 void dubbo__lconn_close(dubbo__lconn_t *c, const char *why);
 /* The listener's unit limit (cfg.payload). */
 size_t dubbo__lconn_limit(const dubbo__lconn_t *c);
+/* The listener's heartbeat (ms): idle connections are closed after 3x. */
+int dubbo__lconn_heartbeat(const dubbo__lconn_t *c);
 /* Queue bytes (copied), charged to the budget until written, and start
  * writing. 0 (dropped when closing) or DUBBO_ENOMEM. */
 int dubbo__lconn_send(dubbo__lconn_t *c, const void *bytes, size_t n);
