@@ -68,8 +68,6 @@
 #define PING_RATE      10
 #define SETTINGS_BURST 100
 #define SETTINGS_RATE  10
-/* The server's heartbeat when the tick cadence does not tell it */
-#define DEFAULT_HEARTBEAT_MS 60000
 
 typedef struct tstream tstream_t;
 typedef struct tconn tconn_t;
@@ -144,7 +142,6 @@ struct tconn {
     /* keepalive (tick) */
     uint64_t last_rx;      /* when the last frame came */
     uint64_t ping_sent_at; /* our PING awaiting its ACK, 0: none */
-    uint64_t last_tick, tick_gap;
 };
 
 /* ---- blob helpers (blob.h) ------------------------------------------- */
@@ -775,10 +772,7 @@ int dubbo__tri_on_unit(dubbo_sconn_t *c, const uint8_t *unit, size_t len, dubbo_
 }
 
 /* Keepalive: a PING on a connection quiet for the server's heartbeat, the
- * connection closed (GOAWAY) when its ACK has not come a heartbeat later.
- * The heartbeat is read off the cadence of the ticks (every half of it,
- * at most a second apart): a heartbeat of 2 s or more is taken as the
- * server's default. */
+ * connection closed (GOAWAY) when its ACK has not come a heartbeat later. */
 void dubbo__tri_tick(void *state, dubbo_sconn_t *c, uint64_t now)
 {
     tconn_t *tc = state;
@@ -788,13 +782,7 @@ void dubbo__tri_tick(void *state, dubbo_sconn_t *c, uint64_t now)
         dubbo_sconn_close(c, NULL); /* both sides said GOAWAY (see flush_out) */
         return;
     }
-    if (tc->last_tick && now > tc->last_tick) {
-        uint64_t gap = now - tc->last_tick;
-        if (!tc->tick_gap || gap < tc->tick_gap) tc->tick_gap = gap;
-    }
-    tc->last_tick = now;
-    if (!tc->tick_gap) return; /* one more tick to know the cadence */
-    uint64_t hb = tc->tick_gap < 990 ? 2 * tc->tick_gap : DEFAULT_HEARTBEAT_MS;
+    uint64_t hb = (uint64_t)dubbo_sconn_heartbeat(c);
     if (tc->ping_sent_at) {
         if (now - tc->ping_sent_at >= hb)
             conn_error(tc, NGHTTP2_NO_ERROR, "keepalive PING not answered within %llu ms",
