@@ -73,6 +73,7 @@ class Run:
         self.seconds = {}
         self.bad = []
         self.notes = []
+        self.cli_results = []  # (name, passed, detail, seconds)
 
     def built_dir(self, peer):
         build = os.path.join(self.a.source, "tests", "interop", peer, "build.sh")
@@ -145,6 +146,22 @@ class Run:
             suite, NAMES.get(server, server), sum(1 for v, _ in res.values() if v == "PASS"),
             len(cases), time.time() - t0), flush=True)
 
+    def cli(self, name, argv, expect, stdin=None):
+        """`dubbo call` (the CLI's IDL path: reflection or --proto, JSON in
+        and out): its stdout must equal `expect` (lines)."""
+        t0 = time.time()
+        try:
+            r = subprocess.run([self.a.cli, "call"] + argv, input=stdin, capture_output=True,
+                               text=True, env=self.env, timeout=60)
+            out, err, rc = r.stdout.strip().splitlines(), r.stderr.strip(), r.returncode
+        except subprocess.TimeoutExpired:
+            out, err, rc = [], "timed out", "timeout"
+        ok = rc == 0 and out == expect
+        detail = "exit %s, %s" % (rc, " / ".join(out)[:300]) + ("; " + err[-300:] if err else "")
+        self.cli_results.append((name, ok, detail, time.time() - t0))
+        if not ok:
+            self.bad.append("cli %s: %s (expected %s)" % (name, detail, " / ".join(expect)))
+
     def main(self):
         grpc_dir = self.built_dir("grpc")
         java_dir = self.built_dir("java")
@@ -175,12 +192,38 @@ class Run:
         self.client("grpc", "c", port, GRPC_CASES)
         self.client("grpc", "c-gzip", port, GRPC_CASES, ["--gzip"])
         self.client("java", "c", port, JAVA_CASES)
+        ours_url = "tri://127.0.0.1:%d/" % port
+        self.cli("reflection: unary", [ours_url + "helloworld.Greeter", "SayHello",
+                                       '{"name":"cli"}'], ['{"message":"Hello cli"}'])
+        self.cli("reflection: server stream", [ours_url + "helloworld.Greeter", "SayHelloStream",
+                                               '{"name":"s"}'],
+                 ['{"message":"Hello s %d"}' % i for i in range(3)])
+        self.cli("reflection: client stream (stdin lines)",
+                 [ours_url + "grpc.testing.TestService", "StreamingInputCall"],
+                 ['{"aggregatedPayloadSize":7}'],
+                 stdin='{"payload":{"body":"AAAA"}}\n{"payload":{"body":"AAAAAA=="}}\n')
+        self.cli("reflection: bidi stream (stdin lines)",
+                 [ours_url + "grpc.testing.TestService", "FullDuplexCall"],
+                 ['{"payload":{"body":"AAA="}}', '{"payload":{"body":"AA=="}}'],
+                 stdin='{"responseParameters":[{"size":2}]}\n'
+                       '{"response_parameters":[{"size":1}]}\n')
+        self.cli("wrapper mode (a service reflection does not describe)",
+                 [ours_url + "org.apache.dubbo.demo.DemoService", "sayHello", '"cli"'],
+                 ['"Hello cli"'])
 
         for gzip in (False, True):
             server = "grpc-go-gzip" if gzip else "grpc-go"
             try:
                 p, gport = self.go_server(gzip)
                 self.client("grpc", server, gport, GRPC_CASES, ["--gzip"] if gzip else [])
+                if not gzip:
+                    proto = os.path.join(self.a.source, "tools", "proto", "grpc", "testing",
+                                         "test.proto")
+                    self.cli("--proto: unary, grpc-go's server (no reflection)",
+                             ["tri://127.0.0.1:%d/grpc.testing.TestService" % gport, "UnaryCall",
+                              '{"responseSize":3}', "--proto", proto, "--import-path",
+                              os.path.join(self.a.source, "tools", "proto")],
+                             ['{"payload":{"body":"AAAA"}}'])
                 p.stop()
             except RuntimeError as e:
                 self.bad.append("%s: %s" % (server, e))
@@ -202,6 +245,11 @@ class Run:
 
         m = java.wait_line(r"^READY (\d+)$", 90)
         if m:
+            self.cli("--proto: unary, Java's TriProvider",
+                     ["tri://127.0.0.1:%s/helloworld.Greeter" % m.group(1), "SayHello",
+                      '{"name":"cli"}', "--proto",
+                      os.path.join(self.a.source, "tools", "proto", "helloworld.proto")],
+                     ['{"message":"Hello cli"}'])
             # Java 3.3.6's provider answers an unknown wrapper-mode method
             # with UNKNOWN (a NullPointerException: "methodDescriptors" is
             # null), not UNIMPLEMENTED: any error status from it passes
@@ -253,6 +301,10 @@ class Run:
             rows.append("| %s | %s | %s | %s |" % (case, self.cell("java", "java", case),
                                                    self.cell("java", "c", case),
                                                    md("; ".join(note))))
+        rows += ["", "| `dubbo call` (the CLI's IDL path) | result | output |", "|---|---|---|"]
+        for name, ok, detail, _ in self.cli_results:
+            rows.append("| %s | %s | %s |" % (md(name), "pass" if ok else "**FAIL**",
+                                              md(detail)))
         if self.bad:
             rows += ["", "Differed:"] + ["- " + md(b) for b in self.bad]
         text = "\n".join(rows) + "\n"
