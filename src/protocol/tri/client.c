@@ -167,11 +167,12 @@ static int put_attachments(dubbo_buf_t *b, uint32_t *n, const char *const *kv)
         char name[128];
         if (!kl || kl >= sizeof(name)) continue;
         bool ok = true;
-        for (size_t i = 0; i <= kl; i++) {
+        for (size_t i = 0; i < kl && i < sizeof(name) - 1; i++) {
             char ch = kv[0][i];
             name[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
-            if (i < kl && !header_char(name[i])) ok = false;
+            if (!header_char(name[i])) ok = false;
         }
+        name[kl] = 0;
         if (!ok || reserved(name) || strncmp(name, "grpc-", 5) == 0 || name[0] == '.') continue;
         /* a value must be visible ASCII: others go percent-encoded? No:
          * gRPC forbids them; they are skipped with a warning */
