@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,6 +216,7 @@ int dubbo_tri_schema_method(const dubbo_tri_schema_t *s, const char *service, co
 typedef struct {
     const uint8_t *p;
     size_t n, off;
+    size_t base; /* where p is in the whole input, for errors */
 } rd_t;
 
 static int rd_varint(rd_t *r, uint64_t *v)
@@ -321,6 +323,60 @@ static const field_t *field_no(const msg_t *m, int no)
 
 /* ---- protobuf -> value ------------------------------------------------------ */
 
+static const char *type_label(int type)
+{
+    static const char *const names[] = {"?",        "double",   "float",   "int64",  "uint64",
+                                        "int32",    "fixed64",  "fixed32", "bool",   "string",
+                                        "group",    "message",  "bytes",   "uint32", "enum",
+                                        "sfixed32", "sfixed64", "sint32",  "sint64"};
+    return type > 0 && type < (int)(sizeof(names) / sizeof(names[0])) ? names[type] : "?";
+}
+
+/* An error in the input: in a message of type tname, at byte `at` of the
+ * whole input (where the bad item starts), in field f (or, unknown to the
+ * schema, field number no). */
+static int wire_err(int code, const char *tname, size_t at, const field_t *f, uint64_t no,
+                    const char *fmt, ...)
+{
+    char what[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    if (f && f->name)
+        return dubbo__seterr(code, "schema: %s: %s at byte %zu in field %s", tname, what, at,
+                             f->name);
+    if (no)
+        return dubbo__seterr(code, "schema: %s: %s at byte %zu in field %llu", tname, what, at,
+                             (unsigned long long)no);
+    return dubbo__seterr(code, "schema: %s: %s at byte %zu", tname, what, at);
+}
+
+static int varint_at(rd_t *r, uint64_t *x, const char *tname, const field_t *f, uint64_t no)
+{
+    size_t at = r->base + r->off;
+    int rc = rd_varint(r, x);
+    if (rc == DUBBO_ETRUNCATED) return wire_err(rc, tname, at, f, no, "truncated");
+    if (rc) return wire_err(rc, tname, at, f, no, "a varint over 10 bytes");
+    return 0;
+}
+
+/* A length-delimited item as a reader of its own (its offsets still
+ * count from the start of the whole input). */
+static int chunk(rd_t *r, rd_t *sub, const char *tname, const field_t *f, uint64_t no)
+{
+    size_t at = r->base + r->off;
+    uint64_t len;
+    int rc = varint_at(r, &len, tname, f, no);
+    if (rc) return rc;
+    if (len > r->n - r->off)
+        return wire_err(DUBBO_ETRUNCATED, tname, at, f, no, "truncated (length %llu, %zu left)",
+                        (unsigned long long)len, r->n - r->off);
+    *sub = (rd_t){r->p + r->off, (size_t)len, 0, r->base + r->off};
+    r->off += (size_t)len;
+    return 0;
+}
+
 static int decode_msg(const dubbo_tri_schema_t *s, const msg_t *m, const char *tname, rd_t *r,
                       dubbo_arena_t *a, int depth, dubbo_value_t **out);
 
@@ -335,29 +391,33 @@ static dubbo_value_t *enum_value(const dubbo_tri_schema_t *s, const field_t *f, 
     return dubbo_v_int(a, n); /* unknown numbers stay numbers */
 }
 
-/* One scalar (or message) of field f whose wire type is wt. */
-static int decode_one(const dubbo_tri_schema_t *s, const field_t *f, rd_t *r, int wt,
-                      dubbo_arena_t *a, int depth, dubbo_value_t **v)
+/* One scalar (or message) of field f, whose wire type the caller checked;
+ * errors name field `named` (f itself, or the map field f is an entry of). */
+static int decode_one(const dubbo_tri_schema_t *s, const char *tname, const field_t *f,
+                      const field_t *named, rd_t *r, dubbo_arena_t *a, int depth, dubbo_value_t **v)
 {
     uint64_t x = 0;
     int rc = 0;
     int type = f->type;
+    int wt = wire_type(type);
     if (wt == 0) {
-        if ((rc = rd_varint(r, &x))) return rc;
+        if ((rc = varint_at(r, &x, tname, named, 0))) return rc;
         switch (type) {
         case T(INT32): *v = dubbo_v_int(a, (int32_t)x); break;
         case T(UINT32): *v = dubbo_v_long(a, (uint32_t)x); break;
-        case T(SINT32): *v = dubbo_v_int(a, (int32_t)((uint32_t)x >> 1 ^ -(int32_t)(x & 1))); break;
+        case T(SINT32):
+            *v = dubbo_v_int(a, (int32_t)((uint32_t)x >> 1 ^ -(uint32_t)(x & 1)));
+            break;
         case T(INT64):
         case T(UINT64): *v = dubbo_v_long(a, (int64_t)x); break;
         case T(SINT64): *v = dubbo_v_long(a, (int64_t)(x >> 1 ^ -(x & 1))); break;
         case T(BOOL): *v = dubbo_v_bool(a, x != 0); break;
-        case T(ENUM): *v = enum_value(s, f, a, (int32_t)x); break;
-        default: return DUBBO_EMALFORMED;
+        default: *v = enum_value(s, f, a, (int32_t)x); break;
         }
     } else if (wt == 1 || wt == 5) {
         int bytes = wt == 1 ? 8 : 4;
-        if (r->n - r->off < (size_t)bytes) return DUBBO_ETRUNCATED;
+        if (r->n - r->off < (size_t)bytes)
+            return wire_err(DUBBO_ETRUNCATED, tname, r->base + r->off, named, 0, "truncated");
         x = get_fixed(r->p + r->off, bytes);
         r->off += (size_t)bytes;
         switch (type) {
@@ -377,51 +437,49 @@ static int decode_one(const dubbo_tri_schema_t *s, const field_t *f, rd_t *r, in
         case T(FIXED64):
         case T(SFIXED64): *v = dubbo_v_long(a, (int64_t)x); break;
         case T(FIXED32): *v = dubbo_v_long(a, (uint32_t)x); break;
-        case T(SFIXED32): *v = dubbo_v_int(a, (int32_t)(uint32_t)x); break;
-        default: return DUBBO_EMALFORMED;
+        default: *v = dubbo_v_int(a, (int32_t)(uint32_t)x); break; /* sfixed32 */
         }
-    } else if (wt == 2) {
-        if ((rc = rd_varint(r, &x))) return rc;
-        if (x > r->n - r->off) return DUBBO_ETRUNCATED;
-        const uint8_t *p = r->p + r->off;
-        r->off += (size_t)x;
+    } else {
+        rd_t sub;
+        if ((rc = chunk(r, &sub, tname, named, 0))) return rc;
         if (type == T(STRING))
-            *v = dubbo_v_string(a, (const char *)p, (size_t)x);
+            *v = dubbo_v_string(a, (const char *)sub.p, sub.n);
         else if (type == T(BYTES))
-            *v = dubbo_v_binary(a, x ? p : (const uint8_t *)"", (size_t)x);
-        else if (type == T(MESSAGE)) {
+            *v = dubbo_v_binary(a, sub.n ? sub.p : (const uint8_t *)"", sub.n);
+        else {
             const entry_t *e = find(s, f->type_name, K_MSG);
             if (!e)
                 return dubbo__seterr(DUBBO_ENOT_FOUND, "schema: field %s: no message type %s",
                                      f->name, f->type_name);
-            rd_t sub = {p, (size_t)x, 0};
             return decode_msg(s, e->p, e->name, &sub, a, depth + 1, v);
-        } else
-            return DUBBO_EMALFORMED;
-    } else {
-        return DUBBO_EUNSUPPORTED;
+        }
     }
     return *v ? 0 : DUBBO_ENOMEM;
 }
 
-static int skip(rd_t *r, int wt)
+static int wrong_wire_type(const char *tname, size_t at, const field_t *f, int wt, const char *what)
+{
+    return wire_err(DUBBO_EMALFORMED, tname, at, f, 0, "wire type %d for %s%s", wt,
+                    what ? what : type_label(f->type), wt == 3 || wt == 4 ? " (a group)" : "");
+}
+
+/* Past a field the schema does not know (or a map entry's extra one). */
+static int skip(rd_t *r, int wt, const char *tname, size_t at, const field_t *f, uint64_t no)
 {
     uint64_t x;
+    rd_t sub;
     switch (wt) {
-    case 0: return rd_varint(r, &x);
+    case 0: return varint_at(r, &x, tname, f, no);
     case 1:
     case 5:
-        if (r->n - r->off < (size_t)(wt == 1 ? 8 : 4)) return DUBBO_ETRUNCATED;
+        if (r->n - r->off < (size_t)(wt == 1 ? 8 : 4))
+            return wire_err(DUBBO_ETRUNCATED, tname, r->base + r->off, f, no, "truncated");
         r->off += wt == 1 ? 8 : 4;
         return 0;
-    case 2: {
-        int rc = rd_varint(r, &x);
-        if (rc) return rc;
-        if (x > r->n - r->off) return DUBBO_ETRUNCATED;
-        r->off += (size_t)x;
-        return 0;
-    }
-    default: return DUBBO_EUNSUPPORTED; /* groups: not kept by proto3 */
+    case 2: return chunk(r, &sub, tname, f, no);
+    case 3:
+    case 4: return wire_err(DUBBO_EMALFORMED, tname, at, f, no, "a group (not supported)");
+    default: return wire_err(DUBBO_EMALFORMED, tname, at, f, no, "wire type %d", wt);
     }
 }
 
@@ -429,6 +487,121 @@ static int skip(rd_t *r, int wt)
 static dubbo_value_t *slot(dubbo_value_t *m, const char *key)
 {
     return (dubbo_value_t *)dubbo_map_get(m, key);
+}
+
+/* Put key = v into map m, in place of an earlier value under an equal
+ * key (a field or map key seen again: the last one wins, as protobuf's
+ * parsers have it). */
+static int put_last(dubbo_arena_t *a, dubbo_value_t *m, dubbo_value_t *k, dubbo_value_t *v)
+{
+    for (size_t i = 0; i < m->u.map.len; i++) {
+        const dubbo_value_t *o = m->u.map.items[i].key;
+        if (o->type == DUBBO_T_STRING && o->u.s.len == k->u.s.len &&
+            memcmp(o->u.s.ptr, k->u.s.ptr, k->u.s.len) == 0) {
+            m->u.map.items[i].value = v;
+            return 0;
+        }
+    }
+    return dubbo_map_put(a, m, k, v) ? DUBBO_ENOMEM : 0;
+}
+
+static void drop(dubbo_value_t *m, const char *key)
+{
+    size_t kl = strlen(key);
+    for (size_t i = 0; i < m->u.map.len; i++) {
+        const dubbo_value_t *o = m->u.map.items[i].key;
+        if (o->u.s.len == kl && memcmp(o->u.s.ptr, key, kl) == 0) {
+            memmove(&m->u.map.items[i], &m->u.map.items[i + 1],
+                    (m->u.map.len - i - 1) * sizeof(m->u.map.items[0]));
+            m->u.map.len--;
+            return;
+        }
+    }
+}
+
+static int push(dubbo_arena_t *a, dubbo_value_t *obj, const char *jn, dubbo_value_t *v)
+{
+    dubbo_value_t *list = slot(obj, jn);
+    if (!list) {
+        list = dubbo_v_list(a, NULL, 4);
+        if (!list || dubbo_map_put(a, obj, dubbo_v_cstr(a, jn), list)) return DUBBO_ENOMEM;
+    }
+    return dubbo_list_push(a, list, v) ? DUBBO_ENOMEM : 0;
+}
+
+/* What a field absent from a map entry is: its type's default. */
+static dubbo_value_t *default_of(const dubbo_tri_schema_t *s, const field_t *f, dubbo_arena_t *a)
+{
+    switch (f->type) {
+    case T(INT32):
+    case T(SINT32):
+    case T(SFIXED32): return dubbo_v_int(a, 0);
+    case T(DOUBLE):
+    case T(FLOAT): return dubbo_v_double(a, 0);
+    case T(BOOL): return dubbo_v_bool(a, false);
+    case T(STRING): return dubbo_v_cstr(a, "");
+    case T(BYTES): return dubbo_v_binary(a, "", 0);
+    case T(MESSAGE): return dubbo_v_map(a, NULL, 1);
+    case T(ENUM): {
+        /* the first value (proto3's is 0) */
+        const entry_t *e = find(s, f->type_name, K_ENUM);
+        const enum_t *en = e ? e->p : NULL;
+        return enum_value(s, f, a, en && en->n_value ? en->value[0]->number : 0);
+    }
+    default: return dubbo_v_long(a, 0);
+    }
+}
+
+/* One map entry (key 1, value 2) of map field f into obj[jn]. */
+static int decode_entry(const dubbo_tri_schema_t *s, const char *tname, const field_t *f,
+                        const msg_t *me, rd_t *r, dubbo_arena_t *a, int depth, dubbo_value_t *obj,
+                        const char *jn)
+{
+    const field_t *kf = field_no(me, 1), *vf = field_no(me, 2);
+    if (!kf || !vf || !kf->has_type || !vf->has_type)
+        return dubbo__seterr(DUBBO_EMALFORMED, "schema: bad map entry %s", f->type_name);
+    rd_t sub;
+    int rc = chunk(r, &sub, tname, f, 0);
+    if (rc) return rc;
+    dubbo_value_t *k = NULL, *v = NULL;
+    while (sub.off < sub.n) {
+        size_t at = sub.base + sub.off;
+        uint64_t ek;
+        if ((rc = varint_at(&sub, &ek, tname, f, 0))) return rc;
+        int wt = (int)(ek & 7);
+        if (!(ek >> 3)) return wire_err(DUBBO_EMALFORMED, tname, at, f, 0, "field number 0");
+        const field_t *ef = ek >> 3 == 1 ? kf : ek >> 3 == 2 ? vf : NULL;
+        if (!ef) {
+            if ((rc = skip(&sub, wt, tname, at, f, 0))) return rc;
+            continue;
+        }
+        if (wt != wire_type(ef->type))
+            return wrong_wire_type(tname, at, f, wt, type_label(ef->type));
+        if ((rc = decode_one(s, tname, ef, f, &sub, a, depth, ef == kf ? &k : &v))) return rc;
+    }
+    if (!k) k = default_of(s, kf, a);
+    if (!v) v = default_of(s, vf, a);
+    if (!k || !v) return DUBBO_ENOMEM;
+    /* JSON keys are strings */
+    if (k->type != DUBBO_T_STRING) {
+        char kb[32];
+        if (k->type == DUBBO_T_BOOL)
+            snprintf(kb, sizeof(kb), "%s", k->u.b ? "true" : "false");
+        else if (k->type == DUBBO_T_INT)
+            snprintf(kb, sizeof(kb), "%d", (int)k->u.i);
+        else if (kf->type == T(UINT64) || kf->type == T(FIXED64))
+            snprintf(kb, sizeof(kb), "%llu", (unsigned long long)k->u.l);
+        else
+            snprintf(kb, sizeof(kb), "%lld", (long long)k->u.l);
+        k = dubbo_v_cstr(a, kb);
+        if (!k) return DUBBO_ENOMEM;
+    }
+    dubbo_value_t *mv = slot(obj, jn);
+    if (!mv) {
+        mv = dubbo_v_map(a, NULL, 4);
+        if (!mv || dubbo_map_put(a, obj, dubbo_v_cstr(a, jn), mv)) return DUBBO_ENOMEM;
+    }
+    return put_last(a, mv, k, v);
 }
 
 static int decode_msg(const dubbo_tri_schema_t *s, const msg_t *m, const char *tname, rd_t *r,
@@ -439,121 +612,55 @@ static int decode_msg(const dubbo_tri_schema_t *s, const msg_t *m, const char *t
     dubbo_value_t *obj = dubbo_v_map(a, NULL, m->n_field ? m->n_field : 1);
     if (!obj) return DUBBO_ENOMEM;
     while (r->off < r->n) {
+        size_t at = r->base + r->off;
         uint64_t key;
-        int rc = rd_varint(r, &key);
-        if (rc) goto bad;
+        int rc = varint_at(r, &key, tname, NULL, 0);
+        if (rc) return rc;
         int wt = (int)(key & 7);
         uint64_t no = key >> 3;
-        const field_t *f = no && no <= 0x1fffffff ? field_no(m, (int)no) : NULL;
-        if (!no) {
-            rc = DUBBO_EMALFORMED;
-            goto bad;
-        }
+        if (!no) return wire_err(DUBBO_EMALFORMED, tname, at, NULL, 0, "field number 0");
+        const field_t *f = no <= 0x1fffffff ? field_no(m, (int)no) : NULL;
         if (!f || !f->has_type) {
-            if ((rc = skip(r, wt))) goto bad;
+            if ((rc = skip(r, wt, tname, at, NULL, no))) return rc;
             continue;
         }
         char jb[128];
         const char *jn = json_name(f, jb, sizeof(jb));
         const msg_t *me = map_entry(s, f);
         if (me) {
-            /* a map entry: key 1, value 2 */
-            if (wt != 2) {
-                rc = DUBBO_EMALFORMED;
-                goto bad;
-            }
-            uint64_t len;
-            if ((rc = rd_varint(r, &len))) goto bad;
-            if (len > r->n - r->off) {
-                rc = DUBBO_ETRUNCATED;
-                goto bad;
-            }
-            rd_t sub = {r->p + r->off, (size_t)len, 0};
-            r->off += (size_t)len;
-            dubbo_value_t *k = NULL, *v = NULL;
-            while (sub.off < sub.n) {
-                uint64_t ek;
-                if ((rc = rd_varint(&sub, &ek))) goto bad;
-                const field_t *ef = field_no(me, (int)(ek >> 3));
-                if (!ef || !ef->has_type) {
-                    if ((rc = skip(&sub, (int)(ek & 7)))) goto bad;
-                    continue;
-                }
-                if ((rc = decode_one(s, ef, &sub, (int)(ek & 7), a, depth,
-                                     ef->number == 1 ? &k : &v)))
-                    goto bad;
-            }
-            dubbo_value_t *mv = slot(obj, jn);
-            if (!mv) {
-                mv = dubbo_v_map(a, NULL, 4);
-                if (!mv || dubbo_map_put(a, obj, dubbo_v_cstr(a, jn), mv)) return DUBBO_ENOMEM;
-            }
-            if (!k) k = dubbo_v_cstr(a, "");
-            if (!v) v = dubbo_v_null();
-            /* JSON keys are strings */
-            if (k->type != DUBBO_T_STRING) {
-                char kb[64];
-                if (k->type == DUBBO_T_BOOL)
-                    snprintf(kb, sizeof(kb), "%s", k->u.b ? "true" : "false");
-                else
-                    snprintf(kb, sizeof(kb), "%lld",
-                             (long long)(k->type == DUBBO_T_INT ? k->u.i : k->u.l));
-                k = dubbo_v_cstr(a, kb);
-            }
-            if (dubbo_map_put(a, mv, k, v)) return DUBBO_ENOMEM;
+            if (wt != 2) return wrong_wire_type(tname, at, f, wt, "a map entry");
+            if ((rc = decode_entry(s, tname, f, me, r, a, depth, obj, jn))) return rc;
             continue;
         }
-        if (repeated(f)) {
-            dubbo_value_t *list = slot(obj, jn);
-            if (!list) {
-                list = dubbo_v_list(a, NULL, 4);
-                if (!list || dubbo_map_put(a, obj, dubbo_v_cstr(a, jn), list)) return DUBBO_ENOMEM;
-            }
-            int want = wire_type(f->type);
-            if (wt == 2 && want != 2) {
-                /* packed */
-                uint64_t len;
-                if ((rc = rd_varint(r, &len))) goto bad;
-                if (len > r->n - r->off) {
-                    rc = DUBBO_ETRUNCATED;
-                    goto bad;
-                }
-                rd_t sub = {r->p + r->off, (size_t)len, 0};
-                r->off += (size_t)len;
-                while (sub.off < sub.n) {
-                    dubbo_value_t *v;
-                    if ((rc = decode_one(s, f, &sub, want, a, depth, &v))) goto bad;
-                    if (dubbo_list_push(a, list, v)) return DUBBO_ENOMEM;
-                }
-                continue;
-            }
-            if (wt != want) {
-                rc = DUBBO_EMALFORMED;
-                goto bad;
-            }
-            dubbo_value_t *v;
-            if ((rc = decode_one(s, f, r, wt, a, depth, &v))) goto bad;
-            if (dubbo_list_push(a, list, v)) return DUBBO_ENOMEM;
-            continue;
-        }
-        if (wt != wire_type(f->type)) {
-            rc = DUBBO_EMALFORMED;
-            goto bad;
-        }
+        int want = wire_type(f->type);
         dubbo_value_t *v;
-        if ((rc = decode_one(s, f, r, wt, a, depth, &v))) goto bad;
-        /* the last one wins (a message field merges in protobuf; kept
-         * simple: the last) */
-        if (dubbo_map_put(a, obj, dubbo_v_cstr(a, jn), v)) return DUBBO_ENOMEM;
-        continue;
-    bad:
-        if (rc == DUBBO_ENOMEM || rc == DUBBO_ETOO_DEEP || rc == DUBBO_ENOT_FOUND) return rc;
-        return dubbo__seterr(rc == DUBBO_ETRUNCATED ? DUBBO_ETRUNCATED : DUBBO_EMALFORMED,
-                             "schema: %s: %s at byte %zu%s%s", tname,
-                             rc == DUBBO_ETRUNCATED     ? "truncated"
-                             : rc == DUBBO_EUNSUPPORTED ? "a group (not supported)"
-                                                        : "malformed",
-                             r->off, f ? " in field " : "", f && f->name ? f->name : "");
+        if (repeated(f) && wt == 2 && want != 2) {
+            /* packed; a run of none adds nothing */
+            rd_t sub;
+            if ((rc = chunk(r, &sub, tname, f, 0))) return rc;
+            while (sub.off < sub.n) {
+                if ((rc = decode_one(s, tname, f, f, &sub, a, depth, &v))) return rc;
+                if ((rc = push(a, obj, jn, v))) return rc;
+            }
+            continue;
+        }
+        if (wt != want) return wrong_wire_type(tname, at, f, wt, NULL);
+        if ((rc = decode_one(s, tname, f, f, r, a, depth, &v))) return rc;
+        if (repeated(f)) {
+            if ((rc = push(a, obj, jn, v))) return rc;
+            continue;
+        }
+        /* a oneof holds the member seen last */
+        for (size_t i = 0; f->has_oneof_index && i < m->n_field; i++) {
+            const field_t *o = m->field[i];
+            char ob[128];
+            if (o != f && o->has_oneof_index && o->oneof_index == f->oneof_index)
+                drop(obj, json_name(o, ob, sizeof(ob)));
+        }
+        /* a field seen again: the last one wins (a message field merges in
+         * protobuf; kept simple: the last) */
+        dubbo_value_t *k = dubbo_v_cstr(a, jn);
+        if (!k || (rc = put_last(a, obj, k, v))) return DUBBO_ENOMEM;
     }
     *out = obj;
     return 0;
@@ -565,8 +672,11 @@ int dubbo_tri_pb_to_value(const dubbo_tri_schema_t *s, const char *type, const v
     *out = NULL;
     const entry_t *e = find(s, type, K_MSG);
     if (!e) return dubbo__seterr(DUBBO_ENOT_FOUND, "schema: no message type %s", type);
-    rd_t r = {pb, n, 0};
-    return decode_msg(s, e->p, e->name, &r, a, 0, out);
+    rd_t r = {pb, n, 0, 0};
+    int rc = decode_msg(s, e->p, e->name, &r, a, 0, out);
+    if (rc == DUBBO_ENOMEM) dubbo__seterr(rc, "out of memory");
+    if (rc) *out = NULL;
+    return rc;
 }
 
 /* ---- value -> protobuf ------------------------------------------------------ */
@@ -590,17 +700,26 @@ static int to_i64(const char *tname, const field_t *f, const dubbo_value_t *v, i
         *x = (int64_t)v->u.d;
         return 0;
     case DUBBO_T_STRING: {
-        /* JSON carries 64-bit integers as strings */
+        /* JSON carries 64-bit integers as strings: signed ones within
+         * int64, unsigned ones within uint64 (their bits in x) */
+        const char *p = v->u.s.ptr;
+        bool uns = f->type == T(UINT64) || f->type == T(FIXED64);
         char *e;
+        if (!v->u.s.len || strlen(p) != v->u.s.len || !(p[*p == '-'] >= '0' && p[*p == '-'] <= '9'))
+            break;
         errno = 0;
-        long long ll = strtoll(v->u.s.ptr, &e, 10);
-        if (*e || !v->u.s.len || errno) {
-            unsigned long long ull = strtoull(v->u.s.ptr, &e, 10);
-            if (*e || !v->u.s.len || v->u.s.ptr[0] == '-') break;
+        if (uns && *p != '-') {
+            unsigned long long ull = strtoull(p, &e, 10);
+            if (*e) break;
             *x = (int64_t)ull;
-            return 0;
+        } else {
+            long long ll = strtoll(p, &e, 10);
+            if (*e) break;
+            *x = ll;
         }
-        *x = ll;
+        if (errno || (uns && *p == '-'))
+            return dubbo__seterr(DUBBO_ETYPE, "schema: %s.%s: %s is out of %s range", tname,
+                                 f->name, p, type_label(f->type));
         return 0;
     }
     default: break;
@@ -611,8 +730,9 @@ static int to_i64(const char *tname, const field_t *f, const dubbo_value_t *v, i
 static int encode_scalar(const dubbo_tri_schema_t *s, const char *tname, const field_t *f,
                          const dubbo_value_t *v, int depth, dubbo_buf_t *out)
 {
-    int64_t x;
+    int64_t x = 0;
     int rc;
+    if (!v) v = dubbo_v_null();
     switch (f->type) {
     case T(INT32):
     case T(INT64):
@@ -633,7 +753,7 @@ static int encode_scalar(const dubbo_tri_schema_t *s, const char *tname, const f
             return dubbo__seterr(DUBBO_ETYPE, "schema: %s.%s: %lld is out of uint32 range", tname,
                                  f->name, (long long)x);
         switch (f->type) {
-        case T(SINT32): return put_varint(out, (uint32_t)((int32_t)x << 1 ^ ((int32_t)x >> 31)));
+        case T(SINT32): return put_varint(out, (uint32_t)x << 1 ^ (uint32_t)((int32_t)x >> 31));
         case T(SINT64): return put_varint(out, (uint64_t)x << 1 ^ (uint64_t)(x >> 63));
         case T(FIXED32):
         case T(SFIXED32): return put_fixed(out, (uint64_t)x, 4);
@@ -684,15 +804,20 @@ static int encode_scalar(const dubbo_tri_schema_t *s, const char *tname, const f
             p = v->u.s.ptr;
             n = v->u.s.len;
         } else if (v->type == DUBBO_T_STRING) {
-            /* JSON: base64, standard or URL-safe */
-            char *t = strndup(v->u.s.ptr, v->u.s.len);
-            for (char *c = t; c && *c; c++)
-                *c = *c == '-' ? '+' : *c == '_' ? '/' : *c;
+            /* JSON: base64, standard or URL-safe (a NUL in it is no
+             * base64 either) */
+            char *t = malloc(v->u.s.len + 1);
+            for (size_t i = 0; t && i < v->u.s.len; i++) {
+                char c = v->u.s.ptr[i];
+                t[i] = c == '-' ? '+' : c == '_' ? '/' : c;
+            }
             rc = t ? dubbo__base64_decode(t, v->u.s.len, &raw) : DUBBO_ENOMEM;
             free(t);
-            if (rc)
+            if (rc) {
+                dubbo_buf_destroy(&raw);
                 return dubbo__seterr(DUBBO_ETYPE, "schema: %s.%s: bytes as a string must be base64",
                                      tname, f->name);
+            }
             p = raw.base;
             n = raw.len;
         } else {
@@ -712,8 +837,9 @@ static int encode_scalar(const dubbo_tri_schema_t *s, const char *tname, const f
         for (size_t i = 0; en && i < en->n_value; i++)
             if (en->value[i]->name && strcmp(en->value[i]->name, v->u.s.ptr) == 0)
                 return put_varint(out, (uint64_t)(int64_t)en->value[i]->number);
-        return dubbo__seterr(DUBBO_ETYPE, "schema: %s.%s: \"%s\" is not a value of %s", tname,
-                             f->name, v->u.s.ptr, f->type_name);
+        return dubbo__seterr(
+            DUBBO_ETYPE, "schema: %s.%s: \"%s\" is not a value of %s", tname, f->name, v->u.s.ptr,
+            f->type_name && f->type_name[0] == '.' ? f->type_name + 1 : f->type_name);
     }
     case T(MESSAGE): {
         const entry_t *e = find(s, f->type_name, K_MSG);
@@ -739,16 +865,33 @@ static int put_key(dubbo_buf_t *out, int no, int wt)
     return put_varint(out, (uint64_t)no << 3 | (uint64_t)wt);
 }
 
-/* A map entry's key from a JSON object key (a string). */
-static int map_key(const dubbo_tri_schema_t *s, const char *tname, const field_t *kf,
-                   const dubbo_value_t *k, dubbo_buf_t *out)
+/* A map entry's key from a JSON object key (a string): errors name map
+ * field f. */
+static int map_key(const dubbo_tri_schema_t *s, const char *tname, const field_t *f,
+                   const field_t *kf, const dubbo_value_t *k, dubbo_buf_t *out)
 {
+    dubbo_value_t b = {.type = DUBBO_T_BOOL};
     if (kf->type == T(BOOL) && k->type == DUBBO_T_STRING) {
-        dubbo_value_t b = {.type = DUBBO_T_BOOL};
-        b.u.b = strcmp(k->u.s.ptr, "true") == 0;
-        return encode_scalar(s, tname, kf, &b, 0, out);
+        if (strcmp(k->u.s.ptr, "true") != 0 && strcmp(k->u.s.ptr, "false") != 0)
+            return dubbo__seterr(DUBBO_ETYPE, "schema: %s.%s: key \"%s\" is not a bool", tname,
+                                 f->name, k->u.s.ptr);
+        b.u.b = k->u.s.ptr[0] == 't';
+        k = &b;
     }
-    return encode_scalar(s, tname, kf, k, 0, out);
+    int rc = encode_scalar(s, tname, kf, k, 0, out);
+    if (rc == DUBBO_ETYPE && k->type == DUBBO_T_STRING)
+        return dubbo__seterr(DUBBO_ETYPE, "schema: %s.%s: key \"%s\" is not a %s", tname, f->name,
+                             k->u.s.ptr, type_label(kf->type));
+    return rc;
+}
+
+/* A map entry's value (field vf of the entry) with errors naming map field f. */
+static int encode_value(const dubbo_tri_schema_t *s, const char *tname, const field_t *f,
+                        const field_t *vf, const dubbo_value_t *v, int depth, dubbo_buf_t *out)
+{
+    field_t named = *vf;
+    named.name = f->name;
+    return encode_scalar(s, tname, &named, v ? v : dubbo_v_null(), depth, out);
 }
 
 static int encode_field(const dubbo_tri_schema_t *s, const entry_t *e, const field_t *f,
@@ -766,9 +909,9 @@ static int encode_field(const dubbo_tri_schema_t *s, const entry_t *e, const fie
             dubbo_buf_t ent;
             dubbo_buf_init(&ent, 0);
             rc = put_key(&ent, 1, wire_type(kf->type));
-            if (!rc) rc = map_key(s, tname, kf, v->u.map.items[i].key, &ent);
+            if (!rc) rc = map_key(s, tname, f, kf, v->u.map.items[i].key, &ent);
             if (!rc) rc = put_key(&ent, 2, wire_type(vf->type));
-            if (!rc) rc = encode_scalar(s, tname, vf, v->u.map.items[i].value, depth, &ent);
+            if (!rc) rc = encode_value(s, tname, f, vf, v->u.map.items[i].value, depth, &ent);
             if (!rc) rc = put_key(out, f->number, 2);
             if (!rc) rc = put_varint(out, ent.len);
             if (!rc) rc = dubbo_buf_append(out, ent.base, ent.len);
@@ -918,55 +1061,186 @@ int dubbo_tri_json_to_pb(const dubbo_tri_schema_t *s, const char *type, const ch
     return rc;
 }
 
-static json_t *value_to_json(const dubbo_value_t *v)
+/* ---- protobuf -> JSON --------------------------------------------------------- *
+ * Written by the schema rather than from the value alone: the value does
+ * not tell a uint32 (a JSON number) from an int64 (a string), a uint64
+ * past INT64_MAX from a negative long, or a float from a double (printed
+ * in the fewest digits that read back as the same float). */
+
+static int jput(dubbo_buf_t *b, const char *s)
 {
-    switch (v->type) {
-    case DUBBO_T_MAP: {
-        json_t *o = json_object();
-        for (size_t i = 0; o && i < v->u.map.len; i++) {
-            const dubbo_value_t *k = v->u.map.items[i].key;
-            json_t *x = value_to_json(v->u.map.items[i].value);
-            if (!x || k->type != DUBBO_T_STRING || json_object_set_new(o, k->u.s.ptr, x)) {
-                json_decref(x);
-                json_decref(o);
-                return NULL;
+    return dubbo_buf_append(b, s, strlen(s));
+}
+
+/* The length of the UTF-8 sequence at p (n bytes left), 0 if invalid
+ * (overlong forms, surrogates and past U+10FFFF included). */
+static size_t utf8_len(const uint8_t *p, size_t n)
+{
+    uint8_t c = p[0];
+    size_t len = c >= 0xc2 && c <= 0xdf   ? 2
+                 : c >= 0xe0 && c <= 0xef ? 3
+                 : c >= 0xf0 && c <= 0xf4 ? 4
+                                          : 0;
+    if (!len || len > n) return 0;
+    uint8_t lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+    uint8_t hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+    if (p[1] < lo || p[1] > hi) return 0;
+    for (size_t i = 2; i < len; i++)
+        if ((p[i] & 0xc0) != 0x80) return 0;
+    return len;
+}
+
+/* A JSON string; DUBBO_EMALFORMED for bytes that are not UTF-8. */
+static int jstr(dubbo_buf_t *b, const char *s, size_t n)
+{
+    const uint8_t *p = (const uint8_t *)s;
+    int rc = dubbo_buf_append(b, "\"", 1);
+    for (size_t i = 0; !rc && i < n;) {
+        if (p[i] >= 0x80) {
+            size_t len = utf8_len(p + i, n - i);
+            if (!len) return DUBBO_EMALFORMED;
+            rc = dubbo_buf_append(b, p + i, len);
+            i += len;
+            continue;
+        }
+        char esc[8];
+        switch (p[i]) {
+        case '"': rc = jput(b, "\\\""); break;
+        case '\\': rc = jput(b, "\\\\"); break;
+        case '\n': rc = jput(b, "\\n"); break;
+        case '\r': rc = jput(b, "\\r"); break;
+        case '\t': rc = jput(b, "\\t"); break;
+        case '\b': rc = jput(b, "\\b"); break;
+        case '\f': rc = jput(b, "\\f"); break;
+        default:
+            if (p[i] < 0x20) {
+                snprintf(esc, sizeof(esc), "\\u%04x", p[i]);
+                rc = jput(b, esc);
+            } else {
+                rc = dubbo_buf_append(b, p + i, 1);
             }
         }
-        return o;
+        i++;
     }
-    case DUBBO_T_LIST: {
-        json_t *l = json_array();
-        for (size_t i = 0; l && i < v->u.list.len; i++)
-            if (json_array_append_new(l, value_to_json(v->u.list.items[i]))) {
-                json_decref(l);
-                return NULL;
-            }
-        return l;
+    return rc ? rc : dubbo_buf_append(b, "\"", 1);
+}
+
+static int jdouble(dubbo_buf_t *b, double d, bool is_float)
+{
+    if (isnan(d)) return jput(b, "\"NaN\"");
+    if (isinf(d)) return jput(b, d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+    char t[40];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(t, sizeof(t), "%.*g", prec, d);
+        double back = strtod(t, NULL);
+        if (is_float ? (float)back == (float)d : back == d) break;
     }
-    case DUBBO_T_STRING: return json_stringn(v->u.s.ptr, v->u.s.len);
-    case DUBBO_T_INT: return json_integer(v->u.i);
-    case DUBBO_T_LONG: {
+    return jput(b, t);
+}
+
+static int jmsg(const dubbo_tri_schema_t *s, const entry_t *e, const dubbo_value_t *v,
+                dubbo_buf_t *b);
+
+/* One value of field f (NULL: a value the schema does not describe). */
+static int jvalue(const dubbo_tri_schema_t *s, const char *tname, const field_t *f,
+                  const dubbo_value_t *v, dubbo_buf_t *b)
+{
+    char t[32];
+    int rc;
+    int type = f ? f->type : 0;
+    if (!v) v = dubbo_v_null();
+    switch (v->type) {
+    case DUBBO_T_BOOL: return jput(b, v->u.b ? "true" : "false");
+    case DUBBO_T_INT: snprintf(t, sizeof(t), "%d", (int)v->u.i); return jput(b, t);
+    case DUBBO_T_LONG:
         /* protobuf's JSON: 64-bit integers as strings */
-        char b[32];
-        snprintf(b, sizeof(b), "%lld", (long long)v->u.l);
-        return json_string(b);
-    }
-    case DUBBO_T_DOUBLE:
-        if (isnan(v->u.d)) return json_string("NaN");
-        if (isinf(v->u.d)) return json_string(v->u.d > 0 ? "Infinity" : "-Infinity");
-        return json_real(v->u.d);
-    case DUBBO_T_BOOL: return json_boolean(v->u.b);
+        if (type == T(UINT32) || type == T(FIXED32))
+            snprintf(t, sizeof(t), "%lld", (long long)v->u.l);
+        else if (type == T(UINT64) || type == T(FIXED64))
+            snprintf(t, sizeof(t), "\"%llu\"", (unsigned long long)v->u.l);
+        else
+            snprintf(t, sizeof(t), "\"%lld\"", (long long)v->u.l);
+        return jput(b, t);
+    case DUBBO_T_DOUBLE: return jdouble(b, v->u.d, type == T(FLOAT));
+    case DUBBO_T_STRING:
+        rc = jstr(b, v->u.s.ptr, v->u.s.len);
+        if (rc == DUBBO_EMALFORMED)
+            return dubbo__seterr(rc, "schema: %s.%s: a string that is not UTF-8 has no JSON form",
+                                 tname, f && f->name ? f->name : "?");
+        return rc;
     case DUBBO_T_BINARY: {
-        dubbo_buf_t b;
-        dubbo_buf_init(&b, 0);
-        json_t *s = dubbo__base64_encode((const uint8_t *)v->u.s.ptr, v->u.s.len, &b)
-                        ? NULL
-                        : json_stringn(b.len ? (const char *)b.base : "", b.len);
-        dubbo_buf_destroy(&b);
-        return s;
+        dubbo_buf_t enc;
+        dubbo_buf_init(&enc, 0);
+        rc = dubbo__base64_encode((const uint8_t *)v->u.s.ptr, v->u.s.len, &enc);
+        if (!rc) rc = jstr(b, enc.len ? (const char *)enc.base : "", enc.len);
+        dubbo_buf_destroy(&enc);
+        return rc;
     }
-    default: return json_null();
+    case DUBBO_T_MAP: {
+        const entry_t *e = type == T(MESSAGE) ? find(s, f->type_name, K_MSG) : NULL;
+        if (e) return jmsg(s, e, v, b);
+        rc = dubbo_buf_append(b, "{", 1);
+        for (size_t i = 0; !rc && i < v->u.map.len; i++) {
+            const dubbo_value_t *k = v->u.map.items[i].key;
+            if (i) rc = dubbo_buf_append(b, ",", 1);
+            if (!rc) rc = jvalue(s, tname, f, k && k->type == DUBBO_T_STRING ? k : NULL, b);
+            if (!rc) rc = dubbo_buf_append(b, ":", 1);
+            if (!rc) rc = jvalue(s, tname, NULL, v->u.map.items[i].value, b);
+        }
+        return rc ? rc : dubbo_buf_append(b, "}", 1);
     }
+    case DUBBO_T_LIST:
+        rc = dubbo_buf_append(b, "[", 1);
+        for (size_t i = 0; !rc && i < v->u.list.len; i++) {
+            if (i) rc = dubbo_buf_append(b, ",", 1);
+            if (!rc) rc = jvalue(s, tname, f, v->u.list.items[i], b);
+        }
+        return rc ? rc : dubbo_buf_append(b, "]", 1);
+    default: return jput(b, "null");
+    }
+}
+
+/* Field f's value: a map field as an object, a repeated one as an array. */
+static int jfield(const dubbo_tri_schema_t *s, const char *tname, const field_t *f,
+                  const dubbo_value_t *v, dubbo_buf_t *b)
+{
+    const msg_t *me = f ? map_entry(s, f) : NULL;
+    const field_t *kf = me ? field_no(me, 1) : NULL, *vf = me ? field_no(me, 2) : NULL;
+    int rc;
+    if (kf && vf && v && v->type == DUBBO_T_MAP) {
+        rc = dubbo_buf_append(b, "{", 1);
+        for (size_t i = 0; !rc && i < v->u.map.len; i++) {
+            const dubbo_value_t *k = v->u.map.items[i].key;
+            if (i) rc = dubbo_buf_append(b, ",", 1);
+            /* keys are strings, whatever the key type */
+            if (!rc) rc = jvalue(s, tname, f, k && k->type == DUBBO_T_STRING ? k : NULL, b);
+            if (!rc) rc = dubbo_buf_append(b, ":", 1);
+            if (!rc) rc = jvalue(s, tname, vf, v->u.map.items[i].value, b);
+        }
+        return rc ? rc : dubbo_buf_append(b, "}", 1);
+    }
+    return jvalue(s, tname, f, v, b);
+}
+
+static int jmsg(const dubbo_tri_schema_t *s, const entry_t *e, const dubbo_value_t *v,
+                dubbo_buf_t *b)
+{
+    const msg_t *m = e->p;
+    int rc = dubbo_buf_append(b, "{", 1);
+    for (size_t i = 0; !rc && i < v->u.map.len; i++) {
+        const dubbo_value_t *k = v->u.map.items[i].key;
+        if (!k || k->type != DUBBO_T_STRING) continue;
+        const field_t *f = NULL;
+        for (size_t j = 0; j < m->n_field && !f; j++) {
+            char jb[128];
+            if (strcmp(json_name(m->field[j], jb, sizeof(jb)), k->u.s.ptr) == 0) f = m->field[j];
+        }
+        if (i) rc = dubbo_buf_append(b, ",", 1);
+        if (!rc) rc = jvalue(s, e->name, NULL, k, b);
+        if (!rc) rc = dubbo_buf_append(b, ":", 1);
+        if (!rc) rc = jfield(s, e->name, f, v->u.map.items[i].value, b);
+    }
+    return rc ? rc : dubbo_buf_append(b, "}", 1);
 }
 
 int dubbo_tri_pb_to_json(const dubbo_tri_schema_t *s, const char *type, const void *pb, size_t n,
@@ -976,13 +1250,18 @@ int dubbo_tri_pb_to_json(const dubbo_tri_schema_t *s, const char *type, const vo
     dubbo_arena_t *a = dubbo_arena_new(0);
     dubbo_value_t *v = NULL;
     int rc = a ? dubbo_tri_pb_to_value(s, type, pb, n, a, &v) : DUBBO_ENOMEM;
-    json_t *j = rc ? NULL : value_to_json(v);
-    if (!rc && !j) rc = DUBBO_ENOMEM;
-    if (j) {
-        *json = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-        json_decref(j);
-        if (!*json) rc = DUBBO_ENOMEM;
+    dubbo_buf_t b;
+    dubbo_buf_init(&b, 0);
+    if (!rc) rc = jmsg(s, find(s, type, K_MSG), v, &b);
+    if (!rc) rc = dubbo_buf_append(&b, "", 1);
+    if (!rc) {
+        *json = malloc(b.len);
+        if (*json)
+            memcpy(*json, b.base, b.len);
+        else
+            rc = DUBBO_ENOMEM;
     }
+    dubbo_buf_destroy(&b);
     dubbo_arena_free(a);
     if (rc == DUBBO_ENOMEM) dubbo__seterr(rc, "out of memory");
     return rc;
