@@ -37,6 +37,58 @@ static const dubbo_tri_method_t *find_method(const dubbo_tri_service_t *ts, cons
     return NULL;
 }
 
+/* application/grpc+json: a schema per IDL service, made on its first JSON
+ * call from the descriptors (reflection.c's synthetic files), kept until
+ * exit like the export entries below. */
+typedef struct json_schema {
+    struct json_schema *next;
+    const dubbo_tri_service_t *ts;
+    dubbo_tri_schema_t *schema;
+} json_schema_t;
+
+static pthread_mutex_t schemas_mu = PTHREAD_MUTEX_INITIALIZER;
+static json_schema_t *schemas;
+
+static const dubbo_tri_schema_t *schema_of(const dubbo_tri_service_t *ts)
+{
+    pthread_mutex_lock(&schemas_mu);
+    json_schema_t *j = schemas;
+    while (j && j->ts != ts)
+        j = j->next;
+    if (!j) {
+        /* the files as a FileDescriptorSet: each its field 1 */
+        const dubbo_tri_service_t *one[] = {ts};
+        dubbo__tri_files_t *files = dubbo__tri_files_new(one, 1);
+        size_t n = 0;
+        const dubbo__tri_file_t *list = files ? dubbo__tri_files_list(files, &n) : NULL;
+        dubbo_buf_t set;
+        dubbo_buf_init(&set, 0);
+        for (size_t i = 0; list && i < n; i++) {
+            uint8_t hdr[11] = {0x0a};
+            size_t h = 1;
+            for (uint64_t v = list[i].len; h < sizeof(hdr); v >>= 7) {
+                hdr[h++] = (uint8_t)(v & 0x7f) | (v >> 7 ? 0x80 : 0);
+                if (!(v >> 7)) break;
+            }
+            dubbo_buf_append(&set, hdr, h);
+            dubbo_buf_append(&set, list[i].bytes, list[i].len);
+        }
+        dubbo_tri_schema_t *schema = NULL;
+        if (list &&
+            !dubbo_tri_schema_load(&schema, set.base ? set.base : (const uint8_t *)"", set.len) &&
+            (j = calloc(1, sizeof(*j)))) {
+            *j = (json_schema_t){schemas, ts, schema};
+            schemas = j;
+        } else {
+            dubbo_tri_schema_free(schema);
+        }
+        dubbo_buf_destroy(&set);
+        dubbo__tri_files_free(files);
+    }
+    pthread_mutex_unlock(&schemas_mu);
+    return j ? j->schema : NULL;
+}
+
 void dubbo__tri_idl_handler(dubbo_call_t *call, void *user)
 {
     const dubbo_tri_service_t *ts = user;
@@ -44,6 +96,19 @@ void dubbo__tri_idl_handler(dubbo_call_t *call, void *user)
     const ProtobufCMethodDescriptor *md =
         protobuf_c_service_descriptor_get_method_by_name(ts->desc, name);
     const dubbo_tri_method_t *m = find_method(ts, name);
+    const dubbo__tri_call_t *tc = call->proto == &dubbo__protocol_tri ? call->proto_call : NULL;
+    const dubbo_tri_schema_t *js = NULL; /* application/grpc+json */
+    if (tc && tc->json && md && m) {
+        if (m->kind != DUBBO_TRI_UNARY) {
+            dubbo_tri_fail(call, DUBBO_GRPC_UNIMPLEMENTED,
+                           "application/grpc+json is served for unary methods only");
+            return;
+        }
+        if (!(js = schema_of(ts))) {
+            dubbo_tri_fail(call, DUBBO_GRPC_INTERNAL, "no JSON schema for the service");
+            return;
+        }
+    }
     if (m && m->kind != DUBBO_TRI_UNARY && m->stream && md) {
         if (m->kind == DUBBO_TRI_CLIENT_STREAM || m->kind == DUBBO_TRI_BIDI_STREAM) {
             dubbo__tri_run_stream(call, m, md, NULL, ts->user);
@@ -67,8 +132,23 @@ void dubbo__tri_idl_handler(dubbo_call_t *call, void *user)
     }
     dubbo_arena_t *a = dubbo_call_arena(call);
     ProtobufCAllocator alloc = dubbo__tri_allocator(a);
-    ProtobufCMessage *req =
-        protobuf_c_message_unpack(md->input, &alloc, arg->u.s.len, (const uint8_t *)arg->u.s.ptr);
+    dubbo_buf_t pb;
+    dubbo_buf_init(&pb, 0);
+    const uint8_t *in = (const uint8_t *)arg->u.s.ptr;
+    size_t in_len = arg->u.s.len;
+    if (js) {
+        if (dubbo_tri_json_to_pb(js, md->input->name, (const char *)in, in_len, &pb)) {
+            char msg[600];
+            snprintf(msg, sizeof(msg), "%s/%s: %s", ts->desc->name, name, dubbo_last_error());
+            dubbo_buf_destroy(&pb);
+            dubbo_tri_fail(call, DUBBO_GRPC_INVALID_ARGUMENT, msg);
+            return;
+        }
+        in = pb.base ? pb.base : (const uint8_t *)"";
+        in_len = pb.len;
+    }
+    ProtobufCMessage *req = protobuf_c_message_unpack(md->input, &alloc, in_len, in);
+    dubbo_buf_destroy(&pb);
     if (!req) {
         char msg[300];
         snprintf(msg, sizeof(msg), "%s/%s: the request is not a valid %s message", ts->desc->name,
@@ -95,7 +175,14 @@ void dubbo__tri_idl_handler(dubbo_call_t *call, void *user)
         return;
     }
     protobuf_c_message_pack(resp, bytes);
-    dubbo_call_return(call, dubbo_v_binary(a, bytes, n));
+    char *json = NULL;
+    if (js && dubbo_tri_pb_to_json(js, md->output->name, bytes, n, &json)) {
+        dubbo_call_fail(call, DUBBO_STATUS_SERVER_ERROR, dubbo_last_error());
+        return;
+    }
+    dubbo_call_return(call,
+                      json ? dubbo_v_binary(a, json, strlen(json)) : dubbo_v_binary(a, bytes, n));
+    free(json);
 }
 
 /* Which IDL services each server exported, oldest first, for reflection.

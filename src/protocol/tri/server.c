@@ -1150,6 +1150,8 @@ int dubbo__tri_decode(dubbo_call_t *call, const dubbo_unit_t *u)
             version = vs;
         } else if (IS("tri-service-group")) {
             group = vs;
+        } else if (IS("content-type")) {
+            t->json = vn >= 21 && memcmp(vs, "application/grpc+json", 21) == 0;
         } else if (IS("grpc-encoding")) {
             enc = vs;
         } else if (IS("grpc-timeout")) {

@@ -162,6 +162,29 @@ class Run:
         if not ok:
             self.bad.append("cli %s: %s (expected %s)" % (name, detail, " / ".join(expect)))
 
+    def grpc_json(self, name, port, body, expect_status, expect_text):
+        """application/grpc+json against our provider, with nghttp (a plain
+        HTTP/2 client): the message is the JSON text."""
+        msg = os.path.join(self.work, "grpc-json.bin")
+        with open(msg, "wb") as f:
+            f.write(b"\x00" + len(body).to_bytes(4, "big") + body)
+        t0 = time.time()
+        try:
+            r = subprocess.run(["nghttp", "-v", "-H", "content-type: application/grpc+json",
+                                "-H", "te: trailers", "-d", msg,
+                                "http://127.0.0.1:%d/helloworld.Greeter/SayHello" % port],
+                               capture_output=True, timeout=30)
+            out = r.stdout.decode(errors="replace")
+        except (OSError, subprocess.TimeoutExpired) as e:
+            out = str(e)
+        st = re.search(r"grpc-status: (\d+)", out)
+        ok = bool(st) and int(st.group(1)) == expect_status and expect_text in out
+        detail = "grpc-status %s, %s" % (st.group(1) if st else "none",
+                                         "found " if expect_text in out else "missing ")
+        self.cli_results.append((name, ok, detail + repr(expect_text), time.time() - t0))
+        if not ok:
+            self.bad.append("grpc+json %s: %s" % (name, out[-400:]))
+
     def main(self):
         grpc_dir = self.built_dir("grpc")
         java_dir = self.built_dir("java")
@@ -207,6 +230,10 @@ class Run:
                  ['{"payload":{"body":"AAA="}}', '{"payload":{"body":"AA=="}}'],
                  stdin='{"responseParameters":[{"size":2}]}\n'
                        '{"response_parameters":[{"size":1}]}\n')
+        self.grpc_json("application/grpc+json (nghttp): unary", port, b'{"name":"json"}', 0,
+                       '{"message":"Hello json"}')
+        self.grpc_json("application/grpc+json (nghttp): an unknown field", port,
+                       b'{"nme":"json"}', 3, 'has no field "nme"')
         self.cli("wrapper mode (a service reflection does not describe)",
                  [ours_url + "org.apache.dubbo.demo.DemoService", "sayHello", '"cli"'],
                  ['"Hello cli"'])
@@ -301,7 +328,8 @@ class Run:
             rows.append("| %s | %s | %s | %s |" % (case, self.cell("java", "java", case),
                                                    self.cell("java", "c", case),
                                                    md("; ".join(note))))
-        rows += ["", "| `dubbo call` (the CLI's IDL path) | result | output |", "|---|---|---|"]
+        rows += ["", "| `dubbo call` (the CLI's IDL path), and `application/grpc+json` | result | "
+                 "output |", "|---|---|---|"]
         for name, ok, detail, _ in self.cli_results:
             rows.append("| %s | %s | %s |" % (md(name), "pass" if ok else "**FAIL**",
                                               md(detail)))
