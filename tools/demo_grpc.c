@@ -20,6 +20,11 @@ static void say_hello(dubbo_call_t *call, const Helloworld__HelloRequest *req,
 {
     (void)user;
     const char *name = req->name ? req->name : "";
+    if (strcmp(name, "boom") == 0) {
+        /* as Java's TriProvider throws for it: an IDL method's error */
+        dubbo_tri_fail(call, 2 /* UNKNOWN */, "boom");
+        return;
+    }
     size_t n = strlen(name);
     char *m = dubbo_arena_alloc(dubbo_call_arena(call), n + 7);
     if (!m) {

@@ -63,8 +63,7 @@ JAVA_EXPECTED = {
     "attachment_forms": "pass",
     "idl_say_hello": "pass",
     "idl_stream": "pass",
-    "idl_exception": "n/a: the demo's Greeter.SayHello answers \"Hello boom\" "
-                     "for the name boom; Java's TriProvider throws for it",
+    "idl_exception": "pass",
     "not_found": "pass",
 }
 # What the provider's DemoService.fail("boom") throws.
