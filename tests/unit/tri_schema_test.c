@@ -420,6 +420,7 @@ TEST(json_input_forms)
          "{\"fDouble\":\"Infinity\",\"fFloat\":\"NaN\"}"},
         {"{\"fDouble\":3,\"fInt32\":4.0}", "{\"fDouble\":3,\"fInt32\":4}"},
         {"{\"fUint64\":\"18446744073709551615\"}", "{\"fUint64\":\"18446744073709551615\"}"},
+        {"{\"fString\":\"a\\u0000b\\u001f\"}", "{\"fString\":\"a\\u0000b\\u001f\"}"},
     };
     for (size_t i = 0; i < N(rows); i++) {
         dubbo_buf_t out;
@@ -652,8 +653,10 @@ TEST(malformed_json)
          DUBBO_ETYPE, "f_uint64: 18446744073709551616 is out of uint64 range"},
         {"non-base64 bytes", "schematest.Scalars", "{\"fBytes\":\"no*base64\"}", DUBBO_ETYPE,
          "schematest.Scalars.f_bytes: bytes as a string must be base64"},
-        {"a NUL in a string", "schematest.Scalars", "{\"fBytes\":\"AA\\u0000AA\"}",
-         DUBBO_EMALFORMED, "JSON for schematest.Scalars"},
+        {"a NUL in base64", "schematest.Scalars", "{\"fBytes\":\"AA\\u0000AA\"}", DUBBO_ETYPE,
+         "schematest.Scalars.f_bytes: bytes as a string must be base64"},
+        {"a NUL in a field name (jansson takes none in keys)", "schematest.Scalars",
+         "{\"fInt32\\u0000x\":1}", DUBBO_EMALFORMED, "NUL byte in object key not supported"},
         {"unknown enum name", "schematest.Scalars", "{\"fEnum\":\"PURPLE\"}", DUBBO_ETYPE,
          "schematest.Scalars.f_enum: \"PURPLE\" is not a value of schematest.Color"},
         {"string for a bool", "schematest.Scalars", "{\"fBool\":\"true\"}", DUBBO_ETYPE,

@@ -964,8 +964,10 @@ static int encode_msg(const dubbo_tri_schema_t *s, const entry_t *e, const dubbo
         for (size_t j = 0; j < m->n_field && !f; j++) {
             char jb[128];
             const field_t *c = m->field[j];
-            if ((c->name && strcmp(c->name, k->u.s.ptr) == 0) ||
-                strcmp(json_name(c, jb, sizeof(jb)), k->u.s.ptr) == 0)
+            /* a name holding a NUL names no field */
+            if (strlen(k->u.s.ptr) == k->u.s.len &&
+                ((c->name && strcmp(c->name, k->u.s.ptr) == 0) ||
+                 strcmp(json_name(c, jb, sizeof(jb)), k->u.s.ptr) == 0))
                 f = c;
         }
         if (!f) {
@@ -1047,7 +1049,7 @@ int dubbo_tri_json_to_pb(const dubbo_tri_schema_t *s, const char *type, const ch
                          size_t len, dubbo_buf_t *out)
 {
     json_error_t err;
-    json_t *j = json_loadb(json, len, JSON_DECODE_ANY, &err);
+    json_t *j = json_loadb(json, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
     if (!j)
         return dubbo__seterr(DUBBO_EMALFORMED, "JSON for %s: %s at line %d column %d", type,
                              err.text, err.line, err.column);
