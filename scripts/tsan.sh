@@ -21,7 +21,7 @@ cmake --build "$B" -j"$JOBS" >"$B"/build.log 2>&1 || { tail -40 "$B"/build.log; 
 TESTS=("$@")
 [ ${#TESTS[@]} -gt 0 ] || TESTS=(rpc_test reference_async_test dialer_test client_contract_test
   empty_protection_test protocol_test server_limits_test registry_file_test strategy_test
-  filter_test java_conformance_test serialization_test tri_stream_test)
+  filter_test java_conformance_test serialization_test tri_stream_test tri_consumer_test)
 export TSAN_OPTIONS="halt_on_error=0 exitcode=66 second_deadlock_stack=1 report_signal_unsafe=0 suppressions=$PWD/scripts/tsan.supp"
 export DUBBO_REGISTRY="file://$PWD/$B/registry"
 status=0
