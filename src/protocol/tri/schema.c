@@ -366,7 +366,7 @@ static int varint_at(rd_t *r, uint64_t *x, const char *tname, const field_t *f, 
 static int chunk(rd_t *r, rd_t *sub, const char *tname, const field_t *f, uint64_t no)
 {
     size_t at = r->base + r->off;
-    uint64_t len;
+    uint64_t len = 0;
     int rc = varint_at(r, &len, tname, f, no);
     if (rc) return rc;
     if (len > r->n - r->off)
@@ -466,7 +466,7 @@ static int wrong_wire_type(const char *tname, size_t at, const field_t *f, int w
 /* Past a field the schema does not know (or a map entry's extra one). */
 static int skip(rd_t *r, int wt, const char *tname, size_t at, const field_t *f, uint64_t no)
 {
-    uint64_t x;
+    uint64_t x = 0;
     rd_t sub;
     switch (wt) {
     case 0: return varint_at(r, &x, tname, f, no);
@@ -566,7 +566,7 @@ static int decode_entry(const dubbo_tri_schema_t *s, const char *tname, const fi
     dubbo_value_t *k = NULL, *v = NULL;
     while (sub.off < sub.n) {
         size_t at = sub.base + sub.off;
-        uint64_t ek;
+        uint64_t ek = 0;
         if ((rc = varint_at(&sub, &ek, tname, f, 0))) return rc;
         int wt = (int)(ek & 7);
         if (!(ek >> 3)) return wire_err(DUBBO_EMALFORMED, tname, at, f, 0, "field number 0");
@@ -613,7 +613,7 @@ static int decode_msg(const dubbo_tri_schema_t *s, const msg_t *m, const char *t
     if (!obj) return DUBBO_ENOMEM;
     while (r->off < r->n) {
         size_t at = r->base + r->off;
-        uint64_t key;
+        uint64_t key = 0;
         int rc = varint_at(r, &key, tname, NULL, 0);
         if (rc) return rc;
         int wt = (int)(key & 7);
