@@ -3,8 +3,9 @@
 # demo providers (org.apache.dubbo.demo.DemoService over the Dubbo protocol,
 # and Triple on the same port) that announce themselves in the embedded
 # registry, call every method with the dubbo CLI through the registry and
-# directly, call helloworld.Greeter over Triple with a plain HTTP/2 client
-# (nghttp), and stop the providers gracefully.
+# directly, call helloworld.Greeter and DemoService over Triple (the CLI's
+# tri:// consumer: JSON through the server's gRPC reflection), and stop the
+# providers gracefully.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --demo >/dev/null
@@ -44,15 +45,18 @@ run call "$URL" fail '"on purpose"' || echo "(exit $?: the exception above is wh
 run call "$URL" sleep 500 --timeout 200 || echo "(exit $?: the timeout above is on purpose)"
 run bench "$URL" sayHello '"bench"' --concurrency 16 --duration 2
 
-# Triple (gRPC over HTTP/2) on the same port: helloworld.Greeter/SayHello
-# with HelloRequest{name: "triple"} as any gRPC client sends it (a 5-byte
-# prefix, then the protobuf bytes); the answer is HelloReply{message} and
-# grpc-status 0 in the trailers. (dubbo-c's own tri:// consumer is next.)
-printf '\x00\x00\x00\x00\x08\x0a\x06triple' >"$work/hello.bin"
-echo "+ nghttp -H 'content-type: application/grpc' -d hello.bin http://127.0.0.1:$PORT/helloworld.Greeter/SayHello"
-nghttp -v -H 'content-type: application/grpc' -H 'te: trailers' -d "$work/hello.bin" \
-    "http://127.0.0.1:$PORT/helloworld.Greeter/SayHello" | grep -aE 'grpc-status|Hello' || true
-echo
+# Triple (gRPC over HTTP/2) on the same port: an IDL service from JSON (its
+# schema from the server's gRPC reflection), a server stream (a line a
+# message), a client stream (JSON lines on stdin), and the Java interface
+# service in Java's wrapper mode.
+TRI=tri://127.0.0.1:$PORT
+run call "$TRI/helloworld.Greeter" SayHello '{"name":"triple"}'
+run call "$TRI/helloworld.Greeter" SayHelloStream '{"name":"stream"}'
+echo '+ printf ... | dubbo call '"$TRI"'/grpc.testing.TestService StreamingInputCall'
+printf '{"payload":{"body":"AAAA"}}\n{"payload":{"body":"AAAAAAAA"}}\n' |
+  "$DUBBO" call "$TRI/grpc.testing.TestService" StreamingInputCall
+run call "$TRI/org.apache.dubbo.demo.DemoService" sayHello '"triple"'
+run bench "$TRI/helloworld.Greeter" SayHello '{"name":"bench"}' --concurrency 16 --duration 2
 
 # Hessian 2 as Java writes it, and back:
 run hessian2 encode --hex '{"$class":"long","$":5}'
