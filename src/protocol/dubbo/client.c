@@ -122,7 +122,11 @@ int dubbo__dubbo_request(void *state, const dubbo_invocation_t *inv, uint64_t id
 int64_t dubbo__dubbo_reply_cut(const uint8_t *p, size_t n, size_t limit)
 {
     dubbo_frame_t f;
-    return dubbo_frame_decode(p, n, limit, &f);
+    int64_t r = dubbo_frame_decode(p, n, limit, &f);
+    /* an answer in a serialization we cannot read closes the connection */
+    const dubbo_serialization_ops_t *ser;
+    if (r > 0 && dubbo_frame_serialization(&f, &ser)) return DUBBO_EMALFORMED;
+    return r;
 }
 
 int dubbo__dubbo_on_reply(dubbo_cconn_t *c, const uint8_t *unit, size_t len, dubbo_unit_t *u)
@@ -131,15 +135,15 @@ int dubbo__dubbo_on_reply(dubbo_cconn_t *c, const uint8_t *unit, size_t len, dub
     if (dubbo_frame_decode(unit, len, len, &f) <= 0) return 0; /* cut checked it */
     if (dubbo_frame_is_request(&f)) {
         if (!dubbo_frame_is_event(&f)) return 0; /* providers do not call consumers here */
-        /* "R": the provider is shutting down; heartbeat (null): answer it. */
-        if (f.body_len == 2 && f.body[0] == 0x01 && f.body[1] == 'R') {
+        /* "R": the provider is shutting down; heartbeat (null): answer it,
+         * both in the serialization the header names. */
+        if (dubbo_event_kind(&f) == DUBBO_EVENT_READONLY) {
             dubbo_cconn_goaway(c);
         } else if (dubbo_frame_is_twoway(&f)) {
-            uint8_t h[DUBBO_HEADER_LEN + 1];
-            dubbo_frame_header(h, DUBBO_FLAG_EVENT | DUBBO_SERIAL_HESSIAN2, DUBBO_STATUS_OK, f.id,
-                               1);
-            h[DUBBO_HEADER_LEN] = 'N';
-            dubbo_cconn_send(c, h, sizeof(h));
+            dubbo_buf_t out;
+            dubbo_buf_init(&out, 0);
+            if (!dubbo_event_answer(&f, &out)) dubbo_cconn_send(c, out.base, out.len);
+            dubbo_buf_destroy(&out);
         }
         return 0;
     }

@@ -31,13 +31,8 @@ int64_t dubbo_frame_decode(const uint8_t *in, size_t len, size_t max_payload, du
     f->status = in[3];
     f->id = (uint64_t)rd32(in + 4) << 32 | rd32(in + 8);
     f->body_len = rd32(in + 12);
-    int serial = in[2] & DUBBO_SERIAL_MASK;
-    /* Only hessian2 is spoken; every other id, 0 included, is refused. */
-    if (!dubbo_serialization_by_id(serial))
-        return dubbo__seterr(DUBBO_EMALFORMED,
-                             "dubbo: unsupported serialization id %d in frame %llu (registered: "
-                             "hessian2=2 and any added with DUBBO_EXT_SERIALIZATION)",
-                             serial, (unsigned long long)f->id);
+    /* The serialization id is judged by whoever reads the body: a provider
+     * answers an unknown one with BAD_REQUEST naming it, as Java does. */
     if (f->body_len > max_payload)
         return dubbo__seterr(DUBBO_ETOO_BIG,
                              "dubbo: frame %llu body of %u bytes exceeds the payload limit of %zu",
@@ -58,6 +53,61 @@ void dubbo_frame_header(uint8_t out[DUBBO_HEADER_LEN], uint8_t flags, uint8_t st
         out[4 + i] = (uint8_t)(id >> (56 - 8 * i));
     for (int i = 0; i < 4; i++)
         out[12 + i] = (uint8_t)(body_len >> (24 - 8 * i));
+}
+
+int dubbo_frame_serialization(const dubbo_frame_t *f, const dubbo_serialization_ops_t **out)
+{
+    int id = dubbo_frame_serial(f);
+    *out = dubbo_serialization_by_id(id);
+    if (*out) return 0;
+    return dubbo__seterr(DUBBO_EUNSUPPORTED,
+                         "dubbo: unsupported serialization id %d in frame %llu (the registered "
+                         "ones are hessian2=2, fastjson=6 and any added with "
+                         "DUBBO_EXT_SERIALIZATION)",
+                         id, (unsigned long long)f->id);
+}
+
+int dubbo_event_kind(const dubbo_frame_t *f)
+{
+    const dubbo_serialization_ops_t *ser = dubbo_serialization_by_id(dubbo_frame_serial(f));
+    if (!ser) return DUBBO_EVENT_OTHER;
+    dubbo_arena_t *a = dubbo_arena_new(4096);
+    if (!a) return DUBBO_EVENT_OTHER;
+    dubbo_serial_state_t d;
+    ser->reader_init(&d, a, f->body, f->body_len);
+    dubbo_value_t *v;
+    int kind = DUBBO_EVENT_OTHER;
+    if (ser->read(&d, &v) == 0 && ser->reader_done(&d)) {
+        if (v->type == DUBBO_T_NULL)
+            kind = DUBBO_EVENT_HEARTBEAT;
+        else if (v->type == DUBBO_T_STRING && strcmp(v->u.s.ptr, "R") == 0)
+            kind = DUBBO_EVENT_READONLY;
+    }
+    ser->reader_destroy(&d);
+    dubbo_arena_free(a);
+    return kind;
+}
+
+int dubbo_event_answer(const dubbo_frame_t *f, dubbo_buf_t *out)
+{
+    const dubbo_serialization_ops_t *ser = dubbo_serialization_by_id(dubbo_frame_serial(f));
+    if (!ser) ser = dubbo_serialization_default();
+    size_t start = out->len;
+    static const uint8_t zero[DUBBO_HEADER_LEN];
+    int rc = dubbo_buf_append(out, zero, sizeof(zero));
+    dubbo_serial_state_t e;
+    if (!rc) {
+        ser->writer_init(&e, out);
+        rc = ser->write(&e, dubbo_v_null());
+        ser->writer_destroy(&e);
+    }
+    if (rc) {
+        out->len = start;
+        return rc;
+    }
+    dubbo_frame_header(out->base + start, DUBBO_FLAG_EVENT | ser->id, 20 /* OK */, f->id,
+                       (uint32_t)(out->len - start - DUBBO_HEADER_LEN));
+    return 0;
 }
 
 #define SER(s) ((s) ? (s) : dubbo_serialization_default())

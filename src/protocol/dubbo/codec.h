@@ -70,12 +70,27 @@ static inline int dubbo_frame_serial(const dubbo_frame_t *f)
     return f->flags & DUBBO_SERIAL_MASK;
 }
 
-/* Parse one frame from in[0..len). Checks the magic, the serialization id
- * and the payload limit from the header alone, before the body is there.
+/* Parse one frame from in[0..len). Checks the magic and the payload limit
+ * from the header alone, before the body is there; not the serialization
+ * id (dubbo_frame_serialization: a provider answers an unknown one).
  * Returns the frame's total length (> 0), 0 when more bytes are needed, or
- * DUBBO_EMALFORMED (bad magic, unknown serialization) / DUBBO_ETOO_BIG
- * (body length past max_payload), with a detail message. */
+ * DUBBO_EMALFORMED (bad magic) / DUBBO_ETOO_BIG (body length past
+ * max_payload), with a detail message. */
 int64_t dubbo_frame_decode(const uint8_t *in, size_t len, size_t max_payload, dubbo_frame_t *f);
+
+/* The serialization the frame's header names, or DUBBO_EUNSUPPORTED with
+ * a message naming the id (dubbo_frame_decode does not judge it). */
+int dubbo_frame_serialization(const dubbo_frame_t *f, const dubbo_serialization_ops_t **out);
+
+/* What an event frame's body holds, read with the serialization its header
+ * names: a heartbeat's null, the readonly event's "R", or anything else
+ * (also an unknown serialization or an unreadable body). */
+enum { DUBBO_EVENT_OTHER, DUBBO_EVENT_HEARTBEAT, DUBBO_EVENT_READONLY };
+int dubbo_event_kind(const dubbo_frame_t *f);
+
+/* Append the whole answer to the heartbeat f (an event response, status
+ * OK, a null body) in f's serialization (hessian2 for an unknown one). */
+int dubbo_event_answer(const dubbo_frame_t *f, dubbo_buf_t *out);
 
 /* Write a 16-byte header. */
 void dubbo_frame_header(uint8_t out[DUBBO_HEADER_LEN], uint8_t flags, uint8_t status, uint64_t id,

@@ -46,15 +46,14 @@ static int on_unit(dubbo_sconn_t *c, const uint8_t *unit, size_t len, dubbo_unit
     if (dubbo_frame_decode(unit, len, len, &f) <= 0) return 0; /* cut checked it */
     if (!dubbo_frame_is_request(&f)) return 0; /* e.g. a consumer's heartbeat answer */
     if (dubbo_frame_is_event(&f)) {
-        /* A heartbeat is an event whose body is null: answered when
-         * two-way. Other events (readonly from a peer) get no answer, as
-         * in Java. */
-        if (dubbo_frame_is_twoway(&f) && f.body_len == 1 && f.body[0] == 'N') {
-            uint8_t frame[DUBBO_HEADER_LEN + 1];
-            dubbo_frame_header(frame, DUBBO_FLAG_EVENT | DUBBO_SERIAL_HESSIAN2, DUBBO_STATUS_OK,
-                               f.id, 1);
-            frame[DUBBO_HEADER_LEN] = 'N';
-            dubbo_sconn_send(c, frame, sizeof(frame));
+        /* A heartbeat is an event whose body is null (in the header's
+         * serialization): answered in it when two-way. Other events
+         * (readonly from a peer) get no answer, as in Java. */
+        if (dubbo_frame_is_twoway(&f) && dubbo_event_kind(&f) == DUBBO_EVENT_HEARTBEAT) {
+            dubbo_buf_t out;
+            dubbo_buf_init(&out, 0);
+            if (!dubbo_event_answer(&f, &out)) dubbo_sconn_send(c, out.base, out.len);
+            dubbo_buf_destroy(&out);
         }
         return 0;
     }
@@ -90,8 +89,12 @@ static int decode(dubbo_call_t *call, const dubbo_unit_t *u)
     if (!req) return dubbo__seterr(DUBBO_ENOMEM, "out of memory");
     memset(req, 0, sizeof(*req));
     call->proto_call = req;
-    int rc = dubbo_request_decode(serialization_of(u->tag), call->arena, u->payload, u->payload_len,
-                                  req);
+    /* an id nobody registered: the server answers BAD_REQUEST naming it */
+    dubbo_frame_t f = {.flags = (uint8_t)u->tag, .id = u->id};
+    const dubbo_serialization_ops_t *ser;
+    int rc = dubbo_frame_serialization(&f, &ser);
+    if (rc) return rc;
+    rc = dubbo_request_decode(ser, call->arena, u->payload, u->payload_len, req);
     if (rc) return rc;
     /* Java finds the exporter by the "path" attachment, which the body's
      * path fills and the attachments map may override; the version and
