@@ -419,6 +419,7 @@ TEST(json_input_forms)
         {"{\"fDouble\":\"Infinity\",\"fFloat\":\"NaN\"}",
          "{\"fDouble\":\"Infinity\",\"fFloat\":\"NaN\"}"},
         {"{\"fDouble\":3,\"fInt32\":4.0}", "{\"fDouble\":3,\"fInt32\":4}"},
+        {"{\"fDouble\":-0.0,\"fFloat\":-0.0}", "{\"fDouble\":-0.0,\"fFloat\":-0.0}"},
         {"{\"fUint64\":\"18446744073709551615\"}", "{\"fUint64\":\"18446744073709551615\"}"},
         {"{\"fString\":\"a\\u0000b\\u001f\"}", "{\"fString\":\"a\\u0000b\\u001f\"}"},
     };

@@ -1131,6 +1131,8 @@ static int jdouble(dubbo_buf_t *b, double d, bool is_float)
 {
     if (isnan(d)) return jput(b, "\"NaN\"");
     if (isinf(d)) return jput(b, d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+    /* "-0" would read back as the integer 0 */
+    if (d == 0 && signbit(d)) return jput(b, "-0.0");
     char t[40];
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(t, sizeof(t), "%.*g", prec, d);
