@@ -17,6 +17,7 @@
 
 /* src/serialize/<name>.c */
 extern const dubbo_serialization_ops_t dubbo__serialization_hessian2;
+extern const dubbo_serialization_ops_t dubbo__serialization_fastjson;
 /* src/protocol/dubbo/protocol.c */
 extern const dubbo_protocol_ops_t dubbo__protocol_dubbo;
 /* src/protocol/tri/server.c */
@@ -37,6 +38,7 @@ static void add(dubbo_ext_point_t point, const void *table, const char *name)
 void dubbo__register_builtins(void)
 {
     add(DUBBO_EXT_SERIALIZATION, &dubbo__serialization_hessian2, "hessian2");
+    add(DUBBO_EXT_SERIALIZATION, &dubbo__serialization_fastjson, "fastjson");
     add(DUBBO_EXT_PROTOCOL, &dubbo__protocol_dubbo, dubbo__protocol_dubbo.name);
     add(DUBBO_EXT_PROTOCOL, &dubbo__protocol_tri, dubbo__protocol_tri.name);
 

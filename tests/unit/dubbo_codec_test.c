@@ -291,7 +291,7 @@ TEST(frame_bad_magic)
 
 TEST(frame_serialization)
 {
-    /* Byte 2's low 5 bits: only 2 (hessian2) is spoken. The
+    /* Byte 2's low 5 bits: hessian2 (2) and fastjson (6) are spoken. The
      * frame is cut whatever the id (a provider answers an unknown one with
      * BAD_REQUEST); dubbo_frame_serialization names the unknown id. */
     static const struct {
@@ -299,7 +299,7 @@ TEST(frame_serialization)
         int ok;
     } cases[] = {
         {0xc2, 1}, {0x82, 1}, {0xe2, 1}, {0x02, 1},
-        {0x22, 1}, {0xc3, 0}, {0xc6, 0}, {0xd5, 0}, /* protobuf (21), as dubbo-go sends it */
+        {0x22, 1}, {0xc3, 0}, {0xc6, 1}, {0xd5, 0}, /* protobuf (21), as dubbo-go sends it */
         {0xdf, 0}, {0x15, 0}, {0xc1, 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
