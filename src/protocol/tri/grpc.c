@@ -29,6 +29,43 @@ static const char *const code_names[] = {
     "UNAUTHENTICATED",
 };
 
+bool dubbo__tri_plain_type(const char *ct)
+{
+    const char *rest;
+    if (strncasecmp(ct, "application/proto", 17) == 0)
+        rest = ct + 17;
+    else if (strncasecmp(ct, "application/json", 16) == 0)
+        rest = ct + 16;
+    else
+        return false;
+    if (!*rest) return true;
+    if (*rest++ != ';') return false;
+    while (*rest == ' ')
+        rest++;
+    return strcasecmp(rest, "charset=utf-8") == 0 || strcasecmp(rest, "charset=utf8") == 0;
+}
+
+int dubbo__tri_plain_http_status(int code)
+{
+    switch (code) {
+    case DUBBO_GRPC_OK: return 200;
+    case DUBBO_GRPC_INVALID_ARGUMENT:
+    case DUBBO_GRPC_OUT_OF_RANGE: return 400;
+    case DUBBO_GRPC_UNAUTHENTICATED: return 401;
+    case DUBBO_GRPC_PERMISSION_DENIED: return 403;
+    case DUBBO_GRPC_NOT_FOUND:
+    case DUBBO_GRPC_UNIMPLEMENTED: return 404;
+    case DUBBO_GRPC_CANCELLED:
+    case DUBBO_GRPC_DEADLINE_EXCEEDED: return 408;
+    case DUBBO_GRPC_ALREADY_EXISTS:
+    case DUBBO_GRPC_ABORTED: return 409;
+    case DUBBO_GRPC_FAILED_PRECONDITION: return 412;
+    case DUBBO_GRPC_RESOURCE_EXHAUSTED: return 429;
+    case DUBBO_GRPC_UNAVAILABLE: return 503;
+    default: return 500;
+    }
+}
+
 const char *dubbo__grpc_code_name(int code)
 {
     if (code < 0 || (size_t)code >= sizeof(code_names) / sizeof(code_names[0])) return "UNKNOWN";

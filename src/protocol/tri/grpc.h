@@ -37,6 +37,14 @@ enum {
 
 #define DUBBO_GRPC_PREFIX 5
 
+/* Whether a content type is Triple's unary form, a bare message without
+ * gRPC's framing: "application/proto" or "application/json" (with a
+ * "; charset=utf-8" or none), as Java Dubbo 3.3 and dubbo-js send it. */
+bool dubbo__tri_plain_type(const char *ct);
+/* The HTTP status Triple's unary form answers a gRPC code with (Java's
+ * and dubbo-js's table: 400, 404, 408, 500, 503, ...). */
+int dubbo__tri_plain_http_status(int code);
+
 /* The code's name ("DEADLINE_EXCEEDED"); "UNKNOWN" past the table. */
 const char *dubbo__grpc_code_name(int code);
 

@@ -46,6 +46,7 @@
 #define STREAM_WINDOW    ((int32_t)1 << 20)
 #define CONN_WINDOW      ((int32_t)16 << 20)
 #define MAX_HEADER_BYTES 16384
+#define ANSWER_PLAIN     2 /* an answer blob's kind: Triple's unary form (answer_plain) */
 /* SETTINGS_MAX_FRAME_SIZE: nghttp2's default, never raised */
 #define MAX_FRAME 16384
 /* a header block (HEADERS and its CONTINUATION frames) past this closes
@@ -111,9 +112,13 @@ struct tstream {
     int kind;                /* TRI_UNARY, TRI_*_STREAM */
     dubbo__tri_shared_t *sh; /* a streaming call's state shared with its handler */
     bool responding;         /* response headers submitted; DATA follows as it comes */
-    bool finished;           /* the handler is done: trailers after the last DATA */
-    size_t header_bytes;     /* the header list's size, counted past the limit too */
-    bool header_over;        /* over MAX_HEADER_BYTES: answered RESOURCE_EXHAUSTED */
+    bool plain;              /* Triple's unary form (application/proto, application/json): a bare
+                                message, no trailers */
+    bool connect;        /* Triple's stream form (application/connect+proto): gRPC's envelopes, the
+                            status in a last envelope (flag 2) instead of trailers */
+    bool finished;       /* the handler is done: trailers after the last DATA */
+    size_t header_bytes; /* the header list's size, counted past the limit too */
+    bool header_over;    /* over MAX_HEADER_BYTES: answered RESOURCE_EXHAUSTED */
     /* the answer */
     dubbo_buf_t out; /* DATA */
     size_t out_off;
@@ -277,16 +282,108 @@ static void flush_out(tconn_t *tc)
  * +proto too), or the request's +json. */
 static const char *response_type(const tstream_t *st)
 {
+    if (st->connect) return "application/connect+proto";
     return strcmp(st->content_type, "application/grpc+json") == 0 ? "application/grpc+json"
                                                                   : "application/grpc";
 }
 
+/* Triple's stream form ends with an envelope of flag 2 holding JSON
+ * {"error": {"status": <gRPC code>, "message": ...}, "metadata": {key:
+ * [values]}} (no error when OK): made from the trailer pairs. */
+static int end_stream_envelope(const uint8_t *pairs, size_t len, dubbo_buf_t *out)
+{
+    json_t *md = json_object(), *root = json_object();
+    int code = 0;
+    dubbo_buf_t msg;
+    dubbo_buf_init(&msg, 0);
+    dubbo__tri_rd_t r = {pairs, len, 0, false};
+    const char *k, *v;
+    size_t kl, vl;
+    while (md && dubbo__tri_rd_pair(&r, &k, &kl, &v, &vl)) {
+        if (kl == 11 && memcmp(k, "grpc-status", 11) == 0) {
+            code = 0;
+            for (size_t i = 0; i < vl && i < 4; i++)
+                code = code * 10 + (v[i] - '0');
+        } else if (kl == 12 && memcmp(k, "grpc-message", 12) == 0) {
+            dubbo__grpc_pct_decode(v, vl, &msg);
+        } else {
+            char key[160];
+            snprintf(key, sizeof(key), "%.*s", (int)(kl < 159 ? kl : 159), k);
+            json_t *a = json_array();
+            json_array_append_new(a, json_stringn(v, vl));
+            json_object_set_new(md, key, a);
+        }
+    }
+    if (code && root)
+        json_object_set_new(root, "error",
+                            json_pack("{s:i,s:s%}", "status", code, "message",
+                                      msg.base ? (const char *)msg.base : "", msg.len));
+    if (root && md && json_object_size(md)) json_object_set(root, "metadata", md);
+    char *js = root ? json_dumps(root, JSON_COMPACT) : NULL;
+    json_decref(md);
+    json_decref(root);
+    dubbo_buf_destroy(&msg);
+    if (!js) return DUBBO_ENOMEM;
+    uint8_t hdr[5] = {2};
+    dubbo__tri_set_u32(hdr + 1, (uint32_t)strlen(js));
+    int rc = dubbo_buf_append(out, hdr, 5);
+    if (!rc) rc = dubbo_buf_append(out, js, strlen(js));
+    free(js);
+    return rc;
+}
+
 /* A trailers-only answer from the loop thread: HEADERS with :status 200,
  * content-type, grpc-status and grpc-message, END_STREAM. */
+static ssize_t read_plain(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len,
+                          uint32_t *flags, nghttp2_data_source *src, void *ud);
+
 static void answer_now(tconn_t *tc, tstream_t *st, int code, const char *msg)
 {
+    if (st->plain) {
+        /* Triple's unary form: the HTTP status, a JSON body */
+        char hs[8];
+        snprintf(hs, sizeof(hs), "%d", dubbo__tri_plain_http_status(code));
+        json_t *e = json_pack("{s:i,s:s}", "status", code, "message", msg);
+        char *js = e ? json_dumps(e, JSON_COMPACT) : NULL;
+        json_decref(e);
+        nghttp2_nv nv[] = {
+            {(uint8_t *)":status", (uint8_t *)hs, 7, strlen(hs), NGHTTP2_NV_FLAG_NONE},
+            {(uint8_t *)"content-type", (uint8_t *)"application/json", 12, 16,
+             NGHTTP2_NV_FLAG_NONE},
+        };
+        st->refused = code ? code : -1;
+        dubbo_buf_clear(&st->out);
+        st->out_off = 0;
+        nghttp2_data_provider dp = {.source.ptr = st, .read_callback = read_plain};
+        if (!js || dubbo_buf_append(&st->out, js, strlen(js)) ||
+            nghttp2_submit_response(tc->h2, st->id, nv, 2, &dp))
+            nghttp2_submit_rst_stream(tc->h2, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+        free(js);
+        return;
+    }
     char cs[12];
     snprintf(cs, sizeof(cs), "%d", code);
+    if (st->connect) {
+        /* Triple's stream form: the status as the only envelope */
+        dubbo_buf_t pairs;
+        dubbo_buf_init(&pairs, 0);
+        int rc = dubbo__tri_put_pair(&pairs, "grpc-status", 11, cs, strlen(cs));
+        if (!rc) rc = dubbo__tri_put_pair(&pairs, "grpc-message", 12, msg, strlen(msg));
+        dubbo_buf_clear(&st->out);
+        st->out_off = 0;
+        if (!rc) rc = end_stream_envelope(pairs.base, pairs.len, &st->out);
+        dubbo_buf_destroy(&pairs);
+        const char *ct = response_type(st);
+        nghttp2_nv nv[] = {
+            {(uint8_t *)":status", (uint8_t *)"200", 7, 3, NGHTTP2_NV_FLAG_NONE},
+            {(uint8_t *)"content-type", (uint8_t *)ct, 12, strlen(ct), NGHTTP2_NV_FLAG_NONE},
+        };
+        st->refused = code ? code : -1;
+        nghttp2_data_provider dp = {.source.ptr = st, .read_callback = read_plain};
+        if (rc || nghttp2_submit_response(tc->h2, st->id, nv, 2, &dp))
+            nghttp2_submit_rst_stream(tc->h2, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+        return;
+    }
     dubbo_buf_t m;
     dubbo_buf_init(&m, 0);
     if (dubbo__grpc_pct_encode(msg, strlen(msg), &m) || dubbo_buf_append(&m, "", 1)) {
@@ -385,6 +482,7 @@ static ssize_t read_plain(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t 
 static void headers_end(tconn_t *tc, tstream_t *st)
 {
     st->headers_done = true;
+    st->plain = dubbo__tri_plain_type(st->content_type);
     dubbo__tri_set_u32(st->req.base, (uint32_t)(st->req.len - 4));
     if (st->header_over) {
         char msg[120];
@@ -393,7 +491,8 @@ static void headers_end(tconn_t *tc, tstream_t *st)
         answer_now(tc, st, DUBBO_GRPC_RESOURCE_EXHAUSTED, msg);
         return;
     }
-    if (strncmp(st->content_type, "application/grpc", 16) != 0) {
+    st->connect = strcasecmp(st->content_type, "application/connect+proto") == 0;
+    if (!st->plain && !st->connect && strncmp(st->content_type, "application/grpc", 16) != 0) {
         /* gRPC's rule: not a gRPC request, HTTP 415; with a line of text
          * for whoever sent it (curl, a browser) */
         static const char why[] = "dubbo-c Triple: not a gRPC request (content-type is not "
@@ -447,7 +546,7 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id, const u
     if (body + len > tc->limit + DUBBO_GRPC_PREFIX) {
         char msg[160];
         snprintf(msg, sizeof(msg), "gRPC message larger than max (%zu vs. %zu)",
-                 body + len - DUBBO_GRPC_PREFIX, tc->limit);
+                 body + len - (st->plain ? 0 : DUBBO_GRPC_PREFIX), tc->limit);
         DLOG_WARN("tri: stream %d from %s: %s", (int)id, dubbo_sconn_remote(tc->c), msg);
         nghttp2_session_consume(h2, id, len + st->unconsumed);
         st->unconsumed = 0;
@@ -458,7 +557,7 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id, const u
     }
     if (dubbo_buf_append(&st->req, data, len)) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     tc->buffered += len;
-    if (body < DUBBO_GRPC_PREFIX && body + len >= DUBBO_GRPC_PREFIX) {
+    if (!st->plain && body < DUBBO_GRPC_PREFIX && body + len >= DUBBO_GRPC_PREFIX) {
         /* the first message's prefix is whole: a length over the limit is
          * answered now, not after its bytes */
         uint32_t declared = dubbo__tri_get_u32(st->req.base + st->req.len - body - len + 1);
@@ -810,6 +909,8 @@ static ssize_t read_body(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t l
     if (st->sh && n) dubbo__tri_shared_sent(st->sh, n);
     if (st->out_off == st->out.len && !st->finished) {
         st->out_off = st->out.len = 0;
+    } else if (st->out_off == st->out.len && st->plain) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF; /* no trailers: END_STREAM here */
     } else if (st->out_off == st->out.len) {
         *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
         nghttp2_nv *nv = calloc(st->ntrailers ? st->ntrailers : 1, sizeof(*nv));
@@ -846,9 +947,11 @@ int dubbo__tri_on_answer(void *state, dubbo_sconn_t *c, const dubbo_unit_t *u, c
     nghttp2_nv *nv = calloc(cap, sizeof(*nv));
     if (!nv) return DUBBO_ENOMEM;
     size_t k = 0;
-    nv[k++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)"200", 7, 3, NGHTTP2_NV_FLAG_NONE};
-    nv[k++] = (nghttp2_nv){(uint8_t *)"content-type", (uint8_t *)ct, 12, strlen(ct),
-                           NGHTTP2_NV_FLAG_NONE};
+    if (only != ANSWER_PLAIN) { /* a plain answer's blob has its :status and content-type */
+        nv[k++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)"200", 7, 3, NGHTTP2_NV_FLAG_NONE};
+        nv[k++] = (nghttp2_nv){(uint8_t *)"content-type", (uint8_t *)ct, 12, strlen(ct),
+                               NGHTTP2_NV_FLAG_NONE};
+    }
     rd_nv(&r, nv + k, nh);
     k += nh;
     uint32_t nt = dubbo__tri_rd_u32(&r);
@@ -875,13 +978,18 @@ int dubbo__tri_on_answer(void *state, dubbo_sconn_t *c, const dubbo_unit_t *u, c
         rc = dubbo_buf_append(&st->trailers, bytes + tstart, tend - tstart);
         if (!rc) rc = dubbo_buf_append(&st->out, body, blen);
         st->ntrailers = nt;
+        if (!rc && st->connect) { /* the status as the last envelope */
+            rc = end_stream_envelope(bytes + tstart, tend - tstart, &st->out);
+            st->ntrailers = 0;
+            st->plain = true;
+        }
         st->finished = true;
         nghttp2_session_resume_data(tc->h2, sid);
         if (rc) nghttp2_submit_rst_stream(tc->h2, NGHTTP2_FLAG_NONE, sid, NGHTTP2_INTERNAL_ERROR);
         flush_out(tc);
         return 0;
     }
-    if (only) {
+    if (only == 1 && !st->connect) {
         /* trailers-only: headers and trailers in one HEADERS frame */
         nghttp2_nv *all = realloc(nv, (k + nt) * sizeof(*nv));
         if (!all) {
@@ -901,6 +1009,12 @@ int dubbo__tri_on_answer(void *state, dubbo_sconn_t *c, const dubbo_unit_t *u, c
         st->ntrailers = nt;
         st->out_off = 0;
         st->finished = st->responding = true;
+        st->plain = only == ANSWER_PLAIN;
+        if (!rc && st->connect) { /* the status as the last envelope */
+            rc = end_stream_envelope(bytes + tstart, tend - tstart, &st->out);
+            st->ntrailers = 0;
+            st->plain = true;
+        }
         nghttp2_data_provider dp = {.source.ptr = st, .read_callback = read_body};
         if (!rc) rc = nghttp2_submit_response(tc->h2, st->id, nv, k, &dp);
     }
@@ -1130,6 +1244,7 @@ int dubbo__tri_decode(dubbo_call_t *call, const dubbo_unit_t *u)
     size_t blen = u->payload_len - r.off;
     dubbo__tri_rd_t h = {hp, hl, 0, false};
     const char *path = NULL, *version = NULL, *group = NULL, *enc = NULL, *timeout = NULL;
+    const char *cenc = NULL, *tri_timeout = NULL;
     const char *convert = NULL;
     size_t pathlen = 0, timeoutlen = 0, convertlen = 0;
     dubbo_value_t *att = dubbo_v_map(call->arena, NULL, 8);
@@ -1151,7 +1266,13 @@ int dubbo__tri_decode(dubbo_call_t *call, const dubbo_unit_t *u)
         } else if (IS("tri-service-group")) {
             group = vs;
         } else if (IS("content-type")) {
-            t->json = vn >= 21 && memcmp(vs, "application/grpc+json", 21) == 0;
+            t->plain = dubbo__tri_plain_type(vs);
+            t->json = (vn >= 21 && memcmp(vs, "application/grpc+json", 21) == 0) ||
+                      (t->plain && strncmp(vs, "application/json", 16) == 0);
+        } else if (IS("content-encoding")) {
+            cenc = vs; /* Triple's unary form compresses the whole body */
+        } else if (IS("tri-service-timeout")) {
+            tri_timeout = vs;
         } else if (IS("grpc-encoding")) {
             enc = vs;
         } else if (IS("grpc-timeout")) {
@@ -1196,6 +1317,14 @@ int dubbo__tri_decode(dubbo_call_t *call, const dubbo_unit_t *u)
     const char *service = dubbo_arena_strndup(call->arena, path + 1, (size_t)(slash - path - 1));
     const char *method = dubbo_arena_strndup(call->arena, slash + 1, strlen(slash + 1));
     if (!service || !method) return dubbo__seterr(DUBBO_ENOMEM, "out of memory");
+    if (!timeout && tri_timeout) {
+        /* Triple's unary form: milliseconds */
+        char *e;
+        long long ms = strtoll(tri_timeout, &e, 10);
+        if (!*e && ms > 0)
+            dubbo_map_put(call->arena, att, dubbo_v_cstr(call->arena, "timeout"),
+                          dubbo_v_long(call->arena, ms));
+    }
     if (timeout) {
         int64_t ms;
         if (dubbo__grpc_timeout_parse(timeout, timeoutlen, &ms))
@@ -1233,17 +1362,31 @@ int dubbo__tri_decode(dubbo_call_t *call, const dubbo_unit_t *u)
     bool compressed = false;
     const uint8_t *msg = NULL;
     size_t mlen = 0;
-    int64_t used = dubbo__grpc_msg_cut(body, blen, limit, &compressed, &msg, &mlen);
+    int64_t used;
+    if (t->plain) {
+        /* Triple's unary form: the body is the message, gzip'd whole with
+         * content-encoding */
+        if (blen > limit)
+            return fail(t, DUBBO_GRPC_RESOURCE_EXHAUSTED, DUBBO_ETOO_BIG,
+                        "%s/%s: the request is over the payload limit", service, method);
+        msg = body;
+        mlen = blen;
+        used = (int64_t)blen;
+        compressed = cenc && strcmp(cenc, "identity") != 0;
+        enc = cenc;
+    } else {
+        used = dubbo__grpc_msg_cut(body, blen, limit, &compressed, &msg, &mlen);
+    }
     if (used < 0) {
         t->grpc_code = dubbo__last_code() == DUBBO_ETOO_BIG ? DUBBO_GRPC_RESOURCE_EXHAUSTED
                                                             : DUBBO_GRPC_INTERNAL;
         return used;
     }
-    if (used == 0)
+    if (used == 0 && !t->plain)
         return fail(t, DUBBO_GRPC_INTERNAL, DUBBO_EMALFORMED,
                     "%s/%s: the request ended before its message did (or had none)", service,
                     method);
-    if ((size_t)used != blen)
+    if ((size_t)used != blen && !t->plain)
         return fail(t, DUBBO_GRPC_INTERNAL, DUBBO_EMALFORMED,
                     "%s/%s: more than one message for a unary method", service, method);
     bool identity = !enc || strcmp(enc, "identity") == 0;
@@ -1513,9 +1656,79 @@ static int build_answer(dubbo_buf_t *out, bool only, bool exc, const dubbo_value
     return 0;
 }
 
+/* Triple's unary form (application/proto, application/json): the status
+ * is the HTTP status, the body the bare message, or on an error a JSON
+ * {"status": <gRPC code>, "message": ...}; response attachments go as
+ * "trailer-" headers (there are no trailers). The blob on_answer reads:
+ * ANSWER_PLAIN, the headers (":status" and "content-type" first), no
+ * trailers, the body. */
+static int answer_plain(dubbo_call_t *call, dubbo__tri_call_t *t, size_t limit, dubbo_buf_t *out)
+{
+    const char *msg;
+    int code = outcome(call, t, &msg);
+    dubbo_buf_t body;
+    dubbo_buf_init(&body, 0);
+    int rc = 0;
+    if (code == DUBBO_GRPC_OK) {
+        rc = message_of(call, t, &body);
+        if (!rc && body.len > limit) {
+            code = DUBBO_GRPC_RESOURCE_EXHAUSTED;
+            msg = "the response is over the payload limit";
+        } else if (rc) {
+            code = DUBBO_GRPC_INTERNAL;
+            msg = dubbo_last_error();
+        }
+    }
+    if (code != DUBBO_GRPC_OK) {
+        body.len = 0;
+        json_t *e = json_pack("{s:i,s:s}", "status", code, "message", msg ? msg : "");
+        char *js = e ? json_dumps(e, JSON_COMPACT) : NULL;
+        json_decref(e);
+        rc = js ? dubbo_buf_append(&body, js, strlen(js)) : DUBBO_ENOMEM;
+        free(js);
+    }
+    char st[8];
+    snprintf(st, sizeof(st), "%d", dubbo__tri_plain_http_status(code));
+    const char *ct = code != DUBBO_GRPC_OK || t->json ? "application/json" : "application/proto";
+    uint32_t nh = 0;
+    if (!rc) rc = dubbo__tri_put_u32(out, ANSWER_PLAIN);
+    size_t nh_at = out->len;
+    if (!rc) rc = dubbo__tri_put_u32(out, 0);
+    if (!rc) rc = dubbo__tri_put_pair(out, ":status", 7, st, strlen(st));
+    if (!rc) rc = dubbo__tri_put_pair(out, "content-type", 12, ct, strlen(ct));
+    nh = 2;
+    if (!rc) rc = put_map_pairs(out, t->headers, &nh);
+    if (!rc && call->res_att && call->res_att->type == DUBBO_T_MAP) {
+        /* attachments as "trailer-<key>" headers */
+        dubbo_buf_t pairs;
+        dubbo_buf_init(&pairs, 0);
+        uint32_t np = 0;
+        rc = put_map_pairs(&pairs, call->res_att, &np);
+        dubbo__tri_rd_t r = {pairs.base, pairs.len, 0, false};
+        const char *k, *v;
+        size_t kl, vl;
+        while (!rc && dubbo__tri_rd_pair(&r, &k, &kl, &v, &vl)) {
+            char name[160];
+            int n = snprintf(name, sizeof(name), "trailer-%.*s", (int)kl, k);
+            if (n > 0 && (size_t)n < sizeof(name)) {
+                rc = dubbo__tri_put_pair(out, name, (size_t)n, v, vl);
+                nh++;
+            }
+        }
+        dubbo_buf_destroy(&pairs);
+    }
+    if (!rc) rc = dubbo__tri_put_u32(out, 0); /* no trailers */
+    if (!rc) rc = dubbo__tri_put_u32(out, (uint32_t)body.len);
+    if (!rc) rc = dubbo_buf_append(out, body.base, body.len);
+    if (!rc) dubbo__tri_set_u32(out->base + nh_at, nh);
+    dubbo_buf_destroy(&body);
+    return rc;
+}
+
 int dubbo__tri_answer(dubbo_call_t *call, size_t limit, dubbo_buf_t *out)
 {
     dubbo__tri_call_t *t = call->proto_call;
+    if (t && t->plain && !t->shared) return answer_plain(call, t, limit, out);
     if (t && t->shared) {
         /* a streaming call: its messages went; the status ends it */
         dubbo__tri_shared_unref(t->shared);

@@ -38,6 +38,7 @@ typedef struct {
     bool idl;               /* a protobuf IDL service: the message bytes as they are */
     bool gzip;              /* the request came gzip-compressed: so goes the answer */
     bool json;              /* application/grpc+json: IDL messages as protobuf JSON */
+    bool plain;             /* Triple's unary form (application/proto or /json) */
     int grpc_code;          /* a gRPC status decided by the protocol or dubbo_tri_fail; -1: none */
     const char *grpc_msg;   /* its message */
     dubbo_value_t *headers; /* response headers (dubbo_tri_set_header): a map, or NULL */
