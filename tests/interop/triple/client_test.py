@@ -159,24 +159,26 @@ class Run:
         if not ok:
             self.bad.append("cli %s: %s (expected %s)" % (name, detail, " / ".join(expect)))
 
-    def grpc_json(self, name, port, body, expect_status, expect_text):
-        """application/grpc+json against our provider, with nghttp (a plain
-        HTTP/2 client): the message is the JSON text."""
+    def grpc_json(self, name, port, body, expect_status, expect_text, plain=False):
+        """application/grpc+json (or, plain, Triple's unary application/json:
+        the bare message, the HTTP status) against our provider, with nghttp
+        (a plain HTTP/2 client): the message is the JSON text."""
         msg = os.path.join(self.work, "grpc-json.bin")
         with open(msg, "wb") as f:
-            f.write(b"\x00" + len(body).to_bytes(4, "big") + body)
+            f.write(body if plain else b"\x00" + len(body).to_bytes(4, "big") + body)
         t0 = time.time()
         try:
-            r = subprocess.run(["nghttp", "-v", "-H", "content-type: application/grpc+json",
+            ct = "application/json" if plain else "application/grpc+json"
+            r = subprocess.run(["nghttp", "-v", "-H", "content-type: " + ct,
                                 "-H", "te: trailers", "-d", msg,
                                 "http://127.0.0.1:%d/helloworld.Greeter/SayHello" % port],
                                capture_output=True, timeout=30)
             out = r.stdout.decode(errors="replace")
         except (OSError, subprocess.TimeoutExpired) as e:
             out = str(e)
-        st = re.search(r"grpc-status: (\d+)", out)
+        st = re.search(r":status: (\d+)" if plain else r"grpc-status: (\d+)", out)
         ok = bool(st) and int(st.group(1)) == expect_status and expect_text in out
-        detail = "grpc-status %s, %s" % (st.group(1) if st else "none",
+        detail = "%s %s, %s" % (":status" if plain else "grpc-status", st.group(1) if st else "none",
                                          "found " if expect_text in out else "missing ")
         self.cli_results.append((name, ok, detail + repr(expect_text), time.time() - t0))
         if not ok:
@@ -231,6 +233,10 @@ class Run:
                        '{"message":"Hello json"}')
         self.grpc_json("application/grpc+json (nghttp): an unknown field", port,
                        b'{"nme":"json"}', 3, 'has no field "nme"')
+        self.grpc_json("Triple's unary application/json (nghttp)", port, b'{"name":"json"}', 200,
+                       '{"message":"Hello json"}', plain=True)
+        self.grpc_json("Triple's unary application/json: an error", port, b'{"name":"boom"}', 500,
+                       '{"status":2,"message":"boom"}', plain=True)
         self.cli("wrapper mode (a service reflection does not describe)",
                  [ours_url + "org.apache.dubbo.demo.DemoService", "sayHello", '"cli"'],
                  ['"Hello cli"'])
