@@ -168,6 +168,20 @@ char *dubbo_provider_url(const char *protocol, const char *ip, int port, const c
     kv[n++] = (kv_t){"timestamp", ts};
     if (version && *version) kv[n++] = (kv_t){"version", version};
     if (group && *group) kv[n++] = (kv_t){"group", group};
+    /* What the Dubbo protocol accepts, as Java 3 announces it: the default
+     * serialization, and every registered one in registration order
+     * (hessian2 first) for consumers that pick from the provider's list. */
+    char prefer[256] = "";
+    if (strcmp(protocol, "dubbo") == 0) {
+        const char *names[32];
+        size_t ns = dubbo_extension_list(DUBBO_EXT_SERIALIZATION, names, 32);
+        for (size_t i = 0; i < ns && i < 32; i++) {
+            size_t l = strlen(prefer);
+            snprintf(prefer + l, sizeof(prefer) - l, "%s%s", l ? "," : "", names[i]);
+        }
+        kv[n++] = (kv_t){"serialization", "hessian2"};
+        if (*prefer) kv[n++] = (kv_t){"prefer.serialization", prefer};
+    }
     for (const char *const *e = extra; e && e[0] && e[1] && n < 64; e += 2) {
         size_t i = 0;
         while (i < n && strcmp(kv[i].k, e[0]) != 0)
