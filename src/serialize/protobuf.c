@@ -94,7 +94,7 @@ static int next_field(const uint8_t *msg, size_t len, size_t *pos, field_t *f, s
 {
     if (*pos >= len) return 0;
     size_t at = *pos;
-    uint64_t key;
+    uint64_t key = 0;
     int rc = varint(msg, len, pos, &key, "field key", base);
     if (rc) return rc;
     f->num = (uint32_t)(key >> 3);
@@ -118,7 +118,7 @@ static int next_field(const uint8_t *msg, size_t len, size_t *pos, field_t *f, s
         return 1;
     }
     case 2: {
-        uint64_t n;
+        uint64_t n = 0;
         if ((rc = varint(msg, len, pos, &n, "field length", base))) return rc;
         if (n > len - *pos)
             return dubbo__seterr(DUBBO_EMALFORMED,
@@ -145,7 +145,7 @@ static int next_message(reader_t *r, const uint8_t **msg, size_t *n, size_t *at,
         return dubbo__seterr(DUBBO_EMALFORMED, "protobuf: %s expected at offset %zu, found the end",
                              what, r->pos);
     size_t start = r->pos;
-    uint64_t len;
+    uint64_t len = 0;
     int rc = varint(r->in, r->len, &r->pos, &len, what, 0);
     if (rc) return rc;
     if (len > r->len - r->pos)
@@ -170,7 +170,7 @@ static int wrapper_field(const uint8_t *msg, size_t n, size_t base, int want_wt,
     out->wt = want_wt;
     out->p = msg;
     size_t pos = 0;
-    field_t f;
+    field_t f = {0};
     int rc;
     while ((rc = next_field(msg, n, &pos, &f, base)) == 1)
         if (f.num == 1) {
@@ -211,7 +211,7 @@ static int messages_left(const reader_t *r)
     size_t pos = r->pos;
     int n = 0;
     while (pos < r->len) {
-        uint64_t len;
+        uint64_t len = 0;
         if (varint(r->in, r->len, &pos, &len, "length", 0) || len > r->len - pos) return -1;
         pos += (size_t)len;
         n++;
@@ -222,8 +222,8 @@ static int messages_left(const reader_t *r)
 static int read_string_value(reader_t *r, const char **out, size_t *len, const char *what)
 {
     const uint8_t *msg;
-    size_t n, at;
-    field_t f;
+    size_t n = 0, at = 0;
+    field_t f = {0};
     int rc = next_message(r, &msg, &n, &at, what);
     if (!rc) rc = wrapper_field(msg, n, at, 2, "a StringValue", &f);
     if (rc) return rc;
@@ -268,7 +268,7 @@ static int bytes_field(const uint8_t *msg, size_t n, size_t base, uint32_t num, 
                        size_t *len, size_t *at)
 {
     size_t pos = 0;
-    field_t f;
+    field_t f = {0};
     int rc;
     *out = NULL;
     *len = 0;
@@ -303,7 +303,7 @@ static int any_attachment(reader_t *r, const uint8_t *p, size_t n, size_t base, 
     }
     bool str = strcmp(c, "java.lang.String") == 0;
     bool dbl = strcmp(c, "java.lang.Double") == 0, flt = strcmp(c, "java.lang.Float") == 0;
-    field_t f;
+    field_t f = {0};
     if ((rc = wrapper_field(w ? w : p, wn, wat, str ? 2 : dbl ? 1 : flt ? 5 : 0, c, &f))) return rc;
     if (str)
         *out = dubbo_v_string(r->arena, (const char *)f.p, f.n);
@@ -334,13 +334,13 @@ static int any_attachment(reader_t *r, const uint8_t *p, size_t n, size_t base, 
 static int read_map(reader_t *r, dubbo_value_t **out)
 {
     const uint8_t *msg;
-    size_t n, at;
+    size_t n = 0, at = 0;
     int rc = next_message(r, &msg, &n, &at, "the attachments Map");
     if (rc) return rc;
     dubbo_value_t *m = dubbo_v_map(r->arena, NULL, 8);
     if (!m) return oom();
     size_t pos = 0;
-    field_t f;
+    field_t f = {0};
     while ((rc = next_field(msg, n, &pos, &f, at)) == 1) {
         if (f.num != 1 && f.num != 2) continue;
         if (f.wt != 2)
@@ -349,7 +349,7 @@ static int read_map(reader_t *r, dubbo_value_t **out)
                                  "wire type %d, not an entry",
                                  at, f.num, f.wt);
         size_t base = at + (size_t)(f.p - msg), epos = 0;
-        field_t e;
+        field_t e = {0};
         const uint8_t *k = (const uint8_t *)"", *v = (const uint8_t *)"";
         size_t kn = 0, vn = 0, vat = base;
         while ((rc = next_field(f.p, f.n, &epos, &e, base)) == 1) {
@@ -362,7 +362,7 @@ static int read_map(reader_t *r, dubbo_value_t **out)
             if (e.num == 2) v = e.p, vn = e.n, vat = base + (size_t)(e.p - f.p);
         }
         if (rc) return rc;
-        dubbo_value_t *key = dubbo_v_string(r->arena, (const char *)k, kn), *val;
+        dubbo_value_t *key = dubbo_v_string(r->arena, (const char *)k, kn), *val = NULL;
         if (!key) return oom();
         if (f.num == 1)
             val = dubbo_v_string(r->arena, (const char *)v, vn);
@@ -394,7 +394,7 @@ static int throwable(reader_t *r, const uint8_t *msg, size_t n, size_t at, int d
     size_t cn = 0, mn = 0;
     dubbo_value_t *cause = NULL;
     size_t pos = 0;
-    field_t f;
+    field_t f = {0};
     int rc;
     while ((rc = next_field(msg, n, &pos, &f, at)) == 1) {
         if (f.num >= 1 && f.num <= 4 && f.wt != 2)
@@ -424,8 +424,8 @@ static int r_read(dubbo_serial_state_t *s, dubbo_value_t **out)
 {
     reader_t *r = (reader_t *)s;
     const uint8_t *msg;
-    size_t n, at;
-    field_t f;
+    size_t n = 0, at = 0;
+    field_t f = {0};
     int rc;
     if (r->mode == R_START) {
         r->mode = R_RESPONSE;
