@@ -45,6 +45,7 @@ const char *__wrap_dubbo_sconn_local(const dubbo_sconn_t *c);
 void *__wrap_dubbo_sconn_state(const dubbo_sconn_t *c);
 void __wrap_dubbo_sconn_close(dubbo_sconn_t *c, const char *why);
 size_t __wrap_dubbo_sconn_limit(const dubbo_sconn_t *c);
+int __wrap_dubbo_sconn_heartbeat(const dubbo_sconn_t *c);
 
 static void check_conn(const dubbo_sconn_t *c)
 {
@@ -82,6 +83,12 @@ void __wrap_dubbo_sconn_close(dubbo_sconn_t *c, const char *why)
     (void)why;
     check_conn(c);
     closed = true;
+}
+
+int __wrap_dubbo_sconn_heartbeat(const dubbo_sconn_t *c)
+{
+    check_conn(c);
+    return 60000; /* the server's default */
 }
 
 size_t __wrap_dubbo_sconn_limit(const dubbo_sconn_t *c)
