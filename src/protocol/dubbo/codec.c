@@ -6,6 +6,7 @@
 
 #include "protocol/dubbo/codec.h"
 #include "dubbo/hessian2.h"
+#include "dubbo/extension.h"
 #include "dubbo/serialization.h"
 #include "core/internal.h"
 #include "core/jvm.h"
@@ -60,11 +61,19 @@ int dubbo_frame_serialization(const dubbo_frame_t *f, const dubbo_serialization_
     int id = dubbo_frame_serial(f);
     *out = dubbo_serialization_by_id(id);
     if (*out) return 0;
+    /* name the registered ones: name=id, ... */
+    char known[256] = "";
+    const char *names[32];
+    size_t n = dubbo_extension_list(DUBBO_EXT_SERIALIZATION, names, 32);
+    for (size_t i = 0; i < n && i < 32; i++) {
+        const dubbo_serialization_ops_t *s = dubbo_serialization_by_name(names[i]);
+        size_t l = strlen(known);
+        if (s) snprintf(known + l, sizeof(known) - l, "%s%s=%d", l ? ", " : "", s->name, s->id);
+    }
     return dubbo__seterr(DUBBO_EUNSUPPORTED,
                          "dubbo: unsupported serialization id %d in frame %llu (the registered "
-                         "ones are hessian2=2, fastjson=6 and any added with "
-                         "DUBBO_EXT_SERIALIZATION)",
-                         id, (unsigned long long)f->id);
+                         "ones are %s)",
+                         id, (unsigned long long)f->id, known);
 }
 
 int dubbo_event_kind(const dubbo_frame_t *f)
