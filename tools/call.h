@@ -59,5 +59,10 @@ int tri_idl_print(const char *who, const tri_idl_t *t, const dubbo_value_t *v);
 int tri_idl_stream(const char *who, const call_opts_t *o, const tri_idl_t *t,
                    dubbo_reference_t *ref);
 void tri_idl_free(tri_idl_t *t);
+/* A schema from a .proto file: `protoc --include_imports
+ * --descriptor_set_out` (the file's folder and `imports` as -I), read back.
+ * 0, or 2 with the reason printed (no protoc, its errors, a bad set). */
+int tri_schema_from_proto(const char *who, const char *proto, const char *const *imports,
+                          size_t nimports, dubbo_tri_schema_t **out);
 
 #endif

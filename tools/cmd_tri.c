@@ -37,9 +37,8 @@ static bool wants_wrapper(const call_opts_t *o)
     return false;
 }
 
-/* protoc --include_imports --descriptor_set_out into a temporary file, read
- * back as a schema. */
-static int schema_from_proto(const char *who, const call_opts_t *o, dubbo_tri_schema_t **out)
+int tri_schema_from_proto(const char *who, const char *proto, const char *const *imports,
+                          size_t nimports, dubbo_tri_schema_t **out)
 {
     char tmp[] = "/tmp/dubbo-proto-XXXXXX";
     int fd = mkstemp(tmp);
@@ -50,21 +49,21 @@ static int schema_from_proto(const char *who, const call_opts_t *o, dubbo_tri_sc
     close(fd);
     char setarg[64], dirarg[4096];
     snprintf(setarg, sizeof(setarg), "--descriptor_set_out=%s", tmp);
-    const char *slash = strrchr(o->proto, '/');
-    snprintf(dirarg, sizeof(dirarg), "-I%.*s", slash ? (int)(slash - o->proto) : 1,
-             slash ? o->proto : ".");
+    const char *slash = strrchr(proto, '/');
+    snprintf(dirarg, sizeof(dirarg), "-I%.*s", slash ? (int)(slash - proto) : 1,
+             slash ? proto : ".");
     const char *argv[24];
-    char imports[16][4096];
+    char iargs[16][4096];
     size_t n = 0;
     argv[n++] = "protoc";
     argv[n++] = "--include_imports";
     argv[n++] = setarg;
     argv[n++] = dirarg;
-    for (size_t i = 0; i < o->nimports && i < 16; i++) {
-        snprintf(imports[i], sizeof(imports[i]), "-I%s", o->import_paths[i]);
-        argv[n++] = imports[i];
+    for (size_t i = 0; i < nimports && i < 16; i++) {
+        snprintf(iargs[i], sizeof(iargs[i]), "-I%s", imports[i]);
+        argv[n++] = iargs[i];
     }
-    argv[n++] = o->proto;
+    argv[n++] = proto;
     argv[n] = NULL;
     pid_t pid = fork();
     if (pid == 0) {
@@ -76,8 +75,7 @@ static int schema_from_proto(const char *who, const call_opts_t *o, dubbo_tri_sc
     int st = 0;
     if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         if (pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) != 127)
-            fprintf(stderr, "%s: protoc could not compile %s (its messages above)\n", who,
-                    o->proto);
+            fprintf(stderr, "%s: protoc could not compile %s (its messages above)\n", who, proto);
         unlink(tmp);
         return 2;
     }
@@ -93,7 +91,7 @@ static int schema_from_proto(const char *who, const call_opts_t *o, dubbo_tri_sc
     int rc = dubbo_tri_schema_load(out, b.base ? b.base : (const uint8_t *)"", b.len);
     dubbo_buf_destroy(&b);
     if (rc) {
-        fprintf(stderr, "%s: --proto %s: %s\n", who, o->proto, dubbo_last_error());
+        fprintf(stderr, "%s: --proto %s: %s\n", who, proto, dubbo_last_error());
         return 2;
     }
     return 0;
@@ -107,7 +105,7 @@ int tri_idl_prepare(const char *who, call_opts_t *o, tri_idl_t *t)
         wants_wrapper(o))
         return 0;
     if (o->proto) {
-        int rc = schema_from_proto(who, o, &t->schema);
+        int rc = tri_schema_from_proto(who, o->proto, o->import_paths, o->nimports, &t->schema);
         if (rc) return rc;
     } else if (dubbo_tri_schema_reflect(&t->schema, hostport, service,
                                         o->timeout_ms ? o->timeout_ms : 3000)) {

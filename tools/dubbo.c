@@ -430,6 +430,12 @@ static int cmd_list(const command_t *self, const char *who, int argc, char **arg
     return cli_list(who, argc, argv);
 }
 
+static int cmd_protobuf(const command_t *self, const char *who, int argc, char **argv)
+{
+    (void)self;
+    return cli_protobuf(who, argc, argv);
+}
+
 static int cmd_demo(const command_t *self, const char *who, int argc, char **argv)
 {
     (void)self;
@@ -439,6 +445,8 @@ static int cmd_demo(const command_t *self, const char *who, int argc, char **arg
 static const command_t commands[] = {
     {"hessian2", cmd_hessian2, "decode and encode Hessian 2.0 values as typed JSON",
      "hessian2 <decode|encode> [options]"},
+    {"protobuf", cmd_protobuf, "decode and encode protobuf messages as JSON, by a .proto",
+     "protobuf <decode|encode> --proto FILE --type TYPE [options]"},
     {"call", cmd_call, "call a method of a Dubbo service and print the result",
      "call URL METHOD [ARG ...] [options]"},
     {"bench", cmd_bench, "load a Dubbo service: QPS and latency percentiles",

@@ -75,6 +75,26 @@ expect h2_no_sub 2 "" "usage:" -- "${H2[@]}"
 expect h2_unknown_sub 2 "" "unknown command 'recode'" -- "${H2[@]}" recode
 expect decode_unknown_option 2 "" "unknown option '-x'" -- "${H2[@]}" decode -x
 expect decode_stray_arg 2 "" "unexpected argument 'e5'" -- "${H2[@]}" decode e5
+
+# dubbo protobuf: JSON <-> protobuf by a .proto (needs protoc)
+if command -v protoc >/dev/null; then
+  HW=(--proto "$(dirname "$0")/../../tools/proto/helloworld.proto" --type helloworld.HelloRequest)
+  expect pb_encode 0 "0a05776f726c64" "" -- "$DUBBO" protobuf encode "${HW[@]}" --hex '{"name":"world"}'
+  expect pb_encode_delimited 0 "070a05776f726c64" "" -- \
+    "$DUBBO" protobuf encode "${HW[@]}" --hex --delimited '{"name":"world"}'
+  stdin_data='0a05776f726c64'
+  expect pb_decode 0 '{"name":"world"}' "" -- "$DUBBO" protobuf decode "${HW[@]}" --hex
+  stdin_data='07 0a05776f726c64 02 0a00'
+  expect pb_decode_delimited 0 $'{"name":"world"}\n{"name":""}' "" -- \
+    "$DUBBO" protobuf decode "${HW[@]}" --hex --delimited
+  stdin_data='0a09'
+  expect pb_decode_truncated 1 "" "truncated (length 9, 0 left) at byte 1 in field name" -- \
+    "$DUBBO" protobuf decode "${HW[@]}" --hex
+  unset stdin_data
+  expect pb_unknown_field 1 "" 'has no field "nme" (fields: name)' -- \
+    "$DUBBO" protobuf encode "${HW[@]}" '{"nme":"x"}'
+  expect pb_no_type 2 "" "--type TYPE are needed" -- "$DUBBO" protobuf decode --proto x.proto
+fi
 expect encode_unknown_option 2 "" "unknown option '--pretty'" -- "${H2[@]}" encode --pretty 1
 
 # ---- decode ---------------------------------------------------------------
