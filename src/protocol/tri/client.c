@@ -699,10 +699,14 @@ static int answer_blob(const tcall_t *s, size_t limit, dubbo_buf_t *b)
 /* Hand the answers of the streams that closed to their calls. */
 static void deliver_done(tconn_t *tc)
 {
+    tcall_t *keep = NULL; /* the call frame() is submitting: it fails that one itself */
     while (tc->done) {
         tcall_t *s = tc->done;
         tc->done = s->done_next;
-        if (s == tc->framing) continue; /* frame() fails it itself */
+        if (s == tc->framing) {
+            keep = s;
+            continue;
+        }
         if (s->id) {
             dubbo_buf_t b;
             dubbo_buf_init(&b, 0);
@@ -713,6 +717,10 @@ static void deliver_done(tconn_t *tc)
             dubbo_buf_destroy(&b);
         }
         tcall_free(s);
+    }
+    if (keep) {
+        keep->done_next = NULL;
+        tc->done = keep;
     }
 }
 
