@@ -1232,6 +1232,49 @@ out:
     return rc;
 }
 
+/* Triple's unary JSON form for an interface service: the arguments as a
+ * JSON array (or one value), each typed JSON (docs/typed-json.md), the
+ * parameter descriptor from their types, as `dubbo call` makes it. */
+static int decode_json_args(dubbo_call_t *call, dubbo__tri_call_t *t, const uint8_t *msg, size_t n,
+                            const char *method)
+{
+    json_error_t err;
+    json_t *j = json_loadb((const char *)msg, n, JSON_DECODE_ANY, &err);
+    if (!j)
+        return fail(t, DUBBO_GRPC_INVALID_ARGUMENT, DUBBO_EMALFORMED,
+                    "%s: the body is not JSON: %s", method, err.text);
+    size_t nargs = json_is_array(j) ? json_array_size(j) : 1;
+    dubbo_value_t **args = dubbo_arena_alloc(call->arena, (nargs ? nargs : 1) * sizeof(*args));
+    dubbo_buf_t desc;
+    dubbo_buf_init(&desc, 0);
+    int rc = args ? 0 : DUBBO_ENOMEM;
+    for (size_t i = 0; !rc && i < nargs; i++) {
+        json_t *e = json_is_array(j) ? json_array_get(j, i) : j;
+        char *text = json_dumps(e, JSON_COMPACT | JSON_ENCODE_ANY);
+        rc = text ? dubbo_value_from_json(call->arena, text, strlen(text), &args[i]) : DUBBO_ENOMEM;
+        free(text);
+        if (!rc) rc = dubbo_desc_append(&desc, args[i]);
+        if (rc && rc != DUBBO_ENOMEM) {
+            char why[300];
+            snprintf(why, sizeof(why), "%s", dubbo_last_error());
+            json_decref(j);
+            dubbo_buf_destroy(&desc);
+            char idx[24];
+            snprintf(idx, sizeof(idx), "%zu", i);
+            return fail(t, DUBBO_GRPC_INVALID_ARGUMENT, DUBBO_EMALFORMED, "argument %s: %s", idx,
+                        why);
+        }
+    }
+    json_decref(j);
+    if (!rc) {
+        call->args = args;
+        call->nargs = nargs;
+        call->desc = dubbo_arena_strndup(call->arena, desc.len ? (char *)desc.base : "", desc.len);
+    }
+    dubbo_buf_destroy(&desc);
+    return rc;
+}
+
 int dubbo__tri_decode(dubbo_call_t *call, const dubbo_unit_t *u)
 {
     dubbo__tri_call_t *t = tri_call(call);
@@ -1423,7 +1466,8 @@ int dubbo__tri_decode(dubbo_call_t *call, const dubbo_unit_t *u)
         else
             dubbo__call_set_request(call, service, version, group, method, NULL, args, 1, att);
     } else {
-        rc = decode_wrapper(call, msg, mlen, method);
+        rc = t->plain && t->json ? decode_json_args(call, t, msg, mlen, method)
+                                 : decode_wrapper(call, msg, mlen, method);
         if (!rc)
             dubbo__call_set_request(call, service, version, group, method, call->desc, call->args,
                                     call->nargs, att);
@@ -1570,6 +1614,8 @@ static const char *java_type_of(const dubbo_value_t *v)
 static int message_of(dubbo_call_t *call, const dubbo__tri_call_t *t, dubbo_buf_t *out)
 {
     const dubbo_value_t *v = call->value;
+    if (t && t->plain && t->json && !t->idl) /* Triple's unary JSON form: typed JSON */
+        return dubbo_value_to_json(v ? v : dubbo_v_null(), out);
     if (t && t->idl) {
         if (!v || v->type != DUBBO_T_BINARY)
             return dubbo__seterr(DUBBO_ETYPE, "%s/%s answered a %s, not protobuf bytes",
@@ -1666,6 +1712,17 @@ static int answer_plain(dubbo_call_t *call, dubbo__tri_call_t *t, size_t limit, 
 {
     const char *msg;
     int code = outcome(call, t, &msg);
+    char exc[600];
+    if (code == DUBBO_GRPC_OK && call->is_exception) {
+        /* the JSON form has no exception object: its class and message */
+        const dubbo_value_t *e = call->value;
+        const char *m = dubbo_exception_message(e);
+        snprintf(exc, sizeof(exc), "%s: %s",
+                 e && e->type == DUBBO_T_OBJECT && e->u.obj.cls ? e->u.obj.cls->name : "exception",
+                 m ? m : "");
+        code = DUBBO_GRPC_UNKNOWN;
+        msg = exc;
+    }
     dubbo_buf_t body;
     dubbo_buf_init(&body, 0);
     int rc = 0;

@@ -159,7 +159,8 @@ class Run:
         if not ok:
             self.bad.append("cli %s: %s (expected %s)" % (name, detail, " / ".join(expect)))
 
-    def grpc_json(self, name, port, body, expect_status, expect_text, plain=False):
+    def grpc_json(self, name, port, body, expect_status, expect_text, plain=False,
+                  path="helloworld.Greeter/SayHello"):
         """application/grpc+json (or, plain, Triple's unary application/json:
         the bare message, the HTTP status) against our provider, with nghttp
         (a plain HTTP/2 client): the message is the JSON text."""
@@ -171,7 +172,7 @@ class Run:
             ct = "application/json" if plain else "application/grpc+json"
             r = subprocess.run(["nghttp", "-v", "-H", "content-type: " + ct,
                                 "-H", "te: trailers", "-d", msg,
-                                "http://127.0.0.1:%d/helloworld.Greeter/SayHello" % port],
+                                "http://127.0.0.1:%d/%s" % (port, path)],
                                capture_output=True, timeout=30)
             out = r.stdout.decode(errors="replace")
         except (OSError, subprocess.TimeoutExpired) as e:
@@ -237,6 +238,15 @@ class Run:
                        '{"message":"Hello json"}', plain=True)
         self.grpc_json("Triple's unary application/json: an error", port, b'{"name":"boom"}', 500,
                        '{"status":2,"message":"boom"}', plain=True)
+        demo = "org.apache.dubbo.demo.DemoService/"
+        self.grpc_json("Triple's unary application/json, an interface service: arguments as a "
+                       "JSON array", port, b'["json"]', 200, '"Hello json"', plain=True,
+                       path=demo + "sayHello")
+        self.grpc_json("... its exception: HTTP 500, class and message", port, b'["boom"]', 500,
+                       '{"status":2,"message":"java.lang.IllegalStateException: boom"}',
+                       plain=True, path=demo + "fail")
+        self.grpc_json("... a body that is not JSON: HTTP 400", port, b'[1,2', 400,
+                       "the body is not JSON", plain=True, path=demo + "echo")
         self.cli("wrapper mode (a service reflection does not describe)",
                  [ours_url + "org.apache.dubbo.demo.DemoService", "sayHello", '"cli"'],
                  ['"Hello cli"'])
