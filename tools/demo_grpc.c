@@ -20,6 +20,14 @@ static void say_hello(dubbo_call_t *call, const Helloworld__HelloRequest *req,
 {
     (void)user;
     const char *name = req->name ? req->name : "";
+    /* what the interop peers check (tests/interop/matrix/protobuf_test.py, the
+     * Java peer's PbProvider does the same): the attachment "dubbo-c-test"
+     * comes back as "echo-dubbo-c-test", and asked with "dubbo-c-peer",
+     * "peer" is the consumer's host:port as we see it */
+    const char *test = dubbo_call_attachment(call, "dubbo-c-test");
+    if (test) dubbo_call_set_attachment(call, "echo-dubbo-c-test", test);
+    if (dubbo_call_attachment(call, "dubbo-c-peer"))
+        dubbo_call_set_attachment(call, "peer", dubbo_call_remote(call));
     if (strcmp(name, "boom") == 0) {
         /* as Java's TriProvider throws for it: an IDL method's error */
         dubbo_tri_fail(call, 2 /* UNKNOWN */, "boom");
