@@ -611,6 +611,8 @@ static int decode_msg(const dubbo_tri_schema_t *s, const msg_t *m, const char *t
         return dubbo__seterr(DUBBO_ETOO_DEEP, "schema: %s nested over %d deep", tname, MAX_DEPTH);
     dubbo_value_t *obj = dubbo_v_map(a, NULL, m->n_field ? m->n_field : 1);
     if (!obj) return DUBBO_ENOMEM;
+    const entry_t *self = find(s, tname, K_MSG);
+    bool proto3 = self && self->proto3;
     while (r->off < r->n) {
         size_t at = r->base + r->off;
         uint64_t key = 0;
@@ -645,10 +647,25 @@ static int decode_msg(const dubbo_tri_schema_t *s, const msg_t *m, const char *t
             continue;
         }
         if (wt != want) return wrong_wire_type(tname, at, f, wt, NULL);
+        size_t vstart = r->off;
         if ((rc = decode_one(s, tname, f, f, r, a, depth, &v))) return rc;
         if (repeated(f)) {
             if ((rc = push(a, obj, jn, v))) return rc;
             continue;
+        }
+        if (proto3 && f->type != T(MESSAGE) && !f->has_oneof_index &&
+            !(f->has_proto3_optional && f->proto3_optional)) {
+            /* proto3's implicit presence: a default (a zero varint, zero
+             * fixed bits, an empty string or bytes) is no value at all, as
+             * protobuf's JSON printer has it; the last one seen counts */
+            bool zero = true;
+            for (size_t i = vstart; i < r->off && zero; i++)
+                zero = r->p[i] == 0;
+            size_t len = r->off - vstart;
+            if (zero && (len == 1 || len == 4 || len == 8)) {
+                drop(obj, jn);
+                continue;
+            }
         }
         /* a oneof holds the member seen last */
         for (size_t i = 0; f->has_oneof_index && i < m->n_field; i++) {
@@ -941,6 +958,24 @@ static int encode_field(const dubbo_tri_schema_t *s, const entry_t *e, const fie
             rc = put_key(out, f->number, wt);
             if (!rc) rc = encode_scalar(s, tname, f, v->u.list.items[i], depth, out);
         }
+        return rc;
+    }
+    if (e->proto3 && f->type != T(MESSAGE) && !f->has_oneof_index &&
+        !(f->has_proto3_optional && f->proto3_optional)) {
+        /* proto3's implicit presence: a field at its default (0, false, "",
+         * empty bytes, the first enum value; not -0.0) is not written, as
+         * protobuf's own encoders do */
+        dubbo_buf_t tmp;
+        dubbo_buf_init(&tmp, 0);
+        rc = encode_scalar(s, tname, f, v, depth, &tmp);
+        bool zero = true;
+        for (size_t i = 0; !rc && i < tmp.len && zero; i++)
+            zero = tmp.base[i] == 0;
+        if (!rc && !(zero && (tmp.len == 1 || tmp.len == 4 || tmp.len == 8))) {
+            rc = put_key(out, f->number, wire_type(f->type));
+            if (!rc) rc = dubbo_buf_append(out, tmp.base, tmp.len);
+        }
+        dubbo_buf_destroy(&tmp);
         return rc;
     }
     rc = put_key(out, f->number, wire_type(f->type));
