@@ -710,6 +710,8 @@ static const char call_help[] =
     "and each answer prints as a JSON line: every message of a server stream; a client\n"
     "or bidirectional stream sends each JSON line of stdin. A service reflection does not\n"
     "describe (or --param serialization=hessian2) is called in Java's wrapper mode.\n"
+    "dubbo:// with --param serialization=protobuf and --proto FILE: the same JSON\n"
+    "messages over the Dubbo protocol's protobuf serialization (unary only).\n"
     "Examples:\n"
     "  %s dubbo://127.0.0.1:20880/org.apache.dubbo.demo.DemoService sayHello '\"world\"'\n"
     "  %s dubbo://127.0.0.1:20880/org.apache.dubbo.demo.DemoService echo \\\n"

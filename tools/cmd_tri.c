@@ -13,11 +13,13 @@
 #include "call.h"
 #include "dubbo/error.h"
 
-/* "host:port" and the service of a single tri:// URL; false otherwise. */
+/* "host:port" and the service of a single tri:// (or dubbo://) URL;
+ * false otherwise. */
 static bool split_url(const char *url, char *hostport, size_t hcap, char *service, size_t scap)
 {
-    if (strncmp(url, "tri://", 6) != 0 || strchr(url, ';')) return false;
-    const char *h = url + 6;
+    size_t skip = strncmp(url, "tri://", 6) == 0 ? 6 : strncmp(url, "dubbo://", 8) == 0 ? 8 : 0;
+    if (!skip || strchr(url, ';')) return false;
+    const char *h = url + skip;
     const char *slash = strchr(h, '/');
     if (!slash || (size_t)(slash - h) >= hcap) return false;
     snprintf(hostport, hcap, "%.*s", (int)(slash - h), h);
@@ -25,6 +27,19 @@ static bool split_url(const char *url, char *hostport, size_t hcap, char *servic
     if (!n || n >= scap) return false;
     snprintf(service, scap, "%.*s", (int)n, slash + 1);
     return true;
+}
+
+/* The Dubbo protocol with serialization=protobuf (the URL's or a
+ * --param): its IDL calls are the same messages, without streams. */
+static bool dubbo_protobuf(const call_opts_t *o)
+{
+    if (strncmp(o->url, "dubbo://", 8) != 0) return false;
+    const char *q = strchr(o->url, '?');
+    if (q && strstr(q, "serialization=protobuf")) return true;
+    for (size_t i = 0; i + 1 < o->nparams; i += 2)
+        if (strcmp(o->params[i], "serialization") == 0 && strcmp(o->params[i + 1], "protobuf") == 0)
+            return true;
+    return false;
 }
 
 static bool wants_wrapper(const call_opts_t *o)
@@ -104,6 +119,15 @@ int tri_idl_prepare(const char *who, call_opts_t *o, tri_idl_t *t)
     if (!split_url(o->url, hostport, sizeof(hostport), service, sizeof(service)) ||
         wants_wrapper(o))
         return 0;
+    bool dubbo = strncmp(o->url, "dubbo://", 8) == 0;
+    if (dubbo && !dubbo_protobuf(o)) return 0; /* hessian2 (or another) as always */
+    if (dubbo && !o->proto) {
+        fprintf(stderr,
+                "%s: a dubbo:// call with serialization=protobuf takes its messages' "
+                ".proto: --proto FILE (the Dubbo protocol has no reflection)\n",
+                who);
+        return 2;
+    }
     if (o->proto) {
         int rc = tri_schema_from_proto(who, o->proto, o->import_paths, o->nimports, &t->schema);
         if (rc) return rc;
@@ -115,6 +139,12 @@ int tri_idl_prepare(const char *who, call_opts_t *o, tri_idl_t *t)
     }
     if (dubbo_tri_schema_method(t->schema, service, o->method, &t->input, &t->output, &t->kind)) {
         fprintf(stderr, "%s: %s\n", who, dubbo_last_error());
+        tri_idl_free(t);
+        return 2;
+    }
+    if (dubbo && t->kind != DUBBO_TRI_UNARY) {
+        fprintf(stderr, "%s: %s/%s streams: over tri:// only (the Dubbo protocol has no streams)\n",
+                who, service, o->method);
         tri_idl_free(t);
         return 2;
     }

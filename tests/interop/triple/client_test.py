@@ -210,7 +210,7 @@ class Run:
         self.procs.append(java)
 
         ours, port = self.start("provider-c", [
-            self.a.cli, "demo", "provider", "--protocol", "tri", "--port", "0", "--host",
+            self.a.cli, "demo", "provider", "--protocol", "dubbo,tri", "--port", "0", "--host",
             "127.0.0.1", "--registry", "none"], r"^listening on .*:(\d+)$")
         self.client("grpc", "c", port, GRPC_CASES)
         self.client("grpc", "c-gzip", port, GRPC_CASES, ["--gzip"])
@@ -247,6 +247,12 @@ class Run:
                        plain=True, path=demo + "fail")
         self.grpc_json("... a body that is not JSON: HTTP 400", port, b'[1,2', 400,
                        "the body is not JSON", plain=True, path=demo + "echo")
+        self.cli("dubbo:// with serialization=protobuf and --proto (the Dubbo protocol, the "
+                 "same IDL service)",
+                 ["dubbo://127.0.0.1:%d/helloworld.Greeter" % port, "SayHello", '{"name":"pb"}',
+                  "--param", "serialization=protobuf", "--proto",
+                  os.path.join(self.a.source, "tools", "proto", "helloworld.proto")],
+                 ['{"message":"Hello pb"}'])
         self.cli("wrapper mode (a service reflection does not describe)",
                  [ours_url + "org.apache.dubbo.demo.DemoService", "sayHello", '"cli"'],
                  ['"Hello cli"'])
