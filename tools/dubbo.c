@@ -11,12 +11,9 @@
 #include "dubbo/error.h"
 #include "dubbo/hessian2.h"
 #include "dubbo/value.h"
+#include "dubbo/version.h"
 
 #include "cli.h"
-
-#ifndef DUBBO_VERSION
-#define DUBBO_VERSION "unknown"
-#endif
 
 enum { EXIT_USAGE = 2 };
 
@@ -465,7 +462,7 @@ static void main_help(FILE *f)
             "dubbo-c %s: Apache Dubbo in C.\n"
             "\n"
             "Commands:\n",
-            prog, DUBBO_VERSION);
+            prog, dubbo_version());
     list_commands(f, commands, sizeof(commands) / sizeof(commands[0]));
     fprintf(f,
             "\n"
@@ -478,7 +475,7 @@ static void main_help(FILE *f)
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
-        printf("dubbo (dubbo-c) %s\n", DUBBO_VERSION);
+        printf("dubbo (dubbo-c) %s\n", dubbo_version());
         return 0;
     }
     if (argc >= 2 && is_option(argv[1]) && !is_help(argv[1]))

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dubbo/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -32,20 +34,20 @@ typedef struct {
 
 /* Initialise an empty buffer with the given limit (0 = unlimited). No
  * allocation happens until the first append. */
-void dubbo_buf_init(dubbo_buf_t *b, size_t limit);
+DUBBO_API void dubbo_buf_init(dubbo_buf_t *b, size_t limit);
 
 /* Free the buffer's memory; the buffer may be initialised again. */
-void dubbo_buf_destroy(dubbo_buf_t *b);
+DUBBO_API void dubbo_buf_destroy(dubbo_buf_t *b);
 
 /* Make room for n more bytes. Returns 0, DUBBO_ENOMEM, or DUBBO_ETOO_BIG
  * (len + n would pass the limit; the detail message names both sizes). */
-int dubbo_buf_reserve(dubbo_buf_t *b, size_t n);
+DUBBO_API int dubbo_buf_reserve(dubbo_buf_t *b, size_t n);
 
 /* Append n bytes. Same errors as dubbo_buf_reserve(). */
-int dubbo_buf_append(dubbo_buf_t *b, const void *data, size_t n);
+DUBBO_API int dubbo_buf_append(dubbo_buf_t *b, const void *data, size_t n);
 
 /* Drop the first n bytes (n <= len), moving the rest to the front. */
-void dubbo_buf_consume(dubbo_buf_t *b, size_t n);
+DUBBO_API void dubbo_buf_consume(dubbo_buf_t *b, size_t n);
 
 /* Forget the contents but keep the memory. */
 static inline void dubbo_buf_clear(dubbo_buf_t *b)

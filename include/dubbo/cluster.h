@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dubbo/export.h"
 #include "dubbo/extension.h"
 #include "dubbo/protocol.h"
 #include "dubbo/rpc.h"
@@ -104,15 +105,16 @@ struct dubbo_invoker {
  * merged URL comes before "<key>" (Java's getMethodParameter), so a
  * provider's method-level setting beats the reference's service-level one.
  * `ref` or `method` may be NULL; `def` when neither URL has the key. */
-const char *dubbo_invoker_setting(const dubbo_invoker_t *i, const dubbo_url_t *ref,
-                                  const char *method, const char *key, const char *def);
+DUBBO_API const char *dubbo_invoker_setting(const dubbo_invoker_t *i, const dubbo_url_t *ref,
+                                            const char *method, const char *key, const char *def);
 
 /* A new invoker with one reference. Takes ownership of `url` (freed with
  * the invoker); address is url's host:port. NULL on out-of-memory. */
-dubbo_invoker_t *dubbo_invoker_new(const dubbo_invoker_ops_t *ops, dubbo_url_t *url, void *impl);
-dubbo_invoker_t *dubbo_invoker_ref(dubbo_invoker_t *i);
-void dubbo_invoker_unref(dubbo_invoker_t *i); /* NULL is fine */
-bool dubbo_invoker_available(dubbo_invoker_t *i);
+DUBBO_API dubbo_invoker_t *dubbo_invoker_new(const dubbo_invoker_ops_t *ops, dubbo_url_t *url,
+                                             void *impl);
+DUBBO_API dubbo_invoker_t *dubbo_invoker_ref(dubbo_invoker_t *i);
+DUBBO_API void dubbo_invoker_unref(dubbo_invoker_t *i); /* NULL is fine */
+DUBBO_API bool dubbo_invoker_available(dubbo_invoker_t *i);
 
 /* The invoker for a provider URL of a protocol whose table has the
  * consumer framing hooks, e.g. dubbo:// or tri:// (a dubbo_client_t
@@ -122,16 +124,18 @@ bool dubbo_invoker_available(dubbo_invoker_t *i);
  * connections, payload, heartbeat, serialization, application,
  * compressor). NULL with DUBBO_EINVAL for a URL of another protocol, or
  * dubbo_client_new's error. dubbo_invoker_new_dubbo takes dubbo:// only. */
-dubbo_invoker_t *dubbo_invoker_new_client(const char *provider_url, const dubbo_url_t *consumer);
-dubbo_invoker_t *dubbo_invoker_new_dubbo(const char *provider_url, const dubbo_url_t *consumer);
+DUBBO_API dubbo_invoker_t *dubbo_invoker_new_client(const char *provider_url,
+                                                    const dubbo_url_t *consumer);
+DUBBO_API dubbo_invoker_t *dubbo_invoker_new_dubbo(const char *provider_url,
+                                                   const dubbo_url_t *consumer);
 
 /* Java's AbstractLoadBalance.getWeight: the provider's `weight` (or
  * `<method>.weight`, default 100), ramped up linearly over `warmup` ms
  * (default 600000) after the provider's `timestamp` (ms since the epoch),
  * at least 1 while warming; 0 if the weight is 0. `now_ms` is the current
  * time in ms since the epoch (pass dubbo_now_epoch_ms()). */
-int dubbo_invoker_weight(const dubbo_invoker_t *i, const char *method, int64_t now_ms);
-int64_t dubbo_now_epoch_ms(void);
+DUBBO_API int dubbo_invoker_weight(const dubbo_invoker_t *i, const char *method, int64_t now_ms);
+DUBBO_API int64_t dubbo_now_epoch_ms(void);
 
 /* ====================================================================== *
  * Extension points. Each table's first member is its name; instances are
@@ -145,19 +149,19 @@ int64_t dubbo_now_epoch_ms(void);
  * generic call ($invoke / $invokeAsync with a string first argument) the
  * method it names, else inv->method ("" for NULL). Routers, balancers and
  * filters match on this name, so a generic call cannot bypass a rule. */
-const char *dubbo_invocation_method(const dubbo_invocation_t *inv);
+DUBBO_API const char *dubbo_invocation_method(const dubbo_invocation_t *inv);
 /* The arguments of that method, as Java's RpcUtils.getArguments: for a
  * generic call the items of its third argument (when a list), else
  * inv->args. *args may be NULL when *nargs is 0. */
-void dubbo_invocation_args(const dubbo_invocation_t *inv, dubbo_value_t *const **args,
-                           size_t *nargs);
+DUBBO_API void dubbo_invocation_args(const dubbo_invocation_t *inv, dubbo_value_t *const **args,
+                                     size_t *nargs);
 
 /* A process-wide, thread-safe random source for balancers and strategies:
  * [0, n) uniformly (n > 0). Seeded from the OS (getrandom) on first use, so
  * every process draws its own sequence; dubbo_random_seed() fixes the
  * sequence instead, to make runs reproducible (tests). */
-uint64_t dubbo_random(uint64_t n);
-void dubbo_random_seed(uint64_t seed);
+DUBBO_API uint64_t dubbo_random(uint64_t n);
+DUBBO_API void dubbo_random_seed(uint64_t seed);
 
 /* ---- load balancers (loadbalance=random|roundrobin|leastactive|
  *      consistenthash|shortestresponse|p2c) ---- */
@@ -247,20 +251,21 @@ struct dubbo_filter {
 /* Consumer side, from a filter's invoke: the rest of the chain, then the
  * invoker (its invoke, or a wait on its invoke_async: refused with
  * DUBBO_EINVAL on the loop thread). Returns like dubbo_client_call(). */
-int dubbo_filter_next(dubbo_filter_chain_t *chain, dubbo_invoker_t *invoker,
-                      const dubbo_invocation_t *inv, dubbo_result_t *r);
+DUBBO_API int dubbo_filter_next(dubbo_filter_chain_t *chain, dubbo_invoker_t *invoker,
+                                const dubbo_invocation_t *inv, dubbo_result_t *r);
 /* From a filter's invoke_async: the rest of the chain, asynchronously
  * (contract at the top of this file). */
-int dubbo_filter_next_async(dubbo_filter_chain_t *chain, dubbo_invoker_t *invoker,
-                            const dubbo_invocation_t *inv, dubbo_done_fn done, void *user);
+DUBBO_API int dubbo_filter_next_async(dubbo_filter_chain_t *chain, dubbo_invoker_t *invoker,
+                                      const dubbo_invocation_t *inv, dubbo_done_fn done,
+                                      void *user);
 /* Provider side: run the rest of the chain and then the method handler. */
-void dubbo_call_next(dubbo_call_t *call);
+DUBBO_API void dubbo_call_next(dubbo_call_t *call);
 /* The exported service's URL (its parameters: token, executes, tps, ...). */
-const dubbo_url_t *dubbo_call_url(const dubbo_call_t *call);
+DUBBO_API const dubbo_url_t *dubbo_call_url(const dubbo_call_t *call);
 /* The call's status/exception so far (after dubbo_call_next()), for
  * filters that look at the outcome. */
-int dubbo_call_status(const dubbo_call_t *call);
-bool dubbo_call_is_exception(const dubbo_call_t *call);
+DUBBO_API int dubbo_call_status(const dubbo_call_t *call);
+DUBBO_API bool dubbo_call_is_exception(const dubbo_call_t *call);
 
 /* The filter chain of a reference (side DUBBO_FILTER_CONSUMER) or an
  * exported service (DUBBO_FILTER_PROVIDER), as Java's
@@ -317,43 +322,45 @@ typedef struct {
 } dubbo_cluster_ops_t;
 
 /* The state the strategy's create hook made for this reference, or NULL. */
-void *dubbo_cluster_state(const dubbo_cluster_t *cl);
+DUBBO_API void *dubbo_cluster_state(const dubbo_cluster_t *cl);
 
 /* The reference URL: consumer settings (retries, forks, timeout, ...). */
-const dubbo_url_t *dubbo_cluster_url(const dubbo_cluster_t *cl);
+DUBBO_API const dubbo_url_t *dubbo_cluster_url(const dubbo_cluster_t *cl);
 /* The routed candidates for `inv`: a snapshot of the directory after the
  * router chain, each invoker referenced; release with
  * dubbo_invokers_release(). Returns the count (0 is possible) or an error. */
-int dubbo_cluster_list(dubbo_cluster_t *cl, const dubbo_invocation_t *inv, dubbo_invoker_t ***out);
-void dubbo_invokers_release(dubbo_invoker_t **list, size_t n);
+DUBBO_API int dubbo_cluster_list(dubbo_cluster_t *cl, const dubbo_invocation_t *inv,
+                                 dubbo_invoker_t ***out);
+DUBBO_API void dubbo_invokers_release(dubbo_invoker_t **list, size_t n);
 /* Java's AbstractClusterInvoker.select: the load balancer's pick among the
  * available candidates, avoiding those in tried[0..ntried) while another
  * is available. NULL when none is available (message set: "No provider
  * available ..."). The result is borrowed from `cands`. */
-dubbo_invoker_t *dubbo_cluster_select(dubbo_cluster_t *cl, const dubbo_invocation_t *inv,
-                                      dubbo_invoker_t *const *cands, size_t n,
-                                      dubbo_invoker_t *const *tried, size_t ntried);
+DUBBO_API dubbo_invoker_t *dubbo_cluster_select(dubbo_cluster_t *cl, const dubbo_invocation_t *inv,
+                                                dubbo_invoker_t *const *cands, size_t n,
+                                                dubbo_invoker_t *const *tried, size_t ntried);
 /* One call on one invoker through the consumer filter chain, keeping the
  * invoker's statistics. A timeout the reference set is in inv already;
  * otherwise the invoker's URL gives it (`<method>.timeout`, `timeout`,
  * default 1000), so the invoker and filters always see a number. */
-int dubbo_cluster_invoke_one(dubbo_cluster_t *cl, dubbo_invoker_t *invoker,
-                             const dubbo_invocation_t *inv, dubbo_result_t *r);
+DUBBO_API int dubbo_cluster_invoke_one(dubbo_cluster_t *cl, dubbo_invoker_t *invoker,
+                                       const dubbo_invocation_t *inv, dubbo_result_t *r);
 /* The same, asynchronously: always returns 0, and `done` runs exactly once
  * with rc and the result it owns (a filter's refusal or a failure to start
  * included, as a local error), on any thread: the loop thread for the
  * Dubbo invoker, possibly this thread before it returns. `inv` is borrowed
  * until it returns. dubbo_cluster_invoke_one waits on this (refused with
  * DUBBO_EINVAL on the loop thread). */
-int dubbo_cluster_invoke_one_async(dubbo_cluster_t *cl, dubbo_invoker_t *invoker,
-                                   const dubbo_invocation_t *inv, dubbo_done_fn done, void *user);
+DUBBO_API int dubbo_cluster_invoke_one_async(dubbo_cluster_t *cl, dubbo_invoker_t *invoker,
+                                             const dubbo_invocation_t *inv, dubbo_done_fn done,
+                                             void *user);
 /* True when a failed call may be retried on another provider: a local
  * failure (timeout, connection) or an error status other than a provider's
  * business exception, as Java's failover retries RpcExceptions only. */
-bool dubbo_result_retryable(int rc, const dubbo_result_t *r);
+DUBBO_API bool dubbo_result_retryable(int rc, const dubbo_result_t *r);
 /* Fill r with a local error (r->error = message) and return rc; for
  * strategies that fail without calling. */
-int dubbo_result_fail(dubbo_result_t *r, int rc, const char *fmt, ...)
+DUBBO_API int dubbo_result_fail(dubbo_result_t *r, int rc, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
@@ -375,10 +382,10 @@ typedef struct dubbo_reference dubbo_reference_t;
  *           override the parameters of the first URL.
  * Unknown extension names (cluster=, loadbalance=, filter=) fail here with
  * DUBBO_ENOT_FOUND naming the point and the name. NULL on failure. */
-dubbo_reference_t *dubbo_reference_new(const char *urls, const char *const *params);
+DUBBO_API dubbo_reference_t *dubbo_reference_new(const char *urls, const char *const *params);
 /* Free a reference. No call may be in flight on it: every async call's
  * `done` has run (a forking call's losing forks are waited for here). */
-void dubbo_reference_free(dubbo_reference_t *ref);
+DUBBO_API void dubbo_reference_free(dubbo_reference_t *ref);
 
 /* Call through the cluster: routers, balancer, strategy, filters; blocks
  * until the outcome (a wrapper that waits on dubbo_reference_call_async).
@@ -387,7 +394,8 @@ void dubbo_reference_free(dubbo_reference_t *ref);
  * calling thread). r is initialised on every path: destroy it after every
  * call. Not from the loop thread (a completion callback, a direct
  * handler): refused with DUBBO_EINVAL. */
-int dubbo_reference_call(dubbo_reference_t *ref, const dubbo_invocation_t *inv, dubbo_result_t *r);
+DUBBO_API int dubbo_reference_call(dubbo_reference_t *ref, const dubbo_invocation_t *inv,
+                                   dubbo_result_t *r);
 
 /* Call through the cluster without blocking: routers, balancer, the
  * strategy and the consumer filters run asynchronously (failover retries
@@ -409,17 +417,18 @@ int dubbo_reference_call(dubbo_reference_t *ref, const dubbo_invocation_t *inv, 
  * next from its completion); in `done` nothing may block:
  * dubbo_reference_call and dubbo_client_call are refused there. The
  * reference must outlive the call (see dubbo_reference_free). */
-int dubbo_reference_call_async(dubbo_reference_t *ref, const dubbo_invocation_t *inv,
-                               dubbo_done_fn done, void *user);
+DUBBO_API int dubbo_reference_call_async(dubbo_reference_t *ref, const dubbo_invocation_t *inv,
+                                         dubbo_done_fn done, void *user);
 
 /* Replace the providers (registry notifications, tests). Atomic for
  * calls: each call sees the old or the new list, never a mix. n == 0
  * empties the directory. */
-int dubbo_reference_set_providers(dubbo_reference_t *ref, const char *const *urls, size_t n);
+DUBBO_API int dubbo_reference_set_providers(dubbo_reference_t *ref, const char *const *urls,
+                                            size_t n);
 /* Replace the providers with ready-made invokers (takes a reference to
  * each). For tests and custom protocols. */
-int dubbo_reference_set_invokers(dubbo_reference_t *ref, dubbo_invoker_t *const *invokers,
-                                 size_t n);
+DUBBO_API int dubbo_reference_set_invokers(dubbo_reference_t *ref, dubbo_invoker_t *const *invokers,
+                                           size_t n);
 /* Add (or replace, by router name) a routing rule: router "condition" or
  * "tag" and a Dubbo 3 YAML rule text (docs/routing.md). "condition#NAME"
  * is the condition router in a slot of its own (rules of several scopes at
@@ -427,9 +436,10 @@ int dubbo_reference_set_invokers(dubbo_reference_t *ref, dubbo_invoker_t *const 
  * naming the line on a bad rule (the old rule stays). A NULL rule removes
  * the rule: the condition router goes, the tag router returns to routing
  * by the providers' own dubbo.tag. */
-int dubbo_reference_set_rule(dubbo_reference_t *ref, const char *router, const char *rule);
+DUBBO_API int dubbo_reference_set_rule(dubbo_reference_t *ref, const char *router,
+                                       const char *rule);
 /* The reference URL (consumer settings). */
-const dubbo_url_t *dubbo_reference_url(const dubbo_reference_t *ref);
+DUBBO_API const dubbo_url_t *dubbo_reference_url(const dubbo_reference_t *ref);
 
 #ifdef __cplusplus
 }

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "dubbo/export.h"
 #include "dubbo/rpc.h"
 
 #ifdef __cplusplus
@@ -36,14 +37,14 @@ typedef struct dubbo_config dubbo_config_t;
  * duration, a registry or protocol id that is not defined, a key given
  * twice, a missing required key), "FILE: cannot read: ..." (-errno) when
  * the file cannot be read, or DUBBO_ENOMEM. */
-dubbo_config_t *dubbo_config_load_file(const char *path);
+DUBBO_API dubbo_config_t *dubbo_config_load_file(const char *path);
 
 /* The same from text in memory (NUL-terminated). `name_for_messages` is
  * what error messages call the text in place of FILE (NULL: "config"). */
-dubbo_config_t *dubbo_config_load_string(const char *yaml, const char *name_for_messages);
+DUBBO_API dubbo_config_t *dubbo_config_load_string(const char *yaml, const char *name_for_messages);
 
 /* Free a config and everything its accessors returned. NULL is fine. */
-void dubbo_config_free(dubbo_config_t *c);
+DUBBO_API void dubbo_config_free(dubbo_config_t *c);
 
 /* ---- dubbo.application ------------------------------------------------ */
 
@@ -60,9 +61,9 @@ typedef struct {
 } dubbo_config_application_t;
 
 /* The application name, or NULL when the file does not set one. */
-const char *dubbo_config_application(const dubbo_config_t *c);
+DUBBO_API const char *dubbo_config_application(const dubbo_config_t *c);
 /* Every application field (never NULL). */
-const dubbo_config_application_t *dubbo_config_application_info(const dubbo_config_t *c);
+DUBBO_API const dubbo_config_application_t *dubbo_config_application_info(const dubbo_config_t *c);
 
 /* ---- dubbo.registries ------------------------------------------------- */
 
@@ -86,10 +87,12 @@ typedef struct {
 } dubbo_config_registry_t;
 
 /* Registries in file order: i < dubbo_config_registry_count(c), else NULL. */
-size_t dubbo_config_registry_count(const dubbo_config_t *c);
-const dubbo_config_registry_t *dubbo_config_registry_at(const dubbo_config_t *c, size_t i);
+DUBBO_API size_t dubbo_config_registry_count(const dubbo_config_t *c);
+DUBBO_API const dubbo_config_registry_t *dubbo_config_registry_at(const dubbo_config_t *c,
+                                                                  size_t i);
 /* By id; NULL with DUBBO_ENOT_FOUND naming the defined ids. */
-const dubbo_config_registry_t *dubbo_config_registry(const dubbo_config_t *c, const char *id);
+DUBBO_API const dubbo_config_registry_t *dubbo_config_registry(const dubbo_config_t *c,
+                                                               const char *id);
 
 /* ---- dubbo.protocols -------------------------------------------------- */
 
@@ -109,17 +112,19 @@ typedef struct {
     bool direct;      /* dispatcher: direct */
 } dubbo_config_protocol_t;
 
-size_t dubbo_config_protocol_count(const dubbo_config_t *c);
-const dubbo_config_protocol_t *dubbo_config_protocol_at(const dubbo_config_t *c, size_t i);
-const dubbo_config_protocol_t *dubbo_config_protocol(const dubbo_config_t *c, const char *id);
+DUBBO_API size_t dubbo_config_protocol_count(const dubbo_config_t *c);
+DUBBO_API const dubbo_config_protocol_t *dubbo_config_protocol_at(const dubbo_config_t *c,
+                                                                  size_t i);
+DUBBO_API const dubbo_config_protocol_t *dubbo_config_protocol(const dubbo_config_t *c,
+                                                               const char *id);
 
 /* Fill opts with dubbo_server_options_init()'s defaults, then the settings
  * of protocol `protocol_id` (NULL: the only protocol; with no protocols
  * defined, just the defaults). opts->host points into the config.
  * DUBBO_ENOT_FOUND for an unknown id, DUBBO_EINVAL for NULL when several
  * protocols are defined. */
-int dubbo_config_server_options(const dubbo_config_t *c, const char *protocol_id,
-                                dubbo_server_options_t *opts);
+DUBBO_API int dubbo_config_server_options(const dubbo_config_t *c, const char *protocol_id,
+                                          dubbo_server_options_t *opts);
 
 /* ---- dubbo.provider.services ------------------------------------------ */
 
@@ -144,18 +149,19 @@ typedef struct {
     const char *const *params;
 } dubbo_config_service_t;
 
-size_t dubbo_config_service_count(const dubbo_config_t *c);
-const dubbo_config_service_t *dubbo_config_service_at(const dubbo_config_t *c, size_t i);
-const dubbo_config_service_t *dubbo_config_service(const dubbo_config_t *c, const char *id);
+DUBBO_API size_t dubbo_config_service_count(const dubbo_config_t *c);
+DUBBO_API const dubbo_config_service_t *dubbo_config_service_at(const dubbo_config_t *c, size_t i);
+DUBBO_API const dubbo_config_service_t *dubbo_config_service(const dubbo_config_t *c,
+                                                             const char *id);
 
 /* Bind a program's handlers to service `service_id`: fill *out with the
  * service's interface, version, group and params (pointing into the
  * config, which must outlive the export; dubbo_server_export() copies
  * them) and methods[0..n), user. Returns 0, DUBBO_ENOT_FOUND for an id not
  * in the file, DUBBO_EINVAL for an empty method table. */
-int dubbo_config_bind_service(const dubbo_config_t *c, const char *service_id,
-                              const dubbo_method_t *methods, size_t n, void *user,
-                              dubbo_service_t *out);
+DUBBO_API int dubbo_config_bind_service(const dubbo_config_t *c, const char *service_id,
+                                        const dubbo_method_t *methods, size_t n, void *user,
+                                        dubbo_service_t *out);
 
 /* ---- dubbo.consumer.references ---------------------------------------- */
 
@@ -186,15 +192,18 @@ typedef struct {
     const char *const *params;
 } dubbo_config_reference_t;
 
-size_t dubbo_config_reference_count(const dubbo_config_t *c);
-const dubbo_config_reference_t *dubbo_config_reference_at(const dubbo_config_t *c, size_t i);
-const dubbo_config_reference_t *dubbo_config_reference(const dubbo_config_t *c, const char *id);
+DUBBO_API size_t dubbo_config_reference_count(const dubbo_config_t *c);
+DUBBO_API const dubbo_config_reference_t *dubbo_config_reference_at(const dubbo_config_t *c,
+                                                                    size_t i);
+DUBBO_API const dubbo_config_reference_t *dubbo_config_reference(const dubbo_config_t *c,
+                                                                 const char *id);
 
 /* Shortcuts for dubbo_reference_new(dubbo_config_reference_urls(c, id),
  * dubbo_config_reference_params(c, id)). NULL with DUBBO_ENOT_FOUND for an
  * unknown id. */
-const char *const *dubbo_config_reference_params(const dubbo_config_t *c, const char *ref_id);
-const char *dubbo_config_reference_urls(const dubbo_config_t *c, const char *ref_id);
+DUBBO_API const char *const *dubbo_config_reference_params(const dubbo_config_t *c,
+                                                           const char *ref_id);
+DUBBO_API const char *dubbo_config_reference_urls(const dubbo_config_t *c, const char *ref_id);
 
 #ifdef __cplusplus
 }

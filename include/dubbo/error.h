@@ -3,6 +3,8 @@
 #ifndef DUBBO_ERROR_H
 #define DUBBO_ERROR_H
 
+#include "dubbo/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -36,18 +38,18 @@ typedef enum {
 } dubbo_errno_t;
 
 /* Human text for a code (ours or -errno). Never NULL; static storage. */
-const char *dubbo_strerror(int err);
+DUBBO_API const char *dubbo_strerror(int err);
 
 /* Symbolic name for a code, e.g. "DUBBO_ETRUNCATED" or "ECONNREFUSED".
  * Never NULL; static storage. */
-const char *dubbo_err_name(int err);
+DUBBO_API const char *dubbo_err_name(int err);
 
 /* The detail message of the last failure on the calling thread, e.g.
  * "hessian2: string length 9000 exceeds remaining 17 bytes at offset 5".
  * Set by every dubbo-c call that fails; untouched by calls that succeed.
  * Valid until the next dubbo-c call on the same thread. Never NULL (empty
  * string when nothing has failed yet). Thread-safe: storage is per thread. */
-const char *dubbo_last_error(void);
+DUBBO_API const char *dubbo_last_error(void);
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,8 @@
 
 #include <stddef.h>
 
+#include "dubbo/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -31,26 +33,26 @@ typedef enum {
 
 /* "protocol", "serialization", "registry", "cluster", "loadbalance",
  * "router", "filter". */
-const char *dubbo_ext_point_name(dubbo_ext_point_t point);
+DUBBO_API const char *dubbo_ext_point_name(dubbo_ext_point_t point);
 
 /* Register the built-in extensions (idempotent, thread-safe). */
-void dubbo_extensions_init(void);
+DUBBO_API void dubbo_extensions_init(void);
 
 /* Register `table` (whose first member is `const char *name`, and which
  * must live as long as the process: usually a static const) under its name.
  * Errors: DUBBO_EINVAL (bad point, NULL table or empty name), DUBBO_EEXISTS
  * (the name is taken at that point; the message names both), DUBBO_ETOO_BIG
  * (more than 64 extensions at one point). */
-int dubbo_extension_register(dubbo_ext_point_t point, const void *table);
+DUBBO_API int dubbo_extension_register(dubbo_ext_point_t point, const void *table);
 
 /* The table registered under `name`, or NULL with DUBBO_ENOT_FOUND and a
  * message naming the point, the name and the names that exist, e.g.
  * `no loadbalance extension named "fastest" (known: random, roundrobin, ...)`. */
-const void *dubbo_extension_find(dubbo_ext_point_t point, const char *name);
+DUBBO_API const void *dubbo_extension_find(dubbo_ext_point_t point, const char *name);
 
 /* Copy up to `max` registered names of a point into `names` (static
  * storage); returns how many exist. */
-size_t dubbo_extension_list(dubbo_ext_point_t point, const char **names, size_t max);
+DUBBO_API size_t dubbo_extension_list(dubbo_ext_point_t point, const char **names, size_t max);
 
 #ifdef __cplusplus
 }

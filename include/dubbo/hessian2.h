@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "dubbo/buf.h"
+#include "dubbo/export.h"
 #include "dubbo/value.h"
 
 #ifdef __cplusplus
@@ -51,11 +52,11 @@ typedef struct {
 /* Start decoding `len` bytes at `in` (borrowed: must stay valid while the
  * decoder is used). Decoded values are allocated in `arena`, whose limit
  * bounds the total memory a hostile input can make us allocate. Never fails. */
-void dubbo_h2_decoder_init(dubbo_h2_decoder_t *d, dubbo_arena_t *arena, const uint8_t *in,
-                           size_t len);
+DUBBO_API void dubbo_h2_decoder_init(dubbo_h2_decoder_t *d, dubbo_arena_t *arena, const uint8_t *in,
+                                     size_t len);
 
 /* Free the decoder's tables (not the values: they live in the arena). */
-void dubbo_h2_decoder_destroy(dubbo_h2_decoder_t *d);
+DUBBO_API void dubbo_h2_decoder_destroy(dubbo_h2_decoder_t *d);
 
 /* Decode the next value. On success returns 0, stores the value (never NULL:
  * null is dubbo_v_null()) and advances d->pos. Errors, each with a detail
@@ -68,12 +69,12 @@ void dubbo_h2_decoder_destroy(dubbo_h2_decoder_t *d);
  *   DUBBO_ETOO_BIG    the arena's limit was reached
  *   DUBBO_ENOMEM
  * After an error the decoder's position is unspecified; destroy it. */
-int dubbo_h2_decode(dubbo_h2_decoder_t *d, dubbo_value_t **out);
+DUBBO_API int dubbo_h2_decode(dubbo_h2_decoder_t *d, dubbo_value_t **out);
 
 /* Decode the next value, which must be a string (or null, giving NULL).
  * The result is NUL-terminated and lives in the arena. DUBBO_ETYPE if the
  * value is of another type. */
-int dubbo_h2_decode_string(dubbo_h2_decoder_t *d, const char **s, size_t *len);
+DUBBO_API int dubbo_h2_decode_string(dubbo_h2_decoder_t *d, const char **s, size_t *len);
 
 /* True when every input byte has been consumed. */
 static inline bool dubbo_h2_decoder_done(const dubbo_h2_decoder_t *d)
@@ -84,8 +85,8 @@ static inline bool dubbo_h2_decoder_done(const dubbo_h2_decoder_t *d)
 /* One-shot: decode a single value from in[0..len) into `arena`. If consumed
  * is NULL, trailing bytes are an error (DUBBO_EMALFORMED); otherwise the
  * number of bytes used is stored there. */
-int dubbo_hessian2_decode(dubbo_arena_t *arena, const uint8_t *in, size_t len, dubbo_value_t **out,
-                          size_t *consumed);
+DUBBO_API int dubbo_hessian2_decode(dubbo_arena_t *arena, const uint8_t *in, size_t len,
+                                    dubbo_value_t **out, size_t *consumed);
 
 /* ---- Encoding --------------------------------------------------------- */
 
@@ -110,8 +111,8 @@ typedef struct {
 } dubbo_h2_encoder_t;
 
 /* Start an encoder appending to `out` (borrowed). Never fails. */
-void dubbo_h2_encoder_init(dubbo_h2_encoder_t *e, dubbo_buf_t *out);
-void dubbo_h2_encoder_destroy(dubbo_h2_encoder_t *e);
+DUBBO_API void dubbo_h2_encoder_init(dubbo_h2_encoder_t *e, dubbo_buf_t *out);
+DUBBO_API void dubbo_h2_encoder_destroy(dubbo_h2_encoder_t *e);
 
 /* Append one value, exactly as Java's Hessian2Output writes the Java value it
  * stands for: compact int/long/double forms, strings chunked at 32768 UTF-16
@@ -122,28 +123,28 @@ void dubbo_h2_encoder_destroy(dubbo_h2_encoder_t *e);
  * partial value and the encoder's tables may name parts of it: truncate the
  * buffer to its length before the call and destroy the encoder (a stream
  * cannot go on after a failed value). */
-int dubbo_h2_encode(dubbo_h2_encoder_t *e, const dubbo_value_t *v);
+DUBBO_API int dubbo_h2_encode(dubbo_h2_encoder_t *e, const dubbo_value_t *v);
 
 /* Primitive writers, for codecs that write fields without building values. */
-int dubbo_h2_write_null(dubbo_h2_encoder_t *e);
-int dubbo_h2_write_bool(dubbo_h2_encoder_t *e, bool v);
-int dubbo_h2_write_int(dubbo_h2_encoder_t *e, int32_t v);
-int dubbo_h2_write_long(dubbo_h2_encoder_t *e, int64_t v);
-int dubbo_h2_write_double(dubbo_h2_encoder_t *e, double v);
-int dubbo_h2_write_date(dubbo_h2_encoder_t *e, int64_t ms);
+DUBBO_API int dubbo_h2_write_null(dubbo_h2_encoder_t *e);
+DUBBO_API int dubbo_h2_write_bool(dubbo_h2_encoder_t *e, bool v);
+DUBBO_API int dubbo_h2_write_int(dubbo_h2_encoder_t *e, int32_t v);
+DUBBO_API int dubbo_h2_write_long(dubbo_h2_encoder_t *e, int64_t v);
+DUBBO_API int dubbo_h2_write_double(dubbo_h2_encoder_t *e, double v);
+DUBBO_API int dubbo_h2_write_date(dubbo_h2_encoder_t *e, int64_t ms);
 /* s is UTF-8 (DUBBO_EMALFORMED otherwise); NULL writes null. */
-int dubbo_h2_write_string(dubbo_h2_encoder_t *e, const char *s, size_t len);
+DUBBO_API int dubbo_h2_write_string(dubbo_h2_encoder_t *e, const char *s, size_t len);
 /* data NULL with len 0 writes null. */
-int dubbo_h2_write_binary(dubbo_h2_encoder_t *e, const void *data, size_t len);
+DUBBO_API int dubbo_h2_write_binary(dubbo_h2_encoder_t *e, const void *data, size_t len);
 
 /* Write a map entry by entry: begin (untyped when type is NULL), then keys
  * and values with the writers above or dubbo_h2_encode(), then end. The map
  * takes a reference index as Java's does. */
-int dubbo_h2_write_map_begin(dubbo_h2_encoder_t *e, const char *type);
-int dubbo_h2_write_map_end(dubbo_h2_encoder_t *e);
+DUBBO_API int dubbo_h2_write_map_begin(dubbo_h2_encoder_t *e, const char *type);
+DUBBO_API int dubbo_h2_write_map_end(dubbo_h2_encoder_t *e);
 
 /* One-shot: append the encoding of v to out with a fresh encoder. */
-int dubbo_hessian2_encode(const dubbo_value_t *v, dubbo_buf_t *out);
+DUBBO_API int dubbo_hessian2_encode(const dubbo_value_t *v, dubbo_buf_t *out);
 
 #ifdef __cplusplus
 }

@@ -51,6 +51,7 @@
 #include <stdint.h>
 
 #include "dubbo/buf.h"
+#include "dubbo/export.h"
 #include "dubbo/rpc.h"
 #include "dubbo/url.h"
 
@@ -97,27 +98,27 @@ typedef struct sconn dubbo_sconn_t;
  * against the memory budget until written. Returns 0 (also when the
  * connection is closing: the bytes are dropped), or DUBBO_ENOMEM with a
  * message. Loop thread: in on_unit, on_answer and tick. */
-int dubbo_sconn_send(dubbo_sconn_t *c, const void *bytes, size_t n);
+DUBBO_API int dubbo_sconn_send(dubbo_sconn_t *c, const void *bytes, size_t n);
 /* "host:port" of the peer, and of this end ("" if unknown); valid as long
  * as `c`. */
-const char *dubbo_sconn_remote(const dubbo_sconn_t *c);
-const char *dubbo_sconn_local(const dubbo_sconn_t *c);
+DUBBO_API const char *dubbo_sconn_remote(const dubbo_sconn_t *c);
+DUBBO_API const char *dubbo_sconn_local(const dubbo_sconn_t *c);
 /* What the protocol's conn_open returned for this connection (NULL
  * without conn_open). Loop thread. */
-void *dubbo_sconn_state(const dubbo_sconn_t *c);
+DUBBO_API void *dubbo_sconn_state(const dubbo_sconn_t *c);
 /* Close the connection once the bytes already sent are written (a
  * protocol error that ends the connection, after e.g. HTTP/2's GOAWAY);
  * `why` (borrowed: a literal) is logged; NULL for an orderly end (the
  * peer said goodbye), not logged. No hook runs for it after this
  * but conn_close. Loop thread. */
-void dubbo_sconn_close(dubbo_sconn_t *c, const char *why);
+DUBBO_API void dubbo_sconn_close(dubbo_sconn_t *c, const char *why);
 /* The server's payload limit (options.payload), for a protocol that
  * limits what it assembles itself. */
-size_t dubbo_sconn_limit(const dubbo_sconn_t *c);
+DUBBO_API size_t dubbo_sconn_limit(const dubbo_sconn_t *c);
 /* The server's heartbeat in ms (options.heartbeat_ms): a connection
  * silent for 3x that is closed, so a protocol's keepalive (HTTP/2's PING)
  * goes out after it. Loop thread. */
-int dubbo_sconn_heartbeat(const dubbo_sconn_t *c);
+DUBBO_API int dubbo_sconn_heartbeat(const dubbo_sconn_t *c);
 
 /* A consumer connection, as a protocol's consumer hooks see it (one
  * connection of the process's pool, src/transport/dialer.c, shared by
@@ -129,33 +130,33 @@ typedef struct cconn dubbo_cconn_t;
  * answer to a provider's heartbeat. Returns 0 (also when the connection
  * is not up: the bytes are dropped) or DUBBO_ENOMEM. Loop thread, in
  * on_reply. */
-int dubbo_cconn_send(dubbo_cconn_t *c, const void *bytes, size_t n);
+DUBBO_API int dubbo_cconn_send(dubbo_cconn_t *c, const void *bytes, size_t n);
 /* The provider said it is going away (Dubbo: the readonly event): the
  * connection's clients are not offered for selection until it is made
  * again; calls already made on it still go out. Loop thread, in on_reply. */
-void dubbo_cconn_goaway(dubbo_cconn_t *c);
+DUBBO_API void dubbo_cconn_goaway(dubbo_cconn_t *c);
 /* "host:port" of the provider; valid as long as `c`. */
-const char *dubbo_cconn_remote(const dubbo_cconn_t *c);
+DUBBO_API const char *dubbo_cconn_remote(const dubbo_cconn_t *c);
 /* Close the connection once the unit on_reply is reading is dealt with:
  * a protocol error only the connection's state can see (HTTP/2's session
  * failed). Its calls fail with DUBBO_EMALFORMED and `why` (copied), and it
  * is made again on the next call or by the reconnect. Loop thread, in
  * on_reply. */
-void dubbo_cconn_close(dubbo_cconn_t *c, const char *why);
+DUBBO_API void dubbo_cconn_close(dubbo_cconn_t *c, const char *why);
 /* The connection's payload limit (the `payload` of the client that made
  * it): what an answer may carry at most. Any thread. */
-size_t dubbo_cconn_limit(const dubbo_cconn_t *c);
+DUBBO_API size_t dubbo_cconn_limit(const dubbo_cconn_t *c);
 /* What the protocol's cconn_open made for the connection as it is now
  * (NULL without cconn_open, or before it ran). Loop thread, in the
  * consumer hooks. */
-void *dubbo_cconn_state(const dubbo_cconn_t *c);
+DUBBO_API void *dubbo_cconn_state(const dubbo_cconn_t *c);
 /* The answer to the call u->id, handed over from inside on_reply when one
  * unit completes several calls (HTTP/2: a GOAWAY that refuses the streams
  * it never took) or when the protocol assembles answers itself: the call,
  * if still waiting, is decoded with reply_decode and ended at once (u and
  * its payload are read during this call only). 1 when a call was waiting,
  * 0 when none (timed out meanwhile). Loop thread, in on_reply. */
-int dubbo_cconn_answer(dubbo_cconn_t *c, const dubbo_unit_t *u);
+DUBBO_API int dubbo_cconn_answer(dubbo_cconn_t *c, const dubbo_unit_t *u);
 
 typedef struct {
     const char *name; /* the URL scheme */
@@ -336,7 +337,7 @@ typedef struct {
 
 /* The protocol registered under `name`, or NULL with DUBBO_ENOT_FOUND
  * naming the known ones. Any thread. */
-const dubbo_protocol_ops_t *dubbo_protocol_find(const char *name);
+DUBBO_API const dubbo_protocol_ops_t *dubbo_protocol_find(const char *name);
 
 #ifdef __cplusplus
 }

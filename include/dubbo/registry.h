@@ -36,6 +36,7 @@
 
 #include <stddef.h>
 
+#include "dubbo/export.h"
 #include "dubbo/url.h"
 
 #ifdef __cplusplus
@@ -82,13 +83,13 @@ struct dubbo_registry {
 
 /* Open a registry by URL (its scheme names the extension). NULL with
  * DUBBO_ENOT_FOUND for an unknown scheme, or the extension's error. */
-dubbo_registry_t *dubbo_registry_open(const char *url);
-void dubbo_registry_close(dubbo_registry_t *r);
+DUBBO_API dubbo_registry_t *dubbo_registry_open(const char *url);
+DUBBO_API void dubbo_registry_close(dubbo_registry_t *r);
 
 /* The embedded default registry of this machine:
  * file://$XDG_RUNTIME_DIR/dubbo-registry, else file:///tmp/dubbo-registry-<uid>.
  * DUBBO_REGISTRY overrides it. Static storage. */
-const char *dubbo_default_registry(void);
+DUBBO_API const char *dubbo_default_registry(void);
 
 /* dubbo_url_encode(), dubbo_url_decode(): include/dubbo/url.h. */
 
@@ -99,13 +100,14 @@ const char *dubbo_default_registry(void);
  * application, and the fixed keys (anyhost, dubbo, pid, side, timestamp,
  * release), plus `extra` key/value pairs (NULL-terminated; weight, token,
  * dubbo.tag, ...). Keys are sorted as Java's toFullString does. malloc'd. */
-char *dubbo_provider_url(const char *protocol, const char *ip, int port, const char *interface,
-                         const char *version, const char *group, const char *application,
-                         const char *const *methods, size_t nmethods, const char *const *extra);
+DUBBO_API char *dubbo_provider_url(const char *protocol, const char *ip, int port,
+                                   const char *interface, const char *version, const char *group,
+                                   const char *application, const char *const *methods,
+                                   size_t nmethods, const char *const *extra);
 
 /* The consumer URL Java registers and subscribes with. malloc'd. */
-char *dubbo_consumer_url(const char *ip, const char *interface, const char *version,
-                         const char *group, const char *application);
+DUBBO_API char *dubbo_consumer_url(const char *ip, const char *interface, const char *version,
+                                   const char *group, const char *application);
 
 #ifdef __cplusplus
 }

@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dubbo/export.h"
 #include "dubbo/value.h"
 
 #ifdef __cplusplus
@@ -57,12 +58,12 @@ enum {
 };
 
 /* "OK", "SERVICE_NOT_FOUND", ... or "UNKNOWN" (static strings). */
-const char *dubbo_status_name(int status);
+DUBBO_API const char *dubbo_status_name(int status);
 
 /* The message of a Java exception object (its detailMessage field), as
  * found in dubbo_result_t.exception, or NULL (no such string field; exc
  * NULL). Points into the value: valid as long as the value's arena. */
-const char *dubbo_exception_message(const dubbo_value_t *exc);
+DUBBO_API const char *dubbo_exception_message(const dubbo_value_t *exc);
 
 /* ====================================================================== *
  * Provider side
@@ -171,14 +172,14 @@ typedef struct {
 #define DUBBO_SERVER_OPTIONS_VERSION 3
 
 /* Fill opts with the defaults above (version included). Cannot fail. */
-void dubbo_server_options_init(dubbo_server_options_t *opts);
+DUBBO_API void dubbo_server_options_init(dubbo_server_options_t *opts);
 
 /* Create a server (not yet listening; no thread started). opts may be
  * NULL for defaults; it is copied, with its strings. Returns NULL with
  * DUBBO_EINVAL when options.protocols names an unknown protocol, one
  * without a provider side, or more than 8; NULL without a message when
  * out of memory. */
-dubbo_server_t *dubbo_server_new(const dubbo_server_options_t *opts);
+DUBBO_API dubbo_server_t *dubbo_server_new(const dubbo_server_options_t *opts);
 
 /* Export a service (copied: see dubbo_service_t). Errors, each with a
  * message "export <interface>: ...":
@@ -193,7 +194,7 @@ dubbo_server_t *dubbo_server_new(const dubbo_server_options_t *opts);
  * Threads: any, also while the server serves calls (each service is
  * allocated on its own, so a call in flight keeps its service while an
  * export grows the table). */
-int dubbo_server_export(dubbo_server_t *s, const dubbo_service_t *svc);
+DUBBO_API int dubbo_server_export(dubbo_server_t *s, const dubbo_service_t *svc);
 
 /* Bind, listen, start the first worker and announce the exported
  * services in the registries added so far. 0 if already listening.
@@ -202,7 +203,7 @@ int dubbo_server_export(dubbo_server_t *s, const dubbo_service_t *svc);
  * (names are not resolved); DUBBO_ENOMEM; DUBBO_EINVAL on the loop thread
  * (it waits for it: "dubbo_server_start cannot be called on the
  * event-loop thread ..."). Not after dubbo_server_shutdown(). */
-int dubbo_server_start(dubbo_server_t *s);
+DUBBO_API int dubbo_server_start(dubbo_server_t *s);
 
 /* Announce every exported service in a registry (registry.h: file://DIR,
  * zookeeper://..., etcd://...), now if the server is started, else at
@@ -213,11 +214,11 @@ int dubbo_server_start(dubbo_server_t *s);
  * Errors: the registry's open (unknown scheme: DUBBO_ENOT_FOUND; a server
  * that cannot be reached...), DUBBO_ENOMEM; a failed announcement is only
  * logged. Blocks while the registry connects: not from the loop thread. */
-int dubbo_server_add_registry(dubbo_server_t *s, const char *registry_url);
+DUBBO_API int dubbo_server_add_registry(dubbo_server_t *s, const char *registry_url);
 
 /* The port actually bound (useful with port 0), also after shutdown; -1
  * before a successful start. */
-int dubbo_server_port(const dubbo_server_t *s);
+DUBBO_API int dubbo_server_port(const dubbo_server_t *s);
 
 /* Graceful shutdown: withdraw the registry announcements, tell every
  * connected consumer the server is going away (the protocol's goaway:
@@ -236,68 +237,68 @@ int dubbo_server_port(const dubbo_server_t *s);
  * completion callback, a direct handler) it is refused with DUBBO_EINVAL
  * and does nothing; not from a worker handler of this server either (it
  * would wait for its own call). */
-int dubbo_server_shutdown(dubbo_server_t *s);
+DUBBO_API int dubbo_server_shutdown(dubbo_server_t *s);
 
 /* Shut down (if started and not yet shut down), close its registries and
  * free. When it returns no handler of the server runs any more: the
  * services' `user` may go. Same threads as dubbo_server_shutdown(); on
  * the loop thread it logs the refusal and frees nothing.
  * dubbo_server_free(NULL) is a no-op. */
-void dubbo_server_free(dubbo_server_t *s);
+DUBBO_API void dubbo_server_free(dubbo_server_t *s);
 
 /* Install SIGTERM and SIGINT handlers (process-wide, replacing the
  * application's) that make dubbo_server_wait() return, and ignore SIGPIPE.
  * Call it once, before the signals may come. */
-void dubbo_server_handle_signals(void);
+DUBBO_API void dubbo_server_handle_signals(void);
 
 /* Block the calling thread until SIGTERM/SIGINT (after
  * dubbo_server_handle_signals()) or dubbo_server_wakeup(). One waiting
  * thread at a time; not from the loop thread nor a handler. A signal or
  * wakeup that came before the wait is kept and ends the next wait at once
  * (several before it end one wait). */
-void dubbo_server_wait(void);
-void dubbo_server_wakeup(void);
+DUBBO_API void dubbo_server_wait(void);
+DUBBO_API void dubbo_server_wakeup(void);
 
 /* ---- inside a handler ----
  * These take the `call` a handler (or a provider filter's serve) was given,
  * on that thread, before it returns; the strings and values they return
  * live until then (see dubbo_handler_fn). */
 
-size_t dubbo_call_nargs(const dubbo_call_t *call);
+DUBBO_API size_t dubbo_call_nargs(const dubbo_call_t *call);
 /* Argument i (never NULL: null is dubbo_v_null()), or NULL when i is out of range. */
-dubbo_value_t *dubbo_call_arg(const dubbo_call_t *call, size_t i);
+DUBBO_API dubbo_value_t *dubbo_call_arg(const dubbo_call_t *call, size_t i);
 /* The method name; "" if none (with generic $invoke: the real method). */
-const char *dubbo_call_method(const dubbo_call_t *call);
+DUBBO_API const char *dubbo_call_method(const dubbo_call_t *call);
 /* The JVM parameter descriptor the consumer sent, e.g. "Ljava/lang/String;";
  * "" if none. */
-const char *dubbo_call_desc(const dubbo_call_t *call);
+DUBBO_API const char *dubbo_call_desc(const dubbo_call_t *call);
 /* A request attachment by key, or NULL (absent, or not a string). */
-const char *dubbo_call_attachment(const dubbo_call_t *call, const char *key);
+DUBBO_API const char *dubbo_call_attachment(const dubbo_call_t *call, const char *key);
 /* "host:port" of the consumer, and of this server as the consumer reached
  * it ("" if the system would not tell). */
-const char *dubbo_call_remote(const dubbo_call_t *call);
-const char *dubbo_call_local(const dubbo_call_t *call);
+DUBBO_API const char *dubbo_call_remote(const dubbo_call_t *call);
+DUBBO_API const char *dubbo_call_local(const dubbo_call_t *call);
 /* The arena of this call, for the values the handler answers with: reset
  * once the answer is encoded, after the handler and filters returned. */
-dubbo_arena_t *dubbo_call_arena(dubbo_call_t *call);
+DUBBO_API dubbo_arena_t *dubbo_call_arena(dubbo_call_t *call);
 
 /* Answer with a value (NULL = null). Not copied: see dubbo_handler_fn. */
-void dubbo_call_return(dubbo_call_t *call, dubbo_value_t *value);
+DUBBO_API void dubbo_call_return(dubbo_call_t *call, dubbo_value_t *value);
 /* Answer with a Java exception of class `cls` (NULL or "":
  * java.lang.RuntimeException) and `message` (NULL: none), both copied into
  * the call's arena; a Java consumer sees that exception, a dubbo-c one
  * r->exception. Out of memory, it answers SERVICE_ERROR with the message. */
-void dubbo_call_throw(dubbo_call_t *call, const char *cls, const char *message);
+DUBBO_API void dubbo_call_throw(dubbo_call_t *call, const char *cls, const char *message);
 /* Answer with an error status (DUBBO_STATUS_SERVICE_ERROR etc.) and text
  * (copied; NULL = ""): the consumer gets r->status and r->error. A status
  * outside 1..255 becomes SERVICE_ERROR; DUBBO_STATUS_OK answers null and
  * the text is lost. */
-void dubbo_call_fail(dubbo_call_t *call, int status, const char *message);
+DUBBO_API void dubbo_call_fail(dubbo_call_t *call, int status, const char *message);
 /* Add a response attachment (key and value copied; neither may be NULL).
  * Sent with an OK answer (value or exception) to a consumer whose Dubbo
  * version carries attachments (2.0.2 and later); not with an error status.
  * 0 or DUBBO_ENOMEM (no message). */
-int dubbo_call_set_attachment(dubbo_call_t *call, const char *key, const char *value);
+DUBBO_API int dubbo_call_set_attachment(dubbo_call_t *call, const char *key, const char *value);
 
 /* ====================================================================== *
  * Consumer side
@@ -329,7 +330,7 @@ typedef struct dubbo_client dubbo_client_t;
  * a message; NULL without a message when out of memory or when the
  * event-loop thread cannot start (it is started here if needed).
  * Any thread, a completion callback included. */
-dubbo_client_t *dubbo_client_new(const char *url);
+DUBBO_API dubbo_client_t *dubbo_client_new(const char *url);
 /* Release a client. Any thread, a completion callback (dubbo_done_fn)
  * included, but not while another thread is still calling through it.
  * Calls in flight on a connection no other client uses fail at once with
@@ -339,7 +340,7 @@ dubbo_client_t *dubbo_client_new(const char *url);
  * client still uses go on and complete as usual, possibly after it
  * returns. So a call's `user` must stay valid until its callback ran, not
  * only until dubbo_client_free(). NULL is a no-op. */
-void dubbo_client_free(dubbo_client_t *c);
+DUBBO_API void dubbo_client_free(dubbo_client_t *c);
 
 /* The outcome of a call. The calls initialise it themselves (whatever they
  * return: destroy it after every call); dubbo_result_destroy() frees the
@@ -358,10 +359,10 @@ typedef struct {
 } dubbo_result_t;
 
 /* Zero r. */
-void dubbo_result_init(dubbo_result_t *r);
+DUBBO_API void dubbo_result_init(dubbo_result_t *r);
 /* Free what r holds and zero it (so a second destroy does nothing). r must
  * have been initialised. Any thread. */
-void dubbo_result_destroy(dubbo_result_t *r);
+DUBBO_API void dubbo_result_destroy(dubbo_result_t *r);
 
 /* One call's request. Every pointer in it (strings, argument values,
  * attachments) is borrowed only while dubbo_client_call, _call_async or
@@ -403,7 +404,8 @@ typedef struct {
  *   or an encoding error of an argument (DUBBO_EMALFORMED
  *   for a string that is not UTF-8, DUBBO_ETOO_DEEP)
  * Not from the loop thread: refused as above, with r initialised. */
-int dubbo_client_call(dubbo_client_t *c, const dubbo_invocation_t *inv, dubbo_result_t *r);
+DUBBO_API int dubbo_client_call(dubbo_client_t *c, const dubbo_invocation_t *inv,
+                                dubbo_result_t *r);
 
 /* Asynchronous call: returns at once. 0: `done` will run exactly once,
  * later (never inside this call, even when called from a callback), on
@@ -418,20 +420,20 @@ int dubbo_client_call(dubbo_client_t *c, const dubbo_invocation_t *inv, dubbo_re
  * dubbo_reference_call are refused (DUBBO_EINVAL), as are
  * dubbo_server_start and _shutdown (_free logs it and does nothing). */
 typedef void (*dubbo_done_fn)(int rc, dubbo_result_t *r, void *user);
-int dubbo_client_call_async(dubbo_client_t *c, const dubbo_invocation_t *inv, dubbo_done_fn done,
-                            void *user);
+DUBBO_API int dubbo_client_call_async(dubbo_client_t *c, const dubbo_invocation_t *inv,
+                                      dubbo_done_fn done, void *user);
 
 /* One-way call: queued to be sent without waiting for (or getting) an
  * answer. 0 means queued, not delivered: it is lost without a word if the
  * connection cannot be made or is lost first; no timeout applies. Errors
  * before queueing as dubbo_client_call_async's. */
-int dubbo_client_oneway(dubbo_client_t *c, const dubbo_invocation_t *inv);
+DUBBO_API int dubbo_client_oneway(dubbo_client_t *c, const dubbo_invocation_t *inv);
 
 /* Derive the JVM descriptor of one argument (see dubbo_invocation_t.desc;
  * NULL is java.lang.Object) and append it to out (src/core/jvm.c). 0, the
  * buffer's DUBBO_ENOMEM / DUBBO_ETOO_BIG, or DUBBO_EINVAL for a value of
  * unknown type; no message. */
-int dubbo_desc_append(dubbo_buf_t *out, const dubbo_value_t *arg);
+DUBBO_API int dubbo_desc_append(dubbo_buf_t *out, const dubbo_value_t *arg);
 
 #ifdef __cplusplus
 }

@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "dubbo/buf.h"
+#include "dubbo/export.h"
 #include "dubbo/value.h"
 
 #ifdef __cplusplus
@@ -79,14 +80,14 @@ typedef struct {
  * without a message. Of several with one id the first registered wins
  * (and is remembered: the answer for an id never changes once found).
  * Any thread. */
-const dubbo_serialization_ops_t *dubbo_serialization_by_id(int id);
+DUBBO_API const dubbo_serialization_ops_t *dubbo_serialization_by_id(int id);
 /* By name ("hessian2"), or NULL with DUBBO_ENOT_FOUND naming the known,
  * or DUBBO_EINVAL for a table whose state is over DUBBO_SERIAL_STATE_SIZE
  * (or that lacks read or write; the message speaks of the size only).
  * Any thread. */
-const dubbo_serialization_ops_t *dubbo_serialization_by_name(const char *name);
+DUBBO_API const dubbo_serialization_ops_t *dubbo_serialization_by_name(const char *name);
 /* hessian2, the default of the Dubbo protocol; never NULL. Any thread. */
-const dubbo_serialization_ops_t *dubbo_serialization_default(void);
+DUBBO_API const dubbo_serialization_ops_t *dubbo_serialization_default(void);
 
 #ifdef __cplusplus
 }

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 
 #include "dubbo/cluster.h"
+#include "dubbo/export.h"
 #include "dubbo/rpc.h"
 
 #ifdef __cplusplus
@@ -78,16 +79,16 @@ typedef struct {
  * past the call's deadline (grpc-timeout), DUBBO_EMALFORMED /
  * DUBBO_ETOO_BIG for a bad message, DUBBO_EINVAL for a server stream.
  * Blocks the handler's worker until one of those. */
-int dubbo_tri_stream_recv(dubbo_tri_stream_t *stream, ProtobufCMessage **msg);
+DUBBO_API int dubbo_tri_stream_recv(dubbo_tri_stream_t *stream, ProtobufCMessage **msg);
 /* Send one message of the method's output type (copied). The first send
  * also sends the response headers (dubbo_tri_set_header's). Blocks while
  * more than 1 MiB sent is not yet taken by HTTP/2 (the client reads
  * slowly). 0; DUBBO_ECLOSED when the client cancelled, DUBBO_ETIMEOUT
  * past the deadline, DUBBO_EINVAL for a message of another type,
  * DUBBO_ETOO_BIG past the payload limit. */
-int dubbo_tri_stream_send(dubbo_tri_stream_t *stream, const ProtobufCMessage *msg);
+DUBBO_API int dubbo_tri_stream_send(dubbo_tri_stream_t *stream, const ProtobufCMessage *msg);
 /* Whether the client cancelled (or its connection went). */
-bool dubbo_tri_stream_cancelled(const dubbo_tri_stream_t *stream);
+DUBBO_API bool dubbo_tri_stream_cancelled(const dubbo_tri_stream_t *stream);
 
 /* An IDL service: protoc-c's service descriptor (its full name, e.g.
  * "helloworld.Greeter", is the interface) and a handler per method.
@@ -110,13 +111,13 @@ typedef struct {
 /* Export an IDL service on `s` (as dubbo_server_export does, same
  * threads and errors); a method named but not in the descriptor, or
  * streaming where a unary handler is given: DUBBO_EINVAL naming it. */
-int dubbo_tri_export(dubbo_server_t *s, const dubbo_tri_service_t *svc);
+DUBBO_API int dubbo_tri_export(dubbo_server_t *s, const dubbo_tri_service_t *svc);
 
 /* Answer the call with a gRPC status (DUBBO_GRPC codes 1-16: 2 UNKNOWN, 3
  * INVALID_ARGUMENT, 5 NOT_FOUND, ...) and message (copied; UTF-8, sent
  * percent-encoded as grpc-message). For a call that did not come over
  * Triple, the status is mapped to a Dubbo status. Handler's thread. */
-void dubbo_tri_fail(dubbo_call_t *call, int grpc_code, const char *message);
+DUBBO_API void dubbo_tri_fail(dubbo_call_t *call, int grpc_code, const char *message);
 
 /* Add a response header (initial metadata) to a call that came over
  * Triple: key lower-case, ending in "-bin" for a binary value given as
@@ -124,17 +125,19 @@ void dubbo_tri_fail(dubbo_call_t *call, int grpc_code, const char *message);
  * into the trailers instead, as Java Dubbo sends them. 0, DUBBO_EINVAL for
  * a call that did not come over Triple or a reserved name (":...",
  * "grpc-...", "content-type"), DUBBO_ENOMEM. Handler's thread. */
-int dubbo_tri_set_header(dubbo_call_t *call, const char *key, const char *value);
+DUBBO_API int dubbo_tri_set_header(dubbo_call_t *call, const char *key, const char *value);
 
 /* A binary request attachment (a `<key>-bin` header; `key` without
  * "-bin"), or NULL when absent or not binary; *len set. Points into the
  * call (valid until the handler returns). Handler's thread. */
-const void *dubbo_tri_attachment_bin(const dubbo_call_t *call, const char *key, size_t *len);
+DUBBO_API const void *dubbo_tri_attachment_bin(const dubbo_call_t *call, const char *key,
+                                               size_t *len);
 
 /* A binary response attachment, sent as the trailer `<key>-bin` (base64):
  * key without "-bin", lower-case; both copied. 0 or DUBBO_ENOMEM.
  * Handler's thread. */
-int dubbo_tri_set_attachment_bin(dubbo_call_t *call, const char *key, const void *data, size_t len);
+DUBBO_API int dubbo_tri_set_attachment_bin(dubbo_call_t *call, const char *key, const void *data,
+                                           size_t len);
 
 /* ---- consumer side ----
  *
@@ -162,10 +165,10 @@ int dubbo_tri_set_attachment_bin(dubbo_call_t *call, const char *key, const void
  * DUBBO_STATUS_OK), else a negative code with r->error; DUBBO_EMALFORMED
  * when the answer's bytes are not a `resp_type`. Any thread but the
  * event loop's (a completion callback): refused with DUBBO_EINVAL. */
-int dubbo_tri_call(dubbo_reference_t *ref, const char *method, const ProtobufCMessage *req,
-                   const char *const *attachments, int timeout_ms,
-                   const ProtobufCMessageDescriptor *resp_type, ProtobufCMessage **resp,
-                   dubbo_result_t *r);
+DUBBO_API int dubbo_tri_call(dubbo_reference_t *ref, const char *method,
+                             const ProtobufCMessage *req, const char *const *attachments,
+                             int timeout_ms, const ProtobufCMessageDescriptor *resp_type,
+                             ProtobufCMessage **resp, dubbo_result_t *r);
 
 /* A consumer's streaming call. */
 typedef struct dubbo_tri_cstream dubbo_tri_cstream_t;
@@ -182,17 +185,18 @@ typedef struct dubbo_tri_cstream dubbo_tri_cstream_t;
  * started: DUBBO_EINVAL (a kind that does not stream, no method),
  * DUBBO_ENOMEM, or dubbo_reference_call_async's error. Any thread but
  * the event loop's. `ref` must outlive the stream. */
-int dubbo_tri_stream_open(dubbo_reference_t *ref, const char *method, dubbo_tri_kind_t kind,
-                          const ProtobufCMessage *req, const char *const *attachments,
-                          int timeout_ms, dubbo_tri_cstream_t **out);
+DUBBO_API int dubbo_tri_stream_open(dubbo_reference_t *ref, const char *method,
+                                    dubbo_tri_kind_t kind, const ProtobufCMessage *req,
+                                    const char *const *attachments, int timeout_ms,
+                                    dubbo_tri_cstream_t **out);
 /* Send one message (packed and copied) of a client or bidirectional
  * stream. Blocks while more than 1 MiB sent is not yet taken by HTTP/2
  * (the provider reads slowly). 0; DUBBO_ECLOSED when the call has ended
  * (cancelled, failed, answered) or the send side was closed; DUBBO_EINVAL
  * for a server stream; DUBBO_ETOO_BIG past the reference's payload. */
-int dubbo_tri_cstream_send(dubbo_tri_cstream_t *s, const ProtobufCMessage *msg);
+DUBBO_API int dubbo_tri_cstream_send(dubbo_tri_cstream_t *s, const ProtobufCMessage *msg);
 /* The client is done sending (END_STREAM). Idempotent; 0. */
-int dubbo_tri_cstream_close_send(dubbo_tri_cstream_t *s);
+DUBBO_API int dubbo_tri_cstream_close_send(dubbo_tri_cstream_t *s);
 /* The next message of the provider's stream, unpacked as `type` into
  * *msg (the caller frees it with protobuf_c_message_free_unpacked(*msg,
  * NULL)): 1; 0 when the provider ended the call with OK; a negative code
@@ -201,31 +205,32 @@ int dubbo_tri_cstream_close_send(dubbo_tri_cstream_t *s);
  * went; DUBBO_ETIMEOUT the deadline; DUBBO_EMALFORMED a message that is
  * not a `type`; DUBBO_ETOO_BIG one past the payload). Blocks until one
  * of those. */
-int dubbo_tri_cstream_recv(dubbo_tri_cstream_t *s, const ProtobufCMessageDescriptor *type,
-                           ProtobufCMessage **msg);
+DUBBO_API int dubbo_tri_cstream_recv(dubbo_tri_cstream_t *s, const ProtobufCMessageDescriptor *type,
+                                     ProtobufCMessage **msg);
 /* Cancel the call (RST_STREAM CANCEL to the provider); recv and send then
  * return DUBBO_ECLOSED. Idempotent; any thread. */
-void dubbo_tri_cstream_cancel(dubbo_tri_cstream_t *s);
+DUBBO_API void dubbo_tri_cstream_cancel(dubbo_tri_cstream_t *s);
 /* How the call ended, once recv returned 0 or a negative code: the gRPC
  * status (DUBBO_GRPC codes: 0 OK, 1 CANCELLED, 4 DEADLINE_EXCEEDED, 14
  * UNAVAILABLE for a lost connection, ...), its message (or the local
  * failure's; "" for none) and the response headers and trailers as a map
  * (NULL for none; "-bin" ones binary). Pointers valid until
  * dubbo_tri_cstream_free. 0, or DUBBO_EINVAL while the call runs. */
-int dubbo_tri_cstream_status(dubbo_tri_cstream_t *s, int *grpc_code, const char **message,
-                             const dubbo_value_t **metadata);
+DUBBO_API int dubbo_tri_cstream_status(dubbo_tri_cstream_t *s, int *grpc_code, const char **message,
+                                       const dubbo_value_t **metadata);
 /* Free the stream: cancels a call still running and waits for it to end
  * (not on the event loop's thread). NULL is fine. */
-void dubbo_tri_cstream_free(dubbo_tri_cstream_t *s);
+DUBBO_API void dubbo_tri_cstream_free(dubbo_tri_cstream_t *s);
 /* The same with messages as protobuf bytes (no generated types): open
  * with the server stream's request as req/req_len (NULL for the others);
  * send n bytes (copied); recv the next message's bytes into *msg (its old
  * contents replaced), with the same returns. */
-int dubbo_tri_stream_open_raw(dubbo_reference_t *ref, const char *method, dubbo_tri_kind_t kind,
-                              const void *req, size_t req_len, const char *const *attachments,
-                              int timeout_ms, dubbo_tri_cstream_t **out);
-int dubbo_tri_cstream_send_raw(dubbo_tri_cstream_t *s, const void *msg, size_t n);
-int dubbo_tri_cstream_recv_raw(dubbo_tri_cstream_t *s, dubbo_buf_t *msg);
+DUBBO_API int dubbo_tri_stream_open_raw(dubbo_reference_t *ref, const char *method,
+                                        dubbo_tri_kind_t kind, const void *req, size_t req_len,
+                                        const char *const *attachments, int timeout_ms,
+                                        dubbo_tri_cstream_t **out);
+DUBBO_API int dubbo_tri_cstream_send_raw(dubbo_tri_cstream_t *s, const void *msg, size_t n);
+DUBBO_API int dubbo_tri_cstream_recv_raw(dubbo_tri_cstream_t *s, dubbo_buf_t *msg);
 
 /* ---- protobuf schemas (messages without generated code) ----
  *
@@ -243,7 +248,7 @@ typedef struct dubbo_tri_schema dubbo_tri_schema_t;
 
 /* A schema from a serialized FileDescriptorSet (copied). 0, or
  * DUBBO_EMALFORMED (not a FileDescriptorSet), DUBBO_ENOMEM. */
-int dubbo_tri_schema_load(dubbo_tri_schema_t **out, const void *fdset, size_t n);
+DUBBO_API int dubbo_tri_schema_load(dubbo_tri_schema_t **out, const void *fdset, size_t n);
 /* A schema from the gRPC reflection service at `hostport` ("host:port";
  * grpc.reflection.v1, else v1alpha): the file that defines `symbol` (a
  * service or message full name) and every file it depends on. Blocks for
@@ -251,33 +256,34 @@ int dubbo_tri_schema_load(dubbo_tri_schema_t **out, const void *fdset, size_t n)
  * when the server does not know the symbol; DUBBO_EUNSUPPORTED when it
  * serves no reflection; a connection's codes. Not on the event loop's
  * thread. */
-int dubbo_tri_schema_reflect(dubbo_tri_schema_t **out, const char *hostport, const char *symbol,
-                             int timeout_ms);
-void dubbo_tri_schema_free(dubbo_tri_schema_t *s);
+DUBBO_API int dubbo_tri_schema_reflect(dubbo_tri_schema_t **out, const char *hostport,
+                                       const char *symbol, int timeout_ms);
+DUBBO_API void dubbo_tri_schema_free(dubbo_tri_schema_t *s);
 /* The input and output message types of service/method (full names,
  * pointing into the schema) and how it streams; any out-pointer may be
  * NULL. 0, or DUBBO_ENOT_FOUND naming the service's methods. */
-int dubbo_tri_schema_method(const dubbo_tri_schema_t *s, const char *service, const char *method,
-                            const char **input, const char **output, dubbo_tri_kind_t *kind);
+DUBBO_API int dubbo_tri_schema_method(const dubbo_tri_schema_t *s, const char *service,
+                                      const char *method, const char **input, const char **output,
+                                      dubbo_tri_kind_t *kind);
 /* A message of `type` from a map value: appended to out. 0, or
  * DUBBO_ENOT_FOUND (no such type or field, naming the fields),
  * DUBBO_ETYPE (a value of the wrong kind, naming the field),
  * DUBBO_ETOO_DEEP, DUBBO_ENOMEM; out is unchanged on failure. */
-int dubbo_tri_pb_from_value(const dubbo_tri_schema_t *s, const char *type, const dubbo_value_t *v,
-                            dubbo_buf_t *out);
+DUBBO_API int dubbo_tri_pb_from_value(const dubbo_tri_schema_t *s, const char *type,
+                                      const dubbo_value_t *v, dubbo_buf_t *out);
 /* A message of `type` (n bytes) into a map value in arena `a`: only the
  * fields present, repeated ones as lists, maps as maps with string keys,
  * enums by name (unknown numbers as numbers), int64/uint64/uint32 as
  * longs. 0, or DUBBO_EMALFORMED / DUBBO_ETRUNCATED naming the type, byte
  * offset and field; DUBBO_ETOO_DEEP past 64 levels; DUBBO_ENOT_FOUND. */
-int dubbo_tri_pb_to_value(const dubbo_tri_schema_t *s, const char *type, const void *pb, size_t n,
-                          dubbo_arena_t *a, dubbo_value_t **out);
+DUBBO_API int dubbo_tri_pb_to_value(const dubbo_tri_schema_t *s, const char *type, const void *pb,
+                                    size_t n, dubbo_arena_t *a, dubbo_value_t **out);
 /* The same through JSON text: json_to_pb appends the message to out;
  * pb_to_json returns compact JSON the caller frees with free(). */
-int dubbo_tri_json_to_pb(const dubbo_tri_schema_t *s, const char *type, const char *json,
-                         size_t len, dubbo_buf_t *out);
-int dubbo_tri_pb_to_json(const dubbo_tri_schema_t *s, const char *type, const void *pb, size_t n,
-                         char **json);
+DUBBO_API int dubbo_tri_json_to_pb(const dubbo_tri_schema_t *s, const char *type, const char *json,
+                                   size_t len, dubbo_buf_t *out);
+DUBBO_API int dubbo_tri_pb_to_json(const dubbo_tri_schema_t *s, const char *type, const void *pb,
+                                   size_t n, char **json);
 
 /* ---- gRPC server reflection and health checking ----
  *
@@ -298,7 +304,7 @@ int dubbo_tri_pb_to_json(const dubbo_tri_schema_t *s, const char *type, const vo
  * (src/protocol/tri/reflection.c lists what is kept and what is lost).
  * 0; the errors of dubbo_tri_export (DUBBO_EEXISTS when already served;
  * if v1alpha fails, v1 stays exported). Threads: as dubbo_server_export. */
-int dubbo_tri_serve_reflection(dubbo_server_t *s);
+DUBBO_API int dubbo_tri_serve_reflection(dubbo_server_t *s);
 
 /* A serving status of grpc.health.v1 (HealthCheckResponse.ServingStatus). */
 typedef enum {
@@ -321,7 +327,7 @@ typedef enum {
  * exits (the runtime has no hook at dubbo_server_free; it is small).
  * 0; the errors of dubbo_tri_export (DUBBO_EEXISTS when already served),
  * DUBBO_ENOMEM. Threads: as dubbo_server_export. */
-int dubbo_tri_serve_health(dubbo_server_t *s);
+DUBBO_API int dubbo_tri_serve_health(dubbo_server_t *s);
 
 /* Set the status of `service` ("" for the server as a whole; copied) as
  * Check and Watch report it; DUBBO_TRI_HEALTH_UNKNOWN goes back to the
@@ -329,7 +335,8 @@ int dubbo_tri_serve_health(dubbo_server_t *s);
  * DUBBO_EINVAL for a NULL service or a status outside the enum;
  * DUBBO_ENOT_FOUND when `s` does not serve health (dubbo_tri_serve_health
  * first); DUBBO_ENOMEM. Any thread, also from handlers. */
-int dubbo_tri_health_set(dubbo_server_t *s, const char *service, dubbo_tri_health_status_t status);
+DUBBO_API int dubbo_tri_health_set(dubbo_server_t *s, const char *service,
+                                   dubbo_tri_health_status_t status);
 
 /* Going away: from now on every status is NOT_SERVING; each Watch stream
  * gets it and then ends with UNAVAILABLE, so that a following
@@ -338,7 +345,7 @@ int dubbo_tri_health_set(dubbo_server_t *s, const char *service, dubbo_tri_healt
  * begins: without this call watchers learn nothing until their connection
  * closes at the end of the grace). 0, or DUBBO_ENOT_FOUND when `s` does
  * not serve health. Any thread; idempotent. */
-int dubbo_tri_health_shutdown(dubbo_server_t *s);
+DUBBO_API int dubbo_tri_health_shutdown(dubbo_server_t *s);
 
 #ifdef __cplusplus
 }

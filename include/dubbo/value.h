@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "dubbo/buf.h"
+#include "dubbo/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -36,24 +37,24 @@ typedef struct dubbo_arena dubbo_arena_t;
 
 /* Create an arena whose total allocations may not exceed `limit` bytes
  * (0 = unlimited). Returns NULL when out of memory. */
-dubbo_arena_t *dubbo_arena_new(size_t limit);
+DUBBO_API dubbo_arena_t *dubbo_arena_new(size_t limit);
 
 /* Free the arena and every value in it. dubbo_arena_free(NULL) does nothing. */
-void dubbo_arena_free(dubbo_arena_t *a);
+DUBBO_API void dubbo_arena_free(dubbo_arena_t *a);
 
 /* Drop every value but keep the first block for reuse (cheap per-message
  * recycling). Pointers into the arena become invalid. */
-void dubbo_arena_reset(dubbo_arena_t *a);
+DUBBO_API void dubbo_arena_reset(dubbo_arena_t *a);
 
 /* Allocate n bytes aligned to 8. Returns NULL on out-of-memory or when the
  * limit would be passed (dubbo_last_error() says which). */
-void *dubbo_arena_alloc(dubbo_arena_t *a, size_t n);
+DUBBO_API void *dubbo_arena_alloc(dubbo_arena_t *a, size_t n);
 
 /* Copy n bytes into the arena and add a NUL terminator. NULL on failure. */
-char *dubbo_arena_strndup(dubbo_arena_t *a, const char *s, size_t n);
+DUBBO_API char *dubbo_arena_strndup(dubbo_arena_t *a, const char *s, size_t n);
 
 /* Bytes handed out so far (what the limit is checked against). */
-size_t dubbo_arena_used(const dubbo_arena_t *a);
+DUBBO_API size_t dubbo_arena_used(const dubbo_arena_t *a);
 
 /* ---- Values ----------------------------------------------------------- */
 
@@ -121,56 +122,57 @@ struct dubbo_value {
 };
 
 /* The static, read-only null value. */
-dubbo_value_t *dubbo_v_null(void);
+DUBBO_API dubbo_value_t *dubbo_v_null(void);
 
 /* Constructors. Each allocates in `a` and returns NULL on failure (out of
  * memory or the arena's limit; see dubbo_last_error()). Strings and binary
  * data are copied; type and class names are copied. */
-dubbo_value_t *dubbo_v_bool(dubbo_arena_t *a, bool v);
-dubbo_value_t *dubbo_v_int(dubbo_arena_t *a, int32_t v);
-dubbo_value_t *dubbo_v_long(dubbo_arena_t *a, int64_t v);
-dubbo_value_t *dubbo_v_double(dubbo_arena_t *a, double v);
-dubbo_value_t *dubbo_v_date(dubbo_arena_t *a, int64_t ms);
+DUBBO_API dubbo_value_t *dubbo_v_bool(dubbo_arena_t *a, bool v);
+DUBBO_API dubbo_value_t *dubbo_v_int(dubbo_arena_t *a, int32_t v);
+DUBBO_API dubbo_value_t *dubbo_v_long(dubbo_arena_t *a, int64_t v);
+DUBBO_API dubbo_value_t *dubbo_v_double(dubbo_arena_t *a, double v);
+DUBBO_API dubbo_value_t *dubbo_v_date(dubbo_arena_t *a, int64_t ms);
 /* `s` must be UTF-8 (not validated here; encoders check it). */
-dubbo_value_t *dubbo_v_string(dubbo_arena_t *a, const char *s, size_t len);
-dubbo_value_t *dubbo_v_cstr(dubbo_arena_t *a, const char *s);
-dubbo_value_t *dubbo_v_binary(dubbo_arena_t *a, const void *data, size_t len);
+DUBBO_API dubbo_value_t *dubbo_v_string(dubbo_arena_t *a, const char *s, size_t len);
+DUBBO_API dubbo_value_t *dubbo_v_cstr(dubbo_arena_t *a, const char *s);
+DUBBO_API dubbo_value_t *dubbo_v_binary(dubbo_arena_t *a, const void *data, size_t len);
 /* type: Java type name or NULL; cap: initial capacity hint. */
-dubbo_value_t *dubbo_v_list(dubbo_arena_t *a, const char *type, size_t cap);
-dubbo_value_t *dubbo_v_map(dubbo_arena_t *a, const char *type, size_t cap);
+DUBBO_API dubbo_value_t *dubbo_v_list(dubbo_arena_t *a, const char *type, size_t cap);
+DUBBO_API dubbo_value_t *dubbo_v_map(dubbo_arena_t *a, const char *type, size_t cap);
 
 /* Define a class (copies the name and field names). */
-dubbo_class_t *dubbo_class_new(dubbo_arena_t *a, const char *name, size_t nfields,
-                               const char *const *fields);
+DUBBO_API dubbo_class_t *dubbo_class_new(dubbo_arena_t *a, const char *name, size_t nfields,
+                                         const char *const *fields);
 /* An object of class `cls` with every field null. `cls` must live at least
  * as long as the object (same arena, or static). */
-dubbo_value_t *dubbo_v_object(dubbo_arena_t *a, const dubbo_class_t *cls);
+DUBBO_API dubbo_value_t *dubbo_v_object(dubbo_arena_t *a, const dubbo_class_t *cls);
 
 /* Append to a list / map; grows in the arena. Return 0 or DUBBO_ENOMEM /
  * DUBBO_ETOO_BIG / DUBBO_ETYPE (not a list / map). Maps keep insertion order
  * and do not check for duplicate keys. */
-int dubbo_list_push(dubbo_arena_t *a, dubbo_value_t *list, dubbo_value_t *item);
-int dubbo_map_put(dubbo_arena_t *a, dubbo_value_t *map, dubbo_value_t *key, dubbo_value_t *value);
+DUBBO_API int dubbo_list_push(dubbo_arena_t *a, dubbo_value_t *list, dubbo_value_t *item);
+DUBBO_API int dubbo_map_put(dubbo_arena_t *a, dubbo_value_t *map, dubbo_value_t *key,
+                            dubbo_value_t *value);
 
 /* Lookups; return NULL when absent or when the value has another type. */
-dubbo_value_t *dubbo_map_get(const dubbo_value_t *map, const char *key);
-dubbo_value_t *dubbo_object_get(const dubbo_value_t *obj, const char *field);
+DUBBO_API dubbo_value_t *dubbo_map_get(const dubbo_value_t *map, const char *key);
+DUBBO_API dubbo_value_t *dubbo_object_get(const dubbo_value_t *obj, const char *field);
 /* Set a field by name; DUBBO_ENOT_FOUND if the class has no such field. */
-int dubbo_object_set(dubbo_value_t *obj, const char *field, dubbo_value_t *value);
+DUBBO_API int dubbo_object_set(dubbo_value_t *obj, const char *field, dubbo_value_t *value);
 
 /* Type name for messages ("int", "list", ...). */
-const char *dubbo_vtype_name(dubbo_vtype_t t);
+DUBBO_API const char *dubbo_vtype_name(dubbo_vtype_t t);
 
 /* The text Java's String.valueOf gives for a null, boolean, int, long,
  * double or string value: "null", "true", "42", "2.0", "1.0E10", "NaN",
  * the string itself. Returns the string's own text or buf (cap >= 32
  * holds every number); NULL for other types (lists, maps, objects, ...).
  * Routers and balancers match and hash arguments in this form, as Java. */
-const char *dubbo_value_java_string(const dubbo_value_t *v, char *buf, size_t cap);
+DUBBO_API const char *dubbo_value_java_string(const dubbo_value_t *v, char *buf, size_t cap);
 
 /* Deep structural equality, cycle-safe. NULL equals DUBBO_T_NULL. Doubles
  * compare bit for bit (so NaN equals NaN and 0.0 differs from -0.0). */
-bool dubbo_value_equal(const dubbo_value_t *x, const dubbo_value_t *y);
+DUBBO_API bool dubbo_value_equal(const dubbo_value_t *x, const dubbo_value_t *y);
 
 /* ---- Typed JSON ------------------------------------------------------- *
  * The text form used by the CLI and tests; it follows the js-to-java
@@ -195,12 +197,13 @@ bool dubbo_value_equal(const dubbo_value_t *x, const dubbo_value_t *y);
  * type) or DUBBO_ENOMEM / DUBBO_ETOO_BIG from the buffer; on error out keeps
  * its previous length. Lone surrogates (WTF-8) print as \uXXXX; bytes that
  * are not even WTF-8 print as \ufffd. */
-int dubbo_value_to_json(const dubbo_value_t *v, dubbo_buf_t *out);
+DUBBO_API int dubbo_value_to_json(const dubbo_value_t *v, dubbo_buf_t *out);
 
 /* Parse typed JSON into a value in arena a. Returns 0, DUBBO_EMALFORMED
  * with a message naming the line/column or the JSONPath and the offending
  * "$class"/"$ref", DUBBO_ETOO_DEEP, or the arena's DUBBO_ETOO_BIG/ENOMEM. */
-int dubbo_value_from_json(dubbo_arena_t *a, const char *json, size_t len, dubbo_value_t **out);
+DUBBO_API int dubbo_value_from_json(dubbo_arena_t *a, const char *json, size_t len,
+                                    dubbo_value_t **out);
 
 /* Typed JSON of several values of one stream (a Dubbo body): a writer or a
  * reader numbers "$ref" containers across all the values it handles, as one
@@ -208,30 +211,31 @@ int dubbo_value_from_json(dubbo_arena_t *a, const char *json, size_t len, dubbo_
  * definitions between its values. Not thread-safe; after an error, free it. */
 typedef struct dubbo_json_writer dubbo_json_writer_t;
 /* NULL when out of memory. */
-dubbo_json_writer_t *dubbo_json_writer_new(void);
+DUBBO_API dubbo_json_writer_t *dubbo_json_writer_new(void);
 /* dubbo_json_writer_free(NULL) does nothing. */
-void dubbo_json_writer_free(dubbo_json_writer_t *w);
+DUBBO_API void dubbo_json_writer_free(dubbo_json_writer_t *w);
 /* Append the typed JSON of v (one line, no newline) to out. Returns 0,
  * DUBBO_ETOO_DEEP (nesting past 512), DUBBO_EINVAL (a value of unknown type)
  * or an error of the buffer; on error out keeps its previous length. */
-int dubbo_json_write(dubbo_json_writer_t *w, const dubbo_value_t *v, dubbo_buf_t *out);
+DUBBO_API int dubbo_json_write(dubbo_json_writer_t *w, const dubbo_value_t *v, dubbo_buf_t *out);
 typedef struct dubbo_json_reader dubbo_json_reader_t;
 /* Values are made in `a` (borrowed; it must outlive the values' use, not the
  * reader). NULL when out of memory. */
-dubbo_json_reader_t *dubbo_json_reader_new(dubbo_arena_t *a);
-void dubbo_json_reader_free(dubbo_json_reader_t *r);
+DUBBO_API dubbo_json_reader_t *dubbo_json_reader_new(dubbo_arena_t *a);
+DUBBO_API void dubbo_json_reader_free(dubbo_json_reader_t *r);
 /* Read the JSON document starting at text[*pos] (after any whitespace) and
  * advance *pos past it and the whitespace that follows; several documents
  * may follow one another. Errors as dubbo_value_from_json(); line and column
  * count from the start of `text`. */
-int dubbo_json_read(dubbo_json_reader_t *r, const char *text, size_t len, size_t *pos,
-                    dubbo_value_t **out);
+DUBBO_API int dubbo_json_read(dubbo_json_reader_t *r, const char *text, size_t len, size_t *pos,
+                              dubbo_value_t **out);
 
 /* A Java exception as Java serializes it: an object of `cls` (e.g.
  * "java.lang.IllegalStateException") with Throwable's fields
  * (detailMessage, cause, stackTrace, suppressedExceptions). NULL when the
  * arena is out of room. */
-dubbo_value_t *dubbo_exception_new(dubbo_arena_t *a, const char *cls, const char *message);
+DUBBO_API dubbo_value_t *dubbo_exception_new(dubbo_arena_t *a, const char *cls,
+                                             const char *message);
 
 #ifdef __cplusplus
 }

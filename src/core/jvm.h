@@ -49,6 +49,6 @@ int dubbo__jvm_name_to_desc(const char *name, dubbo_buf_t *out);
  * "[I", "[Ljava/lang/String;"). Declared for users in include/dubbo/rpc.h,
  * where dubbo_invocation_t.desc is. Returns 0, DUBBO_EINVAL for an unknown
  * value type, or a buffer error. */
-int dubbo_desc_append(dubbo_buf_t *out, const dubbo_value_t *arg);
+DUBBO_API int dubbo_desc_append(dubbo_buf_t *out, const dubbo_value_t *arg);
 
 #endif

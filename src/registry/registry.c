@@ -14,6 +14,7 @@
 
 #include "dubbo/extension.h"
 #include "dubbo/registry.h"
+#include "dubbo/version.h"
 #include "core/internal.h"
 #include "registry/subscribers.h"
 
@@ -163,7 +164,7 @@ char *dubbo_provider_url(const char *protocol, const char *ip, int port, const c
     kv[n++] = (kv_t){"interface", interface};
     kv[n++] = (kv_t){"methods", mlist};
     kv[n++] = (kv_t){"pid", pid};
-    kv[n++] = (kv_t){"release", "dubbo-c-0.1.0"};
+    kv[n++] = (kv_t){"release", "dubbo-c-" DUBBO_VERSION_STRING};
     kv[n++] = (kv_t){"side", "provider"};
     kv[n++] = (kv_t){"timestamp", ts};
     if (version && *version) kv[n++] = (kv_t){"version", version};

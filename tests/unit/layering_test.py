@@ -18,7 +18,8 @@ ROOT = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
 LAYERS = [
     (0, "core", ["src/core/", "include/dubbo/error.h", "include/dubbo/buf.h",
                  "include/dubbo/value.h", "include/dubbo/url.h",
-                 "include/dubbo/extension.h"]),
+                 "include/dubbo/extension.h", "include/dubbo/export.h",
+                 "include/dubbo/version.h"]),
     (1, "serialize + codecs", ["src/serialize/", "src/protocol/dubbo/codec.",
                                "include/dubbo/hessian2.h", "include/dubbo/serialization.h"]),
     (2, "transport", ["src/transport/"]),

@@ -21,6 +21,7 @@
 #include "dubbo/rpc.h"
 #include "dubbo/extension.h"
 #include "dubbo/registry.h"
+#include "dubbo/version.h"
 #include "test.h"
 #include "test_server.h"
 
@@ -947,6 +948,8 @@ TEST(long_url_gets_a_hashed_name)
                                      methods, 15, NULL);
     char *curl = consumer("providers");
     CHECK(strlen(long1) > 255);
+    /* The release Java shows is the library's version (dubbo/version.h). */
+    CHECK(strstr(long1, "&release=dubbo-c-" DUBBO_VERSION_STRING "&") != NULL);
     CHECK_EQ_INT(p->ops->reg(p, long1), 0);
     CHECK_EQ_INT(p->ops->reg(p, long2), 0);
     coll_t c;
