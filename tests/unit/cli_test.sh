@@ -84,8 +84,8 @@ if command -v protoc >/dev/null; then
     "$DUBBO" protobuf encode "${HW[@]}" --hex --delimited '{"name":"world"}'
   stdin_data='0a05776f726c64'
   expect pb_decode 0 '{"name":"world"}' "" -- "$DUBBO" protobuf decode "${HW[@]}" --hex
-  stdin_data='07 0a05776f726c64 02 0a00'
-  expect pb_decode_delimited 0 $'{"name":"world"}\n{"name":""}' "" -- \
+  stdin_data='07 0a05776f726c64 02 0a00'  # the second: name "", proto3's default: no value
+  expect pb_decode_delimited 0 $'{"name":"world"}\n{}' "" -- \
     "$DUBBO" protobuf decode "${HW[@]}" --hex --delimited
   stdin_data='0a09'
   expect pb_decode_truncated 1 "" "truncated (length 9, 0 left) at byte 1 in field name" -- \
