@@ -219,7 +219,8 @@ DUBBO_API void dubbo_tri_cstream_cancel(dubbo_tri_cstream_t *s);
 DUBBO_API int dubbo_tri_cstream_status(dubbo_tri_cstream_t *s, int *grpc_code, const char **message,
                                        const dubbo_value_t **metadata);
 /* Free the stream: cancels a call still running and waits for it to end
- * (not on the event loop's thread). NULL is fine. */
+ * (on the event loop's thread, a completion callback, it does not wait:
+ * the stream goes once its call has ended). NULL is fine. */
 DUBBO_API void dubbo_tri_cstream_free(dubbo_tri_cstream_t *s);
 /* The same with messages as protobuf bytes (no generated types): open
  * with the server stream's request as req/req_len (NULL for the others);

@@ -20,6 +20,7 @@
 #include "core/internal.h"
 #include "protocol/tri/grpc.h"
 #include "protocol/tri/tri.h"
+#include "transport/loop.h"
 
 #define SEND_QUEUE ((size_t)1 << 20) /* a sender blocks past this much not taken */
 
@@ -409,9 +410,13 @@ void dubbo_tri_cstream_free(dubbo_tri_cstream_t *s)
 {
     if (!s) return;
     dubbo_tri_cstream_cancel(s);
-    pthread_mutex_lock(&s->mu);
-    while (!s->finished)
-        pthread_cond_wait(&s->cv, &s->mu);
-    pthread_mutex_unlock(&s->mu);
+    /* On the loop thread (a completion callback) the wait would never end:
+     * the call's own reference frees it once it has ended. */
+    if (!dubbo__on_loop_thread()) {
+        pthread_mutex_lock(&s->mu);
+        while (!s->finished)
+            pthread_cond_wait(&s->cv, &s->mu);
+        pthread_mutex_unlock(&s->mu);
+    }
     dubbo__tri_cs_unref(s);
 }
