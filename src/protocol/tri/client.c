@@ -143,10 +143,7 @@ static bool reserved(const char *k)
                                         "keep-alive",
                                         "upgrade",
                                         "proxy-connection"};
-    if (k[0] == ':') return true;
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strcmp(names[i], k) == 0) return true;
-    return false;
+    return dubbo__tri_header_in(k, strlen(k), names, sizeof(names) / sizeof(names[0]));
 }
 
 static bool header_char(char ch)
@@ -393,10 +390,7 @@ static bool not_attachment(const char *k, size_t n)
                                         "content-length",
                                         "date",
                                         "server"};
-    if (n && k[0] == ':') return true;
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strlen(names[i]) == n && memcmp(names[i], k, n) == 0) return true;
-    return false;
+    return dubbo__tri_header_in(k, n, names, sizeof(names) / sizeof(names[0]));
 }
 
 /* A response header or trailer into the map: "-bin" ones base64-decoded

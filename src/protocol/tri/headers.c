@@ -1,9 +1,18 @@
 /* Header conventions both of Triple's sides read (tri.h). */
 #include <jansson.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/internal.h"
 #include "protocol/tri/tri.h"
+
+bool dubbo__tri_header_in(const char *k, size_t n, const char *const *names, size_t count)
+{
+    if (n && k[0] == ':') return true;
+    for (size_t i = 0; i < count; i++)
+        if (strlen(names[i]) == n && memcmp(names[i], k, n) == 0) return true;
+    return false;
+}
 
 void dubbo__tri_restore_case(dubbo_arena_t *a, dubbo_value_t *att, const char *v, size_t n)
 {

@@ -1157,10 +1157,7 @@ static bool reserved_header(const char *k, size_t n)
                                         "accept-encoding",
                                         "content-length",
                                         "host"};
-    if (n && k[0] == ':') return true;
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strlen(names[i]) == n && memcmp(names[i], k, n) == 0) return true;
-    return false;
+    return dubbo__tri_header_in(k, n, names, sizeof(names) / sizeof(names[0]));
 }
 
 static dubbo__tri_call_t *tri_call(dubbo_call_t *call)

@@ -114,6 +114,10 @@ bool dubbo__tri_cs_past_deadline(const dubbo_tri_cstream_t *s);
  * side closed, a cancellation, window to give back). Any thread. */
 void dubbo__tri_cs_kick(dubbo_tri_cstream_t *s);
 
+/* headers.c: whether header k (n bytes) is a pseudo-header (":...") or one
+ * of names[0..count). */
+bool dubbo__tri_header_in(const char *k, size_t n, const char *const *names, size_t count);
+
 /* headers.c: Java's tri-header-convert, the URL-encoded (URLEncoder) JSON
  * {"lower": "Original"} of the attachment keys lower-casing changed: the
  * keys of `att` (a map in arena `a`) get their case back. A value that
