@@ -19,6 +19,7 @@
 extern const dubbo_serialization_ops_t dubbo__serialization_hessian2;
 extern const dubbo_serialization_ops_t dubbo__serialization_fastjson;
 extern const dubbo_serialization_ops_t dubbo__serialization_protobuf;
+extern const dubbo_serialization_ops_t dubbo__serialization_protobuf_json;
 /* src/protocol/dubbo/protocol.c */
 extern const dubbo_protocol_ops_t dubbo__protocol_dubbo;
 /* src/protocol/tri/server.c */
@@ -41,6 +42,7 @@ void dubbo__register_builtins(void)
     add(DUBBO_EXT_SERIALIZATION, &dubbo__serialization_hessian2, "hessian2");
     add(DUBBO_EXT_SERIALIZATION, &dubbo__serialization_fastjson, "fastjson");
     add(DUBBO_EXT_SERIALIZATION, &dubbo__serialization_protobuf, "protobuf");
+    add(DUBBO_EXT_SERIALIZATION, &dubbo__serialization_protobuf_json, "protobuf-json");
     add(DUBBO_EXT_PROTOCOL, &dubbo__protocol_dubbo, dubbo__protocol_dubbo.name);
     add(DUBBO_EXT_PROTOCOL, &dubbo__protocol_tri, dubbo__protocol_tri.name);
 

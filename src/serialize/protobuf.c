@@ -10,41 +10,31 @@
  * a heartbeat).
  *
  * Messages carry no type, so reader and writer follow the codec's order of
- * calls: a reader whose first call is read_string reads a request (five
- * strings, the arguments the descriptor counts, the attachments) or an error
- * body; one whose first call is read reads a response (the kind, then what
- * the kind says) or an event. Writers choose a value's wrapper by its
- * type. */
+ * calls (order.h, shared with protobuf-json): a reader whose first call is
+ * read_string reads a request (five strings, the arguments the descriptor
+ * counts, the attachments) or an error body; one whose first call is read
+ * reads a response (the kind, then what the kind says) or an event. Writers
+ * choose a value's wrapper by its type. */
 #include <stdio.h>
 #include <string.h>
 
 #include "dubbo/serialization.h"
 #include "core/internal.h"
 #include "core/jvm.h"
+#include "serialize/order.h"
 
 #define PB_MAX_DEPTH 32 /* ThrowableProto causes */
-
-/* Where a reader is in its body. */
-enum { R_START, R_REQUEST, R_RESPONSE };
 
 typedef struct {
     dubbo_arena_t *arena;
     const uint8_t *in;
     size_t len, pos;
-    int mode;
-    int strings; /* request strings read */
-    int nargs;   /* request arguments the descriptor counts */
-    int items;   /* request values read after the strings / response values read */
-    int kind;    /* the response kind, once read */
+    dubbo__order_t o; /* where the reader is in its body */
 } reader_t;
-
-/* What a writer is writing. */
-enum { W_START, W_REQUEST, W_RESPONSE, W_EVENT };
 
 typedef struct {
     dubbo_buf_t *out;
-    int mode;
-    bool exception_next; /* the response kind said an exception follows */
+    dubbo__order_t o; /* what the writer is writing */
     bool in_map;
     bool have_key;
     dubbo_buf_t map; /* the attachments map being built */
@@ -237,14 +227,13 @@ static int read_string_value(reader_t *r, const char **out, size_t *len, const c
 static int r_read_string(dubbo_serial_state_t *s, const char **out, size_t *len)
 {
     reader_t *r = (reader_t *)s;
-    if (r->mode == R_START) r->mode = R_REQUEST;
-    if (r->mode != R_REQUEST || r->strings >= 5)
+    if (!dubbo__order_string(&r->o))
         return dubbo__seterr(DUBBO_ETYPE,
                              "protobuf: a string was asked for at offset %zu where a message is",
                              r->pos);
     int rc = read_string_value(r, out, len, "a StringValue");
     if (rc) return rc;
-    if (++r->strings == 5) {
+    if (r->o.strings == 4) {
         int n = dubbo__jvm_desc_count(*out);
         if (n < 0) return n;
         /* dubbo-go's protobuf requests, and dubbo_tri_call over dubbo://,
@@ -256,11 +245,9 @@ static int r_read_string(dubbo_serial_state_t *s, const char **out, size_t *len)
             if (!d) return oom();
             *out = d;
             *len = sizeof(any) - 1;
-            n = 1;
         }
-        r->nargs = n;
     }
-    return 0;
+    return dubbo__order_string_done(&r->o, *out);
 }
 
 /* The bytes of field `num` (length-delimited) of msg, or NULL. */
@@ -427,8 +414,8 @@ static int r_read(dubbo_serial_state_t *s, dubbo_value_t **out)
     size_t n = 0, at = 0;
     field_t f = {0};
     int rc;
-    if (r->mode == R_START) {
-        r->mode = R_RESPONSE;
+    dubbo__item_t item = dubbo__order_next(&r->o, false);
+    if (item == DUBBO__ITEM_FIRST) {
         /* Java 3.3 sends a heartbeat with an empty body (its protobuf
          * cannot write null), dubbo-go with hessian's null */
         if (r->len == 0 || (r->len == 1 && r->in[0] == 'N')) {
@@ -453,27 +440,18 @@ static int r_read(dubbo_serial_state_t *s, dubbo_value_t **out)
             return 0;
         }
         if ((rc = wrapper_field(msg, n, at, 0, "the response kind (an Int32Value)", &f))) return rc;
-        r->kind = (int32_t)f.v;
-        r->items = 1;
+        dubbo__order_kind(&r->o, (int32_t)f.v);
         return (*out = dubbo_v_int(r->arena, (int32_t)f.v)) ? 0 : oom();
     }
-    if (r->mode == R_REQUEST) {
-        if (r->strings < 5)
-            return dubbo__seterr(DUBBO_ETYPE,
-                                 "protobuf: a value was asked for at offset %zu before the "
-                                 "request's five strings",
-                                 r->pos);
-        if (r->items++ >= r->nargs) return read_map(r, out);
-    } else {
-        /* the response: the value or exception the kind announced, then
-         * the attachments */
-        bool value = r->items == 1 && r->kind != 2 && r->kind != 5;
-        r->items++;
-        if (!value) return read_map(r, out);
-        if (r->kind == 0 || r->kind == 3) {
-            if ((rc = next_message(r, &msg, &n, &at, "a ThrowableProto"))) return rc;
-            return throwable(r, msg, n, at, 0, out);
-        }
+    if (item == DUBBO__ITEM_EARLY)
+        return dubbo__seterr(DUBBO_ETYPE,
+                             "protobuf: a value was asked for at offset %zu before the "
+                             "request's five strings",
+                             r->pos);
+    if (item == DUBBO__ITEM_MAP) return read_map(r, out);
+    if (item == DUBBO__ITEM_THROWABLE) {
+        if ((rc = next_message(r, &msg, &n, &at, "a ThrowableProto"))) return rc;
+        return throwable(r, msg, n, at, 0, out);
     }
     if ((rc = next_message(r, &msg, &n, &at, "a message"))) return rc;
     return (*out = dubbo_v_binary(r->arena, msg, n)) ? 0 : oom();
@@ -670,16 +648,11 @@ static int w_write(dubbo_serial_state_t *s, const dubbo_value_t *v)
         return rc ? rc : map_entry_part(w, t, strlen(t));
     }
     dubbo_vtype_t type = v ? v->type : DUBBO_T_NULL;
-    if (w->mode == W_START) {
-        w->mode = W_EVENT;
-        /* an event's data: Java 3.3 sends the heartbeat's null as no bytes
-         * at all (and reads "H", what its writeEvent would write, too) */
-        if (type == DUBBO_T_NULL) return 0;
-    }
-    if (w->exception_next) {
-        w->exception_next = false;
-        return put_throwable(w->out, v, 0);
-    }
+    dubbo__item_t item = dubbo__order_next(&w->o, true);
+    /* an event's data: Java 3.3 sends the heartbeat's null as no bytes at
+     * all (and reads "H", what its writeEvent would write, too) */
+    if (item == DUBBO__ITEM_EVENT && type == DUBBO_T_NULL) return 0;
+    if (item == DUBBO__ITEM_THROWABLE) return put_throwable(w->out, v, 0);
     switch (type) {
     case DUBBO_T_NULL: return put_varint(w->out, 0); /* google.protobuf.Empty, as Java suggests */
     case DUBBO_T_BINARY: return put_message(w->out, v->u.s.ptr, v->u.s.len);
@@ -704,18 +677,17 @@ static int w_write(dubbo_serial_state_t *s, const dubbo_value_t *v)
 static int w_write_string(dubbo_serial_state_t *s, const char *str, size_t len)
 {
     writer_t *w = (writer_t *)s;
-    if (w->mode == W_START) w->mode = W_REQUEST;
     if (w->in_map) return map_entry_part(w, str, len);
+    /* the writer's order (a request) matters only for its exception and
+     * event: values choose their wrapper by type */
+    dubbo__order_string(&w->o);
     return put_wrapper(w->out, 2, 0, str, len);
 }
 
 static int w_write_int(dubbo_serial_state_t *s, int32_t v)
 {
     writer_t *w = (writer_t *)s;
-    if (w->mode == W_START) {
-        w->mode = W_RESPONSE;
-        w->exception_next = v == 0 || v == 3; /* the kinds with an exception */
-    }
+    if (w->o.mode == DUBBO__ORD_START) dubbo__order_kind(&w->o, v);
     if (w->in_map) {
         char buf[16];
         snprintf(buf, sizeof(buf), "%d", (int)v);

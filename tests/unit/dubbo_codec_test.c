@@ -299,8 +299,8 @@ TEST(frame_serialization)
         int ok;
     } cases[] = {
         {0xc2, 1}, {0x82, 1}, {0xe2, 1}, {0x02, 1},
-        {0x22, 1}, {0xc3, 0}, {0xc6, 1}, {0xd5, 0}, /* protobuf (21), as dubbo-go sends it */
-        {0xdf, 0}, {0x15, 0}, {0xc1, 0},
+        {0x22, 1}, {0xc3, 0}, {0xc6, 1}, {0xd5, 1}, /* protobuf-json (21, Java's id) */
+        {0xdf, 0}, {0x15, 1}, {0xc1, 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         uint8_t fr[DUBBO_HEADER_LEN + 1];

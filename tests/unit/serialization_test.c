@@ -121,9 +121,8 @@ TEST(unknown_name_named)
 {
     register_copy();
     CHECK(dubbo_client_new("dubbo://127.0.0.1:1/org.x.Ser?serialization=kryo") == NULL);
-    CHECK(strstr(dubbo_last_error(),
-                 "no serialization named \"kryo\" (known: h2copy, hessian2, fastjson, protobuf)") !=
-          NULL);
+    CHECK(strstr(dubbo_last_error(), "no serialization named \"kryo\" (known: h2copy, hessian2, "
+                                     "fastjson, protobuf, protobuf-json)") != NULL);
 }
 
 TEST_MAIN(TEST_ENTRY(lookup), TEST_ENTRY(plugin_end_to_end), TEST_ENTRY(unknown_name_named))

@@ -8,6 +8,8 @@
 # writes (c-*.hex, made by `protobuf_serialization_test --write-c DIR`) and
 # prints what Java understood.
 # Needs mvn, javac/java 17 and protoc (helloworld's Java classes).
+# SERIALIZATION=protobuf-json and OUT=FILE record the JSON form (id 21)
+# instead: ../protobuf-json/regenerate.sh does.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../../.." && pwd)
@@ -18,11 +20,13 @@ mkdir -p "$work/gen" "$work/cls"
 protoc --proto_path="$root/tools/proto" --java_out="$work/gen" helloworld.proto
 javac -nowarn -d "$work/cls" -cp "$(cat "$work/cp.txt")" "$work"/gen/helloworld/*.java \
   "$here/java/Record.java" 2>&1 | grep -v '^Note:' >&2 || true
-run() { java -cp "$work/cls:$(cat "$work/cp.txt")" Record "$@" 2>"$work/java.log"; }
+ser=${SERIALIZATION:-protobuf}
+out=${OUT:-$here/java.txt}
+run() { java -Dserialization="$ser" -cp "$work/cls:$(cat "$work/cp.txt")" Record "$@" 2>"$work/java.log"; }
 if [[ "${1:-}" == "--check" ]]; then
   shift
   run decode "$@"
 else
-  run > "$here/java.txt"
-  echo "wrote $here/java.txt" >&2
+  run > "$out"
+  echo "wrote $out" >&2
 fi

@@ -25,8 +25,9 @@ import org.apache.dubbo.rpc.model.FrameworkModel;
 import org.apache.dubbo.rpc.protocol.dubbo.DubboCountCodec;
 
 public class Record {
-    static final URL URL_ = URL.valueOf(
-            "dubbo://127.0.0.1:20880/helloworld.Greeter?serialization=protobuf&decode.in.io=true");
+    // -Dserialization=protobuf-json records the JSON form (id 21) instead
+    static final URL URL_ = URL.valueOf("dubbo://127.0.0.1:20880/helloworld.Greeter?serialization="
+            + System.getProperty("serialization", "protobuf") + "&decode.in.io=true");
     static final Map<String, Object> attrs = new HashMap<>();
 
     static Channel channel() {
@@ -102,6 +103,20 @@ public class Record {
         req.setTwoWay(true);
         req.setData(inv);
         emit(codec, ch, "request", req);
+        if (URL_.getParameter("serialization").equals("protobuf-json")) {
+            // what JsonFormat escapes in a string (Gson's HTML-safe set) and
+            // what it leaves as UTF-8
+            RpcInvocation esc = new RpcInvocation("SayHello", "helloworld.Greeter",
+                    "helloworld.Greeter", new Class<?>[] {HelloRequest.class}, new Object[] {
+                            HelloRequest.newBuilder().setName("a<b>&'=\"\\\n\t\u0001\u007f\u00e9\u2028\ud83d\ude00/").build()});
+            esc.setAttachment("path", "helloworld.Greeter");
+            esc.setAttachment("version", "1.0.0");
+            Request er = new Request(11);
+            er.setVersion("2.0.2");
+            er.setTwoWay(true);
+            er.setData(esc);
+            emit(codec, ch, "request-escapes", er);
+        }
 
         // its answer, with response attachments (the request was 2.0.2)
         Response res = new Response(7, "2.0.2");
