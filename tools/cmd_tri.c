@@ -35,7 +35,9 @@ static bool dubbo_protobuf(const call_opts_t *o)
 {
     if (strncmp(o->url, "dubbo://", 8) != 0) return false;
     const char *q = strchr(o->url, '?');
-    if (q && strstr(q, "serialization=protobuf")) return true;
+    /* exactly protobuf: protobuf-json (id 21) takes the JSON as a map */
+    const char *v = q ? strstr(q, "serialization=protobuf") : NULL;
+    if (v && (v[22] == '\0' || v[22] == '&')) return true;
     for (size_t i = 0; i + 1 < o->nparams; i += 2)
         if (strcmp(o->params[i], "serialization") == 0 && strcmp(o->params[i + 1], "protobuf") == 0)
             return true;

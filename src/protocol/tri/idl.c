@@ -122,7 +122,15 @@ void dubbo__tri_idl_handler(dubbo_call_t *call, void *user)
         return;
     }
     const dubbo_value_t *arg = dubbo_call_nargs(call) == 1 ? dubbo_call_arg(call, 0) : NULL;
-    if (!arg || arg->type != DUBBO_T_BINARY) {
+    /* a message as a map (the Dubbo protocol's protobuf-json): converted
+     * with the service's schema both ways */
+    const dubbo_tri_schema_t *ms = NULL;
+    if (!js && arg && arg->type == DUBBO_T_MAP && m->kind == DUBBO_TRI_UNARY &&
+        !(ms = schema_of(ts))) {
+        dubbo_call_fail(call, DUBBO_STATUS_SERVER_ERROR, "no protobuf schema for the service");
+        return;
+    }
+    if (!arg || (arg->type != DUBBO_T_BINARY && !ms)) {
         char msg[300];
         snprintf(msg, sizeof(msg),
                  "%s/%s is a protobuf method: it takes one %s message (call it over tri)",
@@ -134,9 +142,19 @@ void dubbo__tri_idl_handler(dubbo_call_t *call, void *user)
     ProtobufCAllocator alloc = dubbo__tri_allocator(a);
     dubbo_buf_t pb;
     dubbo_buf_init(&pb, 0);
-    const uint8_t *in = (const uint8_t *)arg->u.s.ptr;
-    size_t in_len = arg->u.s.len;
-    if (js) {
+    const uint8_t *in = ms ? NULL : (const uint8_t *)arg->u.s.ptr;
+    size_t in_len = ms ? 0 : arg->u.s.len;
+    if (ms) {
+        if (dubbo_tri_pb_from_value(ms, md->input->name, arg, &pb)) {
+            char msg[600];
+            snprintf(msg, sizeof(msg), "%s/%s: %s", ts->desc->name, name, dubbo_last_error());
+            dubbo_buf_destroy(&pb);
+            dubbo_tri_fail(call, DUBBO_GRPC_INVALID_ARGUMENT, msg);
+            return;
+        }
+        in = pb.base ? pb.base : (const uint8_t *)"";
+        in_len = pb.len;
+    } else if (js) {
         if (dubbo_tri_json_to_pb(js, md->input->name, (const char *)in, in_len, &pb)) {
             char msg[600];
             snprintf(msg, sizeof(msg), "%s/%s: %s", ts->desc->name, name, dubbo_last_error());
@@ -175,6 +193,14 @@ void dubbo__tri_idl_handler(dubbo_call_t *call, void *user)
         return;
     }
     protobuf_c_message_pack(resp, bytes);
+    if (ms) {
+        dubbo_value_t *v = NULL;
+        if (dubbo_tri_pb_to_value(ms, md->output->name, bytes, n, a, &v))
+            dubbo_call_fail(call, DUBBO_STATUS_SERVER_ERROR, dubbo_last_error());
+        else
+            dubbo_call_return(call, v);
+        return;
+    }
     char *json = NULL;
     if (js && dubbo_tri_pb_to_json(js, md->output->name, bytes, n, &json)) {
         dubbo_call_fail(call, DUBBO_STATUS_SERVER_ERROR, dubbo_last_error());

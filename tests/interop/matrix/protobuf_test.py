@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""interop/protobuf-java: the protobuf serialization of the Dubbo protocol
-(header id 22, docs/serialization-protobuf.md) against Java Dubbo 3.3.6 with
+"""interop/protobuf-java: the protobuf serializations of the Dubbo protocol
+(protobuf, header id 22, and protobuf-json, id 21;
+docs/serialization-protobuf.md) against Java Dubbo 3.3.6 with
 dubbo-serialization-protobuf 3.2.0 (tests/interop/java), both ways, over real
-sockets on ::1 (Java rewrites 127.x addresses):
+sockets on ::1 (Java rewrites 127.x addresses), for each serialization:
 
   PbConsumer  -> PbProvider                        (Java -> Java, the baseline)
   pb_consumer -> PbProvider                        (dubbo-c -> Java)
@@ -10,7 +11,10 @@ sockets on ::1 (Java rewrites 127.x addresses):
   pb_consumer -> dubbo demo provider               (dubbo-c -> dubbo-c)
 
 Every call is helloworld.Greeter/SayHello (the method name Java's generated
-stub sends) with a HelloRequest in and a HelloReply out. Each pair's
+stub sends) with a HelloRequest in and a HelloReply out (with protobuf-json
+our consumer sends a map and our IDL provider converts maps with its
+schema). One Java provider per serialization (a Java provider checks that a
+request's serialization is its own); our provider serves both. Each pair's
 expectations are a row of the table EXPECT: the cases it runs and the text
 its exception case must see. Writes the matrix to --matrix-out and to
 docs/interop.md between <!-- matrix:protobuf-java:begin/end -->.
@@ -47,6 +51,7 @@ EXPECT = [
     ("c", "c", {"exception": "status 70: "}),
 ]
 NAMES = {"java": "Java Dubbo 3.3.6", "c": "dubbo-c"}
+SERIALIZATIONS = ["protobuf", "protobuf-json"]
 
 
 def run_cases(argv, env, log):
@@ -95,52 +100,58 @@ def main():
         # heartbeat=1000: the Java server closes a connection it has read
         # nothing from for 3 s, so the heartbeat case's 5 s idle holds only if
         # it reads the consumer's heartbeats
-        jp = Proc("java-provider", java + ["org.dubboc.interop.PbProvider", "--port", "0",
-                                          "--param", "heartbeat=1000"], env, a.work)
+        jps = {ser: Proc("java-provider-" + ser,
+                         java + ["org.dubboc.interop.PbProvider", "--port", "0", "--param",
+                                 "heartbeat=1000", "--param", "serialization=" + ser], env, a.work)
+               for ser in SERIALIZATIONS}
         cprov = Proc("c-provider", [a.cli, "demo", "provider", "--host", "::1", "--port", "0",
                                     "--protocol", "dubbo,tri", "--application", "dubbo-c-provider",
                                     "--registry", "none"], env, a.work)
-        m = jp.wait_line(r"^READY (\d+)", 90)
-        if not m:
-            sys.exit("protobuf_test: PbProvider did not start (see %s/java-provider.log)" % a.work)
-        providers["java"] = (jp, int(m.group(1)))
+        for ser, jp in jps.items():
+            m = jp.wait_line(r"^READY (\d+)", 90)
+            if not m:
+                sys.exit("protobuf_test: PbProvider did not start (see %s/java-provider-%s.log)"
+                         % (a.work, ser))
+            providers[("java", ser)] = (jp, int(m.group(1)))
         m = cprov.wait_line(r"listening on .*:(\d+)$", 30)
         if not m:
             sys.exit("protobuf_test: the demo provider did not start (see %s/c-provider.log)" % a.work)
-        providers["c"] = (cprov, int(m.group(1)))
+        for ser in SERIALIZATIONS:
+            providers[("c", ser)] = (cprov, int(m.group(1)))
 
-        for consumer, provider, want in EXPECT:
-            url = "dubbo://[::1]:%d" % providers[provider][1]
-            log = os.path.join(a.work, "%s-to-%s.log" % (consumer, provider))
-            if consumer == "java":
-                cls, text = want["exception"]
-                argv = java + ["org.dubboc.interop.PbConsumer", "--url", url, "--cases",
-                               ",".join(JAVA_CASES), "--expect-exception", cls,
-                               "--expect-message", text]
-                cases = JAVA_CASES
-            else:
-                argv = [a.pb_consumer, "--url", url, "--cases", ",".join(C_CASES),
-                        "--expect-exception", want["exception"]]
-                cases = C_CASES
-            print("%s -> %s" % (NAMES[consumer], NAMES[provider]), flush=True)
-            got = run_cases(argv, env, log)
-            for c in cases:
-                v, d = got.get(c, ("fail", "no RESULT line (see %s)" % log))
-                print("  %-18s %s %s" % (c, v.upper(), d[:140]), flush=True)
-            results[(consumer, provider)] = (cases, got)
+        for ser in SERIALIZATIONS:
+            for consumer, provider, want in EXPECT:
+                url = "dubbo://[::1]:%d" % providers[(provider, ser)][1]
+                log = os.path.join(a.work, "%s-to-%s-%s.log" % (consumer, provider, ser))
+                if consumer == "java":
+                    cls, text = want["exception"]
+                    argv = java + ["org.dubboc.interop.PbConsumer", "--url", url, "--cases",
+                                   ",".join(JAVA_CASES), "--expect-exception", cls,
+                                   "--expect-message", text, "--param", "serialization=" + ser]
+                    cases = JAVA_CASES
+                else:
+                    argv = [a.pb_consumer, "--url", url, "--cases", ",".join(C_CASES),
+                            "--expect-exception", want["exception"], "--param",
+                            "serialization=" + ser]
+                    cases = C_CASES
+                print("%s -> %s (%s)" % (NAMES[consumer], NAMES[provider], ser), flush=True)
+                got = run_cases(argv, env, log)
+                for c in cases:
+                    v, d = got.get(c, ("fail", "no RESULT line (see %s)" % log))
+                    print("  %-18s %s %s" % (c, v.upper(), d[:140]), flush=True)
+                results[(consumer, provider, ser)] = (cases, got)
     finally:
-        for p, _ in providers.values():
+        for p in {id(p): p for p, _ in providers.values()}.values():
             p.stop()
-        for name in ("jp", "cprov"):
-            p = locals().get(name)
+        for p in list(locals().get("jps", {}).values()) + [locals().get("cprov")]:
             if p and p.alive():
                 p.stop()
 
     ok = True
     rows = []
     notes = []
-    for consumer, provider, _ in EXPECT:
-        cases, got = results.get((consumer, provider), ([], {}))
+    for ser, (consumer, provider, _) in [(s, e) for s in SERIALIZATIONS for e in EXPECT]:
+        cases, got = results.get((consumer, provider, ser), ([], {}))
         cells = []
         for c in ALL_CASES:
             if c not in cases:
@@ -152,16 +163,19 @@ def main():
             if c == "exception" or v != "pass":
                 # the ports change from run to run
                 d = re.sub(r"(::1\]?):\d+", r"\1:PORT", d).replace("|", "\\|")
-                notes.append("- %s → %s, %s: %s" % (NAMES[consumer], NAMES[provider], c, d[:200]))
-        rows.append("| %s → %s | %s |" % (NAMES[consumer], NAMES[provider], " | ".join(cells)))
+                notes.append("- %s → %s (%s), %s: %s" % (NAMES[consumer], NAMES[provider], ser, c,
+                                                         d[:200]))
+        rows.append("| %s → %s | %s | %s |" % (NAMES[consumer], NAMES[provider], ser,
+                                               " | ".join(cells)))
     day = datetime.date.today().isoformat()
     text = "\n".join([
         "Generated by `tests/interop/matrix/protobuf_test.py` (ctest `interop/protobuf-java`) on %s: "
-        "helloworld.Greeter over the Dubbo protocol with serialization=protobuf (id 22), Java Dubbo 3.3.6 "
+        "helloworld.Greeter over the Dubbo protocol with serialization=protobuf (id 22) and "
+        "serialization=protobuf-json (id 21), Java Dubbo 3.3.6 "
         "with dubbo-serialization-protobuf 3.2.0 (— : not in that consumer's cases)." % day,
         "",
-        "| consumer → provider | " + " | ".join(ALL_CASES) + " |",
-        "|---|" + "---|" * len(ALL_CASES),
+        "| consumer → provider | serialization | " + " | ".join(ALL_CASES) + " |",
+        "|---|---|" + "---|" * len(ALL_CASES),
     ] + rows + [""] + notes + [
         "",
         "Cases: `say_hello` SayHello({name: \"world\"}) answers \"Hello world\"; `say_hello_unicode` "
