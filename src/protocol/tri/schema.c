@@ -659,10 +659,18 @@ static int decode_msg(const dubbo_tri_schema_t *s, const msg_t *m, const char *t
              * fixed bits, an empty string or bytes) is no value at all, as
              * protobuf's JSON printer has it; the last one seen counts */
             bool zero = true;
-            for (size_t i = vstart; i < r->off && zero; i++)
-                zero = r->p[i] == 0;
-            size_t len = r->off - vstart;
-            if (zero && (len == 1 || len == 4 || len == 8)) {
+            if (wt == 1 || wt == 5) {
+                for (size_t i = vstart; i < r->off && zero; i++)
+                    zero = r->p[i] == 0;
+            } else {
+                /* a varint's value, or a length's: 0 however it is spelt
+                 * (80 00 is a 0 too) */
+                for (size_t i = vstart; i < r->off && zero; i++) {
+                    zero = (r->p[i] & 0x7f) == 0;
+                    if (!(r->p[i] & 0x80)) break;
+                }
+            }
+            if (zero) {
                 drop(obj, jn);
                 continue;
             }
