@@ -13,27 +13,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "dubbo/cluster.h"
 #include "dubbo/triple.h"
 #include "core/internal.h"
+#include "core/log.h"
 #include "protocol/tri/grpc.h"
 #include "protocol/tri/tri.h"
 #include "transport/loop.h"
 
 #define SEND_QUEUE ((size_t)1 << 20) /* a sender blocks past this much not taken */
 
-static int64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 bool dubbo__tri_cs_past_deadline(const dubbo_tri_cstream_t *s)
 {
-    return s->deadline && now_ms() >= s->deadline;
+    return s->deadline && (int64_t)dubbo__now_ms() >= s->deadline;
 }
 
 /* ---- unary ---------------------------------------------------------------- */
@@ -213,7 +206,7 @@ int dubbo_tri_stream_open_raw(dubbo_reference_t *ref, const char *method, dubbo_
     dubbo_buf_init(&s->out, 0);
     dubbo_buf_init(&s->in, 0);
     s->kind = (int)kind;
-    if (timeout_ms > 0) s->deadline = now_ms() + timeout_ms;
+    if (timeout_ms > 0) s->deadline = (int64_t)dubbo__now_ms() + timeout_ms;
     s->refs = 2; /* the caller's, the call's (call_done drops it) */
     pthread_mutex_lock(&reg_mu);
     s->token = next_token++;

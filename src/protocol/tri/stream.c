@@ -13,6 +13,7 @@
 
 #include "dubbo/triple.h"
 #include "core/internal.h"
+#include "core/log.h"
 #include "protocol/tri/grpc.h"
 #include "protocol/tri/tri.h"
 #include "runtime/call.h"
@@ -158,13 +159,6 @@ struct dubbo_tri_stream {
     dubbo__tri_shared_t *sh;
     const ProtobufCMessageDescriptor *in, *out;
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 /* Wait on the state's condition until woken or the deadline; false once
  * the deadline has passed. sh->mu held. */
@@ -335,7 +329,7 @@ void dubbo__tri_run_stream(dubbo_call_t *call, const dubbo_tri_method_t *m,
      * send said DUBBO_ETIMEOUT) ends the call DEADLINE_EXCEEDED, as gRPC
      * servers do, unless it answered a status itself. */
     pthread_mutex_lock(&s.sh->mu);
-    bool late = s.sh->deadline && now_ms() >= s.sh->deadline;
+    bool late = s.sh->deadline && (int64_t)dubbo__now_ms() >= s.sh->deadline;
     pthread_mutex_unlock(&s.sh->mu);
     if (late && t->grpc_code < 0 && call->status == DUBBO_STATUS_OK && !call->is_exception)
         dubbo_tri_fail(call, DUBBO_GRPC_DEADLINE_EXCEEDED, "deadline exceeded");
