@@ -761,8 +761,23 @@ TEST(status_to_dubbo)
     CHECK_EQ_INT(DUBBO_GRPC_UNAUTHENTICATED, 16);
 }
 
-TEST_MAIN(TEST_ENTRY(msg_cut), TEST_ENTRY(msg_append), TEST_ENTRY(gunzip), TEST_ENTRY(gunzip_bomb),
-          TEST_ENTRY(decode_chain), TEST_ENTRY(timeout_parse), TEST_ENTRY(timeout_format),
-          TEST_ENTRY(pct_encode), TEST_ENTRY(pct_decode), TEST_ENTRY(pct_roundtrip),
-          TEST_ENTRY(base64), TEST_ENTRY(status_from_dubbo), TEST_ENTRY(status_to_dubbo),
-          TEST_ENTRY(timeout_format_huge))
+/* grpc-status values as a peer may send them: one parser for the client's
+ * answers, its streams and the connect envelope. */
+TEST(status_parse)
+{
+    static const struct {
+        const char *v;
+        int code;
+    } rows[] = {
+        {"0", 0}, {"2", 2},  {"16", 16}, {"007", 7}, {"999", 999}, {"1000", 2},
+        {"", 2},  {"-1", 2}, {"1a", 2},  {" 1", 2},  {"12345", 2},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+        CHECK_EQ_INT(dubbo__grpc_status_parse(rows[i].v, strlen(rows[i].v)), rows[i].code);
+}
+
+TEST_MAIN(TEST_ENTRY(status_parse), TEST_ENTRY(msg_cut), TEST_ENTRY(msg_append), TEST_ENTRY(gunzip),
+          TEST_ENTRY(gunzip_bomb), TEST_ENTRY(decode_chain), TEST_ENTRY(timeout_parse),
+          TEST_ENTRY(timeout_format), TEST_ENTRY(pct_encode), TEST_ENTRY(pct_decode),
+          TEST_ENTRY(pct_roundtrip), TEST_ENTRY(base64), TEST_ENTRY(status_from_dubbo),
+          TEST_ENTRY(status_to_dubbo), TEST_ENTRY(timeout_format_huge))

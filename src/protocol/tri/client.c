@@ -393,29 +393,6 @@ static bool not_attachment(const char *k, size_t n)
     return dubbo__tri_header_in(k, n, names, sizeof(names) / sizeof(names[0]));
 }
 
-/* A response header or trailer into the map: "-bin" ones base64-decoded
- * into binary under their name without the suffix (dropped when not
- * base64, as gRPC does), the others as strings. */
-static void add_attachment(dubbo_arena_t *a, dubbo_value_t *m, const char *k, size_t kl,
-                           const char *v, size_t vl)
-{
-    dubbo_value_t *val;
-    if (kl > 4 && memcmp(k + kl - 4, "-bin", 4) == 0) {
-        dubbo_buf_t raw;
-        dubbo_buf_init(&raw, 0);
-        if (dubbo__base64_decode(v, vl, &raw)) {
-            dubbo_buf_destroy(&raw);
-            return;
-        }
-        val = dubbo_v_binary(a, raw.base ? raw.base : (const uint8_t *)"", raw.len);
-        dubbo_buf_destroy(&raw);
-        kl -= 4;
-    } else {
-        val = dubbo_v_string(a, v, vl);
-    }
-    dubbo_map_put(a, m, dubbo_v_string(a, k, kl), val);
-}
-
 /* ---- the connection (loop thread) -------------------------------------- */
 
 typedef struct tcall tcall_t;
@@ -604,15 +581,12 @@ static void stream_ended(tcall_t *s)
         size_t kl, vl;
         while (dubbo__tri_rd_pair(&r, &k, &kl, &v, &vl)) {
             if (kl == 11 && memcmp(k, "grpc-status", 11) == 0) {
-                code = 0;
-                for (size_t i = 0; i < vl && code < 1000; i++)
-                    code = v[i] >= '0' && v[i] <= '9' ? code * 10 + (v[i] - '0') : 1000;
-                if (!vl || code >= 1000) code = DUBBO_GRPC_UNKNOWN;
+                code = dubbo__grpc_status_parse(v, vl);
             } else if (kl == 12 && memcmp(k, "grpc-message", 12) == 0) {
                 msg.len = 0;
                 dubbo__grpc_pct_decode(v, vl, &msg);
             } else if (md && !not_attachment(k, kl)) {
-                add_attachment(cs->arena, md, k, kl, v, vl);
+                dubbo__tri_add_attachment(cs->arena, md, k, kl, v, vl);
             }
         }
         cs->metadata = md;
@@ -1045,7 +1019,7 @@ int dubbo__tri_reply_decode(const dubbo_unit_t *u, dubbo_result_t *r)
             clen = vl;
         }
 #undef IS
-        if (!not_attachment(k, kl)) add_attachment(r->arena, att, k, kl, v, vl);
+        if (!not_attachment(k, kl)) dubbo__tri_add_attachment(r->arena, att, k, kl, v, vl);
     }
     if (rd.bad) return dubbo__seterr(DUBBO_EMALFORMED, "bad answer blob");
     if (convert) dubbo__tri_restore_case(r->arena, att, convert, clen);
@@ -1064,15 +1038,7 @@ int dubbo__tri_reply_decode(const dubbo_unit_t *u, dubbo_result_t *r)
         static const char none[] = "the answer ended without grpc-status";
         return status_error(r, DUBBO_GRPC_INTERNAL, none, sizeof(none) - 1);
     }
-    int code = 0;
-    for (size_t i = 0; i < slen; i++) {
-        if (status[i] < '0' || status[i] > '9' || code > 1000) {
-            code = DUBBO_GRPC_UNKNOWN;
-            break;
-        }
-        code = code * 10 + (status[i] - '0');
-    }
-    if (!slen) code = DUBBO_GRPC_UNKNOWN;
+    int code = dubbo__grpc_status_parse(status, slen);
     if (code != DUBBO_GRPC_OK) return status_error(r, code, message, mlen);
     if (flags & BLOB_STREAM) {
         /* a stream's end: its messages went to the stream */

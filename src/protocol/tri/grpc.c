@@ -29,6 +29,16 @@ static const char *const code_names[] = {
     "UNAUTHENTICATED",
 };
 
+int dubbo__grpc_status_parse(const char *v, size_t n)
+{
+    int code = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9' || i >= 3) return DUBBO_GRPC_UNKNOWN;
+        code = code * 10 + (v[i] - '0');
+    }
+    return n ? code : DUBBO_GRPC_UNKNOWN;
+}
+
 bool dubbo__tri_plain_type(const char *ct)
 {
     const char *rest;

@@ -45,6 +45,10 @@ bool dubbo__tri_plain_type(const char *ct);
  * and dubbo-js's table: 400, 404, 408, 500, 503, ...). */
 int dubbo__tri_plain_http_status(int code);
 
+/* A grpc-status value (n bytes): its code, or UNKNOWN for an empty value,
+ * a non-digit or a number of more than three digits. */
+int dubbo__grpc_status_parse(const char *v, size_t n);
+
 /* The code's name ("DEADLINE_EXCEEDED"); "UNKNOWN" past the table. */
 const char *dubbo__grpc_code_name(int code);
 

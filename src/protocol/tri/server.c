@@ -301,9 +301,7 @@ static int end_stream_envelope(const uint8_t *pairs, size_t len, dubbo_buf_t *ou
     size_t kl, vl;
     while (md && dubbo__tri_rd_pair(&r, &k, &kl, &v, &vl)) {
         if (kl == 11 && memcmp(k, "grpc-status", 11) == 0) {
-            code = 0;
-            for (size_t i = 0; i < vl && i < 4; i++)
-                code = code * 10 + (v[i] - '0');
+            code = dubbo__grpc_status_parse(v, vl);
         } else if (kl == 12 && memcmp(k, "grpc-message", 12) == 0) {
             dubbo__grpc_pct_decode(v, vl, &msg);
         } else {
@@ -1329,22 +1327,7 @@ int dubbo__tri_decode(dubbo_call_t *call, const dubbo_unit_t *u)
 #undef IS
         if (reserved_header(k, kn) || (kn == 18 && memcmp(k, "tri-header-convert", 18) == 0))
             continue;
-        dubbo_value_t *val;
-        if (kn > 4 && memcmp(k + kn - 4, "-bin", 4) == 0) {
-            /* binary: base64 (padded or not) into a byte[] named without -bin */
-            dubbo_buf_t raw;
-            dubbo_buf_init(&raw, 0);
-            if (dubbo__base64_decode(vs, vn, &raw)) {
-                dubbo_buf_destroy(&raw);
-                continue; /* not base64: dropped, as gRPC does */
-            }
-            val = dubbo_v_binary(call->arena, raw.base ? raw.base : (const uint8_t *)"", raw.len);
-            dubbo_buf_destroy(&raw);
-            kn -= 4;
-        } else {
-            val = dubbo_v_string(call->arena, vs, vn);
-        }
-        dubbo_map_put(call->arena, att, dubbo_v_string(call->arena, k, kn), val);
+        dubbo__tri_add_attachment(call->arena, att, k, kn, vs, vn);
     }
     if (convert) dubbo__tri_restore_case(call->arena, att, convert, convertlen);
     if (h.bad) return dubbo__seterr(DUBBO_EMALFORMED, "tri: bad header pairs");
@@ -1383,11 +1366,8 @@ int dubbo__tri_decode(dubbo_call_t *call, const dubbo_unit_t *u)
         bool gzip = enc && strcmp(enc, "gzip") == 0;
         int64_t deadline = 0;
         const dubbo_value_t *tv = dubbo_map_get(att, "timeout");
-        if (timeout && tv && tv->type == DUBBO_T_LONG) {
-            struct timespec now;
-            clock_gettime(CLOCK_MONOTONIC, &now);
-            deadline = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + tv->u.l;
-        }
+        if (timeout && tv && tv->type == DUBBO_T_LONG)
+            deadline = (int64_t)dubbo__now_ms() + tv->u.l;
         pthread_mutex_lock(&t->shared->mu);
         t->shared->gzip = gzip;
         t->shared->deadline = deadline;

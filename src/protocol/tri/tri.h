@@ -118,6 +118,13 @@ void dubbo__tri_cs_kick(dubbo_tri_cstream_t *s);
  * of names[0..count). */
 bool dubbo__tri_header_in(const char *k, size_t n, const char *const *names, size_t count);
 
+/* headers.c: a request's or an answer's header (k, v: kl, vl bytes) as an
+ * attachment of map m in arena a: "-bin" ones base64-decoded into binary
+ * under the name without the suffix (dropped when not base64, as gRPC
+ * does), the others as strings. */
+void dubbo__tri_add_attachment(dubbo_arena_t *a, dubbo_value_t *m, const char *k, size_t kl,
+                               const char *v, size_t vl);
+
 /* headers.c: Java's tri-header-convert, the URL-encoded (URLEncoder) JSON
  * {"lower": "Original"} of the attachment keys lower-casing changed: the
  * keys of `att` (a map in arena `a`) get their case back. A value that
