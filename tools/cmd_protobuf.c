@@ -29,44 +29,6 @@ static const char help[] =
     "Exit status: 0 success, 1 bad input (the message names type, field and offset),\n"
     "2 bad usage.\n";
 
-static int read_all(FILE *f, dubbo_buf_t *b)
-{
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        if (dubbo_buf_append(b, chunk, n)) return DUBBO_ENOMEM;
-    return 0;
-}
-
-static int hexval(int c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
-/* Hex text (whitespace ignored) into bytes, in place. */
-static bool unhex(dubbo_buf_t *b)
-{
-    size_t o = 0;
-    int hi = -1;
-    for (size_t i = 0; i < b->len; i++) {
-        int c = b->base[i];
-        if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-        int v = hexval(c);
-        if (v < 0) return false;
-        if (hi < 0) {
-            hi = v;
-        } else {
-            b->base[o++] = (uint8_t)(hi << 4 | v);
-            hi = -1;
-        }
-    }
-    b->len = o;
-    return hi < 0;
-}
-
 /* A varint length at p (n bytes): its value and size, or 0 size when bad. */
 static size_t varint(const uint8_t *p, size_t n, uint64_t *v)
 {
@@ -128,8 +90,8 @@ int cli_protobuf(const char *who, int argc, char **argv)
     int status = 0;
     if (json)
         dubbo_buf_append(&in, json, strlen(json));
-    else if (read_all(stdin, &in))
-        status = 1;
+    else
+        status = cli_read_stdin(&in, who);
     if (!status && strcmp(mode, "encode") == 0) {
         dubbo_buf_t pb;
         dubbo_buf_init(&pb, 0);
@@ -158,12 +120,9 @@ int cli_protobuf(const char *who, int argc, char **argv)
         }
         dubbo_buf_destroy(&pb);
     } else if (!status) {
-        if (hex && !unhex(&in)) {
-            fprintf(stderr, "%s: the input is not hex text\n", who);
-            status = 1;
-        }
+        if (hex) status = cli_unhex(who, (const char *)in.base, in.len, in.base, &in.len);
         size_t off = 0;
-        do {
+        while (!status) {
             const uint8_t *p = in.base ? in.base + off : (const uint8_t *)"";
             size_t n = in.len - off;
             if (delimited) {
@@ -188,7 +147,8 @@ int cli_protobuf(const char *who, int argc, char **argv)
             }
             printf("%s\n", js);
             free(js);
-        } while (!status && delimited && off < in.len);
+            if (!delimited || off >= in.len) break;
+        }
     }
     fflush(stdout);
     dubbo_buf_destroy(&in);

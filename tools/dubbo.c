@@ -63,7 +63,7 @@ static bool is_option(const char *a)
     return a[0] == '-' && a[1] && !(a[1] >= '0' && a[1] <= '9');
 }
 
-static int read_stdin(dubbo_buf_t *b, const char *who)
+int cli_read_stdin(dubbo_buf_t *b, const char *who)
 {
     for (;;) {
         if (dubbo_buf_reserve(b, 65536)) return fail(who, DUBBO_ETOO_BIG);
@@ -87,7 +87,7 @@ static int hex_digit(int c)
 }
 
 /* Hex text (whitespace anywhere) to bytes, in place: out never passes in. */
-static int unhex(const char *who, const char *text, size_t len, uint8_t *out, size_t *outlen)
+int cli_unhex(const char *who, const char *text, size_t len, uint8_t *out, size_t *outlen)
 {
     size_t n = 0, digits = 0;
     int hi = 0;
@@ -194,10 +194,10 @@ static int cmd_h2_decode(const command_t *self, const char *who, int argc, char 
         if (dubbo_buf_reserve(&in, n / 2 + 1))
             rc = fail(who, DUBBO_ENOMEM);
         else
-            rc = unhex(who, hex, n, in.base, &in.len);
+            rc = cli_unhex(who, hex, n, in.base, &in.len);
     } else {
-        rc = read_stdin(&in, who);
-        if (!rc && hex_stdin) rc = unhex(who, (const char *)in.base, in.len, in.base, &in.len);
+        rc = cli_read_stdin(&in, who);
+        if (!rc && hex_stdin) rc = cli_unhex(who, (const char *)in.base, in.len, in.base, &in.len);
     }
     if (rc) {
         dubbo_buf_destroy(&in);
@@ -300,7 +300,7 @@ static int cmd_h2_encode(const command_t *self, const char *who, int argc, char 
     size_t ndocs = 0;
     if (!r) rc = fail(who, DUBBO_ENOMEM);
     if (!rc && ndata == 0) {
-        rc = read_stdin(&in, who);
+        rc = cli_read_stdin(&in, who);
         if (!rc)
             rc = encode_text(who, "standard input", r, &e, (const char *)in.base, in.len, &ndocs);
     }

@@ -87,6 +87,9 @@ if command -v protoc >/dev/null; then
   stdin_data='07 0a05776f726c64 02 0a00'  # the second: name "", proto3's default: no value
   expect pb_decode_delimited 0 $'{"name":"world"}\n{}' "" -- \
     "$DUBBO" protobuf decode "${HW[@]}" --hex --delimited
+  stdin_data='0a0z'
+  expect pb_decode_bad_hex 1 "" "bad hex digit 'z' at position 3" -- \
+    "$DUBBO" protobuf decode "${HW[@]}" --hex
   stdin_data='0a09'
   expect pb_decode_truncated 1 "" "truncated (length 9, 0 left) at byte 1 in field name" -- \
     "$DUBBO" protobuf decode "${HW[@]}" --hex
