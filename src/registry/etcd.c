@@ -41,6 +41,7 @@
 #include "core/internal.h"
 #include "core/log.h"
 #include "registry/curl_dl.h"
+#include "registry/etcd.h"
 #include "registry/subscribers.h"
 
 #define REPLY_LIMIT    (64u << 20) /* largest reply or watch message accepted */
@@ -321,31 +322,17 @@ static int post(etcd_t *r, CURL *easy, const char *path, json_t *req, const char
     return err;
 }
 
-/* Range every key under `prefix`: entries sorted by key, and the revision
- * they are as of. Empty values (another client's registration) are read
- * from the key's last segment. */
-static int range(etcd_t *r, CURL *easy, const char *prefix, bool keys_only, entry_t **outv,
-                 size_t *outn, int64_t *rev)
+/* The entries of a range reply `out` (sorted by key, as etcd sends them) and
+ * the revision they are as of. Empty values (another client's
+ * registration) are read from the key's last segment; entries that are not
+ * text are skipped. */
+static int range_entries(const json_t *out, bool keys_only, const char *prefix, entry_t **outv,
+                         size_t *outn, int64_t *rev)
 {
-    char *k = b64_encode(prefix), *end = prefix_end(prefix), *e = end ? b64_encode(end) : NULL;
-    json_t *req =
-        k && e ? json_pack("{s:s, s:s, s:b}", "key", k, "range_end", e, "keys_only", keys_only)
-               : NULL;
-    free(k);
-    free(end);
-    free(e);
-    char what[300];
-    snprintf(what, sizeof(what), "range %s", prefix);
-    json_t *out;
-    int err = post(r, easy, "/v3/kv/range", req, what, &out);
-    if (err) return err;
     json_t *kvs = json_object_get(out, "kvs");
     size_t n = json_array_size(kvs), m = 0;
     entry_t *v = calloc(n ? n : 1, sizeof(entry_t));
-    if (!v) {
-        json_decref(out);
-        return dubbo__seterr(DUBBO_ENOMEM, "etcd: range %s: out of memory", prefix);
-    }
+    if (!v) return dubbo__seterr(DUBBO_ENOMEM, "etcd: range %s: out of memory", prefix);
     for (size_t i = 0; i < n; i++) {
         json_t *kv = json_array_get(kvs, i);
         char *key = jb64(kv, "key"), *val = keys_only ? strdup("") : jb64(kv, "value");
@@ -361,10 +348,30 @@ static int range(etcd_t *r, CURL *easy, const char *prefix, bool keys_only, entr
         v[m++] = (entry_t){key, val};
     }
     *rev = jint(json_object_get(out, "header"), "revision");
-    json_decref(out);
     *outv = v;
     *outn = m;
     return 0;
+}
+
+/* Range every key under `prefix`: range_entries() of etcd's reply. */
+static int range(etcd_t *r, CURL *easy, const char *prefix, bool keys_only, entry_t **outv,
+                 size_t *outn, int64_t *rev)
+{
+    char *k = b64_encode(prefix), *end = prefix_end(prefix), *e = end ? b64_encode(end) : NULL;
+    json_t *req =
+        k && e ? json_pack("{s:s, s:s, s:b}", "key", k, "range_end", e, "keys_only", keys_only)
+               : NULL;
+    free(k);
+    free(end);
+    free(e);
+    char what[300];
+    snprintf(what, sizeof(what), "range %s", prefix);
+    json_t *out;
+    int err = post(r, easy, "/v3/kv/range", req, what, &out);
+    if (err) return err;
+    err = range_entries(out, keys_only, prefix, outv, outn, rev);
+    json_decref(out);
+    return err;
 }
 
 static void entries_free(entry_t *v, size_t n)
@@ -857,6 +864,63 @@ static size_t on_watch(char *d, size_t size, size_t n, void *ud)
         }
     }
     return n;
+}
+
+/* For fuzz/etcd_json_fuzz.c and the malformed-input table of
+ * tests/unit/etcd_malformed_test.c: what a subscription makes of etcd's
+ * JSON, with no HTTP. `reply` is the body of a /v3/kv/range answer, read as
+ * range() reads it; `stream` is the body of a /v3/watch stream, handed to
+ * the stream's reader as libcurl would, `chunk` bytes at a time (0: at
+ * once). On success, *urls (malloc'd, each string too) are the category's
+ * list a subscriber would be given, *n of them. Errors: DUBBO_EMALFORMED
+ * for a reply that is not JSON; DUBBO_EIO when a watch message ends the
+ * stream (not JSON, an error, a cancel, a compaction, too long), which the
+ * registry answers by ranging and watching again; the message says why. */
+int dubbo__etcd_replay(const char *reply, size_t reply_len, const char *stream, size_t stream_len,
+                       size_t chunk, char ***urls, size_t *n)
+{
+    *urls = NULL;
+    *n = 0;
+    json_error_t je;
+    json_t *out = json_loadb(reply, reply_len, 0, &je);
+    if (!out)
+        return dubbo__seterr(DUBBO_EMALFORMED,
+                             "etcd: range reply: not JSON: %s at line %d column %d", je.text,
+                             je.line, je.column);
+    watch_t w = {0};
+    int64_t rev;
+    int err = range_entries(out, false, "(replay)", &w.v, &w.n, &rev);
+    json_decref(out);
+    if (err) return err;
+    w.cap = w.n;
+    w.rev_seen = rev;
+    if (!chunk) chunk = stream_len ? stream_len : 1;
+    for (size_t off = 0; !err && off < stream_len; off += chunk) {
+        size_t take = stream_len - off < chunk ? stream_len - off : chunk;
+        /* libcurl hands the body over as writable memory */
+        char *piece = malloc(take);
+        if (!piece) {
+            err = dubbo__seterr(DUBBO_ENOMEM, "etcd: watch: out of memory");
+            break;
+        }
+        memcpy(piece, stream + off, take);
+        if (on_watch(piece, 1, take, &w) != take)
+            err = dubbo__seterr(DUBBO_EIO, "etcd: watch stream ends: %s", w.why);
+        free(piece);
+    }
+    char **list = err ? NULL : calloc(w.n ? w.n : 1, sizeof(char *));
+    if (!err && !list) err = dubbo__seterr(DUBBO_ENOMEM, "etcd: watch: out of memory");
+    for (size_t i = 0; list && i < w.n; i++) {
+        list[i] = w.v[i].url;
+        w.v[i].url = NULL;
+    }
+    if (list) {
+        *urls = list;
+        *n = w.n;
+    }
+    entries_free(w.v, w.n);
+    free(w.line.p);
+    return err;
 }
 
 static void watch_schedule(watch_t *w)
