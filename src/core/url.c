@@ -80,8 +80,10 @@ dubbo_url_t *dubbo_url_parse(const char *s)
     u->protocol = strndup(s, (size_t)(p - s));
     p += 3;
     const char *end = p + strcspn(p, "/?");
-    const char *at = memchr(p, '@', (size_t)(end - p));
-    if (at) p = at + 1; /* user:password is not used by dubbo-c yet */
+    /* user:password is not used by dubbo-c yet; the host follows the last
+     * '@', as in Java's URL.valueOf (a decoded password may hold one) */
+    const char *at = memrchr(p, '@', (size_t)(end - p));
+    if (at) p = at + 1;
     const char *hp_end = end, *colon;
     if (*p == '[') {
         const char *rb = memchr(p, ']', (size_t)(end - p));
