@@ -340,10 +340,10 @@ static int range_entries(const json_t *out, bool keys_only, const char *prefix, 
             free(val);
             val = dubbo_url_decode(strrchr(key, '/') + 1);
         }
-        if (!key || !val) {
+        if (!key || !*key || !val || (!keys_only && !*val)) {
             free(key);
             free(val);
-            continue; /* not ours: not text */
+            continue; /* not ours: no key, or no text */
         }
         v[m++] = (entry_t){key, val};
     }
@@ -819,6 +819,10 @@ static int watch_message(watch_t *w, const char *s, size_t len)
             json_t *ev = json_array_get(evs, i), *kv = json_object_get(ev, "kv");
             const char *type = json_string_value(json_object_get(ev, "type"));
             char *key = jb64(kv, "key");
+            if (key && !*key) { /* no key: not an event of ours */
+                free(key);
+                key = NULL;
+            }
             if (!key) continue;
             if (type && strcmp(type, "DELETE") == 0) {
                 entry_del(w, key);
@@ -830,8 +834,9 @@ static int watch_message(watch_t *w, const char *s, size_t len)
                 free(url);
                 url = dubbo_url_decode(strrchr(key, '/') + 1);
             }
-            if (!url) {
+            if (!url || !*url) { /* not text, or no URL */
                 free(key);
+                free(url);
                 continue;
             }
             if (entry_set(w, key, url)) {
