@@ -17,6 +17,7 @@ BUILD_PKGS=(
   libcurl4-openssl-dev                    # the etcd registry's client (its JSON gateway)
   libzookeeper-mt-dev                     # the official ZooKeeper C client
   libnghttp2-dev                          # HTTP/2 for Triple
+  libhttp-parser-dev                      # HTTP/1.1 messages for REST
   libprotobuf-c-dev protobuf-c-compiler   # protobuf messages for Triple (protoc-c at build time)
   zlib1g-dev                              # gzip message compression (Triple)
   nghttp2-client                          # nghttp: the demo's Triple call (and raw HTTP/2 in tests), h2load
@@ -37,6 +38,7 @@ TEST_PKGS=(
   libprotobuf-dev                         # the protobuf headers its generated C++ code includes
   protobuf-compiler                       # protoc: C++/Python stubs of the gRPC peers
   python3-grpcio python3-protobuf         # python grpcio 1.51: Triple interop peer
+  chromium                                # headless browser for the REST demo page (interop/rest-browser)
 )
 demo=false
 [ "${1:-}" = "--demo" ] && demo=true

@@ -24,6 +24,8 @@ extern const dubbo_serialization_ops_t dubbo__serialization_protobuf_json;
 extern const dubbo_protocol_ops_t dubbo__protocol_dubbo;
 /* src/protocol/tri/server.c */
 extern const dubbo_protocol_ops_t dubbo__protocol_tri;
+/* src/protocol/rest/protocol.c */
+extern const dubbo_protocol_ops_t dubbo__protocol_rest;
 /* src/registry/<name>.c */
 extern const dubbo_registry_ops_t dubbo__registry_file;
 extern const dubbo_registry_ops_t dubbo__registry_etcd;
@@ -45,6 +47,7 @@ void dubbo__register_builtins(void)
     add(DUBBO_EXT_SERIALIZATION, &dubbo__serialization_protobuf_json, "protobuf-json");
     add(DUBBO_EXT_PROTOCOL, &dubbo__protocol_dubbo, dubbo__protocol_dubbo.name);
     add(DUBBO_EXT_PROTOCOL, &dubbo__protocol_tri, dubbo__protocol_tri.name);
+    add(DUBBO_EXT_PROTOCOL, &dubbo__protocol_rest, dubbo__protocol_rest.name);
 
     static const dubbo_registry_ops_t *const registries[] = {
         &dubbo__registry_file, &dubbo__registry_etcd, &dubbo__registry_zookeeper};

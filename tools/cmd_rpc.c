@@ -18,6 +18,7 @@
 #include "dubbo/cluster.h"
 #include "dubbo/config.h"
 #include "dubbo/registry.h"
+#include "dubbo/rest.h"
 #include "dubbo/rpc.h"
 #include "dubbo/value.h"
 
@@ -48,7 +49,7 @@ static bool parse_int(const char *s, long lo, long hi, long *out)
 
 static const char demo_help[] =
     "usage: %s provider [--protocol LIST] [--port N] [--host ADDR] [--threads N] [--direct]\n"
-    "          [--shutdown-timeout MS]\n"
+    "          [--shutdown-timeout MS] [--cors-origin LIST]\n"
     "          [--registry URL]... [--application NAME] [--param KEY=VALUE]... [--config FILE]\n"
     "\n"
     "Serve org.apache.dubbo.demo.DemoService over the Dubbo protocol until SIGTERM or\n"
@@ -74,6 +75,8 @@ static const char demo_help[] =
     "                registry (DUBBO_REGISTRY or file:///tmp/dubbo-registry-UID); none: no\n"
     "                registry\n"
     "  --application NAME  application name in the registered URL (default dubbo-c)\n"
+    "  --cors-origin LIST  REST: origins whose pages may call (CORS), comma-separated,\n"
+    "                or '*' (default: CORS off)\n"
     "  --config FILE   application, protocol, services and registries from a YAML file\n"
     "                (docs/configuration.md; the demo serves its DemoService and\n"
     "                UserService entries)\n"
@@ -82,12 +85,13 @@ static const char demo_help[] =
     "  %s provider --port 20880 &\n"
     "  dubbo call dubbo://127.0.0.1:20880/org.apache.dubbo.demo.DemoService sayHello '\"world\"'\n";
 
-/* Whether a --protocol list names tri. */
-static bool serves_tri(const char *list)
+/* Whether a --protocol list names `name`. */
+static bool serves(const char *list, const char *name)
 {
+    size_t k = strlen(name);
     for (const char *p = list; *p;) {
         size_t n = strcspn(p, ",");
-        if (n == 3 && strncmp(p, "tri", 3) == 0) return true;
+        if (n == k && strncmp(p, name, k) == 0) return true;
         p += n;
         if (*p == ',') p++;
     }
@@ -110,7 +114,7 @@ int cli_demo(const char *who, int argc, char **argv)
     size_t nregs = 0;
     const char *config_path = NULL;
     bool port_given = false;
-    const char *host_given = NULL, *protocols_given = NULL;
+    const char *host_given = NULL, *protocols_given = NULL, *cors = NULL;
     for (int i = 1; i < argc; i++) {
         long v;
         const char *a = argv[i];
@@ -158,6 +162,8 @@ int cli_demo(const char *who, int argc, char **argv)
             regs[nregs++] = val;
         } else if (strcmp(a, "--application") == 0) {
             o.application = val;
+        } else if (strcmp(a, "--cors-origin") == 0) {
+            cors = val;
         } else {
             return usage(who, "unknown option '%s'", a);
         }
@@ -239,7 +245,18 @@ int cli_demo(const char *who, int argc, char **argv)
         if (!rc) rc = dubbo_server_export(s, &users);
     }
     /* the protobuf IDL services where a port speaks Triple */
-    if (!rc && o.protocols && serves_tri(o.protocols)) rc = demo_export_idl(s, params);
+    if (!rc && o.protocols && serves(o.protocols, "tri")) rc = demo_export_idl(s, params);
+    /* REST: DemoService's mapping, the demo page at GET /, CORS */
+    if (!rc && o.protocols && serves(o.protocols, "rest")) {
+        rc = demo_rest_bind();
+        dubbo_service_t pg = *demo_page_service();
+        pg.params = params;
+        if (!rc) rc = dubbo_server_export(s, &pg);
+        dubbo_rest_options_t ro;
+        dubbo_rest_options_init(&ro);
+        ro.cors_origins = cors;
+        if (!rc) rc = dubbo_rest_configure(&ro);
+    }
     /* Registries: those given, else the embedded default of this machine
      * (so that two processes find each other out of the box); "none" for
      * none. A given registry that cannot be opened is an error; the

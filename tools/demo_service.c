@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "demo_service.h"
+#include "dubbo/rest.h"
 
 static void say_hello(dubbo_call_t *call, void *user)
 {
@@ -125,4 +126,61 @@ static const dubbo_service_t user_service_desc = {
 const dubbo_service_t *user_service(void)
 {
     return &user_service_desc;
+}
+
+/* ---- REST (include/dubbo/rest.h): DemoService's HTTP mapping ---------- */
+
+static const dubbo_rest_param_t p_name_path[] = {{DUBBO_REST_PATH, "name", NULL, NULL}};
+static const dubbo_rest_param_t p_name_query[] = {{DUBBO_REST_QUERY, "name", NULL, NULL}};
+static const dubbo_rest_param_t p_body_object[] = {{DUBBO_REST_BODY, NULL, "object", NULL}};
+static const dubbo_rest_param_t p_ms_form[] = {{DUBBO_REST_FORM, "ms", "int", NULL}};
+static const dubbo_rest_param_t p_body_text[] = {{DUBBO_REST_BODY, NULL, "string", NULL}};
+static const dubbo_rest_param_t p_key_path[] = {{DUBBO_REST_PATH, "key", NULL, NULL}};
+
+static const dubbo_rest_mapping_t demo_mappings[] = {
+    {"sayHello", "GET", "/demo/hello/{name}", p_name_path, 1, NULL, NULL, NULL},
+    {"sayHello", "GET", "/demo/hello", p_name_query, 1, NULL, NULL, NULL},
+    {"echo", "POST", "/demo/echo", p_body_object, 1, "application/json", NULL, NULL},
+    {"whoami", "GET", "/demo/whoami", NULL, 0, NULL, NULL, NULL},
+    {"sleep", "POST", "/demo/sleep", p_ms_form, 1, NULL, NULL, NULL},
+    {"fail", "POST", "/demo/fail", p_body_text, 1, "text/plain", NULL, NULL},
+    {"attachment", "GET", "/demo/attachment/{key}", p_key_path, 1, NULL, NULL, NULL},
+    {"peer", "GET", "/demo/peer", NULL, 0, NULL, NULL, NULL},
+};
+
+/* The demo page (tools/demo_page.html, compiled in as demo_page_html). */
+extern const char demo_page_html[];
+extern const unsigned long demo_page_html_len;
+
+static void page(dubbo_call_t *call, void *user)
+{
+    (void)user;
+    dubbo_call_return(
+        call, dubbo_v_string(dubbo_call_arena(call), demo_page_html, (size_t)demo_page_html_len));
+}
+
+static const dubbo_method_t page_methods[] = {{"page", page}};
+static const dubbo_service_t page_service = {
+    .interface = PAGE_INTERFACE,
+    .methods = page_methods,
+    .nmethods = 1,
+};
+static const dubbo_rest_mapping_t page_mappings[] = {
+    {"page", "GET", "/", NULL, 0, NULL, "text/html", NULL},
+};
+
+const dubbo_service_t *demo_page_service(void)
+{
+    return &page_service;
+}
+
+int demo_rest_bind(void)
+{
+    dubbo_rest_service_t demo = {.interface = DEMO_INTERFACE,
+                                 .mappings = demo_mappings,
+                                 .nmappings = sizeof(demo_mappings) / sizeof(demo_mappings[0])};
+    dubbo_rest_service_t pg = {
+        .interface = PAGE_INTERFACE, .mappings = page_mappings, .nmappings = 1};
+    int rc = dubbo_rest_register(&demo);
+    return rc ? rc : dubbo_rest_register(&pg);
 }

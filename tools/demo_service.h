@@ -8,6 +8,9 @@
  *   String attachment(String key)  -> the consumer's attachment `key` (null if absent);
  *                                     also sent back as response attachment "echo-<key>"
  *   String peer()                  -> the consumer's host:port as this provider sees it
+ * Over REST (demo_rest_bind): GET /demo/hello/{name}, GET /demo/hello?name=,
+ * POST /demo/echo (JSON), GET /demo/whoami, POST /demo/sleep (form ms=),
+ * POST /demo/fail (text), GET /demo/attachment/{key}, GET /demo/peer.
  * and com.example.UserService, exported beside it:
  *   User   echo(User u)            -> u, unchanged
  * tests/interop/matrix/PEERS.md has the Java and Go twins of both. */
@@ -31,5 +34,15 @@ const dubbo_service_t *user_service(void);
  * over Triple, exported on s with the provider URL parameters `params`
  * (NULL-terminated pairs, or NULL; kept: static or outliving s). */
 int demo_export_idl(dubbo_server_t *s, const char *const *params);
+
+#define PAGE_INTERFACE "org.apache.dubbo.demo.DemoPage"
+
+/* org.apache.dubbo.demo.DemoPage: page() answers the demo page
+ * (tools/demo_page.html), served over REST at GET / as text/html. */
+const dubbo_service_t *demo_page_service(void);
+
+/* DemoService's REST mapping (docs/rest.md has the table) and DemoPage's,
+ * registered process-wide (dubbo_rest_register): 0 or its error. */
+int demo_rest_bind(void);
 
 #endif
