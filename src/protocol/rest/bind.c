@@ -196,7 +196,7 @@ static int map_init(rest_map_t *m, const dubbo_rest_mapping_t *src, const char *
             char *s = strndup(q, n);
             if (!s) return DUBBO_ENOMEM;
             m->segs[m->nsegs] = s;
-            m->var[m->nsegs] = -1;
+            m->var[m->nsegs++] = -1;
             if (n >= 2 && s[0] == '{' && s[n - 1] == '}') {
                 int found = -1;
                 for (size_t i = 0; i < m->nparams; i++)
@@ -209,11 +209,10 @@ static int map_init(rest_map_t *m, const dubbo_rest_mapping_t *src, const char *
                                          "rest: %s.%s: path variable %s of \"%s\" is taken by no "
                                          "parameter",
                                          itf, mn, s, m->path);
-                m->var[m->nsegs] = found;
+                m->var[m->nsegs - 1] = found;
             } else {
                 m->literals++;
             }
-            m->nsegs++;
         }
         if (!e) break;
         q = e + 1;

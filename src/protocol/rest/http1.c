@@ -113,6 +113,18 @@ static int on_body(http_parser *hp, const char *at, size_t len)
     return 0;
 }
 
+/* a chunk announced over the limit is refused before its bytes come */
+static int on_chunk(http_parser *hp)
+{
+    scan_t *s = hp->data;
+    if (hp->content_length > s->body_limit - s->m->body_len) {
+        char lim[32];
+        snprintf(lim, sizeof(lim), "%zu", s->body_limit);
+        return fail(hp, 413, "the body is over the payload limit of %s bytes", lim);
+    }
+    return 0;
+}
+
 static int on_complete(http_parser *hp)
 {
     http_parser_pause(hp, 1);
@@ -126,6 +138,7 @@ static const http_parser_settings SETTINGS = {
     .on_headers_complete = on_headers,
     .on_body = on_body,
     .on_message_complete = on_complete,
+    .on_chunk_header = on_chunk,
 };
 
 static int set_error(h1_msg_t *m, int status, const char *what)
@@ -140,6 +153,16 @@ static int set_error(h1_msg_t *m, int status, const char *what)
  * break that is not CRLF, a CR alone, a line folded onto the one before. */
 static int strict_head(h1_msg_t *m, const uint8_t *p, size_t end)
 {
+    /* no whitespace between a field name and its colon (RFC 9112 5.1) */
+    const uint8_t *nl = memchr(p, '\n', end);
+    for (size_t i = nl ? (size_t)(nl - p) + 1 : end; i < end;) {
+        const uint8_t *e = memchr(p + i, '\n', end - i);
+        size_t le = e ? (size_t)(e - p) : end;
+        const uint8_t *colon = memchr(p + i, ':', le - i);
+        if (colon && colon > p + i && (colon[-1] == ' ' || colon[-1] == '\t'))
+            return set_error(m, 400, "whitespace between a header name and its colon");
+        i = le + 1;
+    }
     for (size_t i = 0; i < end; i++) {
         if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
             return set_error(m, 400,
@@ -188,6 +211,9 @@ int h1_scan(const uint8_t *p, size_t n, bool response, size_t body_limit, h1_msg
         char what[160];
         snprintf(what, sizeof(what), "malformed HTTP/1.1 %s: %s", response ? "response" : "request",
                  http_errno_description(e));
+        if (e == HPE_INVALID_CONTENT_LENGTH && s.head_done && (hp.flags & F_CHUNKED))
+            snprintf(what, sizeof(what), "malformed HTTP/1.1 %s: a chunk size over 64 bits",
+                     response ? "response" : "request");
         if (e == HPE_UNEXPECTED_CONTENT_LENGTH)
             snprintf(what, sizeof(what),
                      "Content-Length together with Transfer-Encoding, or given twice");

@@ -204,6 +204,7 @@ int dubbo__rest_to_text(dubbo_buf_t *o, const dubbo_value_t *v)
         }
         return rc;
     }
+    case DUBBO_T_BINARY: return dubbo__base64_encode((const uint8_t *)v->u.s.ptr, v->u.s.len, o);
     default: return dubbo__rest_put_json(o, v);
     }
 }
