@@ -216,6 +216,7 @@ int dubbo__rest_put_text(dubbo_buf_t *o, const dubbo_value_t *v)
 
 static int put_xml_text(dubbo_buf_t *o, const char *s, size_t n)
 {
+    if (!n) return 0;
     int rc = 0;
     size_t run = 0;
     for (size_t i = 0; !rc && i < n; i++) {
