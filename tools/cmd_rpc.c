@@ -49,7 +49,7 @@ static bool parse_int(const char *s, long lo, long hi, long *out)
 
 static const char demo_help[] =
     "usage: %s provider [--protocol LIST] [--port N] [--host ADDR] [--threads N] [--direct]\n"
-    "          [--shutdown-timeout MS] [--cors-origin LIST]\n"
+    "          [--shutdown-timeout MS] [--read-timeout MS] [--cors-origin LIST]\n"
     "          [--registry URL]... [--application NAME] [--param KEY=VALUE]... [--config FILE]\n"
     "\n"
     "Serve org.apache.dubbo.demo.DemoService over the Dubbo protocol until SIGTERM or\n"
@@ -75,6 +75,8 @@ static const char demo_help[] =
     "                registry (DUBBO_REGISTRY or file:///tmp/dubbo-registry-UID); none: no\n"
     "                registry\n"
     "  --application NAME  application name in the registered URL (default dubbo-c)\n"
+    "  --read-timeout MS  a request begun must arrive whole within this (default\n"
+    "                30000): slow clients are closed\n"
     "  --cors-origin LIST  REST: origins whose pages may call (CORS), comma-separated,\n"
     "                or '*' (default: CORS off)\n"
     "  --config FILE   application, protocol, services and registries from a YAML file\n"
@@ -162,6 +164,9 @@ int cli_demo(const char *who, int argc, char **argv)
             regs[nregs++] = val;
         } else if (strcmp(a, "--application") == 0) {
             o.application = val;
+        } else if (strcmp(a, "--read-timeout") == 0) {
+            if (!parse_int(val, 1, 3600000, &v)) return usage(who, "bad --read-timeout '%s'", val);
+            o.read_timeout_ms = (int)v;
         } else if (strcmp(a, "--cors-origin") == 0) {
             cors = val;
         } else {

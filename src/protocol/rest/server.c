@@ -829,6 +829,20 @@ static int preflight(req_t *q, const dubbo_rest_options_t *o, const char *origin
     if (!q->rc->origin)
         return prepare_error(q, 403, NULL, "CORS: origin %s is not allowed%s", origin,
                              o->cors_origins ? "" : " (CORS is off)");
+    /* the method asked for must be one the path takes */
+    const char *want_m = hdr(q, "access-control-request-method");
+    const char *ok_m = o->cors_methods ? o->cors_methods : allow;
+    bool found = false;
+    for (const char *p = ok_m; want_m && p && *p && !found;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t n = strcspn(p, ", ");
+        found = n && n == strlen(want_m) && strncmp(p, want_m, n) == 0;
+        p += n;
+    }
+    if (!found)
+        return prepare_error(q, 403, NULL, "CORS: %s is not allowed on this path (%s are)",
+                             want_m ? want_m : "(none)", ok_m ? ok_m : "none");
     const char *want_h = hdr(q, "access-control-request-headers");
     dubbo_buf_t h;
     dubbo_buf_init(&h, 0);
