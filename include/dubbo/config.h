@@ -20,6 +20,7 @@
 #include <stddef.h>
 
 #include "dubbo/export.h"
+#include "dubbo/rest.h"
 #include "dubbo/rpc.h"
 
 #ifdef __cplusplus
@@ -147,6 +148,11 @@ typedef struct {
      * defaults, overridden by the service's direct keys (token, weight,
      * timeout, ...), its methods (sayHello.timeout, ...) and its `params`. */
     const char *const *params;
+    /* The service's `rest:` mappings (include/dubbo/rest.h), checked at
+     * load; NULL, 0 when it has none. dubbo_config_bind_service() and
+     * dubbo_config_apply_rest() register them. */
+    const dubbo_rest_mapping_t *rest;
+    size_t nrest;
 } dubbo_config_service_t;
 
 DUBBO_API size_t dubbo_config_service_count(const dubbo_config_t *c);
@@ -157,8 +163,13 @@ DUBBO_API const dubbo_config_service_t *dubbo_config_service(const dubbo_config_
 /* Bind a program's handlers to service `service_id`: fill *out with the
  * service's interface, version, group and params (pointing into the
  * config, which must outlive the export; dubbo_server_export() copies
- * them) and methods[0..n), user. Returns 0, DUBBO_ENOT_FOUND for an id not
- * in the file, DUBBO_EINVAL for an empty method table. */
+ * them) and methods[0..n), user. The service's `rest:` mappings, when it
+ * has some, are registered (dubbo_rest_register(), process-wide), and the
+ * file's REST settings, when it has some, applied (dubbo_rest_configure()).
+ * Returns 0, DUBBO_ENOT_FOUND for an id not in the file, DUBBO_EINVAL for
+ * an empty method table, or dubbo_rest_register()'s error, the message
+ * naming the service's key path ("FILE: dubbo.provider.services.ID.rest:
+ * ..."). */
 DUBBO_API int dubbo_config_bind_service(const dubbo_config_t *c, const char *service_id,
                                         const dubbo_method_t *methods, size_t n, void *user,
                                         dubbo_service_t *out);
@@ -190,6 +201,11 @@ typedef struct {
      * (cluster, loadbalance, retries, timeout in ms, ...), its methods
      * (sayHello.timeout, ...) and its `params`. */
     const char *const *params;
+    /* The reference's `rest:` mappings, for the requests of `rest://`
+     * providers; NULL, 0 when it has none. dubbo_config_apply_rest()
+     * registers them. */
+    const dubbo_rest_mapping_t *rest;
+    size_t nrest;
 } dubbo_config_reference_t;
 
 DUBBO_API size_t dubbo_config_reference_count(const dubbo_config_t *c);
@@ -204,6 +220,24 @@ DUBBO_API const dubbo_config_reference_t *dubbo_config_reference(const dubbo_con
 DUBBO_API const char *const *dubbo_config_reference_params(const dubbo_config_t *c,
                                                            const char *ref_id);
 DUBBO_API const char *dubbo_config_reference_urls(const dubbo_config_t *c, const char *ref_id);
+
+/* ---- REST (include/dubbo/rest.h) -------------------------------------- */
+
+/* The process-wide REST settings the file gives (the CORS of a protocol's
+ * `rest.cors`, and `dubbo.openapi.enabled`) over dubbo_rest_options_init()'s
+ * defaults, or NULL when it gives none. */
+DUBBO_API const dubbo_rest_options_t *dubbo_config_rest_options(const dubbo_config_t *c);
+
+/* Apply what the file declares for REST: dubbo_rest_configure() with its
+ * settings (when it has some), then dubbo_rest_register() with the
+ * mappings of every service and reference that has `rest:`. A consumer
+ * calls this before its `rest://` calls; a provider gets its services'
+ * mappings from dubbo_config_bind_service() already. Bindings are
+ * process-wide and stay after dubbo_config_free() (they are copied); a
+ * later registration of the same interface, version and group replaces
+ * them. Returns 0 or the first error, its message naming the key path
+ * ("FILE: dubbo.consumer.references.ID.rest: ..."). */
+DUBBO_API int dubbo_config_apply_rest(const dubbo_config_t *c);
 
 #ifdef __cplusplus
 }

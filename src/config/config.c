@@ -16,9 +16,11 @@
 #include "dubbo/buf.h"
 #include "dubbo/config.h"
 #include "dubbo/registry.h"
+#include "dubbo/rest.h"
 #include "dubbo/url.h"
 #include "dubbo/value.h"
 #include "core/internal.h"
+#include "protocol/rest/rest.h"
 
 /* A mapping or list longer than this is refused (duplicate checks are
  * quadratic, and no real configuration comes near it). */
@@ -40,11 +42,21 @@ struct dubbo_config {
     size_t nsvc;
     dubbo_config_reference_t *ref;
     size_t nref;
+    /* dubbo.protocols.<id>.rest.cors and dubbo.openapi, for
+     * dubbo_rest_configure(); has_rest_opts when the file sets either */
+    dubbo_rest_options_t rest_opts;
+    bool has_rest_opts;
 };
 
 /* ====================================================================== *
  * Loader state, error messages, key paths
  * ====================================================================== */
+
+/* A `rest:` list read: whose, and where (key path, line). */
+typedef struct {
+    const char *interface, *version, *group, *where;
+    int line;
+} rest_decl_t;
 
 typedef struct {
     const char *name; /* FILE in messages */
@@ -55,6 +67,12 @@ typedef struct {
     char path[512]; /* dotted key path of what is being read */
     size_t plen;
     size_t visits;
+    /* the `rest:` lists read so far, to refuse a second declaration for
+     * the same interface, version and group (bindings are process-wide) */
+    rest_decl_t *decls;
+    size_t ndecls;
+    const char *cors_where; /* the protocol path whose rest.cors was read */
+    int cors_line;
 } ld_t;
 
 static int fail(ld_t *l, const yaml_node_t *at, const char *fmt, ...) DUBBO__PRINTF(3, 4);
@@ -877,6 +895,550 @@ static const char *reg_url(ld_t *l, const dubbo_config_registry_t *r, const char
 }
 
 /* ====================================================================== *
+ * REST (include/dubbo/rest.h): a service's or reference's `rest:` list of
+ * mappings, checked here as dubbo_rest_register() checks them so that a
+ * mistake names its line and key path, and the process-wide settings
+ * (dubbo.protocols.<id>.rest.cors, dubbo.openapi).
+ * ====================================================================== */
+
+static const char *const rest_verbs[] = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"};
+static const char *const rest_types[] = {"string", "int", "long", "double", "boolean", "object"};
+static const struct {
+    const char *name;
+    dubbo_rest_from_t from;
+} rest_froms[] = {{"path", DUBBO_REST_PATH},
+                  {"query", DUBBO_REST_QUERY},
+                  {"header", DUBBO_REST_HEADER},
+                  {"form", DUBBO_REST_FORM},
+                  {"body", DUBBO_REST_BODY}};
+
+static bool scheme_name(const char *s);
+
+static bool in_words(const char *const *words, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(words[i], s) == 0) return true;
+    return false;
+}
+
+/* An HTTP token (RFC 9110): header names and methods. */
+static bool is_token(const char *s)
+{
+    if (!*s) return false;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr("!#$%&'*+-.^_`|~", c)))
+            return false;
+    }
+    return true;
+}
+
+/* item is one of the ','-separated list's. */
+static bool has_item(const char *list, const char *item)
+{
+    size_t n = strlen(item);
+    for (const char *p = list; *p;) {
+        size_t k = strcspn(p, ",");
+        if (k == n && strncmp(p, item, n) == 0) return true;
+        p += k + (p[k] == ',');
+    }
+    return false;
+}
+
+static void upper(char *s)
+{
+    for (; *s; s++)
+        if (*s >= 'a' && *s <= 'z') *s = (char)(*s - 'a' + 'A');
+}
+
+/* What the items of a list setting are. */
+enum { L_CONSUMES, L_PRODUCES, L_ORIGINS, L_METHODS, L_HEADERS };
+
+/* One item of a list setting (NUL-terminated, trimmed, may be rewritten:
+ * methods are upper-cased); the key path names it. */
+static int check_item(ld_t *l, yaml_node_t *at, int what, char *s)
+{
+    if (strchr(s, ',')) return fail(l, at, "\"%s\": one item per list entry", s);
+    switch (what) {
+    case L_CONSUMES:
+    case L_PRODUCES: {
+        int k = dubbo__rest_media(s, strlen(s));
+        bool ok = k == REST_MEDIA_JSON || k == REST_MEDIA_TEXT || k == REST_MEDIA_XML ||
+                  k == REST_MEDIA_FORM || (what == L_PRODUCES && k == REST_MEDIA_HTML);
+        if (ok) return 0;
+        return fail(l, at,
+                    "\"%s\" is not one of application/json, text/plain, application/xml, "
+                    "text/xml, application/x-www-form-urlencoded%s",
+                    s, what == L_PRODUCES ? ", text/html" : " (bodies read)");
+    }
+    case L_ORIGINS: {
+        /* "*", or an Origin as browsers send it: scheme://host[:port] */
+        const char *sep = strstr(s, "://");
+        if (strcmp(s, "*") == 0) return 0;
+        if (sep && sep > s && sep[3] && !strpbrk(sep + 3, "/?#*") && !strpbrk(s, " \t\r\n")) {
+            char *scheme = strndup(s, (size_t)(sep - s));
+            bool ok = scheme && scheme_name(scheme);
+            free(scheme);
+            if (ok) return 0;
+        }
+        return fail(l, at,
+                    "\"%s\" is not an origin (\"*\", or scheme://host[:port] without a path, as "
+                    "a browser's Origin header has it)",
+                    s);
+    }
+    case L_METHODS:
+        upper(s);
+        if (strcmp(s, "*") == 0 || strcmp(s, "OPTIONS") == 0 ||
+            in_words(rest_verbs, COUNT(rest_verbs), s))
+            return 0;
+        return fail(l, at, "\"%s\" is not GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS or *", s);
+    default:
+        if (strcmp(s, "*") == 0 || is_token(s)) return 0;
+        return fail(l, at, "\"%s\" is not a header name", s);
+    }
+}
+
+/* A list setting given as `[a, b]` or as "a, b": each item trimmed and
+ * checked (list entries named by index), then ','-joined into the arena.
+ * *out stays NULL when nothing is given. */
+static int get_list(ld_t *l, yaml_node_t *n, const char *key, int what, const char **out)
+{
+    size_t m = push(l, key), count = 1;
+    int rc = 0;
+    bool seq = n->type == YAML_SEQUENCE_NODE;
+    dubbo_buf_t b;
+    dubbo_buf_init(&b, 0);
+    if (seq) {
+        count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+        rc = visit(l, n, count);
+    } else if (n->type != YAML_SCALAR_NODE) {
+        rc = fail(l, n, "expected a string or a list of strings, not %s", kind(n));
+    }
+    for (size_t i = 0; i < count && !rc; i++) {
+        yaml_node_t *item = seq ? node(l, n->data.sequence.items.start[i]) : n;
+        size_t m2 = seq ? push_index(l, i) : l->plen;
+        const char *text = NULL;
+        if (is_null(item))
+            rc = fail(l, item, "expected a string, not nothing");
+        else
+            rc = scalar(l, item, &text);
+        /* a string holds ','-separated items; a list entry one */
+        while (!rc && *text) {
+            size_t len = seq ? strlen(text) : strcspn(text, ",");
+            const char *s = text, *e = text + len;
+            text += len + (text[len] == ',');
+            while (s < e && (*s == ' ' || *s == '\t'))
+                s++;
+            while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+                e--;
+            if (s == e) continue;
+            char *one = strndup(s, (size_t)(e - s));
+            if (!one) {
+                rc = nomem(l);
+                break;
+            }
+            rc = check_item(l, item, what, one);
+            if (!rc && b.len) rc = sb_add(&b, ",") ? nomem(l) : 0;
+            if (!rc) rc = sb_add(&b, one) ? nomem(l) : 0;
+            free(one);
+        }
+        pop(l, m2);
+    }
+    if (!rc && b.len) {
+        if (!(*out = sb_finish(l, &b, 0))) rc = nomem(l);
+    } else {
+        dubbo_buf_destroy(&b);
+    }
+    pop(l, m);
+    return rc;
+}
+
+/* One of a mapping's `params`: {from: path, name: id, type: long,
+ * default-value: "1"}. *name_at is the node to name in later messages
+ * about it. */
+static int rest_param(ld_t *l, yaml_node_t *item, dubbo_rest_param_t *p, yaml_node_t **name_at)
+{
+    enum { FROM, NAME, TYPE, DEFAULT, N };
+    static const char *const known[N] = {"from", "name", "type", "default-value"};
+    yaml_node_t *keys[N], *vals[N];
+    if (is_null(item) || item->type != YAML_MAPPING_NODE)
+        return fail(l, item, "expected a mapping ({from: path, name: id, type: long}), not %s",
+                    is_null(item) ? "nothing" : kind(item));
+    int rc = fields(l, item, known, N, keys, vals);
+    if (rc) return rc;
+    const char *from = NULL;
+    if (!vals[FROM])
+        return fail(l, keys[FROM] ? keys[FROM] : item,
+                    "from is required (path, query, header, form or body)");
+    if ((rc = get_str(l, vals[FROM], "from", &from))) return rc;
+    size_t i = 0;
+    while (i < COUNT(rest_froms) && strcmp(rest_froms[i].name, from) != 0)
+        i++;
+    if (i == COUNT(rest_froms)) {
+        size_t m = push(l, "from");
+        rc = fail(l, vals[FROM], "\"%s\" is not path, query, header, form or body", from);
+        pop(l, m);
+        return rc;
+    }
+    p->from = rest_froms[i].from;
+    *name_at = vals[NAME] ? vals[NAME] : item;
+    if (vals[NAME] && (rc = get_str(l, vals[NAME], "name", &p->name))) return rc;
+    size_t m = push(l, "name");
+    if (p->from != DUBBO_REST_BODY && (!p->name || !*p->name))
+        rc = fail(l, *name_at, "a parameter from %s needs a name", from);
+    else if (p->from == DUBBO_REST_HEADER && !is_token(p->name))
+        rc = fail(l, *name_at, "\"%s\" is not a header name", p->name);
+    else if (p->from == DUBBO_REST_PATH && strpbrk(p->name, "/{}"))
+        rc = fail(l, *name_at, "\"%s\" is not a path variable name", p->name);
+    pop(l, m);
+    if (rc) return rc;
+    if (vals[TYPE]) {
+        if ((rc = get_str(l, vals[TYPE], "type", &p->type))) return rc;
+        if (!in_words(rest_types, COUNT(rest_types), p->type)) {
+            m = push(l, "type");
+            rc = fail(l, vals[TYPE], "\"%s\" is not string, int, long, double, boolean or object",
+                      p->type);
+            pop(l, m);
+            return rc;
+        }
+    }
+    if (vals[DEFAULT]) rc = get_str(l, vals[DEFAULT], "default-value", &p->default_value);
+    return rc;
+}
+
+/* "/users/{id}": from the root, no query, fragment or spaces, and each
+ * {variable} a whole segment, as dubbo_rest_register() reads templates. */
+static int check_rest_path(ld_t *l, yaml_node_t *at, const char *path)
+{
+    if (path[0] != '/') return fail(l, at, "\"%s\" does not start with /", path);
+    if (strpbrk(path, "?# \t\r\n"))
+        return fail(l, at,
+                    "\"%s\": a path template has no query, fragment or spaces (query arguments "
+                    "are params with from: query)",
+                    path);
+    for (const char *s = path + 1; *s;) {
+        size_t n = strcspn(s, "/");
+        bool braces = memchr(s, '{', n) || memchr(s, '}', n);
+        bool var = n >= 3 && s[0] == '{' && s[n - 1] == '}' && !memchr(s + 1, '{', n - 2) &&
+                   !memchr(s + 1, '}', n - 2);
+        if (braces && !var)
+            return fail(l, at,
+                        "\"%s\": \"%.*s\": a {variable} is a whole segment between slashes, with "
+                        "a name",
+                        path, (int)n, s);
+        s += n + (s[n] == '/');
+    }
+    return 0;
+}
+
+/* Two templates route the same requests: the same literal segments and
+ * variables in the same places (empty segments skipped, as routing does). */
+static bool same_route(const char *a, const char *b)
+{
+    for (;;) {
+        while (*a == '/')
+            a++;
+        while (*b == '/')
+            b++;
+        if (!*a || !*b) return !*a && !*b;
+        size_t na = strcspn(a, "/"), nb = strcspn(b, "/");
+        bool va = a[0] == '{', vb = b[0] == '{';
+        if (va != vb || (!va && (na != nb || memcmp(a, b, na) != 0))) return false;
+        a += na;
+        b += nb;
+    }
+}
+
+/* The parameter taking path variable s[0..n) ("{id}"), or -1. */
+static long path_param(const dubbo_rest_mapping_t *mp, const char *s, size_t n)
+{
+    for (size_t i = 0; i < mp->nparams; i++) {
+        const dubbo_rest_param_t *p = &mp->params[i];
+        if (p->from == DUBBO_REST_PATH && strlen(p->name) == n - 2 &&
+            memcmp(p->name, s + 1, n - 2) == 0)
+            return (long)i;
+    }
+    return -1;
+}
+
+static bool in_path(const char *path, const char *name)
+{
+    size_t nl = strlen(name);
+    for (const char *s = path; (s = strchr(s, '{')); s++)
+        if (strncmp(s + 1, name, nl) == 0 && s[1 + nl] == '}') return true;
+    return false;
+}
+
+/* One item of `rest:`: {method, verb, path, params, consumes, produces, desc}. */
+static int rest_mapping(ld_t *l, yaml_node_t *item, dubbo_rest_mapping_t *mp)
+{
+    enum { METHOD, VERB, PATH, PARAMS, CONSUMES, PRODUCES, DESC, N };
+    static const char *const known[N] = {"method",   "verb",     "path", "params",
+                                         "consumes", "produces", "desc"};
+    yaml_node_t *keys[N], *vals[N];
+    if (is_null(item) || item->type != YAML_MAPPING_NODE)
+        return fail(l, item, "expected a mapping (method: ..., verb: ..., path: ...), not %s",
+                    is_null(item) ? "nothing" : kind(item));
+    int rc = fields(l, item, known, N, keys, vals);
+    if (rc) return rc;
+    static const char *const required[] = {"method", "verb", "path"};
+    for (size_t i = 0; i < COUNT(required); i++)
+        if (!vals[i])
+            return fail(l, keys[i] ? keys[i] : item, "%s is required%s", required[i],
+                        i == VERB ? " (GET, POST, PUT, DELETE, PATCH or HEAD)" : "");
+    size_t m;
+    if ((rc = get_str(l, vals[METHOD], "method", &mp->method))) return rc;
+    if (!*mp->method || strpbrk(mp->method, " \t.,;=&?/")) {
+        m = push(l, "method");
+        rc = fail(l, vals[METHOD], "\"%s\" is not a method name", mp->method);
+        pop(l, m);
+        return rc;
+    }
+    if ((rc = get_str(l, vals[VERB], "verb", &mp->verb))) return rc;
+    upper((char *)mp->verb);
+    if (!in_words(rest_verbs, COUNT(rest_verbs), mp->verb)) {
+        m = push(l, "verb");
+        rc = fail(l, vals[VERB], "\"%s\" is not GET, POST, PUT, DELETE, PATCH or HEAD",
+                  (const char *)vals[VERB]->data.scalar.value);
+        pop(l, m);
+        return rc;
+    }
+    if ((rc = get_str(l, vals[PATH], "path", &mp->path))) return rc;
+    m = push(l, "path");
+    rc = check_rest_path(l, vals[PATH], mp->path);
+    pop(l, m);
+    if (rc) return rc;
+
+    yaml_node_t *seq = vals[PARAMS];
+    yaml_node_t **name_at = NULL;
+    size_t count = 0;
+    m = push(l, "params");
+    if (seq && seq->type != YAML_SEQUENCE_NODE)
+        rc =
+            fail(l, seq, "expected a list (\"- {from: ..., name: ...}\" items), not %s", kind(seq));
+    if (!rc && seq) {
+        count = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+        rc = visit(l, seq, count);
+    }
+    dubbo_rest_param_t *ps = NULL;
+    if (!rc && count) {
+        ps = dubbo_arena_alloc(l->c->arena, count * sizeof(*ps));
+        name_at = calloc(count, sizeof(*name_at));
+        if (!ps || !name_at) rc = nomem(l);
+    }
+    long body = -1, form = -1;
+    for (size_t i = 0; i < count && !rc; i++) {
+        yaml_node_t *pi = node(l, seq->data.sequence.items.start[i]);
+        dubbo_rest_param_t *p = &ps[i];
+        memset(p, 0, sizeof(*p));
+        size_t m2 = push_index(l, i);
+        rc = rest_param(l, pi, p, &name_at[i]);
+        for (size_t j = 0; j < i && !rc; j++)
+            if (p->from != DUBBO_REST_BODY && ps[j].from == p->from &&
+                strcmp(ps[j].name, p->name) == 0) {
+                size_t m3 = push(l, "name");
+                rc = fail(l, name_at[i], "%s parameter \"%s\" is also params[%zu]",
+                          rest_froms[p->from - 1].name, p->name, j);
+                pop(l, m3);
+            }
+        if (!rc && p->from == DUBBO_REST_BODY && body >= 0)
+            rc = fail(l, pi, "a second body parameter (params[%ld] takes the body)", body);
+        if (!rc && ((p->from == DUBBO_REST_BODY && form >= 0) ||
+                    (p->from == DUBBO_REST_FORM && body >= 0)))
+            rc = fail(l, pi,
+                      "form parameters and a body parameter exclude each other (params[%ld] "
+                      "takes the %s)",
+                      body >= 0 ? body : form, body >= 0 ? "body" : "form");
+        if (!rc && p->from == DUBBO_REST_BODY) body = (long)i;
+        if (!rc && p->from == DUBBO_REST_FORM && form < 0) form = (long)i;
+        pop(l, m2);
+    }
+    mp->params = ps;
+    mp->nparams = rc ? 0 : count;
+    /* every {variable} taken by a path parameter, every path parameter in the path */
+    for (size_t i = 0; i < count && !rc; i++) {
+        if (ps[i].from != DUBBO_REST_PATH || in_path(mp->path, ps[i].name)) continue;
+        size_t m2 = push_index(l, i), m3 = push(l, "name");
+        rc = fail(l, name_at[i], "\"%s\" is not a {variable} of path \"%s\"", ps[i].name, mp->path);
+        pop(l, m3);
+        pop(l, m2);
+    }
+    pop(l, m);
+    free(name_at);
+    for (const char *s = mp->path; !rc && *s;) {
+        size_t n = strcspn(s, "/");
+        if (n && s[0] == '{' && path_param(mp, s, n) < 0) {
+            m = push(l, "path");
+            rc = fail(l, vals[PATH],
+                      "%.*s is taken by no parameter (add {from: path, name: %.*s} to params)",
+                      (int)n, s, (int)n - 2, s + 1);
+            pop(l, m);
+        }
+        s += n + (s[n] == '/');
+    }
+    if (!rc && vals[CONSUMES])
+        rc = get_list(l, vals[CONSUMES], "consumes", L_CONSUMES, &mp->consumes);
+    if (!rc && vals[PRODUCES])
+        rc = get_list(l, vals[PRODUCES], "produces", L_PRODUCES, &mp->produces);
+    if (!rc && vals[DESC]) rc = get_str(l, vals[DESC], "desc", &mp->desc);
+    return rc;
+}
+
+/* "group/interface:version", for messages. */
+static const char *service_key(const char *itf, const char *ver, const char *grp, char *buf,
+                               size_t cap)
+{
+    snprintf(buf, cap, "%s%s%s%s%s", *grp ? grp : "", *grp ? "/" : "", itf, *ver ? ":" : "", ver);
+    return buf;
+}
+
+/* A service's or reference's `rest:`: the mappings of interface itf,
+ * version ver, group grp. An empty list declares nothing. */
+static int parse_rest(ld_t *l, yaml_node_t *seq, const char *itf, const char *ver, const char *grp,
+                      const dubbo_rest_mapping_t **out, size_t *nout)
+{
+    size_t m = push(l, "rest"), count = 0;
+    int rc = 0;
+    dubbo_rest_mapping_t *a = NULL;
+    if (seq->type != YAML_SEQUENCE_NODE)
+        rc = fail(l, seq, "expected a list (\"- method: ...\" items), not %s", kind(seq));
+    if (!rc) {
+        count = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+        rc = visit(l, seq, count);
+    }
+    if (!rc && count && !(a = dubbo_arena_alloc(l->c->arena, count * sizeof(*a)))) rc = nomem(l);
+    for (size_t i = 0; i < count && !rc; i++) {
+        yaml_node_t *item = node(l, seq->data.sequence.items.start[i]);
+        memset(&a[i], 0, sizeof(a[i]));
+        size_t m2 = push_index(l, i);
+        rc = rest_mapping(l, item, &a[i]);
+        for (size_t j = 0; j < i && !rc; j++)
+            if (strcmp(a[i].verb, a[j].verb) == 0 && same_route(a[i].path, a[j].path))
+                rc = fail(l, item, "%s %s is also the route of rest[%zu] (line %d)", a[i].verb,
+                          a[i].path, j,
+                          (int)node(l, seq->data.sequence.items.start[j])->start_mark.line + 1);
+        pop(l, m2);
+    }
+    /* one declaration per interface, version and group in the file */
+    for (size_t i = 0; i < l->ndecls && count && !rc; i++) {
+        const rest_decl_t *d = &l->decls[i];
+        char key[300];
+        if (strcmp(d->interface, itf) == 0 && strcmp(d->version, ver) == 0 &&
+            strcmp(d->group, grp) == 0)
+            rc = fail(l, seq,
+                      "%s has REST mappings at %s already (line %d); bindings are process-wide: "
+                      "declare them once",
+                      service_key(itf, ver, grp, key, sizeof(key)), d->where, d->line);
+    }
+    if (!rc && count) {
+        rest_decl_t *d = realloc(l->decls, (l->ndecls + 1) * sizeof(*d));
+        if (!d) {
+            rc = nomem(l);
+        } else {
+            l->decls = d;
+            d = &l->decls[l->ndecls];
+            *d = (rest_decl_t){itf, ver, grp, adup(l, l->path), (int)seq->start_mark.line + 1};
+            if (d->where)
+                l->ndecls++;
+            else
+                rc = nomem(l);
+        }
+    }
+    if (!rc) {
+        *out = count ? a : NULL;
+        *nout = count;
+    }
+    pop(l, m);
+    return rc;
+}
+
+static dubbo_rest_options_t *rest_opts(ld_t *l)
+{
+    if (!l->c->has_rest_opts) {
+        dubbo_rest_options_init(&l->c->rest_opts);
+        l->c->has_rest_opts = true;
+    }
+    return &l->c->rest_opts;
+}
+
+/* dubbo.protocols.<id>.rest: {cors: {...}}, Java's
+ * dubbo.protocol.triple.rest.cors. Process-wide, so one protocol has it. */
+static int parse_rest_settings(ld_t *l, yaml_node_t *map)
+{
+    enum { CORS, N };
+    static const char *const known[N] = {"cors"};
+    yaml_node_t *keys[N], *vals[N];
+    size_t m = push(l, "rest");
+    int rc = fields(l, map, known, N, keys, vals);
+    if (!rc && keys[CORS] && l->cors_where) {
+        size_t m2 = push(l, "cors");
+        rc = fail(l, keys[CORS],
+                  "the REST settings are process-wide: %s sets them already (line %d)",
+                  l->cors_where, l->cors_line);
+        pop(l, m2);
+    }
+    if (!rc && keys[CORS]) {
+        enum { ORIGINS, METHODS, HEADERS, MAX_AGE, CREDENTIALS, NC };
+        static const char *const cknown[NC] = {"allowed-origins", "allowed-methods",
+                                               "allowed-headers", "max-age", "allow-credentials"};
+        yaml_node_t *ck[NC], *cv[NC];
+        size_t m2 = push(l, "cors");
+        const char *origins = NULL, *methods = NULL, *headers = NULL;
+        long age = 0;
+        bool cred = false;
+        rc = fields(l, vals[CORS], cknown, NC, ck, cv);
+        if (!rc && !(l->cors_where = adup(l, l->path))) rc = nomem(l);
+        l->cors_line = (int)keys[CORS]->start_mark.line + 1;
+        if (!rc && cv[ORIGINS])
+            rc = get_list(l, cv[ORIGINS], "allowed-origins", L_ORIGINS, &origins);
+        if (!rc && !origins)
+            rc = fail(l, vals[CORS] ? vals[CORS] : keys[CORS],
+                      "allowed-origins is required: \"*\" or the origins pages may call from "
+                      "(leave cors out for none)");
+        if (!rc && cv[METHODS])
+            rc = get_list(l, cv[METHODS], "allowed-methods", L_METHODS, &methods);
+        if (!rc && cv[HEADERS])
+            rc = get_list(l, cv[HEADERS], "allowed-headers", L_HEADERS, &headers);
+        if (!rc && cv[MAX_AGE]) rc = get_uint(l, cv[MAX_AGE], "max-age", INT_MAX, &age);
+        if (!rc && cv[CREDENTIALS]) rc = get_bool(l, cv[CREDENTIALS], "allow-credentials", &cred);
+        /* Spring's rule: "*" with credentials would let every site call
+         * with the user's cookies */
+        if (!rc && cred && has_item(origins, "*")) {
+            size_t m3 = push(l, "allow-credentials");
+            rc = fail(l, cv[CREDENTIALS],
+                      "true with allowed-origins \"*\" lets every site call with the user's "
+                      "credentials: list the origins");
+            pop(l, m3);
+        }
+        if (!rc) {
+            dubbo_rest_options_t *o = rest_opts(l);
+            o->cors_origins = origins;
+            o->cors_methods = methods;
+            o->cors_headers = headers;
+            o->cors_max_age = (int)age;
+            o->cors_credentials = cred;
+        }
+        pop(l, m2);
+    }
+    pop(l, m);
+    return rc;
+}
+
+/* dubbo.openapi: {enabled: false}, Java's dubbo.openapi.enabled. */
+static int parse_openapi(ld_t *l, yaml_node_t *map)
+{
+    static const char *const known[] = {"enabled"};
+    yaml_node_t *k, *v;
+    size_t m = push(l, "openapi");
+    bool on = true;
+    int rc = fields(l, map, known, 1, &k, &v);
+    if (!rc && v && !(rc = get_bool(l, v, "enabled", &on))) rest_opts(l)->openapi = on;
+    pop(l, m);
+    return rc;
+}
+
+/* ====================================================================== *
  * Sections
  * ====================================================================== */
 
@@ -1065,10 +1627,10 @@ static int parse_registries(ld_t *l, yaml_node_t *map)
 
 static int parse_protocol(ld_t *l, yaml_node_t *map, dubbo_config_protocol_t *p)
 {
-    enum { NAME, IP, HOST, PORT, THREADS, QUEUES, PAYLOAD, HEARTBEAT, DISPATCHER, EXT, N };
-    static const char *const known[N] = {"name",       "ip",          "host",    "port",
-                                         "threads",    "queues",      "payload", "heartbeat",
-                                         "dispatcher", "ext-protocol"};
+    enum { NAME, IP, HOST, PORT, THREADS, QUEUES, PAYLOAD, HEARTBEAT, DISPATCHER, EXT, REST, N };
+    static const char *const known[N] = {"name",       "ip",           "host",    "port",
+                                         "threads",    "queues",       "payload", "heartbeat",
+                                         "dispatcher", "ext-protocol", "rest"};
     yaml_node_t *keys[N], *vals[N], *host = NULL;
     int rc = fields(l, map, known, N, keys, vals);
     if (!rc) rc = either(l, keys, vals, IP, HOST, "ip", "host", &host);
@@ -1159,6 +1721,7 @@ static int parse_protocol(ld_t *l, yaml_node_t *map, dubbo_config_protocol_t *p)
             pop(l, m);
         }
     }
+    if (!rc && vals[REST]) rc = parse_rest_settings(l, vals[REST]);
     return rc;
 }
 
@@ -1233,9 +1796,10 @@ static size_t known_keys(const char **known, const char *const *fixed, size_t nf
 static int parse_service(ld_t *l, yaml_node_t *idk, yaml_node_t *map, const defaults_t *d,
                          dubbo_config_service_t *sv)
 {
-    enum { IFACE, VERSION, GROUP, PROTOCOL, REGISTRY, REGISTRY_IDS, METHODS, PARAMS, NFIXED };
-    static const char *const fixed[NFIXED] = {"interface", "version",      "group",   "protocol",
-                                              "registry",  "registry-ids", "methods", "params"};
+    enum { IFACE, VERSION, GROUP, PROTOCOL, REGISTRY, REGISTRY_IDS, METHODS, PARAMS, REST, NFIXED };
+    static const char *const fixed[NFIXED] = {"interface", "version",  "group",
+                                              "protocol",  "registry", "registry-ids",
+                                              "methods",   "params",   "rest"};
     const char *known[MAX_FIELDS];
     size_t n = known_keys(known, fixed, NFIXED, service_settings, COUNT(service_settings));
     yaml_node_t *keys[MAX_FIELDS], *vals[MAX_FIELDS], *reg = NULL;
@@ -1286,6 +1850,9 @@ static int parse_service(ld_t *l, yaml_node_t *idk, yaml_node_t *map, const defa
     if (!rc && vals[PARAMS]) rc = apply_params(l, vals[PARAMS], &s, 1);
     if (!rc && !(sv->params = kvs_finish(l, NULL, &s))) rc = nomem(l);
     kvs_free(&s);
+    if (!rc && vals[REST])
+        rc =
+            parse_rest(l, vals[REST], sv->interface, sv->version, sv->group, &sv->rest, &sv->nrest);
     return rc;
 }
 
@@ -1408,9 +1975,10 @@ static int direct_urls(ld_t *l, yaml_node_t *at, const char *url, const char *if
 static int parse_reference(ld_t *l, yaml_node_t *idk, yaml_node_t *map, const defaults_t *d,
                            dubbo_config_reference_t *rf)
 {
-    enum { IFACE, VERSION, GROUP, URL, REGISTRY, REGISTRY_IDS, METHODS, PARAMS, NFIXED };
-    static const char *const fixed[NFIXED] = {"interface", "version",      "group",   "url",
-                                              "registry",  "registry-ids", "methods", "params"};
+    enum { IFACE, VERSION, GROUP, URL, REGISTRY, REGISTRY_IDS, METHODS, PARAMS, REST, NFIXED };
+    static const char *const fixed[NFIXED] = {"interface", "version",  "group",
+                                              "url",       "registry", "registry-ids",
+                                              "methods",   "params",   "rest"};
     const char *known[MAX_FIELDS];
     size_t n = known_keys(known, fixed, NFIXED, reference_settings, COUNT(reference_settings));
     yaml_node_t *keys[MAX_FIELDS], *vals[MAX_FIELDS], *reg = NULL;
@@ -1491,6 +2059,9 @@ static int parse_reference(ld_t *l, yaml_node_t *idk, yaml_node_t *map, const de
     pre[np] = NULL;
     if (!rc && !(rf->params = kvs_finish(l, pre, &s))) rc = nomem(l);
     kvs_free(&s);
+    if (!rc && vals[REST])
+        rc =
+            parse_rest(l, vals[REST], rf->interface, rf->version, rf->group, &rf->rest, &rf->nrest);
     return rc;
 }
 
@@ -1607,9 +2178,9 @@ static int parse_root(ld_t *l)
     int rc = fields(l, root, top, 1, &tk, &tv);
     if (rc) return rc;
     if (!tk) return fail(l, root, "no dubbo: section");
-    enum { APPLICATION, REGISTRIES, PROTOCOLS, PROVIDER, CONSUMER, N };
-    static const char *const known[N] = {"application", "registries", "protocols", "provider",
-                                         "consumer"};
+    enum { APPLICATION, REGISTRIES, PROTOCOLS, PROVIDER, CONSUMER, OPENAPI, N };
+    static const char *const known[N] = {"application", "registries", "protocols",
+                                         "provider",    "consumer",   "openapi"};
     yaml_node_t *keys[N], *vals[N];
     size_t m = push(l, "dubbo");
     rc = fields(l, tv, known, N, keys, vals);
@@ -1619,6 +2190,7 @@ static int parse_root(ld_t *l)
     if (!rc) rc = parse_protocols(l, vals[PROTOCOLS]);
     if (!rc) rc = parse_provider(l, vals[PROVIDER]);
     if (!rc) rc = parse_consumer(l, vals[CONSUMER]);
+    if (!rc) rc = parse_openapi(l, vals[OPENAPI]);
     pop(l, m);
     return rc;
 }
@@ -1643,6 +2215,7 @@ dubbo_config_t *dubbo_config_load_string(const char *yaml, const char *name_for_
     if (!rc) rc = load_yaml(&l);
     if (!rc) rc = parse_root(&l);
     if (l.loaded) yaml_document_delete(&l.doc);
+    free(l.decls);
     if (rc) {
         dubbo_config_free(l.c);
         return NULL;
@@ -1800,6 +2373,53 @@ const dubbo_config_service_t *dubbo_config_service(const dubbo_config_t *c, cons
     return NULL;
 }
 
+/* ---- REST ---- */
+
+/* dubbo_rest_register() of one service's or reference's mappings (none:
+ * nothing), its errors naming the key path. */
+static int rest_register(const dubbo_config_t *c, const char *section, const char *id,
+                         const char *itf, const char *ver, const char *grp,
+                         const dubbo_rest_mapping_t *mappings, size_t n)
+{
+    if (!n) return 0;
+    dubbo_rest_service_t svc = {
+        .interface = itf, .version = ver, .group = grp, .mappings = mappings, .nmappings = n};
+    int rc = dubbo_rest_register(&svc);
+    if (!rc) return 0;
+    char why[400];
+    snprintf(why, sizeof(why), "%s", rc == DUBBO_ENOMEM ? "out of memory" : dubbo_last_error());
+    return dubbo__seterr(rc, "%s: %s.%s.rest: %s", c->name, section, id, why);
+}
+
+/* dubbo_rest_configure() with the file's settings, when it has some. */
+static int rest_configure(const dubbo_config_t *c)
+{
+    if (!c->has_rest_opts) return 0;
+    int rc = dubbo_rest_configure(&c->rest_opts);
+    if (!rc) return 0;
+    char why[400];
+    snprintf(why, sizeof(why), "%s", rc == DUBBO_ENOMEM ? "out of memory" : dubbo_last_error());
+    return dubbo__seterr(rc, "%s: the REST settings: %s", c->name, why);
+}
+
+const dubbo_rest_options_t *dubbo_config_rest_options(const dubbo_config_t *c)
+{
+    return c->has_rest_opts ? &c->rest_opts : NULL;
+}
+
+int dubbo_config_apply_rest(const dubbo_config_t *c)
+{
+    if (!c) return dubbo__seterr(DUBBO_EINVAL, "dubbo_config_apply_rest: no config");
+    int rc = rest_configure(c);
+    for (size_t i = 0; i < c->nsvc && !rc; i++)
+        rc = rest_register(c, "dubbo.provider.services", c->svc[i].id, c->svc[i].interface,
+                           c->svc[i].version, c->svc[i].group, c->svc[i].rest, c->svc[i].nrest);
+    for (size_t i = 0; i < c->nref && !rc; i++)
+        rc = rest_register(c, "dubbo.consumer.references", c->ref[i].id, c->ref[i].interface,
+                           c->ref[i].version, c->ref[i].group, c->ref[i].rest, c->ref[i].nrest);
+    return rc;
+}
+
 int dubbo_config_bind_service(const dubbo_config_t *c, const char *service_id,
                               const dubbo_method_t *methods, size_t n, void *user,
                               dubbo_service_t *out)
@@ -1809,6 +2429,11 @@ int dubbo_config_bind_service(const dubbo_config_t *c, const char *service_id,
     if (!methods || !n)
         return dubbo__seterr(DUBBO_EINVAL, "%s: service %s: no methods to bind", c->name,
                              service_id);
+    int rc = rest_configure(c);
+    if (!rc)
+        rc = rest_register(c, "dubbo.provider.services", s->id, s->interface, s->version, s->group,
+                           s->rest, s->nrest);
+    if (rc) return rc;
     memset(out, 0, sizeof(*out));
     out->interface = s->interface;
     out->version = s->version;

@@ -11,6 +11,7 @@
 #include "dubbo/error.h"
 #include "dubbo/rpc.h"
 #include "test.h"
+#include "test_server.h"
 
 /* The value of `key` in NULL-terminated pairs, or NULL. */
 static const char *kv(const char *const *pairs, const char *key)
@@ -521,7 +522,7 @@ TEST(errors_unknown_keys)
                 "t.yaml:6: dubbo.provider.services.DemoService.port: ", "unknown key");
     EXPECT_FAIL("dubbo:\n  registry:\n    address: x\n", "t.yaml:2: dubbo.registry: ",
                 "unknown key (expected one of: application, registries, protocols, provider, "
-                "consumer)");
+                "consumer, openapi)");
     EXPECT_FAIL("spring:\n  x: 1\ndubbo: {}\n", "t.yaml:1: spring: ", "unknown key");
     EXPECT_FAIL("dubbo:\n  registries:\n    zk: { protocol: zookeeper, address: h:1, zone: a }\n",
                 "t.yaml:3: dubbo.registries.zk.zone: ", "unknown key");
@@ -771,7 +772,11 @@ TEST(load_file)
         CHECK_EQ_STR(kv(s->params, "timeout"), "1000");
         CHECK_EQ_STR(kv(s->params, "sayHello.timeout"), "500");
         CHECK_EQ_STR(kv(s->params, "dubbo.tag"), "gray");
+        CHECK(s->nrest == 1 && s->rest[0].nparams == 1);
+        if (s->nrest == 1) CHECK_EQ_STR(s->rest[0].path, "/demo/hello/{name}");
     }
+    CHECK(dubbo_config_rest_options(c) &&
+          strcmp(dubbo_config_rest_options(c)->cors_origins, "http://127.0.0.1:8080") == 0);
     CHECK_EQ_STR(dubbo_config_reference_urls(c, "GreeterRef"),
                  "zookeeper://127.0.0.1:2181/org.apache.dubbo.demo.DemoService?timeout=3000");
     CHECK_EQ_STR(dubbo_config_reference_urls(c, "DirectRef"),
@@ -781,6 +786,7 @@ TEST(load_file)
     dubbo_server_options_t o;
     CHECK_EQ_INT(dubbo_config_server_options(c, "dubbo", &o), 0);
     CHECK_EQ_INT(o.port, 20880);
+    CHECK_EQ_STR(o.protocols, "dubbo,rest");
     dubbo_config_free(c);
 
     /* errors carry the file name */
@@ -803,6 +809,359 @@ TEST(load_file)
     CHECK(dubbo_config_load_string(NULL, NULL) == NULL);
 }
 
+/* ---- REST mappings (include/dubbo/rest.h) declared in the file ---- */
+
+static const char rest_yaml[] =
+    "dubbo:\n"
+    "  protocols:\n"
+    "    rest:\n"
+    "      name: rest\n"
+    "      port: 0\n"
+    "      rest:\n"
+    "        cors:\n"
+    "          allowed-origins: [\"http://app.example\", \"https://b.example:8443\"]\n"
+    "          allowed-methods: get, post\n"
+    "          allowed-headers: [X-Trace]\n"
+    "          max-age: 600\n"
+    "          allow-credentials: true\n"
+    "  openapi: { enabled: false }\n"
+    "  provider:\n"
+    "    services:\n"
+    "      Demo:\n"
+    "        interface: org.apache.dubbo.config.RestDemo\n"
+    "        rest:\n"
+    "          - method: sayHello\n"
+    "            verb: get\n"
+    "            path: /demo/hello/{name}\n"
+    "            params: [{from: path, name: name}]\n"
+    "            produces: text/plain\n"
+    "          - method: add\n"
+    "            verb: POST\n"
+    "            path: /demo/add\n"
+    "            params:\n"
+    "              - {from: form, name: a, type: int}\n"
+    "              - {from: form, name: b, type: int, default-value: \"10\"}\n"
+    "            consumes: [application/x-www-form-urlencoded]\n"
+    "            produces: \"application/json, text/plain\"\n"
+    "            desc: \"add(II)\"\n"
+    "  consumer:\n"
+    "    references:\n"
+    "      Other:\n"
+    "        interface: org.apache.dubbo.config.RestOther\n"
+    "        version: 1.0\n"
+    "        url: rest://127.0.0.1:1\n"
+    "        rest:\n"
+    "          - {method: find, verb: GET, path: \"/other/{id}\",\n"
+    "             params: [{from: path, name: id, type: long}, {from: header, name: X-Who}]}\n";
+
+TEST(rest_mappings_load)
+{
+    dubbo_config_t *c = dubbo_config_load_string(rest_yaml, "rest.yaml");
+    if (!c) fprintf(stderr, "%s\n", dubbo_last_error());
+    CHECK(c != NULL);
+    if (!c) return;
+    const dubbo_config_service_t *s = dubbo_config_service(c, "Demo");
+    CHECK(s && s->nrest == 2);
+    if (s && s->nrest == 2) {
+        const dubbo_rest_mapping_t *m = &s->rest[0];
+        CHECK_EQ_STR(m->method, "sayHello");
+        CHECK_EQ_STR(m->verb, "GET"); /* upper-cased */
+        CHECK_EQ_STR(m->path, "/demo/hello/{name}");
+        CHECK(m->nparams == 1 && m->params[0].from == DUBBO_REST_PATH);
+        CHECK_EQ_STR(m->params[0].name, "name");
+        CHECK(m->params[0].type == NULL && m->params[0].default_value == NULL);
+        CHECK(m->consumes == NULL && m->desc == NULL);
+        CHECK_EQ_STR(m->produces, "text/plain");
+        m = &s->rest[1];
+        CHECK(m->nparams == 2 && m->params[1].from == DUBBO_REST_FORM);
+        CHECK_EQ_STR(m->params[1].type, "int");
+        CHECK_EQ_STR(m->params[1].default_value, "10");
+        CHECK_EQ_STR(m->consumes, "application/x-www-form-urlencoded");
+        CHECK_EQ_STR(m->produces, "application/json,text/plain");
+        CHECK_EQ_STR(m->desc, "add(II)");
+    }
+    const dubbo_config_reference_t *r = dubbo_config_reference(c, "Other");
+    CHECK(r && r->nrest == 1);
+    if (r && r->nrest == 1) {
+        CHECK(r->rest[0].nparams == 2 && r->rest[0].params[1].from == DUBBO_REST_HEADER);
+        CHECK_EQ_STR(r->rest[0].params[0].type, "long");
+    }
+    const dubbo_rest_options_t *o = dubbo_config_rest_options(c);
+    CHECK(o != NULL);
+    if (o) {
+        CHECK_EQ_INT(o->version, DUBBO_REST_OPTIONS_VERSION);
+        CHECK_EQ_STR(o->cors_origins, "http://app.example,https://b.example:8443");
+        CHECK_EQ_STR(o->cors_methods, "GET,POST");
+        CHECK_EQ_STR(o->cors_headers, "X-Trace");
+        CHECK_EQ_INT(o->cors_max_age, 600);
+        CHECK(o->cors_credentials && !o->openapi);
+    }
+    dubbo_config_free(c);
+
+    /* no REST at all: nothing to apply */
+    c = dubbo_config_load_string(full, "full.yaml");
+    CHECK(c != NULL);
+    if (!c) return;
+    CHECK(dubbo_config_rest_options(c) == NULL);
+    CHECK(dubbo_config_service(c, "DemoService")->rest == NULL);
+    CHECK_EQ_INT(dubbo_config_apply_rest(c), 0);
+    dubbo_config_free(c);
+    /* openapi alone keeps CORS off */
+    c = dubbo_config_load_string("dubbo:\n  openapi:\n    enabled: true\n", "o.yaml");
+    CHECK(c && dubbo_config_rest_options(c) && dubbo_config_rest_options(c)->openapi &&
+          !dubbo_config_rest_options(c)->cors_origins);
+    dubbo_config_free(c);
+}
+
+/* int add(int a, int b) */
+static void rest_add(dubbo_call_t *call, void *user)
+{
+    (void)user;
+    const dubbo_value_t *a = dubbo_call_arg(call, 0), *b = dubbo_call_arg(call, 1);
+    if (!a || !b || a->type != DUBBO_T_INT || b->type != DUBBO_T_INT) {
+        dubbo_call_throw(call, "java.lang.IllegalArgumentException", "add(int, int)");
+        return;
+    }
+    dubbo_call_return(call, dubbo_v_int(dubbo_call_arena(call), a->u.i + b->u.i));
+}
+
+/* Send `req` on a new connection and read the answer until the server
+ * closes it (the request says Connection: close). */
+static void http_exchange(int port, const char *req, char *out, size_t cap)
+{
+    int fd = test_dial(port);
+    size_t n = 0;
+    CHECK(write(fd, req, strlen(req)) == (ssize_t)strlen(req));
+    for (ssize_t k; n + 1 < cap && (k = read(fd, out + n, cap - 1 - n)) > 0;)
+        n += (size_t)k;
+    out[n] = '\0';
+    close(fd);
+}
+
+TEST(rest_mappings_route)
+{
+    dubbo_config_t *c = dubbo_config_load_string(rest_yaml, "rest.yaml");
+    CHECK(c != NULL);
+    if (!c) return;
+    static const dubbo_method_t methods[] = {{"sayHello", test_say_hello}, {"add", rest_add}};
+    dubbo_service_t svc;
+    /* binding registers the service's mappings and applies the settings */
+    CHECK_EQ_INT(dubbo_config_bind_service(c, "Demo", methods, 2, NULL, &svc), 0);
+    dubbo_server_options_t opts;
+    CHECK_EQ_INT(dubbo_config_server_options(c, "rest", &opts), 0);
+    CHECK_EQ_STR(opts.protocols, "rest");
+    dubbo_server_t *srv = test_serve(&opts, 0, &svc);
+    CHECK(srv != NULL);
+    if (!srv) {
+        dubbo_config_free(c);
+        return;
+    }
+    int port = dubbo_server_port(srv);
+    char ans[4096];
+
+    /* the path template and the path variable, as curl would call it */
+    http_exchange(port,
+                  "GET /demo/hello/world HTTP/1.1\r\nHost: x\r\nOrigin: http://app.example\r\n"
+                  "Connection: close\r\n\r\n",
+                  ans, sizeof(ans));
+    CHECK(strncmp(ans, "HTTP/1.1 200", 12) == 0);
+    CHECK_CONTAINS(ans, "Hello world");
+    CHECK_CONTAINS(ans, "Access-Control-Allow-Origin: http://app.example");
+    CHECK_CONTAINS(ans, "Access-Control-Allow-Credentials: true");
+    /* form fields, one from its default-value */
+    http_exchange(port,
+                  "POST /demo/add HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                  "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 3\r\n\r\na=5",
+                  ans, sizeof(ans));
+    CHECK(strncmp(ans, "HTTP/1.1 200", 12) == 0);
+    CHECK(strstr(ans, "\r\n\r\n") && strcmp(strstr(ans, "\r\n\r\n") + 4, "15") == 0);
+    /* a verb the file does not bind there; openapi is off */
+    http_exchange(port, "GET /demo/add HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", ans,
+                  sizeof(ans));
+    CHECK(strncmp(ans, "HTTP/1.1 405", 12) == 0);
+    http_exchange(port, "GET /openapi.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", ans,
+                  sizeof(ans));
+    CHECK(strncmp(ans, "HTTP/1.1 404", 12) == 0);
+
+    /* the consumer side builds its request from the same binding */
+    char url[128];
+    snprintf(url, sizeof(url), "rest://127.0.0.1:%d/org.apache.dubbo.config.RestDemo", port);
+    dubbo_client_t *cl = dubbo_client_new(url);
+    CHECK(cl != NULL);
+    if (cl) {
+        dubbo_arena_t *a = dubbo_arena_new(0);
+        dubbo_value_t *args[] = {dubbo_v_int(a, 2), dubbo_v_int(a, 3)};
+        dubbo_invocation_t inv = {.method = "add", .args = args, .nargs = 2, .timeout_ms = 5000};
+        dubbo_result_t r;
+        dubbo_result_init(&r);
+        CHECK_EQ_INT(dubbo_client_call(cl, &inv, &r), 0);
+        if (r.error) fprintf(stderr, "add: %s\n", r.error);
+        CHECK(r.value && ((r.value->type == DUBBO_T_INT && r.value->u.i == 5) ||
+                          (r.value->type == DUBBO_T_LONG && r.value->u.l == 5)));
+        dubbo_result_destroy(&r);
+        dubbo_arena_free(a);
+        dubbo_client_free(cl);
+    }
+    dubbo_server_free(srv);
+
+    /* dubbo_config_apply_rest: the settings and every declaration */
+    CHECK_EQ_INT(dubbo_config_apply_rest(c), 0);
+    dubbo_config_free(c);
+    /* what was registered outlives the config: a default configuration
+     * (CORS off) and a binding replaced by C show the file's were copied */
+    dubbo_rest_options_t o;
+    dubbo_rest_options_init(&o);
+    CHECK_EQ_INT(dubbo_rest_configure(&o), 0);
+}
+
+/* Each malformed `rest:` entry fails the load naming its line and key path. */
+TEST(errors_rest)
+{
+#define SVC "dubbo:\n  provider:\n    services:\n      S:\n        interface: a.B\n        rest:\n"
+#define PFX "t.yaml:%d: dubbo.provider.services.S.rest"
+    static const struct {
+        const char *items; /* from line 7 */
+        int line;
+        const char *path; /* after ...S.rest */
+        const char *what;
+    } cases[] = {
+        {"          - {method: m, verb: GOT, path: /a}\n", 7, "[0].verb",
+         "\"GOT\" is not GET, POST, PUT, DELETE, PATCH or HEAD"},
+        {"          - {method: m, path: /a}\n", 7, "[0]", "verb is required"},
+        {"          - {verb: GET, path: /a}\n", 7, "[0]", "method is required"},
+        {"          - {method: m, verb: GET}\n", 7, "[0]", "path is required"},
+        {"          - {method: m.x, verb: GET, path: /a}\n", 7, "[0].method",
+         "\"m.x\" is not a method name"},
+        {"          - {method: m, verb: GET, path: a/b}\n", 7, "[0].path",
+         "\"a/b\" does not start with /"},
+        {"          - {method: m, verb: GET, path: \"/a?x=1\"}\n", 7, "[0].path",
+         "a path template has no query"},
+        {"          - {method: m, verb: GET, path: \"/a/{id}.json\",\n"
+         "             params: [{from: path, name: id}]}\n",
+         7, "[0].path", "a {variable} is a whole segment"},
+        {"          - {method: m, verb: GET, path: \"/a/{id}\"}\n", 7, "[0].path",
+         "{id} is taken by no parameter"},
+        {"          - method: m\n            verb: GET\n            path: /a\n"
+         "            params:\n              - {from: path, name: id}\n",
+         11, "[0].params[0].name", "\"id\" is not a {variable} of path \"/a\""},
+        {"          - method: m\n            verb: GET\n            path: /a\n"
+         "            params:\n              - {from: cookie, name: c}\n",
+         11, "[0].params[0].from", "\"cookie\" is not path, query, header, form or body"},
+        {"          - method: m\n            verb: GET\n            path: /a\n"
+         "            params:\n              - {name: c}\n",
+         11, "[0].params[0]", "from is required"},
+        {"          - method: m\n            verb: GET\n            path: /a\n"
+         "            params:\n              - {from: query}\n",
+         11, "[0].params[0].name", "a parameter from query needs a name"},
+        {"          - method: m\n            verb: GET\n            path: /a\n"
+         "            params:\n              - {from: header, name: \"X Who\"}\n",
+         11, "[0].params[0].name", "\"X Who\" is not a header name"},
+        {"          - method: m\n            verb: GET\n            path: /a\n"
+         "            params:\n              - {from: query, name: q, type: Integer}\n",
+         11, "[0].params[0].type", "\"Integer\" is not string, int, long, double, boolean"},
+        {"          - method: m\n            verb: POST\n            path: /a\n"
+         "            params:\n              - {from: query, name: q}\n"
+         "              - {from: query, name: q}\n",
+         12, "[0].params[1].name", "query parameter \"q\" is also params[0]"},
+        {"          - method: m\n            verb: POST\n            path: /a\n"
+         "            params:\n              - {from: body}\n              - {from: body}\n",
+         12, "[0].params[1]", "a second body parameter (params[0] takes the body)"},
+        {"          - method: m\n            verb: POST\n            path: /a\n"
+         "            params:\n              - {from: form, name: f}\n              - {from: "
+         "body}\n",
+         12, "[0].params[1]", "form parameters and a body parameter exclude each other"},
+        {"          - method: m\n            verb: POST\n            path: /a\n"
+         "            params: {from: body}\n",
+         10, "[0].params", "expected a list"},
+        {"          - method: m\n            verb: POST\n            path: /a\n"
+         "            params:\n              - {from: query, name: q, default: 1}\n",
+         11, "[0].params[0].default",
+         "unknown key (expected one of: from, name, type, "
+         "default-value)"},
+        {"          - {method: m, verb: POST, path: /a, consumes: text/html}\n", 7, "[0].consumes",
+         "\"text/html\" is not one of application/json"},
+        {"          - {method: m, verb: POST, path: /a, produces: [application/json, "
+         "image/png]}\n",
+         7, "[0].produces[1]", "\"image/png\" is not one of"},
+        {"          - {method: m, verb: POST, path: /a, produces: [\"text/plain,text/html\"]}\n", 7,
+         "[0].produces[0]", "one item per list entry"},
+        {"          - {method: m, verb: GET, path: /a, route: /b}\n", 7, "[0].route",
+         "unknown key (expected one of: method, verb, path, params, consumes, produces, desc)"},
+        {"          - {method: m, verb: GET, path: \"/a/{x}\", params: [{from: path, name: x}]}\n"
+         "          - {method: n, verb: get, path: \"/a/{y}\", params: [{from: path, name: y}]}\n",
+         8, "[1]", "GET /a/{y} is also the route of rest[0] (line 7)"},
+        {"          - sayHello\n", 7, "[0]",
+         "expected a mapping (method: ..., verb: ..., path: "
+         "...), not a scalar"},
+        {"          method: m\n", 7, "",
+         "expected a list (\"- method: ...\" items), not a "
+         "mapping"},
+    };
+    char yaml[2048], prefix[160];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(yaml, sizeof(yaml), "%s%s", SVC, cases[i].items);
+        snprintf(prefix, sizeof(prefix), PFX "%s: ", cases[i].line, cases[i].path);
+        if (!expect_fail(yaml, prefix, cases[i].what, __LINE__)) {
+            fprintf(stderr, "  (case %zu)\n", i);
+            CHECK(0);
+        }
+    }
+
+    /* the same interface, version and group declared twice in the file */
+    EXPECT_FAIL(SVC "          - {method: m, verb: GET, path: /a}\n"
+                    "  consumer:\n    references:\n      R:\n        interface: a.B\n"
+                    "        url: rest://h:1\n        rest: [{method: m, verb: GET, path: /a}]\n",
+                "t.yaml:13: dubbo.consumer.references.R.rest: ",
+                "a.B has REST mappings at dubbo.provider.services.S.rest already (line 7)");
+    /* another version is another binding */
+    dubbo_config_t *c = dubbo_config_load_string(
+        SVC "          - {method: m, verb: GET, path: /a}\n"
+            "  consumer:\n    references:\n      R:\n        interface: a.B\n"
+            "        version: 2.0\n        url: rest://h:1\n"
+            "        rest: [{method: m, verb: GET, path: /a}]\n",
+        "t.yaml");
+    CHECK(c != NULL);
+    dubbo_config_free(c);
+#undef SVC
+#undef PFX
+
+    /* the settings */
+#define CORS "dubbo:\n  protocols:\n    r:\n      name: rest\n      rest:\n        cors:\n"
+    EXPECT_FAIL(CORS "          allowed-methods: [GET]\n",
+                "t.yaml:7: dubbo.protocols.r.rest.cors: ", "allowed-origins is required");
+    EXPECT_FAIL(CORS "          allowed-origins: \"http://a.example/\"\n",
+                "t.yaml:7: dubbo.protocols.r.rest.cors.allowed-origins: ",
+                "\"http://a.example/\" is not an origin");
+    EXPECT_FAIL(CORS "          allowed-origins: [\"http://a.example\", \"*.b.example\"]\n",
+                "t.yaml:7: dubbo.protocols.r.rest.cors.allowed-origins[1]: ",
+                "\"*.b.example\" is not an origin");
+    EXPECT_FAIL(CORS "          allowed-origins: \"*\"\n          allowed-methods: GET, FETCH\n",
+                "t.yaml:8: dubbo.protocols.r.rest.cors.allowed-methods: ",
+                "\"FETCH\" is not GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS or *");
+    EXPECT_FAIL(
+        CORS "          allowed-origins: \"*\"\n          allowed-headers: [\"a\\r\\nb\"]\n",
+        "t.yaml:8: dubbo.protocols.r.rest.cors.allowed-headers[0]: ", "is not a header name");
+    EXPECT_FAIL(CORS "          allowed-origins: \"*\"\n          max-age: -1\n",
+                "t.yaml:8: dubbo.protocols.r.rest.cors.max-age: ", "expected a whole number");
+    EXPECT_FAIL(CORS "          allowed-origins: \"http://a.example, *\"\n"
+                     "          allow-credentials: true\n",
+                "t.yaml:8: dubbo.protocols.r.rest.cors.allow-credentials: ", "list the origins");
+    EXPECT_FAIL(CORS "          allowed-origins: \"*\"\n          exposed-headers: [X]\n",
+                "t.yaml:8: dubbo.protocols.r.rest.cors.exposed-headers: ", "unknown key");
+    EXPECT_FAIL(CORS "          allowed-origins: \"*\"\n"
+                     "    t:\n      name: tri\n      rest:\n        cors:\n"
+                     "          allowed-origins: \"*\"\n",
+                "t.yaml:11: dubbo.protocols.t.rest.cors: ",
+                "the REST settings are process-wide: dubbo.protocols.r.rest.cors sets them "
+                "already (line 6)");
+    EXPECT_FAIL(
+        "dubbo:\n  protocols:\n    r:\n      rest:\n        openapi: false\n",
+        "t.yaml:5: dubbo.protocols.r.rest.openapi: ", "unknown key (expected one of: cors)");
+    EXPECT_FAIL("dubbo:\n  openapi:\n    enabled: maybe\n",
+                "t.yaml:3: dubbo.openapi.enabled: ", "expected true or false");
+#undef CORS
+}
+
 TEST_MAIN(TEST_ENTRY(full_sample_application_registries),
           TEST_ENTRY(full_sample_protocols_and_server_options), TEST_ENTRY(full_sample_services),
           TEST_ENTRY(bind_service_exports), TEST_ENTRY(full_sample_references),
@@ -812,4 +1171,5 @@ TEST_MAIN(TEST_ENTRY(full_sample_application_registries),
           TEST_ENTRY(errors_durations), TEST_ENTRY(errors_undefined_ids),
           TEST_ENTRY(errors_duplicates), TEST_ENTRY(errors_missing_and_conflicting),
           TEST_ENTRY(errors_yaml_syntax), TEST_ENTRY(empty_sections_and_defaults),
-          TEST_ENTRY(load_file))
+          TEST_ENTRY(load_file), TEST_ENTRY(rest_mappings_load), TEST_ENTRY(rest_mappings_route),
+          TEST_ENTRY(errors_rest))
