@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: install what is missing, build dubbo-c (release), start two
 # demo providers (org.apache.dubbo.demo.DemoService over the Dubbo protocol,
-# and Triple on the same port) that announce themselves in the embedded
+# and Triple and REST on the same port) that announce themselves in the embedded
 # registry, call every method with the dubbo CLI through the registry and
 # directly, call helloworld.Greeter and DemoService over Triple (the CLI's
 # tri:// consumer: JSON through the server's gRPC reflection), and stop the
@@ -20,7 +20,7 @@ work=$(mktemp -d)
 export DUBBO_REGISTRY="file://$work/registry"
 log=$work/provider.log
 log2=$work/provider2.log
-$DUBBO demo provider --host 127.0.0.1 --port "$PORT" --protocol dubbo,tri >"$log" 2>&1 &
+$DUBBO demo provider --host 127.0.0.1 --port "$PORT" --protocol dubbo,tri,rest >"$log" 2>&1 &
 provider=$!
 $DUBBO demo provider --host 127.0.0.1 --port 0 >"$log2" 2>&1 &
 provider2=$!
@@ -57,6 +57,21 @@ printf '{"payload":{"body":"AAAA"}}\n{"payload":{"body":"AAAAAAAA"}}\n' |
   "$DUBBO" call "$TRI/grpc.testing.TestService" StreamingInputCall
 run call "$TRI/org.apache.dubbo.demo.DemoService" sayHello '"triple"'
 run bench "$TRI/helloworld.Greeter" SayHello '{"name":"bench"}' --concurrency 16 --duration 2
+
+# REST (HTTP/1.1) on the same port: the demo's mapping of DemoService with
+# curl (path, query, JSON body, form, an error), Triple's HTTP/1 JSON form,
+# and the REST consumer through the cluster layer.
+H=http://127.0.0.1:$PORT
+rcurl() { echo "+ curl $*"; curl -s -w ' (HTTP %{http_code})\n' "$@"; }
+rcurl "$H/demo/hello/rest"
+rcurl "$H/demo/hello?name=query"
+rcurl -H 'Content-Type: application/json' -d '{"name":"Ann","age":42}' "$H/demo/echo"
+rcurl -d 'ms=50' "$H/demo/sleep"
+rcurl -H 'Content-Type: text/plain' -d 'on purpose' "$H/demo/fail"
+rcurl -H 'Content-Type: application/json' -d '["triple over HTTP/1"]' \
+  "$H/org.apache.dubbo.demo.DemoService/sayHello"
+run call "rest://127.0.0.1:$PORT/org.apache.dubbo.demo.DemoService" sayHello '"rest consumer"'
+echo "(the demo page: $H/ ; the OpenAPI document: $H/openapi.json)"
 
 # Hessian 2 as Java writes it, and back:
 run hessian2 encode --hex '{"$class":"long","$":5}'
