@@ -60,6 +60,11 @@ struct dubbo_call {
     dubbo_value_t *value;
     const char *error;
     dubbo_value_t *res_att;
+    /* The connection reference the call's job holds (a worker's call), to
+     * hand over to the answer's loop task instead of dropping it with a
+     * second task. */
+    bool job_ref;
+    bool job_ref_given;
 };
 
 /* For a protocol's decode: the request, every string and value in the

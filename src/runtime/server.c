@@ -521,6 +521,7 @@ static const dubbo_protocol_ops_t *conn_proto(const sconn_t *c)
 }
 
 typedef struct {
+    dubbo__task_t task; /* posted without another allocation */
     dubbo_server_t *s;
     sconn_t *c;
     dubbo_unit_t unit; /* the request it answers */
@@ -558,12 +559,17 @@ static void answer_on_loop(void *arg)
 /* ---- dispatch -------------------------------------------------------------- */
 
 /* Hand a whole frame to its connection: directly on the loop thread, else
- * through a loop task. Takes the buffer's memory. */
-static void deliver(dubbo_server_t *s, sconn_t *c, const dubbo_unit_t *u, dubbo_buf_t *frame)
+ * through a loop task (one allocation: the task is inside the answer),
+ * which takes over the job's connection reference when `call` has one
+ * (call->job_ref_given then tells the worker not to drop it). Takes the
+ * buffer's memory. */
+static void deliver(dubbo_call_t *call, dubbo_buf_t *frame)
 {
+    dubbo_server_t *s = call->srv;
+    sconn_t *c = call->c;
     dubbo__budget_out_charge(&s->budget, frame->len);
     if (dubbo__on_loop_thread()) {
-        queue_answer(s, c, u, frame);
+        queue_answer(s, c, &call->unit, frame);
         return;
     }
     answer_t *a = malloc(sizeof(*a));
@@ -575,14 +581,19 @@ static void deliver(dubbo_server_t *s, sconn_t *c, const dubbo_unit_t *u, dubbo_
     a->frame = *frame;
     a->s = s;
     a->c = c;
-    a->unit = *u;
-    dubbo__lconn_ref(c);
-    if (dubbo__loop_post(answer_on_loop, a)) {
+    a->unit = call->unit;
+    a->task.fn = answer_on_loop;
+    a->task.arg = a;
+    bool given = call->job_ref && !call->job_ref_given;
+    if (!given) dubbo__lconn_ref(c);
+    if (dubbo__loop_post_task(&a->task)) {
         dubbo__budget_out_release(&s->budget, a->frame.len);
         dubbo_buf_destroy(&a->frame);
-        dubbo__lconn_unref(c);
+        if (!given) dubbo__lconn_unref(c);
         free(a);
+        return;
     }
+    if (given) call->job_ref_given = true;
 }
 
 static void write_answer(dubbo_call_t *call)
@@ -597,7 +608,7 @@ static void write_answer(dubbo_call_t *call)
         dubbo_buf_destroy(&out);
         return;
     }
-    deliver(call->srv, call->c, &call->unit, &out);
+    deliver(call, &out);
 }
 
 static const char *att_str(const dubbo_value_t *att, const char *key)
@@ -659,17 +670,18 @@ const service_t *dubbo__call_lookup(const dubbo_call_t *call, const char *path, 
 /* Run one request: `u` as the connection's protocol cut it, `charged` the
  * budget its bytes hold, `j` the queued job (NULL with dispatcher=direct),
  * whose large payload is given back as soon as it is decoded. */
-static void run_job(dubbo_server_t *s, sconn_t *c, const dubbo_unit_t *u, size_t charged, job_t *j)
+static bool run_job(dubbo_server_t *s, sconn_t *c, const dubbo_unit_t *u, size_t charged, job_t *j)
 {
     dubbo_call_t call = {0};
     call.srv = s;
     call.c = c;
+    call.job_ref = j != NULL;
     call.proto = conn_proto(c);
     call.unit = *u;
     call.status = DUBBO_STATUS_OK;
     call.arena = call_arena(s->opts.payload * 8 + ((size_t)1 << 20));
     char msg[1024];
-    if (!call.arena) return;
+    if (!call.arena) return false;
     int rc = call.proto->decode(&call, u);
     /* The decoded arguments count against the memory budget too, three
      * times: the arguments, and room for a result and its encoded answer
@@ -688,7 +700,7 @@ static void run_job(dubbo_server_t *s, sconn_t *c, const dubbo_unit_t *u, size_t
         call.error = msg;
         write_answer(&call);
         release_arena(call.arena);
-        return;
+        return call.job_ref_given;
     }
     if (rc || decoded <= ((size_t)64 << 10)) decoded = hold = 0;
     if (!rc && j && j->own) {
@@ -707,7 +719,7 @@ static void run_job(dubbo_server_t *s, sconn_t *c, const dubbo_unit_t *u, size_t
         call.service = call.method = "";
         write_answer(&call);
         release_arena(call.arena);
-        return;
+        return call.job_ref_given;
     }
     const char *path = call.service ? call.service : "";
     const char *version = call.version, *group = call.group;
@@ -725,7 +737,7 @@ static void run_job(dubbo_server_t *s, sconn_t *c, const dubbo_unit_t *u, size_t
         write_answer(&call);
         release_arena(call.arena);
         dubbo__budget_give(&s->budget, hold);
-        return;
+        return call.job_ref_given;
     }
     /* $echo and generic $invoke are provider filters (src/filter/echo.c,
      * generic.c); generic looks the real method up again. */
@@ -747,6 +759,7 @@ static void run_job(dubbo_server_t *s, sconn_t *c, const dubbo_unit_t *u, size_t
     write_answer(&call);
     release_arena(call.arena);
     dubbo__budget_give(&s->budget, hold + made);
+    return call.job_ref_given;
 }
 
 static void *worker_main(void *arg)
@@ -771,14 +784,15 @@ static void *worker_main(void *arg)
         s->busy++;
         pthread_mutex_unlock(&s->mu);
 
-        run_job(s, j->c, &j->unit, j->charged, j);
+        bool given = run_job(s, j->c, &j->unit, j->charged, j);
         /* The connection reference is dropped on the loop thread, where
-         * everything else about the connection happens. */
+         * everything else about the connection happens: by the answer's
+         * task when it took it over, else by a task of its own. */
         sconn_t *c = j->c;
         size_t charged = j->charged;
         job_free(j);
         dubbo__budget_give(&s->budget, charged);
-        dubbo__loop_post(conn_unref_task, c);
+        if (!given) dubbo__loop_post(conn_unref_task, c);
 
         pthread_mutex_lock(&s->mu);
         s->busy--;

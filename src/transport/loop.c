@@ -6,11 +6,7 @@
 #include "core/internal.h"
 #include "core/log.h"
 
-typedef struct task {
-    struct task *next;
-    dubbo__task_fn fn;
-    void *arg;
-} task_t;
+typedef dubbo__task_t task_t;
 
 static uv_loop_t loop;
 static uv_async_t wakeup;
@@ -29,8 +25,9 @@ static void drain(uv_async_t *h)
     pthread_mutex_unlock(&mu);
     while (t) {
         task_t *n = t->next;
-        t->fn(t->arg);
-        free(t);
+        bool owned = t->owned;
+        t->fn(t->arg); /* may free a caller's node: read nothing of it after */
+        if (owned) free(t);
         t = n;
     }
 }
@@ -70,6 +67,8 @@ bool dubbo__on_loop_thread(void)
     return started && pthread_equal(pthread_self(), thread);
 }
 
+static int enqueue(task_t *t);
+
 int dubbo__loop_post(dubbo__task_fn fn, void *arg)
 {
     if (!dubbo__loop())
@@ -78,6 +77,20 @@ int dubbo__loop_post(dubbo__task_fn fn, void *arg)
     if (!t) return dubbo__seterr(DUBBO_ENOMEM, "event loop: out of memory for a task");
     t->fn = fn;
     t->arg = arg;
+    t->owned = true;
+    return enqueue(t);
+}
+
+int dubbo__loop_post_task(dubbo__task_t *t)
+{
+    if (!dubbo__loop())
+        return dubbo__seterr(DUBBO_ENOMEM, "event loop: the loop thread could not be started");
+    t->owned = false;
+    return enqueue(t);
+}
+
+static int enqueue(task_t *t)
+{
     t->next = NULL;
     pthread_mutex_lock(&mu);
     if (tail)

@@ -381,6 +381,8 @@ static long java_int_version(const char *v)
 bool dubbo_version_supports_attachments(const char *version)
 {
     if (!version || !*version) return false;
+    /* what every consumer of today sends: no parse */
+    if (strcmp(version, "2.0.2") == 0) return true;
     long v = java_int_version(version);
     if (v >= 2001000 && v < 2060300) return false; /* 2.0.10 .. 2.6.2 */
     return v >= 2000200;
