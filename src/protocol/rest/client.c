@@ -227,12 +227,20 @@ int dubbo__rest_request(void *state, const dubbo_invocation_t *inv, uint64_t id,
         if (!rc) rc = dubbo__rest_escape(&target, c->interface, strlen(c->interface), false);
         if (!rc) rc = puts_(&target, "/");
         if (!rc) rc = dubbo__rest_escape(&target, inv->method, strlen(inv->method), false);
-        if (!rc) rc = puts_(&body, "[");
-        for (size_t i = 0; !rc && i < inv->nargs; i++) {
-            if (i) rc = puts_(&body, ",");
-            if (!rc) rc = dubbo__rest_put_json(&body, inv->args[i]);
+        /* one argument that is not a list goes bare, which Java's
+         * one-parameter methods and our provider both read as the argument
+         * (Java would take an array as that one argument) */
+        const dubbo_value_t *a0 = inv->nargs == 1 ? inv->args[0] : NULL;
+        if (inv->nargs == 1 && !(a0 && a0->type == DUBBO_T_LIST)) {
+            if (!rc) rc = dubbo__rest_put_json(&body, a0);
+        } else {
+            if (!rc) rc = puts_(&body, "[");
+            for (size_t i = 0; !rc && i < inv->nargs; i++) {
+                if (i) rc = puts_(&body, ",");
+                if (!rc) rc = dubbo__rest_put_json(&body, inv->args[i]);
+            }
+            if (!rc) rc = puts_(&body, "]");
         }
-        if (!rc) rc = puts_(&body, "]");
         ctype = REST_MEDIA_JSON;
     }
     if (!rc && *c->version) rc = put_header(&hdrs, "version", c->version, strlen(c->version));
