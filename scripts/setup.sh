@@ -40,6 +40,7 @@ TEST_PKGS=(
   protobuf-compiler                       # protoc: C++/Python stubs of the gRPC peers
   python3-grpcio python3-protobuf         # python grpcio 1.51: Triple interop peer
   chromium                                # headless browser for the REST demo page (interop/rest-browser)
+  wrk nginx-light                         # the REST benchmark (bench/run-rest.sh): load, and the nginx it is compared with
 )
 demo=false
 [ "${1:-}" = "--demo" ] && demo=true
