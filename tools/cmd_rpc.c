@@ -50,6 +50,8 @@ static bool parse_int(const char *s, long lo, long hi, long *out)
 static const char demo_help[] =
     "usage: %s provider [--protocol LIST] [--port N] [--host ADDR] [--threads N] [--direct]\n"
     "          [--shutdown-timeout MS] [--read-timeout MS] [--cors-origin LIST]\n"
+    "          [--tls-cert PEM --tls-key PEM [--tls-ca PEM] [--tls-client-auth]\n"
+    "           [--tls strict|permissive]]\n"
     "          [--registry URL]... [--application NAME] [--param KEY=VALUE]... [--config FILE]\n"
     "\n"
     "Serve org.apache.dubbo.demo.DemoService over the Dubbo protocol until SIGTERM or\n"
@@ -77,6 +79,12 @@ static const char demo_help[] =
     "  --application NAME  application name in the registered URL (default dubbo-c)\n"
     "  --read-timeout MS  a request begun must arrive whole within this (default\n"
     "                30000): slow clients are closed\n"
+    "  --tls-cert PEM, --tls-key PEM  serve every protocol of the port over TLS\n"
+    "                (OpenSSL; ALPN h2 for tri, http/1.1 for rest)\n"
+    "  --tls-ca PEM  the CA bundle that verifies client certificates\n"
+    "  --tls-client-auth  require a client certificate (mTLS)\n"
+    "  --tls MODE    strict (default with a certificate: TLS only) or permissive\n"
+    "                (TLS and plaintext on the one port)\n"
     "  --cors-origin LIST  REST: origins whose pages may call (CORS), comma-separated,\n"
     "                or '*' (default: CORS off)\n"
     "  --config FILE   application, protocol, services and registries from a YAML file\n"
@@ -128,6 +136,10 @@ int cli_demo(const char *who, int argc, char **argv)
             o.direct = true;
             continue;
         }
+        if (strcmp(a, "--tls-client-auth") == 0) {
+            o.tls_client_auth = true;
+            continue;
+        }
         if (i + 1 >= argc) return usage(who, "option '%s' needs a value", a);
         const char *val = argv[++i];
         if (strcmp(a, "--config") == 0) {
@@ -164,6 +176,20 @@ int cli_demo(const char *who, int argc, char **argv)
             regs[nregs++] = val;
         } else if (strcmp(a, "--application") == 0) {
             o.application = val;
+        } else if (strcmp(a, "--tls-cert") == 0) {
+            o.tls_cert_file = val;
+            if (o.tls == DUBBO_TLS_OFF) o.tls = DUBBO_TLS_STRICT;
+        } else if (strcmp(a, "--tls-key") == 0) {
+            o.tls_key_file = val;
+        } else if (strcmp(a, "--tls-ca") == 0) {
+            o.tls_ca_file = val;
+        } else if (strcmp(a, "--tls") == 0) {
+            if (strcmp(val, "strict") == 0)
+                o.tls = DUBBO_TLS_STRICT;
+            else if (strcmp(val, "permissive") == 0)
+                o.tls = DUBBO_TLS_PERMISSIVE;
+            else
+                return usage(who, "bad --tls '%s' (strict or permissive)", val);
         } else if (strcmp(a, "--read-timeout") == 0) {
             if (!parse_int(val, 1, 3600000, &v)) return usage(who, "bad --read-timeout '%s'", val);
             o.read_timeout_ms = (int)v;

@@ -167,9 +167,24 @@ typedef struct {
                               detect: it judges every connection); at most 8; default
                               "dubbo"; copied. Registries get one provider URL per
                               protocol. Ignored when version < 3 */
+    /* ---- version 4: TLS (OpenSSL) for every protocol of the port ---- */
+    int tls;                   /* DUBBO_TLS_OFF (default), DUBBO_TLS_STRICT (TLS only) or
+                                  DUBBO_TLS_PERMISSIVE (TLS and plaintext: a connection
+                                  whose first bytes are a TLS handshake gets TLS) */
+    const char *tls_cert_file; /* PEM certificate chain (required with TLS); copied */
+    const char *tls_key_file;  /* its PEM private key (NULL: in the certificate file) */
+    const char *tls_ca_file;   /* PEM CA bundle that verifies client certificates */
+    bool tls_client_auth;      /* require a client certificate verified by tls_ca_file
+                                  (mTLS); default false. Files are reloaded when they
+                                  change (checked at most once a second per new
+                                  connection); a change that does not load is logged and
+                                  the old certificates stay */
 } dubbo_server_options_t;
 
-#define DUBBO_SERVER_OPTIONS_VERSION 3
+#define DUBBO_SERVER_OPTIONS_VERSION 4
+
+/* dubbo_server_options_t.tls */
+enum { DUBBO_TLS_OFF = 0, DUBBO_TLS_STRICT = 1, DUBBO_TLS_PERMISSIVE = 2 };
 
 /* Fill opts with the defaults above (version included). Cannot fail. */
 DUBBO_API void dubbo_server_options_init(dubbo_server_options_t *opts);

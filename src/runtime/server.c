@@ -31,6 +31,7 @@
 #include "transport/budget.h"
 #include "transport/listener.h"
 #include "transport/loop.h"
+#include "transport/tls.h"
 #include "runtime/call.h"
 #include "dubbo/registry.h"
 
@@ -120,6 +121,7 @@ struct dubbo_server {
     dubbo__budget_t budget;
     batch_t batch;             /* the jobs of the read being handled (loop thread) */
     dubbo__ratelimit_t log_rl; /* protocol-error warnings */
+    dubbo__tls_ctx_t *tls;     /* options.tls */
 };
 
 void dubbo_server_options_init(dubbo_server_options_t *o)
@@ -148,6 +150,11 @@ dubbo_server_t *dubbo_server_new(const dubbo_server_options_t *opts)
     else
         dubbo_server_options_init(&s->opts);
     if (s->opts.version < 3) s->opts.protocols = NULL;
+    if (s->opts.version < 4) {
+        s->opts.tls = DUBBO_TLS_OFF;
+        s->opts.tls_cert_file = s->opts.tls_key_file = s->opts.tls_ca_file = NULL;
+        s->opts.tls_client_auth = false;
+    }
     if (!s->opts.host) s->opts.host = "0.0.0.0";
     s->opts.host = strdup(s->opts.host);
     /* copied: a configuration the name came from may be freed before us */
@@ -223,6 +230,10 @@ dubbo_server_t *dubbo_server_new(const dubbo_server_options_t *opts)
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->work_cv, NULL);
     pthread_cond_init(&s->idle_cv, NULL);
+    /* copied (only read by dubbo_server_start) */
+    s->opts.tls_cert_file = s->opts.tls_cert_file ? strdup(s->opts.tls_cert_file) : NULL;
+    s->opts.tls_key_file = s->opts.tls_key_file ? strdup(s->opts.tls_key_file) : NULL;
+    s->opts.tls_ca_file = s->opts.tls_ca_file ? strdup(s->opts.tls_ca_file) : NULL;
     return s;
 }
 
@@ -982,6 +993,8 @@ static void start_on_loop(void *arg)
         .budget = &s->budget,
         .log_rl = &s->log_rl,
         .overload_status = DUBBO_STATUS_SERVER_THREADPOOL_EXHAUSTED,
+        .tls = s->tls,
+        .tls_mode = s->opts.tls == DUBBO_TLS_PERMISSIVE ? DUBBO__TLS_PERMISSIVE : DUBBO__TLS_STRICT,
         .unit = handle_unit,
         .read_end = read_end,
         .user = s,
@@ -1033,6 +1046,23 @@ int dubbo_server_start(dubbo_server_t *s)
     pthread_once(&malloc_once, tune_malloc);
     if (!s->threads && !(s->threads = calloc((size_t)s->opts.threads, sizeof(pthread_t))))
         return dubbo__seterr(DUBBO_ENOMEM, "server: out of memory");
+    if (s->opts.tls != DUBBO_TLS_OFF && !s->tls) {
+        /* ALPN: what the port's protocols speak over TLS, HTTP/1.1 first
+         * when rest is served (a client offering both, curl or a browser,
+         * gets REST; gRPC clients offer h2 alone) */
+        bool h1 = false, h2 = false;
+        for (size_t i = 0; i < s->nprotos; i++) {
+            h2 |= strcmp(s->protos[i]->name, "tri") == 0;
+            h1 |= strcmp(s->protos[i]->name, "rest") == 0;
+        }
+        const char *alpn = h1 && h2 ? "http/1.1,h2" : h1 ? "http/1.1" : h2 ? "h2" : "";
+        dubbo__tls_cfg_t tc = {.cert_file = s->opts.tls_cert_file,
+                               .key_file = s->opts.tls_key_file,
+                               .ca_file = s->opts.tls_ca_file,
+                               .verify_peer = s->opts.tls_client_auth,
+                               .alpn = *alpn ? alpn : NULL};
+        if (!(s->tls = dubbo__tls_ctx_new(&tc, true))) return dubbo__last_code();
+    }
     start_t st = {s, 0};
     int rc = dubbo__loop_run_sync(start_on_loop, &st);
     if (rc) return rc;
@@ -1189,6 +1219,10 @@ void dubbo_server_free(dubbo_server_t *s)
     free((char *)s->opts.host);
     free((char *)s->opts.application);
     free((char *)s->opts.protocols);
+    free((char *)s->opts.tls_cert_file);
+    free((char *)s->opts.tls_key_file);
+    free((char *)s->opts.tls_ca_file);
+    dubbo__tls_ctx_free(s->tls);
     pthread_rwlock_destroy(&s->svc_lock);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->work_cv);

@@ -16,6 +16,7 @@
 #include "transport/budget.h"
 #include "transport/listener.h"
 #include "transport/loop.h"
+#include "transport/tls.h"
 
 typedef struct sconn sconn_t;
 
@@ -49,12 +50,17 @@ struct sconn {
     size_t discard;        /* bytes of a refused frame still to drop unread */
     const char *close_why; /* close once what is queued is written (dubbo__lconn_close) */
     char remote[64], local[64];
+    /* TLS (cfg.tls): decided from the first bytes; then `out` and `rbuf`
+     * hold plaintext, the socket carries tls's ciphertext */
+    bool tls_decided;
+    dubbo__tls_t *tls;
 };
 
 typedef struct {
     uv_write_t req;
     sconn_t *c;
     dubbo_buf_t data;
+    size_t charged; /* budget bytes of `out` it carries (plaintext, under TLS) */
 } wreq_t;
 
 static void conn_unref(sconn_t *c)
@@ -63,6 +69,7 @@ static void conn_unref(sconn_t *c)
         dubbo_buf_destroy(&c->rbuf);
         if (c->out.len) dubbo__budget_out_release(c->l->cfg.budget, c->out.len);
         dubbo_buf_destroy(&c->out);
+        dubbo__tls_free(c->tls);
         free(c);
     }
 }
@@ -74,7 +81,7 @@ static void on_written(uv_write_t *req, int status)
 {
     wreq_t *w = (wreq_t *)req;
     sconn_t *c = w->c;
-    size_t n = w->data.len;
+    size_t n = w->charged;
     dubbo_buf_destroy(&w->data);
     free(w);
     dubbo__budget_out_release(c->l->cfg.budget, n);
@@ -85,21 +92,52 @@ static void on_written(uv_write_t *req, int status)
     conn_unref(c);
 }
 
+/* Under TLS: encrypt what `out` holds (once the handshake is done) and
+ * take the ciphertext waiting, handshake records included, into w. */
+static int tls_out(sconn_t *c, wreq_t *w)
+{
+    dubbo_buf_init(&w->data, 0);
+    w->charged = 0;
+    if (c->out.len && dubbo__tls_ready(c->tls)) {
+        if (dubbo__tls_write(c->tls, c->out.base, c->out.len)) return -1;
+        w->charged = c->out.len;
+        c->out.len = 0;
+    }
+    return dubbo__tls_take(c->tls, &w->data);
+}
+
 static void flush(sconn_t *c)
 {
-    if (c->writing || c->closing || c->out.len == 0) return;
+    if (c->writing || c->closing || (c->out.len == 0 && !c->tls)) return;
     wreq_t *w = malloc(sizeof(*w));
     if (!w) return;
     w->c = c;
-    w->data = c->out; /* hand the whole batch over; start a new one */
-    dubbo_buf_init(&c->out, 0);
+    if (c->tls) {
+        if (tls_out(c, w)) {
+            dubbo__budget_out_release(c->l->cfg.budget, w->charged);
+            dubbo_buf_destroy(&w->data);
+            free(w);
+            conn_close(c, dubbo_last_error());
+            return;
+        }
+        if (!w->data.len) {
+            dubbo__budget_out_release(c->l->cfg.budget, w->charged);
+            dubbo_buf_destroy(&w->data);
+            free(w);
+            return;
+        }
+    } else {
+        w->data = c->out; /* hand the whole batch over; start a new one */
+        w->charged = w->data.len;
+        dubbo_buf_init(&c->out, 0);
+    }
     uv_buf_t b = uv_buf_init((char *)w->data.base, (unsigned)w->data.len);
     atomic_fetch_add(&c->refs, 1);
     c->writing = true;
     int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_written);
     if (rc) {
         c->writing = false;
-        dubbo__budget_out_release(c->l->cfg.budget, w->data.len);
+        dubbo__budget_out_release(c->l->cfg.budget, w->charged);
         dubbo_buf_destroy(&w->data);
         free(w);
         conn_unref(c);
@@ -250,10 +288,14 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
     sconn_t *c = h->data;
     (void)hint;
-    if (!c->rbuf.len) {
+    if (!c->rbuf.len || c->tls) {
         if (!loop_scratch) loop_scratch = malloc(SCRATCH_LEN);
         if (loop_scratch) {
             *buf = uv_buf_init((char *)loop_scratch, SCRATCH_LEN);
+            return;
+        }
+        if (c->tls) {
+            *buf = uv_buf_init(NULL, 0);
             return;
         }
     }
@@ -311,15 +353,55 @@ static int detect_protocol(sconn_t *c, const uint8_t *p, size_t n)
  * job with the buffer, not copied. */
 #define STEAL_MIN ((size_t)64 << 10)
 
+static void process(sconn_t *c, uint8_t *data, size_t len, bool scratch);
+
+/* The first bytes of a connection on a TLS port: a TLS handshake starts a
+ * session; plaintext is served only in permissive mode. 0, or -1 when
+ * closed. */
+static int decide_tls(sconn_t *c, const uint8_t *p, size_t n)
+{
+    dubbo__listener_t *s = c->l;
+    c->tls_decided = true;
+    if (!s->cfg.tls) return 0;
+    if (!dubbo__tls_looks_like(p, n)) {
+        if (s->cfg.tls_mode == DUBBO__TLS_PERMISSIVE) return 0;
+        conn_close(c, "plaintext on a TLS-only port (tls=strict)");
+        return -1;
+    }
+    if (!(c->tls = dubbo__tls_new(s->cfg.tls, c->remote))) {
+        conn_close(c, dubbo_last_error());
+        return -1;
+    }
+    return 0;
+}
+
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     sconn_t *c = st->data;
-    dubbo__listener_t *s = c->l;
     if (n < 0) {
         conn_close(c, n == UV_EOF ? NULL : uv_strerror((int)n));
         return;
     }
     if (n == 0) return;
+    if (!c->tls_decided && decide_tls(c, (const uint8_t *)buf->base, (size_t)n)) return;
+    if (c->tls) {
+        /* ciphertext in the scratch buffer, plaintext into rbuf */
+        c->last_read = dubbo__now_ms();
+        size_t before = c->rbuf.len;
+        int rc = dubbo__tls_read(c->tls, (const uint8_t *)buf->base, (size_t)n, &c->rbuf);
+        flush(c); /* handshake records, alerts */
+        if (rc < 0) {
+            c->l->cfg.read_end(c->l->cfg.user);
+            conn_close(c, dubbo_last_error());
+            return;
+        }
+        if (c->rbuf.len > before)
+            process(c, c->rbuf.base, c->rbuf.len, false);
+        else
+            c->l->cfg.read_end(c->l->cfg.user);
+        if (rc == 1 && !c->closing) dubbo__lconn_close(c, NULL); /* close_notify */
+        return;
+    }
     /* data: the loop's scratch buffer (the connection had nothing pending)
      * or the connection's own buffer */
     bool scratch = buf->base == (char *)loop_scratch;
@@ -334,6 +416,14 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         len = c->rbuf.len;
     }
     c->last_read = dubbo__now_ms();
+    process(c, data, len, scratch);
+}
+
+/* Cut units from data[0..len) (the scratch buffer, or the connection's
+ * rbuf) and hand them over. */
+static void process(sconn_t *c, uint8_t *data, size_t len, bool scratch)
+{
+    dubbo__listener_t *s = c->l;
     size_t off = 0;
     while (!c->closing && !c->close_why) {
         if (c->discard) {

@@ -27,6 +27,7 @@ typedef struct dubbo__listener dubbo__listener_t;
 /* detect()'s answers: the values of include/dubbo/protocol.h's
  * DUBBO_DETECT_* (checked where the rpc layer fills a dubbo__wire_t). */
 enum { DUBBO__DETECT_NO = 0, DUBBO__DETECT_MORE = 1, DUBBO__DETECT_YES = 2 };
+enum { DUBBO__TLS_STRICT = 1, DUBBO__TLS_PERMISSIVE = 2 };
 
 /* One protocol's part, as include/dubbo/protocol.h describes each hook
  * (the same functions: the rpc layer copies them from the table).
@@ -60,6 +61,8 @@ typedef struct {
     dubbo__budget_t *budget;    /* borrowed */
     dubbo__ratelimit_t *log_rl; /* borrowed: connection warnings */
     int overload_status;        /* what refuse() is given for a unit over the budget */
+    struct dubbo__tls_ctx *tls; /* borrowed; NULL: plaintext */
+    int tls_mode;               /* DUBBO__TLS_STRICT or DUBBO__TLS_PERMISSIVE */
     /* A whole unit of `len` bytes of connection c (borrowed for the call).
      * `charged`: budget bytes already held for it (taken as its bytes
      * arrived), which it takes over (gives back or hands to a job).
