@@ -30,6 +30,7 @@ extern const dubbo_protocol_ops_t dubbo__protocol_rest;
 extern const dubbo_registry_ops_t dubbo__registry_file;
 extern const dubbo_registry_ops_t dubbo__registry_etcd;
 extern const dubbo_registry_ops_t dubbo__registry_zookeeper;
+extern const dubbo_registry_ops_t dubbo__registry_nacos;
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -50,7 +51,8 @@ void dubbo__register_builtins(void)
     add(DUBBO_EXT_PROTOCOL, &dubbo__protocol_rest, dubbo__protocol_rest.name);
 
     static const dubbo_registry_ops_t *const registries[] = {
-        &dubbo__registry_file, &dubbo__registry_etcd, &dubbo__registry_zookeeper};
+        &dubbo__registry_file, &dubbo__registry_etcd, &dubbo__registry_zookeeper,
+        &dubbo__registry_nacos};
     for (size_t i = 0; i < COUNT(registries); i++)
         add(DUBBO_EXT_REGISTRY, registries[i], registries[i]->name);
 

@@ -1,0 +1,1253 @@
+/* The Nacos registry, nacos://host:port?namespace=&group=: Java Dubbo's
+ * NacosRegistry layout over Nacos's v1 HTTP open API (naming), spoken with
+ * libcurl, which is loaded when the first Nacos registry is opened
+ * (curl_dl.h), as the etcd registry does.
+ *
+ *   service  <category>:<interface>:<version>:<group>   (empty parts kept:
+ *            "providers:org.apache.dubbo.demo.DemoService::")
+ *   group    the registry URL's `group` (default DEFAULT_GROUP), sent as
+ *            groupName beside the plain service name, as the open API
+ *            documents it (Nacos 1.x/2.x file the service under
+ *            "<group>@@<service>"; 0.x predates groups and ignores it)
+ *   instance ip and port of the URL, cluster DEFAULT, weight 1, ephemeral;
+ *            metadata = the URL's parameters plus category, protocol and
+ *            path (Java's createInstance)
+ *
+ * Registering: POST /v1/ns/instance, then a heartbeat (PUT
+ * /v1/ns/instance/beat) every `beat` ms (5000, as Nacos's clients beat):
+ * Nacos marks an ephemeral instance unhealthy 15 s after its last beat and
+ * removes it later, so a process that dies leaves within ~15 s. A beat
+ * Nacos answers with "not found" (it expired while we were cut off, or the
+ * server restarted) registers the instance again. Only provider URLs are
+ * registered, as Java Dubbo 3 does, unless the registry URL says
+ * register-consumer-url=true.
+ *
+ * Subscribing: every `poll` ms (1000) GET /v1/ns/instance/list of the
+ * service name and of the legacy name Dubbo <= 2.7.3 used
+ * ("providers:<interface>[:<version>][:<group>]", when it differs); the
+ * usable instances (enabled, healthy, weight > 0) become provider URLs
+ * (protocol and path from the metadata, every metadata entry a parameter,
+ * as Java's buildURL), and the sorted list is delivered when it changed.
+ * Categories other than providers live in Nacos's config service, not its
+ * naming: they are delivered empty once.
+ *
+ * URL parameters: namespace (namespaceId; default Nacos's public), group,
+ * timeout (ms, every HTTP call, default 3000), beat (ms), poll (ms),
+ * context-path (default /nacos), backup (more host:port, comma-separated;
+ * a call that cannot reach one moves to the next),
+ * register-consumer-url. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dubbo/registry.h"
+#include "core/internal.h"
+#include "core/log.h"
+#include "registry/curl_dl.h"
+#include "registry/nacos.h"
+#include "registry/subscribers.h"
+
+#define REPLY_LIMIT   (16u << 20) /* largest reply accepted */
+#define DEFAULT_GROUP "DEFAULT_GROUP"
+#define CLUSTER       "DEFAULT"
+
+/* ---- libcurl: loaded (curl_dl.h) with the first registry, its global
+ * state set up with the first and torn down with the last (libcurl counts
+ * its own init calls too, so this and the etcd registry may share it). */
+
+static pthread_mutex_t curl_mu = PTHREAD_MUTEX_INITIALIZER;
+static int curl_users;
+
+static int curl_acquire(void)
+{
+    int rc = 0;
+    pthread_mutex_lock(&curl_mu);
+    if (curl_users == 0) {
+        rc = dubbo__curl_load("nacos registry");
+        if (!rc && dubbo__curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+            rc = dubbo__seterr(DUBBO_EIO, "nacos registry: curl_global_init failed");
+    }
+    if (!rc) curl_users++;
+    pthread_mutex_unlock(&curl_mu);
+    return rc;
+}
+
+static void curl_release(void)
+{
+    pthread_mutex_lock(&curl_mu);
+    if (--curl_users == 0) dubbo__curl.global_cleanup();
+    pthread_mutex_unlock(&curl_mu);
+}
+
+/* ---- text ------------------------------------------------------------- */
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+} sbuf_t;
+
+static int sbuf_add(sbuf_t *b, const char *d, size_t n)
+{
+    if (b->len + n + 1 > REPLY_LIMIT) return -1;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) return -1;
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, d, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+static int sbuf_str(sbuf_t *b, const char *s)
+{
+    return sbuf_add(b, s, strlen(s));
+}
+
+/* s with every byte outside letters, digits and `keep` as %XX. */
+static int sbuf_esc(sbuf_t *b, const char *s, const char *keep)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                     (*p >= '0' && *p <= '9') || strchr(keep, *p);
+        char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+        if (plain ? sbuf_add(b, (const char *)p, 1) : sbuf_add(b, e, 3)) return -1;
+    }
+    return 0;
+}
+
+/* One key=value of a form (application/x-www-form-urlencoded). */
+static int form_add(sbuf_t *b, const char *key, const char *value)
+{
+    if ((b->len && sbuf_add(b, "&", 1)) || sbuf_str(b, key) || sbuf_add(b, "=", 1)) return -1;
+    return sbuf_esc(b, value, "-._*");
+}
+
+static size_t on_body(char *d, size_t size, size_t n, void *ud)
+{
+    (void)size; /* always 1 */
+    return sbuf_add(ud, d, n) ? 0 : n;
+}
+
+/* What Nacos answered, fit for a message: at most 200 bytes, one line. */
+static void answer_text(const sbuf_t *b, char *out, size_t cap)
+{
+    size_t k = 0;
+    for (size_t i = 0; b->p && i < b->len && k + 4 < cap && k < 200; i++) {
+        unsigned char c = (unsigned char)b->p[i];
+        out[k++] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
+    }
+    if (b->p && b->len > k && k + 4 < cap) {
+        memcpy(out + k, "...", 3);
+        k += 3;
+    }
+    if (!k && cap > 8) {
+        memcpy(out, "no body", 7);
+        k = 7;
+    }
+    out[k] = '\0';
+}
+
+static bool transient(int err)
+{
+    return err == -ECONNREFUSED || err == DUBBO_ETIMEOUT || err == DUBBO_EIO;
+}
+
+/* ---- instance lists -> provider URLs ----------------------------------- */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool jbool(const json_t *o, const char *key, bool def)
+{
+    const json_t *v = json_object_get(o, key);
+    return json_is_boolean(v) ? json_is_true(v) : def;
+}
+
+/* The provider URL of one host of an instance list, or NULL when it is not
+ * usable (not enabled, not healthy, no weight) or not Dubbo's (no protocol
+ * metadata, no address). */
+static char *host_url(const json_t *h)
+{
+    if (!json_is_object(h)) return NULL;
+    const char *ip = json_string_value(json_object_get(h, "ip"));
+    const json_t *jport = json_object_get(h, "port");
+    const json_t *meta = json_object_get(h, "metadata");
+    const json_t *jw = json_object_get(h, "weight");
+    /* healthy since Nacos 1.0; 0.x calls it valid */
+    bool healthy = jbool(h, "healthy", jbool(h, "valid", true));
+    if (!ip || !*ip || !json_is_integer(jport) || !json_is_object(meta) ||
+        !jbool(h, "enabled", true) || !healthy ||
+        (jw && (!json_is_number(jw) || !(json_number_value(jw) > 0))))
+        return NULL;
+    json_int_t port = json_integer_value(jport);
+    const char *proto = json_string_value(json_object_get(meta, "protocol"));
+    const char *path = json_string_value(json_object_get(meta, "path"));
+    if (!path) path = json_string_value(json_object_get(meta, "interface"));
+    if (port < 0 || port > 65535 || !proto || !*proto || strlen(proto) > 32 || strlen(ip) > 64)
+        return NULL;
+    if (!((*proto >= 'a' && *proto <= 'z') || (*proto >= 'A' && *proto <= 'Z')) ||
+        proto[strspn(proto, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")] ||
+        ip[strspn(ip, "0123456789abcdefABCDEF.:")] || (ip[0] == ':' && ip[1] != ':'))
+        return NULL; /* an address Dubbo URLs cannot carry (host names: Java's parser neither) */
+
+    size_t nkeys = json_object_size(meta), k = 0;
+    const char **keys = malloc((nkeys ? nkeys : 1) * sizeof(char *));
+    if (!keys) return NULL;
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)meta, key, val)
+    {
+        if (*key && json_is_string(val)) keys[k++] = key;
+    }
+    qsort(keys, k, sizeof(char *), cmp_str);
+
+    sbuf_t b = {0};
+    char head[160];
+    bool v6 = strchr(ip, ':') != NULL;
+    snprintf(head, sizeof(head), "%s://%s%s%s:%d/", proto, v6 ? "[" : "", ip, v6 ? "]" : "",
+             (int)port);
+    bool bad = sbuf_str(&b, head) || sbuf_esc(&b, path ? path : "", "-._~,:*@!$'()/");
+    for (size_t i = 0; !bad && i < k; i++)
+        bad = sbuf_add(&b, i ? "&" : "?", 1) || sbuf_esc(&b, keys[i], "-._~,:*@!$'()/") ||
+              sbuf_add(&b, "=", 1) ||
+              sbuf_esc(&b, json_string_value(json_object_get(meta, keys[i])), "-._~,:*@!$'()/");
+    free(keys);
+    if (bad) {
+        free(b.p);
+        return NULL;
+    }
+    /* what subscribers will parse: never hand over what does not */
+    dubbo_url_t *u = dubbo_url_parse(b.p);
+    if (!u) {
+        free(b.p);
+        return NULL;
+    }
+    dubbo_url_free(u);
+    return b.p;
+}
+
+/* Append the usable hosts of one reply to (*v, *n, *cap). `what` names the
+ * reply for messages. */
+static int hosts_urls(const char *body, size_t len, const char *what, char ***v, size_t *n,
+                      size_t *cap)
+{
+    json_error_t je;
+    json_t *j = json_loadb(body, len, 0, &je);
+    if (!j)
+        return dubbo__seterr(DUBBO_EMALFORMED, "nacos: %s: not JSON: %s (line %d column %d)", what,
+                             je.text, je.line, je.column);
+    json_t *hosts = json_object_get(j, "hosts");
+    if (!json_is_object(j) || !json_is_array(hosts)) {
+        json_decref(j);
+        return dubbo__seterr(DUBBO_EMALFORMED, "nacos: %s: %s", what,
+                             json_is_object(j) ? "no hosts array" : "not a JSON object");
+    }
+    for (size_t i = 0; i < json_array_size(hosts); i++) {
+        char *u = host_url(json_array_get(hosts, i));
+        if (!u) continue;
+        if (*n == *cap) {
+            size_t ncap = *cap ? *cap * 2 : 8;
+            char **p = realloc(*v, ncap * sizeof(char *));
+            if (!p) {
+                free(u);
+                json_decref(j);
+                return dubbo__seterr(DUBBO_ENOMEM, "nacos: %s: out of memory", what);
+            }
+            *v = p;
+            *cap = ncap;
+        }
+        (*v)[(*n)++] = u;
+    }
+    json_decref(j);
+    return 0;
+}
+
+/* Sort, and drop repeats (a URL found under both service names). */
+static void sort_unique(char **v, size_t *n)
+{
+    if (*n < 2) return;
+    qsort(v, *n, sizeof(char *), cmp_str);
+    size_t k = 1;
+    for (size_t i = 1; i < *n; i++) {
+        if (strcmp(v[i], v[k - 1]) == 0)
+            free(v[i]);
+        else
+            v[k++] = v[i];
+    }
+    *n = k;
+}
+
+static void strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+int dubbo__nacos_replay(const char *reply, size_t len, char ***urls, size_t *n)
+{
+    char **v = NULL;
+    size_t m = 0, cap = 0;
+    int rc = hosts_urls(reply, len, "instance list reply", &v, &m, &cap);
+    if (rc) {
+        strv_free(v, m);
+        return rc;
+    }
+    sort_unique(v, &m);
+    if (!v && !(v = malloc(sizeof(char *))))
+        return dubbo__seterr(DUBBO_ENOMEM, "nacos: instance list reply: out of memory");
+    *urls = v;
+    *n = m;
+    return 0;
+}
+
+/* ---- the registry ----------------------------------------------------- */
+
+typedef struct {
+    char *url;     /* the Dubbo URL, as registered */
+    char *service; /* <category>:<interface>:<version>:<group> */
+    char *ip;
+    int port;
+    char *metadata;  /* JSON object text */
+    bool registered; /* Nacos acknowledged it (beats go out) */
+} inst_t;
+
+typedef struct {
+    dubbo__sub_t base; /* the consumer URL, fn, user; removed: freed by the worker */
+    char *names[2];    /* the service names polled */
+    size_t nnames;
+    char **others; /* categories other than providers (delivered empty once) */
+    size_t nothers;
+    bool others_sent;
+    dubbo__last_t last; /* the providers list delivered last */
+    bool failing;       /* the last poll failed (log once per outage) */
+} sub_t;
+
+typedef struct {
+    dubbo_registry_t base;
+    char **endpoints; /* "http://host:port<context-path>" */
+    size_t nendpoints;
+    atomic_size_t cur; /* the endpoint calls go to */
+    char *ns;          /* namespaceId, "" for Nacos's default */
+    char *group;
+    long timeout_ms, beat_ms, poll_ms;
+    bool reg_consumers;
+
+    /* Registered instances; held across their HTTP calls. */
+    pthread_mutex_t reg_mu;
+    inst_t *insts;
+    size_t ninsts, capinsts;
+    CURL *reg_easy;
+
+    /* Subscriptions and the worker (beats and polls). */
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    bool stop, poll_now;
+    dubbo__subs_t subs; /* of sub_t */
+    pthread_t thread;
+    CURL *poll_easy; /* the worker's */
+} nacos_t;
+
+static const char *endpoint(nacos_t *r)
+{
+    return r->endpoints[atomic_load(&r->cur) % r->nendpoints];
+}
+
+/* One request. `form` goes in the body of POST and PUT, in the query of
+ * GET and DELETE. 0 when Nacos answered (any status: *status, body in
+ * *out); else the transport error, with a message naming the server and
+ * `what`. */
+static int http_once(nacos_t *r, CURL *easy, const char *ep, const char *method, const char *path,
+                     const char *form, const char *what, long *status, sbuf_t *out)
+{
+    bool in_body = strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0;
+    sbuf_t url = {0};
+    if (sbuf_str(&url, ep) || sbuf_str(&url, path) ||
+        (!in_body && *form && (sbuf_add(&url, "?", 1) || sbuf_str(&url, form)))) {
+        free(url.p);
+        return dubbo__seterr(DUBBO_ENOMEM, "nacos %s: %.300s: out of memory", ep, what);
+    }
+    char errbuf[CURL_ERROR_SIZE] = "";
+    dubbo__curl.easy_reset(easy);
+    dubbo__curl.easy_setopt(easy, CURLOPT_URL, url.p);
+    dubbo__curl.easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    dubbo__curl.easy_setopt(easy, CURLOPT_PROXY, ""); /* never through an http_proxy */
+    if (in_body) {
+        dubbo__curl.easy_setopt(easy, CURLOPT_POSTFIELDS, form);
+        dubbo__curl.easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long)strlen(form));
+    }
+    if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
+        dubbo__curl.easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method);
+    dubbo__curl.easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
+    dubbo__curl.easy_setopt(easy, CURLOPT_WRITEDATA, out);
+    dubbo__curl.easy_setopt(easy, CURLOPT_TIMEOUT_MS, r->timeout_ms);
+    dubbo__curl.easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, r->timeout_ms);
+    dubbo__curl.easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
+    CURLcode c = dubbo__curl.easy_perform(easy);
+    dubbo__curl.easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
+    free(url.p);
+    *status = 0;
+    dubbo__curl.easy_getinfo(easy, CURLINFO_RESPONSE_CODE, status);
+    if (c == CURLE_OK) return 0;
+    int err = c == CURLE_COULDNT_CONNECT      ? -ECONNREFUSED
+              : c == CURLE_OPERATION_TIMEDOUT ? DUBBO_ETIMEOUT
+              : c == CURLE_OUT_OF_MEMORY      ? DUBBO_ENOMEM
+                                              : DUBBO_EIO;
+    return dubbo__seterr(err, "nacos %s: %.300s: %s", ep, what,
+                         errbuf[0] ? errbuf : dubbo__curl.easy_strerror(c));
+}
+
+/* One request to the current endpoint, moving on to the next ones while
+ * they cannot be reached. 0 when HTTP 200 (body in *out, free it); a
+ * transport error; or, for another status, DUBBO_EIO (502-504: a server
+ * starting or a proxy) or DUBBO_EREMOTE (Nacos refused), with a message
+ * naming the server, `what` and Nacos's answer. *status is the status
+ * (0 when none came). */
+static int call(nacos_t *r, CURL *easy, const char *method, const char *path, const char *form,
+                const char *what, long *status, sbuf_t *out)
+{
+    int err = 0;
+    for (size_t tries = 0; tries < r->nendpoints; tries++) {
+        size_t idx = atomic_load(&r->cur) % r->nendpoints;
+        free(out->p);
+        *out = (sbuf_t){0};
+        err = http_once(r, easy, r->endpoints[idx], method, path, form, what, status, out);
+        if (err != -ECONNREFUSED && err != DUBBO_ETIMEOUT) break;
+        atomic_compare_exchange_strong(&r->cur, &idx, (idx + 1) % r->nendpoints);
+    }
+    if (err) return err;
+    if (*status == 200) return 0;
+    char ans[256];
+    answer_text(out, ans, sizeof(ans));
+    return dubbo__seterr(*status >= 502 && *status <= 504 ? DUBBO_EIO : DUBBO_EREMOTE,
+                         "nacos %s: %.300s: HTTP %ld: %s", endpoint(r), what, *status, ans);
+}
+
+/* Nacos's answer for something it does not know (0.x: "dom not found",
+ * 1.x/2.x: code 20404 or "not found"). */
+static bool says_not_found(long status, const sbuf_t *b)
+{
+    if (status == 404) return true;
+    if (!b->p) return false;
+    if (strstr(b->p, "not found") || strstr(b->p, "\"code\":20404")) return true;
+    return false;
+}
+
+/* The parameters every naming call about a service carries. */
+static int form_service(nacos_t *r, sbuf_t *f, const char *service)
+{
+    if (form_add(f, "serviceName", service) || form_add(f, "groupName", r->group)) return -1;
+    return *r->ns ? form_add(f, "namespaceId", r->ns) : 0;
+}
+
+/* ---- registering ------------------------------------------------------ */
+
+static void inst_clear(inst_t *in)
+{
+    free(in->url);
+    free(in->service);
+    free(in->ip);
+    free(in->metadata);
+    *in = (inst_t){0};
+}
+
+/* The Nacos instance of a Dubbo URL. 0, DUBBO_EINVAL for a URL that is not
+ * one, or 1 for a consumer URL this registry does not register. */
+static int inst_make(nacos_t *r, const char *url, inst_t *in)
+{
+    *in = (inst_t){0};
+    dubbo_url_t *u = dubbo_url_parse(url);
+    if (!u) {
+        char msg[400];
+        snprintf(msg, sizeof(msg), "%s", dubbo_last_error());
+        return dubbo__seterr(DUBBO_EINVAL, "nacos registry: %s", msg);
+    }
+    const char *iface = dubbo_url_param(u, "interface", u->path);
+    if (!iface || !*iface) {
+        dubbo_url_free(u);
+        return dubbo__seterr(DUBBO_EINVAL, "nacos registry: %.300s names no interface", url);
+    }
+    bool consumer = strcmp(u->protocol, "consumer") == 0 ||
+                    strcmp(dubbo_url_param(u, "side", ""), "consumer") == 0;
+    if (consumer && !r->reg_consumers) {
+        dubbo_url_free(u);
+        return 1;
+    }
+    const char *cat = dubbo_url_param(u, "category", NULL);
+    if (!cat || !*cat || strchr(cat, ',')) cat = consumer ? "consumers" : "providers";
+    json_t *meta = json_object();
+    for (size_t i = 0; meta && i < u->nparams; i++)
+        json_object_set_new(meta, u->params[i].key, json_string(u->params[i].value));
+    if (meta) {
+        json_object_set_new(meta, "category", json_string(cat));
+        json_object_set_new(meta, "protocol", json_string(u->protocol));
+        json_object_set_new(meta, "path", json_string(u->path ? u->path : ""));
+    }
+    in->metadata = meta ? json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(meta);
+    if (asprintf(&in->service, "%s:%s:%s:%s", cat, iface, dubbo_url_param(u, "version", ""),
+                 dubbo_url_param(u, "group", "")) < 0)
+        in->service = NULL;
+    in->url = strdup(url);
+    in->ip = strdup(u->host ? u->host : "");
+    in->port = u->port;
+    dubbo_url_free(u);
+    if (!in->metadata || !in->service || !in->url || !in->ip) {
+        inst_clear(in);
+        return dubbo__seterr(DUBBO_ENOMEM, "nacos registry: out of memory");
+    }
+    return 0;
+}
+
+static int form_instance(nacos_t *r, sbuf_t *f, const inst_t *in)
+{
+    char port[16];
+    snprintf(port, sizeof(port), "%d", in->port);
+    return form_service(r, f, in->service) || form_add(f, "ip", in->ip) ||
+           form_add(f, "port", port) || form_add(f, "clusterName", CLUSTER) ||
+           form_add(f, "ephemeral", "true");
+}
+
+static int do_register(nacos_t *r, inst_t *in)
+{
+    sbuf_t f = {0}, out = {0};
+    char what[400];
+    snprintf(what, sizeof(what), "register %s:%d in %s", in->ip, in->port, in->service);
+    if (form_instance(r, &f, in) || form_add(&f, "weight", "1.0") ||
+        form_add(&f, "enabled", "true") || form_add(&f, "healthy", "true") ||
+        form_add(&f, "metadata", in->metadata)) {
+        free(f.p);
+        return dubbo__seterr(DUBBO_ENOMEM, "nacos registry: out of memory");
+    }
+    long status;
+    int err = call(r, r->reg_easy, "POST", "/v1/ns/instance", f.p, what, &status, &out);
+    free(f.p);
+    free(out.p);
+    if (!err) in->registered = true;
+    return err;
+}
+
+static int do_deregister(nacos_t *r, const inst_t *in)
+{
+    sbuf_t f = {0}, out = {0};
+    char what[400];
+    snprintf(what, sizeof(what), "deregister %s:%d from %s", in->ip, in->port, in->service);
+    if (form_instance(r, &f, in)) {
+        free(f.p);
+        return dubbo__seterr(DUBBO_ENOMEM, "nacos registry: out of memory");
+    }
+    long status;
+    int err = call(r, r->reg_easy, "DELETE", "/v1/ns/instance", f.p, what, &status, &out);
+    if (err == DUBBO_EREMOTE && says_not_found(status, &out)) err = 0; /* gone already */
+    free(f.p);
+    free(out.p);
+    return err;
+}
+
+/* One heartbeat. *lost when Nacos no longer knows the instance. */
+static int do_beat(nacos_t *r, const inst_t *in, bool *lost)
+{
+    *lost = false;
+    json_error_t je;
+    json_t *meta = json_loads(in->metadata, 0, &je);
+    json_t *beat =
+        json_pack("{s:s, s:s, s:i, s:o, s:s, s:f, s:b, s:b}", "cluster", CLUSTER, "ip", in->ip,
+                  "port", in->port, "metadata", meta ? meta : json_object(), "serviceName",
+                  in->service, "weight", 1.0, "scheduled", 0, "stopped", 0);
+    char *bj = beat ? json_dumps(beat, JSON_COMPACT) : NULL;
+    json_decref(beat);
+    sbuf_t f = {0}, out = {0};
+    if (!bj || form_instance(r, &f, in) || form_add(&f, "beat", bj)) {
+        free(bj);
+        free(f.p);
+        return dubbo__seterr(DUBBO_ENOMEM, "nacos registry: out of memory");
+    }
+    free(bj);
+    char what[400];
+    snprintf(what, sizeof(what), "beat %s:%d in %s", in->ip, in->port, in->service);
+    long status;
+    int err = call(r, r->reg_easy, "PUT", "/v1/ns/instance/beat", f.p, what, &status, &out);
+    free(f.p);
+    if (!err) {
+        /* {"clientBeatInterval":5000,"code":10200,...}; 20404: not registered */
+        json_t *j = out.p ? json_loadb(out.p, out.len, 0, &je) : NULL;
+        *lost = json_integer_value(json_object_get(j, "code")) == 20404;
+        json_decref(j);
+    } else if (err == DUBBO_EREMOTE) {
+        /* 0.x answers a beat of a service it lost with HTTP 500; register
+         * again either way: POST is idempotent */
+        *lost = true;
+        DLOG_DEBUG("%s; registering again", dubbo_last_error());
+        err = 0;
+    }
+    free(out.p);
+    return err;
+}
+
+static inst_t *inst_find(nacos_t *r, const inst_t *in)
+{
+    for (size_t i = 0; i < r->ninsts; i++)
+        if (strcmp(r->insts[i].service, in->service) == 0 && strcmp(r->insts[i].ip, in->ip) == 0 &&
+            r->insts[i].port == in->port)
+            return &r->insts[i];
+    return NULL;
+}
+
+static int nacos_reg(dubbo_registry_t *base, const char *url)
+{
+    nacos_t *r = (nacos_t *)base;
+    inst_t in;
+    int rc = inst_make(r, url, &in);
+    if (rc == 1) {
+        DLOG_DEBUG("nacos registry: not registering consumer %s (register-consumer-url=false, "
+                   "as Java Dubbo 3)",
+                   url);
+        return 0;
+    }
+    if (rc) return rc;
+    pthread_mutex_lock(&r->reg_mu);
+    inst_t *cur = inst_find(r, &in);
+    if (cur && cur->registered && strcmp(cur->metadata, in.metadata) == 0) {
+        pthread_mutex_unlock(&r->reg_mu);
+        inst_clear(&in);
+        return 0;
+    }
+    if (!cur) {
+        if (r->ninsts == r->capinsts) {
+            size_t cap = r->capinsts ? r->capinsts * 2 : 8;
+            inst_t *p = realloc(r->insts, cap * sizeof(inst_t));
+            if (!p) {
+                pthread_mutex_unlock(&r->reg_mu);
+                inst_clear(&in);
+                return dubbo__seterr(DUBBO_ENOMEM, "nacos registry: out of memory");
+            }
+            r->insts = p;
+            r->capinsts = cap;
+        }
+        cur = &r->insts[r->ninsts++];
+    } else {
+        inst_clear(cur); /* the same instance with new metadata */
+    }
+    *cur = in;
+    int err = do_register(r, cur);
+    if (err && !transient(err)) {
+        char msg[600];
+        snprintf(msg, sizeof(msg), "%s", dubbo_last_error());
+        inst_clear(cur);
+        *cur = r->insts[--r->ninsts];
+        pthread_mutex_unlock(&r->reg_mu);
+        return dubbo__seterr(err, "%s", msg);
+    }
+    pthread_mutex_unlock(&r->reg_mu);
+    if (err) /* down is not an error: the worker registers it when Nacos is back */
+        DLOG_WARN("%s; %s will be registered when Nacos is back", dubbo_last_error(), url);
+    return 0;
+}
+
+/* Withdraw at once; when Nacos cannot be reached, the instance expires as
+ * its beats stop. */
+static int nacos_unreg(dubbo_registry_t *base, const char *url)
+{
+    nacos_t *r = (nacos_t *)base;
+    inst_t in;
+    int rc = inst_make(r, url, &in);
+    if (rc == 1) return 0;
+    if (rc) return rc;
+    pthread_mutex_lock(&r->reg_mu);
+    inst_t *cur = inst_find(r, &in);
+    if (cur) {
+        inst_clear(cur);
+        *cur = r->insts[--r->ninsts];
+    }
+    int err = do_deregister(r, &in);
+    pthread_mutex_unlock(&r->reg_mu);
+    inst_clear(&in);
+    if (err && transient(err)) {
+        DLOG_WARN("%s; the instance expires without heartbeats", dubbo_last_error());
+        return 0;
+    }
+    return err;
+}
+
+/* Beat every instance; register those Nacos does not have. */
+static int beat_all(nacos_t *r)
+{
+    pthread_mutex_lock(&r->reg_mu);
+    int first = 0;
+    for (size_t i = 0; i < r->ninsts; i++) {
+        inst_t *in = &r->insts[i];
+        bool lost = !in->registered;
+        int err = in->registered ? do_beat(r, in, &lost) : 0;
+        if (!err && lost) {
+            if (in->registered)
+                DLOG_INFO("nacos %s: %s:%d is gone from %s; registering it again", endpoint(r),
+                          in->ip, in->port, in->service);
+            in->registered = false;
+            err = do_register(r, in);
+        }
+        if (err && !first) first = err;
+        if (err && transient(err)) break; /* the rest waits for the next round */
+        if (err) DLOG_ERROR("%s", dubbo_last_error());
+    }
+    pthread_mutex_unlock(&r->reg_mu);
+    if (first && transient(first)) return first;
+    return 0;
+}
+
+/* ---- subscribing ------------------------------------------------------ */
+
+/* The merged, sorted list of `names` (with `easy`); a name Nacos does not
+ * know counts as empty. */
+static int poll_names(nacos_t *r, CURL *easy, char *const *names, size_t nnames, char ***out,
+                      size_t *n)
+{
+    char **v = NULL;
+    size_t m = 0, cap = 0;
+    int err = 0;
+    for (size_t i = 0; !err && i < nnames; i++) {
+        sbuf_t f = {0}, body = {0};
+        if (form_service(r, &f, names[i]) || form_add(&f, "clusters", "") ||
+            form_add(&f, "healthyOnly", "false")) {
+            free(f.p);
+            err = dubbo__seterr(DUBBO_ENOMEM, "nacos registry: out of memory");
+            break;
+        }
+        char what[400];
+        snprintf(what, sizeof(what), "instance list of %s", names[i]);
+        long status;
+        err = call(r, easy, "GET", "/v1/ns/instance/list", f.p, what, &status, &body);
+        free(f.p);
+        if (err == DUBBO_EREMOTE && says_not_found(status, &body))
+            err = 0; /* nobody registered it yet */
+        else if (!err) {
+            char what2[440];
+            snprintf(what2, sizeof(what2), "%s %s", endpoint(r), what);
+            err = hosts_urls(body.p ? body.p : "", body.len, what2, &v, &m, &cap);
+        }
+        free(body.p);
+    }
+    if (err) {
+        strv_free(v, m);
+        return err;
+    }
+    sort_unique(v, &m);
+    *out = v;
+    *n = m;
+    return 0;
+}
+
+static void sub_free(sub_t *s)
+{
+    for (size_t i = 0; i < s->nnames; i++)
+        free(s->names[i]);
+    strv_free(s->others, s->nothers);
+    dubbo__last_clear(&s->last);
+    dubbo__sub_destroy(&s->base);
+    free(s);
+}
+
+static void poll_one(nacos_t *r, sub_t *s)
+{
+    char **v = NULL;
+    size_t n = 0;
+    int err = poll_names(r, r->poll_easy, s->names, s->nnames, &v, &n);
+    if (err) {
+        if (!s->failing)
+            DLOG_WARN("%s; subscribers keep their last list and polling goes on",
+                      dubbo_last_error());
+        s->failing = true;
+        return;
+    }
+    if (s->failing) DLOG_INFO("nacos %s: polling %s again", endpoint(r), s->names[0]);
+    s->failing = false;
+    if (!s->others_sent) {
+        s->others_sent = true;
+        for (size_t i = 0; i < s->nothers; i++)
+            dubbo__subs_notify(&r->subs, &s->base, &r->mu, &r->stop, s->others[i], NULL, 0);
+    }
+    if (dubbo__last_same(&s->last, (const char *const *)v, n)) {
+        strv_free(v, n);
+        return;
+    }
+    /* the subscriber gets a copy of the pointers; last keeps the strings */
+    const char **urls = malloc((n ? n : 1) * sizeof(char *));
+    if (!urls) {
+        strv_free(v, n);
+        return; /* delivered next round */
+    }
+    for (size_t i = 0; i < n; i++)
+        urls[i] = v[i];
+    dubbo__last_set(&s->last, v ? v : calloc(1, sizeof(char *)), n);
+    dubbo__subs_notify(&r->subs, &s->base, &r->mu, &r->stop, "providers", urls, n);
+    free(urls);
+}
+
+/* The worker: beats every beat_ms, polls every poll_ms (at once for a new
+ * subscription). Only it frees removed subscriptions. */
+static void *worker(void *arg)
+{
+    nacos_t *r = arg;
+    uint64_t next_beat = dubbo__now_ms() + (uint64_t)r->beat_ms, next_poll = 0;
+    bool down = false;
+    sub_t **active = NULL;
+    size_t cap = 0;
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        for (;;) {
+            uint64_t now = dubbo__now_ms(), due = next_beat < next_poll ? next_beat : next_poll;
+            if (r->stop || r->poll_now || now >= due) break;
+            struct timespec ts;
+            dubbo__deadline(&ts, CLOCK_MONOTONIC, due - now);
+            pthread_cond_timedwait(&r->cond, &r->mu, &ts);
+        }
+        bool stop = r->stop, poll = r->poll_now || dubbo__now_ms() >= next_poll;
+        r->poll_now = false;
+        dubbo__sub_t *dead = NULL;
+        size_t nactive = 0;
+        for (dubbo__sub_t **pp = &r->subs.head; *pp;) {
+            dubbo__sub_t *s = *pp;
+            if (s->removed || stop) {
+                *pp = s->next;
+                s->next = dead;
+                dead = s;
+                continue;
+            }
+            pp = &s->next;
+            if (nactive == cap) {
+                size_t ncap = cap ? cap * 2 : 8;
+                sub_t **p = realloc(active, ncap * sizeof(sub_t *));
+                if (!p) continue; /* polled next round */
+                active = p;
+                cap = ncap;
+            }
+            active[nactive++] = (sub_t *)s;
+        }
+        pthread_mutex_unlock(&r->mu);
+        while (dead) {
+            sub_t *s = (sub_t *)dead;
+            dead = dead->next;
+            sub_free(s);
+        }
+        if (stop) break;
+
+        if (dubbo__now_ms() >= next_beat) {
+            int err = beat_all(r);
+            if (err && !down)
+                DLOG_WARN("%s; retrying every %ld ms", dubbo_last_error(), r->beat_ms);
+            else if (!err && down)
+                DLOG_INFO("nacos %s: reachable again, instances registered", endpoint(r));
+            down = err != 0;
+            next_beat = dubbo__now_ms() + (uint64_t)r->beat_ms;
+        }
+        if (poll) {
+            for (size_t i = 0; i < nactive; i++)
+                poll_one(r, active[i]);
+            next_poll = dubbo__now_ms() + (uint64_t)r->poll_ms;
+        }
+    }
+    free(active);
+    return NULL;
+}
+
+/* "providers:<interface>[:<version>][:<group>]": Dubbo <= 2.7.3's name. */
+static char *legacy_name(const char *iface, const char *version, const char *group)
+{
+    char *s = NULL;
+    if (asprintf(&s, "providers:%s%s%s%s%s", iface, *version ? ":" : "", version, *group ? ":" : "",
+                 group) < 0)
+        return NULL;
+    return s;
+}
+
+static int nacos_subscribe(dubbo_registry_t *base, const char *consumer_url, dubbo_notify_fn fn,
+                           void *user)
+{
+    nacos_t *r = (nacos_t *)base;
+    if (!fn) return dubbo__seterr(DUBBO_EINVAL, "nacos registry: subscribe without a callback");
+    dubbo_url_t *u = dubbo_url_parse(consumer_url);
+    if (!u) {
+        char msg[400];
+        snprintf(msg, sizeof(msg), "%s", dubbo_last_error());
+        return dubbo__seterr(DUBBO_EINVAL, "nacos registry: subscribe: %s", msg);
+    }
+    const char *iface = dubbo_url_param(u, "interface", u->path);
+    if (!iface || !*iface || strcmp(iface, "*") == 0) {
+        int err =
+            dubbo__seterr(!iface || !*iface ? DUBBO_EINVAL : DUBBO_EUNSUPPORTED,
+                          "nacos registry: subscribe %.300s: %s", consumer_url,
+                          !iface || !*iface ? "no interface" : "interface=* is not supported");
+        dubbo_url_free(u);
+        return err;
+    }
+    const char *version = dubbo_url_param(u, "version", ""),
+               *group = dubbo_url_param(u, "group", "");
+    const char *cats = dubbo_url_param(u, "category", "providers");
+    sub_t *s = calloc(1, sizeof(sub_t));
+    size_t maxc = 1;
+    for (const char *p = cats; *p; p++)
+        maxc += *p == ',';
+    bool oom = !s || dubbo__sub_init(&s->base, consumer_url, fn, user, "nacos");
+    if (!oom) s->others = calloc(maxc, sizeof(char *));
+    oom = oom || !s->others;
+    if (!oom && asprintf(&s->names[0], "providers:%s:%s:%s", iface, version, group) < 0)
+        s->names[0] = NULL;
+    oom = oom || !s->names[0];
+    if (!oom) s->nnames = 1;
+    char *legacy = oom ? NULL : legacy_name(iface, version, group);
+    if (legacy && strcmp(legacy, s->names[0]) != 0)
+        s->names[s->nnames++] = legacy;
+    else
+        free(legacy);
+    for (const char *p = cats; !oom && *p;) {
+        size_t len = strcspn(p, ",");
+        if (len && !(len == 9 && strncmp(p, "providers", 9) == 0)) {
+            s->others[s->nothers] = strndup(p, len);
+            oom = !s->others[s->nothers++];
+        }
+        p += len + (p[len] == ',');
+    }
+    dubbo_url_free(u);
+    if (oom) {
+        if (s) sub_free(s);
+        return dubbo__seterr(DUBBO_ENOMEM, "nacos registry: out of memory");
+    }
+    pthread_mutex_lock(&r->mu);
+    if (dubbo__subs_find(&r->subs, consumer_url, fn, user)) {
+        pthread_mutex_unlock(&r->mu);
+        sub_free(s);
+        return dubbo__seterr(DUBBO_EEXISTS,
+                             "nacos registry: %.300s is already subscribed with this callback",
+                             consumer_url);
+    }
+    dubbo__subs_append(&r->subs, &s->base);
+    r->poll_now = true;
+    pthread_cond_signal(&r->cond);
+    pthread_mutex_unlock(&r->mu);
+    return 0;
+}
+
+static int nacos_unsubscribe(dubbo_registry_t *base, const char *consumer_url, dubbo_notify_fn fn,
+                             void *user)
+{
+    nacos_t *r = (nacos_t *)base;
+    pthread_mutex_lock(&r->mu);
+    dubbo__sub_t *s = dubbo__subs_find(&r->subs, consumer_url, fn, user);
+    if (!s) {
+        pthread_mutex_unlock(&r->mu);
+        return dubbo__seterr(DUBBO_ENOT_FOUND, "nacos registry: %.300s is not subscribed",
+                             consumer_url);
+    }
+    dubbo__subs_remove(&r->subs, s, &r->mu, r->thread);
+    pthread_mutex_unlock(&r->mu);
+    return 0;
+}
+
+/* ---- dubbo list ------------------------------------------------------- */
+
+/* Every service name of the group ("<category>:<interface>:<version>:<group>",
+ * without the group prefix), paged as Nacos serves them. */
+static int service_names(nacos_t *r, CURL *easy, char ***out, size_t *n)
+{
+    char **v = NULL;
+    size_t m = 0;
+    int err = 0;
+    for (long page = 1, total = 1; !err && (page - 1) * 500 < total && page <= 1000; page++) {
+        sbuf_t f = {0}, body = {0};
+        char pg[24];
+        snprintf(pg, sizeof(pg), "%ld", page);
+        if (form_add(&f, "pageNo", pg) || form_add(&f, "pageSize", "500") ||
+            form_add(&f, "groupName", r->group) || (*r->ns && form_add(&f, "namespaceId", r->ns))) {
+            free(f.p);
+            err = dubbo__seterr(DUBBO_ENOMEM, "nacos registry: out of memory");
+            break;
+        }
+        long status;
+        err = call(r, easy, "GET", "/v1/ns/service/list", f.p, "service list", &status, &body);
+        free(f.p);
+        json_error_t je;
+        json_t *j = err ? NULL : json_loadb(body.p ? body.p : "", body.len, 0, &je);
+        json_t *doms = json_object_get(j, "doms");
+        if (!err && !json_is_array(doms))
+            err = dubbo__seterr(DUBBO_EMALFORMED, "nacos %s: service list: %s", endpoint(r),
+                                j ? "no doms array" : "not JSON");
+        total = err ? 0 : (long)json_integer_value(json_object_get(j, "count"));
+        size_t k = json_array_size(doms);
+        char **p = err || !k ? NULL : realloc(v, (m + k) * sizeof(char *));
+        if (p) v = p;
+        for (size_t i = 0; p && i < k; i++) {
+            const char *name = json_string_value(json_array_get(doms, i));
+            const char *at = name ? strstr(name, "@@") : NULL;
+            if (name && (v[m] = strdup(at ? at + 2 : name))) m++;
+        }
+        if (!err && k && !p) err = dubbo__seterr(DUBBO_ENOMEM, "nacos registry: out of memory");
+        if (!k) total = 0;
+        json_decref(j);
+        free(body.p);
+    }
+    if (err) {
+        strv_free(v, m);
+        return err;
+    }
+    *out = v;
+    *n = m;
+    return 0;
+}
+
+/* "<category>:<interface>:<version>:<group>" split; false for another form. */
+static bool name_parts(const char *name, char parts[4][256])
+{
+    int k = 0;
+    for (const char *p = name;; k++) {
+        size_t len = strcspn(p, ":");
+        if (k == 4 || len >= 256) return false;
+        memcpy(parts[k], p, len);
+        parts[k][len] = '\0';
+        if (!p[len]) break;
+        p += len + 1;
+    }
+    return k == 3;
+}
+
+static int nacos_list(dubbo_registry_t *base, const char *interface, const char *category,
+                      char ***out, size_t *n)
+{
+    nacos_t *r = (nacos_t *)base;
+    CURL *easy = dubbo__curl.easy_init();
+    if (!easy) return dubbo__seterr(DUBBO_ENOMEM, "nacos registry: out of memory");
+    char **names = NULL, **v = NULL;
+    size_t nn = 0, m = 0, cap = 0;
+    int err = service_names(r, easy, &names, &nn);
+    const char *cat = category && *category ? category : "providers";
+    for (size_t i = 0; !err && i < nn; i++) {
+        char parts[4][256];
+        if (!name_parts(names[i], parts) || !*parts[1]) continue;
+        if (!interface) { /* the interfaces, once each */
+            if (m == cap) {
+                size_t ncap = cap ? cap * 2 : 8;
+                char **p = realloc(v, ncap * sizeof(char *));
+                if (!p) {
+                    err = dubbo__seterr(DUBBO_ENOMEM, "nacos registry: out of memory");
+                    break;
+                }
+                v = p;
+                cap = ncap;
+            }
+            if ((v[m] = strdup(parts[1]))) m++;
+            continue;
+        }
+        if (strcmp(parts[0], cat) != 0 || strcmp(parts[1], interface) != 0) continue;
+        char *one = NULL;
+        if (!(one = strdup(names[i]))) {
+            err = dubbo__seterr(DUBBO_ENOMEM, "nacos registry: out of memory");
+            break;
+        }
+        char **got = NULL;
+        size_t ng = 0;
+        err = poll_names(r, easy, &one, 1, &got, &ng);
+        free(one);
+        for (size_t k = 0; !err && k < ng; k++) {
+            if (m == cap) {
+                size_t ncap = cap ? cap * 2 : 8;
+                char **p = realloc(v, ncap * sizeof(char *));
+                if (!p) {
+                    err = dubbo__seterr(DUBBO_ENOMEM, "nacos registry: out of memory");
+                    break;
+                }
+                v = p;
+                cap = ncap;
+            }
+            v[m++] = got[k];
+            got[k] = NULL;
+        }
+        strv_free(got, ng);
+    }
+    dubbo__curl.easy_cleanup(easy);
+    strv_free(names, nn);
+    if (err) {
+        strv_free(v, m);
+        return err;
+    }
+    sort_unique(v, &m);
+    if (!v && !(v = malloc(sizeof(char *))))
+        return dubbo__seterr(DUBBO_ENOMEM, "nacos registry: out of memory");
+    *out = v;
+    *n = m;
+    return 0;
+}
+
+/* ---- create / destroy ------------------------------------------------- */
+
+static void nacos_free(nacos_t *r)
+{
+    strv_free(r->endpoints, r->nendpoints);
+    free(r->ns);
+    free(r->group);
+    for (size_t i = 0; i < r->ninsts; i++)
+        inst_clear(&r->insts[i]);
+    free(r->insts);
+    if (r->reg_easy) dubbo__curl.easy_cleanup(r->reg_easy);
+    if (r->poll_easy) dubbo__curl.easy_cleanup(r->poll_easy);
+    pthread_mutex_destroy(&r->reg_mu);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cond);
+    dubbo__subs_destroy(&r->subs);
+    free(r);
+    curl_release();
+}
+
+static int add_endpoint(nacos_t *r, const char *host, size_t hostlen, int port, const char *ctx)
+{
+    char **p = realloc(r->endpoints, (r->nendpoints + 1) * sizeof(char *));
+    if (!p) return -1;
+    r->endpoints = p;
+    bool v6 = memchr(host, ':', hostlen) != NULL;
+    if (asprintf(&p[r->nendpoints], "http://%s%.*s%s:%d%s", v6 ? "[" : "", (int)hostlen, host,
+                 v6 ? "]" : "", port, ctx) < 0)
+        return -1;
+    r->nendpoints++;
+    return 0;
+}
+
+/* backup=host:port,host:port (Java's form); IPv6 as [addr]:port. */
+static int add_backups(nacos_t *r, const char *list, const char *ctx)
+{
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        const char *end = p + len, *h = p, *colon = NULL;
+        size_t hl;
+        if (*h == '[') {
+            const char *rb = memchr(h, ']', len);
+            if (!rb) return -1;
+            h++;
+            hl = (size_t)(rb - h);
+            colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
+        } else {
+            colon = memchr(h, ':', len);
+            hl = colon ? (size_t)(colon - h) : len;
+        }
+        int port = colon ? atoi(colon + 1) : 8848;
+        if (len && (!hl || port <= 0 || port > 65535)) return -1;
+        if (len && add_endpoint(r, h, hl, port, ctx)) return -1;
+        p = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
+static dubbo_registry_t *nacos_create(const dubbo_url_t *url)
+{
+    if (!url->host || !*url->host) {
+        dubbo__seterr(DUBBO_EINVAL, "nacos registry: no host in the registry URL");
+        return NULL;
+    }
+    const char *ctx = dubbo_url_param(url, "context-path", "/nacos");
+    if (*ctx &&
+        (*ctx != '/' ||
+         ctx[strspn(ctx, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/-._~")])) {
+        dubbo__seterr(DUBBO_EINVAL, "nacos registry: bad context-path=%.200s (want /path)", ctx);
+        return NULL;
+    }
+    if (curl_acquire()) return NULL;
+    nacos_t *r = calloc(1, sizeof(nacos_t));
+    if (!r) {
+        curl_release();
+        dubbo__seterr(DUBBO_ENOMEM, "nacos registry: out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&r->reg_mu, NULL);
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    dubbo__subs_init(&r->subs);
+
+    r->timeout_ms = dubbo_url_param_int(url, "timeout", 3000);
+    if (r->timeout_ms <= 0) r->timeout_ms = 3000;
+    r->beat_ms = dubbo_url_param_int(url, "beat", 5000);
+    if (r->beat_ms < 100) r->beat_ms = 5000;
+    r->poll_ms = dubbo_url_param_int(url, "poll", 1000);
+    if (r->poll_ms < 10) r->poll_ms = 1000;
+    r->reg_consumers = strcmp(dubbo_url_param(url, "register-consumer-url", "false"), "true") == 0;
+    const char *group = dubbo_url_param(url, "group", DEFAULT_GROUP);
+    r->group = strdup(*group ? group : DEFAULT_GROUP);
+    r->ns = strdup(dubbo_url_param(url, "namespace", ""));
+    bool oom = !r->group || !r->ns ||
+               add_endpoint(r, url->host, strlen(url->host), url->port ? url->port : 8848, ctx);
+    if (!oom && add_backups(r, dubbo_url_param(url, "backup", ""), ctx)) {
+        dubbo__seterr(DUBBO_EINVAL, "nacos registry: bad backup=%.200s (want host:port,...)",
+                      dubbo_url_param(url, "backup", ""));
+        nacos_free(r);
+        return NULL;
+    }
+    if (!oom && strstr(r->group, "@@")) {
+        dubbo__seterr(DUBBO_EINVAL,
+                      "nacos registry: bad group=%.200s ('@@' separates Nacos "
+                      "groups from service names)",
+                      r->group);
+        nacos_free(r);
+        return NULL;
+    }
+    r->reg_easy = dubbo__curl.easy_init();
+    r->poll_easy = dubbo__curl.easy_init();
+    if (oom || !r->reg_easy || !r->poll_easy) {
+        nacos_free(r);
+        dubbo__seterr(DUBBO_ENOMEM, "nacos registry: out of memory");
+        return NULL;
+    }
+    if (pthread_create(&r->thread, NULL, worker, r)) {
+        nacos_free(r);
+        dubbo__seterr(DUBBO_EIO, "nacos registry: cannot start its thread");
+        return NULL;
+    }
+    return &r->base;
+}
+
+/* Stops the worker and deregisters every instance (when Nacos cannot be
+ * reached, they expire as their beats stop). Not from a notification. */
+static void nacos_destroy(dubbo_registry_t *base)
+{
+    nacos_t *r = (nacos_t *)base;
+    pthread_mutex_lock(&r->mu);
+    r->stop = true;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->mu);
+    pthread_join(r->thread, NULL);
+
+    pthread_mutex_lock(&r->reg_mu);
+    for (size_t i = 0; i < r->ninsts; i++) {
+        int err = do_deregister(r, &r->insts[i]);
+        if (err) DLOG_WARN("%s", dubbo_last_error());
+        if (err && transient(err)) break;
+    }
+    pthread_mutex_unlock(&r->reg_mu);
+    nacos_free(r);
+}
+
+const dubbo_registry_ops_t dubbo__registry_nacos = {
+    .name = "nacos",
+    .create = nacos_create,
+    .reg = nacos_reg,
+    .unreg = nacos_unreg,
+    .subscribe = nacos_subscribe,
+    .unsubscribe = nacos_unsubscribe,
+    .destroy = nacos_destroy,
+    .list = nacos_list,
+};
