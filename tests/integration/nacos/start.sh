@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Starts the Nacos 0.8.0 naming server (build.sh) standalone on
+# 127.0.0.1:PORT with its data in DIR, and waits until it answers.
+#
+#   start.sh DIR PORT     prints the server's pid; its log is DIR/server.log
+#
+# Exit 77 when it cannot be built here (no java/mvn), 1 when it does not
+# come up within 60 s. Standalone: no cluster, naming data in DIR/home.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+dir=$1 port=$2
+build=$(bash "$here/build.sh" | tail -1)
+mkdir -p "$dir/home"
+# -Dnacos.server.ip: the member address of the standalone "cluster"; the
+# machine's first address otherwise, which loopback-only tests avoid
+java -Xmx256m -XX:+UseSerialGC -Xss512k \
+    -Dnacos.standalone=true -Dnacos.home="$dir/home" -Dnacos.server.ip=127.0.0.1 \
+    -Dserver.address=127.0.0.1 -Dserver.port="$port" \
+    -cp "$(cat "$build/classpath")" org.dubboc.nacos.NacosStandalone >"$dir/server.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+        echo "start.sh: Nacos exited; its log:" >&2
+        tail -40 "$dir/server.log" >&2
+        exit 1
+    fi
+    # the naming API answers (404 "dom not found" for an unknown service)
+    code=$(curl -s -o /dev/null -w '%{http_code}' --noproxy '*' -m 1 \
+        "http://127.0.0.1:$port/nacos/v1/ns/instance/list?serviceName=start.sh" || true)
+    if [ "$code" = 404 ] || [ "$code" = 200 ]; then
+        echo "$pid"
+        exit 0
+    fi
+    sleep 0.1
+done
+echo "start.sh: Nacos did not answer on 127.0.0.1:$port within 60 s; its log:" >&2
+tail -40 "$dir/server.log" >&2
+kill "$pid" 2>/dev/null || true
+exit 1
