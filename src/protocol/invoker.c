@@ -75,13 +75,17 @@ dubbo_invoker_t *dubbo_invoker_new_client(const char *provider_url, const dubbo_
     int n = snprintf(client_url, sizeof(client_url), "%s://%s%s%s:%d/%s?x=1", u->protocol,
                      strchr(u->host, ':') ? "[" : "", u->host, strchr(u->host, ':') ? "]" : "",
                      u->port, iface);
-    static const char *const keys[] = {"version",       "group",       "timeout",
-                                       "connections",   "payload",     "heartbeat",
-                                       "serialization", "application", "compressor"};
+    /* the consumer's TLS settings (docs/tls.md) go with it; files are paths */
+    static const char *const keys[] = {
+        "version",       "group",         "timeout",          "connections",     "payload",
+        "heartbeat",     "serialization", "application",      "compressor",      "tls",
+        "tls-cert-file", "tls-key-file",  "tls-ca-cert-file", "tls-server-name", "tls-insecure"};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         const char *v = pick(consumer, u, keys[i]);
-        if (v && n > 0 && (size_t)n < sizeof(client_url))
-            n += snprintf(client_url + n, sizeof(client_url) - (size_t)n, "&%s=%s", keys[i], v);
+        char *enc = v ? dubbo_url_encode(v) : NULL;
+        if (enc && n > 0 && (size_t)n < sizeof(client_url))
+            n += snprintf(client_url + n, sizeof(client_url) - (size_t)n, "&%s=%s", keys[i], enc);
+        free(enc);
     }
     dubbo_client_t *c = dubbo_client_new(client_url);
     if (!c) {

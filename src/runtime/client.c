@@ -279,10 +279,23 @@ dubbo_client_t *dubbo_client_new(const char *url)
         dubbo_client_free(c);
         return NULL;
     }
+    /* TLS: tls=true and the tls-* parameters (docs/tls.md) */
+    const char *tls = dubbo_url_param(u, "tls", NULL);
+    bool use_tls = tls && (strcmp(tls, "true") == 0 || strcmp(tls, "strict") == 0);
+    dubbo__tls_cfg_t tc = {
+        .cert_file = dubbo_url_param(u, "tls-cert-file", NULL),
+        .key_file = dubbo_url_param(u, "tls-key-file", NULL),
+        .ca_file = dubbo_url_param(u, "tls-ca-cert-file", NULL),
+        .server_name = dubbo_url_param(u, "tls-server-name", u->host),
+        .verify_peer = strcmp(dubbo_url_param(u, "tls-insecure", "false"), "true") != 0,
+        .alpn = strcmp(proto->name, "tri") == 0    ? "h2"
+                : strcmp(proto->name, "rest") == 0 ? "http/1.1"
+                                                   : NULL,
+    };
     for (long i = 0; i < n; i++) {
-        c->conns[i] =
-            dubbo__dial_get(stateful(proto) ? &dial_ops_stateful : &dial_ops, proto, proto->name,
-                            u->host, u->port, (int)i, (size_t)payload, (uint64_t)heartbeat);
+        c->conns[i] = dubbo__dial_get_tls(stateful(proto) ? &dial_ops_stateful : &dial_ops, proto,
+                                          proto->name, u->host, u->port, (int)i, (size_t)payload,
+                                          (uint64_t)heartbeat, use_tls ? &tc : NULL);
         if (!c->conns[i]) {
             dubbo_client_free(c);
             return NULL;

@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "transport/dialer.h"
 #include "transport/loop.h"
+#include "transport/tls.h"
 
 #define BACKOFF_MIN_MS  100
 #define BACKOFF_MAX_MS  30000
@@ -67,6 +68,12 @@ struct cconn {
      * sequence, so id modulo the bucket count spreads them evenly. */
     dubbo__dcall_t *pending[PENDING_BUCKETS];
     dubbo__dcall_t *waiting; /* calls waiting for the connection */
+    /* TLS (dubbo__dial_get_tls): the context, its key in the pool, and the
+     * current socket's session; rbuf and out hold plaintext */
+    dubbo__tls_ctx_t *tls_ctx;
+    char *tls_key;
+    dubbo__tls_t *tls;
+    dubbo_buf_t cipher; /* ciphertext read, before decryption */
 };
 
 void *(*dubbo__dial_alloc)(size_t n) = malloc;
@@ -198,6 +205,10 @@ static void conn_maybe_free(struct cconn *c)
     if (!c->closed || c->handles > 0) return;
     dubbo_buf_destroy(&c->rbuf);
     dubbo_buf_destroy(&c->out);
+    dubbo_buf_destroy(&c->cipher);
+    dubbo__tls_free(c->tls);
+    dubbo__tls_ctx_free(c->tls_ctx);
+    free(c->tls_key);
     free(c->host);
     free(c);
     atomic_fetch_sub(&alive, 1);
@@ -223,15 +234,38 @@ static void on_written(uv_write_t *req, int status)
     if (status == 0) conn_flush(c);
 }
 
+static void conn_lost(struct cconn *c, int err, const char *why);
+
 static void conn_flush(struct cconn *c)
 {
-    if (c->writing || c->state != C_CONNECTED || c->out.len == 0) return;
+    if (c->writing || c->state != C_CONNECTED || (c->out.len == 0 && !c->tls)) return;
     cwreq_t *w = malloc(sizeof(*w));
     if (!w) return;
     w->c = c;
     w->sock = c->sock;
-    w->data = c->out;
-    dubbo_buf_init(&c->out, 0);
+    if (c->tls) {
+        /* plaintext once the handshake is done; handshake records before */
+        dubbo_buf_init(&w->data, 0);
+        int rc = 0;
+        if (c->out.len && dubbo__tls_ready(c->tls)) {
+            rc = dubbo__tls_write(c->tls, c->out.base, c->out.len);
+            c->out.len = 0;
+        }
+        if (!rc) rc = dubbo__tls_take(c->tls, &w->data);
+        if (rc || !w->data.len) {
+            dubbo_buf_destroy(&w->data);
+            free(w);
+            if (rc) {
+                char why[400];
+                snprintf(why, sizeof(why), "%s", dubbo_last_error());
+                conn_lost(c, DUBBO_ECLOSED, why);
+            }
+            return;
+        }
+    } else {
+        w->data = c->out;
+        dubbo_buf_init(&c->out, 0);
+    }
     uv_buf_t b = uv_buf_init((char *)w->data.base, (unsigned)w->data.len);
     c->writing = true;
     c->last_write = dubbo__now_ms();
@@ -316,6 +350,9 @@ static void conn_lost(struct cconn *c, int err, const char *why)
     c->writing = false;
     c->out.len = 0;
     c->rbuf.len = 0;
+    c->cipher.len = 0;
+    dubbo__tls_free(c->tls);
+    c->tls = NULL;
     __atomic_store_n(&c->readonly, false, __ATOMIC_RELAXED);
     dubbo__dcall_t *w = c->waiting;
     c->waiting = NULL;
@@ -350,11 +387,13 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
     struct cconn *c = ((sock_t *)h)->c;
     (void)hint;
-    if (dubbo_buf_reserve(&c->rbuf, 65536)) {
+    /* under TLS the socket's bytes are ciphertext, kept apart */
+    dubbo_buf_t *b = c->tls ? &c->cipher : &c->rbuf;
+    if (dubbo_buf_reserve(b, 65536)) {
         *buf = uv_buf_init(NULL, 0);
         return;
     }
-    *buf = uv_buf_init((char *)c->rbuf.base + c->rbuf.len, (unsigned)(c->rbuf.cap - c->rbuf.len));
+    *buf = uv_buf_init((char *)b->base + b->len, (unsigned)(b->cap - b->len));
 }
 
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
@@ -365,7 +404,22 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         conn_lost(c, DUBBO_ECLOSED, n == UV_EOF ? "closed by the provider" : uv_strerror((int)n));
         return;
     }
-    c->rbuf.len += (size_t)n;
+    if (c->tls) {
+        c->cipher.len += (size_t)n;
+        int rc = dubbo__tls_read(c->tls, c->cipher.base, c->cipher.len, &c->rbuf);
+        c->cipher.len = 0;
+        if (rc) {
+            char why[400];
+            snprintf(why, sizeof(why), "%s",
+                     rc > 0 ? "the provider ended the TLS session" : dubbo_last_error());
+            DLOG_WARN("closing connection to %s: %s", c->addr, why);
+            conn_lost(c, DUBBO_ECLOSED, why);
+            return;
+        }
+        conn_flush(c); /* handshake records, then what waited for it */
+    } else {
+        c->rbuf.len += (size_t)n;
+    }
     c->last_read = dubbo__now_ms();
     size_t off = 0;
     sock_t *sock = c->sock;
@@ -411,6 +465,12 @@ static void on_connect(uv_connect_t *req, int status)
     __atomic_store_n(&c->down, false, __ATOMIC_RELAXED);
     c->last_read = c->last_write = dubbo__now_ms();
     uv_tcp_nodelay(&s->tcp, 1);
+    if (c->tls_ctx && !(c->tls = dubbo__tls_new(c->tls_ctx, c->addr))) {
+        char why[400];
+        snprintf(why, sizeof(why), "%s", dubbo_last_error());
+        conn_lost(c, DUBBO_ECLOSED, why);
+        return;
+    }
     uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read);
     if (c->ops->open) {
         int rc = c->ops->open(c->proto, c, &c->pstate);
@@ -623,20 +683,63 @@ dubbo__dconn_t *dubbo__dial_get(const dubbo__dial_ops_t *ops, const void *proto,
                                 const char *host, int port, int slot, size_t payload,
                                 uint64_t heartbeat_ms)
 {
+    return dubbo__dial_get_tls(ops, proto, name, host, port, slot, payload, heartbeat_ms, NULL);
+}
+
+/* A TLS configuration as the pool's key: connections with other settings
+ * are other connections. */
+static char *tls_key_of(const dubbo__tls_cfg_t *t)
+{
+    if (!t) return NULL;
+    char *k = NULL;
+    if (asprintf(&k, "%s|%s|%s|%s|%d|%s", t->cert_file ? t->cert_file : "",
+                 t->key_file ? t->key_file : "", t->ca_file ? t->ca_file : "",
+                 t->server_name ? t->server_name : "", t->verify_peer, t->alpn ? t->alpn : "") < 0)
+        return NULL;
+    return k;
+}
+
+dubbo__dconn_t *dubbo__dial_get_tls(const dubbo__dial_ops_t *ops, const void *proto,
+                                    const char *name, const char *host, int port, int slot,
+                                    size_t payload, uint64_t heartbeat_ms,
+                                    const dubbo__tls_cfg_t *tls)
+{
+    char *key = tls_key_of(tls);
+    if (tls && !key) {
+        dubbo__seterr(DUBBO_ENOMEM, "client: out of memory");
+        return NULL;
+    }
     pthread_mutex_lock(&pool_mu);
     for (struct cconn *c = pool; c; c = c->next)
         if (c->port == port && c->slot == slot && c->ops == ops && c->proto == proto &&
-            strcmp(c->host, host) == 0 && strcmp(c->name, name) == 0) {
+            strcmp(c->host, host) == 0 && strcmp(c->name, name) == 0 && (!key == !c->tls_key) &&
+            (!key || strcmp(key, c->tls_key) == 0)) {
             __atomic_add_fetch(&c->users, 1, __ATOMIC_RELAXED);
             pthread_mutex_unlock(&pool_mu);
+            free(key);
             return c;
         }
+    pthread_mutex_unlock(&pool_mu);
+    /* the context is made outside the pool's lock (it reads files) */
+    dubbo__tls_ctx_t *ctx = tls ? dubbo__tls_ctx_new(tls, false) : NULL;
+    if (tls && !ctx) {
+        free(key);
+        return NULL;
+    }
+    pthread_mutex_lock(&pool_mu);
     struct cconn *c = calloc(1, sizeof(*c));
     if (c && !(c->host = strdup(host))) {
         free(c);
         c = NULL;
     }
+    if (!c) {
+        dubbo__tls_ctx_free(ctx);
+        free(key);
+    }
     if (c) {
+        c->tls_ctx = ctx;
+        c->tls_key = key;
+        dubbo_buf_init(&c->cipher, 0);
         c->ops = ops;
         c->proto = proto;
         c->name = name;

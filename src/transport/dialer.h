@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "dubbo/buf.h"
+#include "transport/tls.h"
 
 /* One connection of the pool. The same struct is dubbo_cconn_t, the
  * consumer connection a protocol's hooks see (include/dubbo/protocol.h). */
@@ -91,6 +92,13 @@ uint64_t dubbo__dial_next_id(void);
 dubbo__dconn_t *dubbo__dial_get(const dubbo__dial_ops_t *ops, const void *proto, const char *name,
                                 const char *host, int port, int slot, size_t payload,
                                 uint64_t heartbeat_ms);
+/* The same over TLS (`tls` copied; NULL: plaintext): a connection with
+ * other TLS settings is another connection. NULL with a message when the
+ * TLS files do not load (tls.h). */
+dubbo__dconn_t *dubbo__dial_get_tls(const dubbo__dial_ops_t *ops, const void *proto,
+                                    const char *name, const char *host, int port, int slot,
+                                    size_t payload, uint64_t heartbeat_ms,
+                                    const dubbo__tls_cfg_t *tls);
 /* One user less. The last one's leaving fails the connection's calls with
  * DUBBO_ECLOSED, closes it and frees it, on the loop thread: before this
  * returns off the loop thread, right after the current callback on it. */

@@ -4,6 +4,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,8 +256,18 @@ dubbo__tls_t *dubbo__tls_new(dubbo__tls_ctx_t *c, const char *peer)
     } else {
         SSL_set_connect_state(t->ssl);
         if (c->server_name) {
-            SSL_set_tlsext_host_name(t->ssl, c->server_name);
-            if (c->verify_peer) SSL_set1_host(t->ssl, c->server_name);
+            /* an IP address is checked against the certificate's IP SANs and
+             * is not sent as SNI (RFC 6066: names only) */
+            unsigned char ip[16];
+            bool is_ip = inet_pton(AF_INET, c->server_name, ip) == 1 ||
+                         inet_pton(AF_INET6, c->server_name, ip) == 1;
+            if (!is_ip) SSL_set_tlsext_host_name(t->ssl, c->server_name);
+            if (c->verify_peer) {
+                if (is_ip)
+                    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), c->server_name);
+                else
+                    SSL_set1_host(t->ssl, c->server_name);
+            }
         }
         /* the client speaks first */
         int r = SSL_do_handshake(t->ssl);
