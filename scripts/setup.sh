@@ -18,6 +18,7 @@ BUILD_PKGS=(
   libzookeeper-mt-dev                     # the official ZooKeeper C client
   libnghttp2-dev                          # HTTP/2 for Triple
   libhttp-parser-dev                      # HTTP/1.1 messages for REST
+  libssl-dev openssl                      # TLS on every protocol (openssl: test certificates)
   curl                                    # the demo's REST calls (and the REST tests')
   libprotobuf-c-dev protobuf-c-compiler   # protobuf messages for Triple (protoc-c at build time)
   zlib1g-dev                              # gzip message compression (Triple)
