@@ -14,7 +14,8 @@ mkdir -p "$dir/home"
 # -Dnacos.server.ip: the member address of the standalone "cluster"; the
 # machine's first address otherwise, which loopback-only tests avoid
 java -Xmx256m -XX:+UseSerialGC -Xss512k \
-    -Dnacos.standalone=true -Dnacos.home="$dir/home" -Dnacos.server.ip=127.0.0.1 \
+    -Dnacos.standalone=true -Dnacos.home="$dir/home" -Dnacos.logs.path="$dir/logs" \
+    -Dnacos.server.ip=127.0.0.1 \
     -Dserver.address=127.0.0.1 -Dserver.port="$port" \
     -cp "$(cat "$build/classpath")" org.dubboc.nacos.NacosStandalone >"$dir/server.log" 2>&1 &
 pid=$!

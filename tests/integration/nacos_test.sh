@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# The nacos registry against a real Nacos server on loopback: Nacos 0.8.0's
+# naming server, the newest Maven Central serves (nacos/build.sh, start.sh;
+# docs/registry-nacos.md says why that version). Two demo providers register
+# through nacos://, the CLI calls through the registry, one provider is
+# killed with SIGKILL and leaves when Nacos expires its ephemeral instance,
+# the other leaves at once on SIGTERM (it deregisters), and a namespace
+# keeps its instances to itself.
+# Exit 77 (skip) only when java or mvn is missing.
+# Usage: nacos_test.sh path/to/dubbo
+set -u
+DUBBO=${1:?usage: nacos_test.sh path/to/dubbo}
+HERE=$(cd "$(dirname "$0")" && pwd)
+WORK=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+fails=0 passes=0
+ok() {
+    echo "ok: $*"
+    passes=$((passes + 1))
+}
+bad() {
+    echo "FAIL: $*"
+    fails=$((fails + 1))
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+IFACE=org.apache.dubbo.demo.DemoService
+PORT=$(free_port)
+t0=$(now_ms)
+NACOS_PID=$(bash "$HERE/nacos/start.sh" "$WORK/nacos" "$PORT")
+rc=$?
+[ $rc -ne 0 ] && exit $rc # 77: skip, with the reason on stderr
+pids+=("$NACOS_PID")
+echo "Nacos 0.8.0 (real server, not a fake) up on 127.0.0.1:$PORT in $(($(now_ms) - t0)) ms"
+REG="nacos://127.0.0.1:$PORT"
+API="http://127.0.0.1:$PORT/nacos/v1/ns"
+
+export DUBBO_IP_TO_REGISTRY=127.0.0.1
+provider() { # port, registry URL
+    "$DUBBO" demo provider --host 127.0.0.1 --port "$1" --registry "$2" >"$WORK/provider-$1.log" 2>&1 &
+    pids+=($!)
+    echo $!
+}
+# the provider URLs `dubbo list` finds for the interface (at a port)
+listed() { "$DUBBO" list "$1" "$IFACE" 2>&1 | grep -c "^  dubbo://127.0.0.1:${2:-}" || true; }
+wait_listed() { # registry, count, seconds[, port] -> 0 when reached; prints the ms it took
+    local start end
+    start=$(now_ms)
+    end=$((start + $3 * 1000))
+    while [ "$(now_ms)" -lt "$end" ]; do
+        if [ "$(listed "$1" "${4:-}")" = "$2" ]; then
+            echo $(($(now_ms) - start))
+            return 0
+        fi
+        sleep 0.2
+    done
+    return 1
+}
+
+PA=$(free_port)
+PB=$(free_port)
+A=$(provider "$PA" "$REG")
+B=$(provider "$PB" "$REG")
+if ms=$(wait_listed "$REG" 2 10); then ok "both providers registered, listed after $ms ms"; else
+    bad "providers not listed: $("$DUBBO" list "$REG" "$IFACE" 2>&1)"
+fi
+
+# what Nacos holds: Java Dubbo's service name and instance metadata
+body=$(curl -s --noproxy '*' "$API/instance/list?serviceName=providers:$IFACE::&groupName=DEFAULT_GROUP")
+for want in '"ip":"127.0.0.1"' "\"port\":$PA" '"protocol":"dubbo"' "\"path\":\"$IFACE\"" \
+    '"category":"providers"' '"side":"provider"' "\"interface\":\"$IFACE\"" '"methods":"'; do
+    case "$body" in
+    *"$want"*) ;;
+    *) bad "instance list of providers:$IFACE:: lacks $want: $body" ;;
+    esac
+done
+ok "Nacos holds providers:$IFACE:: with the URL's parameters as metadata"
+
+out=$("$DUBBO" call "$REG/$IFACE" sayHello '"x"' 2>&1)
+if [ "$out" = '"Hello x"' ]; then ok "call through $REG: $out"; else bad "call through $REG: $out"; fi
+
+# SIGKILL: no deregistration; Nacos stops seeing beats and expires the
+# instance (unhealthy 15 s after the last beat, sent every 5 s)
+kill -9 "$A"
+t0=$(now_ms)
+if ms=$(wait_listed "$REG" 0 40 "$PA/"); then
+    ok "killed provider gone after $ms ms (Nacos's 15 s beat timeout)"
+    [ "$ms" -le 25000 ] || bad "killed provider took $ms ms to go (want <= 25000)"
+else
+    bad "killed provider still listed after $(($(now_ms) - t0)) ms"
+fi
+out=$("$DUBBO" call "$REG/$IFACE" sayHello '"y"' 2>&1)
+if [ "$out" = '"Hello y"' ]; then ok "the other provider still answers"; else bad "call after the kill: $out"; fi
+
+# SIGTERM: graceful shutdown deregisters at once. (The killed provider's
+# instance, unhealthy, is deleted 30 s after its last beat; until then
+# Nacos's protection threshold, 0 by default, hands it out again as soon as
+# no healthy instance is left: that is Nacos, for every client.)
+kill -TERM "$B"
+wait "$B" 2>/dev/null
+if ms=$(wait_listed "$REG" 0 5 "$PB/"); then ok "stopped provider deregistered, gone after $ms ms"; else
+    bad "stopped provider still listed"
+fi
+
+# a namespace: its instances are not in the default one's lists
+NS="$REG?namespace=dubbo-c-test"
+PC=$(free_port)
+C=$(provider "$PC" "$NS")
+if ms=$(wait_listed "$NS" 1 10 "$PC/"); then ok "provider in namespace dubbo-c-test listed after $ms ms"; else
+    bad "provider in namespace not listed"
+fi
+[ "$(listed "$REG" "$PC/")" = 0 ] && ok "the default namespace does not see it" ||
+    bad "the default namespace sees the other namespace's provider"
+out=$("$DUBBO" call "$REG/$IFACE?namespace=dubbo-c-test" sayHello '"z"' 2>&1)
+if [ "$out" = '"Hello z"' ]; then ok "call through the namespace"; else bad "call through the namespace: $out"; fi
+kill -TERM "$C"
+wait "$C" 2>/dev/null
+
+# errors name the server, the operation and Nacos's answer
+out=$("$DUBBO" list "nacos://127.0.0.1:$PORT?context-path=/nope" 2>&1)
+case "$out" in
+*"nacos http://127.0.0.1:$PORT/nope: service list: HTTP 404"*) ok "a refusal names server, operation and answer" ;;
+*) bad "refusal message: $out" ;;
+esac
+
+if [ $fails -ne 0 ]; then
+    echo "--- Nacos log (tail) ---"
+    tail -20 "$WORK/nacos/server.log"
+    for f in "$WORK"/provider-*.log; do
+        echo "--- $f ---"
+        tail -5 "$f"
+    done
+fi
+echo "$passes passed, $fails failed"
+[ $fails -eq 0 ]
