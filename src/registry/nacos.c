@@ -255,9 +255,10 @@ static int hosts_urls(const char *body, size_t len, const char *what, char ***v,
                              je.text, je.line, je.column);
     json_t *hosts = json_object_get(j, "hosts");
     if (!json_is_object(j) || !json_is_array(hosts)) {
+        bool object = json_is_object(j);
         json_decref(j);
         return dubbo__seterr(DUBBO_EMALFORMED, "nacos: %s: %s", what,
-                             json_is_object(j) ? "no hosts array" : "not a JSON object");
+                             object ? "no hosts array" : "not a JSON object");
     }
     for (size_t i = 0; i < json_array_size(hosts); i++) {
         char *u = host_url(json_array_get(hosts, i));
