@@ -20,7 +20,8 @@ typedef struct {
     long concurrency;
     double duration;
     bool async, oneway;
-    bool raw; /* bench --raw: one provider, the bare async client */
+    bool raw;             /* bench --raw: one provider, the bare async client */
+    bool json, histogram; /* bench: the report as one JSON object; with a histogram */
     dubbo_arena_t *arena;
     dubbo_value_t **args;
     size_t nargs;

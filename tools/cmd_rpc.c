@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "call.h"
 #include "cli.h"
@@ -349,6 +350,14 @@ static int parse_call(const char *who, int argc, char **argv, call_opts_t *o, bo
         bool opt = a[0] == '-' && a[1] == '-';
         if (opt && strcmp(a, "--raw") == 0 && bench) {
             o->raw = true;
+            continue;
+        }
+        if (opt && strcmp(a, "--json") == 0 && bench) {
+            o->json = true;
+            continue;
+        }
+        if (opt && strcmp(a, "--histogram") == 0 && bench) {
+            o->histogram = true;
             continue;
         }
         if (opt && strcmp(a, "--async") == 0 && !bench) {
@@ -890,7 +899,7 @@ int cli_call(const char *who, int argc, char **argv)
 static const char bench_help[] =
     "usage: %s URL[;URL...] METHOD [ARG ...] [--concurrency C] [--duration S]\n"
     "          [--timeout MS] [--types DESC] [--param KEY=VALUE]...\n"
-    "          [--attachment KEY=VALUE]... [--rule ROUTER=RULE]...\n"
+    "          [--attachment KEY=VALUE]... [--rule ROUTER=RULE]... [--histogram | --json]\n"
     "\n"
     "Load-test METHOD of a service: C threads (default 1) each make one call after\n"
     "the other for S seconds (default 5), through the cluster layer exactly as\n"
@@ -899,6 +908,11 @@ static const char bench_help[] =
     "  calls N errors F in S s, concurrency C\n"
     "  qps Q\n"
     "  latency_us p50 A p90 B p99 C max D\n"
+    "then, with --histogram or when stdout is a terminal, a histogram of the latencies\n"
+    "in 1-2-5 steps of microseconds: each bucket's range, calls, share and a bar of '#'.\n"
+    "On a terminal (stderr), a progress line is rewritten each second: elapsed seconds,\n"
+    "calls and errors so far, and the last second's QPS and p99; it is erased before the\n"
+    "report. Not on a terminal, stdout and stderr carry only the report and the errors.\n"
     "URL, METHOD, the ARGs and the options are those of 'dubbo call': one provider\n"
     "(dubbo://host:port/interface), several separated by ';', or a registry and the\n"
     "interface (zookeeper://127.0.0.1:2181/<interface>, file:///DIR/<interface>,\n"
@@ -918,6 +932,14 @@ static const char bench_help[] =
     "                   --rule). What bench/dubbo/run.sh uses, so the client is not the\n"
     "                   bottleneck.\n"
     "  --duration S     seconds of load (default 5; fractions are fine)\n"
+    "  --histogram      the latency histogram after the report, also when stdout is not a\n"
+    "                   terminal\n"
+    "  --json           the report as one line of JSON instead, for scripts: calls, errors,\n"
+    "                   seconds, concurrency, qps, latency_us {p50, p90, p99, p999, max},\n"
+    "                   histogram [{from_us, to_us, count}] (the buckets above, from the\n"
+    "                   first to the last that holds a call) and per_second [{second,\n"
+    "                   seconds, calls, errors, qps, p50_us, p99_us}] (the last one may be\n"
+    "                   shorter; its p50/p99 are bucket tops, within 12.5%%)\n"
     "  --timeout MS     per-call timeout (default: the URL's timeout, else 1000)\n"
     "  --types DESC     the JVM parameter descriptor, as in 'dubbo call'\n"
     "  --param K=V      a reference setting (repeatable): loadbalance, cluster, retries,\n"
@@ -933,6 +955,366 @@ static const char bench_help[] =
     "  %s \"dubbo://10.0.0.1:20880/$I;dubbo://10.0.0.2:20880/$I\" sayHello '\"x\"' \\\n"
     "      --param loadbalance=roundrobin --param cluster=failover --concurrency 16\n";
 
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- bench's per-second series and live progress ------------------------------------ */
+
+/* Each finished call adds one to a latency bucket of the second it finished
+ * in: one relaxed atomic increment, no lock, no allocation. A reporter
+ * thread wakes after each second, reads that second's buckets, keeps its
+ * calls, errors, p50 and p99 for --json and, on a terminal, rewrites the
+ * progress line on stderr.
+ *
+ * Buckets: exact below 16 µs, then LIVE_SUB per power of two, so a
+ * per-second percentile is the top of a bucket at most 12.5% wide (the
+ * final percentiles come from every latency, sorted, and are exact). */
+#define LIVE_SUB     8
+#define LIVE_BUCKETS (16 + (32 - 4) * LIVE_SUB)
+/* Seconds in the ring: second k is read a little after it ends and its slot
+ * is reused for second k + LIVE_RING, cleared at the end of second k + 2. */
+#define LIVE_RING 4
+/* How long after a second ends the reporter reads it: time for a call that
+ * finished just before the boundary to land in its bucket. */
+#define LIVE_GRACE_NS 20000000u
+
+typedef struct {
+    atomic_uint hist[LIVE_BUCKETS];
+    atomic_uint errors;
+} live_slot_t;
+
+typedef struct {
+    double seconds; /* the interval's length: 1 but for the last */
+    uint32_t calls, errors;
+    uint32_t p50_us, p99_us; /* 0 without calls */
+} live_second_t;
+
+typedef struct {
+    uint64_t start_ns;
+    live_slot_t slot[LIVE_RING];
+    bool tty;   /* draw the progress line on stderr */
+    bool drawn; /* a progress line is on screen */
+    pthread_t tid;
+    bool running;
+    pthread_mutex_t mu; /* guards stop; the rest is the reporter's until joined */
+    pthread_cond_t cv;  /* CLOCK_MONOTONIC */
+    bool stop;
+    size_t next; /* the next second to read */
+    live_second_t *series;
+    size_t nseries, capseries;
+    bool series_lost;       /* out of memory: no series */
+    uint64_t calls, errors; /* totals of the seconds read */
+    /* per slot, what was read of its second and where it went in the series
+     * (SIZE_MAX: nowhere), so that calls landing late are added */
+    uint64_t taken_calls[LIVE_RING], taken_errors[LIVE_RING];
+    size_t taken_at[LIVE_RING];
+} live_t;
+
+static unsigned live_bucket(uint64_t us)
+{
+    if (us < 16) return (unsigned)us;
+    if (us > UINT32_MAX) us = UINT32_MAX;
+    unsigned e = 63u - (unsigned)__builtin_clzll(us); /* 4 to 31 */
+    return 16 + (e - 4) * LIVE_SUB + (unsigned)((us >> (e - 3)) & (LIVE_SUB - 1));
+}
+
+/* The largest latency bucket i holds. */
+static uint32_t live_bucket_top(unsigned i)
+{
+    if (i < 16) return i;
+    unsigned e = (i - 16) / LIVE_SUB + 4, sub = (i - 16) % LIVE_SUB;
+    uint64_t top = ((uint64_t)(LIVE_SUB + sub + 1) << (e - 3)) - 1;
+    return top > UINT32_MAX ? UINT32_MAX : (uint32_t)top;
+}
+
+/* A call finished at t_ns (CLOCK_MONOTONIC) after lat_ns; ok or failed. */
+static void live_record(live_t *lv, uint64_t t_ns, uint64_t lat_ns, bool ok)
+{
+    uint64_t sec = t_ns > lv->start_ns ? (t_ns - lv->start_ns) / 1000000000u : 0;
+    live_slot_t *s = &lv->slot[sec % LIVE_RING];
+    if (ok)
+        atomic_fetch_add_explicit(&s->hist[live_bucket(lat_ns / 1000)], 1, memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
+}
+
+static void live_clear(live_slot_t *s)
+{
+    for (unsigned i = 0; i < LIVE_BUCKETS; i++)
+        atomic_store_explicit(&s->hist[i], 0, memory_order_relaxed);
+    atomic_store_explicit(&s->errors, 0, memory_order_relaxed);
+}
+
+/* Read second lv->next, lasting `seconds`, into the series; draw it. */
+/* Second k was read, but calls that finished in it may have been counted
+ * after (a thread preempted between its clock and its increment): add them
+ * to its entry and the totals. */
+static void live_settle(live_t *lv, size_t k)
+{
+    live_slot_t *s = &lv->slot[k % LIVE_RING];
+    uint64_t n = 0, e = atomic_load_explicit(&s->errors, memory_order_relaxed);
+    for (unsigned i = 0; i < LIVE_BUCKETS; i++)
+        n += atomic_load_explicit(&s->hist[i], memory_order_relaxed);
+    uint64_t dn = n - lv->taken_calls[k % LIVE_RING], de = e - lv->taken_errors[k % LIVE_RING];
+    lv->taken_calls[k % LIVE_RING] = n;
+    lv->taken_errors[k % LIVE_RING] = e;
+    lv->calls += dn;
+    lv->errors += de;
+    size_t at = lv->taken_at[k % LIVE_RING];
+    if (at < lv->nseries) {
+        lv->series[at].calls += (uint32_t)dn;
+        lv->series[at].errors += (uint32_t)de;
+    }
+}
+
+static void live_take(live_t *lv, double seconds, bool last)
+{
+    live_slot_t *s = &lv->slot[lv->next % LIVE_RING];
+    uint32_t counts[LIVE_BUCKETS];
+    uint64_t n = 0;
+    for (unsigned i = 0; i < LIVE_BUCKETS; i++) {
+        counts[i] = atomic_load_explicit(&s->hist[i], memory_order_relaxed);
+        n += counts[i];
+    }
+    live_second_t sec = {.seconds = seconds,
+                         .calls = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n,
+                         .errors = atomic_load_explicit(&s->errors, memory_order_relaxed)};
+    /* nearest rank: the smallest bucket holding at least p of the calls */
+    uint64_t r50 = (n * 50 + 99) / 100, r99 = (n * 99 + 99) / 100, seen = 0;
+    bool got50 = false;
+    for (unsigned i = 0; i < LIVE_BUCKETS && seen < r99; i++) {
+        seen += counts[i];
+        if (!got50 && seen >= r50) {
+            sec.p50_us = live_bucket_top(i);
+            got50 = true;
+        }
+        if (seen >= r99) sec.p99_us = live_bucket_top(i);
+    }
+    size_t r = lv->next++ % LIVE_RING;
+    lv->taken_calls[r] = n;
+    lv->taken_errors[r] = sec.errors;
+    lv->taken_at[r] = SIZE_MAX;
+    lv->calls += sec.calls;
+    lv->errors += sec.errors;
+    /* An empty sliver after the load (the run ended just past a second) is
+     * not a second of its own. */
+    if (last && seconds < 1 && !sec.calls && !sec.errors) return;
+    if (lv->nseries == lv->capseries && !lv->series_lost) {
+        size_t ncap = lv->capseries ? lv->capseries * 2 : 64;
+        live_second_t *p = realloc(lv->series, ncap * sizeof(*p));
+        if (p) {
+            lv->series = p;
+            lv->capseries = ncap;
+        } else {
+            lv->series_lost = true; /* the totals go on */
+        }
+    }
+    if (!lv->series_lost) {
+        lv->taken_at[r] = lv->nseries;
+        lv->series[lv->nseries++] = sec;
+    }
+    if (lv->tty) {
+        fprintf(stderr,
+                "\r%6.1f s  calls %" PRIu64 "  errors %" PRIu64 "  qps %.0f  p99 %" PRIu32
+                " us\033[K",
+                (double)(lv->next - 1) + seconds, lv->calls, lv->errors,
+                seconds > 0 ? sec.calls / seconds : 0, sec.p99_us);
+        fflush(stderr);
+        lv->drawn = true;
+    }
+}
+
+static void *live_run(void *arg)
+{
+    live_t *lv = arg;
+    pthread_mutex_lock(&lv->mu);
+    while (!lv->stop) {
+        uint64_t at = lv->start_ns + (lv->next + 1) * 1000000000u + LIVE_GRACE_NS;
+        struct timespec ts = {.tv_sec = (time_t)(at / 1000000000u),
+                              .tv_nsec = (long)(at % 1000000000u)};
+        pthread_cond_timedwait(&lv->cv, &lv->mu, &ts);
+        if (lv->stop || now_ns() < at) continue;
+        /* the slot second next + 2 will use was last second next - 2's */
+        if (lv->next >= 2) live_settle(lv, lv->next - 2);
+        live_clear(&lv->slot[(lv->next + 2) % LIVE_RING]);
+        live_take(lv, 1.0, false);
+    }
+    pthread_mutex_unlock(&lv->mu);
+    return NULL;
+}
+
+/* Start counting at start_ns; the reporter thread too (without it, only
+ * the totals at the end are missing their series: not fatal). */
+static void live_start(live_t *lv, uint64_t start_ns)
+{
+    memset(lv, 0, sizeof(*lv));
+    lv->start_ns = start_ns;
+    lv->tty = isatty(STDERR_FILENO);
+    pthread_mutex_init(&lv->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&lv->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    lv->running = pthread_create(&lv->tid, NULL, live_run, lv) == 0;
+}
+
+/* The load is over, secs after start: read what is left (the last second
+ * partly), clear the progress line. */
+static void live_stop(live_t *lv, double secs)
+{
+    if (lv->running) {
+        pthread_mutex_lock(&lv->mu);
+        lv->stop = true;
+        pthread_cond_signal(&lv->cv);
+        pthread_mutex_unlock(&lv->mu);
+        pthread_join(lv->tid, NULL);
+    }
+    /* every call is counted now: what landed late in the seconds read */
+    for (size_t k = lv->next >= 2 ? lv->next - 2 : 0; k < lv->next; k++)
+        live_settle(lv, k);
+    for (;;) {
+        double left = secs - (double)lv->next;
+        if (left <= 0) break;
+        live_take(lv, left < 1 ? left : 1.0, left <= 1);
+    }
+    if (lv->drawn) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+    }
+}
+
+static void live_free(live_t *lv)
+{
+    free(lv->series);
+    pthread_mutex_destroy(&lv->mu);
+    pthread_cond_destroy(&lv->cv);
+}
+
+/* ---- bench's report --------------------------------------------------------------------- */
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The end-of-run histogram: 1-2-5 steps in µs, [edge i, edge i+1). */
+#define HIST_EDGES 33 /* 0, 1, 2, 5, 10, ... 5e9, 1e10: past any uint32 µs */
+
+static void hist_edges(uint64_t *edge)
+{
+    static const unsigned step[3] = {1, 2, 5};
+    edge[0] = 0;
+    uint64_t decade = 1;
+    for (int i = 1; i < HIST_EDGES; i++) {
+        edge[i] = decade * step[(i - 1) % 3];
+        if ((i - 1) % 3 == 2) decade *= 10;
+    }
+}
+
+/* Count the sorted latencies per bucket; *first and *last: the non-empty
+ * range (first > last when there are none). */
+static void hist_count(const uint32_t *lat, size_t n, const uint64_t *edge, size_t *count,
+                       int *first, int *last)
+{
+    *first = HIST_EDGES;
+    *last = -1;
+    size_t at = 0;
+    for (int i = 0; i + 1 < HIST_EDGES; i++) {
+        size_t from = at;
+        while (at < n && lat[at] < edge[i + 1])
+            at++;
+        count[i] = at - from;
+        if (count[i]) {
+            if (i < *first) *first = i;
+            *last = i;
+        }
+    }
+}
+
+typedef struct {
+    long calls, errors, concurrency;
+    double secs;
+    const uint32_t *lat; /* sorted; nlat may be below calls when memory ran out */
+    size_t nlat;
+    const live_t *live;
+} bench_report_t;
+
+static void report_text(const bench_report_t *r, bool histogram)
+{
+#define PCT(p) (r->nlat ? r->lat[(size_t)((double)(r->nlat - 1) * (p))] : 0)
+    printf("calls %ld errors %ld in %.2f s, concurrency %ld\n", r->calls, r->errors, r->secs,
+           r->concurrency);
+    printf("qps %.0f\n", (double)r->calls / r->secs);
+    printf("latency_us p50 %u p90 %u p99 %u max %u\n", PCT(0.50), PCT(0.90), PCT(0.99),
+           r->nlat ? r->lat[r->nlat - 1] : 0);
+#undef PCT
+    if (!histogram || !r->nlat) return;
+    uint64_t edge[HIST_EDGES];
+    size_t count[HIST_EDGES], most = 0;
+    int first, last;
+    hist_edges(edge);
+    hist_count(r->lat, r->nlat, edge, count, &first, &last);
+    for (int i = first; i <= last; i++)
+        if (count[i] > most) most = count[i];
+    printf("\nlatency_us histogram (%zu calls)\n", r->nlat);
+    for (int i = first; i <= last; i++) {
+        printf("  %8" PRIu64 " - %-8" PRIu64 " %10zu %5.1f%% ", edge[i], edge[i + 1], count[i],
+               100.0 * (double)count[i] / (double)r->nlat);
+        /* 50 columns for the fullest bucket; any call gets at least one */
+        size_t bar = count[i] ? (count[i] * 50 + most - 1) / most : 0;
+        for (size_t j = 0; j < bar; j++)
+            putchar('#');
+        putchar('\n');
+    }
+}
+
+static void report_json(const bench_report_t *r)
+{
+#define PCT(p) (r->nlat ? r->lat[(size_t)((double)(r->nlat - 1) * (p))] : 0)
+    printf("{\"calls\":%ld,\"errors\":%ld,\"seconds\":%.3f,\"concurrency\":%ld,\"qps\":%.1f,",
+           r->calls, r->errors, r->secs, r->concurrency, (double)r->calls / r->secs);
+    printf("\"latency_us\":{\"p50\":%u,\"p90\":%u,\"p99\":%u,\"p999\":%u,\"max\":%u},", PCT(0.50),
+           PCT(0.90), PCT(0.99), PCT(0.999), r->nlat ? r->lat[r->nlat - 1] : 0);
+#undef PCT
+    uint64_t edge[HIST_EDGES];
+    size_t count[HIST_EDGES];
+    int first, last;
+    hist_edges(edge);
+    hist_count(r->lat, r->nlat, edge, count, &first, &last);
+    printf("\"histogram\":[");
+    for (int i = first; i <= last; i++)
+        printf("%s{\"from_us\":%" PRIu64 ",\"to_us\":%" PRIu64 ",\"count\":%zu}",
+               i > first ? "," : "", edge[i], edge[i + 1], count[i]);
+    printf("],\"per_second\":[");
+    for (size_t i = 0; i < r->live->nseries; i++) {
+        const live_second_t *s = &r->live->series[i];
+        printf("%s{\"second\":%zu,\"seconds\":%.3f,\"calls\":%" PRIu32 ",\"errors\":%" PRIu32
+               ",\"qps\":%.1f,\"p50_us\":%" PRIu32 ",\"p99_us\":%" PRIu32 "}",
+               i ? "," : "", i + 1, s->seconds, s->calls, s->errors,
+               s->seconds > 0 ? s->calls / s->seconds : 0.0, s->p50_us, s->p99_us);
+    }
+    printf("]}\n");
+}
+
+/* Sorts lat in place. */
+static void bench_report(const call_opts_t *o, bench_report_t *r, uint32_t *lat)
+{
+    qsort(lat, r->nlat, sizeof(*lat), cmp_u32);
+    r->lat = lat;
+    if (r->secs <= 0) r->secs = 1e-9; /* no division by zero in qps */
+    if (o->json)
+        report_json(r);
+    else
+        report_text(r, o->histogram || isatty(STDOUT_FILENO));
+    fflush(stdout);
+}
+
 /* The distinct error messages kept apart; later ones are counted together. */
 #define BENCH_ERRORS 5
 
@@ -944,6 +1326,7 @@ typedef struct {
 typedef struct {
     dubbo_reference_t *ref;
     dubbo_invocation_t inv;
+    live_t live;
     pthread_mutex_t mu; /* guards what follows */
     pthread_cond_t cv;
     bool go;         /* every lane started: load until end_ns */
@@ -962,13 +1345,6 @@ typedef struct {
     uint32_t *lat_us; /* one per successful call (unless out of memory) */
     size_t nlat, caplat;
 } lane_t;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void lane_record(lane_t *l, uint64_t ns)
 {
@@ -1029,7 +1405,9 @@ static void *bench_lane(void *arg)
         dubbo_result_t r;
         int rc = dubbo_reference_call(b->ref, &b->inv, &r);
         uint64_t t1 = now_ns();
-        if (call_ok(rc, &r))
+        bool ok = call_ok(rc, &r);
+        live_record(&b->live, t1, t1 - t0, ok);
+        if (ok)
             lane_record(l, t1 - t0);
         else
             bench_failed(b, rc, &r);
@@ -1038,18 +1416,13 @@ static void *bench_lane(void *arg)
     return NULL;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* ---- bench --raw: the bare asynchronous client --------------------------------------- */
 
 typedef struct {
     dubbo_client_t *c;
     dubbo_invocation_t inv;
     uint64_t end_ns;
+    live_t live;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     long active;
@@ -1072,6 +1445,7 @@ static void raw_done(int rc, dubbo_result_t *r, void *user)
     raw_t *b = s->b;
     uint64_t t = now_ns();
     bool ok = rc == 0 && r->status == 20 && !r->exception;
+    live_record(&b->live, t, t - s->start_ns, ok);
     pthread_mutex_lock(&b->mu);
     if (ok) {
         if (b->nlat == b->caplat) {
@@ -1105,6 +1479,7 @@ static void raw_fire(raw_shot_t *s)
     if (dubbo_client_call_async(s->b->c, &s->b->inv, raw_done, s)) {
         /* Count it and stop this lane: an immediate local failure would spin. */
         raw_t *b = s->b;
+        live_record(&b->live, s->start_ns, 0, false);
         pthread_mutex_lock(&b->mu);
         if (b->errors++ == 0)
             snprintf(b->first_error, sizeof(b->first_error), "%s", dubbo_last_error());
@@ -1140,6 +1515,7 @@ static int raw_bench(const char *who, call_opts_t *o)
     dubbo_result_destroy(&r);
     uint64_t start = now_ns();
     b.end_ns = start + (uint64_t)(o->duration * 1e9);
+    live_start(&b.live, start);
     b.active = o->concurrency;
     for (long i = 0; i < o->concurrency; i++) {
         raw_shot_t *s = malloc(sizeof(*s));
@@ -1157,17 +1533,18 @@ static int raw_bench(const char *who, call_opts_t *o)
         pthread_cond_wait(&b.cv, &b.mu);
     pthread_mutex_unlock(&b.mu);
     double secs = (double)(now_ns() - start) / 1e9;
-    qsort(b.lat_us, b.nlat, sizeof(uint32_t), cmp_u32);
-#define PCT(p) (b.nlat ? b.lat_us[(size_t)((double)(b.nlat - 1) * (p))] : 0)
-    printf("calls %zu errors %ld in %.2f s, concurrency %ld\n", b.nlat, b.errors, secs,
-           o->concurrency);
-    printf("qps %.0f\n", (double)b.nlat / secs);
-    printf("latency_us p50 %u p90 %u p99 %u max %u\n", PCT(0.50), PCT(0.90), PCT(0.99),
-           b.nlat ? b.lat_us[b.nlat - 1] : 0);
-#undef PCT
+    live_stop(&b.live, secs);
+    bench_report_t rep = {.calls = (long)b.nlat,
+                          .errors = b.errors,
+                          .concurrency = o->concurrency,
+                          .secs = secs,
+                          .nlat = b.nlat,
+                          .live = &b.live};
+    bench_report(o, &rep, b.lat_us);
     if (b.errors)
         fprintf(stderr, "%s: %ld calls failed, first: %s\n", who, b.errors, b.first_error);
     free(b.lat_us);
+    live_free(&b.live);
     pthread_mutex_destroy(&b.mu);
     pthread_cond_destroy(&b.cv);
     dubbo_client_free(b.c);
@@ -1240,12 +1617,14 @@ int cli_bench(const char *who, int argc, char **argv)
     pthread_mutex_lock(&b.mu);
     uint64_t start = now_ns();
     b.end_ns = err ? 0 : start + (uint64_t)(o.duration * 1e9);
+    live_start(&b.live, start);
     b.go = true;
     pthread_cond_broadcast(&b.cv);
     pthread_mutex_unlock(&b.mu);
     for (long i = 0; i < started; i++)
         pthread_join(lanes[i].tid, NULL);
     double secs = (double)(now_ns() - start) / 1e9;
+    live_stop(&b.live, secs);
     int status = 0;
     if (err) {
         fprintf(stderr, "%s: cannot start thread %ld of %ld: %s\n", who, started + 1, o.concurrency,
@@ -1264,15 +1643,13 @@ int cli_bench(const char *who, int argc, char **argv)
             if (lanes[i].nlat) memcpy(lat + at, lanes[i].lat_us, lanes[i].nlat * sizeof(*lat));
             at += (long)lanes[i].nlat;
         }
-        qsort(lat, nlat, sizeof(*lat), cmp_u32);
-#define PCT(p) (nlat ? lat[(size_t)((double)(nlat - 1) * (p))] : 0)
-        printf("calls %ld errors %ld in %.2f s, concurrency %ld\n", ok, b.failed, secs,
-               o.concurrency);
-        printf("qps %.0f\n", (double)ok / secs);
-        printf("latency_us p50 %u p90 %u p99 %u max %u\n", PCT(0.50), PCT(0.90), PCT(0.99),
-               nlat ? lat[nlat - 1] : 0);
-#undef PCT
-        fflush(stdout);
+        bench_report_t rep = {.calls = ok,
+                              .errors = b.failed,
+                              .concurrency = o.concurrency,
+                              .secs = secs,
+                              .nlat = nlat,
+                              .live = &b.live};
+        bench_report(&o, &rep, lat);
         free(lat);
         if (b.failed) {
             fprintf(stderr, "%s: %ld of %ld calls failed:\n", who, b.failed, ok + b.failed);
@@ -1285,6 +1662,7 @@ int cli_bench(const char *who, int argc, char **argv)
     for (long i = 0; lanes && i < o.concurrency; i++)
         free(lanes[i].lat_us);
     free(lanes);
+    live_free(&b.live);
     pthread_mutex_destroy(&b.mu);
     pthread_cond_destroy(&b.cv);
     dubbo_reference_free(b.ref);

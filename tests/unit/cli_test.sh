@@ -322,5 +322,62 @@ expect bench_raw_no_param 2 "" "--raw takes one dubbo:// URL and no --param or -
 expect bench_raw_refused 1 "" "connection refused" -- \
   "$D" bench --raw "dubbo://127.0.0.1:$port3/$IFACE" sayHello '"x"' --duration 0.5
 
+# --json: one object, its shape and that its parts add up (calls = the
+# histogram's counts = the per-second calls)
+json_shape() { # FILE CONCURRENCY: 0 when the JSON report is well-formed
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+assert len(lines) == 1, f"{len(lines)} lines"
+d = json.loads(lines[0])
+assert list(d) == ["calls", "errors", "seconds", "concurrency", "qps", "latency_us",
+                   "histogram", "per_second"], list(d)
+assert d["calls"] > 0 and d["errors"] == 0 and d["concurrency"] == int(sys.argv[2])
+assert abs(d["qps"] - d["calls"] / d["seconds"]) < 1 + d["qps"] * 1e-3
+lat = d["latency_us"]
+assert list(lat) == ["p50", "p90", "p99", "p999", "max"], list(lat)
+assert lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["p999"] <= lat["max"], lat
+h = d["histogram"]
+assert h and all(list(b) == ["from_us", "to_us", "count"] for b in h)
+assert all(a["to_us"] == b["from_us"] for a, b in zip(h, h[1:]))
+assert h[0]["count"] and h[-1]["count"] and sum(b["count"] for b in h) == d["calls"]
+assert h[0]["from_us"] <= lat["p50"] < h[-1]["to_us"] and lat["max"] < h[-1]["to_us"]
+ps = d["per_second"]
+assert [s["second"] for s in ps] == list(range(1, len(ps) + 1)) and len(ps) == 2, ps
+for s in ps:
+    assert list(s) == ["second", "seconds", "calls", "errors", "qps", "p50_us", "p99_us"], s
+    assert 0 < s["seconds"] <= 1 and s["calls"] > 0 and s["p50_us"] <= s["p99_us"], s
+assert ps[0]["seconds"] == 1 and sum(s["calls"] for s in ps) == d["calls"]
+assert sum(s["errors"] for s in ps) == d["errors"]
+PY
+}
+if command -v python3 >/dev/null; then
+  expect bench_json 0 "*" "" -- "$D" bench "$url1" sayHello '"x"' --concurrency 2 --duration 1.5 --json
+  json_shape "$tmp/out" 2
+  check "bench --json: calls, errors, seconds, concurrency, qps, latency_us, histogram, per_second" $?
+  expect bench_raw_json 0 "*" "" -- "$D" bench --raw "$url1" sayHello '"x"' --concurrency 4 \
+    --duration 1.5 --json
+  json_shape "$tmp/out" 4
+  check "bench --raw --json: the same shape" $?
+fi
+
+# --histogram: the three report lines as before, then the buckets; not a
+# terminal, so nothing on stderr (no progress line)
+expect bench_histogram 0 "*" "" -- "$D" bench "$url1" sayHello '"x"' --duration 0.5 --histogram
+head -3 "$tmp/out" | grep -c -E '^(calls [1-9][0-9]* errors 0 in [0-9.]+ s, concurrency 1|qps [0-9]+|latency_us p50 [0-9]+ p90 [0-9]+ p99 [0-9]+ max [0-9]+)$' |
+  grep -qx 3 && sed -n 5p "$tmp/out" | grep -q '^latency_us histogram ([1-9][0-9]* calls)$' &&
+  [ "$(tail -n +6 "$tmp/out" | grep -cvE '^ +[0-9]+ - [0-9]+ +[0-9]+ +[0-9.]+% #*$')" = 0 ] &&
+  tail -n +6 "$tmp/out" | grep -q '#' && [ ! -s "$tmp/err" ]
+check "bench --histogram: report, then buckets with bars; stderr empty" $?
+
+# on a terminal: the progress line each second, rewritten in place, erased
+# before the report; the histogram without --histogram
+if command -v script >/dev/null; then
+  script -qec "'$D' bench '$url1' sayHello '\"x\"' --duration 1.3" /dev/null </dev/null >"$tmp/tty" 2>&1
+  grep -q $'\r   1.0 s  calls [1-9][0-9]*  errors 0  qps [1-9][0-9]*  p99 [0-9]* us\e\[K' "$tmp/tty" &&
+    grep -q $'\r\e\[Kcalls [1-9][0-9]* errors 0 in ' "$tmp/tty" && grep -q '^latency_us histogram' "$tmp/tty"
+  check "bench on a terminal: progress each second, erased; the histogram" $?
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
