@@ -392,3 +392,18 @@ fi
 echo
 echo "load average before: $LOAD0, after: $(cut -d' ' -f1-3 /proc/loadavg); nproc $(nproc);" \
     "pinned: $([ "$PIN" = 1 ] && echo "servers CPU $SCPU, wrk CPU $CCPU" || echo no). Raw: $RES"
+
+# The medians as bench/charts/rest.tsv, drawn by bench/plot.sh into
+# bench/charts/rest.svg (BENCHMARKS.md shows it).
+CHART=bench/charts/rest.tsv
+{
+    echo "# title: REST GET $PATH_Q: ours vs nginx-light (wrk -t1, servers pinned to one core)"
+    echo "# x: wrk connections"
+    echo "# source: bench/run-rest.sh with $("$DUBBO" --version 2>/dev/null | head -1) at" \
+         "$(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(date -u +%Y-%m-%d); median-requests/s round" \
+         "of $ROUNDS round(s) of ${SECS}s; load average $LOAD0 before, $(cut -d' ' -f1-3 /proc/loadavg) after"
+    echo "# written by bench/run-rest.sh (its medians; qps is requests/s); drawn by bench/plot.sh"
+    printf 'load\tserver\tqps\tp50_us\tp99_us\tcpu_us_per_call\n'
+    awk '{ printf "%s\t%s\t%s\t%s\t%s\t%s\n", $3, $2, $5, $6, $7, $8 }' "$OUT/rest-medians.txt"
+} >"$CHART"
+bench/plot.sh rest || echo "no chart drawn (bench/plot.sh rest redraws it from $CHART)" >&2

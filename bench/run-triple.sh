@@ -368,3 +368,18 @@ fi
 echo
 echo "load average before: $LOAD0, after: $(cut -d' ' -f1-3 /proc/loadavg); nproc $(nproc);" \
     "pinned: $([ "$PIN" = 1 ] && echo "servers CPU $SCPU, h2load CPU $CCPU" || echo no). Raw: $RES"
+
+# The unary medians as bench/charts/triple.tsv, drawn by bench/plot.sh into
+# bench/charts/triple.svg (BENCHMARKS.md shows it).
+CHART=bench/charts/triple.tsv
+{
+    echo "# title: Triple unary SayHello: ours vs grpc C++ 1.51 and grpc-go (h2load, servers pinned to one core)"
+    echo "# x: h2load connections x streams"
+    echo "# source: bench/run-triple.sh with $("$DUBBO" --version 2>/dev/null | head -1) at" \
+         "$(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(date -u +%Y-%m-%d); median-QPS round of" \
+         "$ROUNDS round(s) of ${SECS}s; load average $LOAD0 before, $(cut -d' ' -f1-3 /proc/loadavg) after"
+    echo "# written by bench/run-triple.sh (its unary medians); drawn by bench/plot.sh"
+    printf 'load\tserver\tqps\tp50_us\tp99_us\tcpu_us_per_call\n'
+    awk '$2 == "unary" { printf "%s\t%s\t%s\t%s\t%s\t%s\n", $4, $3, $6, $7, $8, $9 }' "$OUT/triple-medians.txt"
+} >"$CHART"
+bench/plot.sh triple || echo "no chart drawn (bench/plot.sh triple redraws it from $CHART)" >&2

@@ -30,6 +30,7 @@ TEST_PKGS=(
   clang libclang-rt-14-dev                # libFuzzer for fuzz/
   clang-format                            # the format check (scripts/check-format.sh)
   doxygen                                 # the API reference (scripts/apidoc.sh)
+  gnuplot-nox                             # the benchmark charts (bench/plot.sh)
   libtsan2                                # ThreadSanitizer runtime (scripts/tsan.sh)
   etcd-server etcd-client                 # etcd 3.4 for the integration tests
   zookeeper                               # ZooKeeper 3.8 for the integration tests

@@ -279,3 +279,30 @@ LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
         echo "| $l | ${RSS_IDLE[$l]} | ${RSS_HELLO[$l]} | ${RSS_ECHO[$l]} | $calls |"
     done
 } | tee "$WORK/report.md"
+
+# ---- chart ----------------------------------------------------------------------------------
+# The sayHello table (best round per row) as bench/charts/dubbo.tsv, drawn
+# by bench/plot.sh into bench/charts/dubbo.svg (BENCHMARKS.md shows it).
+CHART=bench/charts/dubbo.tsv
+{
+    echo "# title: Dubbo provider vs the canned-reply ceiling, sayHello(\"x\"), dubbo bench --raw"
+    echo "# x: calls in flight"
+    echo "# source: bench/dubbo/run.sh at $(git rev-parse --short HEAD 2>/dev/null || echo '?')," \
+         "$(date -u +%Y-%m-%d); best of $ROUNDS round(s) of ${SECS}s per row; load average $LOAD0 before, $LOAD1 after"
+    echo "# written by bench/dubbo/run.sh (best of its rounds per row); drawn by bench/plot.sh"
+    printf 'load\tserver\tqps\tp50_us\tp99_us\n'
+    awk -F'\t' '
+        $3 != "sayHello" { next }
+        { key = $2 "\t" $4
+          if (!(key in best) || $5 + 0 > bq[key]) { best[key] = $0; bq[key] = $5 + 0 }
+          if (!(key in seen)) { seen[key] = 1; order[++n] = key }
+          if (!($2 in sidx)) { sidx[$2] = 1; sorder[++ns] = $2 } }
+        END {
+            for (j = 1; j <= ns; j++)
+                for (i = 1; i <= n; i++) {
+                    split(best[order[i]], f, "\t")
+                    if (f[2] == sorder[j]) printf "%s\t%s\t%s\t%s\t%s\n", f[4], f[2], f[5], f[6], f[7]
+                }
+        }' "$RES"
+} >"$CHART"
+bench/plot.sh dubbo || echo "no chart drawn (bench/plot.sh dubbo redraws it from $CHART)" >&2
