@@ -26,6 +26,8 @@ extern const dubbo_protocol_ops_t dubbo__protocol_dubbo;
 extern const dubbo_protocol_ops_t dubbo__protocol_tri;
 /* src/protocol/rest/protocol.c */
 extern const dubbo_protocol_ops_t dubbo__protocol_rest;
+/* src/qos/protocol.c: the QoS port's telnet and HTTP */
+extern const dubbo_protocol_ops_t dubbo__protocol_qos;
 /* src/registry/<name>.c */
 extern const dubbo_registry_ops_t dubbo__registry_file;
 extern const dubbo_registry_ops_t dubbo__registry_etcd;
@@ -49,6 +51,7 @@ void dubbo__register_builtins(void)
     add(DUBBO_EXT_PROTOCOL, &dubbo__protocol_dubbo, dubbo__protocol_dubbo.name);
     add(DUBBO_EXT_PROTOCOL, &dubbo__protocol_tri, dubbo__protocol_tri.name);
     add(DUBBO_EXT_PROTOCOL, &dubbo__protocol_rest, dubbo__protocol_rest.name);
+    add(DUBBO_EXT_PROTOCOL, &dubbo__protocol_qos, dubbo__protocol_qos.name);
 
     static const dubbo_registry_ops_t *const registries[] = {
         &dubbo__registry_file, &dubbo__registry_etcd, &dubbo__registry_zookeeper,
@@ -81,6 +84,7 @@ void dubbo__register_builtins(void)
         &dubbo__filter_echo,      &dubbo__filter_generic, &dubbo__filter_token,
         &dubbo__filter_tps,       &dubbo__filter_actives, &dubbo__filter_executes,
         &dubbo__filter_accesslog, &dubbo__filter_timeout, &dubbo__filter_exception,
+        &dubbo__filter_metrics,
     };
     for (size_t i = 0; i < COUNT(filters); i++)
         add(DUBBO_EXT_FILTER, filters[i], filters[i]->name);

@@ -946,3 +946,53 @@ int dubbo_result_fail(dubbo_result_t *r, int rc, const char *fmt, ...)
     dubbo__seterr(rc, "%s", msg);
     return rc;
 }
+
+/* ---- introspection for the QoS port (src/qos/) ------------------------------------------ */
+
+int dubbo__reference_snapshot(dubbo_reference_t *ref, size_t *all, size_t *valid, dubbo_buf_t *out)
+{
+    dubbo_cluster_t *cl = (dubbo_cluster_t *)ref;
+    snapshot_t *s = snapshot_take(cl);
+    size_t n = s ? s->n : 0, ok = 0;
+    for (size_t i = 0; i < n; i++)
+        ok += dubbo_invoker_available(s->items[i]);
+    *all = n;
+    *valid = ok;
+    if (!out) {
+        snapshot_unref(s);
+        return 0;
+    }
+    /* each router's step, as a call of no particular method would be routed */
+    dubbo_invoker_t **a = malloc((n ? n : 1) * sizeof(*a)), **b = malloc((n ? n : 1) * sizeof(*b));
+    int rc = a && b ? 0 : DUBBO_ENOMEM;
+    if (!rc && n) memcpy(a, s->items, n * sizeof(*a));
+    dubbo_invocation_t inv = {.method = ""};
+    char line[512];
+    pthread_rwlock_rdlock(&cl->routers_lock);
+    if (!rc && !cl->nrouters) {
+        int k = snprintf(line, sizeof(line), "[ no router ] %zu invoker(s)\n", n);
+        rc = dubbo_buf_append(out, line, (size_t)k);
+    }
+    for (size_t i = 0; !rc && i < cl->nrouters; i++) {
+        dubbo_router_t *r = cl->routers[i].router;
+        int m = r->ops->route(r, a, n, b, cl->url, &inv);
+        if (m < 0) m = 0;
+        int k =
+            snprintf(line, sizeof(line), "[ %s ] %zu -> %d invoker(s):", cl->routers[i].name, n, m);
+        rc = dubbo_buf_append(out, line, (size_t)k);
+        for (int j = 0; !rc && j < m; j++) {
+            k = snprintf(line, sizeof(line), " %s", b[j]->address);
+            rc = dubbo_buf_append(out, line, (size_t)k);
+        }
+        if (!rc) rc = dubbo_buf_append(out, "\n", 1);
+        dubbo_invoker_t **t = a;
+        a = b;
+        b = t;
+        n = (size_t)m;
+    }
+    pthread_rwlock_unlock(&cl->routers_lock);
+    free(a);
+    free(b);
+    snapshot_unref(s);
+    return rc;
+}

@@ -59,4 +59,11 @@ typedef struct dubbo__timer dubbo__timer_t;
 dubbo__timer_t *dubbo__timer_start(int ms, void (*fn)(void *arg), void *arg);
 bool dubbo__timer_cancel(dubbo__timer_t *t);
 
+/* For the QoS port (src/qos/: ls, getRouterSnapshot; at the end of
+ * cluster.c): how many providers the directory holds and how many are
+ * available, and, when out is not NULL, each router's step over them as
+ * text ("[ condition ] 3 -> 2 invoker(s): h:p h:p"), routed as a call of
+ * no particular method. 0 or DUBBO_ENOMEM. Any thread. */
+int dubbo__reference_snapshot(dubbo_reference_t *ref, size_t *all, size_t *valid, dubbo_buf_t *out);
+
 #endif

@@ -32,7 +32,7 @@ static void init_threshold(void)
 void dubbo__log(int level, const char *fmt, ...)
 {
     pthread_once(&threshold_once, init_threshold);
-    if (level < threshold) return;
+    if (level < __atomic_load_n(&threshold, __ATOMIC_RELAXED)) return;
     static const char *const tags[] = {"DEBUG", "INFO", "WARN", "ERROR"};
     char line[1024];
     struct timespec ts;
@@ -134,4 +134,12 @@ void dubbo__log_limited(dubbo__ratelimit_t *rl, const char *fmt, ...)
         dubbo__log(DUBBO_LOG_WARN, "%s (%lu similar warnings suppressed)", line, dropped);
     else
         dubbo__log(DUBBO_LOG_WARN, "%s", line);
+}
+
+void dubbo__log_set_level(int level)
+{
+    pthread_once(&threshold_once, init_threshold);
+    if (level < DUBBO_LOG_DEBUG) level = DUBBO_LOG_DEBUG;
+    if (level > DUBBO_LOG_OFF) level = DUBBO_LOG_OFF;
+    __atomic_store_n(&threshold, level, __ATOMIC_RELAXED);
 }

@@ -13,6 +13,9 @@
 enum { DUBBO_LOG_DEBUG, DUBBO_LOG_INFO, DUBBO_LOG_WARN, DUBBO_LOG_ERROR, DUBBO_LOG_OFF };
 
 void dubbo__log(int level, const char *fmt, ...) DUBBO__PRINTF(2, 3);
+/* Change the threshold DUBBO_LOG set (the QoS port's switchLogLevel); a
+ * DUBBO_LOG_* level. Any thread. */
+void dubbo__log_set_level(int level);
 
 #define DLOG_DEBUG(...) dubbo__log(DUBBO_LOG_DEBUG, __VA_ARGS__)
 #define DLOG_INFO(...)  dubbo__log(DUBBO_LOG_INFO, __VA_ARGS__)

@@ -21,6 +21,7 @@
 enum {
     DUBBO__ORDER_ECHO = -110000,
     DUBBO__ORDER_GENERIC = -20000,
+    DUBBO__ORDER_METRICS = -10000, /* after generic: a generic call counts as its method */
     DUBBO__ORDER_TOKEN = 100,
     DUBBO__ORDER_TPS = 200,
     DUBBO__ORDER_ACTIVES = 250, /* consumer side */
@@ -39,6 +40,7 @@ extern const dubbo_filter_ops_t dubbo__filter_executes;  /* executes.c */
 extern const dubbo_filter_ops_t dubbo__filter_accesslog; /* accesslog.c */
 extern const dubbo_filter_ops_t dubbo__filter_timeout;   /* timeout.c */
 extern const dubbo_filter_ops_t dubbo__filter_exception; /* exception.c */
+extern const dubbo_filter_ops_t dubbo__filter_metrics;   /* metrics.c */
 
 /* ---- the chain (support.c) ---- */
 

@@ -1473,3 +1473,100 @@ const dubbo_value_t *dubbo__call_attachment_value(const dubbo_call_t *call, cons
 {
     return dubbo_map_get(call->attachments, key);
 }
+/* ---- introspection for the QoS port (src/runtime/introspect.h) ------------------ */
+
+#include "runtime/introspect.h"
+
+void dubbo__server_info(dubbo_server_t *s, dubbo__server_info_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->host = s->opts.host;
+    out->protocols = s->opts.protocols;
+    out->application = s->opts.application ? s->opts.application : "dubbo-c";
+    out->port = s->listening || s->shut ? s->port : -1;
+    out->listening = s->listening && !s->shut;
+    out->max_threads = s->opts.threads;
+    out->queue_limit = s->opts.queue;
+    pthread_mutex_lock(&s->mu);
+    out->threads = s->nthreads;
+    out->active = s->busy;
+    out->queued = (int)s->qlen;
+    pthread_mutex_unlock(&s->mu);
+    out->inflight = atomic_load(&s->inflight);
+}
+
+/* Whether the provider URL `a` announced is one of service x's: its path
+ * is the interface, with the same version and group. */
+static bool announced_for(const announced_t *a, const service_t *x)
+{
+    dubbo_url_t *u = dubbo_url_parse(a->url);
+    if (!u) return false;
+    bool same = u->path && strcmp(u->path, x->interface) == 0 &&
+                same_opt(dubbo_url_param(u, "version", NULL), x->version, true) &&
+                same_opt(dubbo_url_param(u, "group", NULL), x->group, false);
+    dubbo_url_free(u);
+    return same;
+}
+
+static bool announced_in(const dubbo_server_t *s, const dubbo_registry_t *reg, const service_t *x)
+{
+    for (size_t i = 0; i < s->nannounced; i++)
+        if (s->announced[i].reg == reg && announced_for(&s->announced[i], x)) return true;
+    return false;
+}
+
+size_t dubbo__server_services(dubbo_server_t *s,
+                              void (*fn)(void *user, const service_t *svc, const char *pub),
+                              void *user)
+{
+    pthread_rwlock_rdlock(&s->svc_lock);
+    size_t n = s->nservices;
+    for (size_t i = 0; i < n; i++) {
+        const service_t *x = s->services[i];
+        char pub[512] = "";
+        size_t len = 0;
+        for (size_t r = 0; r < s->nregs && len < sizeof(pub); r++)
+            len += (size_t)snprintf(pub + len, sizeof(pub) - len, "%s%s-I(%s)", r ? "/" : "",
+                                    s->regs[r]->url->protocol,
+                                    announced_in(s, s->regs[r], x) ? "Y" : "N");
+        fn(user, x, pub);
+    }
+    pthread_rwlock_unlock(&s->svc_lock);
+    return n;
+}
+
+size_t dubbo__server_set_online(dubbo_server_t *s, bool online,
+                                bool (*match)(void *user, const service_t *svc), void *user)
+{
+    size_t hits = 0;
+    pthread_rwlock_wrlock(&s->svc_lock);
+    for (size_t i = 0; i < s->nservices; i++) {
+        service_t *x = s->services[i];
+        if (!match(user, x)) continue;
+        hits++;
+        if (online) {
+            /* announced again where it is not (a server not yet started
+             * announces everything at start) */
+            for (size_t r = 0; s->listening && r < s->nregs; r++)
+                if (!announced_in(s, s->regs[r], x)) announce(s, s->regs[r], x);
+            continue;
+        }
+        size_t keep = 0;
+        for (size_t k = 0; k < s->nannounced; k++) {
+            announced_t *a = &s->announced[k];
+            if (!announced_for(a, x)) {
+                s->announced[keep++] = *a;
+                continue;
+            }
+            if (a->reg->ops->unreg(a->reg, a->url))
+                DLOG_WARN("offline %s: cannot unregister from %s: %s", x->interface,
+                          a->reg->url->protocol, dubbo_last_error());
+            free(a->url);
+        }
+        s->nannounced = keep;
+    }
+    pthread_rwlock_unlock(&s->svc_lock);
+    if (hits)
+        DLOG_INFO("%s: %zu service(s) of port %d", online ? "online" : "offline", hits, s->port);
+    return hits;
+}

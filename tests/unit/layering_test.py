@@ -28,7 +28,8 @@ LAYERS = [
                                           "include/dubbo/cluster.h", "include/dubbo/triple.h",
                                           "include/dubbo/rest.h"]),
     (5, "registries", ["src/registry/", "include/dubbo/registry.h"]),
-    (6, "config", ["src/config/", "include/dubbo/config.h"]),
+    (6, "config + qos", ["src/config/", "include/dubbo/config.h", "src/qos/",
+                         "include/dubbo/qos.h"]),
     (7, "builtins", ["src/builtins.c"]),
 ]
 
