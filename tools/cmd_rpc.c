@@ -18,6 +18,7 @@
 #include "dubbo/error.h"
 #include "dubbo/cluster.h"
 #include "dubbo/config.h"
+#include "dubbo/qos.h"
 #include "dubbo/registry.h"
 #include "dubbo/rest.h"
 #include "dubbo/rpc.h"
@@ -66,6 +67,9 @@ static const char demo_help[] =
     "                dubbo): each connection is served by the one that recognises its\n"
     "                first bytes, and the services register one URL per protocol\n"
     "  --port N      port to listen on (default 20880; 0 picks a free one)\n"
+    "  --qos-port N  serve the QoS commands (telnet and HTTP, /metrics) on 127.0.0.1:N\n"
+    "                (Java's 22222; 0 picks a free one; docs/qos.md)\n"
+    "  --qos-accept-foreign-ip  bind the QoS port on every interface instead\n"
     "  --host ADDR   address to bind (default 0.0.0.0)\n"
     "  --threads N   worker threads (default 200)\n"
     "  --direct      run handlers on the event-loop thread (Java's dispatcher=direct):\n"
@@ -126,6 +130,8 @@ int cli_demo(const char *who, int argc, char **argv)
     const char *config_path = NULL;
     bool port_given = false;
     const char *host_given = NULL, *protocols_given = NULL, *cors = NULL;
+    int qos_port = -1; /* -1: no QoS port */
+    bool qos_foreign = false;
     for (int i = 1; i < argc; i++) {
         long v;
         const char *a = argv[i];
@@ -139,6 +145,10 @@ int cli_demo(const char *who, int argc, char **argv)
         }
         if (strcmp(a, "--tls-client-auth") == 0) {
             o.tls_client_auth = true;
+            continue;
+        }
+        if (strcmp(a, "--qos-accept-foreign-ip") == 0) {
+            qos_foreign = true;
             continue;
         }
         if (i + 1 >= argc) return usage(who, "option '%s' needs a value", a);
@@ -196,6 +206,9 @@ int cli_demo(const char *who, int argc, char **argv)
             o.read_timeout_ms = (int)v;
         } else if (strcmp(a, "--cors-origin") == 0) {
             cors = val;
+        } else if (strcmp(a, "--qos-port") == 0) {
+            if (!parse_int(val, 0, 65535, &v)) return usage(who, "bad --qos-port '%s'", val);
+            qos_port = (int)v;
         } else {
             return usage(who, "unknown option '%s'", a);
         }
@@ -226,6 +239,10 @@ int cli_demo(const char *who, int argc, char **argv)
         if (host_given) o.host = host_given;
         if (protocols_given) o.protocols = protocols_given;
         o.application = dubbo_config_application(cfg);
+        /* dubbo.application.qos-*: the flags still override */
+        const dubbo_config_application_t *app = dubbo_config_application_info(cfg);
+        if (app->qos_enable && qos_port < 0) qos_port = app->qos_port > 0 ? app->qos_port : 22222;
+        qos_foreign |= app->qos_accept_foreign_ip;
     }
     dubbo_server_handle_signals();
     dubbo_server_t *s = dubbo_server_new(&o);
@@ -313,9 +330,27 @@ int cli_demo(const char *who, int argc, char **argv)
         return 1;
     }
     printf("listening on %s:%d\n", o.host, dubbo_server_port(s));
+    /* the QoS port: telnet and HTTP commands, /metrics (docs/qos.md) */
+    dubbo_qos_t *qos = NULL;
+    if (qos_port >= 0) {
+        dubbo_qos_options_t qo;
+        dubbo_qos_options_init(&qo);
+        qo.port = qos_port;
+        qo.accept_foreign_ip = qos_foreign;
+        if (!(qos = dubbo_qos_start(&qo)) || dubbo_qos_add_server(qos, s)) {
+            fprintf(stderr, "%s: %s\n", who, dubbo_last_error());
+            dubbo_qos_stop(qos);
+            dubbo_server_free(s);
+            dubbo_config_free(cfg);
+            return 1;
+        }
+        printf("qos on %s:%d\n", qos_foreign ? "0.0.0.0" : "127.0.0.1", dubbo_qos_port(qos));
+    }
     fflush(stdout);
     dubbo_server_wait();
     rc = dubbo_server_shutdown(s);
+    dubbo_qos_remove_server(qos, s);
+    dubbo_qos_stop(qos);
     dubbo_server_free(s);
     dubbo_config_free(cfg);
     printf("stopped\n");

@@ -59,6 +59,12 @@ typedef struct {
     const char *organization;
     const char *module;
     const char *environment;
+    /* The QoS port (include/dubbo/qos.h): qos-enable (default false here;
+     * Java's is true), qos-port (0 or -1 when not set: 22222), and
+     * qos-accept-foreign-ip (default false: 127.0.0.1 only). */
+    bool qos_enable;
+    int qos_port;
+    bool qos_accept_foreign_ip;
 } dubbo_config_application_t;
 
 /* The application name, or NULL when the file does not set one. */

@@ -1444,15 +1444,30 @@ static int parse_openapi(ld_t *l, yaml_node_t *map)
 
 static int parse_application(ld_t *l, yaml_node_t *map)
 {
-    static const char *const known[] = {"name",         "version", "owner",
-                                        "organization", "module",  "environment"};
+    /* the QoS keys as Java's application config (qosEnable, qosPort,
+     * qosAcceptForeignIp) and dubbo-go name them in YAML */
+    static const char *const known[] = {"name",         "version",  "owner",
+                                        "organization", "module",   "environment",
+                                        "qos-enable",   "qos-port", "qos-accept-foreign-ip"};
+    enum { NSTR = 6, QOS_ENABLE = 6, QOS_PORT, QOS_FOREIGN };
     yaml_node_t *keys[COUNT(known)], *vals[COUNT(known)];
     const char **out[] = {&l->c->app.name,         &l->c->app.version, &l->c->app.owner,
                           &l->c->app.organization, &l->c->app.module,  &l->c->app.environment};
     size_t m = push(l, "application");
     int rc = fields(l, map, known, COUNT(known), keys, vals);
-    for (size_t i = 0; i < COUNT(known) && !rc; i++)
+    for (size_t i = 0; i < NSTR && !rc; i++)
         if (vals[i]) rc = get_str(l, vals[i], known[i], out[i]);
+    l->c->app.qos_port = -1;
+    if (!rc && vals[QOS_ENABLE])
+        rc = get_bool(l, vals[QOS_ENABLE], "qos-enable", &l->c->app.qos_enable);
+    if (!rc && vals[QOS_PORT]) {
+        long port = 0;
+        rc = get_uint(l, vals[QOS_PORT], "qos-port", 65535, &port);
+        l->c->app.qos_port = (int)port;
+    }
+    if (!rc && vals[QOS_FOREIGN])
+        rc = get_bool(l, vals[QOS_FOREIGN], "qos-accept-foreign-ip",
+                      &l->c->app.qos_accept_foreign_ip);
     pop(l, m);
     return rc;
 }
