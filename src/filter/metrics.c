@@ -474,7 +474,7 @@ static int write_side(dubbo_buf_t *out, const char *common, int side, series_t *
                                   : atomic_load(&s->rt_last);
             if (!n) v = 0;
             series_labels(lb, sizeof(lb), common, s);
-            rc = bprintf(out, "dubbo_%s_rt_milliseconds_%s{%s} %.3f\n", sn, rts[k], lb,
+            rc = bprintf(out, "dubbo_%s_rt_milliseconds_%s{%s} %.6f\n", sn, rts[k], lb,
                          (double)v / 1e6);
         }
     }
