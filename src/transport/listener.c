@@ -29,6 +29,12 @@ struct dubbo__listener {
     int nconns; /* open connections */
     uv_timer_t idle_timer;
     bool timer_on;
+    /* Connections with bytes to write, written once per loop iteration (the
+     * check phase, after reads and cross-thread tasks): the answers of one
+     * read, or of one batch of workers' tasks, go out in one write. */
+    uv_check_t check;
+    bool check_on;
+    struct sconn *dirty;
 };
 
 struct sconn {
@@ -54,6 +60,8 @@ struct sconn {
      * hold plaintext, the socket carries tls's ciphertext */
     bool tls_decided;
     dubbo__tls_t *tls;
+    bool dirty; /* in the listener's dirty list (holds a reference) */
+    struct sconn *dirty_next;
 };
 
 typedef struct {
@@ -75,6 +83,7 @@ static void conn_unref(sconn_t *c)
 }
 
 static void flush(sconn_t *c);
+static void do_flush(sconn_t *c);
 static void conn_close(sconn_t *c, const char *why);
 
 static void on_written(uv_write_t *req, int status)
@@ -86,8 +95,8 @@ static void on_written(uv_write_t *req, int status)
     free(w);
     dubbo__budget_out_release(c->l->cfg.budget, n);
     c->writing = false;
-    if (status == 0 && !c->closing) flush(c);
-    if (c->close_why && !c->writing && !c->closing)
+    if (status == 0 && !c->closing) do_flush(c); /* what came meanwhile, in one write */
+    if (c->close_why && !c->writing && !c->dirty && !c->closing)
         conn_close(c, *c->close_why ? c->close_why : NULL);
     conn_unref(c);
 }
@@ -106,9 +115,62 @@ static int tls_out(sconn_t *c, wreq_t *w)
     return dubbo__tls_take(c->tls, &w->data);
 }
 
+/* Bytes to write: the connection goes in the listener's dirty list and is
+ * written in this loop iteration's check phase (do_flush). */
 static void flush(sconn_t *c)
 {
+    if (c->dirty || c->writing || c->closing || (c->out.len == 0 && !c->tls)) return;
+    dubbo__listener_t *s = c->l;
+    if (!s->check_on) { /* no check phase (stopped listener): write now */
+        do_flush(c);
+        return;
+    }
+    c->dirty = true;
+    atomic_fetch_add(&c->refs, 1);
+    c->dirty_next = s->dirty;
+    s->dirty = c;
+}
+
+static void on_check(uv_check_t *h)
+{
+    dubbo__listener_t *s = h->data;
+    sconn_t *c = s->dirty;
+    s->dirty = NULL;
+    while (c) {
+        sconn_t *n = c->dirty_next;
+        c->dirty = false;
+        c->dirty_next = NULL;
+        if (!c->closing) do_flush(c);
+        if (c->close_why && !c->writing && !c->closing)
+            conn_close(c, *c->close_why ? c->close_why : NULL);
+        conn_unref(c);
+        c = n;
+    }
+}
+
+static void do_flush(sconn_t *c)
+{
     if (c->writing || c->closing || (c->out.len == 0 && !c->tls)) return;
+    if (!c->tls) {
+        /* Most answers fit in the socket's buffer: written here at once,
+         * with no write request and no wait for writability (libuv would
+         * register for it: an epoll_ctl per answer). */
+        uv_buf_t b0 = uv_buf_init((char *)c->out.base, (unsigned)c->out.len);
+        int tw = uv_try_write((uv_stream_t *)&c->tcp, &b0, 1);
+        if (tw > 0) {
+            dubbo__budget_out_release(c->l->cfg.budget, (size_t)tw);
+            dubbo_buf_consume(&c->out, (size_t)tw);
+            if (!c->out.len) {
+                /* a small buffer is kept for the next answers */
+                if (c->out.cap > 4096) {
+                    dubbo_buf_destroy(&c->out);
+                    dubbo_buf_init(&c->out, 0);
+                }
+                if (c->close_why) conn_close(c, *c->close_why ? c->close_why : NULL);
+                return;
+            }
+        }
+    }
     wreq_t *w = malloc(sizeof(*w));
     if (!w) return;
     w->c = c;
@@ -148,7 +210,9 @@ void dubbo__lconn_close(dubbo__lconn_t *c, const char *why)
 {
     if (c->closing || c->close_why) return;
     c->close_why = why ? why : "";
-    if (!c->writing) conn_close(c, *c->close_why ? c->close_why : NULL);
+    /* what is queued goes first: the write's end (or the check phase's
+     * write, when it goes at once) closes */
+    if (!c->writing && !c->dirty) conn_close(c, *c->close_why ? c->close_why : NULL);
 }
 
 size_t dubbo__lconn_limit(const dubbo__lconn_t *c)
@@ -666,6 +730,10 @@ dubbo__listener_t *dubbo__listener_new(const dubbo__listen_cfg_t *cfg)
     if (!every) every = 1;
     uv_timer_start(&s->idle_timer, on_idle_timer, every, every);
     s->timer_on = true;
+    uv_check_init(loop, &s->check);
+    s->check.data = s;
+    uv_check_start(&s->check, on_check);
+    s->check_on = true;
     return s;
 }
 
@@ -697,6 +765,11 @@ void dubbo__listener_close_all(dubbo__listener_t *s)
 {
     for (sconn_t *c = s->conns; c; c = c->next)
         conn_close(c, NULL);
+    if (s->check_on) {
+        on_check(&s->check); /* what is dirty is written (or dropped: closing) */
+        uv_close((uv_handle_t *)&s->check, NULL);
+        s->check_on = false;
+    }
     if (s->timer_on) {
         uv_close((uv_handle_t *)&s->idle_timer, NULL);
         s->timer_on = false;
