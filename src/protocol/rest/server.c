@@ -30,6 +30,31 @@
 
 /* unit tags */
 #define TAG_CLOSE 1u /* close the connection after this answer */
+#define TAG_PRE   2u /* the payload is a pre_t, then the request (decode skips the scan) */
+
+/* What on_unit's scan found, put before a small request's bytes in the
+ * payload so that decode need not scan it again: offsets into the request
+ * that follows. Requests with a chunked body, or over PRE_MAX, go as they
+ * are and decode scans them. */
+#define PRE_MAX 16384
+typedef struct {
+    uint32_t off, len;
+} span_t;
+typedef struct {
+    uint16_t method, minor, nheaders;
+    span_t url, body;
+    span_t h[][2]; /* name, value */
+} pre_t;
+
+/* The last whole request cut on this thread: the listener hands on_unit
+ * the unit it has just cut, so on_unit takes this scan instead of its
+ * own. */
+static _Thread_local struct {
+    const uint8_t *p;
+    size_t len;
+    h1_msg_t m;
+    h1_header_t headers[H1_MAX_HEADERS];
+} last_cut;
 
 /* The first byte of what answer() and refuse() make, read and dropped by
  * on_answer (which frames every answer of this protocol): whether the
@@ -61,6 +86,7 @@ typedef struct {
     bool stash_out; /* the stash is a dispatched request's payload (until the next hook) */
     dubbo_buf_t stash;
     uint64_t body_since;
+    dubbo_buf_t pre; /* a dispatched request's payload: pre_t + its bytes */
 } hconn_t;
 
 static const char PREFIXES[][9] = {"GET ",  "POST ",    "PUT ",   "DELETE ", "PATCH ",
@@ -81,11 +107,16 @@ int dubbo__rest_detect(const uint8_t *p, size_t n)
 
 int64_t dubbo__rest_cut(const uint8_t *p, size_t n, size_t limit, size_t *total)
 {
-    h1_msg_t m = {0};
+    h1_msg_t m = {.headers = last_cut.headers};
     *total = 0;
+    last_cut.p = NULL;
     int st = h1_scan(p, n, false, limit, &m);
     switch (st) {
-    case H1_DONE: return (int64_t)m.length;
+    case H1_DONE:
+        last_cut.p = p;
+        last_cut.len = m.length;
+        last_cut.m = m;
+        return (int64_t)m.length;
     case H1_ERROR: return (int64_t)n; /* on_unit answers it */
     case H1_HEAD:
         if (m.expect_continue && n == m.length) return (int64_t)m.length;
@@ -163,12 +194,30 @@ static const char *date_header(void)
     return line;
 }
 
+/* "HTTP/1.1 200 OK\r\n" and the Date line, without printf (per answer). */
 static int status_line(dubbo_buf_t *o, int status)
 {
-    char b[96];
-    snprintf(b, sizeof(b), "HTTP/1.1 %d %s\r\n", status, h1_reason(status));
-    int rc = puts_(o, b);
+    char b[16] = "HTTP/1.1 ";
+    b[9] = (char)('0' + status / 100 % 10);
+    b[10] = (char)('0' + status / 10 % 10);
+    b[11] = (char)('0' + status % 10);
+    b[12] = ' ';
+    int rc = dubbo_buf_append(o, b, 13);
+    if (!rc) rc = puts_(o, h1_reason(status));
+    if (!rc) rc = dubbo_buf_append(o, "\r\n", 2);
     return rc ? rc : puts_(o, date_header());
+}
+
+/* A decimal number. */
+static int put_size(dubbo_buf_t *o, size_t v)
+{
+    char b[24];
+    size_t i = sizeof(b);
+    do {
+        b[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return dubbo_buf_append(o, b + i, sizeof(b) - i);
 }
 
 /* {"status":N,"message":"..."[,"exception":"cls"]} */
@@ -228,6 +277,7 @@ void dubbo__rest_conn_close(void *state)
         free(x);
     }
     dubbo_buf_destroy(&hc->stash);
+    dubbo_buf_destroy(&hc->pre);
     free(hc);
 }
 
@@ -256,7 +306,13 @@ int dubbo__rest_on_unit(dubbo_sconn_t *c, const uint8_t *unit, size_t len, dubbo
     }
     h1_header_t headers[H1_MAX_HEADERS];
     h1_msg_t m = {.headers = headers};
-    int st = h1_scan(p, n, false, dubbo_sconn_limit(c), &m);
+    int st;
+    if (!hc->body_mode && p == last_cut.p && n == last_cut.len) {
+        m = last_cut.m; /* the cut's scan of these very bytes */
+        st = H1_DONE;
+    } else {
+        st = h1_scan(p, n, false, dubbo_sconn_limit(c), &m);
+    }
     if (st < 0) {
         dubbo_sconn_close(c, "out of memory");
         return 0;
@@ -297,6 +353,30 @@ int dubbo__rest_on_unit(dubbo_sconn_t *c, const uint8_t *unit, size_t len, dubbo
     u->tag = m.keep_alive ? 0 : TAG_CLOSE;
     u->payload = p;
     u->payload_len = m.length;
+    if (!m.chunked && m.length <= PRE_MAX && m.body_len == m.content_length) {
+        /* decode reads this scan instead of making its own */
+        size_t hsize = sizeof(pre_t) + m.nheaders * sizeof(span_t[2]);
+        hc->pre.len = 0;
+        if (!dubbo_buf_reserve(&hc->pre, hsize + m.length)) {
+            pre_t *pr = (pre_t *)hc->pre.base;
+            pr->method = (uint16_t)m.method;
+            pr->minor = (uint16_t)m.minor;
+            pr->nheaders = (uint16_t)m.nheaders;
+            pr->url = (span_t){(uint32_t)(m.url - (const char *)p), (uint32_t)m.url_len};
+            pr->body = (span_t){(uint32_t)(m.length - m.body_len), (uint32_t)m.body_len};
+            for (size_t i = 0; i < m.nheaders; i++) {
+                pr->h[i][0] = (span_t){(uint32_t)(m.headers[i].name - (const char *)p),
+                                       (uint32_t)m.headers[i].nlen};
+                pr->h[i][1] = (span_t){(uint32_t)(m.headers[i].value - (const char *)p),
+                                       (uint32_t)m.headers[i].vlen};
+            }
+            memcpy(hc->pre.base + hsize, p, m.length);
+            hc->pre.len = hsize + m.length;
+            u->payload = hc->pre.base;
+            u->payload_len = hc->pre.len;
+            u->tag |= TAG_PRE;
+        }
+    }
     if (hc->body_mode) {
         hc->body_mode = false;
         hc->stash_out = true;
@@ -877,29 +957,51 @@ int dubbo__rest_decode(dubbo_call_t *call, const dubbo_unit_t *u)
     call->proto_call = rc;
     rc->keep_alive = !(u->tag & TAG_CLOSE);
     rc->produce = REST_MEDIA_JSON;
-    dubbo_buf_t body;
-    dubbo_buf_init(&body, 0);
     memset(m, 0, sizeof(*m));
     m->headers = headers;
-    m->body = &body;
-    int st = h1_scan(u->payload, u->payload_len, false, (size_t)-1, m);
     req_t q = {.call = call, .a = a, .m = m, .rc = rc};
-    if (st != H1_DONE) {
-        dubbo_buf_destroy(&body);
-        if (st < 0) return dubbo__seterr(DUBBO_ENOMEM, "rest: out of memory");
-        return dubbo__seterr(DUBBO_EMALFORMED, "rest: %s", m->error);
-    }
-    q.body_len = body.len;
-    if (body.len) {
-        uint8_t *copy = dubbo_arena_alloc(a, body.len + 1);
-        if (copy) {
-            memcpy(copy, body.base, body.len);
-            copy[body.len] = 0;
+    if (u->tag & TAG_PRE) {
+        /* on_unit's scan (pre_t, copied out: the payload may be unaligned) */
+        pre_t pr;
+        memcpy(&pr, u->payload, sizeof(pr));
+        size_t hsize = sizeof(pre_t) + pr.nheaders * sizeof(span_t[2]);
+        const char *msg = (const char *)u->payload + hsize;
+        m->state = H1_DONE;
+        m->method = pr.method;
+        m->minor = pr.minor;
+        m->url = msg + pr.url.off;
+        m->url_len = pr.url.len;
+        m->nheaders = pr.nheaders;
+        for (size_t i = 0; i < pr.nheaders; i++) {
+            span_t hv[2];
+            memcpy(hv, u->payload + sizeof(pre_t) + i * sizeof(span_t[2]), sizeof(hv));
+            headers[i] = (h1_header_t){msg + hv[0].off, msg + hv[1].off, hv[0].len, hv[1].len};
         }
-        q.body = copy;
+        /* the body is read from the payload during decode, not kept */
+        q.body = (const uint8_t *)msg + pr.body.off;
+        q.body_len = pr.body.len;
+    } else {
+        dubbo_buf_t body;
+        dubbo_buf_init(&body, 0);
+        m->body = &body;
+        int st = h1_scan(u->payload, u->payload_len, false, (size_t)-1, m);
+        if (st != H1_DONE) {
+            dubbo_buf_destroy(&body);
+            if (st < 0) return dubbo__seterr(DUBBO_ENOMEM, "rest: out of memory");
+            return dubbo__seterr(DUBBO_EMALFORMED, "rest: %s", m->error);
+        }
+        q.body_len = body.len;
+        if (body.len) {
+            uint8_t *copy = dubbo_arena_alloc(a, body.len + 1);
+            if (copy) {
+                memcpy(copy, body.base, body.len);
+                copy[body.len] = 0;
+            }
+            q.body = copy;
+        }
+        dubbo_buf_destroy(&body);
+        if (body.len && !q.body) return dubbo__seterr(DUBBO_ENOMEM, "rest: out of memory");
     }
-    dubbo_buf_destroy(&body);
-    if (body.len && !q.body) return dubbo__seterr(DUBBO_ENOMEM, "rest: out of memory");
     q.verb = http_method_str((enum http_method)m->method);
     rc->head = m->method == HTTP_HEAD;
     size_t ctl;
@@ -1168,20 +1270,21 @@ int dubbo__rest_answer(dubbo_call_t *call, size_t limit, dubbo_buf_t *out)
     dubbo_buf_t hx;
     dubbo_buf_init(&hx, 0);
     if (!r && !rc->status) r = put_attachments(&hx, call->res_att, rc->origin ? &names : NULL);
-    char line[200];
     bool close = !rc->keep_alive || rc->close;
+    if (!r) r = dubbo_buf_reserve(out, 256 + hx.len + body.len);
     if (!r) r = dubbo_buf_append(out, close ? "C" : "K", 1);
     if (!r) r = status_line(out, status);
     if (!r && ctype) {
-        snprintf(line, sizeof(line), "Content-Type: %s%s\r\n", ctype,
-                 strncmp(ctype, "text/", 5) == 0 || strcmp(ctype, "application/json") == 0
-                     ? ";charset=utf-8"
-                     : "");
-        r = puts_(out, line);
+        r = puts_(out, "Content-Type: ");
+        if (!r) r = puts_(out, ctype);
+        if (!r && (strncmp(ctype, "text/", 5) == 0 || strcmp(ctype, "application/json") == 0))
+            r = puts_(out, ";charset=utf-8");
+        if (!r) r = puts_(out, "\r\n");
     }
     if (!r && status != 204) {
-        snprintf(line, sizeof(line), "Content-Length: %zu\r\n", body.len);
-        r = puts_(out, line);
+        r = puts_(out, "Content-Length: ");
+        if (!r) r = put_size(out, body.len);
+        if (!r) r = puts_(out, "\r\n");
     }
     if (!r && close) r = puts_(out, "Connection: close\r\n");
     if (!r && rc->extra) r = puts_(out, rc->extra);
