@@ -78,7 +78,8 @@ static const char demo_help[] =
     "                accesslog, dubbo.tag, filter, heartbeat (the server's, ms), ...\n"
     "                (repeatable)\n"
     "  --registry URL  register in a registry: file://DIR, zookeeper://host:port,\n"
-    "                etcd://host:port (repeatable); default: this machine's embedded\n"
+    "                etcd://host:port, nacos://host:port (repeatable); default: this\n"
+    "                machine's embedded\n"
     "                registry (DUBBO_REGISTRY or file:///tmp/dubbo-registry-UID); none: no\n"
     "                registry\n"
     "  --application NAME  application name in the registered URL (default dubbo-c)\n"
@@ -535,6 +536,12 @@ static const char *const ref_keys[] = {
     "shortestResponseSlidePeriod",
     "sticky",
     "timeout",
+    "tls",
+    "tls-ca-cert-file",
+    "tls-cert-file",
+    "tls-insecure",
+    "tls-key-file",
+    "tls-server-name",
     "token",
     "version",
     "warmup",
@@ -774,7 +781,8 @@ static const char call_help[] =
     "Call METHOD of the service at URL (dubbo://host:port/interface?version=&group=&timeout=)\n"
     "and print the result as typed JSON (docs/typed-json.md), one line per call.\n"
     "URL may also be a registry and the interface: zookeeper://127.0.0.1:2181/<interface>,\n"
-    "file:///tmp/dubbo-registry-0/<interface>, etcd://127.0.0.1:2379/<interface>.\n"
+    "file:///tmp/dubbo-registry-0/<interface>, etcd://127.0.0.1:2379/<interface>,\n"
+    "nacos://127.0.0.1:8848/<interface>.\n"
     "Calls go through the cluster layer: several provider URLs separated by ';' are\n"
     "balanced and retried (--param loadbalance=roundrobin --param retries=2).\n"
     "Each ARG is typed JSON; the JVM parameter descriptor follows from the arguments'\n"

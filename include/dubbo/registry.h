@@ -4,6 +4,8 @@
  *   zookeeper://host:port[,host:port...]   Java Dubbo's node layout (the extra
  *                              hosts become `backup=`, as Java's parseURL does)
  *   etcd://host:port           dubbo-go's etcdv3 key layout, with leases
+ *   nacos://host:port[?namespace=&group=]  Java Dubbo's NacosRegistry layout
+ *                              (ephemeral instances, heartbeats; docs/registry-nacos.md)
  *
  * URLs are Java Dubbo's full URLs, e.g.
  *   dubbo://10.0.0.5:20880/org.apache.dubbo.demo.DemoService?anyhost=true&
