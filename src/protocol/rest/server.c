@@ -807,10 +807,17 @@ static int default_args(req_t *q, dubbo_value_t ***args_out, size_t *nargs)
         *nargs = k;
         return 0;
     }
-    if (q->ctype == REST_MEDIA_PROTO)
-        return prepare_error(q, 415, NULL,
-                             "application/proto is Triple's protobuf form, served by the tri "
-                             "protocol over HTTP/2; send application/json here");
+    if (q->ctype == REST_MEDIA_PROTO) {
+        /* Triple's HTTP/1 protobuf form: the message's bytes as the one
+         * argument (a protobuf IDL service takes them as they are), the
+         * answer's bytes back as application/proto */
+        dubbo_value_t **args = dubbo_arena_alloc(q->a, sizeof(*args));
+        if (!args || !(args[0] = dubbo_v_binary(q->a, q->body, q->body_len))) return DUBBO_ENOMEM;
+        q->rc->produce = REST_MEDIA_PROTO;
+        *args_out = args;
+        *nargs = 1;
+        return 0;
+    }
     if (!consumes_ok(NULL, q->ctype))
         return prepare_error(q, 415, NULL,
                              "a body of %s is not read (application/json, text/plain, "
@@ -1154,7 +1161,9 @@ int dubbo__rest_decode(dubbo_call_t *call, const dubbo_unit_t *u)
         m->method != HTTP_PUT)
         return prepare_error(&q, 405, "Allow: GET, POST\r\n", "%.*s takes GET or POST, not %s",
                              (int)pl, t, q.verb);
-    rc->produce = negotiate(accept, "application/json,text/plain,application/xml");
+    rc->produce = q.ctype == REST_MEDIA_PROTO && q.body_len
+                      ? REST_MEDIA_PROTO /* Triple's protobuf form answers protobuf */
+                      : negotiate(accept, "application/json,text/plain,application/xml");
     if (rc->produce == REST_MEDIA_NONE) {
         rc->produce = REST_MEDIA_JSON;
         return prepare_error(&q, 406, NULL,
@@ -1237,6 +1246,15 @@ int dubbo__rest_answer(dubbo_call_t *call, size_t limit, dubbo_buf_t *out)
         status = 200;
         ctype = dubbo__rest_media_name(rc->produce);
         switch (rc->produce) {
+        case REST_MEDIA_PROTO:
+            /* Triple's protobuf form: the message's bytes as they are */
+            if (call->value && call->value->type == DUBBO_T_BINARY)
+                r = dubbo_buf_append(&body, call->value->u.s.ptr, call->value->u.s.len);
+            else
+                r = dubbo__seterr(DUBBO_EMALFORMED,
+                                  "an application/proto call answered a %s, not a message",
+                                  dubbo_vtype_name(call->value ? call->value->type : DUBBO_T_NULL));
+            break;
         case REST_MEDIA_XML: r = dubbo__rest_put_xml(&body, call->value); break;
         case REST_MEDIA_TEXT:
         case REST_MEDIA_HTML: r = dubbo__rest_put_text(&body, call->value); break;

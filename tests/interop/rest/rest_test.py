@@ -150,6 +150,18 @@ class Run:
         self.expect("Triple HTTP/1 error", [
             "-H", "Content-Type: application/json", "-d", '["x"]', u + "/" + ITF + "/fail"],
             500, contains='"exception":"java.lang.IllegalStateException"')
+        # Triple's HTTP/1 form for a protobuf IDL service: JSON, and protobuf bytes
+        self.expect("Triple HTTP/1 JSON form, IDL service", [
+            "-H", "Content-Type: application/json", "-d", '{"name":"json"}',
+            u + "/helloworld.Greeter/SayHello"], 200, '{"message":"Hello json"}')
+        r = subprocess.run(["curl", "-s", "-H", "Content-Type: application/proto",
+                            "--data-binary", "@-", u + "/helloworld.Greeter/SayHello"],
+                           input=b"\x0a\x05proto", capture_output=True, timeout=30)
+        self.case("Triple HTTP/1 application/proto form, IDL service",
+                  r.stdout == b"\x0a\x0bHello proto", repr(r.stdout))
+        self.expect("Triple HTTP/1 JSON form, a field the message lacks", [
+            "-H", "Content-Type: application/json", "-d", '{"nome":"x"}',
+            u + "/helloworld.Greeter/SayHello"], 400, contains='no field \\"nome\\"')
         self.expect("version header reaches no such version", [
             "-H", "version: 9.9.9", "-H", "Content-Type: application/json", "-d", '["v"]',
             u + "/" + ITF + "/sayHello"], 404, contains="no service")
