@@ -452,11 +452,16 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         /* ciphertext in the scratch buffer, plaintext into rbuf */
         c->last_read = dubbo__now_ms();
         size_t before = c->rbuf.len;
+        if (c->close_why) return; /* failed: closing once the alert is out */
         int rc = dubbo__tls_read(c->tls, (const uint8_t *)buf->base, (size_t)n, &c->rbuf);
         flush(c); /* handshake records, alerts */
         if (rc < 0) {
             c->l->cfg.read_end(c->l->cfg.user);
-            conn_close(c, dubbo_last_error());
+            /* the alert OpenSSL queued (e.g. "certificate required") goes
+             * out before the close, so the peer learns why */
+            dubbo__log_limited(c->l->cfg.log_rl, "closing connection from %s to %s: %s", c->remote,
+                               c->local, dubbo_last_error());
+            dubbo__lconn_close(c, "");
             return;
         }
         if (c->rbuf.len > before)
