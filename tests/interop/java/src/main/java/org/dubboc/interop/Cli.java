@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.dubbo.config.ApplicationConfig;
+import org.apache.dubbo.config.SslConfig;
 
 /** What the two programs share: logging set-up, stdout, argument helpers. */
 final class Cli {
@@ -146,5 +147,72 @@ final class Cli {
             application.setRegisterMode(registerMode);
         }
         return application;
+    }
+
+    /**
+     * The TLS options of every program that takes them: --tls-cert, --tls-key (PEM chain and its
+     * PKCS#8 key), --tls-ca (the CA that verifies the peer) and, for consumers only,
+     * --tls-anonymous-ca (see AnonymousCaCertProvider).
+     */
+    static String[] withTls(String... names) {
+        String[] all = Arrays.copyOf(names, names.length + 4);
+        all[names.length] = "tls-cert";
+        all[names.length + 1] = "tls-key";
+        all[names.length + 2] = "tls-ca";
+        all[names.length + 3] = "tls-anonymous-ca";
+        return all;
+    }
+
+    /** Netty's system property for the default endpoint identification of client engines. */
+    static final String NETTY_ENDPOINT_CHECK = "io.netty.handler.ssl.defaultEndpointVerificationAlgorithm";
+
+    /**
+     * Dubbo's own TLS configuration (SslConfig, the "dubbo.ssl" prefix) from the --tls-* options,
+     * or null when none was given. A provider's are the server-* keys
+     * (dubbo.ssl.server-key-cert-chain-path, server-private-key-path,
+     * server-trust-cert-collection-path: with the last, client certificates are required), a
+     * consumer's the client-* keys. Dubbo 3.3.6 reads them through SSLConfigCertProvider, for the
+     * dubbo protocol (NettyServer/NettyClient) and Triple alike. A consumer's SslConfig without a
+     * client certificate and key is no TLS at all: Java then dials in plaintext.
+     */
+    static SslConfig ssl(Map<String, String> opts, boolean server, String usage) {
+        String cert = opts.get("tls-cert");
+        String key = opts.get("tls-key");
+        String ca = opts.get("tls-ca");
+        String anonymous = opts.get("tls-anonymous-ca");
+        if (!server && (anonymous != null || cert != null || key != null || ca != null)) {
+            // Netty 4.2 (4.2.2 here) checks the server's name by default, and Dubbo 3.3.6 makes
+            // its client engines without the peer's host (SslClientTlsHandler: newEngine(alloc)),
+            // so every TLS connection of a Java consumer fails with "Hostname or IP address is
+            // undefined". Netty's switch back to 4.1's default (no name check; the chain is still
+            // verified against the CA). Set before Netty's SslUtils loads.
+            if (System.getProperty(NETTY_ENDPOINT_CHECK) == null) {
+                System.setProperty(NETTY_ENDPOINT_CHECK, "NONE");
+            }
+        }
+        if (anonymous != null) {
+            if (server || cert != null || key != null || ca != null) {
+                usage("--tls-anonymous-ca is for a consumer, alone\n" + usage);
+            }
+            System.setProperty(AnonymousCaCertProvider.PROPERTY, anonymous);
+            return null;
+        }
+        if (cert == null && key == null && ca == null) {
+            return null;
+        }
+        if ((cert == null) != (key == null)) {
+            usage("--tls-cert and --tls-key go together\n" + usage);
+        }
+        SslConfig ssl = new SslConfig();
+        if (server) {
+            ssl.setServerKeyCertChainPath(cert);
+            ssl.setServerPrivateKeyPath(key);
+            ssl.setServerTrustCertCollectionPath(ca);
+        } else {
+            ssl.setClientKeyCertChainPath(cert);
+            ssl.setClientPrivateKeyPath(key);
+            ssl.setClientTrustCertCollectionPath(ca);
+        }
+        return ssl;
     }
 }

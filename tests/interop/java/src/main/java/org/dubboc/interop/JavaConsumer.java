@@ -18,6 +18,7 @@ import org.apache.dubbo.common.utils.PojoUtils;
 import org.apache.dubbo.config.ApplicationConfig;
 import org.apache.dubbo.config.ReferenceConfig;
 import org.apache.dubbo.config.RegistryConfig;
+import org.apache.dubbo.config.SslConfig;
 import org.apache.dubbo.config.bootstrap.DubboBootstrap;
 import org.apache.dubbo.demo.DemoService;
 import org.apache.dubbo.rpc.RpcContext;
@@ -33,7 +34,8 @@ import org.apache.dubbo.rpc.service.GenericService;
 public final class JavaConsumer {
     private static final String USAGE_HEAD = "usage: JavaConsumer (--url dubbo://127.0.0.1:P | --registry zookeeper://127.0.0.1:PORT)"
             + " [--cases a,b,c] [--param k=v]... [--expect-exception CLASS] [--app NAME]\n"
-            + "       [--load-seconds S [--threads T]]\n";
+            + "       [--load-seconds S [--threads T]]\n"
+            + "       [--tls-cert PEM --tls-key PEM] [--tls-ca PEM] | [--tls-anonymous-ca PEM]: TLS (dubbo.ssl; see README.md)\n";
 
     private static final String DEMO = "org.apache.dubbo.demo.DemoService";
     private static final String USER = "com.example.UserService";
@@ -421,7 +423,7 @@ public final class JavaConsumer {
     public static void main(String[] args) throws Exception {
         Cli.setUpLogging();
         Map<String, String> params = Cli.newParams();
-        Map<String, String> opts = Cli.options(args, USAGE, params, "url", "registry", "cases", "expect-exception", "app", "load-seconds", "threads");
+        Map<String, String> opts = Cli.options(args, USAGE, params, Cli.withTls("url", "registry", "cases", "expect-exception", "app", "load-seconds", "threads"));
         if (opts == null) {
             return;
         }
@@ -444,6 +446,10 @@ public final class JavaConsumer {
 
         ApplicationConfig application = Cli.application(app);
         DubboBootstrap bootstrap = DubboBootstrap.getInstance().application(application);
+        SslConfig ssl = Cli.ssl(opts, false, USAGE);
+        if (ssl != null) {
+            bootstrap.ssl(ssl);
+        }
         if (registry != null) {
             // Java 3.3's defaults: the consumer subscribes to both the application-level
             // (/services) and the interface-level (/dubbo) addresses and prefers the former

@@ -9,6 +9,7 @@ import org.apache.dubbo.config.ApplicationConfig;
 import org.apache.dubbo.config.ProtocolConfig;
 import org.apache.dubbo.config.RegistryConfig;
 import org.apache.dubbo.config.ServiceConfig;
+import org.apache.dubbo.config.SslConfig;
 import org.apache.dubbo.config.bootstrap.DubboBootstrap;
 import org.apache.dubbo.demo.DemoException;
 import org.apache.dubbo.demo.DemoService;
@@ -22,6 +23,7 @@ import sun.misc.Signal;
 public final class JavaProvider {
     private static final String USAGE = "usage: JavaProvider [--port P] [--registry zookeeper://127.0.0.1:PORT]"
             + " [--param k=v]... [--app NAME]\n"
+            + "  [--tls-cert PEM --tls-key PEM [--tls-ca PEM]]: TLS (dubbo.ssl), --tls-ca: client certificates required\n"
             + "  --param register-mode=interface|instance|all goes to the application (where Dubbo reads it)";
 
     private JavaProvider() {}
@@ -102,7 +104,7 @@ public final class JavaProvider {
     public static void main(String[] args) throws Exception {
         Cli.setUpLogging();
         Map<String, String> params = Cli.newParams();
-        Map<String, String> opts = Cli.options(args, USAGE, params, "port", "registry", "app");
+        Map<String, String> opts = Cli.options(args, USAGE, params, Cli.withTls("port", "registry", "app"));
         if (opts == null) {
             return;
         }
@@ -119,6 +121,10 @@ public final class JavaProvider {
         // 0.0.0.0 and registers the host's first non-loopback address; there is no way to make
         // it bind 127.0.0.1 only. See README.md.
         ProtocolConfig protocol = new ProtocolConfig("dubbo", port);
+        SslConfig ssl = Cli.ssl(opts, true, USAGE);
+        if (ssl != null) {
+            protocol.setSslEnabled(true);
+        }
 
         RegistryConfig registryConfig =
                 registry == null ? new RegistryConfig(RegistryConfig.NO_AVAILABLE) : new RegistryConfig(registry);
@@ -139,6 +145,9 @@ public final class JavaProvider {
                 .protocol(protocol)
                 .service(demo)
                 .service(user);
+        if (ssl != null) {
+            bootstrap.ssl(ssl);
+        }
         // start() waits until both services are exported and, with a registry, registered
         // (interface nodes and, in the default register mode, the application instance).
         bootstrap.start();

@@ -16,6 +16,7 @@ import org.apache.dubbo.common.stream.StreamObserver;
 import org.apache.dubbo.config.ApplicationConfig;
 import org.apache.dubbo.config.ReferenceConfig;
 import org.apache.dubbo.config.RegistryConfig;
+import org.apache.dubbo.config.SslConfig;
 import org.apache.dubbo.config.bootstrap.DubboBootstrap;
 import org.apache.dubbo.demo.DemoService;
 import org.apache.dubbo.rpc.RpcContext;
@@ -73,6 +74,7 @@ public final class TriConsumer {
 
     private static final String USAGE = "usage: TriConsumer (--url tri://[::1]:P | --registry zookeeper://127.0.0.1:PORT)"
             + " [--cases a,b,c] [--param k=v]... [--expect-exception CLASS] [--app NAME]\n"
+            + "       [--tls-cert PEM --tls-key PEM] [--tls-ca PEM] | [--tls-anonymous-ca PEM]: TLS (dubbo.ssl; see README.md)\n"
             + "cases: " + String.join(",", CASES.keySet());
 
     /** A reference built once per interface (a failure to build it is remembered too). */
@@ -250,7 +252,7 @@ public final class TriConsumer {
     public static void main(String[] args) throws Exception {
         Cli.setUpLogging();
         Map<String, String> params = Cli.newParams();
-        Map<String, String> opts = Cli.options(args, USAGE, params, "url", "registry", "cases", "expect-exception", "app");
+        Map<String, String> opts = Cli.options(args, USAGE, params, Cli.withTls("url", "registry", "cases", "expect-exception", "app"));
         if (opts == null) {
             return;
         }
@@ -271,6 +273,10 @@ public final class TriConsumer {
 
         ApplicationConfig application = Cli.application(app);
         DubboBootstrap bootstrap = DubboBootstrap.getInstance().application(application);
+        SslConfig ssl = Cli.ssl(opts, false, USAGE);
+        if (ssl != null) {
+            bootstrap.ssl(ssl);
+        }
         if (registry != null) {
             bootstrap.registry(new RegistryConfig(registry));
         }

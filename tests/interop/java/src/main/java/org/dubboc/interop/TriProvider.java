@@ -12,6 +12,7 @@ import org.apache.dubbo.config.ApplicationConfig;
 import org.apache.dubbo.config.ProtocolConfig;
 import org.apache.dubbo.config.RegistryConfig;
 import org.apache.dubbo.config.ServiceConfig;
+import org.apache.dubbo.config.SslConfig;
 import org.apache.dubbo.config.bootstrap.DubboBootstrap;
 import org.apache.dubbo.demo.DemoService;
 import sun.misc.Signal;
@@ -25,6 +26,7 @@ import sun.misc.Signal;
 public final class TriProvider {
     private static final String USAGE = "usage: TriProvider [--port P] [--registry zookeeper://127.0.0.1:PORT]"
             + " [--param k=v]... [--app NAME]\n"
+            + "  [--tls-cert PEM --tls-key PEM [--tls-ca PEM]]: TLS (dubbo.ssl), --tls-ca: client certificates required\n"
             + "  the port may also come from -Dtri.port=P; 0 or none: a free port from the kernel";
 
     private TriProvider() {}
@@ -56,7 +58,7 @@ public final class TriProvider {
     public static void main(String[] args) throws Exception {
         Cli.setUpLogging();
         Map<String, String> params = Cli.newParams();
-        Map<String, String> opts = Cli.options(args, USAGE, params, "port", "registry", "app");
+        Map<String, String> opts = Cli.options(args, USAGE, params, Cli.withTls("port", "registry", "app"));
         if (opts == null) {
             return;
         }
@@ -71,6 +73,10 @@ public final class TriProvider {
 
         // No host, as in JavaProvider: Dubbo binds 0.0.0.0 whatever 127.x host it is given.
         ProtocolConfig protocol = new ProtocolConfig("tri", port);
+        SslConfig ssl = Cli.ssl(opts, true, USAGE);
+        if (ssl != null) {
+            protocol.setSslEnabled(true);
+        }
 
         RegistryConfig registryConfig =
                 registry == null ? new RegistryConfig(RegistryConfig.NO_AVAILABLE) : new RegistryConfig(registry);
@@ -92,6 +98,9 @@ public final class TriProvider {
                 .protocol(protocol)
                 .service(demo)
                 .service(greeter);
+        if (ssl != null) {
+            bootstrap.ssl(ssl);
+        }
         bootstrap.start();
 
         Signal.handle(new Signal("TERM"), s -> System.exit(0));
