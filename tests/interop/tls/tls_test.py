@@ -8,8 +8,8 @@ dubbo, tri and rest over TLS with client certificates required; the cases:
 
 * curl (OpenSSL) over https: REST with a client certificate; refused
   without one, and the provider names why in its log.
-* grpcio (Debian's python3-grpcio) over TLS with a client certificate:
-  helloworld.Greeter/SayHello (ALPN h2).
+* grpcio (Debian's python3-grpcio) and grpc-js (tests/interop/peers) over
+  TLS with a client certificate: helloworld.Greeter/SayHello (ALPN h2).
 * the dubbo-c consumer (`dubbo call` with tls=true and tls-* parameters)
   over dubbo, tri and rest.
 * failures a user can hit, each named: the server's certificate expired,
@@ -41,6 +41,25 @@ creds = grpc.ssl_channel_credentials(open(d + '/ca.pem', 'rb').read(),
 ch = grpc.secure_channel(sys.argv[1], creds)
 print(repr(ch.unary_unary('/helloworld.Greeter/SayHello')(b'\\x0a\\x03tls', timeout=10)))
 """
+# grpc-js (tests/interop/peers): helloworld.Greeter/SayHello as raw bytes
+# over TLS with a client certificate; prints the answer's bytes in hex
+GRPC_JS_CALL = """
+const [modules, target, d] = process.argv.slice(1);
+const grpc = require(modules + '/@grpc/grpc-js');
+const fs = require('fs');
+const creds = grpc.credentials.createSsl(fs.readFileSync(d + '/ca.pem'),
+                                         fs.readFileSync(d + '/client.key'),
+                                         fs.readFileSync(d + '/client.pem'));
+const c = new grpc.Client(target, creds);
+const id = (b) => b;
+c.makeUnaryRequest('/helloworld.Greeter/SayHello', id, id, Buffer.from('0a07677270632d6a73', 'hex'),
+                   {deadline: Date.now() + 10000}, (err, reply) => {
+    if (err) { console.log('ERROR ' + err.code + ' ' + err.details); process.exit(1); }
+    console.log(reply.toString('hex'));
+    c.close();
+});
+"""
+PEERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "peers", "node_modules")
 
 
 def sh(cmd, cwd):
@@ -143,6 +162,17 @@ class Run:
                                capture_output=True, text=True, timeout=60, cwd="/")
             self.case("grpcio over TLS + client certificate: Triple (ALPN h2)",
                       r.stdout.strip() == repr(b"\x0a\x09Hello tls"), r.stdout + r.stderr)
+            # grpc-js
+            node = shutil.which("node")
+            if node and os.path.isdir(os.path.join(PEERS, "@grpc", "grpc-js")):
+                r = subprocess.run([node, "-e", GRPC_JS_CALL, PEERS, "localhost:%d" % port, d],
+                                   capture_output=True, text=True, timeout=60, cwd="/")
+                self.case("grpc-js over TLS + client certificate: Triple (ALPN h2)",
+                          r.stdout.strip() == b"\x0a\x0dHello grpc-js".hex(),
+                          r.stdout + r.stderr)
+            else:
+                print("SKIP grpc-js over TLS: no node or no @grpc/grpc-js in %s (npm ci in "
+                      "tests/interop/peers)" % PEERS, flush=True)
             # our consumer, each protocol
             for proto in ("dubbo", "tri", "rest"):
                 r = self.call(proto, port, proto + " tls", mtls)
