@@ -27,7 +27,8 @@ typedef struct {
 } dubbo_url_t;
 
 /* Parse `s`. Returns a new URL, or NULL with DUBBO_EINVAL and a message
- * naming the URL and what is wrong (missing "://", bad port, ...). */
+ * naming the URL and what is wrong (missing "://", bad port, ...), or
+ * DUBBO_ENOMEM. */
 DUBBO_API dubbo_url_t *dubbo_url_parse(const char *s);
 DUBBO_API void dubbo_url_free(dubbo_url_t *u);
 
@@ -35,7 +36,7 @@ DUBBO_API void dubbo_url_free(dubbo_url_t *u);
  * for dubbo_url_param(). Not thread-safe: only while the URL is private. */
 DUBBO_API int dubbo_url_add_param(dubbo_url_t *u, const char *key, const char *value);
 
-/* A deep copy, or NULL on out-of-memory. */
+/* A deep copy, or NULL with DUBBO_ENOMEM. */
 DUBBO_API dubbo_url_t *dubbo_url_clone(const dubbo_url_t *u);
 
 /* A parameter's value, or `def` when absent. */

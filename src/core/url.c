@@ -71,10 +71,17 @@ static dubbo_url_t *fail(dubbo_url_t *u, const char *s, const char *why)
     return NULL;
 }
 
+static dubbo_url_t *oom(dubbo_url_t *u, const char *s)
+{
+    dubbo__seterr(DUBBO_ENOMEM, "url \"%s\": out of memory", s);
+    dubbo_url_free(u);
+    return NULL;
+}
+
 dubbo_url_t *dubbo_url_parse(const char *s)
 {
     dubbo_url_t *u = calloc(1, sizeof(*u));
-    if (!u) return NULL;
+    if (!u) return oom(NULL, s);
     const char *p = strstr(s, "://");
     if (!p || p == s) return fail(u, s, "expected protocol://host:port/...");
     u->protocol = strndup(s, (size_t)(p - s));
@@ -116,17 +123,19 @@ dubbo_url_t *dubbo_url_parse(const char *s)
                 const char *eq = memchr(p, '=', n);
                 size_t kl = eq ? (size_t)(eq - p) : n;
                 dubbo_url_param_t *np = realloc(u->params, (u->nparams + 1) * sizeof(*np));
-                if (!np) return fail(u, s, "out of memory");
+                if (!np) return oom(u, s);
                 u->params = np;
                 u->params[u->nparams].key = pct_decode(p, kl);
                 u->params[u->nparams].value = eq ? pct_decode(eq + 1, n - kl - 1) : strdup("");
                 u->nparams++;
+                if (!u->params[u->nparams - 1].key || !u->params[u->nparams - 1].value)
+                    return oom(u, s);
             }
             p += n;
             if (*p == '&') p++;
         }
     }
-    if (!u->protocol || !u->host || !u->path) return fail(u, s, "out of memory");
+    if (!u->protocol || !u->host || !u->path) return oom(u, s);
     return u;
 }
 
@@ -189,13 +198,17 @@ int dubbo_url_add_param(dubbo_url_t *u, const char *key, const char *value)
 dubbo_url_t *dubbo_url_clone(const dubbo_url_t *u)
 {
     dubbo_url_t *c = calloc(1, sizeof(*c));
-    if (!c) return NULL;
+    if (!c) {
+        dubbo__seterr(DUBBO_ENOMEM, "url: out of memory");
+        return NULL;
+    }
     c->protocol = strdup(u->protocol);
     c->host = strdup(u->host);
     c->path = strdup(u->path);
     c->port = u->port;
     if (!c->protocol || !c->host || !c->path) {
         dubbo_url_free(c);
+        dubbo__seterr(DUBBO_ENOMEM, "url: out of memory");
         return NULL;
     }
     for (size_t i = 0; i < u->nparams; i++)
