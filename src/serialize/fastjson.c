@@ -32,6 +32,13 @@ typedef struct {
     size_t p, end;
 } reader_t;
 
+/* A value the arena could not give: its limit (DUBBO_ETOO_BIG, the usual
+ * case: hostile input) or no memory (DUBBO_ENOMEM), as the arena said. */
+static int arena_err(void)
+{
+    return dubbo__last_code() == DUBBO_ENOMEM ? DUBBO_ENOMEM : DUBBO_ETOO_BIG;
+}
+
 static int perr(reader_t *r, int code, const char *what)
 {
     return dubbo__seterr(code, "fastjson: %s at offset %zu", what, r->p);
@@ -139,7 +146,7 @@ static int parse_string(reader_t *r, const char **out, size_t *outlen)
         return perr(r, DUBBO_EMALFORMED, "unterminated string");
     }
     char *buf = dubbo_arena_alloc(r->arena, q - r->p + 1);
-    if (!buf) return DUBBO_ETOO_BIG;
+    if (!buf) return arena_err();
     size_t n = 0;
     for (;;) {
         uint8_t c = r->in[r->p];
@@ -247,7 +254,7 @@ static int parse_number(reader_t *r, dubbo_value_t **out)
             return perr(r, DUBBO_EMALFORMED, "number out of the double range");
         }
         *out = dubbo_v_double(r->arena, d);
-        return *out ? 0 : DUBBO_ETOO_BIG;
+        return *out ? 0 : arena_err();
     }
     if (!integral) {
         if (suffix) {
@@ -256,7 +263,7 @@ static int parse_number(reader_t *r, dubbo_value_t **out)
         }
         /* fastjson reads a decimal without a suffix as a BigDecimal */
         *out = bigdec(r, "java.math.BigDecimal", tmp, numlen);
-        return *out ? 0 : DUBBO_ETOO_BIG;
+        return *out ? 0 : arena_err();
     }
     char *e;
     errno = 0;
@@ -268,7 +275,7 @@ static int parse_number(reader_t *r, dubbo_value_t **out)
         }
         /* fastjson writes a BigInteger as its digits */
         *out = bigdec(r, "java.math.BigInteger", tmp, numlen);
-        return *out ? 0 : DUBBO_ETOO_BIG;
+        return *out ? 0 : arena_err();
     }
     if ((suffix == 'S' && (v < -32768 || v > 32767)) || (suffix == 'B' && (v < -128 || v > 127))) {
         r->p = start;
@@ -278,7 +285,7 @@ static int parse_number(reader_t *r, dubbo_value_t **out)
         *out = dubbo_v_long(r->arena, (int64_t)v);
     else
         *out = dubbo_v_int(r->arena, (int32_t)v);
-    return *out ? 0 : DUBBO_ETOO_BIG;
+    return *out ? 0 : arena_err();
 }
 
 static int parse_value(reader_t *r, int depth, dubbo_value_t **out);
@@ -287,7 +294,7 @@ static int parse_list(reader_t *r, int depth, const char *type, dubbo_value_t **
 {
     r->p++; /* [ */
     dubbo_value_t *list = dubbo_v_list(r->arena, type, 4);
-    if (!list) return DUBBO_ETOO_BIG;
+    if (!list) return arena_err();
     skip_ws(r);
     if (r->p < r->end && r->in[r->p] == ']') {
         r->p++;
@@ -329,7 +336,7 @@ static int to_object(reader_t *r, const char *cls, dubbo_value_t *map, dubbo_val
 {
     size_t n = map->u.map.len;
     const char **names = dubbo_arena_alloc(r->arena, (n ? n : 1) * sizeof(*names));
-    if (!names) return DUBBO_ETOO_BIG;
+    if (!names) return arena_err();
     bool throwable = false;
     for (size_t i = 0; i < n; i++)
         if (strcmp(map->u.map.items[i].key->u.s.ptr, "stackTrace") == 0) throwable = true;
@@ -344,7 +351,7 @@ static int to_object(reader_t *r, const char *cls, dubbo_value_t *map, dubbo_val
     }
     dubbo_class_t *c = dubbo_class_new(r->arena, cls, n, names);
     dubbo_value_t *o = c ? dubbo_v_object(r->arena, c) : NULL;
-    if (!o) return DUBBO_ETOO_BIG;
+    if (!o) return arena_err();
     for (size_t i = 0; i < n; i++)
         o->u.obj.fields[i] = map->u.map.items[i].value;
     *out = o;
@@ -355,7 +362,7 @@ static int parse_object(reader_t *r, int depth, dubbo_value_t **out)
 {
     r->p++; /* { */
     dubbo_value_t *map = dubbo_v_map(r->arena, NULL, 4);
-    if (!map) return DUBBO_ETOO_BIG;
+    if (!map) return arena_err();
     const char *type = NULL;
     bool string_keys = true;
     skip_ws(r);
@@ -373,7 +380,7 @@ static int parse_object(reader_t *r, int depth, dubbo_value_t **out)
             size_t n;
             if ((rc = parse_string(r, &s, &n))) return rc;
             key = dubbo_v_string(r->arena, s, n);
-            if (!key) return DUBBO_ETOO_BIG;
+            if (!key) return arena_err();
         } else {
             /* fastjson writes a non-string key as its value: {1:"a"} */
             if ((rc = parse_value(r, depth + 1, &key))) return rc;
@@ -426,13 +433,13 @@ static int parse_value(reader_t *r, int depth, dubbo_value_t **out)
         int rc = parse_string(r, &s, &n);
         if (rc) return rc;
         *out = dubbo_v_string(r->arena, s, n);
-        return *out ? 0 : DUBBO_ETOO_BIG;
+        return *out ? 0 : arena_err();
     }
     case 't':
     case 'f':
         if (take(r, "true") || take(r, "false")) {
             *out = dubbo_v_bool(r->arena, c == 't');
-            return *out ? 0 : DUBBO_ETOO_BIG;
+            return *out ? 0 : arena_err();
         }
         break;
     case 'n':
@@ -455,7 +462,7 @@ static int parse_value(reader_t *r, int depth, dubbo_value_t **out)
                 return perr(r, DUBBO_EMALFORMED, "expected ')' after new Date(");
             r->p++;
             *out = dubbo_v_date(r->arena, ms->type == DUBBO_T_INT ? ms->u.i : ms->u.l);
-            return *out ? 0 : DUBBO_ETOO_BIG;
+            return *out ? 0 : arena_err();
         }
         break;
     case 'x':
@@ -471,7 +478,7 @@ static int parse_value(reader_t *r, int depth, dubbo_value_t **out)
             }
             size_t n = (q - r->p) / 2;
             uint8_t *b = dubbo_arena_alloc(r->arena, n ? n : 1);
-            if (!b) return DUBBO_ETOO_BIG;
+            if (!b) return arena_err();
             for (size_t i = 0; i < n; i++) {
                 int hi = hexval(r->in[r->p + 2 * i]), lo = hexval(r->in[r->p + 2 * i + 1]);
                 if (hi < 0 || lo < 0) {
@@ -482,7 +489,7 @@ static int parse_value(reader_t *r, int depth, dubbo_value_t **out)
             }
             r->p = q + 1;
             *out = dubbo_v_binary(r->arena, b, n);
-            return *out ? 0 : DUBBO_ETOO_BIG;
+            return *out ? 0 : arena_err();
         }
         break;
     case 'S':
