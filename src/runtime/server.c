@@ -567,6 +567,55 @@ static void answer_on_loop(void *arg)
     dubbo__lconn_unref(c);
 }
 
+/* A loop task whose node is on the poster's stack: for the paths where an
+ * allocation failed and the work must still be done (an answer to queue,
+ * a connection reference to drop), so that a failed malloc costs a wait
+ * instead of an answer never sent or a connection never freed. */
+typedef struct {
+    dubbo__task_t task;
+    dubbo__task_fn fn;
+    void *arg;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+} stack_task_t;
+
+static void stack_task_run(void *arg)
+{
+    stack_task_t *t = arg;
+    t->fn(t->arg);
+    pthread_mutex_lock(&t->mu);
+    t->done = true;
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+}
+
+/* Run fn(arg) on the loop thread and wait for it; allocates nothing. Not
+ * on the loop thread. Fails only when the loop is not running. */
+static int loop_run_nomem(dubbo__task_fn fn, void *arg)
+{
+    stack_task_t t = {.task = {.fn = stack_task_run}, .fn = fn, .arg = arg, .done = false};
+    t.task.arg = &t;
+    pthread_mutex_init(&t.mu, NULL);
+    pthread_cond_init(&t.cv, NULL);
+    int rc = dubbo__loop_post_task(&t.task);
+    pthread_mutex_lock(&t.mu);
+    while (!rc && !t.done)
+        pthread_cond_wait(&t.cv, &t.mu);
+    pthread_mutex_unlock(&t.mu);
+    pthread_mutex_destroy(&t.mu);
+    pthread_cond_destroy(&t.cv);
+    return rc;
+}
+
+/* answer_on_loop for an answer_t on the worker's stack. */
+static void answer_on_loop_stack(void *arg)
+{
+    answer_t *a = arg;
+    queue_answer(a->s, a->c, &a->unit, &a->frame);
+    dubbo__lconn_unref(a->c);
+}
+
 /* ---- dispatch -------------------------------------------------------------- */
 
 /* Hand a whole frame to its connection: directly on the loop thread, else
@@ -585,8 +634,18 @@ static void deliver(dubbo_call_t *call, dubbo_buf_t *frame)
     }
     answer_t *a = malloc(sizeof(*a));
     if (!a) {
-        dubbo__budget_out_release(&s->budget, frame->len);
-        dubbo_buf_destroy(frame);
+        /* no memory for the task: the answer goes through one on this
+         * stack, the worker waiting for the loop to take it */
+        answer_t sa = {.s = s, .c = c, .unit = call->unit, .frame = *frame};
+        bool given = call->job_ref && !call->job_ref_given;
+        if (!given) dubbo__lconn_ref(c);
+        if (loop_run_nomem(answer_on_loop_stack, &sa)) {
+            dubbo__budget_out_release(&s->budget, frame->len);
+            dubbo_buf_destroy(frame);
+            if (!given) dubbo__lconn_unref(c);
+            return;
+        }
+        if (given) call->job_ref_given = true;
         return;
     }
     a->frame = *frame;
@@ -613,11 +672,28 @@ static void write_answer(dubbo_call_t *call)
     dubbo_buf_t out;
     dubbo_buf_init(&out, 0);
     if (call->proto->answer(call, call->srv->opts.payload, &out)) {
-        DLOG_ERROR("cannot write the answer of %s.%s to %s: %s", call->service ? call->service : "",
-                   call->method ? call->method : "", dubbo__lconn_remote(call->c),
-                   dubbo_last_error());
+        /* The consumer must hear of it, not wait for its timeout: a
+         * SERVER_ERROR answer naming the failure (short, without the
+         * result that could not be written). */
+        char msg[600];
+        snprintf(msg, sizeof(msg), "provider %s cannot write the answer of %s.%s: %s",
+                 dubbo__lconn_local(call->c), call->service ? call->service : "",
+                 call->method ? call->method : "", dubbo_last_error());
+        DLOG_ERROR("%s (to %s)", msg, dubbo__lconn_remote(call->c));
         dubbo_buf_destroy(&out);
-        return;
+        dubbo_buf_init(&out, 0);
+        call->status = DUBBO_STATUS_SERVER_ERROR;
+        call->error = msg;
+        call->value = NULL;
+        call->res_att = NULL;
+        call->is_exception = false;
+        if (call->proto->answer(call, call->srv->opts.payload, &out)) {
+            DLOG_ERROR("cannot write the error answer of %s.%s to %s either: %s",
+                       call->service ? call->service : "", call->method ? call->method : "",
+                       dubbo__lconn_remote(call->c), dubbo_last_error());
+            dubbo_buf_destroy(&out);
+            return;
+        }
     }
     deliver(call, &out);
 }
@@ -692,7 +768,15 @@ static bool run_job(dubbo_server_t *s, sconn_t *c, const dubbo_unit_t *u, size_t
     call.status = DUBBO_STATUS_OK;
     call.arena = call_arena(s->opts.payload * 8 + ((size_t)1 << 20));
     char msg[1024];
-    if (!call.arena) return false;
+    if (!call.arena) {
+        /* not even an arena: answered, not dropped (the consumer would
+         * only time out) */
+        call.status = DUBBO_STATUS_SERVER_ERROR;
+        call.error = "provider out of memory: no arena for the request";
+        call.service = call.method = "";
+        write_answer(&call);
+        return call.job_ref_given;
+    }
     int rc = call.proto->decode(&call, u);
     /* The decoded arguments count against the memory budget too, three
      * times: the arguments, and room for a result and its encoded answer
@@ -725,7 +809,8 @@ static bool run_job(dubbo_server_t *s, sconn_t *c, const dubbo_unit_t *u, size_t
         dubbo__log_limited(&s->log_rl, "bad request %llu from %s: %s", (unsigned long long)u->id,
                            dubbo__lconn_remote(c), dubbo_last_error());
         snprintf(msg, sizeof(msg), "Fail to decode request due to: %s", dubbo_last_error());
-        call.status = DUBBO_STATUS_BAD_REQUEST;
+        /* out of memory is the provider's failure, not a bad request */
+        call.status = rc == DUBBO_ENOMEM ? DUBBO_STATUS_SERVER_ERROR : DUBBO_STATUS_BAD_REQUEST;
         call.error = msg;
         call.service = call.method = "";
         write_answer(&call);
@@ -803,7 +888,8 @@ static void *worker_main(void *arg)
         size_t charged = j->charged;
         job_free(j);
         dubbo__budget_give(&s->budget, charged);
-        if (!given) dubbo__loop_post(conn_unref_task, c);
+        /* no memory for the task: one on this stack, waited for */
+        if (!given && dubbo__loop_post(conn_unref_task, c)) loop_run_nomem(conn_unref_task, c);
 
         pthread_mutex_lock(&s->mu);
         s->busy--;
@@ -892,6 +978,12 @@ static void handle_unit(void *user, sconn_t *c, const uint8_t *p, size_t len, si
     uint8_t **take = inside ? own : &(uint8_t *){NULL};
     job_t *j = malloc(sizeof(*j) + (*take ? 0 : u.payload_len));
     if (!j) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "Server side(%s) out of memory for a request of %zu bytes",
+                 dubbo__lconn_local(c), len);
+        dubbo__log_limited(&s->log_rl, "request %llu from %s refused: %s", (unsigned long long)u.id,
+                           dubbo__lconn_remote(c), msg);
+        refuse_unit(c, &u, p, len, DUBBO_STATUS_SERVER_ERROR, msg);
         dubbo__budget_give(&s->budget, charged);
         return;
     }
