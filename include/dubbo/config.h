@@ -117,6 +117,15 @@ typedef struct {
     size_t payload;   /* frame body limit in bytes, 0 when not set */
     int heartbeat_ms; /* -1 when not set */
     bool direct;      /* dispatcher: direct */
+    /* TLS from the port's tls_config (dubbo-go's keys), else from
+     * dubbo.tls_config when that names a certificate: DUBBO_TLS_OFF when
+     * neither, else DUBBO_TLS_STRICT (or DUBBO_TLS_PERMISSIVE: `mode:
+     * permissive`); the files as written, NULL when not set. With a CA
+     * file, client certificates are required (dubbo-go's rule). */
+    int tls;
+    const char *tls_cert_file; /* tls-cert-file */
+    const char *tls_key_file;  /* tls-key-file */
+    const char *tls_ca_file;   /* ca-cert-file */
 } dubbo_config_protocol_t;
 
 DUBBO_API size_t dubbo_config_protocol_count(const dubbo_config_t *c);

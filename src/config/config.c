@@ -73,6 +73,8 @@ typedef struct {
     size_t ndecls;
     const char *cors_where; /* the protocol path whose rest.cors was read */
     int cors_line;
+    /* dubbo.tls_config, read first: the default of ports and references */
+    struct tls_conf *root_tls;
 } ld_t;
 
 static int fail(ld_t *l, const yaml_node_t *at, const char *fmt, ...) DUBBO__PRINTF(3, 4);
@@ -1640,12 +1642,118 @@ static int parse_registries(ld_t *l, yaml_node_t *map)
     return rc;
 }
 
+/* ---- tls_config: dubbo-go's keys ---- */
+
+/* One tls_config mapping: the files and the server name as written, NULL
+ * when not set. */
+typedef struct tls_conf {
+    const char *ca, *cert, *key, *server_name;
+    int mode;        /* a port's: DUBBO_TLS_STRICT, or `mode: permissive` */
+    yaml_node_t *at; /* its key, for messages */
+} tls_conf_t;
+
+/* Where a tls_config is: dubbo.tls_config, a port's, a consumer's or a
+ * reference's. */
+enum { TLS_ROOT, TLS_PORT, TLS_CONSUMER };
+
+static int tls_fail(ld_t *l, const char *key, const yaml_node_t *at, const char *msg)
+{
+    size_t m = push(l, key);
+    int rc = fail(l, at, "%s", msg);
+    pop(l, m);
+    return rc;
+}
+
+static int parse_tls(ld_t *l, yaml_node_t *key, yaml_node_t *map, int where, tls_conf_t *t)
+{
+    enum { CA, CERT, KEY, NAME, MODE, N };
+    static const char *const known[N] = {"ca-cert-file", "tls-cert-file", "tls-key-file",
+                                         "tls-server-name", "mode"};
+    yaml_node_t *keys[N] = {0}, *vals[N] = {0};
+    memset(t, 0, sizeof(*t));
+    t->mode = DUBBO_TLS_STRICT;
+    t->at = key;
+    size_t m = push(l, "tls_config");
+    /* `mode` only where a port is configured */
+    int rc = fields(l, map, known, where == TLS_CONSUMER ? N - 1 : N, keys, vals);
+    const char **out[4] = {&t->ca, &t->cert, &t->key, &t->server_name};
+    for (size_t i = 0; i < 4 && !rc; i++) {
+        if (!vals[i]) continue;
+        rc = get_str(l, vals[i], known[i], out[i]);
+        if (!rc && !**out[i]) rc = tls_fail(l, known[i], vals[i], "empty (leave the key out)");
+    }
+    if (!rc && vals[MODE]) {
+        const char *mode = NULL;
+        rc = get_str(l, vals[MODE], "mode", &mode);
+        if (!rc && strcmp(mode, "permissive") == 0) {
+            t->mode = DUBBO_TLS_PERMISSIVE;
+        } else if (!rc && strcmp(mode, "strict") != 0) {
+            char msg[200];
+            snprintf(msg, sizeof(msg),
+                     "\"%.60s\": strict (TLS only) or permissive (TLS and plaintext)", mode);
+            rc = tls_fail(l, "mode", vals[MODE], msg);
+        }
+    }
+    if (!rc && t->key && !t->cert)
+        rc = tls_fail(l, "tls-key-file", keys[KEY], "a key without tls-cert-file");
+    if (!rc && where == TLS_PORT && !t->cert)
+        rc = fail(l, map, "tls-cert-file is required: the certificate this port serves");
+    if (!rc && where == TLS_PORT && t->server_name)
+        rc = tls_fail(l, "tls-server-name", keys[NAME],
+                      "a consumer's setting (the name the provider's certificate must "
+                      "carry): give it in dubbo.consumer or a reference");
+    if (!rc && where == TLS_ROOT && vals[MODE] && !t->cert)
+        rc = tls_fail(l, "mode", keys[MODE], "mode is for a port: give tls-cert-file too");
+    pop(l, m);
+    return rc;
+}
+
+/* A port's TLS from its tls_config, else from dubbo.tls_config when that
+ * names a certificate (dubbo-go: a server gets TLS from a certificate and
+ * requires client certificates when ca-cert-file is given). */
+static void port_tls(const tls_conf_t *t, dubbo_config_protocol_t *p)
+{
+    if (!t || !t->cert) return;
+    p->tls = t->mode;
+    p->tls_cert_file = t->cert;
+    p->tls_key_file = t->key;
+    p->tls_ca_file = t->ca;
+}
+
+/* The tls-* URL parameters of a consumer's or reference's tls_config. */
+static int tls_params(ld_t *l, const tls_conf_t *t, kvs_t *s, int level)
+{
+    const char *const kv[] = {
+        "tls",          "true", "tls-ca-cert-file", t->ca,         "tls-cert-file", t->cert,
+        "tls-key-file", t->key, "tls-server-name",  t->server_name};
+    size_t m = push(l, "tls_config");
+    int rc = 0;
+    for (size_t i = 0; i < COUNT(kv) && !rc; i += 2)
+        if (kv[i + 1]) rc = put(l, s, kv[i], kv[i + 1], level, t->at);
+    pop(l, m);
+    return rc;
+}
+
 static int parse_protocol(ld_t *l, yaml_node_t *map, dubbo_config_protocol_t *p)
 {
-    enum { NAME, IP, HOST, PORT, THREADS, QUEUES, PAYLOAD, HEARTBEAT, DISPATCHER, EXT, REST, N };
+    enum {
+        NAME,
+        IP,
+        HOST,
+        PORT,
+        THREADS,
+        QUEUES,
+        PAYLOAD,
+        HEARTBEAT,
+        DISPATCHER,
+        EXT,
+        REST,
+        TLS,
+        N
+    };
     static const char *const known[N] = {"name",       "ip",           "host",    "port",
                                          "threads",    "queues",       "payload", "heartbeat",
-                                         "dispatcher", "ext-protocol", "rest"};
+                                         "dispatcher", "ext-protocol", "rest",    "tls_config"};
     yaml_node_t *keys[N], *vals[N], *host = NULL;
     int rc = fields(l, map, known, N, keys, vals);
     if (!rc) rc = either(l, keys, vals, IP, HOST, "ip", "host", &host);
@@ -1737,6 +1845,12 @@ static int parse_protocol(ld_t *l, yaml_node_t *map, dubbo_config_protocol_t *p)
         }
     }
     if (!rc && vals[REST]) rc = parse_rest_settings(l, vals[REST]);
+    if (!rc && vals[TLS]) {
+        tls_conf_t t;
+        if (!(rc = parse_tls(l, keys[TLS], vals[TLS], TLS_PORT, &t))) port_tls(&t, p);
+    } else if (!rc) {
+        port_tls(l->root_tls, p);
+    }
     return rc;
 }
 
@@ -1794,6 +1908,8 @@ typedef struct {
     size_t nregs;
     bool has_regs;
     const char *protocol; /* provider only */
+    tls_conf_t tls;       /* consumer only: dubbo.consumer.tls_config when has_tls */
+    bool has_tls;
 } defaults_t;
 
 /* Fixed keys first, then the settings: the names for fields(). */
@@ -1990,10 +2106,10 @@ static int direct_urls(ld_t *l, yaml_node_t *at, const char *url, const char *if
 static int parse_reference(ld_t *l, yaml_node_t *idk, yaml_node_t *map, const defaults_t *d,
                            dubbo_config_reference_t *rf)
 {
-    enum { IFACE, VERSION, GROUP, URL, REGISTRY, REGISTRY_IDS, METHODS, PARAMS, REST, NFIXED };
-    static const char *const fixed[NFIXED] = {"interface", "version",  "group",
-                                              "url",       "registry", "registry-ids",
-                                              "methods",   "params",   "rest"};
+    enum { IFACE, VERSION, GROUP, URL, REGISTRY, REGISTRY_IDS, METHODS, PARAMS, REST, TLS, NFIXED };
+    static const char *const fixed[NFIXED] = {"interface", "version",      "group",   "url",
+                                              "registry",  "registry-ids", "methods", "params",
+                                              "rest",      "tls_config"};
     const char *known[MAX_FIELDS];
     size_t n = known_keys(known, fixed, NFIXED, reference_settings, COUNT(reference_settings));
     yaml_node_t *keys[MAX_FIELDS], *vals[MAX_FIELDS], *reg = NULL;
@@ -2061,6 +2177,18 @@ static int parse_reference(ld_t *l, yaml_node_t *idk, yaml_node_t *map, const de
     if (!rc && vals[METHODS])
         rc = apply_methods(l, vals[METHODS], reference_method_settings,
                            COUNT(reference_method_settings), &s, 1);
+    /* TLS: the reference's tls_config, else the consumer's, else
+     * dubbo.tls_config when it names a CA (dubbo-go: a client gets TLS
+     * from ca-cert-file); one of them whole, never a mix */
+    if (!rc && vals[TLS]) {
+        tls_conf_t t;
+        rc = parse_tls(l, keys[TLS], vals[TLS], TLS_CONSUMER, &t);
+        if (!rc) rc = tls_params(l, &t, &s, 1);
+    } else if (!rc && d->has_tls) {
+        rc = tls_params(l, &d->tls, &s, 0);
+    } else if (!rc && l->root_tls && l->root_tls->ca) {
+        rc = tls_params(l, l->root_tls, &s, 0);
+    }
     if (!rc && vals[PARAMS]) rc = apply_params(l, vals[PARAMS], &s, 1);
     const char *pre[9];
     size_t np = 0;
@@ -2082,8 +2210,9 @@ static int parse_reference(ld_t *l, yaml_node_t *idk, yaml_node_t *map, const de
 
 static int parse_consumer(ld_t *l, yaml_node_t *map)
 {
-    enum { REFERENCES, REGISTRY, REGISTRY_IDS, PARAMS, NFIXED };
-    static const char *const fixed[NFIXED] = {"references", "registry", "registry-ids", "params"};
+    enum { REFERENCES, REGISTRY, REGISTRY_IDS, PARAMS, TLS, NFIXED };
+    static const char *const fixed[NFIXED] = {"references", "registry", "registry-ids", "params",
+                                              "tls_config"};
     const char *known[MAX_FIELDS];
     size_t n = known_keys(known, fixed, NFIXED, reference_settings, COUNT(reference_settings));
     yaml_node_t *keys[MAX_FIELDS], *vals[MAX_FIELDS], *reg = NULL;
@@ -2099,6 +2228,10 @@ static int parse_consumer(ld_t *l, yaml_node_t *map)
         rc = apply_settings(l, reference_settings, COUNT(reference_settings), keys + NFIXED,
                             vals + NFIXED, NULL, &d.params, 0);
     if (!rc && vals[PARAMS]) rc = apply_params(l, vals[PARAMS], &d.params, 0);
+    if (!rc && vals[TLS]) {
+        rc = parse_tls(l, keys[TLS], vals[TLS], TLS_CONSUMER, &d.tls);
+        d.has_tls = !rc;
+    }
 
     yaml_node_t *refs = vals[REFERENCES];
     size_t m2 = push(l, "references");
@@ -2193,19 +2326,23 @@ static int parse_root(ld_t *l)
     int rc = fields(l, root, top, 1, &tk, &tv);
     if (rc) return rc;
     if (!tk) return fail(l, root, "no dubbo: section");
-    enum { APPLICATION, REGISTRIES, PROTOCOLS, PROVIDER, CONSUMER, OPENAPI, N };
-    static const char *const known[N] = {"application", "registries", "protocols",
-                                         "provider",    "consumer",   "openapi"};
+    enum { APPLICATION, REGISTRIES, PROTOCOLS, PROVIDER, CONSUMER, OPENAPI, TLS, N };
+    static const char *const known[N] = {"application", "registries", "protocols", "provider",
+                                         "consumer",    "openapi",    "tls_config"};
     yaml_node_t *keys[N], *vals[N];
+    tls_conf_t root_tls;
     size_t m = push(l, "dubbo");
     rc = fields(l, tv, known, N, keys, vals);
     /* in dependency order, whatever the order in the file */
+    if (!rc && vals[TLS] && !(rc = parse_tls(l, keys[TLS], vals[TLS], TLS_ROOT, &root_tls)))
+        l->root_tls = &root_tls;
     if (!rc) rc = parse_application(l, vals[APPLICATION]);
     if (!rc) rc = parse_registries(l, vals[REGISTRIES]);
     if (!rc) rc = parse_protocols(l, vals[PROTOCOLS]);
     if (!rc) rc = parse_provider(l, vals[PROVIDER]);
     if (!rc) rc = parse_consumer(l, vals[CONSUMER]);
     if (!rc) rc = parse_openapi(l, vals[OPENAPI]);
+    l->root_tls = NULL;
     pop(l, m);
     return rc;
 }
@@ -2366,6 +2503,13 @@ int dubbo_config_server_options(const dubbo_config_t *c, const char *protocol_id
     if (p->payload > 0) opts->payload = p->payload;
     if (p->heartbeat_ms >= 0) opts->heartbeat_ms = p->heartbeat_ms;
     opts->direct = p->direct;
+    if (p->tls != DUBBO_TLS_OFF) {
+        opts->tls = p->tls;
+        opts->tls_cert_file = p->tls_cert_file;
+        opts->tls_key_file = p->tls_key_file;
+        opts->tls_ca_file = p->tls_ca_file;
+        opts->tls_client_auth = p->tls_ca_file != NULL;
+    }
     return 0;
 }
 

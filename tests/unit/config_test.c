@@ -522,7 +522,7 @@ TEST(errors_unknown_keys)
                 "t.yaml:6: dubbo.provider.services.DemoService.port: ", "unknown key");
     EXPECT_FAIL("dubbo:\n  registry:\n    address: x\n", "t.yaml:2: dubbo.registry: ",
                 "unknown key (expected one of: application, registries, protocols, provider, "
-                "consumer, openapi)");
+                "consumer, openapi, tls_config)");
     EXPECT_FAIL("spring:\n  x: 1\ndubbo: {}\n", "t.yaml:1: spring: ", "unknown key");
     EXPECT_FAIL("dubbo:\n  registries:\n    zk: { protocol: zookeeper, address: h:1, zone: a }\n",
                 "t.yaml:3: dubbo.registries.zk.zone: ", "unknown key");
@@ -1162,6 +1162,170 @@ TEST(errors_rest)
 #undef CORS
 }
 
+/* tls_config (dubbo-go's keys) on a port, dubbo.consumer, a reference and
+ * dubbo.tls_config: what each port's server options and each reference's
+ * URL parameters get. */
+TEST(tls_config)
+{
+#define REFS                                                                                       \
+    "  consumer:\n"                                                                                \
+    "    references:\n"                                                                            \
+    "      A: { interface: a.A, url: \"dubbo://h:1\" }\n"                                          \
+    "      B:\n"                                                                                   \
+    "        interface: a.B\n"                                                                     \
+    "        url: dubbo://h:1\n"                                                                   \
+    "        tls_config: { ca-cert-file: b-ca.pem, tls-server-name: b.example }\n"
+    static const struct {
+        const char *yaml;
+        /* the port's options: tls, cert, key, ca, client auth */
+        int tls;
+        const char *cert, *key, *ca;
+        bool client_auth;
+        /* reference A's and B's tls-* parameters, "-" for none */
+        const char *a_tls, *a_ca, *a_cert, *a_key, *a_name;
+        const char *b_ca, *b_cert, *b_name;
+    } cases[] = {
+        /* a port with mTLS; references without TLS but B's own */
+        {"dubbo:\n  protocols:\n    p:\n      name: tri\n      tls_config:\n"
+         "        tls-cert-file: s.pem\n        tls-key-file: s.key\n"
+         "        ca-cert-file: ca.pem\n" REFS,
+         DUBBO_TLS_STRICT, "s.pem", "s.key", "ca.pem", true, "-", "-", "-", "-", "-", "b-ca.pem",
+         "-", "b.example"},
+        /* permissive, no CA: no client certificates; the key in the certificate file */
+        {"dubbo:\n  protocols:\n    p: { tls_config: { tls-cert-file: s.pem, mode: permissive } "
+         "}\n",
+         DUBBO_TLS_PERMISSIVE, "s.pem", NULL, NULL, false, "-", "-", "-", "-", "-", "-", "-", "-"},
+        {"dubbo:\n  protocols:\n    p: { tls_config: { tls-cert-file: s.pem, mode: strict } }\n",
+         DUBBO_TLS_STRICT, "s.pem", NULL, NULL, false, "-", "-", "-", "-", "-", "-", "-", "-"},
+        /* dubbo.consumer's for every reference; B's own replaces it whole */
+        {"dubbo:\n  protocols:\n    p: { port: 1 }\n"
+         "  consumer:\n    tls_config:\n      ca-cert-file: ca.pem\n"
+         "      tls-cert-file: c.pem\n      tls-key-file: c.key\n"
+         "      tls-server-name: svc.example\n"
+         "    references:\n"
+         "      A: { interface: a.A, url: \"dubbo://h:1\" }\n"
+         "      B:\n        interface: a.B\n        url: dubbo://h:1\n"
+         "        tls_config: { ca-cert-file: b-ca.pem, tls-server-name: b.example }\n",
+         DUBBO_TLS_OFF, NULL, NULL, NULL, false, "true", "ca.pem", "c.pem", "c.key", "svc.example",
+         "b-ca.pem", "-", "b.example"},
+        /* a consumer's tls_config without a CA: TLS verified by the system's CAs */
+        {"dubbo:\n  consumer:\n    tls_config: { tls-server-name: x }\n"
+         "    references:\n      A: { interface: a.A, url: \"dubbo://h:1\" }\n"
+         "      B: { interface: a.B, url: \"dubbo://h:1\" }\n",
+         DUBBO_TLS_OFF, NULL, NULL, NULL, false, "true", "-", "-", "-", "x", "-", "-", "x"},
+        /* dubbo.tls_config as dubbo-go reads it: the certificate makes the
+         * ports TLS, ca-cert-file requires client certificates and makes the
+         * references TLS with the same files; a port's own wins */
+        {"dubbo:\n  tls_config:\n    ca-cert-file: ca.pem\n    tls-cert-file: x.pem\n"
+         "    tls-key-file: x.key\n    tls-server-name: n.example\n"
+         "  protocols:\n    p: { port: 1 }\n"
+         "    q: { port: 2, tls_config: { tls-cert-file: q.pem } }\n" REFS,
+         DUBBO_TLS_STRICT, "x.pem", "x.key", "ca.pem", true, "true", "ca.pem", "x.pem", "x.key",
+         "n.example", "b-ca.pem", "-", "b.example"},
+        /* dubbo.tls_config without a CA: TLS ports, plaintext references */
+        {"dubbo:\n  tls_config: { tls-cert-file: x.pem, tls-key-file: x.key }\n"
+         "  protocols:\n    p: { port: 1 }\n" REFS,
+         DUBBO_TLS_STRICT, "x.pem", "x.key", NULL, false, "-", "-", "-", "-", "-", "b-ca.pem", "-",
+         "b.example"},
+        /* dubbo.tls_config with only a CA: plaintext ports, TLS references */
+        {"dubbo:\n  tls_config: { ca-cert-file: ca.pem }\n  protocols:\n    p: { port: 1 }\n" REFS,
+         DUBBO_TLS_OFF, NULL, NULL, NULL, false, "true", "ca.pem", "-", "-", "-", "b-ca.pem", "-",
+         "b.example"},
+        /* tls_config: null is no TLS */
+        {"dubbo:\n  protocols:\n    p: { tls_config: ~ }\n", DUBBO_TLS_OFF, NULL, NULL, NULL, false,
+         "-", "-", "-", "-", "-", "-", "-", "-"},
+    };
+#undef REFS
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        dubbo_config_t *c = dubbo_config_load_string(cases[i].yaml, "t.yaml");
+        if (!c) {
+            fprintf(stderr, "case %zu: %s\n", i, dubbo_last_error());
+            CHECK(c != NULL);
+            continue;
+        }
+        dubbo_server_options_t o;
+        int rc = dubbo_config_protocol_count(c) ? dubbo_config_server_options(c, "p", &o) : -1;
+        if (rc == 0) {
+            if (o.tls != cases[i].tls) fprintf(stderr, "case %zu\n", i);
+            CHECK_EQ_INT(o.tls, cases[i].tls);
+            CHECK(o.tls_cert_file == cases[i].cert ||
+                  (o.tls_cert_file && cases[i].cert && !strcmp(o.tls_cert_file, cases[i].cert)));
+            CHECK(o.tls_key_file == cases[i].key ||
+                  (o.tls_key_file && cases[i].key && !strcmp(o.tls_key_file, cases[i].key)));
+            CHECK(o.tls_ca_file == cases[i].ca ||
+                  (o.tls_ca_file && cases[i].ca && !strcmp(o.tls_ca_file, cases[i].ca)));
+            CHECK(o.tls_client_auth == cases[i].client_auth);
+        }
+        if (dubbo_config_reference_count(c)) {
+            const char *const *a = dubbo_config_reference_params(c, "A");
+            const char *const *b = dubbo_config_reference_params(c, "B");
+            const char *got[] = {
+                kv(a, "tls"),           kv(a, "tls-ca-cert-file"), kv(a, "tls-cert-file"),
+                kv(a, "tls-key-file"),  kv(a, "tls-server-name"),  kv(b, "tls-ca-cert-file"),
+                kv(b, "tls-cert-file"), kv(b, "tls-server-name")};
+            const char *want[] = {cases[i].a_tls,  cases[i].a_ca, cases[i].a_cert, cases[i].a_key,
+                                  cases[i].a_name, cases[i].b_ca, cases[i].b_cert, cases[i].b_name};
+            for (size_t j = 0; j < sizeof(got) / sizeof(got[0]); j++) {
+                if (!got[j]) got[j] = "-";
+                if (strcmp(got[j], want[j]) != 0) fprintf(stderr, "case %zu, value %zu\n", i, j);
+                CHECK_EQ_STR(got[j], want[j]);
+            }
+        }
+        /* a port of dubbo.tls_config's other than p: its own tls_config */
+        if (dubbo_config_protocol(c, "q") && !dubbo_config_server_options(c, "q", &o)) {
+            CHECK_EQ_STR(o.tls_cert_file, "q.pem");
+            CHECK(o.tls_key_file == NULL && o.tls_ca_file == NULL && !o.tls_client_auth);
+        }
+        dubbo_config_free(c);
+    }
+}
+
+TEST(errors_tls_config)
+{
+    static const struct {
+        const char *yaml;
+        const char *prefix, *what;
+    } cases[] = {
+        {"dubbo:\n  protocols:\n    p:\n      tls_config: { ca-cert-file: ca.pem }\n",
+         "t.yaml:4: dubbo.protocols.p.tls_config: ",
+         "tls-cert-file is required: the certificate this port serves"},
+        {"dubbo:\n  protocols:\n    p:\n      tls_config:\n        tls-cert-file: s.pem\n"
+         "        tls-server-name: x\n",
+         "t.yaml:6: dubbo.protocols.p.tls_config.tls-server-name: ", "a consumer's setting"},
+        {"dubbo:\n  protocols:\n    p: { tls_config: { tls-cert-file: s.pem, mode: lax } }\n",
+         "t.yaml:3: dubbo.protocols.p.tls_config.mode: ",
+         "\"lax\": strict (TLS only) or permissive (TLS and plaintext)"},
+        {"dubbo:\n  protocols:\n    p: { tls_config: { tls-cert-file: \"\" } }\n",
+         "t.yaml:3: dubbo.protocols.p.tls_config.tls-cert-file: ", "empty"},
+        {"dubbo:\n  protocols:\n    p: { tls_config: [s.pem] }\n",
+         "t.yaml:3: dubbo.protocols.p.tls_config: ", "expected a mapping"},
+        {"dubbo:\n  protocols:\n    p: { tls_config: { cert-file: s.pem } }\n",
+         "t.yaml:3: dubbo.protocols.p.tls_config.cert-file: ",
+         "unknown key (expected one of: ca-cert-file, tls-cert-file, tls-key-file, "
+         "tls-server-name, mode)"},
+        {"dubbo:\n  consumer:\n    tls_config:\n      mode: strict\n",
+         "t.yaml:4: dubbo.consumer.tls_config.mode: ",
+         "unknown key (expected one of: ca-cert-file, tls-cert-file, tls-key-file, "
+         "tls-server-name)"},
+        {"dubbo:\n  consumer:\n    tls_config:\n      tls-key-file: c.key\n",
+         "t.yaml:4: dubbo.consumer.tls_config.tls-key-file: ", "a key without tls-cert-file"},
+        {"dubbo:\n  consumer:\n    references:\n      R:\n        interface: a.B\n"
+         "        url: dubbo://h:1\n        tls_config:\n          tls-cert-file: [c.pem]\n",
+         "t.yaml:8: dubbo.consumer.references.R.tls_config.tls-cert-file: ", "expected a string"},
+        {"dubbo:\n  consumer:\n    references:\n      R:\n        interface: a.B\n"
+         "        url: dubbo://h:1\n        tls_config: { ca-cert-file: ca.pem }\n"
+         "        params: { tls-ca-cert-file: other.pem }\n",
+         "t.yaml:8: dubbo.consumer.references.R.params.tls-ca-cert-file: ",
+         "sets parameter \"tls-ca-cert-file\", already set at line 7"},
+        {"dubbo:\n  tls_config: { ca-cert-file: ca.pem, mode: permissive }\n",
+         "t.yaml:2: dubbo.tls_config.mode: ", "mode is for a port: give tls-cert-file too"},
+        {"dubbo:\n  tls_config: { ca-cert-file: ca.pem, tls-key-file: k.pem }\n",
+         "t.yaml:2: dubbo.tls_config.tls-key-file: ", "a key without tls-cert-file"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        EXPECT_FAIL(cases[i].yaml, cases[i].prefix, cases[i].what);
+}
+
 TEST_MAIN(TEST_ENTRY(full_sample_application_registries),
           TEST_ENTRY(full_sample_protocols_and_server_options), TEST_ENTRY(full_sample_services),
           TEST_ENTRY(bind_service_exports), TEST_ENTRY(full_sample_references),
@@ -1172,4 +1336,4 @@ TEST_MAIN(TEST_ENTRY(full_sample_application_registries),
           TEST_ENTRY(errors_duplicates), TEST_ENTRY(errors_missing_and_conflicting),
           TEST_ENTRY(errors_yaml_syntax), TEST_ENTRY(empty_sections_and_defaults),
           TEST_ENTRY(load_file), TEST_ENTRY(rest_mappings_load), TEST_ENTRY(rest_mappings_route),
-          TEST_ENTRY(errors_rest))
+          TEST_ENTRY(errors_rest), TEST_ENTRY(tls_config), TEST_ENTRY(errors_tls_config))

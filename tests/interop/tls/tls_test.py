@@ -17,6 +17,7 @@ dubbo, tri and rest over TLS with client certificates required; the cases:
   certificate, plaintext on a TLS-only port.
 * a permissive port serves TLS and plaintext; certificates replaced on disk
   are used by new connections without a restart.
+* a port configured by the YAML's tls_config (dubbo-go's keys).
 
 Prints PASS/FAIL per case and "N passed, N failed"; exit 0 when all passed."""
 import argparse
@@ -253,6 +254,29 @@ class Run:
                       before and after and before != after, "%s -> %s" % (before, after))
             r = self.call("dubbo", pport, "reloaded", mtls[:2])
             self.case("a call after the reload", r.returncode == 0, r.stderr[-300:])
+
+            # the YAML's tls_config (dubbo-go's keys) on a port: mTLS as with the flags
+            yml = os.path.join(self.a.work, "tls.yaml")
+            with open(yml, "w") as f:
+                f.write("dubbo:\n  protocols:\n    p:\n      name: tri\n"
+                        "      ext-protocol: dubbo\n      host: 127.0.0.1\n      port: 0\n"
+                        "      tls_config:\n        tls-cert-file: %s\n        tls-key-file: %s\n"
+                        "        ca-cert-file: %s\n  provider:\n    services:\n"
+                        "      demo: { interface: %s, protocol: p }\n"
+                        % (P("server.pem"), P("server.key"), P("ca.pem"), ITF))
+            p = Proc("provider-yaml", [self.a.cli, "demo", "provider", "--config", yml,
+                                       "--registry", "none"], dict(os.environ), self.a.work)
+            self.procs.append(p)
+            m = p.wait_line(r"^listening on .*:(\d+)$", 60)
+            if not m:
+                raise RuntimeError("provider-yaml did not start")
+            yport = int(m.group(1))
+            r1 = self.call("tri", yport, "yaml", mtls)
+            r2 = self.call("dubbo", yport, "x", mtls[:2])
+            self.case("YAML tls_config on a port: mTLS, a call without a client certificate "
+                      "refused", r1.returncode == 0 and '"Hello yaml"' in r1.stdout and
+                      r2.returncode != 0 and "certificate required" in r2.stderr,
+                      r1.stderr[-300:] + r2.stderr[-300:])
         except RuntimeError as e:
             self.case("setup", False, e)
         finally:
