@@ -7,6 +7,8 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 
 #include "dubbo/buf.h"
 #include "dubbo/cluster.h"
@@ -61,6 +63,29 @@ bool dubbo__filter_url_has(const dubbo_url_t *u, const char *key);
  * status SERVICE_ERROR (70) with "org.apache.dubbo.rpc.RpcException: "
  * and the message. A Java consumer sees an RpcException with that text. */
 void dubbo__filter_rpc_fail(dubbo_call_t *call, const char *fmt, ...) DUBBO__PRINTF(2, 3);
+
+/* ---- one clock for a provider call's filters (metrics.c) ---- */
+
+static inline uint64_t dubbo__filter_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The metrics filter and the timeout filter inside it both time a
+ * provider call; so that it pays for two clock reads, not four, they share
+ * them through this thread's slot (a call's filters run on one thread):
+ * metrics sets {call, start, 0} before the chain goes on and clears `call`
+ * after it returns; timeout takes `start` when `call` is its call and
+ * `end_ns` is 0, and leaves its end reading in `end_ns` for metrics. A
+ * call nested on the same thread has its own `call`, so neither takes the
+ * other's readings. */
+typedef struct {
+    const void *call;
+    uint64_t start_ns, end_ns;
+} dubbo__filter_clock_t;
+extern _Thread_local dubbo__filter_clock_t dubbo__filter_clock;
 
 /* ---- concurrency counters, Java's RpcStatus (support.c) ---- */
 

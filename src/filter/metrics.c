@@ -8,11 +8,16 @@
  * dubbo__metrics_write; docs/qos.md lists every name).
  *
  * Active by default on every service and reference; `filter=-metrics`
- * (or `metrics.enable=false`) leaves it out. Cost per call: two monotonic
- * clock reads and a dozen relaxed atomic adds on the method's series,
- * found without a lock after the method's first call (docs/qos.md has the
- * measured cost). Series live until the process ends: a service exported
- * again continues its counts, as Java's collector keeps them. */
+ * (or `metrics.enable=false`) leaves it out. Cost per call (docs/qos.md
+ * has it measured): the method's series found by a pointer compare in
+ * the instance's cache (a provider call; a consumer call compares the
+ * name), and about a dozen plain loads and stores on this thread's cell
+ * of it: the counts are sharded per thread, no locked instruction and no
+ * cache line shared with another thread, and added up only when /metrics
+ * is read. Two monotonic clock reads, which the provider's timeout filter
+ * shares instead of taking its own (filter.h, dubbo__filter_clock).
+ * Series live until the process ends: a service exported again continues
+ * its counts, as Java's collector keeps them. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -29,10 +34,14 @@
 #include "runtime/call.h"
 
 /* Histogram bounds in seconds (Prometheus' base unit), from 100 us: the
- * calls of a C provider are mostly far below Java's first bucket. */
+ * calls of a C provider are mostly far below Java's first bucket. The
+ * same in nanoseconds, which the calls are timed in. */
 static const double bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                 0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 #define NBOUNDS (sizeof(bounds) / sizeof(bounds[0]))
+static const uint64_t bound_ns[NBOUNDS] = {
+    100000,   250000,    500000,    1000000,   2500000,    5000000,    10000000,   25000000,
+    50000000, 100000000, 250000000, 500000000, 1000000000, 2500000000, 5000000000, 10000000000};
 
 /* Why a call failed, Java's MetricsKey reasons. */
 enum {
@@ -47,29 +56,71 @@ enum {
     NR
 };
 
-typedef struct series {
-    struct series *next; /* the process-wide list (mu) */
-    int side;
-    char *interface, *group, *version, *method;
+/* One thread's counts of one series. Only the thread that owns the shard
+ * writes them, with relaxed loads and stores (plain moves, no locked
+ * instruction, no line shared with another writer); /metrics reads them
+ * with relaxed loads and adds the shards up. processing may go below zero
+ * in one shard (an async consumer call begins on one thread and ends on
+ * another); the sum is exact. */
+typedef struct {
     atomic_uint_fast64_t count[NR];
     atomic_int_fast64_t processing;
-    atomic_uint_fast64_t rt_count, rt_sum, rt_min, rt_max, rt_last; /* ns */
-    atomic_uint_fast64_t bucket[NBOUNDS + 1];                       /* not cumulative */
+    atomic_uint_fast64_t rt_sum, rt_min, rt_max; /* ns */
+    atomic_uint_fast64_t rt_last, last_at;       /* the last call's rt, and when it ended */
+    atomic_uint_fast64_t bucket[NBOUNDS + 1];    /* not cumulative */
+} cell_t;
+
+/* A thread's cells, by series id. The owner reads `cells` and `n` without
+ * a lock and changes them only under mu; readers hold mu. A shard outlives
+ * its thread (the counts stay in the sums): at the thread's exit it is
+ * marked free, and the next new thread adopts it. */
+typedef struct shard {
+    struct shard *next; /* every shard (mu) */
+    bool owned;         /* (mu) */
+    size_t n;
+    cell_t **cells;
+} shard_t;
+
+typedef struct series {
+    struct series *next; /* the process-wide list (mu) */
+    size_t id;           /* index in every shard's cells */
+    int side;
+    char *interface, *group, *version, *method;
 } series_t;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static series_t *all; /* newest first */
-static uint64_t bound_ns[NBOUNDS];
+static size_t nseries;
+static shard_t *shards;
+static pthread_key_t shard_key;
+static _Thread_local shard_t *mine;
 
 static bool same(const char *a, const char *b)
 {
     return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
+/* The thread's exit: its shard is free for the next thread (mu). */
+static void shard_release(void *p)
+{
+    pthread_mutex_lock(&mu);
+    ((shard_t *)p)->owned = false;
+    mine = NULL; /* a call in a later destructor takes a shard again */
+    pthread_mutex_unlock(&mu);
+}
+
+static void once_init(void)
+{
+    pthread_key_create(&shard_key, shard_release);
+}
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
 /* The series of one method, made on its first call; lives for ever. */
 static series_t *series_get(int side, const char *iface, const char *group, const char *version,
                             const char *method)
 {
+    pthread_once(&once, once_init);
     pthread_mutex_lock(&mu);
     series_t *s = all;
     for (; s; s = s->next)
@@ -90,10 +141,7 @@ static series_t *series_get(int side, const char *iface, const char *group, cons
             free(s);
             s = NULL;
         } else {
-            atomic_store(&s->rt_min, UINT64_MAX);
-            if (!bound_ns[0])
-                for (size_t i = 0; i < NBOUNDS; i++)
-                    bound_ns[i] = (uint64_t)(bounds[i] * 1e9 + 0.5);
+            s->id = nseries++;
             s->next = all;
             all = s;
         }
@@ -102,13 +150,104 @@ static series_t *series_get(int side, const char *iface, const char *group, cons
     return s;
 }
 
+/* The calling thread's cell of series `id`, made on its first use there:
+ * adopts a free shard or makes one, grows its cells. NULL on
+ * out-of-memory (the call is then not counted). */
+static cell_t *cell_slow(size_t id)
+{
+    cell_t *c = NULL;
+    pthread_mutex_lock(&mu);
+    shard_t *sh = mine;
+    if (!sh) {
+        for (sh = shards; sh && sh->owned; sh = sh->next)
+            ;
+        if (!sh && (sh = calloc(1, sizeof(*sh)))) {
+            sh->next = shards;
+            shards = sh;
+        }
+        if (!sh) goto out;
+        sh->owned = true;
+        mine = sh;
+        pthread_setspecific(shard_key, sh);
+    }
+    if (id >= sh->n) {
+        size_t n = sh->n ? sh->n : 8;
+        while (n <= id)
+            n *= 2;
+        cell_t **cells = calloc(n, sizeof(*cells));
+        if (!cells) goto out;
+        if (sh->n) memcpy(cells, sh->cells, sh->n * sizeof(*cells));
+        free(sh->cells); /* readers hold mu */
+        sh->cells = cells;
+        sh->n = n;
+    }
+    if (!(c = sh->cells[id])) {
+        /* a line of its own: no false sharing with another thread's cell */
+        size_t size = (sizeof(cell_t) + 63) / 64 * 64;
+        if (!(c = aligned_alloc(64, size))) goto out;
+        memset(c, 0, size);
+        atomic_store_explicit(&c->rt_min, UINT64_MAX, memory_order_relaxed);
+        sh->cells[id] = c;
+    }
+out:
+    pthread_mutex_unlock(&mu);
+    return c;
+}
+
+static inline cell_t *cell_of(size_t id)
+{
+    shard_t *sh = mine;
+    if (sh && id < sh->n && sh->cells[id]) return sh->cells[id];
+    return cell_slow(id);
+}
+
+/* The sums over every shard, for /metrics. */
+typedef struct {
+    uint64_t count[NR];
+    int64_t processing;
+    uint64_t rt_count, rt_sum, rt_min, rt_max, rt_last, last_at;
+    uint64_t bucket[NBOUNDS + 1];
+} agg_t;
+
+#define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
+
+/* Called with mu held. */
+static void aggregate(const series_t *s, agg_t *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->rt_min = UINT64_MAX;
+    for (shard_t *sh = shards; sh; sh = sh->next) {
+        const cell_t *c = s->id < sh->n ? sh->cells[s->id] : NULL;
+        if (!c) continue;
+        for (int r = 0; r < NR; r++)
+            a->count[r] += LOAD(c->count[r]);
+        a->processing += LOAD(c->processing);
+        a->rt_sum += LOAD(c->rt_sum);
+        uint64_t v = LOAD(c->rt_min);
+        if (v < a->rt_min) a->rt_min = v;
+        if ((v = LOAD(c->rt_max)) > a->rt_max) a->rt_max = v;
+        if ((v = LOAD(c->last_at)) >= a->last_at) {
+            a->last_at = v;
+            a->rt_last = LOAD(c->rt_last);
+        }
+        for (size_t b = 0; b <= NBOUNDS; b++)
+            a->bucket[b] += LOAD(c->bucket[b]);
+    }
+    for (int r = 0; r < NR; r++)
+        a->rt_count += a->count[r];
+    if (!a->rt_count) a->rt_min = 0;
+}
+
 /* ---- the filter instance: one per service or reference ---- */
 
 /* A method's series, cached in the instance: a list pushed with a CAS and
- * never shrunk, so a call finds its series without a lock. */
+ * never shrunk, so a call finds its series without a lock. A provider
+ * call is matched by its method's definition (a pointer compare, no
+ * string), a consumer call by name. */
 typedef struct mcache {
     struct mcache *next;
-    series_t *s;
+    const void *def; /* the provider's method_t, or NULL */
+    size_t id;
     char method[];
 } mcache_t;
 
@@ -119,17 +258,22 @@ typedef struct {
     _Atomic(mcache_t *) head;
 } metrics_filter_t;
 
-static series_t *find(metrics_filter_t *f, const char *method)
+static bool find_slow(metrics_filter_t *f, const void *def, const char *method, size_t *id)
 {
     mcache_t *h = atomic_load_explicit(&f->head, memory_order_acquire);
     for (mcache_t *m = h; m; m = m->next)
-        if (strcmp(m->method, method) == 0) return m->s;
+        if (m->def == def && strcmp(m->method, method) == 0) {
+            *id = m->id;
+            return true;
+        }
     series_t *s = series_get(f->side, f->interface, f->group, f->version, method);
-    if (!s) return NULL;
+    if (!s) return false;
+    *id = s->id;
     size_t n = strlen(method);
     mcache_t *m = malloc(sizeof(*m) + n + 1);
-    if (!m) return s;
-    m->s = s;
+    if (!m) return true;
+    m->def = def;
+    m->id = s->id;
     memcpy(m->method, method, n + 1);
     /* another thread may have pushed the same method meanwhile: a second
      * entry for it is harmless (same series) */
@@ -137,35 +281,50 @@ static series_t *find(metrics_filter_t *f, const char *method)
     while (!atomic_compare_exchange_weak_explicit(&f->head, &m->next, m, memory_order_release,
                                                   memory_order_acquire))
         ;
-    return s;
+    return true;
 }
 
-static uint64_t now_ns(void)
+/* The series id of a call: by `def` when it is not NULL, else by name. */
+static inline bool find(metrics_filter_t *f, const void *def, const char *method, size_t *id)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    mcache_t *h = atomic_load_explicit(&f->head, memory_order_acquire);
+    if (def) {
+        for (mcache_t *m = h; m; m = m->next)
+            if (m->def == def) {
+                *id = m->id;
+                return true;
+            }
+    } else {
+        for (mcache_t *m = h; m; m = m->next)
+            if (!m->def && strcmp(m->method, method) == 0) {
+                *id = m->id;
+                return true;
+            }
+    }
+    return find_slow(f, def, method, id);
 }
 
-static void record(series_t *s, uint64_t rt, int reason)
+/* One thread adds to its own cell: load and store, no read-modify-write. */
+#define BUMP(x, d) atomic_store_explicit(&(x), LOAD(x) + (d), memory_order_relaxed)
+
+static inline void begin(cell_t *c)
 {
-    atomic_fetch_add_explicit(&s->count[reason], 1, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&s->processing, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->rt_count, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->rt_sum, rt, memory_order_relaxed);
-    atomic_store_explicit(&s->rt_last, rt, memory_order_relaxed);
-    uint64_t v = atomic_load_explicit(&s->rt_min, memory_order_relaxed);
-    while (rt < v && !atomic_compare_exchange_weak_explicit(
-                         &s->rt_min, &v, rt, memory_order_relaxed, memory_order_relaxed))
-        ;
-    v = atomic_load_explicit(&s->rt_max, memory_order_relaxed);
-    while (rt > v && !atomic_compare_exchange_weak_explicit(
-                         &s->rt_max, &v, rt, memory_order_relaxed, memory_order_relaxed))
-        ;
+    BUMP(c->processing, 1);
+}
+
+static void record(cell_t *c, uint64_t rt, uint64_t end, int reason)
+{
+    BUMP(c->count[reason], 1);
+    BUMP(c->processing, -1);
+    BUMP(c->rt_sum, rt);
+    atomic_store_explicit(&c->rt_last, rt, memory_order_relaxed);
+    atomic_store_explicit(&c->last_at, end, memory_order_relaxed);
+    if (rt < LOAD(c->rt_min)) atomic_store_explicit(&c->rt_min, rt, memory_order_relaxed);
+    if (rt > LOAD(c->rt_max)) atomic_store_explicit(&c->rt_max, rt, memory_order_relaxed);
     size_t b = 0;
     while (b < NBOUNDS && rt > bound_ns[b])
         b++;
-    atomic_fetch_add_explicit(&s->bucket[b], 1, memory_order_relaxed);
+    BUMP(c->bucket[b], 1);
 }
 
 /* A response status (not OK) as Java's collector files it. */
@@ -264,22 +423,30 @@ static void metrics_destroy(dubbo_filter_t *self)
 
 /* ---- provider side ---- */
 
+_Thread_local dubbo__filter_clock_t dubbo__filter_clock;
+
 static void metrics_serve(dubbo_filter_t *self, dubbo_call_t *call)
 {
     /* after generic (order): a generic call counts under its real method */
-    series_t *s = find((metrics_filter_t *)self, dubbo_call_method(call));
-    if (!s) {
+    size_t id;
+    cell_t *c;
+    if (!find((metrics_filter_t *)self, call->method_def, dubbo_call_method(call), &id) ||
+        !(c = cell_of(id))) {
         dubbo_call_next(call);
         return;
     }
-    atomic_fetch_add_explicit(&s->processing, 1, memory_order_relaxed);
-    uint64_t t0 = now_ns();
+    begin(c);
+    /* the timeout filter, inside, takes this start and leaves its end */
+    uint64_t t0 = dubbo__filter_now_ns();
+    dubbo__filter_clock = (dubbo__filter_clock_t){call, t0, 0};
     dubbo_call_next(call);
-    uint64_t rt = now_ns() - t0;
+    dubbo__filter_clock_t *k = &dubbo__filter_clock;
+    uint64_t t1 = k->call == call && k->end_ns ? k->end_ns : dubbo__filter_now_ns();
+    k->call = NULL;
     int reason = call->status != DUBBO_STATUS_OK ? status_reason(call->status)
                  : call->is_exception            ? exception_reason(call->value)
                                                  : R_SUCCEED;
-    record(s, rt, reason);
+    record(c, t1 - t0, t1, reason);
 }
 
 /* ---- consumer side ---- */
@@ -288,26 +455,37 @@ static int metrics_invoke(dubbo_filter_t *self, dubbo_filter_chain_t *chain,
                           dubbo_invoker_t *invoker, const dubbo_invocation_t *inv,
                           dubbo_result_t *r)
 {
-    series_t *s = find((metrics_filter_t *)self, dubbo_invocation_method(inv));
-    if (!s) return dubbo_filter_next(chain, invoker, inv, r);
-    atomic_fetch_add_explicit(&s->processing, 1, memory_order_relaxed);
-    uint64_t t0 = now_ns();
+    size_t id;
+    cell_t *c;
+    if (!find((metrics_filter_t *)self, NULL, dubbo_invocation_method(inv), &id) ||
+        !(c = cell_of(id)))
+        return dubbo_filter_next(chain, invoker, inv, r);
+    begin(c);
+    uint64_t t0 = dubbo__filter_now_ns();
     int rc = dubbo_filter_next(chain, invoker, inv, r);
-    record(s, now_ns() - t0, result_reason(rc, r));
+    uint64_t t1 = dubbo__filter_now_ns();
+    record(c, t1 - t0, t1, result_reason(rc, r));
     return rc;
 }
 
 typedef struct {
     dubbo_done_fn done;
     void *user;
-    series_t *s;
+    size_t id;
     uint64_t t0;
 } pending_t;
 
+/* May run on another thread than the call began on: counts in this
+ * thread's cell (the sums are the same). */
 static void async_done(int rc, dubbo_result_t *r, void *user)
 {
     pending_t *p = user;
-    record(p->s, now_ns() - p->t0, result_reason(rc, r));
+    cell_t *c = cell_of(p->id);
+    uint64_t t1 = dubbo__filter_now_ns();
+    if (c)
+        record(c, t1 - p->t0, t1, result_reason(rc, r));
+    else /* out of memory: processing stays one too high rather than lose the call */
+        DLOG_WARN("metrics: a call's end not counted (out of memory)");
     dubbo_done_fn done = p->done;
     void *u = p->user;
     free(p);
@@ -318,15 +496,18 @@ static int metrics_invoke_async(dubbo_filter_t *self, dubbo_filter_chain_t *chai
                                 dubbo_invoker_t *invoker, const dubbo_invocation_t *inv,
                                 dubbo_done_fn done, void *user)
 {
-    series_t *s = find((metrics_filter_t *)self, dubbo_invocation_method(inv));
-    pending_t *p = s ? malloc(sizeof(*p)) : NULL;
+    size_t id;
+    cell_t *c = NULL;
+    if (find((metrics_filter_t *)self, NULL, dubbo_invocation_method(inv), &id)) c = cell_of(id);
+    pending_t *p = c ? malloc(sizeof(*p)) : NULL;
     if (!p) return dubbo_filter_next_async(chain, invoker, inv, done, user);
-    *p = (pending_t){done, user, s, 0};
-    atomic_fetch_add_explicit(&s->processing, 1, memory_order_relaxed);
-    p->t0 = now_ns();
+    *p = (pending_t){done, user, id, 0};
+    begin(c);
+    uint64_t t0 = p->t0 = dubbo__filter_now_ns();
     int rc = dubbo_filter_next_async(chain, invoker, inv, async_done, p);
     if (rc < 0) { /* async_done never runs: the call failed to start */
-        record(s, now_ns() - p->t0, rc_reason(rc));
+        uint64_t t1 = dubbo__filter_now_ns();
+        record(c, t1 - t0, t1, rc_reason(rc));
         free(p);
     }
     return rc;
@@ -417,16 +598,18 @@ static const family_t counts[] = {
     {"requests_unknown_failed_total", "counter", "Total Unknown Failed Requests", R_UNKNOWN},
 };
 
-static uint64_t count_of(const series_t *s, int reason)
+static uint64_t count_of(const agg_t *a, int reason)
 {
     uint64_t n = 0;
-    if (reason >= 0) return atomic_load_explicit(&s->count[reason], memory_order_relaxed);
+    if (reason >= 0) return a->count[reason];
     for (int r = reason == -1 ? 0 : R_TIMEOUT; r < NR; r++)
-        n += atomic_load_explicit(&s->count[r], memory_order_relaxed);
+        n += a->count[r];
     return n;
 }
 
-static int write_side(dubbo_buf_t *out, const char *common, int side, series_t *head)
+/* `snap` is every series' sums, by id. */
+static int write_side(dubbo_buf_t *out, const char *common, int side, series_t *head,
+                      const agg_t *snap)
 {
     const char *sn = side == DUBBO_FILTER_PROVIDER ? "provider" : "consumer";
     char lb[2048];
@@ -442,7 +625,7 @@ static int write_side(dubbo_buf_t *out, const char *common, int side, series_t *
             if (s->side != side) continue;
             series_labels(lb, sizeof(lb), common, s);
             rc = bprintf(out, "dubbo_%s_%s{%s} %llu\n", sn, counts[f].name, lb,
-                         (unsigned long long)count_of(s, counts[f].reason));
+                         (unsigned long long)count_of(&snap[s->id], counts[f].reason));
         }
     }
     if (!rc)
@@ -454,7 +637,7 @@ static int write_side(dubbo_buf_t *out, const char *common, int side, series_t *
         if (s->side != side) continue;
         series_labels(lb, sizeof(lb), common, s);
         rc = bprintf(out, "dubbo_%s_requests_processing_total{%s} %lld\n", sn, lb,
-                     (long long)atomic_load(&s->processing));
+                     (long long)snap[s->id].processing);
     }
     static const char *const rts[] = {"min", "max", "sum", "avg", "last"};
     static const char *const rth[] = {"Min Response Time", "Max Response Time", "Sum Response Time",
@@ -466,12 +649,13 @@ static int write_side(dubbo_buf_t *out, const char *common, int side, series_t *
                      sn, rts[k], rth[k], sn, rts[k]);
         for (series_t *s = head; s && !rc; s = s->next) {
             if (s->side != side) continue;
-            uint64_t n = atomic_load(&s->rt_count), sum = atomic_load(&s->rt_sum);
-            uint64_t v = k == 0   ? atomic_load(&s->rt_min)
-                         : k == 1 ? atomic_load(&s->rt_max)
+            const agg_t *a = &snap[s->id];
+            uint64_t n = a->rt_count, sum = a->rt_sum;
+            uint64_t v = k == 0   ? a->rt_min
+                         : k == 1 ? a->rt_max
                          : k == 2 ? sum
                          : k == 3 ? (n ? sum / n : 0)
-                                  : atomic_load(&s->rt_last);
+                                  : a->rt_last;
             if (!n) v = 0;
             series_labels(lb, sizeof(lb), common, s);
             rc = bprintf(out, "dubbo_%s_rt_milliseconds_%s{%s} %.6f\n", sn, rts[k], lb,
@@ -485,10 +669,11 @@ static int write_side(dubbo_buf_t *out, const char *common, int side, series_t *
                      sn, sn);
     for (series_t *s = head; s && !rc; s = s->next) {
         if (s->side != side) continue;
+        const agg_t *a = &snap[s->id];
         series_labels(lb, sizeof(lb), common, s);
         uint64_t cum = 0;
         for (size_t b = 0; b <= NBOUNDS && !rc; b++) {
-            cum += atomic_load_explicit(&s->bucket[b], memory_order_relaxed);
+            cum += a->bucket[b];
             char le[32];
             if (b < NBOUNDS)
                 snprintf(le, sizeof(le), "%g", bounds[b]);
@@ -502,19 +687,27 @@ static int write_side(dubbo_buf_t *out, const char *common, int side, series_t *
             rc = bprintf(out,
                          "dubbo_%s_rt_milliseconds_histogram_seconds_count{%s} %llu\n"
                          "dubbo_%s_rt_milliseconds_histogram_seconds_sum{%s} %.9f\n",
-                         sn, lb, (unsigned long long)cum, sn, lb,
-                         (double)atomic_load(&s->rt_sum) / 1e9);
+                         sn, lb, (unsigned long long)cum, sn, lb, (double)a->rt_sum / 1e9);
     }
     return rc;
 }
 
 int dubbo__metrics_write(dubbo_buf_t *out, const char *labels)
 {
+    /* the shards are added up once, under the lock; the text is written
+     * without it */
     pthread_mutex_lock(&mu);
     series_t *head = all; /* series are only ever added at the head */
+    size_t n = nseries;
+    agg_t *snap = n ? malloc(n * sizeof(*snap)) : NULL;
+    if (snap)
+        for (series_t *s = head; s; s = s->next)
+            aggregate(s, &snap[s->id]);
     pthread_mutex_unlock(&mu);
-    int rc = write_side(out, labels ? labels : "", DUBBO_FILTER_PROVIDER, head);
-    if (!rc) rc = write_side(out, labels ? labels : "", DUBBO_FILTER_CONSUMER, head);
+    if (n && !snap) return DUBBO_ENOMEM;
+    int rc = write_side(out, labels ? labels : "", DUBBO_FILTER_PROVIDER, head, snap);
+    if (!rc) rc = write_side(out, labels ? labels : "", DUBBO_FILTER_CONSUMER, head, snap);
+    free(snap);
     return rc;
 }
 
@@ -522,26 +715,28 @@ int dubbo__metrics_get(int side, const char *interface, const char *group, const
                        const char *method, dubbo__metrics_counts_t *out)
 {
     memset(out, 0, sizeof(*out));
+    agg_t a;
     pthread_mutex_lock(&mu);
     series_t *s = all;
     for (; s; s = s->next)
         if (s->side == side && same(s->interface, interface) && same(s->group, group) &&
             same(s->version, version) && same(s->method, method))
             break;
+    if (s) aggregate(s, &a);
     pthread_mutex_unlock(&mu);
     if (!s) return DUBBO_ENOT_FOUND;
-    out->total = count_of(s, -1);
-    out->failed_total = count_of(s, -2);
-    out->succeed = count_of(s, R_SUCCEED);
-    out->business_failed = count_of(s, R_BUSINESS);
-    out->timeout = count_of(s, R_TIMEOUT);
-    out->limit = count_of(s, R_LIMIT);
-    out->network = count_of(s, R_NETWORK);
-    out->service_unavailable = count_of(s, R_UNAVAILABLE);
-    out->codec = count_of(s, R_CODEC);
-    out->unknown = count_of(s, R_UNKNOWN);
-    out->processing = atomic_load(&s->processing);
-    out->rt_count = atomic_load(&s->rt_count);
-    out->rt_sum_ns = atomic_load(&s->rt_sum);
+    out->total = count_of(&a, -1);
+    out->failed_total = count_of(&a, -2);
+    out->succeed = count_of(&a, R_SUCCEED);
+    out->business_failed = count_of(&a, R_BUSINESS);
+    out->timeout = count_of(&a, R_TIMEOUT);
+    out->limit = count_of(&a, R_LIMIT);
+    out->network = count_of(&a, R_NETWORK);
+    out->service_unavailable = count_of(&a, R_UNAVAILABLE);
+    out->codec = count_of(&a, R_CODEC);
+    out->unknown = count_of(&a, R_UNKNOWN);
+    out->processing = a.processing;
+    out->rt_count = a.rt_count;
+    out->rt_sum_ns = a.rt_sum;
     return 0;
 }

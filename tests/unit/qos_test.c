@@ -9,6 +9,7 @@
 #include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -323,6 +324,112 @@ TEST(port)
     nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The metrics filter counts per thread and adds the threads up when read:
+ * calls from several threads, in two waves (the second wave's threads
+ * take over the first's counts), add up exactly on both sides, in
+ * dubbo__metrics_get and in the text. */
+#define TIFACE "org.example.MetricsThreads"
+enum { NTHREADS = 8, NCALLS = 150 };
+
+typedef struct {
+    dubbo_reference_t *ref;
+    int failed;
+} caller_t;
+
+static void *caller(void *p)
+{
+    caller_t *c = p;
+    for (int i = 0; i < NCALLS; i++) {
+        dubbo_arena_t *a = dubbo_arena_new(0);
+        dubbo_value_t *arg = dubbo_v_cstr(a, "t");
+        dubbo_invocation_t inv = {.method = "sayHello", .args = &arg, .nargs = 1};
+        dubbo_result_t r;
+        if (dubbo_reference_call(c->ref, &inv, &r) != 0 || r.exception) c->failed++;
+        dubbo_result_destroy(&r);
+        dubbo_arena_free(a);
+    }
+    return NULL;
+}
+
+TEST(threads)
+{
+    dubbo_server_options_t o;
+    dubbo_server_options_init(&o);
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.threads = NTHREADS;
+    dubbo_server_t *s = dubbo_server_new(&o);
+    static const dubbo_method_t methods[] = {{"sayHello", say_hello}};
+    dubbo_service_t svc = {.interface = TIFACE, .methods = methods, .nmethods = 1};
+    CHECK_EQ_INT(dubbo_server_export(s, &svc), 0);
+    CHECK_EQ_INT(dubbo_server_start(s), 0);
+    char purl[300];
+    snprintf(purl, sizeof(purl), "dubbo://127.0.0.1:%d/%s", dubbo_server_port(s), TIFACE);
+    dubbo_reference_t *ref = dubbo_reference_new(purl, NULL);
+    CHECK(ref != NULL);
+    if (!ref) return;
+
+    caller_t c[NTHREADS];
+    pthread_t th[NTHREADS];
+    int failed = 0;
+    for (int wave = 0; wave < 2; wave++) {
+        for (int i = 0; i < NTHREADS; i++) {
+            c[i] = (caller_t){ref, 0};
+            CHECK_EQ_INT(pthread_create(&th[i], NULL, caller, &c[i]), 0);
+        }
+        for (int i = 0; i < NTHREADS; i++) {
+            pthread_join(th[i], NULL);
+            failed += c[i].failed;
+        }
+    }
+    CHECK_EQ_INT(failed, 0);
+    const uint64_t want = 2 * NTHREADS * NCALLS;
+
+    /* the consumer's counts are in when each call returns; a provider
+     * worker may count its call just after the answer went out */
+    dubbo__metrics_counts_t pc, cc;
+    for (int i = 0; i < 500; i++) {
+        if (dubbo__metrics_get(DUBBO_FILTER_PROVIDER, TIFACE, NULL, NULL, "sayHello", &pc) == 0 &&
+            pc.total == want && pc.processing == 0)
+            break;
+        usleep(2000);
+    }
+    CHECK_EQ_INT(pc.total, want);
+    CHECK_EQ_INT(pc.succeed, want);
+    CHECK_EQ_INT(pc.failed_total, 0);
+    CHECK_EQ_INT(pc.rt_count, want);
+    CHECK_EQ_INT(pc.processing, 0);
+    CHECK(pc.rt_sum_ns > 0);
+    CHECK_EQ_INT(dubbo__metrics_get(DUBBO_FILTER_CONSUMER, TIFACE, NULL, NULL, "sayHello", &cc), 0);
+    CHECK_EQ_INT(cc.total, want);
+    CHECK_EQ_INT(cc.succeed, want);
+    CHECK_EQ_INT(cc.rt_count, want);
+    CHECK_EQ_INT(cc.processing, 0);
+
+    dubbo_buf_t b;
+    dubbo_buf_init(&b, 0);
+    CHECK_EQ_INT(dubbo__metrics_write(&b, "application_name=\"t\""), 0);
+    CHECK_EQ_INT(dubbo_buf_append(&b, "", 1), 0);
+    const char *text = (const char *)b.base;
+    const char *l = "interface=\"" TIFACE "\",method=\"sayHello\"";
+    CHECK_EQ_INT((long long)sample(text, "dubbo_provider_requests_total", l), (long long)want);
+    CHECK_EQ_INT((long long)sample(text, "dubbo_consumer_requests_total", l), (long long)want);
+    CHECK_EQ_INT(
+        (long long)sample(text, "dubbo_provider_rt_milliseconds_histogram_seconds_count", l),
+        (long long)want);
+    CHECK_EQ_INT((long long)sample(text, "dubbo_consumer_rt_milliseconds_histogram_seconds_bucket",
+                                   "interface=\"" TIFACE "\",method=\"sayHello\",version=\"\","
+                                   "le=\"+Inf\""),
+                 (long long)want);
+    CHECK(sample(text, "dubbo_provider_rt_milliseconds_max", l) >=
+          sample(text, "dubbo_provider_rt_milliseconds_min", l));
+    CHECK(sample(text, "dubbo_provider_rt_milliseconds_last", l) >= 0);
+    dubbo_buf_destroy(&b);
+
+    dubbo_reference_free(ref);
+    dubbo_server_free(s);
+}
+
 /* The port refuses to start on a port already taken, naming it. */
 TEST(port_taken)
 {
@@ -339,4 +446,4 @@ TEST(port_taken)
     dubbo_qos_stop(a);
 }
 
-TEST_MAIN(TEST_ENTRY(port), TEST_ENTRY(port_taken))
+TEST_MAIN(TEST_ENTRY(port), TEST_ENTRY(threads), TEST_ENTRY(port_taken))
