@@ -62,10 +62,10 @@ dubbo_invoker_t *dubbo_invoker_new_client(const char *provider_url, const dubbo_
     dubbo_url_t *u = dubbo_url_parse(provider_url);
     if (!u) return NULL;
     const dubbo_protocol_ops_t *proto = dubbo_protocol_find(u->protocol);
-    if (!proto || !proto->request || !u->port) {
+    if (!proto || !proto->request || (!u->port && !*dubbo_url_param(u, "unix", ""))) {
         dubbo__seterr(DUBBO_EINVAL,
                       "provider url \"%s\": not <protocol>://host:port/... of a protocol with a "
-                      "consumer side (dubbo, tri)",
+                      "consumer side (dubbo, tri, rest)",
                       provider_url);
         dubbo_url_free(u);
         return NULL;
@@ -79,7 +79,8 @@ dubbo_invoker_t *dubbo_invoker_new_client(const char *provider_url, const dubbo_
     static const char *const keys[] = {
         "version",       "group",         "timeout",          "connections",     "payload",
         "heartbeat",     "serialization", "application",      "compressor",      "tls",
-        "tls-cert-file", "tls-key-file",  "tls-ca-cert-file", "tls-server-name", "tls-insecure"};
+        "tls-cert-file", "tls-key-file",  "tls-ca-cert-file", "tls-server-name", "tls-insecure",
+        "unix"};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         const char *v = pick(consumer, u, keys[i]);
         char *enc = v ? dubbo_url_encode(v) : NULL;

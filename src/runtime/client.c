@@ -244,11 +244,14 @@ dubbo_client_t *dubbo_client_new(const char *url)
     bool partial = proto &&
                    (proto->cconn_open || proto->cconn_close || proto->frame || proto->cancel) &&
                    !stateful(proto);
-    if (!has_consumer_side(proto) || partial || !*u->host || !u->port || !*u->path) {
-        dubbo__seterr(DUBBO_EINVAL,
-                      "client: url \"%s\" must be <protocol>://host:port/interface[?version=&"
-                      "group=&timeout=] of a protocol with a consumer side (dubbo, tri)",
-                      url);
+    bool unix_sock = *dubbo_url_param(u, "unix", "") != '\0'; /* the port is not used */
+    if (!has_consumer_side(proto) || partial || !*u->host || (!u->port && !unix_sock) ||
+        !*u->path) {
+        dubbo__seterr(
+            DUBBO_EINVAL,
+            "client: url \"%s\" must be <protocol>://host:port/interface[?version=&"
+            "group=&timeout=&unix=PATH] of a protocol with a consumer side (dubbo, tri, rest)",
+            url);
         dubbo_url_free(u);
         return NULL;
     }
@@ -292,10 +295,20 @@ dubbo_client_t *dubbo_client_new(const char *url)
                 : strcmp(proto->name, "rest") == 0 ? "http/1.1"
                                                    : NULL,
     };
+    /* unix=PATH: the provider's unix-domain socket instead of host:port */
+    const char *unix_path = dubbo_url_param(u, "unix", NULL);
+    char unix_host[160];
+    const char *dial_host = u->host;
+    int dial_port = u->port;
+    if (unix_path && *unix_path) {
+        snprintf(unix_host, sizeof(unix_host), "unix:%s", unix_path);
+        dial_host = unix_host;
+        dial_port = 0;
+    }
     for (long i = 0; i < n; i++) {
-        c->conns[i] = dubbo__dial_get_tls(stateful(proto) ? &dial_ops_stateful : &dial_ops, proto,
-                                          proto->name, u->host, u->port, (int)i, (size_t)payload,
-                                          (uint64_t)heartbeat, use_tls ? &tc : NULL);
+        c->conns[i] = dubbo__dial_get_tls(
+            stateful(proto) ? &dial_ops_stateful : &dial_ops, proto, proto->name, dial_host,
+            dial_port, (int)i, (size_t)payload, (uint64_t)heartbeat, use_tls ? &tc : NULL);
         if (!c->conns[i]) {
             dubbo_client_free(c);
             return NULL;

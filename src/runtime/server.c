@@ -274,8 +274,9 @@ static int service_setup(dubbo_server_t *s, service_t *x, const char *const *par
 {
     char head[600];
     /* the port's first protocol names the service URL the filters read */
+    const char *host = strncmp(s->opts.host, "unix:", 5) == 0 ? "localhost" : s->opts.host;
     snprintf(head, sizeof(head), "%s://" DUBBO__HOST_FMT ":%d/%s", s->protos[0]->name,
-             DUBBO__HOST_ARGS(s->opts.host), s->port > 0 ? s->port : s->opts.port, x->interface);
+             DUBBO__HOST_ARGS(host), s->port > 0 ? s->port : s->opts.port, x->interface);
     if (!(x->url = dubbo_url_parse(head))) return dubbo__last_code();
     if (*x->version) dubbo_url_add_param(x->url, "version", x->version);
     if (*x->group) dubbo_url_add_param(x->url, "group", x->group);
@@ -301,8 +302,16 @@ static void announce(dubbo_server_t *s, dubbo_registry_t *reg, const service_t *
     const char *host = s->opts.host;
     if (!host || !*host || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
         host = dubbo_local_ip();
+    /* a unix-domain socket: localhost, and the path as the `unix`
+     * parameter, which dubbo-c consumers dial (docs/unix-sockets.md) */
+    const char *unix_path = NULL;
+    if (strncmp(host, "unix:", 5) == 0) {
+        unix_path = host + 5;
+        if (strncmp(unix_path, "//", 2) == 0) unix_path += 2;
+        host = "localhost";
+    }
     const char **methods = calloc(x->nmethods ? x->nmethods : 1, sizeof(char *));
-    const char **extra = calloc(x->url->nparams * 2 + 1, sizeof(char *));
+    const char **extra = calloc(x->url->nparams * 2 + 3, sizeof(char *));
     if (!methods || !extra) {
         free(methods);
         free(extra);
@@ -321,6 +330,10 @@ static void announce(dubbo_server_t *s, dubbo_registry_t *reg, const service_t *
         if (strcmp(key, "version") == 0 || strcmp(key, "group") == 0) continue;
         extra[k++] = key;
         extra[k++] = x->url->params[i].value;
+    }
+    if (unix_path) {
+        extra[k++] = "unix";
+        extra[k++] = unix_path;
     }
     extra[k] = NULL;
     /* one URL per protocol this port serves, as Java registers one per
@@ -1058,6 +1071,7 @@ static void enqueue_batch(dubbo_server_t *s, batch_t *batch)
 typedef struct {
     dubbo_server_t *s;
     int rc;
+    char msg[512]; /* the loop thread's message for rc (errors are per thread) */
 } start_t;
 
 /* The end of a read: queue its jobs (the listener's read_end hook). */
@@ -1093,6 +1107,7 @@ static void start_on_loop(void *arg)
     };
     if (!(s->l = dubbo__listener_new(&cfg))) {
         st->rc = dubbo__last_code();
+        snprintf(st->msg, sizeof(st->msg), "%s", dubbo_last_error());
         return;
     }
     s->port = dubbo__listener_port(s->l);
@@ -1155,10 +1170,10 @@ int dubbo_server_start(dubbo_server_t *s)
                                .alpn = *alpn ? alpn : NULL};
         if (!(s->tls = dubbo__tls_ctx_new(&tc, true))) return dubbo__last_code();
     }
-    start_t st = {s, 0};
+    start_t st = {s, 0, ""};
     int rc = dubbo__loop_run_sync(start_on_loop, &st);
     if (rc) return rc;
-    if (st.rc) return st.rc;
+    if (st.rc) return dubbo__seterr(st.rc, "%s", st.msg);
     /* Workers start on demand (spawn_workers); one now, so that the first
      * call does not wait for a thread to start. */
     pthread_mutex_lock(&s->mu);

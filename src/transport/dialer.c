@@ -24,7 +24,10 @@
 /* One connect attempt's socket: a fresh handle per attempt, freed in its
  * close callback (after libuv has cancelled its writes and connect). */
 typedef struct {
-    uv_tcp_t tcp;
+    union { /* TCP, or a unix-domain socket (host "unix:PATH") */
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    };
     uv_connect_t req;
     struct cconn *c;
 } sock_t;
@@ -464,7 +467,7 @@ static void on_connect(uv_connect_t *req, int status)
     if (c->down) DLOG_INFO("reconnected to %s", c->addr);
     __atomic_store_n(&c->down, false, __ATOMIC_RELAXED);
     c->last_read = c->last_write = dubbo__now_ms();
-    uv_tcp_nodelay(&s->tcp, 1);
+    if (s->tcp.type == UV_TCP) uv_tcp_nodelay(&s->tcp, 1);
     if (c->tls_ctx && !(c->tls = dubbo__tls_new(c->tls_ctx, c->addr))) {
         char why[400];
         snprintf(why, sizeof(why), "%s", dubbo_last_error());
@@ -505,6 +508,7 @@ static void on_connect(uv_connect_t *req, int status)
     uv_timer_start(&c->timer, on_timer, every, every);
 }
 
+/* addr NULL: the unix-domain socket of c->host ("unix:PATH"). */
 static void connect_to(struct cconn *c, const struct sockaddr *addr)
 {
     sock_t *s = dubbo__dial_alloc(sizeof(*s));
@@ -515,7 +519,7 @@ static void connect_to(struct cconn *c, const struct sockaddr *addr)
         return;
     }
     memset(s, 0, sizeof(*s));
-    int rc = uv_tcp_init(dubbo__loop(), &s->tcp);
+    int rc = addr ? uv_tcp_init(dubbo__loop(), &s->tcp) : uv_pipe_init(dubbo__loop(), &s->pipe, 0);
     if (rc) {
         free(s);
         conn_lost(c, DUBBO_ECLOSED, uv_strerror(rc));
@@ -526,6 +530,10 @@ static void connect_to(struct cconn *c, const struct sockaddr *addr)
     c->handles++;
     c->sock = s;
     __atomic_store_n(&c->state, C_CONNECTING, __ATOMIC_RELAXED);
+    if (!addr) {
+        uv_pipe_connect(&s->req, &s->pipe, c->host + 5, on_connect);
+        return;
+    }
     rc = uv_tcp_connect(&s->req, &s->tcp, addr, on_connect);
     if (rc) conn_lost(c, DUBBO_ECLOSED, uv_strerror(rc));
 }
@@ -557,6 +565,10 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *ai)
 
 static void conn_connect(struct cconn *c)
 {
+    if (strncmp(c->host, "unix:", 5) == 0) {
+        connect_to(c, NULL);
+        return;
+    }
     struct sockaddr_storage addr;
     if (!uv_ip4_addr(c->host, c->port, (struct sockaddr_in *)&addr) ||
         !uv_ip6_addr(c->host, c->port, (struct sockaddr_in6 *)&addr)) {
@@ -748,7 +760,10 @@ dubbo__dconn_t *dubbo__dial_get_tls(const dubbo__dial_ops_t *ops, const void *pr
         __atomic_store_n(&c->users, 1, __ATOMIC_RELAXED);
         c->payload = payload;
         c->heartbeat_ms = heartbeat_ms;
-        snprintf(c->addr, sizeof(c->addr), "%s:%d", host, port);
+        if (strncmp(host, "unix:", 5) == 0)
+            snprintf(c->addr, sizeof(c->addr), "%s", host);
+        else
+            snprintf(c->addr, sizeof(c->addr), "%s:%d", host, port);
         dubbo_buf_init(&c->rbuf, 0);
         dubbo_buf_init(&c->out, 0);
         c->listed = true;

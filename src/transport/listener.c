@@ -7,7 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "dubbo/error.h"
@@ -22,7 +27,11 @@ typedef struct sconn sconn_t;
 
 struct dubbo__listener {
     dubbo__listen_cfg_t cfg;
-    uv_tcp_t listener;
+    union { /* TCP, or a unix-domain socket (cfg.host "unix:PATH") */
+        uv_tcp_t listener;
+        uv_pipe_t listener_pipe;
+    };
+    char *unix_path; /* the socket file, removed at close */
     bool listening;
     int port;
     sconn_t *conns;
@@ -38,7 +47,10 @@ struct dubbo__listener {
 };
 
 struct sconn {
-    uv_tcp_t tcp;
+    union { /* as the listener's */
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    };
     dubbo__listener_t *l;
     const dubbo__wire_t *wire; /* NULL until detected from the first bytes */
     void *pstate;              /* the protocol's conn_open */
@@ -626,20 +638,36 @@ static void on_connection(uv_stream_t *server, int status)
     atomic_init(&c->refs, 1);
     dubbo_buf_init(&c->rbuf, 0);
     dubbo_buf_init(&c->out, 0);
-    uv_tcp_init(server->loop, &c->tcp);
+    if (s->unix_path)
+        uv_pipe_init(server->loop, &c->pipe, 0);
+    else
+        uv_tcp_init(server->loop, &c->tcp);
     c->tcp.data = c;
     if (uv_accept(server, (uv_stream_t *)&c->tcp)) {
         uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
         return;
     }
-    uv_tcp_nodelay(&c->tcp, 1);
-    struct sockaddr_storage ss;
-    int len = sizeof(ss);
-    if (!uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len))
-        addr_str(&ss, c->remote, sizeof(c->remote));
-    len = sizeof(ss);
-    if (!uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len))
-        addr_str(&ss, c->local, sizeof(c->local));
+    if (s->unix_path) {
+        /* the peer of a unix socket has no address: its pid, when told */
+        uv_os_fd_t fd;
+        struct ucred cr;
+        socklen_t cl = sizeof(cr);
+        if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&
+            getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0)
+            snprintf(c->remote, sizeof(c->remote), "unix:pid=%d", (int)cr.pid);
+        else
+            snprintf(c->remote, sizeof(c->remote), "unix:?");
+        snprintf(c->local, sizeof(c->local), "unix:%.58s", s->unix_path);
+    } else {
+        uv_tcp_nodelay(&c->tcp, 1);
+        struct sockaddr_storage ss;
+        int len = sizeof(ss);
+        if (!uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len))
+            addr_str(&ss, c->remote, sizeof(c->remote));
+        len = sizeof(ss);
+        if (!uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len))
+            addr_str(&ss, c->local, sizeof(c->local));
+    }
     c->last_read = c->accepted_at = dubbo__now_ms();
     c->next = s->conns;
     if (s->conns) s->conns->prev = c;
@@ -696,6 +724,63 @@ static void free_on_close(uv_handle_t *h)
     free(h->data);
 }
 
+/* The path of a "unix:PATH" or "unix://PATH" address. */
+static const char *unix_path_of(const char *host)
+{
+    const char *p = host + 5;
+    if (strncmp(p, "//", 2) == 0) p += 2;
+    return p;
+}
+
+/* Listen on a unix-domain socket. A socket file left by a process that is
+ * gone (nobody accepts on it) is removed first; one somebody listens on,
+ * or a file that is not a socket, is an error naming it. The file gets
+ * the process's umask, so its mode says who may connect. 0 or an error
+ * with a message. */
+static int listen_unix(dubbo__listener_t *s, uv_loop_t *loop)
+{
+    const char *path = unix_path_of(s->cfg.host);
+    struct sockaddr_un sa;
+    if (!*path || strlen(path) >= sizeof(sa.sun_path))
+        return dubbo__seterr(DUBBO_EINVAL, "server: bad unix socket path \"%s\" (1 to %zu bytes)",
+                             path, sizeof(sa.sun_path) - 1);
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode))
+            return dubbo__seterr(DUBBO_EINVAL, "server: %s exists and is not a socket", path);
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        memset(&sa, 0, sizeof(sa));
+        sa.sun_family = AF_UNIX;
+        memcpy(sa.sun_path, path, strlen(path));
+        int live = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+        if (fd >= 0) close(fd);
+        if (live)
+            return dubbo__seterr(-EADDRINUSE, "server: another process listens on unix:%s", path);
+        if (unlink(path) != 0)
+            return dubbo__seterr(-errno, "server: cannot remove the stale socket %s: %s", path,
+                                 strerror(errno));
+        DLOG_INFO("removed the stale socket %s (nobody listened on it)", path);
+    }
+    if (!(s->unix_path = strdup(path))) return dubbo__seterr(DUBBO_ENOMEM, "server: out of memory");
+    uv_pipe_init(loop, &s->listener_pipe, 0);
+    s->listener_pipe.data = s;
+    int rc = uv_pipe_bind(&s->listener_pipe, path);
+    if (!rc) rc = uv_listen((uv_stream_t *)&s->listener_pipe, 1024, on_connection);
+    if (rc) {
+        dubbo__seterr(rc, "server: cannot listen on unix:%s: %s", path, uv_strerror(rc));
+        return 1; /* the handle is made: the caller closes it */
+    }
+    s->port = 0;
+    return 0;
+}
+
+static void free_listener_on_close(uv_handle_t *h)
+{
+    dubbo__listener_t *s = h->data;
+    free(s->unix_path);
+    free(s);
+}
+
 dubbo__listener_t *dubbo__listener_new(const dubbo__listen_cfg_t *cfg)
 {
     dubbo__listener_t *s = calloc(1, sizeof(*s));
@@ -705,6 +790,19 @@ dubbo__listener_t *dubbo__listener_new(const dubbo__listen_cfg_t *cfg)
     }
     s->cfg = *cfg;
     uv_loop_t *loop = dubbo__loop();
+    if (strncmp(s->cfg.host, "unix:", 5) == 0) {
+        int urc = listen_unix(s, loop);
+        if (urc == 1) {
+            uv_close((uv_handle_t *)&s->listener_pipe, free_listener_on_close);
+            return NULL;
+        }
+        if (urc) {
+            free(s->unix_path);
+            free(s);
+            return NULL;
+        }
+        goto listening;
+    }
     struct sockaddr_storage addr;
     int rc = uv_ip4_addr(s->cfg.host, s->cfg.port, (struct sockaddr_in *)&addr);
     if (rc) rc = uv_ip6_addr(s->cfg.host, s->cfg.port, (struct sockaddr_in6 *)&addr);
@@ -727,6 +825,7 @@ dubbo__listener_t *dubbo__listener_new(const dubbo__listen_cfg_t *cfg)
     int len = sizeof(bound);
     uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &len);
     s->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+listening:
     s->listening = true;
     uv_timer_init(loop, &s->idle_timer);
     s->idle_timer.data = s;
@@ -761,6 +860,7 @@ void dubbo__listener_goaway(dubbo__listener_t *s)
     if (s->listening) {
         uv_close((uv_handle_t *)&s->listener, NULL);
         s->listening = false;
+        if (s->unix_path) unlink(s->unix_path); /* new connections fail at once */
     }
     DLOG_INFO("shutdown: sent readonly to %d consumer connection(s), stopped accepting on port %d",
               n, s->port);
@@ -783,6 +883,7 @@ void dubbo__listener_close_all(dubbo__listener_t *s)
 
 void dubbo__listener_free(dubbo__listener_t *l)
 {
+    if (l) free(l->unix_path);
     free(l);
 }
 

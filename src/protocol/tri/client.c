@@ -811,6 +811,8 @@ int dubbo__tri_frame(void *state, dubbo_cconn_t *c, uint64_t id, const uint8_t *
     }
     s->cs = cs;
     const char *authority = dubbo_cconn_remote(c);
+    /* a unix-domain socket has no authority of the form host[:port] */
+    if (strncmp(authority, "unix:", 5) == 0) authority = "localhost";
     size_t k = 0;
     nv[k++] = (nghttp2_nv){(uint8_t *)":method", (uint8_t *)"POST", 7, 4, NGHTTP2_NV_FLAG_NONE};
     nv[k++] = (nghttp2_nv){(uint8_t *)":scheme", (uint8_t *)"http", 7, 4, NGHTTP2_NV_FLAG_NONE};
