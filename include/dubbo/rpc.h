@@ -179,6 +179,10 @@ typedef struct {
                                   change (checked at most once a second per new
                                   connection); a change that does not load is logged and
                                   the old certificates stay */
+    int accepts_per_ip;        /* open connections from one IP address at most; 0 = no cap.
+                                  One past it is closed at once, logged with the address. A
+                                  service's `accepts-per-ip` parameter (exported before
+                                  start) sets it too. Not applied to unix sockets */
 } dubbo_server_options_t;
 
 #define DUBBO_SERVER_OPTIONS_VERSION 4

@@ -154,6 +154,7 @@ dubbo_server_t *dubbo_server_new(const dubbo_server_options_t *opts)
         s->opts.tls = DUBBO_TLS_OFF;
         s->opts.tls_cert_file = s->opts.tls_key_file = s->opts.tls_ca_file = NULL;
         s->opts.tls_client_auth = false;
+        s->opts.accepts_per_ip = 0;
     }
     if (!s->opts.host) s->opts.host = "0.0.0.0";
     s->opts.host = strdup(s->opts.host);
@@ -482,11 +483,13 @@ int dubbo_server_export(dubbo_server_t *s, const dubbo_service_t *svc)
      * server's. */
     for (const char *const *p = svc->params; !s->listening && p && p[0] && p[1]; p += 2) {
         char *end;
-        bool hbk = strcmp(p[0], "heartbeat") == 0, acc = strcmp(p[0], "accepts") == 0;
-        long v = hbk || acc ? strtol(p[1], &end, 10) : 0;
+        bool hbk = strcmp(p[0], "heartbeat") == 0, acc = strcmp(p[0], "accepts") == 0,
+             aip = strcmp(p[0], "accepts-per-ip") == 0;
+        long v = hbk || acc || aip ? strtol(p[1], &end, 10) : 0;
         if (v > 0 && v <= INT32_MAX && *end == '\0') {
             if (hbk) s->opts.heartbeat_ms = (int)v;
             if (acc) s->opts.accepts = (int)v;
+            if (aip) s->opts.accepts_per_ip = (int)v;
         }
     }
     if (s->listening)
@@ -1093,6 +1096,7 @@ static void start_on_loop(void *arg)
         .read_timeout_ms = s->opts.read_timeout_ms,
         .first_request_timeout_ms = s->opts.first_request_timeout_ms,
         .accepts = s->opts.accepts,
+        .accepts_per_ip = s->opts.accepts_per_ip,
         .protocols = s->opts.protocols,
         .wires = s->wires,
         .nwires = s->nprotos,

@@ -680,6 +680,23 @@ static void on_connection(uv_stream_t *server, int status)
         conn_close(c, why);
         return;
     }
+    if (s->cfg.accepts_per_ip > 0 && !s->unix_path) {
+        /* connections open from the same address (the remote without its port) */
+        const char *colon = strrchr(c->remote, ':');
+        size_t hl = colon ? (size_t)(colon - c->remote) : strlen(c->remote);
+        int same = 0;
+        for (sconn_t *o = s->conns; o; o = o->next)
+            if (!o->closing && strncmp(o->remote, c->remote, hl) == 0 &&
+                (o->remote[hl] == ':' || !o->remote[hl]))
+                same++;
+        if (same > s->cfg.accepts_per_ip) {
+            char why[160];
+            snprintf(why, sizeof(why), "%.*s has its %d connections (accepts-per-ip=%d)", (int)hl,
+                     c->remote, s->cfg.accepts_per_ip, s->cfg.accepts_per_ip);
+            conn_close(c, why);
+            return;
+        }
+    }
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 

@@ -55,6 +55,7 @@ typedef struct {
     int read_timeout_ms;
     int first_request_timeout_ms; /* 0: 2 x heartbeat */
     int accepts;                  /* connections at most (0: no cap) */
+    int accepts_per_ip;           /* connections from one address at most (0: no cap) */
     const char *protocols;        /* the list, for messages (borrowed) */
     const dubbo__wire_t *wires;   /* in detection order (borrowed) */
     size_t nwires;

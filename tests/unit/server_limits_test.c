@@ -104,6 +104,56 @@ TEST(accepts_caps_connections)
     dubbo_server_free(s);
 }
 
+/* A connection to 127.0.0.1:port from the source address `from`. */
+static int dial_from(const char *from, int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in src = {.sin_family = AF_INET}, dst = {.sin_family = AF_INET};
+    inet_pton(AF_INET, from, &src.sin_addr);
+    inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
+    dst.sin_port = htons((uint16_t)port);
+    if (bind(fd, (struct sockaddr *)&src, sizeof(src)) ||
+        connect(fd, (struct sockaddr *)&dst, sizeof(dst))) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+TEST(accepts_per_ip_caps_one_address)
+{
+    dubbo_server_options_t o;
+    dubbo_server_options_init(&o);
+    o.accepts_per_ip = 2;
+    dubbo_server_t *s = serve(&o);
+    int port = dubbo_server_port(s);
+    int a = dial_from("127.0.0.1", port), b = dial_from("127.0.0.1", port);
+    usleep(100000);
+    int c = dial_from("127.0.0.1", port);
+    CHECK(a >= 0 && b >= 0 && c >= 0);
+    CHECK(closed_after(c, test_now_ms()) >= 0); /* the third from 127.0.0.1: closed at once */
+    /* another address still gets its own */
+    int d = dial_from("127.0.0.2", port);
+    CHECK(d >= 0);
+    static const uint8_t hb[] = {0xda, 0xbb, 0xe2, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 1, 'N'};
+    char buf[64];
+    CHECK(send(d, hb, sizeof(hb), 0) == (ssize_t)sizeof(hb));
+    CHECK_EQ_INT(recv(d, buf, sizeof(buf), 0), 17);
+    CHECK(send(a, hb, sizeof(hb), 0) == (ssize_t)sizeof(hb));
+    CHECK_EQ_INT(recv(a, buf, sizeof(buf), 0), 17);
+    /* one closed: room for one more from 127.0.0.1 */
+    close(b);
+    usleep(200000);
+    int e = dial_from("127.0.0.1", port);
+    CHECK(send(e, hb, sizeof(hb), 0) == (ssize_t)sizeof(hb));
+    CHECK_EQ_INT(recv(e, buf, sizeof(buf), 0), 17);
+    close(a);
+    close(c);
+    close(d);
+    close(e);
+    dubbo_server_free(s);
+}
+
 typedef struct {
     dubbo_client_t *c;
     dubbo_arena_t *a;
@@ -196,5 +246,5 @@ TEST(warnings_rate_limited)
 
 TEST_MAIN(TEST_ENTRY(slowloris_frame_cut_at_read_timeout),
           TEST_ENTRY(silent_connection_cut_at_first_request_timeout),
-          TEST_ENTRY(accepts_caps_connections), TEST_ENTRY(memory_budget_refuses_what_does_not_fit),
-          TEST_ENTRY(warnings_rate_limited))
+          TEST_ENTRY(accepts_caps_connections), TEST_ENTRY(accepts_per_ip_caps_one_address),
+          TEST_ENTRY(memory_budget_refuses_what_does_not_fit), TEST_ENTRY(warnings_rate_limited))
