@@ -99,27 +99,16 @@ static bool in_list(const char *const *l, const char *s)
  * or writes. */
 static int check_media(const char *what, const char *list, const char *itf, const char *method)
 {
-    if (!list) return 0;
-    const char *p = list;
-    while (*p) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        const char *e = p;
-        while (*e && *e != ',')
-            e++;
-        size_t n = (size_t)(e - p);
-        while (n && p[n - 1] == ' ')
-            n--;
-        if (n) {
-            int k = dubbo__rest_media(p, n);
-            if (k == REST_MEDIA_OTHER || k == REST_MEDIA_NONE || k == REST_MEDIA_PROTO)
-                return dubbo__seterr(DUBBO_EINVAL,
-                                     "rest: %s.%s: %s media type \"%.*s\" is not one of "
-                                     "application/json, text/plain, application/xml, text/xml, "
-                                     "application/x-www-form-urlencoded, text/html",
-                                     itf, method, what, (int)n, p);
-        }
-        p = e;
+    const char *it;
+    size_t n;
+    for (const char *p = list ? list : ""; dubbo__rest_list_next(&p, &it, &n);) {
+        int k = dubbo__rest_media(it, n);
+        if (k == REST_MEDIA_OTHER || k == REST_MEDIA_NONE || k == REST_MEDIA_PROTO)
+            return dubbo__seterr(DUBBO_EINVAL,
+                                 "rest: %s.%s: %s media type \"%.*s\" is not one of "
+                                 "application/json, text/plain, application/xml, text/xml, "
+                                 "application/x-www-form-urlencoded, text/html",
+                                 itf, method, what, (int)n, it);
     }
     return 0;
 }
@@ -436,26 +425,16 @@ static const char *schema_of(const char *type)
 static int media_list(dubbo_buf_t *o, const char *list, const char *deflt, const char *schema)
 {
     int rc = puts_(o, "{");
-    const char *p = list ? list : deflt;
+    const char *it;
+    size_t n;
     bool first = true;
-    while (!rc && *p) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        const char *e = p;
-        while (*e && *e != ',')
-            e++;
-        size_t n = (size_t)(e - p);
-        while (n && p[n - 1] == ' ')
-            n--;
-        if (n) {
-            if (!first) rc = puts_(o, ",");
-            if (!rc) rc = dubbo__rest_put_json_string(o, p, n);
-            if (!rc) rc = puts_(o, ":{\"schema\":");
-            if (!rc) rc = puts_(o, schema);
-            if (!rc) rc = puts_(o, "}");
-            first = false;
-        }
-        p = e;
+    for (const char *p = list ? list : deflt; !rc && dubbo__rest_list_next(&p, &it, &n);) {
+        if (!first) rc = puts_(o, ",");
+        if (!rc) rc = dubbo__rest_put_json_string(o, it, n);
+        if (!rc) rc = puts_(o, ":{\"schema\":");
+        if (!rc) rc = puts_(o, schema);
+        if (!rc) rc = puts_(o, "}");
+        first = false;
     }
     return rc ? rc : puts_(o, "}");
 }

@@ -21,6 +21,32 @@ static int puts_(dubbo_buf_t *o, const char *s)
     return dubbo_buf_append(o, s, strlen(s));
 }
 
+int dubbo__rest_list_next(const char **p, const char **item, size_t *len)
+{
+    const char *s = *p;
+    for (;;) {
+        while (*s == ' ' || *s == '\t' || *s == ',')
+            s++;
+        if (!*s) {
+            *p = s;
+            return 0;
+        }
+        const char *e = s;
+        while (*e && *e != ',')
+            e++;
+        size_t n = (size_t)(e - s);
+        while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+            n--;
+        *p = e;
+        if (n) {
+            *item = s;
+            *len = n;
+            return 1;
+        }
+        s = e;
+    }
+}
+
 int dubbo__rest_media(const char *v, size_t n)
 {
     while (n && (*v == ' ' || *v == '\t'))

@@ -47,6 +47,10 @@ int dubbo__rest_frame(void *state, dubbo_cconn_t *c, uint64_t id, const uint8_t 
 void dubbo__rest_cancel(void *state, dubbo_cconn_t *c, uint64_t id);
 
 /* ---- media.c ---- */
+/* The next item of a comma-separated list at *p, spaces around it
+ * trimmed: 1 with *item and *len set and *p moved past it, 0 at the end
+ * (empty items are skipped). */
+int dubbo__rest_list_next(const char **p, const char **item, size_t *len);
 enum {
     REST_MEDIA_NONE = 0,
     REST_MEDIA_JSON,

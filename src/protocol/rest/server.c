@@ -527,21 +527,11 @@ static char *hdr(req_t *q, const char *name)
 /* Whether `origin` is in the comma-separated list (or it is "*"). */
 static bool origin_allowed(const char *list, const char *origin)
 {
-    if (!list || !*list || !origin) return false;
-    size_t ol = strlen(origin);
-    const char *p = list;
-    while (*p) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        const char *e = p;
-        while (*e && *e != ',')
-            e++;
-        size_t n = (size_t)(e - p);
-        while (n && p[n - 1] == ' ')
-            n--;
-        if ((n == 1 && *p == '*') || (n == ol && strncasecmp(p, origin, n) == 0)) return true;
-        p = e;
-    }
+    if (!list || !origin) return false;
+    size_t ol = strlen(origin), n;
+    const char *it;
+    for (const char *p = list; dubbo__rest_list_next(&p, &it, &n);)
+        if ((n == 1 && *it == '*') || (n == ol && strncasecmp(it, origin, n) == 0)) return true;
     return false;
 }
 
@@ -550,50 +540,34 @@ static bool origin_allowed(const char *list, const char *origin)
  * REST_MEDIA_NONE when none. */
 static int negotiate(const char *accept, const char *produces)
 {
-    const char *list = produces ? produces : "application/json,text/plain,application/xml";
-    const char *p = list;
-    while (*p) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        const char *e = p;
-        while (*e && *e != ',')
-            e++;
-        size_t n = (size_t)(e - p);
-        while (n && p[n - 1] == ' ')
-            n--;
-        if (n) {
-            if (!accept || !*accept) return dubbo__rest_media(p, n);
-            /* each media range of Accept */
-            const char *a = accept;
-            while (*a) {
-                while (*a == ' ' || *a == ',')
-                    a++;
-                const char *ae = a;
-                while (*ae && *ae != ',')
-                    ae++;
-                const char *semi = memchr(a, ';', (size_t)(ae - a));
-                size_t rl = (size_t)((semi ? semi : ae) - a);
-                while (rl && a[rl - 1] == ' ')
-                    rl--;
-                bool zero = false;
-                if (semi) {
-                    const char *qv = strstr(semi, "q=");
-                    if (qv && qv < ae) zero = strtod(qv + 2, NULL) <= 0.0;
-                }
-                const char *slash = memchr(p, '/', n);
-                bool match = (rl == 3 && memcmp(a, "*/*", 3) == 0) ||
-                             (rl == n && strncasecmp(a, p, n) == 0) ||
-                             (slash && rl >= 2 && a[rl - 1] == '*' && a[rl - 2] == '/' &&
-                              (size_t)(slash - p) == rl - 2 && strncasecmp(a, p, rl - 2) == 0);
-                /* application/json also answers text/json and +json ranges */
-                if (!match && dubbo__rest_media(p, n) == REST_MEDIA_JSON &&
-                    dubbo__rest_media(a, rl) == REST_MEDIA_JSON)
-                    match = true;
-                if (match && !zero) return dubbo__rest_media(p, n);
-                a = ae;
+    const char *p = produces ? produces : "application/json,text/plain,application/xml";
+    const char *a, *range, *media;
+    size_t n, al;
+    while (dubbo__rest_list_next(&p, &media, &n)) {
+        if (!accept || !*accept) return dubbo__rest_media(media, n);
+        const char *slash = memchr(media, '/', n);
+        /* each media range of Accept, its parameters after ';' */
+        for (a = accept; dubbo__rest_list_next(&a, &range, &al);) {
+            const char *semi = memchr(range, ';', al);
+            size_t rl = semi ? (size_t)(semi - range) : al;
+            while (rl && range[rl - 1] == ' ')
+                rl--;
+            bool zero = false;
+            if (semi) {
+                const char *qv = strstr(semi, "q=");
+                if (qv && qv < range + al) zero = strtod(qv + 2, NULL) <= 0.0;
             }
+            bool match =
+                (rl == 3 && memcmp(range, "*/*", 3) == 0) ||
+                (rl == n && strncasecmp(range, media, n) == 0) ||
+                (slash && rl >= 2 && range[rl - 1] == '*' && range[rl - 2] == '/' &&
+                 (size_t)(slash - media) == rl - 2 && strncasecmp(range, media, rl - 2) == 0);
+            /* application/json also answers text/json and +json ranges */
+            if (!match && dubbo__rest_media(media, n) == REST_MEDIA_JSON &&
+                dubbo__rest_media(range, rl) == REST_MEDIA_JSON)
+                match = true;
+            if (match && !zero) return dubbo__rest_media(media, n);
         }
-        p = e;
     }
     return REST_MEDIA_NONE;
 }
@@ -639,16 +613,10 @@ static bool consumes_ok(const char *consumes, int k)
 {
     if (k == REST_MEDIA_OTHER || k == REST_MEDIA_PROTO || k == REST_MEDIA_HTML) return false;
     if (!consumes) return true;
-    const char *p = consumes;
-    while (*p) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        const char *e = p;
-        while (*e && *e != ',')
-            e++;
-        if (e > p && dubbo__rest_media(p, (size_t)(e - p)) == k) return true;
-        p = e;
-    }
+    const char *it;
+    size_t n;
+    for (const char *p = consumes; dubbo__rest_list_next(&p, &it, &n);)
+        if (dubbo__rest_media(it, n) == k) return true;
     return false;
 }
 
@@ -920,13 +888,10 @@ static int preflight(req_t *q, const dubbo_rest_options_t *o, const char *origin
     const char *want_m = hdr(q, "access-control-request-method");
     const char *ok_m = o->cors_methods ? o->cors_methods : allow;
     bool found = false;
-    for (const char *p = ok_m; want_m && p && *p && !found;) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        size_t n = strcspn(p, ", ");
-        found = n && n == strlen(want_m) && strncmp(p, want_m, n) == 0;
-        p += n;
-    }
+    const char *it;
+    size_t n;
+    for (const char *p = ok_m ? ok_m : ""; want_m && !found && dubbo__rest_list_next(&p, &it, &n);)
+        found = n == strlen(want_m) && strncmp(it, want_m, n) == 0;
     if (!found)
         return prepare_error(q, 403, NULL, "CORS: %s is not allowed on this path (%s are)",
                              want_m ? want_m : "(none)", ok_m ? ok_m : "none");
