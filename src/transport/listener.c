@@ -32,6 +32,15 @@ struct dubbo__listener {
         uv_pipe_t listener_pipe;
     };
     char *unix_path; /* the socket file, removed at close */
+    /* A handle kept to accept and close a connection when memory for its
+     * own runs out: libuv watches the listening socket again only once the
+     * pending connection is accepted. */
+    union {
+        uv_tcp_t spare_tcp;
+        uv_pipe_t spare_pipe;
+    };
+    bool spare_busy;
+    bool accept_waiting;
     bool listening;
     int port;
     sconn_t *conns;
@@ -622,6 +631,20 @@ static void addr_str(const struct sockaddr_storage *ss, char *out, size_t n)
     snprintf(out, n, "%s:%d", host, port);
 }
 
+static void on_connection(uv_stream_t *server, int status);
+
+static void spare_closed(uv_handle_t *h)
+{
+    dubbo__listener_t *s = h->data;
+    s->spare_busy = false;
+    /* a connection that came while the spare was closing waits unaccepted
+     * (libuv stopped watching the socket): take it now */
+    if (s->accept_waiting && s->listening) {
+        s->accept_waiting = false;
+        on_connection((uv_stream_t *)&s->listener, 0);
+    }
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     dubbo__listener_t *s = server->data;
@@ -630,7 +653,24 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     sconn_t *c = calloc(1, sizeof(*c));
-    if (!c) return;
+    if (!c) {
+        /* out of memory: the connection is accepted into the spare handle
+         * and closed, so that the port goes on accepting */
+        DLOG_WARN("out of memory for a connection on port %d: closed at once", s->port);
+        if (s->spare_busy) {
+            s->accept_waiting = true; /* taken once the spare is closed */
+            return;
+        }
+        if (s->unix_path)
+            uv_pipe_init(server->loop, &s->spare_pipe, 0);
+        else
+            uv_tcp_init(server->loop, &s->spare_tcp);
+        s->spare_tcp.data = s;
+        s->spare_busy = true;
+        uv_accept(server, (uv_stream_t *)&s->spare_tcp);
+        uv_close((uv_handle_t *)&s->spare_tcp, spare_closed);
+        return;
+    }
     c->l = s;
     /* One protocol: it judges the first bytes itself (and names what is
      * wrong with them); several: detect_protocol picks one. */

@@ -677,6 +677,43 @@ TEST(request_path_cold)
     request_path(COLD);
 }
 
+/* The listener's own allocation for a new connection fails: that
+ * connection is accepted and closed at once, and the port goes on
+ * accepting (it stopped: libuv watches the listening socket again only
+ * once the pending connection is accepted). */
+TEST(accept_survives_failed_allocation)
+{
+    dubbo_server_t *s = alloc_server(false);
+    CHECK(s != NULL);
+    if (!s) return;
+    dubbo_buf_t req;
+    request_frame(&req, 7);
+    int refused = 0;
+    for (int i = 0; i < 3; i++) {
+        fm_arm(1); /* the next allocation of the library: the loop's calloc of the connection */
+        int fd = test_dial(dubbo_server_port(s));
+        test_sleep_ms(50);
+        bool fired = fm_disarm();
+        char b;
+        struct timeval tv = {1, 0};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        if (fired && read(fd, &b, 1) == 0) refused++; /* closed at once */
+        close(fd);
+    }
+    CHECK(refused >= 1);
+    /* and the next connection is served */
+    int fd = test_dial(dubbo_server_port(s));
+    int status;
+    char msg[512];
+    bool fired;
+    outcome_t o = exchange(fd, &req, 7, 0, &fired, &status, msg, sizeof(msg));
+    CHECK_EQ_INT(o, ANSWER_OK);
+    close(fd);
+    dubbo_buf_destroy(&req);
+    dubbo_server_shutdown(s);
+    dubbo_server_free(s);
+}
+
 TEST(teardown)
 {
     dubbo_buf_destroy(&fx_h2);
@@ -686,4 +723,5 @@ TEST(teardown)
 }
 
 TEST_MAIN(TEST_ENTRY(codecs), TEST_ENTRY(dubbo_codec), TEST_ENTRY(request_path_workers),
-          TEST_ENTRY(request_path_direct), TEST_ENTRY(request_path_cold), TEST_ENTRY(teardown))
+          TEST_ENTRY(request_path_direct), TEST_ENTRY(request_path_cold),
+          TEST_ENTRY(accept_survives_failed_allocation), TEST_ENTRY(teardown))
