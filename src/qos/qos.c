@@ -751,6 +751,18 @@ static void pool_metrics(dubbo_qos_t *q, ctx_t *c, const char *labels)
                 labels, dubbo_local_ip(), in.port, v[k]);
         }
     }
+    /* Java's rejected-task count: requests refused because the pool and
+     * its queue were full (answered SERVER_THREADPOOL_EXHAUSTED) */
+    say(c, "# HELP dubbo_thread_pool_reject_thread_count Thread Pool Reject Thread Count\n"
+           "# TYPE dubbo_thread_pool_reject_thread_count counter\n");
+    for (size_t i = 0; i < q->nservers; i++) {
+        dubbo__server_info_t in;
+        dubbo__server_info(q->servers[i], &in);
+        say(c,
+            "dubbo_thread_pool_reject_thread_count{%s,thread_pool_name=\"DubboServerHandler-%s:%"
+            "d\"} %ld\n",
+            labels, dubbo_local_ip(), in.port, in.rejected);
+    }
 }
 
 static void cmd_metrics(dubbo_qos_t *q, ctx_t *c)

@@ -26,6 +26,7 @@ typedef struct {
     int queued;      /* requests waiting for a worker */
     int queue_limit; /* options.queue */
     int inflight;    /* queued + running */
+    long rejected;   /* requests refused: pool and queue full (status 100) */
 } dubbo__server_info_t;
 
 /* Fill *out. Any thread. */

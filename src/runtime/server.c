@@ -112,10 +112,11 @@ struct dubbo_server {
     pthread_t *threads;
     int nthreads; /* started so far: workers start on demand, up to opts.threads */
     bool started;
-    bool stopping;       /* workers exit */
-    bool abandon;        /* ... without running the jobs still queued */
-    bool shut;           /* shutdown done */
-    atomic_int inflight; /* jobs queued or running */
+    bool stopping;        /* workers exit */
+    bool abandon;         /* ... without running the jobs still queued */
+    bool shut;            /* shutdown done */
+    atomic_int inflight;  /* jobs queued or running */
+    atomic_long rejected; /* requests refused because the pool and its queue were full */
     /* The memory budget: bytes held by requests in flight (frames being
      * read, queued bodies, decoded arenas) and answers being written. */
     dubbo__budget_t budget;
@@ -981,6 +982,7 @@ static void handle_unit(void *user, sconn_t *c, const uint8_t *p, size_t len, si
                  "Server side(%s) thread pool is exhausted, detail msg: %d threads busy, %d "
                  "requests queued",
                  dubbo__lconn_local(c), s->opts.threads, s->opts.queue);
+        atomic_fetch_add(&s->rejected, 1);
         refuse_unit(c, &u, p, len, DUBBO_STATUS_SERVER_THREADPOOL_EXHAUSTED, msg);
         dubbo__budget_give(&s->budget, charged);
         return;
@@ -1604,6 +1606,7 @@ void dubbo__server_info(dubbo_server_t *s, dubbo__server_info_t *out)
     out->queued = (int)s->qlen;
     pthread_mutex_unlock(&s->mu);
     out->inflight = atomic_load(&s->inflight);
+    out->rejected = atomic_load(&s->rejected);
 }
 
 /* Whether the provider URL `a` announced is one of service x's: its path

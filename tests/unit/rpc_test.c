@@ -17,6 +17,7 @@
 #include "dubbo/rpc.h"
 #include "dubbo/value.h"
 #include "protocol/dubbo/codec.h"
+#include "runtime/introspect.h"
 #include "transport/loop.h"
 #include "test.h"
 #include "test_server.h"
@@ -683,6 +684,10 @@ static void pool_case(int gap_ms)
     }
     CHECK_EQ_INT(ok, 2);
     CHECK_EQ_INT(exhausted, 1);
+    /* counted for the QoS port's dubbo_thread_pool_reject_thread_count */
+    dubbo__server_info_t info;
+    dubbo__server_info(s, &info);
+    CHECK_EQ_INT(info.rejected, 1);
     dubbo_arena_free(a);
     dubbo_client_free(c);
     dubbo_server_free(s);
