@@ -129,7 +129,7 @@ int cli_demo(const char *who, int argc, char **argv)
     const char *regs[8];
     size_t nregs = 0;
     const char *config_path = NULL;
-    bool port_given = false;
+    bool port_given = false, threads_given = false, read_timeout_given = false;
     const char *host_given = NULL, *protocols_given = NULL, *cors = NULL;
     int qos_port = -1; /* -1: no QoS port */
     bool qos_foreign = false;
@@ -169,6 +169,7 @@ int cli_demo(const char *who, int argc, char **argv)
         } else if (strcmp(a, "--threads") == 0) {
             if (!parse_int(val, 1, 10000, &v)) return usage(who, "bad --threads '%s'", val);
             o.threads = (int)v;
+            threads_given = true;
         } else if (strcmp(a, "--shutdown-timeout") == 0) {
             if (!parse_int(val, 1, 3600000, &v))
                 return usage(who, "bad --shutdown-timeout '%s'", val);
@@ -205,6 +206,7 @@ int cli_demo(const char *who, int argc, char **argv)
         } else if (strcmp(a, "--read-timeout") == 0) {
             if (!parse_int(val, 1, 3600000, &v)) return usage(who, "bad --read-timeout '%s'", val);
             o.read_timeout_ms = (int)v;
+            read_timeout_given = true;
         } else if (strcmp(a, "--cors-origin") == 0) {
             cors = val;
         } else if (strcmp(a, "--qos-port") == 0) {
@@ -225,6 +227,8 @@ int cli_demo(const char *who, int argc, char **argv)
             return 2;
         }
         int port = o.port;
+        /* what the flags said, which the file's options must not undo */
+        dubbo_server_options_t flags = o;
         const char *proto = NULL;
         for (size_t i = 0; i < dubbo_config_service_count(cfg); i++)
             if (strcmp(dubbo_config_service_at(cfg, i)->interface, DEMO_INTERFACE) == 0) {
@@ -239,6 +243,16 @@ int cli_demo(const char *who, int argc, char **argv)
         if (port_given) o.port = port;
         if (host_given) o.host = host_given;
         if (protocols_given) o.protocols = protocols_given;
+        if (flags.tls_cert_file) { /* --tls-* given: they override the file's tls_config */
+            o.tls = flags.tls;
+            o.tls_cert_file = flags.tls_cert_file;
+            o.tls_key_file = flags.tls_key_file;
+            o.tls_ca_file = flags.tls_ca_file;
+            o.tls_client_auth = flags.tls_client_auth;
+        }
+        if (read_timeout_given) o.read_timeout_ms = flags.read_timeout_ms;
+        if (flags.direct) o.direct = true;
+        if (threads_given) o.threads = flags.threads;
         o.application = dubbo_config_application(cfg);
         /* dubbo.application.qos-*: the flags still override */
         const dubbo_config_application_t *app = dubbo_config_application_info(cfg);
