@@ -50,6 +50,11 @@ static const scan_case_t SCAN[] = {
     {"space before colon", "GET / HTTP/1.1\r\nHost : x\r\n\r\n", H1_ERROR, 400, "whitespace"},
     {"bad method", "G@T / HTTP/1.1\r\n\r\n", H1_ERROR, 400, "malformed"},
     {"HTTP/2 line", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", H1_ERROR, 505, "HTTP/2"},
+    /* found by rest_conn_fuzz in CI: the parser read this start line and the
+     * header section differently from the CRLF CRLF the framing uses */
+    {"start line without a version",
+     "POST /b H\r\n\r\n1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab", H1_ERROR, 400,
+     "malformed start line"},
     {"body over limit", "POST / HTTP/1.1\r\nContent-Length: 2000\r\n\r\n", H1_ERROR, 413,
      "payload limit"},
     {"chunked over limit", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n7d0\r\n", H1_ERROR,

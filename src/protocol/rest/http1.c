@@ -225,6 +225,23 @@ int h1_scan(const uint8_t *p, size_t n, bool response, size_t body_limit, h1_msg
         const uint8_t *nl1 = memchr(p, '\n', head);
         if (nl1 && head - (size_t)(nl1 - p) > H1_MAX_HEAD)
             return set_error(m, 431, "the header section is over 16384 bytes");
+        /* the start line as RFC 9112 has it, nothing the parser might read
+         * otherwise: "METHOD target HTTP/1.x" or "HTTP/1.x status ..." */
+        size_t ll = nl1 ? (size_t)(nl1 - p) : 0; /* up to its CR */
+        bool ok = ll >= 9 && p[ll - 1] == '\r';
+        if (ok && !response)
+            ok = ll >= 10 && memcmp(p + ll - 10, " HTTP/1.", 8) == 0 &&
+                 (p[ll - 2] == '0' || p[ll - 2] == '1');
+        if (ok && response) ok = memcmp(p, "HTTP/1.", 7) == 0;
+        if (!ok && s.head_done) return set_error(m, 400, "a malformed start line");
+        /* where the parser's header section ends must be where ours does
+         * (known when the body is not chunked): otherwise the two would
+         * frame the message differently */
+        if (s.head_done && !m->chunked) {
+            size_t parsed = done;
+            if (parsed < m->body_len || parsed - m->body_len != head)
+                return set_error(m, 400, "the header section's end is ambiguous");
+        }
     }
     /* the Expect header itself (the value callback only saw the value) */
     if (m->expect_continue) {
