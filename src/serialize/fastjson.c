@@ -14,6 +14,7 @@
 
 #include "dubbo/serialization.h"
 #include "core/internal.h"
+#include "core/utf8.h"
 
 /* Deeper nesting than this is refused, reading and writing (also what stops
  * a circular value graph). */
@@ -69,55 +70,6 @@ static int hexval(uint8_t c)
     return -1;
 }
 
-/* Length of the well-formed UTF-8 sequence at s (1-4), or 0. */
-static size_t utf8_len(const uint8_t *s, size_t n)
-{
-    uint8_t c = s[0];
-    if (c < 0x80) return 1;
-    size_t k;
-    uint32_t cp;
-    if (c >= 0xc2 && c <= 0xdf)
-        k = 2, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef)
-        k = 3, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4)
-        k = 4, cp = c & 0x07;
-    else
-        return 0;
-    if (n < k) return 0;
-    for (size_t i = 1; i < k; i++) {
-        if ((s[i] & 0xc0) != 0x80) return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if ((k == 3 && cp < 0x800) || (k == 4 && (cp < 0x10000 || cp > 0x10ffff))) return 0;
-    if (k == 3 && cp >= 0xd800 && cp <= 0xdfff) return 0;
-    return k;
-}
-
-static size_t put_utf8(char *o, uint32_t cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xc0 | cp >> 6);
-        o[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xe0 | cp >> 12);
-        o[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-        o[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    o[0] = (char)(0xf0 | cp >> 18);
-    o[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-    o[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-    o[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
-}
-
 static int hex4(reader_t *r, uint32_t *out)
 {
     if (r->end - r->p < 4) return perr(r, DUBBO_EMALFORMED, "truncated \\u escape");
@@ -153,7 +105,7 @@ static int parse_string(reader_t *r, const char **out, size_t *outlen)
         if (c == '"') break;
         if (c < 0x20) return perr(r, DUBBO_EMALFORMED, "control character in a string");
         if (c != '\\') {
-            size_t k = utf8_len(r->in + r->p, r->end - r->p);
+            size_t k = dubbo__utf8_len(r->in + r->p, r->end - r->p);
             if (!k) return perr(r, DUBBO_EMALFORMED, "invalid UTF-8 in a string");
             memcpy(buf + n, r->in + r->p, k);
             n += k;
@@ -187,7 +139,7 @@ static int parse_string(reader_t *r, const char **out, size_t *outlen)
                     r->p = save;
             }
             /* 6 escaped bytes (12 for a pair) always hold the <= 4 written */
-            n += put_utf8(buf + n, cp);
+            n += dubbo__utf8_put(buf + n, cp);
             break;
         }
         default: r->p -= 2; return perr(r, DUBBO_EMALFORMED, "bad escape in a string");
@@ -652,7 +604,7 @@ static int put_string(dubbo_buf_t *b, const char *s, size_t len)
             snprintf(u, sizeof(u), "\\u00%c%c", hex[c >> 4], hex[c & 15]);
             esc = u;
         } else if (c >= 0x80) {
-            k = utf8_len((const uint8_t *)s + i, len - i);
+            k = dubbo__utf8_len((const uint8_t *)s + i, len - i);
             if (!k) {
                 /* WTF-8 lone surrogate (Java strings hold them): an escape */
                 if (c == 0xed && len - i >= 3 && (s[i + 1] & 0xe0) == 0xa0 &&

@@ -12,6 +12,7 @@
 
 #include "core/base64.h"
 #include "core/internal.h"
+#include "core/utf8.h"
 #include "protocol/rest/rest.h"
 
 #define MAX_DEPTH 256
@@ -350,35 +351,6 @@ static int hexv(int c)
     return -1;
 }
 
-static bool utf8_ok(const uint8_t *s, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        uint8_t c = s[i];
-        size_t k;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xc2 && c <= 0xdf) {
-            k = 2;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            k = 3;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            k = 4;
-        } else {
-            return false;
-        }
-        if (i + k > n) return false;
-        for (size_t j = 1; j < k; j++)
-            if ((s[i + j] & 0xc0) != 0x80) return false;
-        if (c == 0xe0 && s[i + 1] < 0xa0) return false;
-        if (c == 0xed && s[i + 1] >= 0xa0) return false;
-        if (c == 0xf0 && s[i + 1] < 0x90) return false;
-        if (c == 0xf4 && s[i + 1] >= 0x90) return false;
-        i += k;
-    }
-    return true;
-}
-
 char *dubbo__rest_unescape(dubbo_arena_t *a, const char *s, size_t n, bool plus, size_t *len)
 {
     char *o = dubbo_arena_alloc(a, n + 1);
@@ -403,7 +375,7 @@ char *dubbo__rest_unescape(dubbo_arena_t *a, const char *s, size_t n, bool plus,
         }
     }
     o[w] = 0;
-    if (!utf8_ok((const uint8_t *)o, w)) {
+    if (!dubbo__utf8_valid((const uint8_t *)o, w)) {
         dubbo__seterr(DUBBO_EMALFORMED, "\"%.*s\" does not decode to UTF-8 text",
                       (int)(n > 60 ? 60 : n), s);
         return NULL;
@@ -614,21 +586,7 @@ static int xtext(dubbo_arena_t *a, xr_t *x, dubbo_value_t **out)
                                    i);
                 break;
             }
-            if (cp < 0x80)
-                u8[ul++] = (char)cp;
-            else if (cp < 0x800) {
-                u8[ul++] = (char)(0xc0 | cp >> 6);
-                u8[ul++] = (char)(0x80 | (cp & 0x3f));
-            } else if (cp < 0x10000) {
-                u8[ul++] = (char)(0xe0 | cp >> 12);
-                u8[ul++] = (char)(0x80 | (cp >> 6 & 0x3f));
-                u8[ul++] = (char)(0x80 | (cp & 0x3f));
-            } else {
-                u8[ul++] = (char)(0xf0 | cp >> 18);
-                u8[ul++] = (char)(0x80 | (cp >> 12 & 0x3f));
-                u8[ul++] = (char)(0x80 | (cp >> 6 & 0x3f));
-                u8[ul++] = (char)(0x80 | (cp & 0x3f));
-            }
+            ul = dubbo__utf8_put(u8, (uint32_t)cp);
         } else {
             rc = dubbo__seterr(DUBBO_EMALFORMED, "XML: an unknown entity at offset %zu", i);
             break;
@@ -750,7 +708,7 @@ int dubbo__rest_read_body(dubbo_arena_t *a, int kind, const char *body, size_t n
 {
     switch (kind) {
     case REST_MEDIA_JSON: {
-        if (!utf8_ok((const uint8_t *)body, n))
+        if (!dubbo__utf8_valid((const uint8_t *)body, n))
             return dubbo__seterr(DUBBO_EMALFORMED, "the JSON body is not UTF-8");
         int rc = dubbo_value_from_json(a, body, n, out);
         if (rc) {
@@ -762,12 +720,12 @@ int dubbo__rest_read_body(dubbo_arena_t *a, int kind, const char *body, size_t n
     }
     case REST_MEDIA_TEXT:
     case REST_MEDIA_HTML:
-        if (!utf8_ok((const uint8_t *)body, n))
+        if (!dubbo__utf8_valid((const uint8_t *)body, n))
             return dubbo__seterr(DUBBO_EMALFORMED, "the text body is not UTF-8");
         *out = dubbo_v_string(a, body, n);
         return *out ? 0 : DUBBO_ENOMEM;
     case REST_MEDIA_XML:
-        if (!utf8_ok((const uint8_t *)body, n))
+        if (!dubbo__utf8_valid((const uint8_t *)body, n))
             return dubbo__seterr(DUBBO_EMALFORMED, "the XML body is not UTF-8");
         return read_xml(a, body, n, out);
     case REST_MEDIA_FORM: return read_form(a, body, n, out);
