@@ -64,6 +64,8 @@ struct cconn {
     uint64_t last_read, last_write;
     dubbo_buf_t rbuf, out;
     bool writing;
+    bool dirty; /* in its loop's dirty list (counted in `handles`) */
+    struct cconn *dirty_next;
     void *pstate;    /* a stateful protocol's, between open and close */
     bool popen;      /* open ran and close has not */
     char *close_why; /* dubbo__dial_close: close after the current unit */
@@ -224,6 +226,8 @@ typedef struct {
     sock_t *sock;
 } cwreq_t;
 
+static void do_flush(struct cconn *c);
+
 static void on_written(uv_write_t *req, int status)
 {
     cwreq_t *w = (cwreq_t *)req;
@@ -234,14 +238,88 @@ static void on_written(uv_write_t *req, int status)
     free(w);
     if (!current) return;
     c->writing = false;
-    if (status == 0) conn_flush(c);
+    if (status == 0) do_flush(c); /* what came meanwhile, in one write */
 }
 
 static void conn_lost(struct cconn *c, int err, const char *why);
 
+/* Connections with bytes to write, written once per loop iteration (the
+ * check phase, after reads and cross-thread tasks), as the listener does:
+ * the requests of one batch of submit tasks, or those a read's completions
+ * made, go out in one write. One list per loop thread, made by the first
+ * connection that needs it there. */
+typedef struct {
+    uv_check_t check;
+    struct cconn *dirty;
+} flusher_t;
+
+static _Thread_local flusher_t *flusher;
+
+static void on_check(uv_check_t *h)
+{
+    flusher_t *f = h->data;
+    struct cconn *c = f->dirty;
+    f->dirty = NULL;
+    while (c) {
+        struct cconn *n = c->dirty_next;
+        c->dirty = false;
+        c->dirty_next = NULL;
+        c->handles--;
+        do_flush(c);
+        conn_maybe_free(c);
+        c = n;
+    }
+}
+
+static flusher_t *flusher_of_loop(void)
+{
+    if (flusher) return flusher;
+    flusher_t *f = calloc(1, sizeof(*f));
+    if (!f) return NULL;
+    uv_check_init(dubbo__loop(), &f->check);
+    f->check.data = f;
+    uv_check_start(&f->check, on_check);
+    uv_unref((uv_handle_t *)&f->check); /* lives as long as its loop; keeps nothing alive */
+    return flusher = f;
+}
+
+/* Bytes to write (or TLS records): written in this loop iteration's check
+ * phase. Without a list (no memory for it), at once. */
 static void conn_flush(struct cconn *c)
 {
+    if (c->dirty || c->writing || c->state != C_CONNECTED || (c->out.len == 0 && !c->tls)) return;
+    flusher_t *f = flusher_of_loop();
+    if (!f) {
+        do_flush(c);
+        return;
+    }
+    c->dirty = true;
+    c->handles++;
+    c->dirty_next = f->dirty;
+    f->dirty = c;
+}
+
+static void do_flush(struct cconn *c)
+{
     if (c->writing || c->state != C_CONNECTED || (c->out.len == 0 && !c->tls)) return;
+    if (!c->tls) {
+        /* Most requests fit in the socket's buffer: written here at once,
+         * with no write request and no wait for writability. */
+        uv_buf_t b0 = uv_buf_init((char *)c->out.base, (unsigned)c->out.len);
+        int tw = uv_try_write((uv_stream_t *)&c->sock->tcp, &b0, 1);
+        if (tw > 0) {
+            c->last_write = dubbo__now_ms();
+            dubbo_buf_consume(&c->out, (size_t)tw);
+            if (!c->out.len) {
+                /* a small buffer is kept for the next requests */
+                if (c->out.cap > 4096) {
+                    dubbo_buf_destroy(&c->out);
+                    dubbo_buf_init(&c->out, 0);
+                }
+                return;
+            }
+        }
+    }
     cwreq_t *w = malloc(sizeof(*w));
     if (!w) return;
     w->c = c;
