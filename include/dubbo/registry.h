@@ -46,6 +46,7 @@ extern "C" {
 #endif
 
 typedef struct dubbo_registry dubbo_registry_t;
+struct dubbo_server; /* rpc.h */
 
 /* Called with one category's full list; urls and the strings are valid
  * until the callback returns. */
@@ -76,7 +77,44 @@ typedef struct {
      * *out is malloc'd, strings too. */
     int (*list)(dubbo_registry_t *r, const char *interface, const char *category, char ***out,
                 size_t *n);
+
+    /* Optional, for application-level service discovery (Dubbo 3's
+     * register-mode=instance; src/registry/discovery.c, docs/service-
+     * discovery.md). Nodes are named by logical keys that each registry maps
+     * to its own layout:
+     *   services/<application>/<instance id>   an instance (Curator's JSON)
+     *   mapping/<interface>                    the application names serving it
+     * ZooKeeper maps them to /services/... and <root>/mapping/... as Java.
+     * A registry without node_put has no application-level discovery. */
+
+    /* Write `data` at `key`. DUBBO_NODE_EPHEMERAL: the node lives with this
+     * registry's session, is re-created after a session is lost, and goes
+     * at node_del or destroy; its data is replaced when put again.
+     * DUBBO_NODE_ADD_TO_LIST: persistent; `data` is added to the node's
+     * comma-separated list unless already in it (compare-and-set, as Java's
+     * mapping). A server that is down is not an error for an ephemeral node
+     * (written when it is back); for a list it is, DUBBO_EIO naming it. */
+    int (*node_put)(dubbo_registry_t *r, const char *key, const char *data, int flags);
+    /* Remove a node written with DUBBO_NODE_EPHEMERAL (0 if absent). */
+    int (*node_del)(dubbo_registry_t *r, const char *key);
+    /* Follow a node: `fn` gets (user, key, values, n) at once and on every
+     * change, from the registry's thread. children=0: the node's data
+     * (n = 0 when it does not exist); children=1: the data of each child,
+     * in child-name order. Stop with node_unwatch (same rules as
+     * unsubscribe). */
+    int (*node_watch)(dubbo_registry_t *r, const char *key, int children, dubbo_notify_fn fn,
+                      void *user);
+    int (*node_unwatch)(dubbo_registry_t *r, const char *key, dubbo_notify_fn fn, void *user);
+    /* Called by dubbo_server_add_registry() with the server and its
+     * application name (may be NULL) before any announcement, from the
+     * caller's thread: a registry that serves something (application-level
+     * discovery serves MetadataService) exports it there. The server
+     * outlives the registry. An error fails dubbo_server_add_registry. */
+    int (*attach)(dubbo_registry_t *r, struct dubbo_server *server, const char *application);
 } dubbo_registry_ops_t;
+
+#define DUBBO_NODE_EPHEMERAL   1
+#define DUBBO_NODE_ADD_TO_LIST 2
 
 struct dubbo_registry {
     const dubbo_registry_ops_t *ops;

@@ -16,6 +16,7 @@
 #include "dubbo/registry.h"
 #include "dubbo/version.h"
 #include "core/internal.h"
+#include "registry/discovery.h"
 #include "registry/subscribers.h"
 
 static char default_registry_url[600];
@@ -74,7 +75,13 @@ dubbo_registry_t *dubbo_registry_open(const char *url)
     }
     r->ops = ops;
     r->url = u;
-    return r;
+    /* register-mode / migration: application-level discovery around it */
+    int sd = dubbo__sd_wanted(u);
+    if (sd < 0) {
+        dubbo_registry_close(r);
+        return NULL;
+    }
+    return sd ? dubbo__sd_wrap(r) : r;
 }
 
 void dubbo_registry_close(dubbo_registry_t *r)

@@ -82,6 +82,7 @@ typedef struct sub {
     cat_t cats[MAX_CATEGORIES];
     size_t ncats;
     int routers, providers; /* indexes in cats, or -1 */
+    int raw;                /* node_watch: 1 a node's data, 2 its children's (in rules) */
     rule_t *rules;
     size_t nrules;
 } sub_t;
@@ -100,7 +101,8 @@ typedef struct task {
 /* A URL this registry registered. */
 typedef struct regent {
     struct regent *next;
-    char *url, *path;
+    char *url, *path; /* url: the URL, or "node:<key>" for node_put */
+    char *data;       /* the node's data; NULL: this machine's address (as Curator) */
     int ephemeral;
     int busy;     /* someone is creating its node right now */
     unsigned gen; /* the handle generation its node was created on; 0: none */
@@ -261,10 +263,10 @@ static int make_parents(zk_t *z, const char *path)
     return rc;
 }
 
-static int create_one(zk_t *z, const char *path, int ephemeral)
+static int create_one(zk_t *z, const char *path, int ephemeral, const char *data)
 {
-    const char *ip = dubbo_local_ip();
-    return zoo_create(z->zh, path, ip, (int)strlen(ip), &ZOO_OPEN_ACL_UNSAFE,
+    if (!data) data = dubbo_local_ip();
+    return zoo_create(z->zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE,
                       ephemeral ? ZOO_EPHEMERAL : ZOO_PERSISTENT, NULL, 0);
 }
 
@@ -273,25 +275,27 @@ static int create_one(zk_t *z, const char *path, int ephemeral)
  * it expired) is deleted and created again: otherwise it would vanish when
  * that session's expiry is processed (apache/dubbo#5135). *gen gets the
  * handle generation the node now lives on. */
-static int create_registered(zk_t *z, const char *path, int ephemeral, unsigned *gen)
+static int create_registered(zk_t *z, const char *path, int ephemeral, const char *data,
+                             unsigned *gen)
 {
     pthread_rwlock_rdlock(&z->hl);
     int rc = ZINVALIDSTATE;
     if (usable(z)) {
-        rc = create_one(z, path, ephemeral);
+        rc = create_one(z, path, ephemeral, data);
         if (rc == ZNONODE) {
             rc = make_parents(z, path);
-            if (rc == ZOK) rc = create_one(z, path, ephemeral);
+            if (rc == ZOK) rc = create_one(z, path, ephemeral, data);
         }
         if (rc == ZNODEEXISTS && !ephemeral) rc = ZOK;
         if (rc == ZNODEEXISTS) {
             struct Stat st;
             rc = zoo_exists(z->zh, path, 0, &st);
             if (rc == ZOK && st.ephemeralOwner == session_id(z)) {
-                rc = ZOK; /* ours already: registered twice */
+                /* ours already: registered twice, or new data for it */
+                rc = data ? zoo_set(z->zh, path, data, (int)strlen(data), -1) : ZOK;
             } else if (rc == ZOK || rc == ZNONODE) {
                 rc = zoo_delete(z->zh, path, -1);
-                if (rc == ZOK || rc == ZNONODE) rc = create_one(z, path, ephemeral);
+                if (rc == ZOK || rc == ZNONODE) rc = create_one(z, path, ephemeral, data);
             }
         }
         *gen = z->hgen;
@@ -435,7 +439,7 @@ static int read_children(zk_t *z, node_t *n)
         if (rc != ZNONODE) break;
         if (tries == 0) {
             rc = make_parents(z, n->path);
-            if (rc == ZOK) rc = create_one(z, n->path, 0);
+            if (rc == ZOK) rc = create_one(z, n->path, 0, NULL);
             if (rc != ZOK && rc != ZNODEEXISTS) return rc;
             continue;
         }
@@ -753,8 +757,14 @@ oom:
  * every category whose list changed (all of them the first time). Nothing
  * is delivered while a node cannot be read: subscribers keep their last
  * lists until the registry is back. */
+static void raw_update(zk_t *z, sub_t *s);
+
 static void sub_update(zk_t *z, sub_t *s)
 {
+    if (s->raw) {
+        raw_update(z, s);
+        return;
+    }
     for (size_t i = 0; i < s->ncats; i++) {
         if (!s->cats[i].node) {
             s->cats[i].node = node_ref(z, s->cats[i].path, 0);
@@ -850,25 +860,30 @@ static void sync_registrations(zk_t *z)
         }
     }
     for (;;) {
-        char *url = NULL, *path = NULL;
-        int eph = 0;
+        char *url = NULL, *path = NULL, *data = NULL;
+        int eph = 0, nodata = 0; /* nodata: a copy failed */
         pthread_mutex_lock(&z->mu);
         for (regent_t *e = z->regs; e; e = e->next)
             if (!e->busy && e->gen != z->hgen && e->gen != GEN_FAILED) {
                 url = strdup(e->url);
                 path = strdup(e->path);
+                data = e->data ? strdup(e->data) : NULL;
+                nodata = !url || !path || (e->data && !data);
                 eph = e->ephemeral;
-                e->busy = 1;
+                e->busy = !nodata; /* out of memory: left due, for the next retry */
                 break;
             }
         pthread_mutex_unlock(&z->mu);
-        if (!url || !path) {
+        if (!url || nodata) {
             free(url);
             free(path);
+            free(data);
+            if (nodata) arm_retry(z);
             return;
         }
         unsigned gen = 0;
-        int rc = create_registered(z, path, eph, &gen);
+        int rc = create_registered(z, path, eph, data, &gen);
+        free(data);
         int found = 0;
         pthread_mutex_lock(&z->mu);
         for (regent_t *e = z->regs; e; e = e->next)
@@ -1117,6 +1132,7 @@ static void zk_free(zk_t *z)
         z->regs = e->next;
         free(e->url);
         free(e->path);
+        free(e->data);
         free(e);
     }
     while (z->dels) {
@@ -1193,12 +1209,11 @@ static dubbo_registry_t *zk_create(const dubbo_url_t *url)
     return &z->base;
 }
 
-static int zk_reg(dubbo_registry_t *r, const char *url)
+/* Registers `url` (a URL, or "node:<key>") as the node `path` (taken),
+ * holding `data` (NULL: this machine's address), and keeps it registered
+ * across sessions until unreg_node. */
+static int reg_node(zk_t *z, const char *url, char *path, int eph, const char *data)
 {
-    zk_t *z = (zk_t *)r;
-    int eph;
-    char *path = url_node_path(z, url, &eph);
-    if (!path) return dubbo__last_code() ? dubbo__last_code() : DUBBO_EINVAL;
     pthread_mutex_lock(&z->mu);
     /* a delete still queued for this node must not remove it after this */
     for (del_t **p = &z->dels; *p;)
@@ -1213,7 +1228,19 @@ static int zk_reg(dubbo_registry_t *r, const char *url)
     regent_t *e = z->regs;
     while (e && strcmp(e->url, url) != 0)
         e = e->next;
-    if (e && e->busy) { /* being created by someone else */
+    char *ndata = data ? strdup(data) : NULL;
+    if (data && !ndata) {
+        pthread_mutex_unlock(&z->mu);
+        free(path);
+        return dubbo__seterr(DUBBO_ENOMEM, "zookeeper: out of memory");
+    }
+    if (e && e->busy) { /* being created by someone else: it writes the new data next */
+        if (ndata) {
+            free(e->data);
+            e->data = ndata;
+            e->gen = 0;
+            arm_retry(z);
+        }
         pthread_mutex_unlock(&z->mu);
         free(path);
         return 0;
@@ -1222,6 +1249,7 @@ static int zk_reg(dubbo_registry_t *r, const char *url)
         e = calloc(1, sizeof(*e));
         if (!e || !(e->url = strdup(url))) {
             free(e);
+            free(ndata);
             pthread_mutex_unlock(&z->mu);
             free(path);
             return dubbo__seterr(DUBBO_ENOMEM, "zookeeper: out of memory");
@@ -1231,11 +1259,15 @@ static int zk_reg(dubbo_registry_t *r, const char *url)
         e->next = z->regs;
         z->regs = e;
     }
+    if (ndata) {
+        free(e->data);
+        e->data = ndata;
+    }
     e->busy = 1;
     pthread_mutex_unlock(&z->mu);
 
     unsigned gen = 0;
-    int rc = create_registered(z, path, eph, &gen);
+    int rc = create_registered(z, path, eph, data, &gen);
     int found = 0;
     pthread_mutex_lock(&z->mu);
     for (regent_t **p = &z->regs; *p; p = &(*p)->next)
@@ -1248,6 +1280,7 @@ static int zk_reg(dubbo_registry_t *r, const char *url)
                 *p = e->next;
                 free(e->url);
                 free(e->path);
+                free(e->data);
                 free(e);
             }
             break;
@@ -1269,12 +1302,18 @@ static int zk_reg(dubbo_registry_t *r, const char *url)
     return ret;
 }
 
-static int zk_unreg(dubbo_registry_t *r, const char *url)
+static int zk_reg(dubbo_registry_t *r, const char *url)
 {
     zk_t *z = (zk_t *)r;
     int eph;
     char *path = url_node_path(z, url, &eph);
     if (!path) return dubbo__last_code() ? dubbo__last_code() : DUBBO_EINVAL;
+    return reg_node(z, url, path, eph, NULL);
+}
+
+/* Withdraws what reg_node registered as `url`; path taken. */
+static int unreg_node(zk_t *z, const char *url, char *path)
+{
     pthread_mutex_lock(&z->mu);
     for (regent_t **p = &z->regs; *p; p = &(*p)->next)
         if (strcmp((*p)->url, url) == 0) {
@@ -1282,6 +1321,7 @@ static int zk_unreg(dubbo_registry_t *r, const char *url)
             *p = e->next;
             free(e->url);
             free(e->path);
+            free(e->data);
             free(e);
             break;
         }
@@ -1304,6 +1344,15 @@ static int zk_unreg(dubbo_registry_t *r, const char *url)
     }
     free(path);
     return ret;
+}
+
+static int zk_unreg(dubbo_registry_t *r, const char *url)
+{
+    zk_t *z = (zk_t *)r;
+    int eph;
+    char *path = url_node_path(z, url, &eph);
+    if (!path) return dubbo__last_code() ? dubbo__last_code() : DUBBO_EINVAL;
+    return unreg_node(z, url, path);
 }
 
 static int add_category(sub_t *s, const char *name, const zk_t *z)
@@ -1489,6 +1538,201 @@ int dubbo__zk_session(dubbo_registry_t *r, int64_t *id, char passwd[16])
     return rc ? dubbo__seterr(rc, "zookeeper: no session") : 0;
 }
 
+/* ---- nodes for application-level discovery (registry.h node_put) ----------------------- */
+
+/* The path of a logical key, as Java lays them out: instances under
+ * /services (ZookeeperServiceDiscovery's default root), the service-name
+ * mapping under the registry root (ZookeeperMetadataReport). */
+static char *key_path(const zk_t *z, const char *key)
+{
+    char *p = NULL;
+    if (strncmp(key, "services/", 9) == 0 && key[9] && key[9] != '/')
+        p = strf("/%s", key);
+    else if (strncmp(key, "mapping/", 8) == 0 && key[8] && key[8] != '/')
+        p = strf("%s/%s", z->root, key);
+    else {
+        dubbo__seterr(DUBBO_EINVAL, "zookeeper: no node for the key \"%.200s\"", key);
+        return NULL;
+    }
+    if (!p) dubbo__seterr(DUBBO_ENOMEM, "zookeeper: out of memory");
+    return p;
+}
+
+/* Adds `item` to the comma-separated list in the persistent node `path`
+ * (created when missing), with the node's version as compare-and-set. */
+static int add_to_list(zk_t *z, const char *path, const char *item)
+{
+    int rc = ZINVALIDSTATE;
+    pthread_rwlock_rdlock(&z->hl);
+    for (int tries = 0; tries < 8 && usable(z); tries++) {
+        struct Stat st;
+        rc = zoo_exists(z->zh, path, 0, &st);
+        if (rc == ZNONODE) {
+            rc = make_parents(z, path);
+            if (rc == ZOK) rc = create_one(z, path, 0, item);
+            if (rc == ZNODEEXISTS) continue; /* someone else was first: read theirs */
+            break;
+        }
+        if (rc != ZOK) break;
+        int cap = st.dataLength > 0 ? st.dataLength : 0, len = cap;
+        char *buf = malloc((size_t)cap + strlen(item) + 2);
+        if (!buf) {
+            rc = ZSYSTEMERROR;
+            break;
+        }
+        rc = zoo_get(z->zh, path, 0, buf, &len, &st);
+        if (rc != ZOK || st.dataLength > cap) {
+            free(buf);
+            if (rc == ZOK || rc == ZNONODE) continue; /* changed meanwhile */
+            break;
+        }
+        buf[len > 0 ? len : 0] = '\0';
+        if (str_in_list(buf, item)) {
+            free(buf);
+            break; /* rc == ZOK */
+        }
+        if (len > 0) strcat(buf, ",");
+        strcat(buf, item);
+        rc = zoo_set(z->zh, path, buf, (int)strlen(buf), st.version);
+        free(buf);
+        if (rc != ZBADVERSION && rc != ZNONODE) break;
+    }
+    pthread_rwlock_unlock(&z->hl);
+    return rc;
+}
+
+static int zk_node_put(dubbo_registry_t *r, const char *key, const char *data, int flags)
+{
+    zk_t *z = (zk_t *)r;
+    if (!data) return dubbo__seterr(DUBBO_EINVAL, "zookeeper: node_put %s without data", key);
+    char *path = key_path(z, key);
+    if (!path) return dubbo__last_code();
+    if (flags & DUBBO_NODE_ADD_TO_LIST) {
+        int rc = add_to_list(z, path, data);
+        int ret = rc == ZOK ? 0
+                            : dubbo__seterr(DUBBO_EIO, "zookeeper: add \"%.100s\" to %s at %s: %s",
+                                            data, path, z->hosts, zk_err(rc));
+        free(path);
+        return ret;
+    }
+    char *id = strf("node:%s", key);
+    if (!id) {
+        free(path);
+        return dubbo__seterr(DUBBO_ENOMEM, "zookeeper: out of memory");
+    }
+    int rc = reg_node(z, id, path, (flags & DUBBO_NODE_EPHEMERAL) != 0, data);
+    free(id);
+    return rc;
+}
+
+static int zk_node_del(dubbo_registry_t *r, const char *key)
+{
+    zk_t *z = (zk_t *)r;
+    char *path = key_path(z, key);
+    char *id = strf("node:%s", key);
+    if (!path || !id) {
+        free(path);
+        free(id);
+        return dubbo__last_code() ? dubbo__last_code() : DUBBO_ENOMEM;
+    }
+    int rc = unreg_node(z, id, path);
+    free(id);
+    return rc;
+}
+
+/* A node_watch subscription brought up to date (worker): the node, for
+ * children each child's data node (kept in s->rules, router NULL), and
+ * the list delivered when it changed. */
+static void raw_update(zk_t *z, sub_t *s)
+{
+    cat_t *c = &s->cats[0];
+    if (!c->node && !(c->node = node_ref(z, c->path, s->raw == 1))) return;
+    if (!c->node->fresh && node_read(z, c->node) != ZOK) return;
+    char **v = NULL;
+    size_t n = 0, cap = 0;
+    if (s->raw == 1) {
+        if (c->node->text && push_str(&v, &n, &cap, strdup(c->node->text)) != 0) return;
+    } else {
+        size_t nk = c->node->nkids;
+        rule_t *kids = calloc(nk ? nk : 1, sizeof(rule_t));
+        if (!kids) return;
+        for (size_t i = 0; i < nk; i++) {
+            char *path = strf("%s/%s", c->path, c->node->kids[i]);
+            node_t *kn = NULL;
+            for (size_t k = 0; path && k < s->nrules && !kn; k++)
+                if (strcmp(s->rules[k].node->path, path) == 0) kn = s->rules[k].node;
+            kn = kn ? (kn->refs++, kn) : path ? node_ref(z, path, 1) : NULL;
+            free(path);
+            if (!kn) {
+                for (size_t k = 0; k < i; k++)
+                    node_unref(z, kids[k].node);
+                free(kids);
+                return;
+            }
+            kids[i].node = kn;
+        }
+        for (size_t k = 0; k < s->nrules; k++)
+            node_unref(z, s->rules[k].node);
+        free(s->rules);
+        s->rules = kids;
+        s->nrules = nk;
+        for (size_t i = 0; i < nk; i++) {
+            node_t *kn = kids[i].node;
+            if ((!kn->fresh && node_read(z, kn) != ZOK) ||
+                (kn->text && *kn->text && push_str(&v, &n, &cap, strdup(kn->text)) != 0)) {
+                free_strs(v, n); /* stale or out of memory: the next event or retry */
+                return;
+            }
+        }
+    }
+    s->ready = 1;
+    if (dubbo__last_same(&c->last, (const char *const *)v, n)) {
+        free_strs(v, n);
+        return;
+    }
+    dubbo__last_set(&c->last, v, n);
+    dubbo__subs_notify(&z->subs, &s->base, &z->mu, NULL, c->name, (const char *const *)v, n);
+}
+
+static int zk_node_watch(dubbo_registry_t *r, const char *key, int children, dubbo_notify_fn fn,
+                         void *user)
+{
+    zk_t *z = (zk_t *)r;
+    if (!fn) return dubbo__seterr(DUBBO_EINVAL, "zookeeper: node_watch without a callback");
+    char *path = key_path(z, key);
+    if (!path) return dubbo__last_code();
+    sub_t *s = calloc(1, sizeof(*s));
+    task_t *t = calloc(1, sizeof(*t));
+    if (!s || !t || dubbo__sub_init(&s->base, key, fn, user, "zookeeper") != 0) {
+        free(s);
+        free(t);
+        free(path);
+        return dubbo__seterr(DUBBO_ENOMEM, "zookeeper: out of memory");
+    }
+    s->routers = s->providers = -1;
+    s->raw = children ? 2 : 1;
+    s->cats[0].path = path;
+    s->cats[0].name = strdup(key);
+    s->ncats = 1;
+    if (!s->cats[0].name) {
+        sub_free(NULL, s);
+        free(t);
+        return dubbo__seterr(DUBBO_ENOMEM, "zookeeper: out of memory");
+    }
+    t->kind = T_SUB;
+    t->sub = s;
+    pthread_mutex_lock(&z->mu);
+    dubbo__subs_append(&z->subs, &s->base);
+    enqueue_locked(z, t);
+    pthread_mutex_unlock(&z->mu);
+    return 0;
+}
+
+static int zk_node_unwatch(dubbo_registry_t *r, const char *key, dubbo_notify_fn fn, void *user)
+{
+    return zk_unsubscribe(r, key, fn, user);
+}
+
 const dubbo_registry_ops_t dubbo__registry_zookeeper = {
     .name = "zookeeper",
     .create = zk_create,
@@ -1498,4 +1742,8 @@ const dubbo_registry_ops_t dubbo__registry_zookeeper = {
     .unsubscribe = zk_unsubscribe,
     .destroy = zk_destroy,
     .list = zk_list,
+    .node_put = zk_node_put,
+    .node_del = zk_node_del,
+    .node_watch = zk_node_watch,
+    .node_unwatch = zk_node_unwatch,
 };

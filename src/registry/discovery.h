@@ -1,0 +1,21 @@
+/* Application-level service discovery (Dubbo 3), internal to src/registry/:
+ * dubbo_registry_open() wraps a registry in it when the registry URL asks
+ * for it (docs/service-discovery.md):
+ *   register-mode=interface|instance|all   provider side (default interface)
+ *   migration=FORCE_INTERFACE|APPLICATION_FIRST|FORCE_APPLICATION
+ *                                           consumer side (default FORCE_INTERFACE)
+ * The wrapped registry must implement the node_* operations of registry.h. */
+#ifndef DUBBO_REGISTRY_DISCOVERY_H
+#define DUBBO_REGISTRY_DISCOVERY_H
+
+#include "dubbo/registry.h"
+
+/* 1 when `u` asks for anything but plain interface-level discovery, 0 when
+ * not, or DUBBO_EINVAL with a message for a value it does not know. */
+int dubbo__sd_wanted(const dubbo_url_t *u);
+
+/* The wrapper around `inner` (taken: closed with it, or on failure). NULL
+ * with a message when inner has no node operations or out of memory. */
+dubbo_registry_t *dubbo__sd_wrap(dubbo_registry_t *inner);
+
+#endif
