@@ -15,6 +15,7 @@
 #include "dubbo/registry.h"
 #include "core/internal.h"
 #include "cluster/reference.h"
+#include "cluster/configurator/configurator.h"
 #include "core/log.h"
 #include "filter/filter.h"
 
@@ -138,8 +139,23 @@ static bool provider_only(const char *key)
     return false;
 }
 
+bool dubbo__invoker_overrides(const dubbo_invoker_t *i, const char *method, const char *key)
+{
+    if (!i || !i->url || !dubbo_url_param(i->url, DUBBO__CONF_KEYS, NULL)) return false;
+    if (dubbo__conf_overridden(i->url, key)) return true;
+    if (!method || !*method) return false;
+    char mkey[256];
+    snprintf(mkey, sizeof(mkey), "%s.%s", method, key);
+    return dubbo__conf_overridden(i->url, mkey);
+}
+
 static const char *merged_param(const dubbo_invoker_t *i, const dubbo_url_t *ref, const char *key)
 {
+    /* a configurator's setting wins over the reference's */
+    if (i && i->url && dubbo__conf_overridden(i->url, key)) {
+        const char *o = dubbo_url_param(i->url, key, NULL);
+        if (o && *o) return o;
+    }
     const char *v = ref ? dubbo_url_param(ref, key, NULL) : NULL;
     if (v && *v) return v;
     if (!i || !i->url || provider_only(key)) return NULL;
@@ -225,6 +241,12 @@ typedef struct regsub {
     size_t nproviders;
     bool subscribed, registered;
     bool notified; /* its first providers list arrived */
+    /* Its configurators (category "configurators"), in Java's order of
+     * application: override:// URLs, then the application's rules, then
+     * the service's (RegistryDirectory.overrideWithConfigurator). The
+     * providers above stay as announced; each directory update passes
+     * them through these. Guarded by the reference's reg_mu. */
+    dubbo__confs_t confs[3];
 } regsub_t;
 
 static void snapshot_unref(snapshot_t *s)
@@ -276,6 +298,22 @@ int dubbo_reference_set_invokers(dubbo_reference_t *ref, dubbo_invoker_t *const 
     return 0;
 }
 
+/* The same provider URL, parameter for parameter: a configurator or a
+ * re-registration that changed a parameter makes a new invoker, as Java's
+ * directory keys its invokers by the whole URL (connections are shared, so
+ * this costs no reconnect). */
+static bool url_same(const dubbo_url_t *a, const dubbo_url_t *b)
+{
+    if (strcmp(a->protocol, b->protocol) != 0 || strcmp(a->host, b->host) != 0 ||
+        a->port != b->port || strcmp(a->path, b->path) != 0 || a->nparams != b->nparams)
+        return false;
+    for (size_t i = 0; i < a->nparams; i++)
+        if (strcmp(a->params[i].key, b->params[i].key) != 0 ||
+            strcmp(a->params[i].value, b->params[i].value) != 0)
+            return false;
+    return true;
+}
+
 int dubbo_reference_set_providers(dubbo_reference_t *ref, const char *const *urls, size_t n)
 {
     dubbo_cluster_t *cl = (dubbo_cluster_t *)ref;
@@ -294,14 +332,15 @@ int dubbo_reference_set_providers(dubbo_reference_t *ref, const char *const *url
         }
         char addr[300];
         snprintf(addr, sizeof(addr), "%s:%d", u->host, u->port);
-        dubbo_url_free(u);
         dubbo_invoker_t *keep = NULL;
         for (size_t k = 0; old && k < old->n && !keep; k++)
             if (strcmp(old->items[k]->address, addr) == 0 && old->items[k]->url &&
                 strcmp(old->items[k]->url->protocol, old->items[k]->ops->name) == 0 &&
                 strncmp(urls[i], old->items[k]->url->protocol,
-                        strlen(old->items[k]->url->protocol)) == 0)
+                        strlen(old->items[k]->url->protocol)) == 0 &&
+                url_same(old->items[k]->url, u))
                 keep = old->items[k];
+        dubbo_url_free(u);
         if (keep) {
             list[made] = dubbo_invoker_ref(keep);
         } else {
@@ -454,6 +493,144 @@ static bool hold_empty_list(dubbo_cluster_t *cl, const regsub_t *sub)
     return true;
 }
 
+/* A provider URL as the directory uses it: the provider-side rules first,
+ * standing in for a provider that re-registers with them (Java's
+ * providers apply those themselves), then the consumer-side ones, matched
+ * against the consumer's view of the URL (its address, application and
+ * settings). NULL on failure (message set). reg_mu held. */
+static char *configured_url(dubbo_cluster_t *cl, const regsub_t *sub, const char *raw)
+{
+    if (!sub->confs[0].n && !sub->confs[1].n && !sub->confs[2].n) return strdup(raw);
+    const dubbo__confs_t *lists[3] = {&sub->confs[0], &sub->confs[1], &sub->confs[2]};
+    dubbo__conf_view_t pv = {.side = "provider", .host = NULL};
+    char *p = dubbo__confs_configure(lists, 3, &pv, raw, false);
+    if (!p) return NULL;
+    dubbo__conf_view_t cv = {.side = "consumer",
+                             .host = dubbo_local_ip(),
+                             .application = dubbo_url_param(cl->url, "application", NULL),
+                             .merged = cl->url};
+    char *c = dubbo__confs_configure(lists, 3, &cv, p, true);
+    free(p);
+    return c;
+}
+
+/* The directory again from every registry's last providers, each passed
+ * through its registry's configurators; providers they disable are left
+ * out. reg_mu held. */
+static void refresh_directory(dubbo_cluster_t *cl, regsub_t *sub, bool explicit_empty)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < cl->nsubs; i++)
+        total += cl->subs[i].nproviders;
+    char **all = calloc(total ? total : 1, sizeof(char *));
+    size_t m = 0;
+    for (size_t i = 0; all && i < cl->nsubs; i++)
+        for (size_t k = 0; k < cl->subs[i].nproviders; k++) {
+            char *u = configured_url(cl, &cl->subs[i], cl->subs[i].providers[k]);
+            dubbo_url_t *pu = u ? dubbo_url_parse(u) : NULL;
+            bool off = pu && dubbo__conf_disabled(pu);
+            dubbo_url_free(pu);
+            if (!u || !pu) {
+                DLOG_WARN("reference %s: provider %.200s left as announced: %s", cl->url->path,
+                          cl->subs[i].providers[k], dubbo_last_error());
+                free(u);
+                u = strdup(cl->subs[i].providers[k]);
+                if (!u) continue;
+            }
+            /* the same provider through two registries counts once */
+            bool dup = off;
+            for (size_t j = 0; j < m && !dup; j++)
+                dup = strcmp(all[j], u) == 0;
+            if (dup)
+                free(u);
+            else
+                all[m++] = u;
+        }
+    /* providers that configurators disabled are gone on purpose */
+    if (all && total == 0 && !explicit_empty && hold_empty_list(cl, sub)) {
+        free(all);
+        return;
+    }
+    if (m > 0 && cl->holding)
+        DLOG_INFO("reference %s: %zu providers announced again; empty-list protection ends",
+                  cl->url->path, m);
+    cl->holding = false;
+    if (all && dubbo_reference_set_providers((dubbo_reference_t *)cl, (const char *const *)all, m))
+        DLOG_WARN("reference %s: cannot apply %zu providers from %s: %s", cl->url->path, m,
+                  sub->reg->url->protocol, dubbo_last_error());
+    else
+        DLOG_DEBUG("reference %s: %zu providers (%zu from %s)", cl->url->path, m, sub->nproviders,
+                   sub->reg->url->protocol);
+    for (size_t i = 0; i < m; i++)
+        free(all[i]);
+    free(all);
+}
+
+/* A registry's configurators: override:// and absent:// URLs (an empty://
+ * entry: none), and Dubbo 3 rules as configurator://...?rule=<YAML>&scope=.
+ * A rule that does not parse leaves that scope's configurators as they
+ * were (Java logs it and keeps its old ones). Runs on the registry's
+ * thread. */
+static void notify_configurators(dubbo_cluster_t *cl, regsub_t *sub, const char *const *urls,
+                                 size_t n)
+{
+    dubbo__confs_t next[3];
+    bool bad[3] = {false, false, false};
+    for (int k = 0; k < 3; k++)
+        dubbo__confs_init(&next[k]);
+    bool cleared = false;
+    for (size_t i = 0; i < n; i++) {
+        char scheme[32];
+        size_t sl = strcspn(urls[i], ":");
+        snprintf(scheme, sizeof(scheme), "%.*s", (int)(sl < 31 ? sl : 31), urls[i]);
+        int rc = 0, k = 0;
+        if (strcmp(scheme, "empty") == 0) {
+            cleared = true;
+            continue;
+        } else if (strcmp(scheme, "configurator") == 0) {
+            dubbo_url_t *u = dubbo_url_parse(urls[i]);
+            const char *scope = u ? dubbo_url_param(u, "scope", "service") : "service";
+            const char *rule = u ? dubbo_url_param(u, "rule", NULL) : NULL;
+            k = strcmp(scope, "application") == 0 ? 1 : 2;
+            rc = !u     ? DUBBO_EINVAL
+                 : rule ? dubbo__confs_add_yaml(&next[k], rule)
+                        : dubbo__seterr(DUBBO_EINVAL, "configurator URL without a rule");
+            dubbo_url_free(u);
+        } else if (!cleared) {
+            rc = dubbo__confs_add_url(&next[0], urls[i]);
+        }
+        if (rc) {
+            bad[k] = true;
+            DLOG_WARN("reference %s: configurator from %s refused (%s configurators kept as they "
+                      "were): %s",
+                      cl->url->path, sub->reg->url->protocol,
+                      k == 0   ? "override"
+                      : k == 1 ? "application"
+                               : "service",
+                      dubbo_last_error());
+        }
+    }
+    if (cleared) {
+        dubbo__confs_destroy(&next[0]);
+        bad[0] = false;
+    }
+    pthread_mutex_lock(&cl->reg_mu);
+    for (int k = 0; k < 3; k++) {
+        if (bad[k]) continue;
+        dubbo__confs_sort(&next[k]);
+        dubbo__confs_t t = sub->confs[k];
+        sub->confs[k] = next[k];
+        next[k] = t;
+    }
+    /* before the first providers list there is nothing to configure */
+    if (sub->notified) refresh_directory(cl, sub, false);
+    pthread_mutex_unlock(&cl->reg_mu);
+    for (int k = 0; k < 3; k++)
+        dubbo__confs_destroy(&next[k]);
+    DLOG_DEBUG("reference %s: %zu configurator entries from %s", cl->url->path, n,
+               sub->reg->url->protocol);
+}
+
 /* A registry announced a category's full list. Providers of other versions
  * or groups, of protocols we cannot call, and Java's empty:// marker are
  * left out; the directory becomes the union over the reference's
@@ -518,6 +695,10 @@ static void reference_notify(void *user, const char *category, const char *const
         }
         return;
     }
+    if (strcmp(category, "configurators") == 0) {
+        notify_configurators(cl, sub, urls, n);
+        return;
+    }
     if (strcmp(category, "providers") != 0) return;
     const char *version = dubbo_url_param(cl->url, "version", NULL);
     const char *group = dubbo_url_param(cl->url, "group", NULL);
@@ -547,36 +728,8 @@ static void reference_notify(void *user, const char *category, const char *const
     sub->nproviders = nkeep;
     sub->notified = true;
     pthread_cond_broadcast(&cl->reg_cv);
-    size_t total = 0;
-    for (size_t i = 0; i < cl->nsubs; i++)
-        total += cl->subs[i].nproviders;
-    const char **all = calloc(total ? total : 1, sizeof(char *));
-    size_t m = 0;
-    for (size_t i = 0; all && i < cl->nsubs; i++)
-        for (size_t k = 0; k < cl->subs[i].nproviders; k++) {
-            /* the same provider through two registries counts once */
-            bool dup = false;
-            for (size_t j = 0; j < m && !dup; j++)
-                dup = strcmp(all[j], cl->subs[i].providers[k]) == 0;
-            if (!dup) all[m++] = cl->subs[i].providers[k];
-        }
-    if (all && m == 0 && !explicit_empty && hold_empty_list(cl, sub)) {
-        pthread_mutex_unlock(&cl->reg_mu);
-        free(all);
-        return;
-    }
-    if (m > 0 && cl->holding)
-        DLOG_INFO("reference %s: %zu providers announced again; empty-list protection ends",
-                  cl->url->path, m);
-    cl->holding = false;
-    if (all && dubbo_reference_set_providers((dubbo_reference_t *)cl, all, m))
-        DLOG_WARN("reference %s: cannot apply %zu providers from %s: %s", cl->url->path, m,
-                  sub->reg->url->protocol, dubbo_last_error());
-    else
-        DLOG_DEBUG("reference %s: %zu providers (%zu from %s)", cl->url->path, m, nkeep,
-                   sub->reg->url->protocol);
+    refresh_directory(cl, sub, explicit_empty);
     pthread_mutex_unlock(&cl->reg_mu);
-    free(all);
 }
 
 void dubbo_reference_free(dubbo_reference_t *ref)
@@ -594,6 +747,8 @@ void dubbo_reference_free(dubbo_reference_t *ref)
             free(sub->providers[k]);
         free(sub->providers);
         free(sub->consumer_url);
+        for (int k = 0; k < 3; k++)
+            dubbo__confs_destroy(&sub->confs[k]);
     }
     free(cl->subs);
     pthread_mutex_destroy(&cl->reg_mu);
@@ -612,6 +767,8 @@ void dubbo_reference_free(dubbo_reference_t *ref)
         if (cl->filters[i]->ops->destroy) cl->filters[i]->ops->destroy(cl->filters[i]);
     free(cl->filters);
     if (cl->lb && cl->lb->ops && cl->lb->ops->destroy) cl->lb->ops->destroy(cl->lb);
+    for (size_t i = 0; i < cl->nlb_over; i++)
+        if (cl->lb_over[i]->ops->destroy) cl->lb_over[i]->ops->destroy(cl->lb_over[i]);
     dubbo_url_free(cl->url);
     pthread_mutex_destroy(&cl->mu);
     pthread_rwlock_destroy(&cl->routers_lock);
@@ -894,6 +1051,32 @@ static bool in_list(dubbo_invoker_t *x, dubbo_invoker_t *const *l, size_t n)
     return false;
 }
 
+/* The balancer a consumer-side configurator named (loadbalance=, read
+ * from the first candidate as Java's initLoadBalance does), else the
+ * reference's own. */
+static dubbo_lb_t *override_lb(dubbo_cluster_t *cl, const dubbo_invoker_t *first,
+                               const dubbo_invocation_t *inv)
+{
+    const char *method = inv ? dubbo_invocation_method(inv) : NULL;
+    if (!dubbo__invoker_overrides(first, method, "loadbalance")) return cl->lb;
+    const char *name = dubbo_url_method_param(first->url, method, "loadbalance", NULL);
+    if (!name || strcmp(name, cl->lb->ops->name) == 0) return cl->lb;
+    dubbo_lb_t *lb = NULL;
+    pthread_mutex_lock(&cl->mu);
+    for (size_t i = 0; i < cl->nlb_over && !lb; i++)
+        if (strcmp(cl->lb_over[i]->ops->name, name) == 0) lb = cl->lb_over[i];
+    if (!lb && cl->nlb_over < sizeof(cl->lb_over) / sizeof(cl->lb_over[0])) {
+        const dubbo_lb_ops_t *ops = dubbo_extension_find(DUBBO_EXT_LOADBALANCE, name);
+        lb = ops ? ops->create(cl->url) : NULL;
+        if (lb) cl->lb_over[cl->nlb_over++] = lb;
+    }
+    pthread_mutex_unlock(&cl->mu);
+    if (!lb)
+        DLOG_WARN("reference %s: configurator's loadbalance=%s unknown; using %s", cl->url->path,
+                  name, cl->lb->ops->name);
+    return lb ? lb : cl->lb;
+}
+
 dubbo_invoker_t *dubbo_cluster_select(dubbo_cluster_t *cl, const dubbo_invocation_t *inv,
                                       dubbo_invoker_t *const *cands, size_t n,
                                       dubbo_invoker_t *const *tried, size_t ntried)
@@ -920,7 +1103,8 @@ dubbo_invoker_t *dubbo_cluster_select(dubbo_cluster_t *cl, const dubbo_invocatio
             bool fresh = pass == 1 || pass == 3 || !in_list(cands[i], tried, ntried);
             if (avail && fresh) pick[m++] = cands[i];
         }
-    dubbo_invoker_t *chosen = m == 1 ? pick[0] : cl->lb->ops->select(cl->lb, pick, m, cl->url, inv);
+    dubbo_lb_t *lb = m > 1 ? override_lb(cl, pick[0], inv) : cl->lb;
+    dubbo_invoker_t *chosen = m == 1 ? pick[0] : lb->ops->select(lb, pick, m, cl->url, inv);
     free(pick);
     if (!chosen)
         dubbo__seterr(DUBBO_ENOT_FOUND, "the %s load balancer chose no provider among %zu for %s",

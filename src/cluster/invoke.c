@@ -407,6 +407,16 @@ static int invoke_one(dubbo_cluster_t *cl, dubbo_invoker_t *invoker, const dubbo
         resolved = *inv;
         resolved.timeout_ms = call_timeout(NULL, invoker, inv);
         inv = &resolved;
+    } else if (dubbo__invoker_overrides(invoker, inv->method, "timeout")) {
+        /* A consumer-side configurator's timeout replaces the reference's
+         * (Java overrides the merged URL), not one the call gave itself. */
+        long over = dubbo_url_method_param_int(invoker->url, inv->method, "timeout", 0);
+        long reft = dubbo_url_method_param_int(cl->url, inv->method, "timeout", 0);
+        if (over > 0 && inv->timeout_ms == reft) {
+            resolved = *inv;
+            resolved.timeout_ms = (int)over;
+            inv = &resolved;
+        }
     }
     one_t *o = calloc(1, sizeof(*o));
     if (!o) {

@@ -36,7 +36,17 @@ struct dubbo_cluster {
     pthread_cond_t reg_cv;  /* a first providers notification arrived */
     struct regsub *subs;
     size_t nsubs;
+    /* Balancers a configurator named (loadbalance=) other than the
+     * reference's own, made on first use, kept until the reference goes
+     * (a call may still hold one). Guarded by mu. */
+    dubbo_lb_t *lb_over[8];
+    size_t nlb_over;
 };
+
+/* Whether provider `i`'s setting `key` (or "<method>.<key>") was set by a
+ * consumer-side configurator, and so wins over the reference's own, as
+ * Java's override of the merged URL does (configurator/configurator.h). */
+bool dubbo__invoker_overrides(const dubbo_invoker_t *i, const char *method, const char *key);
 
 /* dubbo_cluster_invoke_one_async for a fan-out (forking): a synchronous-only
  * part of the chain never runs on the calling thread, so that the forks run
