@@ -545,6 +545,7 @@ static const char *const ref_keys[] = {
     "loadbalance",
     "payload",
     "protocol",
+    "provided-by",
     "retries",
     "serialization",
     "shortestResponseSlidePeriod",

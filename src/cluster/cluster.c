@@ -838,6 +838,16 @@ static int subscribe_registries(dubbo_cluster_t *cl, const char *urls)
         sub->consumer_url = dubbo_consumer_url(dubbo_local_ip(), cl->url->path,
                                                dubbo_url_param(cl->url, "version", ""),
                                                dubbo_url_param(cl->url, "group", ""), app);
+        /* provided-by: the applications application-level discovery
+         * follows without the mapping (Java's providedBy, on the consumer URL) */
+        const char *by = dubbo_url_param(cl->url, "provided-by", NULL);
+        if (sub->consumer_url && by && *by) {
+            char *enc = dubbo_url_encode(by), *cu = NULL;
+            if (enc && asprintf(&cu, "%s&provided-by=%s", sub->consumer_url, enc) < 0) cu = NULL;
+            free(enc);
+            free(sub->consumer_url);
+            sub->consumer_url = cu;
+        }
         if (!sub->consumer_url) {
             rc = DUBBO_ENOMEM;
             break;
