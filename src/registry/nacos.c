@@ -49,6 +49,7 @@
 #include <time.h>
 
 #include "dubbo/registry.h"
+#include "cluster/loadbalance/util.h"
 #include "core/internal.h"
 #include "core/log.h"
 #include "registry/curl_dl.h"
@@ -319,6 +320,20 @@ int dubbo__nacos_replay(const char *reply, size_t len, char ***urls, size_t *n)
     return 0;
 }
 
+/* ---- the server ------------------------------------------------------- */
+
+/* Where calls go: the server and its backups, shared by naming and config. */
+typedef struct {
+    char **endpoints; /* "http://host:port<context-path>" */
+    size_t nendpoints;
+    atomic_size_t cur; /* the endpoint calls go to */
+    char *ns;          /* namespaceId, "" for Nacos's default */
+    long timeout_ms;
+} srv_t;
+
+static int srv_init(srv_t *sv, const dubbo_url_t *url, const char *who);
+static void srv_destroy(srv_t *sv);
+
 /* ---- the registry ----------------------------------------------------- */
 
 typedef struct {
@@ -334,21 +349,26 @@ typedef struct {
     dubbo__sub_t base; /* the consumer URL, fn, user; removed: freed by the worker */
     char *names[2];    /* the service names polled */
     size_t nnames;
-    char **others; /* categories other than providers (delivered empty once) */
+    char **others; /* categories with nothing in Nacos (delivered empty once) */
     size_t nothers;
     bool others_sent;
     dubbo__last_t last; /* the providers list delivered last */
     bool failing;       /* the last poll failed (log once per outage) */
+    /* routers and configurators, from the config service */
+    char *iface, *version, *sgroup, *app; /* of the consumer URL ("" when absent) */
+    bool want_routers, want_confs;
+    struct rule *rules; /* the configs followed (rule_t) */
+    size_t nrules;
+    dubbo__last_t last_routers, last_confs;
 } sub_t;
 
 typedef struct {
     dubbo_registry_t base;
-    char **endpoints; /* "http://host:port<context-path>" */
-    size_t nendpoints;
-    atomic_size_t cur; /* the endpoint calls go to */
-    char *ns;          /* namespaceId, "" for Nacos's default */
+    srv_t srv;
     char *group;
-    long timeout_ms, beat_ms, poll_ms;
+    long beat_ms, poll_ms;
+    dubbo__nacos_config_t *cfg; /* routers and configurators are read through it */
+    char *config_group;         /* their Nacos group (config-group, default dubbo) */
     bool reg_consumers;
 
     /* Registered instances; held across their HTTP calls. */
@@ -366,17 +386,17 @@ typedef struct {
     CURL *poll_easy; /* the worker's */
 } nacos_t;
 
-static const char *endpoint(nacos_t *r)
+static const char *endpoint(srv_t *r)
 {
     return r->endpoints[atomic_load(&r->cur) % r->nendpoints];
 }
 
-/* One request. `form` goes in the body of POST and PUT, in the query of
- * GET and DELETE. 0 when Nacos answered (any status: *status, body in
- * *out); else the transport error, with a message naming the server and
- * `what`. */
-static int http_once(nacos_t *r, CURL *easy, const char *ep, const char *method, const char *path,
-                     const char *form, const char *what, long *status, sbuf_t *out)
+/* Set `easy` up for one request to `ep`: `form` goes in the body of POST
+ * and PUT (it must live until the request ends), in the query of GET and
+ * DELETE; the body comes into *out; errors into errbuf. */
+static int prepare(CURL *easy, const char *ep, const char *method, const char *path,
+                   const char *form, const char *what, sbuf_t *out, long timeout_ms,
+                   long connect_ms, char *errbuf)
 {
     bool in_body = strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0;
     sbuf_t url = {0};
@@ -385,9 +405,10 @@ static int http_once(nacos_t *r, CURL *easy, const char *ep, const char *method,
         free(url.p);
         return dubbo__seterr(DUBBO_ENOMEM, "nacos %s: %.300s: out of memory", ep, what);
     }
-    char errbuf[CURL_ERROR_SIZE] = "";
+    errbuf[0] = '\0';
     dubbo__curl.easy_reset(easy);
-    dubbo__curl.easy_setopt(easy, CURLOPT_URL, url.p);
+    dubbo__curl.easy_setopt(easy, CURLOPT_URL, url.p); /* copied by libcurl */
+    free(url.p);
     dubbo__curl.easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     dubbo__curl.easy_setopt(easy, CURLOPT_PROXY, ""); /* never through an http_proxy */
     if (in_body) {
@@ -398,15 +419,15 @@ static int http_once(nacos_t *r, CURL *easy, const char *ep, const char *method,
         dubbo__curl.easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method);
     dubbo__curl.easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
     dubbo__curl.easy_setopt(easy, CURLOPT_WRITEDATA, out);
-    dubbo__curl.easy_setopt(easy, CURLOPT_TIMEOUT_MS, r->timeout_ms);
-    dubbo__curl.easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, r->timeout_ms);
+    dubbo__curl.easy_setopt(easy, CURLOPT_TIMEOUT_MS, timeout_ms);
+    dubbo__curl.easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
     dubbo__curl.easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
-    CURLcode c = dubbo__curl.easy_perform(easy);
-    dubbo__curl.easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
-    free(url.p);
-    *status = 0;
-    dubbo__curl.easy_getinfo(easy, CURLINFO_RESPONSE_CODE, status);
-    if (c == CURLE_OK) return 0;
+    return 0;
+}
+
+/* The error of a request libcurl could not complete. */
+static int transport_error(CURLcode c, const char *ep, const char *what, const char *errbuf)
+{
     int err = c == CURLE_COULDNT_CONNECT      ? -ECONNREFUSED
               : c == CURLE_OPERATION_TIMEDOUT ? DUBBO_ETIMEOUT
               : c == CURLE_OUT_OF_MEMORY      ? DUBBO_ENOMEM
@@ -415,13 +436,30 @@ static int http_once(nacos_t *r, CURL *easy, const char *ep, const char *method,
                          errbuf[0] ? errbuf : dubbo__curl.easy_strerror(c));
 }
 
+/* One request. 0 when Nacos answered (any status: *status, body in
+ * *out); else the transport error, with a message naming the server and
+ * `what`. */
+static int http_once(srv_t *r, CURL *easy, const char *ep, const char *method, const char *path,
+                     const char *form, const char *what, long *status, sbuf_t *out)
+{
+    char errbuf[CURL_ERROR_SIZE];
+    *status = 0;
+    int err =
+        prepare(easy, ep, method, path, form, what, out, r->timeout_ms, r->timeout_ms, errbuf);
+    if (err) return err;
+    CURLcode c = dubbo__curl.easy_perform(easy);
+    dubbo__curl.easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
+    dubbo__curl.easy_getinfo(easy, CURLINFO_RESPONSE_CODE, status);
+    return c == CURLE_OK ? 0 : transport_error(c, ep, what, errbuf);
+}
+
 /* One request to the current endpoint, moving on to the next ones while
  * they cannot be reached. 0 when HTTP 200 (body in *out, free it); a
  * transport error; or, for another status, DUBBO_EIO (502-504: a server
  * starting or a proxy) or DUBBO_EREMOTE (Nacos refused), with a message
  * naming the server, `what` and Nacos's answer. *status is the status
  * (0 when none came). */
-static int call(nacos_t *r, CURL *easy, const char *method, const char *path, const char *form,
+static int call(srv_t *r, CURL *easy, const char *method, const char *path, const char *form,
                 const char *what, long *status, sbuf_t *out)
 {
     int err = 0;
@@ -455,7 +493,705 @@ static bool says_not_found(long status, const sbuf_t *b)
 static int form_service(nacos_t *r, sbuf_t *f, const char *service)
 {
     if (form_add(f, "serviceName", service) || form_add(f, "groupName", r->group)) return -1;
-    return *r->ns ? form_add(f, "namespaceId", r->ns) : 0;
+    return *r->srv.ns ? form_add(f, "namespaceId", r->srv.ns) : 0;
+}
+
+/* ---- config: /v1/cs/configs and its long-polling listener -------------- */
+
+#define LONG_POLL_MS 30000 /* what Nacos's clients ask the server to hold */
+
+/* Nacos's rule for dataIds and groups (its ParamUtils.isValid). */
+static bool valid_name(const char *s)
+{
+    if (!s || !*s || strlen(s) > 256) return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              strchr("-_.:", *p)))
+            return false;
+    return true;
+}
+
+static void md5_hex(const char *s, size_t len, char out[33])
+{
+    static const char hex[] = "0123456789abcdef";
+    dubbo__md5_t c;
+    uint8_t d[16];
+    dubbo__md5_init(&c);
+    dubbo__md5_update(&c, s, len);
+    dubbo__md5_final(&c, d);
+    for (int i = 0; i < 16; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[32] = '\0';
+}
+
+int dubbo__nacos_config_reply(const char *op, const char *data_id, const char *group, long status,
+                              const char *body, size_t len, char **content)
+{
+    if (content) *content = NULL;
+    sbuf_t b = {(char *)body, len, len};
+    char ans[256];
+    answer_text(&b, ans, sizeof(ans));
+    bool get = strcmp(op, "get") == 0;
+    /* "config data not exist" (every version); another 404 is no Nacos */
+    if (get && status == 404 && body && len < 256 && memmem(body, len, "not exist", 9)) return 0;
+    if (status != 200)
+        return dubbo__seterr(status >= 502 && status <= 504 ? DUBBO_EIO : DUBBO_EREMOTE,
+                             "nacos config: %s dataId=%.200s group=%.200s: HTTP %ld: %s", op,
+                             data_id, group, status, ans);
+    if (!get) {
+        /* publish and remove answer the text true (1.x/2.x: or JSON true) */
+        size_t a = 0, e = len;
+        while (a < e && (body[a] == ' ' || body[a] == '\n' || body[a] == '\r' || body[a] == '\t'))
+            a++;
+        while (e > a && (body[e - 1] == ' ' || body[e - 1] == '\n' || body[e - 1] == '\r' ||
+                         body[e - 1] == '\t'))
+            e--;
+        if (e - a == 4 && memcmp(body + a, "true", 4) == 0) return 0;
+        return dubbo__seterr(DUBBO_EREMOTE,
+                             "nacos config: %s dataId=%.200s group=%.200s: the server answered "
+                             "'%s', not true",
+                             op, data_id, group, ans);
+    }
+    if (len > REPLY_LIMIT)
+        return dubbo__seterr(DUBBO_ETOO_BIG,
+                             "nacos config: get dataId=%.200s group=%.200s: %zu bytes exceed the "
+                             "limit of %u",
+                             data_id, group, len, REPLY_LIMIT);
+    if (memchr(body, '\0', len))
+        return dubbo__seterr(DUBBO_EMALFORMED,
+                             "nacos config: get dataId=%.200s group=%.200s: the content holds a "
+                             "NUL byte at offset %zu",
+                             data_id, group,
+                             (size_t)((const char *)memchr(body, '\0', len) - body));
+    if (content) {
+        char *s = malloc(len + 1);
+        if (!s)
+            return dubbo__seterr(DUBBO_ENOMEM, "nacos config: get dataId=%.200s: out of memory",
+                                 data_id);
+        memcpy(s, body, len);
+        s[len] = '\0';
+        *content = s;
+    }
+    return 0;
+}
+
+static int hexval(int c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+int dubbo__nacos_changed_parse(const char *body, size_t len, char ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (len > REPLY_LIMIT)
+        return dubbo__seterr(DUBBO_ETOO_BIG, "nacos config: listener answer of %zu bytes", len);
+    /* the answer is URL-encoded once: dataId %02 group [%02 tenant] %01 ... */
+    char *d = malloc(len + 1);
+    if (!d) return dubbo__seterr(DUBBO_ENOMEM, "nacos config: listener answer: out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (body[i] == '%') {
+            int h = i + 2 < len ? hexval((unsigned char)body[i + 1]) : -1;
+            int l = h >= 0 ? hexval((unsigned char)body[i + 2]) : -1;
+            if (l < 0) {
+                free(d);
+                return dubbo__seterr(DUBBO_EMALFORMED,
+                                     "nacos config: listener answer: bad %%-escape at offset %zu",
+                                     i);
+            }
+            d[k++] = (char)(h * 16 + l);
+            i += 2;
+        } else {
+            d[k++] = body[i] == '+' ? ' ' : body[i];
+        }
+    }
+    d[k] = '\0';
+    char **v = NULL;
+    size_t m = 0;
+    int err = 0;
+    size_t line = 0;
+    for (char *p = d; !err && p < d + k; line++) {
+        char *end = memchr(p, '\x01', (size_t)(d + k - p));
+        if (!end) {
+            /* what Nacos sends ends every entry with %01; a tail without one
+             * was cut off */
+            while (p < d + k && (*p == '\r' || *p == '\n' || *p == ' '))
+                p++;
+            if (p == d + k) break;
+            err = dubbo__seterr(DUBBO_EMALFORMED,
+                                "nacos config: listener answer: entry %zu has no end (%%01)", line);
+            break;
+        }
+        if (memchr(p, '\0', (size_t)(end - p))) {
+            err = dubbo__seterr(DUBBO_EMALFORMED,
+                                "nacos config: listener answer: entry %zu holds a NUL byte", line);
+            break;
+        }
+        *end = '\0';
+        char *f[4] = {p, NULL, NULL, NULL};
+        int nf = 1;
+        for (char *q = p; *q && nf < 4; q++)
+            if (*q == '\x02') {
+                *q = '\0';
+                f[nf++] = q + 1;
+            }
+        bool extra = nf == 4;
+        if (nf < 2 || extra || !valid_name(f[0]) || !valid_name(f[1])) {
+            err = dubbo__seterr(DUBBO_EMALFORMED,
+                                "nacos config: listener answer: entry %zu is not dataId^2group"
+                                "[^2tenant] with Nacos's characters (dataId '%.100s')",
+                                line, f[0]);
+            break;
+        }
+        char **nv = realloc(v, (m + 2) * sizeof(char *));
+        if (!nv) {
+            err = dubbo__seterr(DUBBO_ENOMEM, "nacos config: listener answer: out of memory");
+            break;
+        }
+        v = nv;
+        v[m] = strdup(f[0]);
+        v[m + 1] = strdup(f[1]);
+        m += 2;
+        if (!v[m - 2] || !v[m - 1])
+            err = dubbo__seterr(DUBBO_ENOMEM, "nacos config: listener answer: out of memory");
+        p = end + 1;
+    }
+    free(d);
+    if (err) {
+        strv_free(v, m);
+        return err;
+    }
+    *out = v;
+    *n = m / 2;
+    return 0;
+}
+
+typedef struct {
+    dubbo__nacos_config_fn fn;
+    void *user;
+    int refs; /* listen calls not matched by unlisten yet */
+} cfg_listener_t;
+
+typedef struct {
+    char *data_id, *group;
+    char md5[33];  /* of content; "" while absent, as Nacos compares it */
+    char *content; /* NULL: absent */
+    cfg_listener_t *ls;
+    size_t nls;
+} cfg_key_t;
+
+struct dubbo__nacos_config {
+    srv_t srv;
+    long hold_ms;            /* Long-Pulling-Timeout asked of the server */
+    pthread_mutex_t call_mu; /* callers' requests, on `easy` */
+    CURL *easy;
+
+    pthread_mutex_t mu; /* everything below */
+    pthread_cond_t cond;
+    cfg_key_t **keys; /* listened to */
+    size_t nkeys;
+    uint64_t gen; /* bumped when the keys change: the long poll starts again */
+    bool stop, started, dispatching, failing;
+    pthread_t thread;
+    CURLM *multi;
+    CURL *poll_easy, *fetch_easy; /* the thread's */
+};
+
+/* dataId, group (and tenant) of every config call. */
+static int form_config(const dubbo__nacos_config_t *c, sbuf_t *f, const char *data_id,
+                       const char *group)
+{
+    if (form_add(f, "dataId", data_id) || form_add(f, "group", group)) return -1;
+    return *c->srv.ns ? form_add(f, "tenant", c->srv.ns) : 0;
+}
+
+static int check_names(const char *op, const char *data_id, const char *group)
+{
+    if (!valid_name(data_id) || !valid_name(group))
+        return dubbo__seterr(DUBBO_EINVAL,
+                             "nacos config: %s dataId=%.200s group=%.200s: Nacos takes 1-256 "
+                             "letters, digits and -_.: in both",
+                             op, data_id ? data_id : "(null)", group ? group : "(null)");
+    return 0;
+}
+
+/* GET one config with `easy`: 0 and *content (NULL when absent). */
+static int cfg_fetch(dubbo__nacos_config_t *c, CURL *easy, const char *data_id, const char *group,
+                     char **content)
+{
+    *content = NULL;
+    sbuf_t f = {0}, body = {0};
+    if (form_config(c, &f, data_id, group)) {
+        free(f.p);
+        return dubbo__seterr(DUBBO_ENOMEM, "nacos config: out of memory");
+    }
+    char what[600];
+    snprintf(what, sizeof(what), "get config dataId=%.200s group=%.200s", data_id, group);
+    long status = 0;
+    int err = call(&c->srv, easy, "GET", "/v1/cs/configs", f.p, what, &status, &body);
+    free(f.p);
+    if (!err || err == DUBBO_EREMOTE || err == DUBBO_EIO) {
+        if (!err || status) {
+            char msg[700] = "";
+            if (err) snprintf(msg, sizeof(msg), "%s", dubbo_last_error());
+            err = dubbo__nacos_config_reply("get", data_id, group, status, body.p ? body.p : "",
+                                            body.len, content);
+            if (err && *msg) dubbo__seterr(err, "%s", msg); /* names the server */
+        }
+    }
+    free(body.p);
+    return err;
+}
+
+int dubbo__nacos_config_get(dubbo__nacos_config_t *c, const char *data_id, const char *group,
+                            char **content)
+{
+    *content = NULL;
+    int err = check_names("get", data_id, group);
+    if (err) return err;
+    pthread_mutex_lock(&c->call_mu);
+    err = cfg_fetch(c, c->easy, data_id, group, content);
+    pthread_mutex_unlock(&c->call_mu);
+    return err;
+}
+
+/* POST (publish) or DELETE (remove); Nacos answers true. */
+static int cfg_write(dubbo__nacos_config_t *c, const char *op, const char *data_id,
+                     const char *group, const char *content)
+{
+    int err = check_names(op, data_id, group);
+    if (err) return err;
+    if (content && !*content)
+        return dubbo__seterr(DUBBO_EINVAL,
+                             "nacos config: publish dataId=%.200s group=%.200s: empty content "
+                             "(Nacos refuses it; remove the config instead)",
+                             data_id, group);
+    sbuf_t f = {0}, body = {0};
+    if (form_config(c, &f, data_id, group) || (content && form_add(&f, "content", content))) {
+        free(f.p);
+        return dubbo__seterr(DUBBO_ENOMEM, "nacos config: out of memory");
+    }
+    char what[600];
+    snprintf(what, sizeof(what), "%s config dataId=%.200s group=%.200s", op, data_id, group);
+    long status = 0;
+    pthread_mutex_lock(&c->call_mu);
+    err = call(&c->srv, c->easy, content ? "POST" : "DELETE", "/v1/cs/configs", f.p, what, &status,
+               &body);
+    pthread_mutex_unlock(&c->call_mu);
+    free(f.p);
+    if (!err) err = dubbo__nacos_config_reply(op, data_id, group, status, body.p, body.len, NULL);
+    free(body.p);
+    return err;
+}
+
+int dubbo__nacos_config_publish(dubbo__nacos_config_t *c, const char *data_id, const char *group,
+                                const char *content)
+{
+    if (!content) content = "";
+    return cfg_write(c, "publish", data_id, group, content);
+}
+
+int dubbo__nacos_config_remove(dubbo__nacos_config_t *c, const char *data_id, const char *group)
+{
+    return cfg_write(c, "remove", data_id, group, NULL);
+}
+
+/* mu held. */
+static cfg_key_t *key_find(dubbo__nacos_config_t *c, const char *data_id, const char *group)
+{
+    for (size_t i = 0; i < c->nkeys; i++)
+        if (strcmp(c->keys[i]->data_id, data_id) == 0 && strcmp(c->keys[i]->group, group) == 0)
+            return c->keys[i];
+    return NULL;
+}
+
+static void key_free(cfg_key_t *k)
+{
+    if (!k) return;
+    free(k->data_id);
+    free(k->group);
+    free(k->content);
+    free(k->ls);
+    free(k);
+}
+
+static void set_content(cfg_key_t *k, char *content)
+{
+    free(k->content);
+    k->content = content;
+    if (content)
+        md5_hex(content, strlen(content), k->md5);
+    else
+        k->md5[0] = '\0';
+}
+
+/* The Listening-Configs form of every key: dataId^2group^2md5[^2tenant]^1. */
+static char *listening_form(dubbo__nacos_config_t *c)
+{
+    sbuf_t line = {0}, f = {0};
+    bool oom = false;
+    for (size_t i = 0; !oom && i < c->nkeys; i++) {
+        const cfg_key_t *k = c->keys[i];
+        oom = sbuf_str(&line, k->data_id) || sbuf_add(&line, "\x02", 1) ||
+              sbuf_str(&line, k->group) || sbuf_add(&line, "\x02", 1) || sbuf_str(&line, k->md5) ||
+              (*c->srv.ns && (sbuf_add(&line, "\x02", 1) || sbuf_str(&line, c->srv.ns))) ||
+              sbuf_add(&line, "\x01", 1);
+    }
+    oom = oom || !line.p || form_add(&f, "Listening-Configs", line.p);
+    free(line.p);
+    if (oom) {
+        free(f.p);
+        return NULL;
+    }
+    return f.p;
+}
+
+/* One long poll, on the thread's multi handle: 0 with the answer in *out;
+ * 1 when the keys changed or the client stops meanwhile (the request is
+ * dropped); else the transport error or Nacos's refusal. */
+static int long_poll(dubbo__nacos_config_t *c, const char *form, uint64_t gen, sbuf_t *out)
+{
+    const char *ep = endpoint(&c->srv);
+    char errbuf[CURL_ERROR_SIZE], hold[64];
+    snprintf(hold, sizeof(hold), "Long-Pulling-Timeout: %ld", c->hold_ms);
+    struct curl_slist *hdrs = dubbo__curl.slist_append(NULL, hold);
+    if (!hdrs) return dubbo__seterr(DUBBO_ENOMEM, "nacos config: out of memory");
+    int err =
+        prepare(c->poll_easy, ep, "POST", "/v1/cs/configs/listener", form, "config listener", out,
+                c->hold_ms + c->hold_ms / 2 + c->srv.timeout_ms, c->srv.timeout_ms, errbuf);
+    if (err) {
+        dubbo__curl.slist_free_all(hdrs);
+        return err;
+    }
+    dubbo__curl.easy_setopt(c->poll_easy, CURLOPT_HTTPHEADER, hdrs);
+    dubbo__curl.multi_add_handle(c->multi, c->poll_easy);
+    CURLcode res = CURLE_OK;
+    bool done = false, dropped = false;
+    while (!done && !dropped) {
+        int running;
+        dubbo__curl.multi_perform(c->multi, &running);
+        CURLMsg *m;
+        int left;
+        while ((m = dubbo__curl.multi_info_read(c->multi, &left)))
+            if (m->msg == CURLMSG_DONE && m->easy_handle == c->poll_easy) {
+                res = m->data.result;
+                done = true;
+            }
+        if (done) break;
+        pthread_mutex_lock(&c->mu);
+        dropped = c->stop || c->gen != gen;
+        pthread_mutex_unlock(&c->mu);
+        if (!dropped) dubbo__curl.multi_poll(c->multi, NULL, 0, 1000, NULL);
+    }
+    long status = 0;
+    dubbo__curl.easy_getinfo(c->poll_easy, CURLINFO_RESPONSE_CODE, &status);
+    dubbo__curl.multi_remove_handle(c->multi, c->poll_easy);
+    dubbo__curl.easy_setopt(c->poll_easy, CURLOPT_ERRORBUFFER, NULL);
+    dubbo__curl.easy_setopt(c->poll_easy, CURLOPT_HTTPHEADER, NULL);
+    dubbo__curl.slist_free_all(hdrs);
+    if (dropped) return 1;
+    if (res != CURLE_OK) {
+        /* the next endpoint for the next try */
+        size_t idx = atomic_load(&c->srv.cur) % c->srv.nendpoints;
+        atomic_compare_exchange_strong(&c->srv.cur, &idx, (idx + 1) % c->srv.nendpoints);
+        return transport_error(res, ep, "config listener", errbuf);
+    }
+    if (status == 200) return 0;
+    char ans[256];
+    answer_text(out, ans, sizeof(ans));
+    return dubbo__seterr(status >= 502 && status <= 504 ? DUBBO_EIO : DUBBO_EREMOTE,
+                         "nacos %s: config listener: HTTP %ld: %s", ep, status, ans);
+}
+
+/* A key the listener reported: fetch it, and tell its listeners when it
+ * changed. Runs on the thread. */
+static void refresh(dubbo__nacos_config_t *c, const char *data_id, const char *group)
+{
+    char *content = NULL;
+    int err = cfg_fetch(c, c->fetch_easy, data_id, group, &content);
+    if (err) {
+        DLOG_WARN("%s; tried again with the next answer", dubbo_last_error());
+        return;
+    }
+    char md5[33] = "";
+    if (content) md5_hex(content, strlen(content), md5);
+    pthread_mutex_lock(&c->mu);
+    cfg_key_t *k = key_find(c, data_id, group);
+    if (!k || strcmp(k->md5, md5) == 0) {
+        pthread_mutex_unlock(&c->mu);
+        free(content);
+        return;
+    }
+    set_content(k, content);
+    size_t n = k->nls;
+    cfg_listener_t *ls = n ? malloc(n * sizeof(*ls)) : NULL;
+    char *copy = ls && k->content ? strdup(k->content) : NULL;
+    if (ls) memcpy(ls, k->ls, n * sizeof(*ls));
+    if (!ls || (k->content && !copy)) n = 0; /* out of memory: the cached copy is right */
+    c->dispatching = n > 0;
+    pthread_mutex_unlock(&c->mu);
+    DLOG_INFO("nacos config: dataId=%s group=%s %s", data_id, group,
+              content ? "changed" : "removed");
+    for (size_t i = 0; i < n; i++)
+        ls[i].fn(ls[i].user, data_id, group, copy);
+    free(ls);
+    free(copy);
+    pthread_mutex_lock(&c->mu);
+    c->dispatching = false;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* The listener thread: long polls while there are keys, keeps their MD5s
+ * across failures and reconnects after 1 s, then 2, 4, ... up to 30 s. */
+static void *cfg_worker(void *arg)
+{
+    dubbo__nacos_config_t *c = arg;
+    long backoff = 0;
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        while (!c->stop && !c->nkeys)
+            pthread_cond_wait(&c->cond, &c->mu);
+        if (c->stop) {
+            pthread_mutex_unlock(&c->mu);
+            break;
+        }
+        uint64_t gen = c->gen;
+        char *form = listening_form(c);
+        pthread_mutex_unlock(&c->mu);
+        sbuf_t out = {0};
+        int rc = form ? long_poll(c, form, gen, &out)
+                      : dubbo__seterr(DUBBO_ENOMEM, "nacos config: out of memory");
+        free(form);
+        char **changed = NULL;
+        size_t n = 0;
+        if (rc == 0) rc = dubbo__nacos_changed_parse(out.p ? out.p : "", out.len, &changed, &n);
+        free(out.p);
+        if (rc < 0) {
+            if (!c->failing) DLOG_WARN("%s; listening again, config kept", dubbo_last_error());
+            c->failing = true;
+            backoff = backoff ? (backoff * 2 > 30000 ? 30000 : backoff * 2) : 1000;
+            pthread_mutex_lock(&c->mu);
+            struct timespec ts;
+            dubbo__deadline(&ts, CLOCK_MONOTONIC, (uint64_t)backoff);
+            while (!c->stop && c->gen == gen &&
+                   pthread_cond_timedwait(&c->cond, &c->mu, &ts) != ETIMEDOUT) {
+            }
+            pthread_mutex_unlock(&c->mu);
+            continue;
+        }
+        if (rc == 0 && c->failing) DLOG_INFO("nacos config: listening again");
+        if (rc == 0) {
+            c->failing = false;
+            backoff = 0;
+        }
+        for (size_t i = 0; i < n; i++)
+            refresh(c, changed[2 * i], changed[2 * i + 1]);
+        strv_free(changed, 2 * n);
+    }
+    return NULL;
+}
+
+int dubbo__nacos_config_listen(dubbo__nacos_config_t *c, const char *data_id, const char *group,
+                               dubbo__nacos_config_fn fn, void *user, char **content)
+{
+    if (content) *content = NULL;
+    int err = check_names("listen to", data_id, group);
+    if (err) return err;
+    if (!fn) return dubbo__seterr(DUBBO_EINVAL, "nacos config: listen without a callback");
+    pthread_mutex_lock(&c->mu);
+    cfg_key_t *k = key_find(c, data_id, group);
+    pthread_mutex_unlock(&c->mu);
+    char *now = NULL;
+    if (!k) {
+        /* the first listener reads it now, so that it starts from the
+         * current content and the long poll from its MD5 */
+        err = dubbo__nacos_config_get(c, data_id, group, &now);
+        if (err) return err;
+    }
+    pthread_mutex_lock(&c->mu);
+    if (!c->started) {
+        if (pthread_create(&c->thread, NULL, cfg_worker, c)) {
+            pthread_mutex_unlock(&c->mu);
+            free(now);
+            return dubbo__seterr(DUBBO_EIO, "nacos config: cannot start the listener thread");
+        }
+        c->started = true;
+    }
+    k = key_find(c, data_id, group);
+    bool oom = false;
+    if (!k) {
+        cfg_key_t **nk = realloc(c->keys, (c->nkeys + 1) * sizeof(*nk));
+        if (nk) c->keys = nk;
+        k = nk ? calloc(1, sizeof(*k)) : NULL;
+        if (k) {
+            k->data_id = strdup(data_id);
+            k->group = strdup(group);
+        }
+        if (!k || !k->data_id || !k->group) {
+            key_free(k);
+            k = NULL;
+            oom = true;
+        } else {
+            set_content(k, now);
+            now = NULL;
+            c->keys[c->nkeys++] = k;
+            c->gen++;
+        }
+    }
+    free(now);
+    cfg_listener_t *l = NULL;
+    for (size_t i = 0; k && i < k->nls && !l; i++)
+        if (k->ls[i].fn == fn && k->ls[i].user == user) l = &k->ls[i];
+    if (k && !l) {
+        cfg_listener_t *nl = realloc(k->ls, (k->nls + 1) * sizeof(*nl));
+        if (nl) {
+            k->ls = nl;
+            l = &k->ls[k->nls++];
+            *l = (cfg_listener_t){fn, user, 0};
+        } else {
+            oom = true;
+        }
+    }
+    if (l) l->refs++;
+    if (!oom && content && k->content && !(*content = strdup(k->content))) oom = true;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->mu);
+    if (c->multi) dubbo__curl.multi_wakeup(c->multi);
+    if (oom) {
+        if (l) dubbo__nacos_config_unlisten(c, data_id, group, fn, user);
+        return dubbo__seterr(DUBBO_ENOMEM, "nacos config: listen to dataId=%.200s: out of memory",
+                             data_id);
+    }
+    return 0;
+}
+
+int dubbo__nacos_config_unlisten(dubbo__nacos_config_t *c, const char *data_id, const char *group,
+                                 dubbo__nacos_config_fn fn, void *user)
+{
+    pthread_mutex_lock(&c->mu);
+    cfg_key_t *k = data_id && group ? key_find(c, data_id, group) : NULL;
+    size_t i = 0;
+    while (k && i < k->nls && !(k->ls[i].fn == fn && k->ls[i].user == user))
+        i++;
+    if (!k || i == k->nls) {
+        pthread_mutex_unlock(&c->mu);
+        return dubbo__seterr(DUBBO_ENOT_FOUND,
+                             "nacos config: dataId=%.200s group=%.200s has no such listener",
+                             data_id ? data_id : "(null)", group ? group : "(null)");
+    }
+    if (--k->ls[i].refs == 0) k->ls[i] = k->ls[--k->nls];
+    if (!k->nls) {
+        for (size_t j = 0; j < c->nkeys; j++)
+            if (c->keys[j] == k) c->keys[j] = c->keys[--c->nkeys];
+        key_free(k);
+        c->gen++;
+    }
+    /* a callback in progress may be this one's: wait for it, unless this
+     * runs inside it */
+    while (c->dispatching && c->started && !pthread_equal(pthread_self(), c->thread))
+        pthread_cond_wait(&c->cond, &c->mu);
+    pthread_mutex_unlock(&c->mu);
+    if (c->multi) dubbo__curl.multi_wakeup(c->multi);
+    return 0;
+}
+
+int dubbo__nacos_config_cached(dubbo__nacos_config_t *c, const char *data_id, const char *group,
+                               char **content)
+{
+    *content = NULL;
+    pthread_mutex_lock(&c->mu);
+    cfg_key_t *k = key_find(c, data_id, group);
+    int err = 0;
+    if (!k)
+        err = dubbo__seterr(DUBBO_ENOT_FOUND,
+                            "nacos config: dataId=%.200s group=%.200s is not listened to", data_id,
+                            group);
+    else if (k->content && !(*content = strdup(k->content)))
+        err = dubbo__seterr(DUBBO_ENOMEM, "nacos config: out of memory");
+    pthread_mutex_unlock(&c->mu);
+    return err;
+}
+
+static dubbo__nacos_config_t *cfg_create(const dubbo_url_t *url)
+{
+    if (curl_acquire()) return NULL;
+    dubbo__nacos_config_t *c = calloc(1, sizeof(*c));
+    if (!c) {
+        curl_release();
+        dubbo__seterr(DUBBO_ENOMEM, "nacos config: out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&c->call_mu, NULL);
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    if (srv_init(&c->srv, url, "nacos config")) {
+        c->srv = (srv_t){0};
+        dubbo__nacos_config_free(c);
+        return NULL;
+    }
+    c->hold_ms = dubbo_url_param_int(url, "config-long-poll", LONG_POLL_MS);
+    if (c->hold_ms < 1000) c->hold_ms = LONG_POLL_MS;
+    c->easy = dubbo__curl.easy_init();
+    c->poll_easy = dubbo__curl.easy_init();
+    c->fetch_easy = dubbo__curl.easy_init();
+    c->multi = dubbo__curl.multi_init();
+    if (!c->easy || !c->poll_easy || !c->fetch_easy || !c->multi) {
+        dubbo__nacos_config_free(c);
+        dubbo__seterr(DUBBO_ENOMEM, "nacos config: out of memory");
+        return NULL;
+    }
+    return c;
+}
+
+dubbo__nacos_config_t *dubbo__nacos_config_new(const char *url)
+{
+    dubbo_url_t *u = dubbo_url_parse(url);
+    if (!u) {
+        char msg[400];
+        snprintf(msg, sizeof(msg), "%s", dubbo_last_error());
+        dubbo__seterr(DUBBO_EINVAL, "nacos config: %s", msg);
+        return NULL;
+    }
+    dubbo__nacos_config_t *c = cfg_create(u);
+    dubbo_url_free(u);
+    return c;
+}
+
+void dubbo__nacos_config_free(dubbo__nacos_config_t *c)
+{
+    if (!c) return;
+    if (c->started) {
+        pthread_mutex_lock(&c->mu);
+        c->stop = true;
+        pthread_cond_broadcast(&c->cond);
+        pthread_mutex_unlock(&c->mu);
+        dubbo__curl.multi_wakeup(c->multi);
+        pthread_join(c->thread, NULL);
+    }
+    for (size_t i = 0; i < c->nkeys; i++)
+        key_free(c->keys[i]);
+    free(c->keys);
+    if (c->easy) dubbo__curl.easy_cleanup(c->easy);
+    if (c->poll_easy) dubbo__curl.easy_cleanup(c->poll_easy);
+    if (c->fetch_easy) dubbo__curl.easy_cleanup(c->fetch_easy);
+    if (c->multi) dubbo__curl.multi_cleanup(c->multi);
+    srv_destroy(&c->srv);
+    pthread_mutex_destroy(&c->call_mu);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cond);
+    free(c);
+    curl_release();
 }
 
 /* ---- registering ------------------------------------------------------ */
@@ -538,7 +1274,7 @@ static int do_register(nacos_t *r, inst_t *in)
         return dubbo__seterr(DUBBO_ENOMEM, "nacos registry: out of memory");
     }
     long status;
-    int err = call(r, r->reg_easy, "POST", "/v1/ns/instance", f.p, what, &status, &out);
+    int err = call(&r->srv, r->reg_easy, "POST", "/v1/ns/instance", f.p, what, &status, &out);
     free(f.p);
     free(out.p);
     if (!err) in->registered = true;
@@ -555,7 +1291,7 @@ static int do_deregister(nacos_t *r, const inst_t *in)
         return dubbo__seterr(DUBBO_ENOMEM, "nacos registry: out of memory");
     }
     long status;
-    int err = call(r, r->reg_easy, "DELETE", "/v1/ns/instance", f.p, what, &status, &out);
+    int err = call(&r->srv, r->reg_easy, "DELETE", "/v1/ns/instance", f.p, what, &status, &out);
     if (err == DUBBO_EREMOTE && says_not_found(status, &out)) err = 0; /* gone already */
     free(f.p);
     free(out.p);
@@ -584,7 +1320,7 @@ static int do_beat(nacos_t *r, const inst_t *in, bool *lost)
     char what[400];
     snprintf(what, sizeof(what), "beat %s:%d in %s", in->ip, in->port, in->service);
     long status;
-    int err = call(r, r->reg_easy, "PUT", "/v1/ns/instance/beat", f.p, what, &status, &out);
+    int err = call(&r->srv, r->reg_easy, "PUT", "/v1/ns/instance/beat", f.p, what, &status, &out);
     free(f.p);
     if (!err) {
         /* {"clientBeatInterval":5000,"code":10200,...}; 20404: not registered */
@@ -698,8 +1434,8 @@ static int beat_all(nacos_t *r)
         int err = in->registered ? do_beat(r, in, &lost) : 0;
         if (!err && lost) {
             if (in->registered)
-                DLOG_INFO("nacos %s: %s:%d is gone from %s; registering it again", endpoint(r),
-                          in->ip, in->port, in->service);
+                DLOG_INFO("nacos %s: %s:%d is gone from %s; registering it again",
+                          endpoint(&r->srv), in->ip, in->port, in->service);
             in->registered = false;
             err = do_register(r, in);
         }
@@ -733,13 +1469,13 @@ static int poll_names(nacos_t *r, CURL *easy, char *const *names, size_t nnames,
         char what[400];
         snprintf(what, sizeof(what), "instance list of %s", names[i]);
         long status;
-        err = call(r, easy, "GET", "/v1/ns/instance/list", f.p, what, &status, &body);
+        err = call(&r->srv, easy, "GET", "/v1/ns/instance/list", f.p, what, &status, &body);
         free(f.p);
         if (err == DUBBO_EREMOTE && says_not_found(status, &body))
             err = 0; /* nobody registered it yet */
         else if (!err) {
             char what2[440];
-            snprintf(what2, sizeof(what2), "%s %s", endpoint(r), what);
+            snprintf(what2, sizeof(what2), "%s %s", endpoint(&r->srv), what);
             err = hosts_urls(body.p ? body.p : "", body.len, what2, &v, &m, &cap);
         }
         free(body.p);
@@ -754,12 +1490,265 @@ static int poll_names(nacos_t *r, CURL *easy, char *const *names, size_t nnames,
     return 0;
 }
 
-static void sub_free(sub_t *s)
+/* ---- rules from the config service -------------------------------------- */
+
+/* A config a subscription follows: a router rule or configurators. */
+typedef struct rule {
+    const char *router;   /* the URL scheme: condition, tag or configurator */
+    const char *category; /* routers or configurators */
+    const char *scope;    /* application or service */
+    char *key;            /* the rule's key: an application or <interface>:<version>:<group> */
+    char *data_id, *group;
+} rule_t;
+
+static void rule_clear(rule_t *rl)
+{
+    free(rl->key);
+    free(rl->data_id);
+    free(rl->group);
+}
+
+static void rules_free(rule_t *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        rule_clear(&v[i]);
+    free(v);
+}
+
+/* The config service told of a change: every subscription looks again. */
+static void on_rule(void *user, const char *data_id, const char *group, const char *content)
+{
+    (void)data_id;
+    (void)group;
+    (void)content;
+    nacos_t *r = user;
+    pthread_mutex_lock(&r->mu);
+    r->poll_now = true;
+    pthread_cond_signal(&r->cond);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static int rule_add(rule_t **v, size_t *n, const char *router, const char *category,
+                    const char *scope, const char *key, const char *data_id, const char *group)
+{
+    if (!valid_name(data_id) || !valid_name(group)) {
+        DLOG_DEBUG("nacos registry: no %s rule for %s (dataId %.200s: Nacos does not take its "
+                   "characters)",
+                   router, key, data_id);
+        return 0;
+    }
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*v)[i].data_id, data_id) == 0 && strcmp((*v)[i].group, group) == 0 &&
+            strcmp((*v)[i].router, router) == 0)
+            return 0;
+    rule_t *nv = realloc(*v, (*n + 1) * sizeof(rule_t));
+    if (!nv) return -1;
+    *v = nv;
+    rule_t *rl = &nv[*n];
+    *rl = (rule_t){router, category, scope, strdup(key), strdup(data_id), strdup(group)};
+    if (!rl->key || !rl->data_id || !rl->group) {
+        rule_clear(rl);
+        return -1;
+    }
+    (*n)++;
+    return 0;
+}
+
+/* What a subscription reads from the config service, in the order its
+ * subscribers apply them (a later rule of the same router and scope
+ * wins, so Java's keys come after seed 001's):
+ *   routers        seed 001 (dubbo-rust): dataId application, group condition
+ *                  (application scope) and group tag; dataId <interface>,
+ *                  group condition;
+ *                  Java (group config-group, default dubbo):
+ *                  <interface>.condition-router, <interface>.tag-router,
+ *                  <interface>:<version>:<group>.condition-router,
+ *                  <application>.condition-router, and <app>.tag-router of
+ *                  each provider's application
+ *   configurators  <application>.configurators,
+ *                  <interface>:<version>:<group>.configurators */
+static int rules_wanted(const nacos_t *r, const sub_t *s, char *const *providers, size_t np,
+                        rule_t **out, size_t *n)
+{
+    rule_t *v = NULL;
+    size_t m = 0;
+    const char *cg = r->config_group;
+    char *skey = NULL, *id = NULL;
+    bool oom = asprintf(&skey, "%s:%s:%s", s->iface, s->version, s->sgroup) < 0;
+    if (oom) skey = NULL;
+#define ADD(router, cat, scope, key, did, grp)                                                     \
+    oom = oom || rule_add(&v, &m, router, cat, scope, key, did, grp)
+#define ADDF(router, cat, scope, key, fmt, arg)                                                    \
+    do {                                                                                           \
+        if (!oom && asprintf(&id, fmt, arg) < 0) id = NULL, oom = true;                            \
+        ADD(router, cat, scope, key, id, cg);                                                      \
+        free(id);                                                                                  \
+        id = NULL;                                                                                 \
+    } while (0)
+    if (s->want_routers && !oom) {
+        ADD("condition", "routers", "application", "application", "application", "condition");
+        ADD("condition", "routers", "service", s->iface, s->iface, "condition");
+        ADD("tag", "routers", "application", "application", "application", "tag");
+        ADDF("condition", "routers", "service", s->iface, "%s.condition-router", s->iface);
+        ADDF("tag", "routers", "service", s->iface, "%s.tag-router", s->iface);
+        ADDF("condition", "routers", "service", skey, "%s.condition-router", skey);
+        if (*s->app)
+            ADDF("condition", "routers", "application", s->app, "%s.condition-router", s->app);
+        for (size_t i = 0; i < np && !oom; i++) {
+            dubbo_url_t *u = dubbo_url_parse(providers[i]);
+            const char *pa = u ? dubbo_url_param(u, "application", "") : "";
+            if (*pa) ADDF("tag", "routers", "application", pa, "%s.tag-router", pa);
+            dubbo_url_free(u);
+        }
+    }
+    if (s->want_confs && !oom) {
+        if (*s->app)
+            ADDF("configurator", "configurators", "application", s->app, "%s.configurators",
+                 s->app);
+        ADDF("configurator", "configurators", "service", skey, "%s.configurators", skey);
+    }
+#undef ADD
+#undef ADDF
+    free(skey);
+    if (oom) {
+        rules_free(v, m);
+        return dubbo__seterr(DUBBO_ENOMEM, "nacos registry: out of memory");
+    }
+    *out = v;
+    *n = m;
+    return 0;
+}
+
+static bool same_config(const rule_t *a, const rule_t *b)
+{
+    return strcmp(a->data_id, b->data_id) == 0 && strcmp(a->group, b->group) == 0;
+}
+
+/* Listen to what `want` has and s->rules has not, stop listening to what
+ * only s->rules has, and make want s's list. On a failure to read a new
+ * config (Nacos down) nothing changes: subscribers keep their rules. */
+static int rules_sync(nacos_t *r, sub_t *s, rule_t *want, size_t nwant)
+{
+    size_t i;
+    int err = 0;
+    for (i = 0; i < nwant; i++) {
+        bool had = false;
+        for (size_t k = 0; k < s->nrules && !had; k++)
+            had = same_config(&want[i], &s->rules[k]);
+        for (size_t k = 0; k < i && !had; k++)
+            had = same_config(&want[i], &want[k]);
+        if (had) continue;
+        err = dubbo__nacos_config_listen(r->cfg, want[i].data_id, want[i].group, on_rule, r, NULL);
+        if (err) break;
+    }
+    if (err) { /* undo the listens of this round */
+        for (size_t j = 0; j < i; j++) {
+            bool had = false;
+            for (size_t k = 0; k < s->nrules && !had; k++)
+                had = same_config(&want[j], &s->rules[k]);
+            for (size_t k = 0; k < j && !had; k++)
+                had = same_config(&want[j], &want[k]);
+            if (!had)
+                dubbo__nacos_config_unlisten(r->cfg, want[j].data_id, want[j].group, on_rule, r);
+        }
+        return err;
+    }
+    for (size_t k = 0; k < s->nrules; k++) {
+        bool kept = false;
+        for (size_t j = 0; j < nwant && !kept; j++)
+            kept = same_config(&s->rules[k], &want[j]);
+        for (size_t j = 0; j < k && !kept; j++)
+            kept = same_config(&s->rules[k], &s->rules[j]);
+        if (!kept)
+            dubbo__nacos_config_unlisten(r->cfg, s->rules[k].data_id, s->rules[k].group, on_rule,
+                                         r);
+    }
+    rules_free(s->rules, s->nrules);
+    s->rules = want;
+    s->nrules = nwant;
+    return 0;
+}
+
+/* A rule as a URL of its category, the form every registry delivers:
+ *   <router>://0.0.0.0/<interface>?category=<category>&dynamic=false
+ *     &key=<key>&rule=<the YAML, percent-encoded>&scope=<scope> */
+static char *rule_url(const sub_t *s, const rule_t *rl, const char *text)
+{
+    sbuf_t b = {0};
+    bool oom = sbuf_str(&b, rl->router) || sbuf_str(&b, "://0.0.0.0/") ||
+               sbuf_esc(&b, s->iface, "-._~:$") || sbuf_str(&b, "?category=") ||
+               sbuf_str(&b, rl->category) || sbuf_str(&b, "&dynamic=false&key=") ||
+               sbuf_esc(&b, rl->key, "-._~:") || sbuf_str(&b, "&rule=") ||
+               sbuf_esc(&b, text, "-._~") || sbuf_str(&b, "&scope=") || sbuf_str(&b, rl->scope);
+    if (oom) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
+}
+
+/* The current list of one category from the configs s follows; NULL
+ * (out of memory) or a malloc'd array (*n entries). */
+static char **rules_list(nacos_t *r, const sub_t *s, const char *category, size_t *n)
+{
+    char **v = malloc((s->nrules ? s->nrules : 1) * sizeof(char *));
+    size_t m = 0;
+    for (size_t i = 0; v && i < s->nrules; i++) {
+        if (strcmp(s->rules[i].category, category) != 0) continue;
+        char *text = NULL;
+        if (dubbo__nacos_config_cached(r->cfg, s->rules[i].data_id, s->rules[i].group, &text) ||
+            !text)
+            continue;
+        bool blank = text[strspn(text, " \t\r\n")] == '\0';
+        char *u = blank ? NULL : rule_url(s, &s->rules[i], text);
+        free(text);
+        if (blank) continue;
+        if (!u) {
+            strv_free(v, m);
+            return NULL;
+        }
+        v[m++] = u;
+    }
+    *n = m;
+    return v;
+}
+
+/* Deliver one category of rules when it changed (the first time always). */
+static void rules_deliver(nacos_t *r, sub_t *s, const char *category, dubbo__last_t *last)
+{
+    size_t n = 0;
+    char **v = rules_list(r, s, category, &n);
+    if (!v) return; /* out of memory: next round */
+    if (dubbo__last_same(last, (const char *const *)v, n)) {
+        strv_free(v, n);
+        return;
+    }
+    const char **urls = malloc((n ? n : 1) * sizeof(char *));
+    if (!urls) {
+        strv_free(v, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        urls[i] = v[i];
+    dubbo__last_set(last, v, n);
+    dubbo__subs_notify(&r->subs, &s->base, &r->mu, &r->stop, category, urls, n);
+    free(urls);
+}
+
+static void sub_free(nacos_t *r, sub_t *s)
 {
     for (size_t i = 0; i < s->nnames; i++)
         free(s->names[i]);
     strv_free(s->others, s->nothers);
     dubbo__last_clear(&s->last);
+    if (r && r->cfg) rules_sync(r, s, NULL, 0); /* stops listening */
+    rules_free(s->rules, s->nrules);
+    dubbo__last_clear(&s->last_routers);
+    dubbo__last_clear(&s->last_confs);
+    free(s->iface);
+    free(s->version);
+    free(s->sgroup);
+    free(s->app);
     dubbo__sub_destroy(&s->base);
     free(s);
 }
@@ -776,7 +1765,25 @@ static void poll_one(nacos_t *r, sub_t *s)
         s->failing = true;
         return;
     }
-    if (s->failing) DLOG_INFO("nacos %s: polling %s again", endpoint(r), s->names[0]);
+    if (s->want_routers || s->want_confs) {
+        /* the rules first, so that the first providers are routed by them */
+        rule_t *want = NULL;
+        size_t nwant = 0;
+        err = rules_wanted(r, s, v, n, &want, &nwant);
+        if (!err) err = rules_sync(r, s, want, nwant);
+        if (err) {
+            rules_free(want, nwant);
+            if (!s->failing)
+                DLOG_WARN("%s; subscribers keep their last lists and polling goes on",
+                          dubbo_last_error());
+            s->failing = true;
+            strv_free(v, n);
+            return;
+        }
+        if (s->want_confs) rules_deliver(r, s, "configurators", &s->last_confs);
+        if (s->want_routers) rules_deliver(r, s, "routers", &s->last_routers);
+    }
+    if (s->failing) DLOG_INFO("nacos %s: polling %s again", endpoint(&r->srv), s->names[0]);
     s->failing = false;
     if (!s->others_sent) {
         s->others_sent = true;
@@ -844,7 +1851,7 @@ static void *worker(void *arg)
         while (dead) {
             sub_t *s = (sub_t *)dead;
             dead = dead->next;
-            sub_free(s);
+            sub_free(r, s);
         }
         if (stop) break;
 
@@ -853,7 +1860,7 @@ static void *worker(void *arg)
             if (err && !down)
                 DLOG_WARN("%s; retrying every %ld ms", dubbo_last_error(), r->beat_ms);
             else if (!err && down)
-                DLOG_INFO("nacos %s: reachable again, instances registered", endpoint(r));
+                DLOG_INFO("nacos %s: reachable again, instances registered", endpoint(&r->srv));
             down = err != 0;
             next_beat = dubbo__now_ms() + (uint64_t)r->beat_ms;
         }
@@ -911,6 +1918,13 @@ static int nacos_subscribe(dubbo_registry_t *base, const char *consumer_url, dub
         s->names[0] = NULL;
     oom = oom || !s->names[0];
     if (!oom) s->nnames = 1;
+    if (!oom) {
+        s->iface = strdup(iface);
+        s->version = strdup(version);
+        s->sgroup = strdup(group);
+        s->app = strdup(dubbo_url_param(u, "application", ""));
+        oom = !s->iface || !s->version || !s->sgroup || !s->app;
+    }
     char *legacy = oom ? NULL : legacy_name(iface, version, group);
     if (legacy && strcmp(legacy, s->names[0]) != 0)
         s->names[s->nnames++] = legacy;
@@ -918,7 +1932,13 @@ static int nacos_subscribe(dubbo_registry_t *base, const char *consumer_url, dub
         free(legacy);
     for (const char *p = cats; !oom && *p;) {
         size_t len = strcspn(p, ",");
-        if (len && !(len == 9 && strncmp(p, "providers", 9) == 0)) {
+        bool routers = len == 7 && strncmp(p, "routers", 7) == 0;
+        bool confs = len == 13 && strncmp(p, "configurators", 13) == 0;
+        s->want_routers |= routers && r->cfg;
+        s->want_confs |= confs && r->cfg;
+        if ((routers || confs) && r->cfg) {
+            /* read from the config service */
+        } else if (len && !(len == 9 && strncmp(p, "providers", 9) == 0)) {
             s->others[s->nothers] = strndup(p, len);
             oom = !s->others[s->nothers++];
         }
@@ -926,13 +1946,13 @@ static int nacos_subscribe(dubbo_registry_t *base, const char *consumer_url, dub
     }
     dubbo_url_free(u);
     if (oom) {
-        if (s) sub_free(s);
+        if (s) sub_free(r, s);
         return dubbo__seterr(DUBBO_ENOMEM, "nacos registry: out of memory");
     }
     pthread_mutex_lock(&r->mu);
     if (dubbo__subs_find(&r->subs, consumer_url, fn, user)) {
         pthread_mutex_unlock(&r->mu);
-        sub_free(s);
+        sub_free(r, s);
         return dubbo__seterr(DUBBO_EEXISTS,
                              "nacos registry: %.300s is already subscribed with this callback",
                              consumer_url);
@@ -974,19 +1994,21 @@ static int service_names(nacos_t *r, CURL *easy, char ***out, size_t *n)
         char pg[24];
         snprintf(pg, sizeof(pg), "%ld", page);
         if (form_add(&f, "pageNo", pg) || form_add(&f, "pageSize", "500") ||
-            form_add(&f, "groupName", r->group) || (*r->ns && form_add(&f, "namespaceId", r->ns))) {
+            form_add(&f, "groupName", r->group) ||
+            (*r->srv.ns && form_add(&f, "namespaceId", r->srv.ns))) {
             free(f.p);
             err = dubbo__seterr(DUBBO_ENOMEM, "nacos registry: out of memory");
             break;
         }
         long status;
-        err = call(r, easy, "GET", "/v1/ns/service/list", f.p, "service list", &status, &body);
+        err =
+            call(&r->srv, easy, "GET", "/v1/ns/service/list", f.p, "service list", &status, &body);
         free(f.p);
         json_error_t je;
         json_t *j = err ? NULL : json_loadb(body.p ? body.p : "", body.len, 0, &je);
         json_t *doms = json_object_get(j, "doms");
         if (!err && !json_is_array(doms))
-            err = dubbo__seterr(DUBBO_EMALFORMED, "nacos %s: service list: %s", endpoint(r),
+            err = dubbo__seterr(DUBBO_EMALFORMED, "nacos %s: service list: %s", endpoint(&r->srv),
                                 j ? "no doms array" : "not JSON");
         total = err ? 0 : (long)json_integer_value(json_object_get(j, "count"));
         size_t k = json_array_size(doms);
@@ -1095,39 +2117,28 @@ static int nacos_list(dubbo_registry_t *base, const char *interface, const char 
 
 /* ---- create / destroy ------------------------------------------------- */
 
-static void nacos_free(nacos_t *r)
+static void srv_destroy(srv_t *sv)
 {
-    strv_free(r->endpoints, r->nendpoints);
-    free(r->ns);
-    free(r->group);
-    for (size_t i = 0; i < r->ninsts; i++)
-        inst_clear(&r->insts[i]);
-    free(r->insts);
-    if (r->reg_easy) dubbo__curl.easy_cleanup(r->reg_easy);
-    if (r->poll_easy) dubbo__curl.easy_cleanup(r->poll_easy);
-    pthread_mutex_destroy(&r->reg_mu);
-    pthread_mutex_destroy(&r->mu);
-    pthread_cond_destroy(&r->cond);
-    dubbo__subs_destroy(&r->subs);
-    free(r);
-    curl_release();
+    strv_free(sv->endpoints, sv->nendpoints);
+    free(sv->ns);
+    *sv = (srv_t){0};
 }
 
-static int add_endpoint(nacos_t *r, const char *host, size_t hostlen, int port, const char *ctx)
+static int add_endpoint(srv_t *sv, const char *host, size_t hostlen, int port, const char *ctx)
 {
-    char **p = realloc(r->endpoints, (r->nendpoints + 1) * sizeof(char *));
+    char **p = realloc(sv->endpoints, (sv->nendpoints + 1) * sizeof(char *));
     if (!p) return -1;
-    r->endpoints = p;
+    sv->endpoints = p;
     bool v6 = memchr(host, ':', hostlen) != NULL;
-    if (asprintf(&p[r->nendpoints], "http://%s%.*s%s:%d%s", v6 ? "[" : "", (int)hostlen, host,
+    if (asprintf(&p[sv->nendpoints], "http://%s%.*s%s:%d%s", v6 ? "[" : "", (int)hostlen, host,
                  v6 ? "]" : "", port, ctx) < 0)
         return -1;
-    r->nendpoints++;
+    sv->nendpoints++;
     return 0;
 }
 
 /* backup=host:port,host:port (Java's form); IPv6 as [addr]:port. */
-static int add_backups(nacos_t *r, const char *list, const char *ctx)
+static int add_backups(srv_t *sv, const char *list, const char *ctx)
 {
     for (const char *p = list; *p;) {
         size_t len = strcspn(p, ",");
@@ -1145,25 +2156,61 @@ static int add_backups(nacos_t *r, const char *list, const char *ctx)
         }
         int port = colon ? atoi(colon + 1) : 8848;
         if (len && (!hl || port <= 0 || port > 65535)) return -1;
-        if (len && add_endpoint(r, h, hl, port, ctx)) return -1;
+        if (len && add_endpoint(sv, h, hl, port, ctx)) return -1;
         p = *end ? end + 1 : end;
     }
     return 0;
 }
 
-static dubbo_registry_t *nacos_create(const dubbo_url_t *url)
+/* The server part of a nacos:// URL: host, backup, context-path,
+ * namespace, timeout. `who` starts the messages. */
+static int srv_init(srv_t *sv, const dubbo_url_t *url, const char *who)
 {
-    if (!url->host || !*url->host) {
-        dubbo__seterr(DUBBO_EINVAL, "nacos registry: no host in the registry URL");
-        return NULL;
-    }
+    *sv = (srv_t){0};
+    if (!url->host || !*url->host)
+        return dubbo__seterr(DUBBO_EINVAL, "%s: no host in the registry URL", who);
     const char *ctx = dubbo_url_param(url, "context-path", "/nacos");
     if (*ctx &&
         (*ctx != '/' ||
-         ctx[strspn(ctx, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/-._~")])) {
-        dubbo__seterr(DUBBO_EINVAL, "nacos registry: bad context-path=%.200s (want /path)", ctx);
-        return NULL;
+         ctx[strspn(ctx, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/-._~")]))
+        return dubbo__seterr(DUBBO_EINVAL, "%s: bad context-path=%.200s (want /path)", who, ctx);
+    sv->timeout_ms = dubbo_url_param_int(url, "timeout", 3000);
+    if (sv->timeout_ms <= 0) sv->timeout_ms = 3000;
+    sv->ns = strdup(dubbo_url_param(url, "namespace", ""));
+    if (!sv->ns ||
+        add_endpoint(sv, url->host, strlen(url->host), url->port ? url->port : 8848, ctx)) {
+        srv_destroy(sv);
+        return dubbo__seterr(DUBBO_ENOMEM, "%s: out of memory", who);
     }
+    if (add_backups(sv, dubbo_url_param(url, "backup", ""), ctx)) {
+        srv_destroy(sv);
+        return dubbo__seterr(DUBBO_EINVAL, "%s: bad backup=%.200s (want host:port,...)", who,
+                             dubbo_url_param(url, "backup", ""));
+    }
+    return 0;
+}
+
+static void nacos_free(nacos_t *r)
+{
+    dubbo__nacos_config_free(r->cfg);
+    srv_destroy(&r->srv);
+    free(r->group);
+    free(r->config_group);
+    for (size_t i = 0; i < r->ninsts; i++)
+        inst_clear(&r->insts[i]);
+    free(r->insts);
+    if (r->reg_easy) dubbo__curl.easy_cleanup(r->reg_easy);
+    if (r->poll_easy) dubbo__curl.easy_cleanup(r->poll_easy);
+    pthread_mutex_destroy(&r->reg_mu);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cond);
+    dubbo__subs_destroy(&r->subs);
+    free(r);
+    curl_release();
+}
+
+static dubbo_registry_t *nacos_create(const dubbo_url_t *url)
+{
     if (curl_acquire()) return NULL;
     nacos_t *r = calloc(1, sizeof(nacos_t));
     if (!r) {
@@ -1179,9 +2226,11 @@ static dubbo_registry_t *nacos_create(const dubbo_url_t *url)
     pthread_cond_init(&r->cond, &ca);
     pthread_condattr_destroy(&ca);
     dubbo__subs_init(&r->subs);
+    if (srv_init(&r->srv, url, "nacos registry")) {
+        nacos_free(r);
+        return NULL;
+    }
 
-    r->timeout_ms = dubbo_url_param_int(url, "timeout", 3000);
-    if (r->timeout_ms <= 0) r->timeout_ms = 3000;
     r->beat_ms = dubbo_url_param_int(url, "beat", 5000);
     if (r->beat_ms < 100) r->beat_ms = 5000;
     r->poll_ms = dubbo_url_param_int(url, "poll", 1000);
@@ -1189,20 +2238,30 @@ static dubbo_registry_t *nacos_create(const dubbo_url_t *url)
     r->reg_consumers = strcmp(dubbo_url_param(url, "register-consumer-url", "false"), "true") == 0;
     const char *group = dubbo_url_param(url, "group", DEFAULT_GROUP);
     r->group = strdup(*group ? group : DEFAULT_GROUP);
-    r->ns = strdup(dubbo_url_param(url, "namespace", ""));
-    bool oom = !r->group || !r->ns ||
-               add_endpoint(r, url->host, strlen(url->host), url->port ? url->port : 8848, ctx);
-    if (!oom && add_backups(r, dubbo_url_param(url, "backup", ""), ctx)) {
-        dubbo__seterr(DUBBO_EINVAL, "nacos registry: bad backup=%.200s (want host:port,...)",
-                      dubbo_url_param(url, "backup", ""));
-        nacos_free(r);
-        return NULL;
-    }
+    bool oom = !r->group;
     if (!oom && strstr(r->group, "@@")) {
         dubbo__seterr(DUBBO_EINVAL,
                       "nacos registry: bad group=%.200s ('@@' separates Nacos "
                       "groups from service names)",
                       r->group);
+        nacos_free(r);
+        return NULL;
+    }
+    const char *cg = dubbo_url_param(url, "config-group", "dubbo");
+    r->config_group = strdup(cg);
+    oom = oom || !r->config_group;
+    if (!oom && !valid_name(r->config_group)) {
+        dubbo__seterr(DUBBO_EINVAL,
+                      "nacos registry: bad config-group=%.200s (Nacos takes letters, digits and "
+                      "-_.:)",
+                      cg);
+        nacos_free(r);
+        return NULL;
+    }
+    /* rules and configurators: config=false leaves them out (delivered
+     * empty, as before this registry read them) */
+    if (!oom && strcmp(dubbo_url_param(url, "config", "true"), "false") != 0 &&
+        !(r->cfg = cfg_create(url))) {
         nacos_free(r);
         return NULL;
     }

@@ -5,11 +5,15 @@
 # through nacos://, the CLI calls through the registry, one provider is
 # killed with SIGKILL and leaves when Nacos expires its ephemeral instance,
 # the other leaves at once on SIGTERM (it deregisters), and a namespace
-# keeps its instances to itself.
+# keeps its instances to itself. Then, on the same server, nacos_config_test
+# (Nacos config: publish/get/remove, listening, router rules and
+# configurators from it, a rule steering our consumer between two of our
+# providers).
 # Exit 77 (skip) only when java or mvn is missing.
-# Usage: nacos_test.sh path/to/dubbo
+# Usage: nacos_test.sh path/to/dubbo [path/to/nacos_config_test]
 set -u
-DUBBO=${1:?usage: nacos_test.sh path/to/dubbo}
+DUBBO=${1:?usage: nacos_test.sh path/to/dubbo [path/to/nacos_config_test]}
+CONFIG_TEST=${2:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d)
 pids=()
@@ -132,6 +136,23 @@ case "$out" in
 *"nacos http://127.0.0.1:$PORT/nope: service list: HTTP 404"*) ok "a refusal names server, operation and answer" ;;
 *) bad "refusal message: $out" ;;
 esac
+
+# Nacos config: two providers of our own for the consumer the rules steer
+if [ -n "$CONFIG_TEST" ]; then
+    PD=$(free_port)
+    PE=$(free_port)
+    D=$(provider "$PD" "$REG")
+    E=$(provider "$PE" "$REG")
+    wait_listed "$REG" 1 10 "$PD/" >/dev/null && wait_listed "$REG" 1 10 "$PE/" >/dev/null ||
+        bad "providers for the config test not listed"
+    if DUBBO_NACOS=127.0.0.1:$PORT DUBBO_NACOS_P1=$PD DUBBO_NACOS_P2=$PE "$CONFIG_TEST"; then
+        ok "nacos_config_test (config client, listening, rules from Nacos config)"
+    else
+        bad "nacos_config_test"
+    fi
+    kill -TERM "$D" "$E"
+    wait "$D" "$E" 2>/dev/null
+fi
 
 if [ $fails -ne 0 ]; then
     echo "--- Nacos log (tail) ---"
