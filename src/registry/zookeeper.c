@@ -4,8 +4,9 @@
  * provider and consumer nodes ephemeral, their parents persistent; child
  * watches re-armed on every event; routing rules read from the config nodes
  * /dubbo/config/dubbo/<key>.condition-router and .tag-router and delivered in
- * the routers category; a new session (and every node and watch again) after
- * the old one expires. See docs/registry-zookeeper.md.
+ * the routers category, configurator rules from <key>.configurators in the
+ * configurators category (docs/configurators.md); a new session (and every node and watch again)
+ * after the old one expires. See docs/registry-zookeeper.md.
  *
  * Threads: the ZooKeeper client runs two of its own (I/O and completions);
  * its watcher only queues an event. One worker thread per registry reads
@@ -82,6 +83,7 @@ typedef struct sub {
     cat_t cats[MAX_CATEGORIES];
     size_t ncats;
     int routers, providers; /* indexes in cats, or -1 */
+    int configurators;      /* index in cats, or -1 */
     int raw;                /* node_watch: 1 a node's data, 2 its children's (in rules) */
     rule_t *rules;
     size_t nrules;
@@ -609,13 +611,16 @@ static char *encode_param(const char *s)
 
 /* A rule in the routers category, as Java's route URLs were:
  *   condition://0.0.0.0/<iface>?category=routers&dynamic=false&key=<key>
- *     &rule=<encoded rule text>&scope=service */
+ *     &rule=<encoded rule text>&scope=service
+ * and a configurator rule (router "configurator") the same way in the
+ * configurators category. */
 static char *rule_url(const sub_t *s, const rule_t *r)
 {
     char *k = encode_param(r->key), *t = encode_param(r->node->text);
-    char *u = k && t ? strf("%s://0.0.0.0/%s?category=routers&dynamic=false&key=%s&rule=%s&"
+    const char *cat = strcmp(r->router, "configurator") == 0 ? "configurators" : "routers";
+    char *u = k && t ? strf("%s://0.0.0.0/%s?category=%s&dynamic=false&key=%s&rule=%s&"
                             "scope=%s",
-                            r->router, s->iface, k, t, r->scope)
+                            r->router, s->iface, cat, k, t, r->scope)
                      : NULL;
     free(k);
     free(t);
@@ -644,7 +649,10 @@ static int push_str(char ***v, size_t *n, size_t *cap, char *s)
  *   <iface>:<version>:<group>.condition-router  Java's rule key (ServiceStateRouter)
  *   <iface>.condition-router, <iface>.tag-router    the bare interface key
  *   <provider application>.tag-router       for each provider's application
- *                                            (TagStateRouter) */
+ *                                            (TagStateRouter)
+ * and (when it wants configurators) Java's consumer configurator keys:
+ *   <application>.configurators             ConsumerConfigurationListener
+ *   <iface>:<version>:<group>.configurators  ReferenceConfigurationListener */
 static int sub_rules(zk_t *z, sub_t *s)
 {
     typedef struct {
@@ -656,23 +664,39 @@ static int sub_rules(zk_t *z, sub_t *s)
     const char *app = dubbo_url_param(s->cu, "application", NULL);
     const char *ver = dubbo_url_param(s->cu, "version", ""),
                *grp = dubbo_url_param(s->cu, "group", "");
-    if (!empty(app)) want[nw++] = (want_t){"condition", "application", strdup(app)};
-    want[nw++] = (want_t){"condition", "service", strf("%s:%s:%s", s->iface, ver, grp)};
-    want[nw++] = (want_t){"condition", "service", strdup(s->iface)};
-    want[nw++] = (want_t){"tag", "service", strdup(s->iface)};
-    if (s->providers >= 0 && s->cats[s->providers].node) {
+    if (s->configurators >= 0) {
+        if (!empty(app)) want[nw++] = (want_t){"configurator", "application", strdup(app)};
+        want[nw++] = (want_t){"configurator", "service", strf("%s:%s:%s", s->iface, ver, grp)};
+    }
+    if (s->routers >= 0) {
+        if (!empty(app)) want[nw++] = (want_t){"condition", "application", strdup(app)};
+        want[nw++] = (want_t){"condition", "service", strf("%s:%s:%s", s->iface, ver, grp)};
+        want[nw++] = (want_t){"condition", "service", strdup(s->iface)};
+        want[nw++] = (want_t){"tag", "service", strdup(s->iface)};
+    }
+    /* Per provider application: its tag rule, and its configurators, whose
+     * provider-side rules a provider applies by registering again (the
+     * directory applies them for it; docs/configurators.md). */
+    if ((s->routers >= 0 || s->configurators >= 0) && s->providers >= 0 &&
+        s->cats[s->providers].node) {
         const node_t *pn = s->cats[s->providers].node;
-        for (size_t i = 0; i < pn->nkids && nw < 64; i++) {
+        for (size_t i = 0; i < pn->nkids && nw < 63; i++) {
             dubbo_url_t *u = NULL;
             char *dec = match_child(s, pn->kids[i], &u);
             if (!dec) continue;
             const char *pa = dubbo_url_param(u, "application", NULL);
-            int seen = empty(pa);
-            for (size_t k = 0; k < nw && !seen; k++)
-                seen = strcmp(want[k].router, "tag") == 0 &&
-                       strcmp(want[k].scope, "application") == 0 && want[k].key &&
-                       strcmp(want[k].key, pa) == 0;
-            if (!seen) want[nw++] = (want_t){"tag", "application", strdup(pa)};
+            for (int r = 0; r < 2 && !empty(pa); r++) {
+                const char *router = r ? "configurator" : "tag";
+                if (r ? s->configurators < 0 || (!empty(app) && strcmp(app, pa) == 0)
+                      : s->routers < 0)
+                    continue;
+                int seen = 0;
+                for (size_t k = 0; k < nw && !seen; k++)
+                    seen = strcmp(want[k].router, router) == 0 &&
+                           strcmp(want[k].scope, "application") == 0 && want[k].key &&
+                           strcmp(want[k].key, pa) == 0;
+                if (!seen) want[nw++] = (want_t){router, "application", strdup(pa)};
+            }
             dubbo_url_free(u);
             free(dec);
         }
@@ -681,8 +705,10 @@ static int sub_rules(zk_t *z, sub_t *s)
     int rc = rules ? 0 : -1;
     size_t nr = 0;
     for (size_t i = 0; i < nw && rc == 0; i++) {
-        char *path =
-            want[i].key ? strf(CONFIG_ROOT "/%s.%s-router", want[i].key, want[i].router) : NULL;
+        int conf = strcmp(want[i].router, "configurator") == 0;
+        char *path = !want[i].key ? NULL
+                     : conf       ? strf(CONFIG_ROOT "/%s.configurators", want[i].key)
+                                  : strf(CONFIG_ROOT "/%s.%s-router", want[i].key, want[i].router);
         if (!path) {
             rc = -1;
             break;
@@ -740,9 +766,11 @@ static int build_list(const sub_t *s, const cat_t *c, char ***out, size_t *n)
         char *dec = match_child(s, c->node->kids[i], NULL);
         if (dec && push_str(&v, &cnt, &cap, dec) != 0) goto oom;
     }
-    if (s->routers >= 0 && c == &s->cats[s->routers])
+    int conf = s->configurators >= 0 && c == &s->cats[s->configurators];
+    if ((s->routers >= 0 && c == &s->cats[s->routers]) || conf)
         for (size_t i = 0; i < s->nrules; i++)
             if (s->rules[i].node->text && *s->rules[i].node->text &&
+                (strcmp(s->rules[i].router, "configurator") == 0) == conf &&
                 push_str(&v, &cnt, &cap, rule_url(s, &s->rules[i])) != 0)
                 goto oom;
     *out = v;
@@ -772,7 +800,7 @@ static void sub_update(zk_t *z, sub_t *s)
         }
         if (!s->cats[i].node->fresh && node_read(z, s->cats[i].node) != ZOK) return;
     }
-    if (s->routers >= 0 && sub_rules(z, s) != 0) return;
+    if ((s->routers >= 0 || s->configurators >= 0) && sub_rules(z, s) != 0) return;
     for (size_t i = 0; i < s->ncats; i++) {
         cat_t *c = &s->cats[i];
         char **v;
@@ -1380,7 +1408,7 @@ static int zk_subscribe(dubbo_registry_t *r, const char *consumer_url, dubbo_not
     if (!fn) return dubbo__seterr(DUBBO_EINVAL, "zookeeper: subscribe without a callback");
     sub_t *s = calloc(1, sizeof(*s));
     if (!s) return dubbo__seterr(DUBBO_ENOMEM, "zookeeper: out of memory");
-    s->routers = s->providers = -1;
+    s->routers = s->providers = s->configurators = -1;
     int rc = dubbo__sub_init(&s->base, consumer_url, fn, user, "zookeeper");
     if (rc || !(s->cu = dubbo_url_parse(consumer_url))) {
         rc = rc ? rc : dubbo__last_code();
@@ -1412,6 +1440,7 @@ static int zk_subscribe(dubbo_registry_t *r, const char *consumer_url, dubbo_not
     }
     for (size_t i = 0; i < s->ncats; i++) {
         if (strcmp(s->cats[i].name, "routers") == 0) s->routers = (int)i;
+        if (strcmp(s->cats[i].name, "configurators") == 0) s->configurators = (int)i;
         if (strcmp(s->cats[i].name, "providers") == 0) s->providers = (int)i;
     }
     task_t *t = calloc(1, sizeof(*t));
@@ -1709,7 +1738,7 @@ static int zk_node_watch(dubbo_registry_t *r, const char *key, int children, dub
         free(path);
         return dubbo__seterr(DUBBO_ENOMEM, "zookeeper: out of memory");
     }
-    s->routers = s->providers = -1;
+    s->routers = s->providers = s->configurators = -1;
     s->raw = children ? 2 : 1;
     s->cats[0].path = path;
     s->cats[0].name = strdup(key);
