@@ -368,6 +368,7 @@ typedef struct {
     char *group;
     long beat_ms, poll_ms;
     dubbo__nacos_config_t *cfg; /* routers and configurators are read through it */
+    uint64_t config_off_until;  /* the config API refused: not asked before this */
     char *config_group;         /* their Nacos group (config-group, default dubbo) */
     bool reg_consumers;
 
@@ -498,7 +499,8 @@ static int form_service(nacos_t *r, sbuf_t *f, const char *service)
 
 /* ---- config: /v1/cs/configs and its long-polling listener -------------- */
 
-#define LONG_POLL_MS 30000 /* what Nacos's clients ask the server to hold */
+#define LONG_POLL_MS    30000 /* what Nacos's clients ask the server to hold */
+#define CONFIG_RETRY_MS 60000 /* a config API that refused is asked again after */
 
 /* Nacos's rule for dataIds and groups (its ParamUtils.isValid). */
 static bool valid_name(const char *s)
@@ -910,14 +912,14 @@ static int long_poll(dubbo__nacos_config_t *c, const char *form, uint64_t gen, s
 }
 
 /* A key the listener reported: fetch it, and tell its listeners when it
- * changed. Runs on the thread. */
-static void refresh(dubbo__nacos_config_t *c, const char *data_id, const char *group)
+ * changed. Runs on the thread. False when it had not changed. */
+static bool refresh(dubbo__nacos_config_t *c, const char *data_id, const char *group)
 {
     char *content = NULL;
     int err = cfg_fetch(c, c->fetch_easy, data_id, group, &content);
     if (err) {
         DLOG_WARN("%s; tried again with the next answer", dubbo_last_error());
-        return;
+        return false;
     }
     char md5[33] = "";
     if (content) md5_hex(content, strlen(content), md5);
@@ -926,7 +928,7 @@ static void refresh(dubbo__nacos_config_t *c, const char *data_id, const char *g
     if (!k || strcmp(k->md5, md5) == 0) {
         pthread_mutex_unlock(&c->mu);
         free(content);
-        return;
+        return !k;
     }
     set_content(k, content);
     size_t n = k->nls;
@@ -945,6 +947,19 @@ static void refresh(dubbo__nacos_config_t *c, const char *data_id, const char *g
     pthread_mutex_lock(&c->mu);
     c->dispatching = false;
     pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->mu);
+    return true;
+}
+
+/* mu not held. Wait ms, or less when the keys change or the client stops. */
+static void cfg_pause(dubbo__nacos_config_t *c, uint64_t gen, long ms)
+{
+    pthread_mutex_lock(&c->mu);
+    struct timespec ts;
+    dubbo__deadline(&ts, CLOCK_MONOTONIC, (uint64_t)ms);
+    while (!c->stop && c->gen == gen &&
+           pthread_cond_timedwait(&c->cond, &c->mu, &ts) != ETIMEDOUT) {
+    }
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -977,13 +992,7 @@ static void *cfg_worker(void *arg)
             if (!c->failing) DLOG_WARN("%s; listening again, config kept", dubbo_last_error());
             c->failing = true;
             backoff = backoff ? (backoff * 2 > 30000 ? 30000 : backoff * 2) : 1000;
-            pthread_mutex_lock(&c->mu);
-            struct timespec ts;
-            dubbo__deadline(&ts, CLOCK_MONOTONIC, (uint64_t)backoff);
-            while (!c->stop && c->gen == gen &&
-                   pthread_cond_timedwait(&c->cond, &c->mu, &ts) != ETIMEDOUT) {
-            }
-            pthread_mutex_unlock(&c->mu);
+            cfg_pause(c, gen, backoff);
             continue;
         }
         if (rc == 0 && c->failing) DLOG_INFO("nacos config: listening again");
@@ -991,9 +1000,13 @@ static void *cfg_worker(void *arg)
             c->failing = false;
             backoff = 0;
         }
+        bool any = false;
         for (size_t i = 0; i < n; i++)
-            refresh(c, changed[2 * i], changed[2 * i + 1]);
+            any |= refresh(c, changed[2 * i], changed[2 * i + 1]);
         strv_free(changed, 2 * n);
+        /* "changed" yet the same content (an MD5 the server computes
+         * otherwise, a fetch that failed): not at once again */
+        if (n && !any) cfg_pause(c, gen, 1000);
     }
     return NULL;
 }
@@ -1624,48 +1637,76 @@ static bool same_config(const rule_t *a, const rule_t *b)
     return strcmp(a->data_id, b->data_id) == 0 && strcmp(a->group, b->group) == 0;
 }
 
+static bool listened(const rule_t *v, size_t n, const rule_t *rl)
+{
+    for (size_t k = 0; k < n; k++)
+        if (same_config(&v[k], rl)) return true;
+    return false;
+}
+
 /* Listen to what `want` has and s->rules has not, stop listening to what
- * only s->rules has, and make want s's list. On a failure to read a new
- * config (Nacos down) nothing changes: subscribers keep their rules. */
+ * only s->rules has, and make want s's list (taken). A server that cannot
+ * be reached fails it all (nothing changes: subscribers keep their rules);
+ * one that refuses the config API (none there, or no permission) leaves
+ * the rules out for CONFIG_RETRY_MS, so that naming goes on without them. */
 static int rules_sync(nacos_t *r, sub_t *s, rule_t *want, size_t nwant)
 {
-    size_t i;
+    size_t n = 0, rest = nwant; /* want[0, n): kept; want[rest, nwant): not looked at */
     int err = 0;
-    for (i = 0; i < nwant; i++) {
-        bool had = false;
-        for (size_t k = 0; k < s->nrules && !had; k++)
-            had = same_config(&want[i], &s->rules[k]);
-        for (size_t k = 0; k < i && !had; k++)
-            had = same_config(&want[i], &want[k]);
-        if (had) continue;
-        err = dubbo__nacos_config_listen(r->cfg, want[i].data_id, want[i].group, on_rule, r, NULL);
-        if (err) break;
+    bool *fresh = calloc(nwant ? nwant : 1, sizeof(bool));
+    if (!fresh) {
+        rules_free(want, nwant);
+        return dubbo__seterr(DUBBO_ENOMEM, "nacos registry: out of memory");
+    }
+    for (size_t i = 0; i < nwant; i++) {
+        rule_t rl = want[i];
+        bool had = listened(s->rules, s->nrules, &rl) || listened(want, n, &rl);
+        if (!had && dubbo__now_ms() < r->config_off_until)
+            err = DUBBO_EREMOTE; /* refused lately: not asked again yet */
+        else if (!had)
+            err = dubbo__nacos_config_listen(r->cfg, rl.data_id, rl.group, on_rule, r, NULL);
+        if (err && (transient(err) || err == DUBBO_ENOMEM)) {
+            want[n++] = rl;
+            rest = i + 1;
+            break;
+        }
+        if (err) {
+            if (dubbo__now_ms() >= r->config_off_until) {
+                DLOG_WARN("%s; routers and configurators from Nacos config left out, asked again "
+                          "in %d s",
+                          dubbo_last_error(), CONFIG_RETRY_MS / 1000);
+                r->config_off_until = dubbo__now_ms() + CONFIG_RETRY_MS;
+            }
+            rule_clear(&rl);
+            err = 0;
+            continue;
+        }
+        fresh[n] = !had;
+        want[n++] = rl;
     }
     if (err) { /* undo the listens of this round */
-        for (size_t j = 0; j < i; j++) {
-            bool had = false;
-            for (size_t k = 0; k < s->nrules && !had; k++)
-                had = same_config(&want[j], &s->rules[k]);
-            for (size_t k = 0; k < j && !had; k++)
-                had = same_config(&want[j], &want[k]);
-            if (!had)
+        int keep = err;
+        char msg[700];
+        snprintf(msg, sizeof(msg), "%s", dubbo_last_error());
+        for (size_t j = 0; j < n; j++)
+            if (fresh[j])
                 dubbo__nacos_config_unlisten(r->cfg, want[j].data_id, want[j].group, on_rule, r);
-        }
-        return err;
+        for (size_t j = 0; j < n; j++)
+            rule_clear(&want[j]);
+        for (size_t j = rest; j < nwant; j++)
+            rule_clear(&want[j]);
+        free(want);
+        free(fresh);
+        return dubbo__seterr(keep, "%s", msg);
     }
-    for (size_t k = 0; k < s->nrules; k++) {
-        bool kept = false;
-        for (size_t j = 0; j < nwant && !kept; j++)
-            kept = same_config(&s->rules[k], &want[j]);
-        for (size_t j = 0; j < k && !kept; j++)
-            kept = same_config(&s->rules[k], &s->rules[j]);
-        if (!kept)
+    free(fresh);
+    for (size_t k = 0; k < s->nrules; k++)
+        if (!listened(want, n, &s->rules[k]) && !listened(s->rules, k, &s->rules[k]))
             dubbo__nacos_config_unlisten(r->cfg, s->rules[k].data_id, s->rules[k].group, on_rule,
                                          r);
-    }
     rules_free(s->rules, s->nrules);
     s->rules = want;
-    s->nrules = nwant;
+    s->nrules = n;
     return 0;
 }
 
@@ -1770,9 +1811,8 @@ static void poll_one(nacos_t *r, sub_t *s)
         rule_t *want = NULL;
         size_t nwant = 0;
         err = rules_wanted(r, s, v, n, &want, &nwant);
-        if (!err) err = rules_sync(r, s, want, nwant);
+        if (!err) err = rules_sync(r, s, want, nwant); /* takes want */
         if (err) {
-            rules_free(want, nwant);
             if (!s->failing)
                 DLOG_WARN("%s; subscribers keep their last lists and polling goes on",
                           dubbo_last_error());

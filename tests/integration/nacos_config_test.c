@@ -5,14 +5,22 @@
  * rules and configurators delivered to subscribers as every registry
  * delivers them; and a condition rule in Nacos config steering our
  * consumer between our two providers (DUBBO_NACOS_P1/P2, demo providers
- * registered through nacos://), reverted when the rule is removed.
+ * registered through nacos://), reverted when the rule is removed. A TCP
+ * relay of our own between the listener and Nacos is cut to show that the
+ * listener reconnects and, keeping its MD5s, gets what changed meanwhile.
  *   nacos_config_test [test-name-filter] */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "dubbo/cluster.h"
 #include "dubbo/error.h"
@@ -263,6 +271,157 @@ TEST(listen_long_poll)
     dubbo__nacos_config_free(l);
     dubbo__nacos_config_free(w);
     rec_destroy(&rec);
+}
+
+/* ---- a TCP relay to cut: 127.0.0.1:relay_port -> Nacos -------------------------------- */
+
+typedef struct {
+    int lfd, port, target;
+    atomic_bool cut, stop; /* cut: drop every connection, refuse new ones */
+    pthread_t th;
+} relay_t;
+
+static void *relay_main(void *arg)
+{
+    relay_t *r = arg;
+    int pairs[32][2];
+    int np = 0;
+    while (!atomic_load(&r->stop)) {
+        if (atomic_load(&r->cut)) {
+            for (int i = 0; i < np; i++) {
+                close(pairs[i][0]);
+                close(pairs[i][1]);
+            }
+            np = 0;
+        }
+        struct pollfd pf[65];
+        pf[0] = (struct pollfd){.fd = r->lfd, .events = POLLIN};
+        for (int i = 0; i < np; i++) {
+            pf[1 + 2 * i] = (struct pollfd){.fd = pairs[i][0], .events = POLLIN};
+            pf[2 + 2 * i] = (struct pollfd){.fd = pairs[i][1], .events = POLLIN};
+        }
+        if (poll(pf, (nfds_t)(1 + 2 * np), 50) <= 0) continue;
+        if (pf[0].revents & POLLIN) {
+            int c = accept(r->lfd, NULL, NULL);
+            if (c >= 0 && (atomic_load(&r->cut) || np == 32)) {
+                close(c);
+            } else if (c >= 0) {
+                int u = socket(AF_INET, SOCK_STREAM, 0);
+                struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(r->target)};
+                a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+                if (u < 0 || connect(u, (struct sockaddr *)&a, sizeof(a)) != 0) {
+                    close(c);
+                    if (u >= 0) close(u);
+                } else {
+                    pairs[np][0] = c;
+                    pairs[np][1] = u;
+                    np++;
+                }
+            }
+        }
+        for (int i = 0; i < np; i++) {
+            bool dead = false;
+            for (int k = 0; k < 2 && !dead; k++) {
+                short ev = pf[1 + 2 * i + k].revents;
+                if (!ev) continue;
+                char buf[16384];
+                ssize_t got = read(pairs[i][k], buf, sizeof(buf));
+                dead = got <= 0 || write(pairs[i][1 - k], buf, (size_t)got) != got;
+            }
+            if (dead) {
+                close(pairs[i][0]);
+                close(pairs[i][1]);
+                pairs[i][0] = pairs[np - 1][0];
+                pairs[i][1] = pairs[np - 1][1];
+                np--;
+                break; /* the pollfds no longer match: poll again */
+            }
+        }
+    }
+    for (int i = 0; i < np; i++) {
+        close(pairs[i][0]);
+        close(pairs[i][1]);
+    }
+    return NULL;
+}
+
+static int relay_start(relay_t *r, int target)
+{
+    memset(r, 0, sizeof(*r));
+    r->target = target;
+    r->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    if (r->lfd < 0 || bind(r->lfd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        listen(r->lfd, 16) != 0 || getsockname(r->lfd, (struct sockaddr *)&a, &len) != 0)
+        return -1;
+    r->port = ntohs(a.sin_port);
+    return pthread_create(&r->th, NULL, relay_main, r);
+}
+
+static void relay_stop(relay_t *r)
+{
+    atomic_store(&r->stop, true);
+    pthread_join(r->th, NULL);
+    close(r->lfd);
+}
+
+TEST(listener_reconnects)
+{
+    relay_t rl;
+    const char *colon = strrchr(addr, ':');
+    CHECK_EQ_INT(relay_start(&rl, atoi(colon + 1)), 0);
+    char url[128];
+    snprintf(url, sizeof(url), "nacos://127.0.0.1:%d?timeout=1000", rl.port);
+    dubbo__nacos_config_t *l = dubbo__nacos_config_new(url), *w = client(NULL);
+    CHECK(l && w);
+    if (!l || !w) {
+        relay_stop(&rl);
+        dubbo__nacos_config_free(l);
+        dubbo__nacos_config_free(w);
+        return;
+    }
+    const char *id = "dubbo-c.config.relay", *group = "dubbo-c-test";
+    CHECK_EQ_INT(dubbo__nacos_config_publish(w, id, group, "before"), 0);
+    CHECK(get_until(w, id, group, "before", 5000) >= 0);
+    rec_t rec;
+    rec_init(&rec);
+    char *now = NULL;
+    CHECK_EQ_INT(dubbo__nacos_config_listen(l, id, group, on_change, &rec, &now), 0);
+    CHECK_EQ_STR(now, "before");
+    free(now);
+    sleep_ms(300);
+
+    /* cut: the held request fails, new connections are refused; the
+     * change made meanwhile reaches the listener once the relay is back */
+    atomic_store(&rl.cut, true);
+    sleep_ms(300);
+    CHECK_EQ_INT(dubbo__nacos_config_publish(w, id, group, "during the outage"), 0);
+    CHECK(get_until(w, id, group, "during the outage", 5000) >= 0);
+    sleep_ms(1500);
+    CHECK_EQ_INT(rec.calls, 0);
+    long long back = now_ms();
+    atomic_store(&rl.cut, false);
+    CHECK(rec_wait(&rec, 0, 35000));
+    pthread_mutex_lock(&rec.mu);
+    CHECK_EQ_STR(rec.last, "during the outage");
+    printf("listener_reconnects: the change made during a cut arrived %lld ms after the relay "
+           "was back (reconnect backoff 1, 2, 4 ... s)\n",
+           rec.at_ms - back);
+    pthread_mutex_unlock(&rec.mu);
+
+    /* and it listens on: the next change comes at once */
+    long long t0 = now_ms();
+    CHECK_EQ_INT(dubbo__nacos_config_publish(w, id, group, "after"), 0);
+    CHECK(rec_wait(&rec, 1, 5000));
+    printf("listener_reconnects: the next change arrived %lld ms after publish\n", now_ms() - t0);
+
+    dubbo__nacos_config_free(l);
+    dubbo__nacos_config_remove(w, id, group);
+    dubbo__nacos_config_free(w);
+    rec_destroy(&rec);
+    relay_stop(&rl);
 }
 
 /* ---- rules through the registry ----------------------------------------------------------- */
@@ -563,6 +722,7 @@ int main(int argc, char **argv)
         TEST_ENTRY(namespaces),
         TEST_ENTRY(errors_name_config_and_answer),
         TEST_ENTRY(listen_long_poll),
+        TEST_ENTRY(listener_reconnects),
         TEST_ENTRY(rules_reach_subscribers),
         TEST_ENTRY(rule_routes_consumer),
     };
