@@ -19,6 +19,14 @@
  * (deliver if the list changed), watch again; subscribers keep their last
  * list meanwhile.
  *
+ * Configurator rules (docs/configurators.md): a subscription to the
+ * configurators category also follows the config center's keys
+ * /dubbo/config/dubbo/<application>.configurators and
+ * /dubbo/config/dubbo/<iface>:<version>:<group>.configurators (Java's
+ * TreePathDynamicConfiguration layout, as on ZooKeeper), each rule
+ * delivered with the override URLs as
+ * configurator://0.0.0.0/<iface>?rule=<encoded YAML>&scope=application|service.
+ *
  * URL parameters: timeout (ms, every HTTP call, default 3000), ttl (s,
  * default 10), group (the root, default "dubbo"), backup (more host:port,
  * comma-separated; a call that cannot reach one endpoint moves to the
@@ -182,8 +190,10 @@ typedef struct sub sub_t;
 typedef struct {
     sub_t *sub;
     char *category;
-    char *prefix; /* <root>/<iface>/<category>/ */
-    entry_t *v;   /* etcd's list, sorted by key */
+    char *prefix;      /* <root>/<iface>/<category>/, or a rule's key */
+    const char *scope; /* a configurator rule's key (exact): "application" or
+                          "service"; NULL for a category */
+    entry_t *v;        /* etcd's list, sorted by key */
     size_t n, cap;
     bool known;     /* a range succeeded: v is etcd's */
     bool changed;   /* v changed since it was last delivered */
@@ -206,7 +216,10 @@ struct sub {
     dubbo__sub_t base; /* the consumer URL, fn, user; removed: freed by the watch thread */
     watch_t *w;
     size_t nw;
+    char *iface;
 };
+
+#define CONFIG_ROOT "/dubbo/config/dubbo" /* Java's config center: /<namespace>/config/<group> */
 
 typedef struct {
     dubbo_registry_t base;
@@ -1055,6 +1068,78 @@ static void watch_ended(etcd_t *r, watch_t *w, CURLcode c)
     watch_schedule(w);
 }
 
+/* Percent-encoding with %20 for a space, which dubbo_url_parse decodes
+ * back (it keeps '+'). */
+static char *encode_param(const char *s)
+{
+    char *e = dubbo_url_encode(s);
+    size_t plus = 0;
+    for (const char *p = e; p && *p; p++)
+        plus += *p == '+';
+    char *out = e ? malloc(strlen(e) + plus * 2 + 1) : NULL, *o = out;
+    for (const char *p = e; out && *p; p++)
+        if (*p == '+') {
+            memcpy(o, "%20", 3);
+            o += 3;
+        } else {
+            *o++ = *p;
+        }
+    if (out) *o = '\0';
+    free(e);
+    return out;
+}
+
+/* The configurators category of a subscription: the override URLs of its
+ * category watch, then each rule key's text as a configurator URL. NULL
+ * when out of memory; *n entries, each malloc'd. */
+static char **configurators_list(const sub_t *s, size_t *n)
+{
+    size_t total = 0;
+    for (size_t k = 0; k < s->nw; k++)
+        if (strcmp(s->w[k].category, "configurators") == 0) total += s->w[k].n;
+    char **v = calloc(total ? total : 1, sizeof(char *));
+    size_t m = 0;
+    bool oom = !v;
+    for (size_t k = 0; !oom && k < s->nw; k++) {
+        const watch_t *w = &s->w[k];
+        if (strcmp(w->category, "configurators") != 0) continue;
+        for (size_t i = 0; !oom && i < w->n; i++) {
+            if (!w->scope) {
+                oom = !(v[m++] = strdup(w->v[i].url));
+                continue;
+            }
+            /* the key itself (the prefix watch also sees longer keys); an
+             * empty value reads as the decoded key's last segment */
+            const char *key = w->v[i].key, *last = strrchr(key, '/');
+            if (strcmp(key, w->prefix) != 0) continue;
+            char *name = last ? dubbo_url_decode(last + 1) : NULL;
+            bool blank = name && strcmp(name, w->v[i].url) == 0;
+            free(name);
+            if (blank) continue;
+            const char *k0 = last ? last + 1 : key;
+            char *ek = encode_param(k0), *et = encode_param(w->v[i].url);
+            if (!ek || !et ||
+                asprintf(&v[m],
+                         "configurator://0.0.0.0/%s?category=configurators&"
+                         "dynamic=false&key=%s&rule=%s&scope=%s",
+                         s->iface, ek, et, w->scope) < 0)
+                oom = true;
+            else
+                m++;
+            free(ek);
+            free(et);
+        }
+    }
+    if (oom) {
+        for (size_t i = 0; v && i < m; i++)
+            free(v[i]);
+        free(v);
+        return NULL;
+    }
+    *n = m;
+    return v;
+}
+
 static void deliver(etcd_t *r, watch_t *w)
 {
     w->changed = false;
@@ -1079,6 +1164,23 @@ static void deliver(etcd_t *r, watch_t *w)
     w->last = copy;
     w->nlast = w->n;
     w->delivered = true;
+    if (strcmp(w->category, "configurators") == 0) {
+        /* the category's list is what every watch of it holds */
+        size_t n = 0;
+        char **all = configurators_list(w->sub, &n);
+        if (!all) {
+            w->changed = true;
+            free(urls);
+            return;
+        }
+        dubbo__subs_notify(&r->subs, &w->sub->base, &r->mu, &r->stop, w->category,
+                           (const char *const *)all, n);
+        for (size_t i = 0; i < n; i++)
+            free(all[i]);
+        free(all);
+        free(urls);
+        return;
+    }
     dubbo__subs_notify(&r->subs, &w->sub->base, &r->mu, &r->stop, w->category, urls, w->n);
     free(urls);
 }
@@ -1095,6 +1197,7 @@ static void sub_free(etcd_t *r, sub_t *s)
         free(w->prefix);
     }
     free(s->w);
+    free(s->iface);
     dubbo__sub_destroy(&s->base);
     free(s);
 }
@@ -1196,12 +1299,15 @@ static int etcd_subscribe(dubbo_registry_t *base, const char *consumer_url, dubb
     }
     const char *cats = dubbo_url_param(u, "category", "providers");
     sub_t *s = calloc(1, sizeof(sub_t));
-    size_t maxw = 1;
+    size_t maxw = 3; /* the categories, and two configurator rule keys */
     for (const char *p = cats; *p; p++)
         maxw += *p == ',';
     char *ei = dubbo_url_encode(iface);
     if (s) s->w = calloc(maxw, sizeof(watch_t));
-    bool oom = !s || !s->w || !ei || dubbo__sub_init(&s->base, consumer_url, fn, user, "etcd");
+    if (s) s->iface = strdup(iface);
+    bool oom = !s || !s->w || !ei || !s->iface ||
+               dubbo__sub_init(&s->base, consumer_url, fn, user, "etcd");
+    bool confs = false;
     for (const char *p = cats; !oom && *p;) {
         size_t len = strcspn(p, ",");
         if (len) {
@@ -1213,8 +1319,25 @@ static int etcd_subscribe(dubbo_registry_t *base, const char *consumer_url, dubb
                 w->prefix = NULL;
                 oom = true;
             }
+            confs |= w->category && strcmp(w->category, "configurators") == 0;
         }
         p += len + (p[len] == ',');
+    }
+    /* Java's consumer configurator keys: the application's and the service's */
+    const char *app = dubbo_url_param(u, "application", NULL);
+    for (int k = 0; confs && !oom && k < 2; k++) {
+        if (k == 0 && (!app || !*app || strchr(app, '/'))) continue;
+        watch_t *w = &s->w[s->nw++];
+        w->sub = s;
+        w->scope = k == 0 ? "application" : "service";
+        w->category = strdup("configurators");
+        w->backoff_ms = BACKOFF_MIN_MS;
+        int rc = k == 0
+                     ? asprintf(&w->prefix, CONFIG_ROOT "/%s.configurators", app)
+                     : asprintf(&w->prefix, CONFIG_ROOT "/%s:%s:%s.configurators", iface,
+                                dubbo_url_param(u, "version", ""), dubbo_url_param(u, "group", ""));
+        if (rc < 0) w->prefix = NULL;
+        oom = !w->category || rc < 0;
     }
     free(ei);
     dubbo_url_free(u);

@@ -484,6 +484,7 @@ TEST(malformed)
         int rc = dubbo__confs_add_yaml(&l, cases[i].text);
         CHECK_EQ_INT(rc, DUBBO_EINVAL);
         CHECK_EQ_INT(l.n, 0);
+        CHECK(l.items == NULL); /* nothing left behind (the fuzzer's first find) */
         for (int k = 0; k < 2; k++)
             CHECK_CONTAINS(dubbo_last_error(), cases[i].want[k]);
         dubbo__confs_destroy(&l);

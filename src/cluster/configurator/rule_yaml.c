@@ -369,6 +369,20 @@ static int item_urls(dubbo__rule_doc_t *d, dubbo__confs_t *l, const head_t *h, y
     return rc;
 }
 
+/* A refused rule leaves the list as it was (no array when it had none). */
+static void drop_tail(dubbo__confs_t *l, size_t before)
+{
+    for (size_t i = before; i < l->n; i++) {
+        dubbo_url_free(l->items[i].url);
+        dubbo__conf_match_free(l->items[i].match);
+    }
+    l->n = before;
+    if (before == 0) {
+        free(l->items);
+        l->items = NULL;
+    }
+}
+
 /* Java's parseJsonArray: ["override://...", ...]; 1 when `text` is not one. */
 static int json_url_list(dubbo__confs_t *l, const char *text)
 {
@@ -399,11 +413,7 @@ int dubbo__confs_add_yaml(dubbo__confs_t *l, const char *text)
     int rc = text ? json_url_list(l, text) : 1;
     if (rc <= 0) {
         /* all or nothing */
-        for (size_t i = before; rc < 0 && i < l->n; i++) {
-            dubbo_url_free(l->items[i].url);
-            dubbo__conf_match_free(l->items[i].match);
-        }
-        if (rc < 0) l->n = before;
+        if (rc < 0) drop_tail(l, before);
         return rc;
     }
     dubbo__rule_doc_t d;
@@ -437,12 +447,6 @@ int dubbo__confs_add_yaml(dubbo__confs_t *l, const char *text)
     for (size_t i = 0; i < n && !rc; i++)
         rc = item_urls(&d, l, &h, dubbo__rule_item(&d, v[4], i), i);
     dubbo__rule_free(&d);
-    if (rc) {
-        for (size_t i = before; i < l->n; i++) {
-            dubbo_url_free(l->items[i].url);
-            dubbo__conf_match_free(l->items[i].match);
-        }
-        l->n = before;
-    }
+    if (rc) drop_tail(l, before);
     return rc;
 }

@@ -1,14 +1,16 @@
-/* Configurators through a real ZooKeeper (run by zookeeper_test.sh, which
- * starts one on loopback and sets DUBBO_ZK): two providers registered in
- * ZooKeeper, a consumer referring through it, and rules written into
- * ZooKeeper as operators (dubbo-admin) write them, each checked by what
- * the consumer then does:
+/* Configurators through a real registry: ZooKeeper (run by
+ * zookeeper_test.sh, which starts one on loopback and sets DUBBO_ZK) or
+ * etcd (configurator_etcd.sh: DUBBO_ETCD). Two providers registered in it,
+ * a consumer referring through it, and rules written into it as operators
+ * (dubbo-admin) write them, each checked by what the consumer then does:
  *   - a service rule (/dubbo/config/dubbo/<iface>::.configurators) giving
  *     one provider weight 900: the split of 400 calls moves to it;
  *   - a consumer timeout of 100 ms over the reference's 2000: a 400 ms
  *     call fails after ~100 ms;
  *   - a 2.6 override URL under /dubbo/<iface>/configurators with
  *     disabled=true: that provider gets no call;
+ *     (on etcd the provider-side rule is skipped: the etcd registry does
+ *     not follow the providers' applications' keys);
  *   - a provider-side rule in the provider's application
  *     (<provider app>.configurators) disabling the other: it goes too;
  *   - the rules deleted: both providers again, evenly.
@@ -17,11 +19,16 @@
 #define THREADED 1
 #include <zookeeper/zookeeper.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "core/base64.h"
 
 #include "cluster/reference.h"
 #include "dubbo/cluster.h"
@@ -37,7 +44,10 @@
 #define SVC_RULE  "/dubbo/config/dubbo/" IFACE "::.configurators"
 #define PROV_RULE "/dubbo/config/dubbo/" PROV_APP ".configurators"
 
-static zhandle_t *zh;
+static zhandle_t *zh;      /* ZooKeeper mode */
+static const char *etcd;   /* etcd mode: host:port */
+static const char *scheme; /* "zookeeper" or "etcd" */
+static const char *server; /* its host:port */
 static int port_a, port_b;
 
 static void who_a(dubbo_call_t *call, void *user)
@@ -74,9 +84,54 @@ static void quiet(const char *msg)
     (void)msg;
 }
 
-/* Create or replace a persistent node (its parents too). */
+/* One request to etcd's JSON gateway; 0 when it answers 200. */
+static int etcd_call(const char *api, const char *json)
+{
+    int port = atoi(strchr(etcd, ':') + 1);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    char head[256];
+    int hl = snprintf(head, sizeof(head),
+                      "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+                      "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                      api, etcd, strlen(json));
+    int ok =
+        write(fd, head, (size_t)hl) == hl && write(fd, json, strlen(json)) == (ssize_t)strlen(json);
+    char reply[512] = "";
+    ssize_t n = ok ? read(fd, reply, sizeof(reply) - 1) : -1;
+    close(fd);
+    if (n <= 0 || !strstr(reply, " 200 ")) {
+        fprintf(stderr, "etcd %s: %.200s\n", api, n > 0 ? reply : "no answer");
+        return -1;
+    }
+    return 0;
+}
+
+static char *b64(const char *s)
+{
+    dubbo_buf_t b;
+    dubbo_buf_init(&b, 0);
+    dubbo__base64_encode((const uint8_t *)s, strlen(s), &b);
+    return (char *)b.base;
+}
+
+/* Create or replace a rule (a ZooKeeper node, its parents too, or an etcd
+ * key). */
 static int put_node(const char *path, const char *data)
 {
+    if (etcd) {
+        char *k = b64(path), *v = b64(data ? data : "");
+        char json[8192];
+        snprintf(json, sizeof(json), "{\"key\":\"%s\",\"value\":\"%s\"}", k, v);
+        free(k);
+        free(v);
+        return etcd_call("/v3/kv/put", json) == 0 ? ZOK : ZSYSTEMERROR;
+    }
     char p[1024];
     snprintf(p, sizeof(p), "%s", path);
     for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
@@ -89,6 +144,18 @@ static int put_node(const char *path, const char *data)
     if (rc == ZNODEEXISTS) rc = zoo_set(zh, path, data, len, -1);
     if (rc != ZOK) fprintf(stderr, "zookeeper: write %s: %s\n", path, zerror(rc));
     return rc;
+}
+
+static int del_node(const char *path)
+{
+    if (etcd) {
+        char *k = b64(path);
+        char json[2048];
+        snprintf(json, sizeof(json), "{\"key\":\"%s\"}", k);
+        free(k);
+        return etcd_call("/v3/kv/deleterange", json) == 0 ? ZOK : ZSYSTEMERROR;
+    }
+    return zoo_delete(zh, path, -1);
 }
 
 /* Count of "a" and "b" answers over n calls of whoami. */
@@ -144,7 +211,7 @@ TEST(configurators)
     port_b = dubbo_server_port(sb);
 
     char regurl[256];
-    snprintf(regurl, sizeof(regurl), "zookeeper://%s", getenv("DUBBO_ZK"));
+    snprintf(regurl, sizeof(regurl), "%s://%s", scheme, server);
     dubbo_registry_t *reg = dubbo_registry_open(regurl);
     CHECK(reg != NULL);
     if (!reg) return;
@@ -159,7 +226,7 @@ TEST(configurators)
     CHECK_EQ_INT(reg->ops->reg(reg, ub), 0);
 
     char refurl[300];
-    snprintf(refurl, sizeof(refurl), "zookeeper://%s/%s", getenv("DUBBO_ZK"), IFACE);
+    snprintf(refurl, sizeof(refurl), "%s://%s/%s", scheme, server, IFACE);
     static const char *const params[] = {"application", CONSUMER,      "timeout", "2000", "retries",
                                          "0",           "loadbalance", "random",  NULL};
     dubbo_reference_t *ref = dubbo_reference_new(refurl, params);
@@ -231,7 +298,8 @@ TEST(configurators)
     CHECK(took >= 90 && took < 350);
     dubbo_result_destroy(&r);
 
-    /* a 2.6 override URL disabling a, under /dubbo/<iface>/configurators */
+    /* a 2.6 override URL disabling a, under /dubbo/<iface>/configurators
+     * (etcd: the URL is the value too, as dubbo-go writes) */
     char over[512];
     snprintf(over, sizeof(over),
              "override://127.0.0.1:%d/%s?category=configurators&disabled=true&dynamic=false",
@@ -241,7 +309,7 @@ TEST(configurators)
     snprintf(opath, sizeof(opath), "/dubbo/%s/configurators/%s", IFACE, enc);
     free(enc);
     t0 = test_now_ms();
-    CHECK_EQ_INT(put_node(opath, NULL), ZOK);
+    CHECK_EQ_INT(put_node(opath, etcd ? over : NULL), ZOK);
     ms = wait_dir(ref, 1, -2, t0);
     printf("disabling override applied in %.1f ms\n", ms);
     CHECK(ms >= 0);
@@ -249,14 +317,15 @@ TEST(configurators)
     printf("a disabled: a=%d b=%d failed=%d\n", a, b, failed);
     CHECK(a == 0 && b == 100 && failed == 0);
 
-    /* a provider-side rule in the providers' application disabling b */
+    /* a provider-side rule in the providers' application disabling b (a
+     * service rule on etcd, which follows no provider application) */
     snprintf(rule, sizeof(rule),
-             "configVersion: v3.0\nscope: application\nkey: %s\nconfigs:\n"
+             "configVersion: v3.0\nscope: %s\nkey: %s\nconfigs:\n"
              "- side: provider\n  addresses: ['127.0.0.1:%d']\n"
              "  parameters:\n    disabled: 'true'\n",
-             PROV_APP, port_b);
+             etcd ? "service" : "application", etcd ? IFACE : PROV_APP, port_b);
     t0 = test_now_ms();
-    CHECK_EQ_INT(put_node(PROV_RULE, rule), ZOK);
+    CHECK_EQ_INT(put_node(etcd ? SVC_RULE : PROV_RULE, rule), ZOK);
     ms = wait_dir(ref, 0, -2, t0);
     printf("provider-side disable applied in %.1f ms\n", ms);
     CHECK(ms >= 0);
@@ -264,10 +333,10 @@ TEST(configurators)
     CHECK(a == 0 && b == 0 && failed == 10);
 
     /* every rule gone: both providers as registered */
-    CHECK_EQ_INT(zoo_delete(zh, PROV_RULE, -1), ZOK);
-    CHECK_EQ_INT(zoo_delete(zh, opath, -1), ZOK);
+    if (!etcd) CHECK_EQ_INT(del_node(PROV_RULE), ZOK);
+    CHECK_EQ_INT(del_node(opath), ZOK);
     t0 = test_now_ms();
-    CHECK_EQ_INT(zoo_delete(zh, SVC_RULE, -1), ZOK);
+    CHECK_EQ_INT(del_node(SVC_RULE), ZOK);
     ms = wait_dir(ref, 2, 100, t0);
     printf("rules removed, applied in %.1f ms\n", ms);
     CHECK(ms >= 0);
@@ -296,7 +365,7 @@ TEST(latency)
     port_a = dubbo_server_port(sa);
     port_b = dubbo_server_port(sb);
     char regurl[256];
-    snprintf(regurl, sizeof(regurl), "zookeeper://%s", getenv("DUBBO_ZK"));
+    snprintf(regurl, sizeof(regurl), "%s://%s", scheme, server);
     dubbo_registry_t *reg = dubbo_registry_open(regurl);
     static const char *const methods[] = {"whoami", "slow"};
     /* no warm-up: the weights count in full at once */
@@ -308,7 +377,7 @@ TEST(latency)
     reg->ops->reg(reg, ua);
     reg->ops->reg(reg, ub);
     char refurl[300];
-    snprintf(refurl, sizeof(refurl), "zookeeper://%s/%s", getenv("DUBBO_ZK"), IFACE);
+    snprintf(refurl, sizeof(refurl), "%s://%s/%s", scheme, server, IFACE);
     static const char *const params[] = {"application", CONSUMER, NULL};
     dubbo_reference_t *ref = dubbo_reference_new(refurl, params);
     CHECK(ref && wait_dir(ref, 2, 100, test_now_ms()) >= 0);
@@ -336,7 +405,7 @@ TEST(latency)
            "max %.1f ms\n",
            n, lat[n / 2], lat[n * 9 / 10], lat[n * 99 / 100], lat[n - 1]);
     free(lat);
-    zoo_delete(zh, SVC_RULE, -1);
+    del_node(SVC_RULE);
     dubbo_reference_free(ref);
     reg->ops->unreg(reg, ua);
     reg->ops->unreg(reg, ub);
@@ -356,20 +425,25 @@ static int run(int argc, char **argv)
 int main(int argc, char **argv)
 {
     const char *zk = getenv("DUBBO_ZK");
-    if (!zk) {
-        fprintf(stderr, "DUBBO_ZK is not set: run me through zookeeper_test.sh\n");
+    etcd = zk ? NULL : getenv("DUBBO_ETCD");
+    if (!zk && !etcd) {
+        fprintf(stderr, "neither DUBBO_ZK nor DUBBO_ETCD is set: run me through "
+                        "zookeeper_test.sh or configurator_etcd.sh\n");
         return 77;
     }
-    zoo_set_log_stream(NULL);
-    zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
-    zh = zookeeper_init2(zk, NULL, 10000, NULL, NULL, 0, quiet);
-    for (int i = 0; i < 500 && zh && zoo_state(zh) != ZOO_CONNECTED_STATE; i++)
-        test_sleep_ms(10);
-    if (!zh || zoo_state(zh) != ZOO_CONNECTED_STATE) {
-        fprintf(stderr, "cannot connect to ZooKeeper at %s\n", zk);
-        return 1;
+    scheme = zk ? "zookeeper" : "etcd";
+    server = zk ? zk : etcd;
+    if (zk) {
+        zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
+        zh = zookeeper_init2(zk, NULL, 10000, NULL, NULL, 0, quiet);
+        for (int i = 0; i < 500 && zh && zoo_state(zh) != ZOO_CONNECTED_STATE; i++)
+            test_sleep_ms(10);
+        if (!zh || zoo_state(zh) != ZOO_CONNECTED_STATE) {
+            fprintf(stderr, "cannot connect to ZooKeeper at %s\n", zk);
+            return 1;
+        }
     }
     int rc = run(argc, argv);
-    zookeeper_close(zh);
+    if (zh) zookeeper_close(zh);
     return rc;
 }
