@@ -28,14 +28,24 @@
  * usable instances (enabled, healthy, weight > 0) become provider URLs
  * (protocol and path from the metadata, every metadata entry a parameter,
  * as Java's buildURL), and the sorted list is delivered when it changed.
- * Categories other than providers live in Nacos's config service, not its
- * naming: they are delivered empty once.
+ *
+ * Routers and configurators come from Nacos's config service
+ * (/v1/cs/configs), read as Java's NacosDynamicConfiguration reads them
+ * (group `dubbo`: <interface>:<version>:<group>.condition-router,
+ * <application>.condition-router, <app>.tag-router, <app>.configurators,
+ * <interface>:<version>:<group>.configurators, ...; rules_wanted() has the
+ * list, seed 001's keys too) and delivered as <router>://0.0.0.0/<iface>
+ * ?rule=<YAML>&scope=..., as the ZooKeeper registry delivers its
+ * config-center rules. A config client (dubbo__nacos_config_*, nacos.h)
+ * follows them with Nacos's long polling on its own thread; a change wakes
+ * the worker, which delivers. Other categories are delivered empty once.
  *
  * URL parameters: namespace (namespaceId; default Nacos's public), group,
  * timeout (ms, every HTTP call, default 3000), beat (ms), poll (ms),
  * context-path (default /nacos), backup (more host:port, comma-separated;
  * a call that cannot reach one moves to the next),
- * register-consumer-url. */
+ * register-consumer-url, config (false: no rules from config),
+ * config-group (default dubbo), config-long-poll (ms, default 30000). */
 #include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
@@ -1154,7 +1164,7 @@ static dubbo__nacos_config_t *cfg_create(const dubbo_url_t *url)
         return NULL;
     }
     c->hold_ms = dubbo_url_param_int(url, "config-long-poll", LONG_POLL_MS);
-    if (c->hold_ms < 1000) c->hold_ms = LONG_POLL_MS;
+    if (c->hold_ms < 10000) c->hold_ms = 10000; /* Nacos holds a request that long anyway */
     c->easy = dubbo__curl.easy_init();
     c->poll_easy = dubbo__curl.easy_init();
     c->fetch_easy = dubbo__curl.easy_init();
