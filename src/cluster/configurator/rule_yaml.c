@@ -296,7 +296,7 @@ static int item_urls(dubbo__rule_doc_t *d, dubbo__confs_t *l, const head_t *h, y
         "type",       "enabled", "addresses", "providerAddresses", "services", "applications",
         "parameters", "match",   "side"};
     yaml_node_t *v[I_N] = {0};
-    char ctx[32];
+    char ctx[48];
     snprintf(ctx, sizeof(ctx), "configs item %zu", idx + 1);
     int rc = dubbo__rule_fields(d, item, ctx, known, I_N, v);
     if (rc) return rc;
