@@ -20,7 +20,7 @@ python3 -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.arg
 # machine's first address otherwise, which loopback-only tests avoid
 java -Xmx256m -XX:+UseSerialGC -Xss512k \
     -Dnacos.standalone=true -Dnacos.home="$dir/home" -Dnacos.logs.path="$dir/logs" \
-    -Dnacos.server.ip=127.0.0.1 \
+    -Dnacos.server.ip=127.0.0.1 -Dderby.stream.error.file="$dir/derby.log" \
     -Dserver.address=127.0.0.1 -Dserver.port="$port" \
     -cp "$(cat "$build/classpath")" org.dubboc.nacos.NacosStandalone >"$dir/server.log" 2>&1 &
 pid=$!
