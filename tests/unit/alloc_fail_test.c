@@ -23,6 +23,7 @@
 #include "dubbo/serialization.h"
 #include "dubbo/url.h"
 #include "dubbo/value.h"
+#include "cluster/configurator/configurator.h"
 #include "protocol/dubbo/codec.h"
 
 /* ---- the injection --------------------------------------------------------- */
@@ -250,6 +251,38 @@ static int url_clone_add(void)
     return rc;
 }
 
+/* A configurator rule (YAML with a match) parsed, sorted with an override
+ * URL and applied to a provider URL from the consumer's side. */
+static int configurators(void)
+{
+    static const char *const rule =
+        "configVersion: v3.0\nscope: service\nkey: org.x.Demo\nconfigs:\n"
+        "- side: consumer\n  providerAddresses: ['10.0.0.1:20880']\n"
+        "  match: {app: {oneof: [{exact: shop}]}, param: [{key: region, value: {prefix: h}}]}\n"
+        "  parameters: {weight: 300, timeout: 2000}\n";
+    dubbo__confs_t l;
+    dubbo__confs_init(&l);
+    int rc = dubbo__confs_add_yaml(&l, rule);
+    if (!rc) rc = dubbo__confs_add_url(&l, "override://0.0.0.0/org.x.Demo?retries=5");
+    if (!rc && l.n != 2) rc = WRONG;
+    if (!rc) dubbo__confs_sort(&l);
+    const dubbo__confs_t *lists[1] = {&l};
+    dubbo__conf_view_t view = {.side = "consumer", .host = "10.20.0.5", .application = "shop"};
+    char *out = rc ? NULL
+                   : dubbo__confs_configure(lists, 1, &view,
+                                            "dubbo://10.0.0.1:20880/org.x.Demo?region=hz", true);
+    if (!rc && !out) rc = last_code();
+    dubbo_url_t *u = out ? dubbo_url_parse(out) : NULL;
+    if (out && !u) rc = last_code();
+    if (u && (dubbo_url_param_int(u, "weight", 0) != 300 ||
+              dubbo_url_param_int(u, "retries", 0) != 5 || !dubbo__conf_overridden(u, "timeout")))
+        rc = WRONG;
+    dubbo_url_free(u);
+    free(out);
+    dubbo__confs_destroy(&l);
+    return rc;
+}
+
 /* The Dubbo codec's bodies in each serialization (fx_ser), against what
  * they give without failures (fx_req_bytes, fx_res_bytes). */
 static const dubbo_serialization_ops_t *fx_ser;
@@ -387,7 +420,7 @@ TEST(codecs)
         {"hessian2 encode", h2_encode},     {"hessian2 decode", h2_decode},
         {"typed JSON write", json_write},   {"typed JSON read", json_read},
         {"typed JSON stream", json_stream}, {"URL parse", url_parse},
-        {"URL clone", url_clone_add},
+        {"URL clone", url_clone_add},       {"configurators", configurators},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         long n = sweep(cases[i].name, cases[i].fn);

@@ -33,6 +33,8 @@ int dubbo__confs_add_url(dubbo__confs_t *l, const char *url)
 {
     dubbo_url_t *u = dubbo_url_parse(url);
     if (!u) {
+        if (dubbo__last_code() == DUBBO_ENOMEM)
+            return dubbo__seterr(DUBBO_ENOMEM, "configurator: out of memory");
         /* dubbo_url_parse's message quotes the URL already */
         char why[400];
         snprintf(why, sizeof(why), "%s", dubbo_last_error());

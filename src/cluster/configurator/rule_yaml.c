@@ -280,6 +280,7 @@ static int add_one(dubbo__rule_doc_t *d, dubbo__confs_t *l, dubbo_buf_t *b, yaml
     size_t before = l->n;
     rc = dubbo__confs_add_url(l, (const char *)b->base);
     b->len--; /* the NUL again off */
+    if (rc == DUBBO_ENOMEM) return rc;
     if (rc) {
         char why[400];
         snprintf(why, sizeof(why), "%s", dubbo_last_error());
