@@ -33,8 +33,9 @@
 
 #define DEMO "org.apache.dubbo.demo.DemoService"
 
-static const char *addr; /* 127.0.0.1:port */
-static int p1, p2;       /* the two demo providers */
+static const char *addr;            /* 127.0.0.1:port */
+static int p1, p2;                  /* the two demo providers */
+static const char *const *call_att; /* attachments of the calls whoami makes */
 
 static long long now_ms(void)
 {
@@ -165,6 +166,24 @@ TEST(namespaces)
     CHECK_EQ_INT(dubbo__nacos_config_get(d, id, group, &got), 0);
     CHECK(got == NULL); /* the default namespace does not see it */
     free(got);
+
+    /* a listener in the namespace (its tenant in Listening-Configs) */
+    rec_t rec;
+    rec_init(&rec);
+    CHECK_EQ_INT(dubbo__nacos_config_listen(ns, id, group, on_change, &rec, &got), 0);
+    CHECK_EQ_STR(got, "in the namespace");
+    free(got);
+    sleep_ms(300);
+    CHECK_EQ_INT(dubbo__nacos_config_publish(d, id, group, "in the default one"), 0);
+    CHECK(!rec_wait(&rec, 0, 1000)); /* not its namespace */
+    CHECK_EQ_INT(dubbo__nacos_config_publish(ns, id, group, "changed in the namespace"), 0);
+    CHECK(rec_wait(&rec, 0, 5000));
+    pthread_mutex_lock(&rec.mu);
+    CHECK_EQ_STR(rec.last, "changed in the namespace");
+    pthread_mutex_unlock(&rec.mu);
+    CHECK_EQ_INT(dubbo__nacos_config_unlisten(ns, id, group, on_change, &rec), 0);
+    rec_destroy(&rec);
+    CHECK_EQ_INT(dubbo__nacos_config_remove(d, id, group), 0);
     CHECK_EQ_INT(dubbo__nacos_config_remove(ns, id, group), 0);
 out:
     dubbo__nacos_config_free(d);
@@ -604,7 +623,7 @@ static int whoami(dubbo_reference_t *ref, int n, int *at1, int *at2)
     *at1 = *at2 = 0;
     int failed = 0;
     for (int i = 0; i < n; i++) {
-        dubbo_invocation_t inv = {.method = "whoami", .desc = ""};
+        dubbo_invocation_t inv = {.method = "whoami", .desc = "", .attachments = call_att};
         dubbo_result_t res;
         dubbo_result_init(&res);
         int rc = dubbo_reference_call(ref, &inv, &res);
@@ -702,6 +721,27 @@ TEST(rule_routes_consumer)
     CHECK(ms >= 0);
     CHECK_EQ_INT(dubbo__nacos_config_remove(w, DEMO, "condition"), 0);
     CHECK(routed(ref, 3, 10000) >= 0);
+
+    /* Java's tag rule: <provider application>.tag-router (the demo
+     * providers' application is dubbo-c); calls tagged gray go to P1 */
+    static const char *const gray[] = {"dubbo.tag", "gray", NULL};
+    call_att = gray;
+    dubbo__nacos_config_remove(w, "dubbo-c.tag-router", "dubbo");
+    get_until(w, "dubbo-c.tag-router", "dubbo", NULL, 5000);
+    snprintf(rule, sizeof(rule),
+             "configVersion: v3.0\nforce: true\nenabled: true\nkey: dubbo-c\ntags:\n"
+             "  - name: gray\n    addresses: [\"127.0.0.1:%d\"]\n",
+             p1);
+    t0 = now_ms();
+    CHECK_EQ_INT(dubbo__nacos_config_publish(w, "dubbo-c.tag-router", "dubbo", rule), 0);
+    ms = routed(ref, 1, 10000);
+    printf("rule_routes_consumer: tag rule dubbo-c.tag-router (gray = %d) in force %lld ms after "
+           "publish\n",
+           p1, ms < 0 ? -1 : now_ms() - t0);
+    CHECK(ms >= 0);
+    CHECK_EQ_INT(dubbo__nacos_config_remove(w, "dubbo-c.tag-router", "dubbo"), 0);
+    CHECK(routed(ref, 3, 10000) >= 0); /* no tag rule: gray falls back to every provider */
+    call_att = NULL;
 
     dubbo_reference_free(ref);
     dubbo__nacos_config_free(w);
