@@ -51,6 +51,7 @@ static bool parse_int(const char *s, long lo, long hi, long *out)
 
 static const char demo_help[] =
     "usage: %s provider [--protocol LIST] [--port N] [--host ADDR] [--threads N] [--direct]\n"
+    "          [--io-threads N]\n"
     "          [--shutdown-timeout MS] [--read-timeout MS] [--cors-origin LIST]\n"
     "          [--tls-cert PEM --tls-key PEM [--tls-ca PEM] [--tls-client-auth]\n"
     "           [--tls strict|permissive]]\n"
@@ -73,7 +74,9 @@ static const char demo_help[] =
     "  --host ADDR   address to bind (default 0.0.0.0)\n"
     "  --threads N   worker threads (default 200)\n"
     "  --direct      run handlers on the event-loop thread (Java's dispatcher=direct):\n"
-    "                fastest, but sleep() then stalls every other call\n"
+    "                fastest, but sleep() then stalls every other call of its loop\n"
+    "  --io-threads N  event-loop threads the connections are spread over (Java's\n"
+    "                iothreads; default: DUBBO_IO_THREADS, else one per core; 1 to 64)\n"
     "  --param K=V   a provider URL parameter: weight, token, executes, tps,\n"
     "                accesslog, dubbo.tag, filter, heartbeat (the server's, ms), ...\n"
     "                (repeatable)\n"
@@ -130,6 +133,7 @@ int cli_demo(const char *who, int argc, char **argv)
     size_t nregs = 0;
     const char *config_path = NULL;
     bool port_given = false, threads_given = false, read_timeout_given = false;
+    bool io_threads_given = false;
     const char *host_given = NULL, *protocols_given = NULL, *cors = NULL;
     int qos_port = -1; /* -1: no QoS port */
     bool qos_foreign = false;
@@ -170,6 +174,12 @@ int cli_demo(const char *who, int argc, char **argv)
             if (!parse_int(val, 1, 10000, &v)) return usage(who, "bad --threads '%s'", val);
             o.threads = (int)v;
             threads_given = true;
+        } else if (strcmp(a, "--io-threads") == 0) {
+            if (!parse_int(val, 1, 64, &v))
+                return usage(who, "bad --io-threads '%s' (1 to 64)", val);
+            o.io_threads = (int)v;
+            io_threads_given = true;
+            dubbo_io_threads_set((int)v); /* the process's clients (registries) too */
         } else if (strcmp(a, "--shutdown-timeout") == 0) {
             if (!parse_int(val, 1, 3600000, &v))
                 return usage(who, "bad --shutdown-timeout '%s'", val);
@@ -253,6 +263,7 @@ int cli_demo(const char *who, int argc, char **argv)
         if (read_timeout_given) o.read_timeout_ms = flags.read_timeout_ms;
         if (flags.direct) o.direct = true;
         if (threads_given) o.threads = flags.threads;
+        if (io_threads_given) o.io_threads = flags.io_threads;
         o.application = dubbo_config_application(cfg);
         /* dubbo.application.qos-*: the flags still override */
         const dubbo_config_application_t *app = dubbo_config_application_info(cfg);
@@ -439,6 +450,10 @@ static int parse_call(const char *who, int argc, char **argv, call_opts_t *o, bo
                 if (!parse_int(val, 1, BENCH_MAX_CONCURRENCY, &v))
                     return usage(who, "bad --concurrency '%s' (1 to 10000)", val);
                 o->concurrency = v;
+            } else if (strcmp(a, "--io-threads") == 0 && bench) {
+                if (!parse_int(val, 1, 64, &v))
+                    return usage(who, "bad --io-threads '%s' (1 to 64)", val);
+                dubbo_io_threads_set((int)v); /* before the client exists */
             } else if (strcmp(a, "--duration") == 0 && bench) {
                 char *e;
                 o->duration = strtod(val, &e);
@@ -958,6 +973,7 @@ static const char bench_help[] =
     "usage: %s URL[;URL...] METHOD [ARG ...] [--concurrency C] [--duration S]\n"
     "          [--timeout MS] [--types DESC] [--param KEY=VALUE]...\n"
     "          [--attachment KEY=VALUE]... [--rule ROUTER=RULE]... [--histogram | --json]\n"
+    "          [--raw] [--io-threads N]\n"
     "\n"
     "Load-test METHOD of a service: C threads (default 1) each make one call after\n"
     "the other for S seconds (default 5), through the cluster layer exactly as\n"
@@ -990,6 +1006,9 @@ static const char bench_help[] =
     "                   --rule). What bench/dubbo/run.sh uses, so the client is not the\n"
     "                   bottleneck.\n"
     "  --duration S     seconds of load (default 5; fractions are fine)\n"
+    "  --io-threads N   event-loop threads the client's connections are spread over\n"
+    "                   (default: DUBBO_IO_THREADS, else one per core; 1 to 64); with\n"
+    "                   --raw, give the URL connections=N to have N connections\n"
     "  --histogram      the latency histogram after the report, also when stdout is not a\n"
     "                   terminal\n"
     "  --json           the report as one line of JSON instead, for scripts: calls, errors,\n"

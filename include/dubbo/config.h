@@ -126,6 +126,7 @@ typedef struct {
     const char *tls_cert_file; /* tls-cert-file */
     const char *tls_key_file;  /* tls-key-file */
     const char *tls_ca_file;   /* ca-cert-file */
+    int iothreads;             /* event loops of the port (Java's iothreads), 0 when not set */
 } dubbo_config_protocol_t;
 
 DUBBO_API size_t dubbo_config_protocol_count(const dubbo_config_t *c);

@@ -2,15 +2,18 @@
  * default); a server's port may speak other protocols too
  * (include/dubbo/protocol.h, options.protocols).
  *
- * Threads. dubbo-c runs its network I/O on one event-loop thread (libuv)
- * shared by every server and client of the process, started on first use.
- * Code of the application runs on three kinds of thread:
+ * Threads. dubbo-c runs its network I/O on event-loop threads (libuv),
+ * by default one per core (dubbo_io_threads_set), shared by every server
+ * and client of the process and started on first use; each connection
+ * lives on one of them. Code of the application runs on three kinds of
+ * thread:
  *   - its own threads;
- *   - the event-loop thread: completion callbacks (dubbo_done_fn), and the
- *     provider handlers of a server with options.direct;
+ *   - an event-loop thread (the one of the connection concerned):
+ *     completion callbacks (dubbo_done_fn), and the provider handlers of a
+ *     server with options.direct, so several of these may run at once;
  *   - a server's worker threads: provider handlers (the default).
  * Every function here may be called from any thread unless its comment
- * says otherwise. Nothing may block the loop thread: there,
+ * says otherwise. Nothing may block a loop thread: there,
  * dubbo_client_call, dubbo_server_start and dubbo_server_shutdown are
  * refused (DUBBO_EINVAL: they would wait for the loop thread itself), and
  * dubbo_server_free logs that error and leaves the server as it is.
@@ -73,7 +76,8 @@ typedef struct dubbo_server dubbo_server_t;
 typedef struct dubbo_call dubbo_call_t;
 
 /* A method handler. Runs on one of the server's worker threads, or on the
- * event-loop thread with options.direct (then it must not block, and
+ * connection's event-loop thread with options.direct (then handlers of
+ * connections on other loops run at the same time; it must not block, and
  * dubbo_client_call / dubbo_reference_call are refused with DUBBO_EINVAL).
  * It reads the arguments with dubbo_call_arg() and answers with
  * dubbo_call_return(), dubbo_call_throw() or dubbo_call_fail() before it
@@ -183,9 +187,31 @@ typedef struct {
                                   One past it is closed at once, logged with the address. A
                                   service's `accepts-per-ip` parameter (exported before
                                   start) sets it too. Not applied to unix sockets */
+    /* ---- version 5 ---- */
+    int io_threads; /* event loops this server's connections are spread over (Java's
+                       `iothreads`): each accepted connection goes to the one with the
+                       fewest connections and stays there. 0 (default): the process's
+                       count (dubbo_io_threads_set, else DUBBO_IO_THREADS, else the
+                       number of cores); at most 64. The port itself is accepted on
+                       the first loop. Ignored when version < 5 */
 } dubbo_server_options_t;
 
-#define DUBBO_SERVER_OPTIONS_VERSION 4
+#define DUBBO_SERVER_OPTIONS_VERSION 5
+
+/* The process's event-loop threads (Java's iothreads), shared by every
+ * server and client: n from 1 to 64 (more is 64; 0 or less: back to the
+ * default, the environment's DUBBO_IO_THREADS, else the number of cores).
+ * New connections are spread over the first n (consumer connections of
+ * dubbo:// and of other protocols without per-connection consumer state;
+ * those of tri:// and rest:// stay on the first loop); a loop runs its
+ * connections' reads, writes, timers and, with options.direct, their
+ * handlers, and async completion callbacks of its connections' calls.
+ * Loops start when a connection first needs them and run until the
+ * process exits; loops already started keep their connections when n is
+ * lowered. Any thread, any time; best before the first server or client. */
+DUBBO_API void dubbo_io_threads_set(int n);
+/* The count new connections are spread over now. Any thread. */
+DUBBO_API int dubbo_io_threads(void);
 
 /* dubbo_server_options_t.tls */
 enum { DUBBO_TLS_OFF = 0, DUBBO_TLS_STRICT = 1, DUBBO_TLS_PERMISSIVE = 2 };

@@ -1749,11 +1749,12 @@ static int parse_protocol(ld_t *l, yaml_node_t *map, dubbo_config_protocol_t *p)
         EXT,
         REST,
         TLS,
+        IOTHREADS,
         N
     };
-    static const char *const known[N] = {"name",       "ip",           "host",    "port",
-                                         "threads",    "queues",       "payload", "heartbeat",
-                                         "dispatcher", "ext-protocol", "rest",    "tls_config"};
+    static const char *const known[N] = {
+        "name",      "ip",         "host",         "port", "threads",    "queues",   "payload",
+        "heartbeat", "dispatcher", "ext-protocol", "rest", "tls_config", "iothreads"};
     yaml_node_t *keys[N], *vals[N], *host = NULL;
     int rc = fields(l, map, known, N, keys, vals);
     if (!rc) rc = either(l, keys, vals, IP, HOST, "ip", "host", &host);
@@ -1819,6 +1820,10 @@ static int parse_protocol(ld_t *l, yaml_node_t *map, dubbo_config_protocol_t *p)
     if (vals[THREADS]) {
         if ((rc = get_uint(l, vals[THREADS], "threads", 100000, &x))) return rc;
         p->threads = (int)x;
+    }
+    if (vals[IOTHREADS]) {
+        if ((rc = get_uint(l, vals[IOTHREADS], "iothreads", 64, &x))) return rc;
+        p->iothreads = (int)x;
     }
     if (vals[QUEUES]) {
         if ((rc = get_uint(l, vals[QUEUES], "queues", INT_MAX, &x))) return rc;
@@ -2499,6 +2504,7 @@ int dubbo_config_server_options(const dubbo_config_t *c, const char *protocol_id
     opts->protocols = p->protocols;
     if (p->port >= 0) opts->port = p->port;
     if (p->threads > 0) opts->threads = p->threads;
+    if (p->iothreads > 0) opts->io_threads = p->iothreads;
     if (p->queues > 0) opts->queue = p->queues;
     if (p->payload > 0) opts->payload = p->payload;
     if (p->heartbeat_ms >= 0) opts->heartbeat_ms = p->heartbeat_ms;

@@ -120,7 +120,8 @@ struct dubbo_server {
     /* The memory budget: bytes held by requests in flight (frames being
      * read, queued bodies, decoded arenas) and answers being written. */
     dubbo__budget_t budget;
-    batch_t batch;             /* the jobs of the read being handled (loop thread) */
+    /* the jobs of the read being handled, one batch per loop (its thread's) */
+    batch_t batch[DUBBO__LOOPS_MAX];
     dubbo__ratelimit_t log_rl; /* protocol-error warnings */
     dubbo__tls_ctx_t *tls;     /* options.tls */
 };
@@ -142,6 +143,16 @@ void dubbo_server_options_init(dubbo_server_options_t *o)
     o->memory_budget = (size_t)64 << 20;
 }
 
+void dubbo_io_threads_set(int n)
+{
+    dubbo__loops_set(n);
+}
+
+int dubbo_io_threads(void)
+{
+    return dubbo__loops_count();
+}
+
 dubbo_server_t *dubbo_server_new(const dubbo_server_options_t *opts)
 {
     dubbo_server_t *s = calloc(1, sizeof(*s));
@@ -157,6 +168,8 @@ dubbo_server_t *dubbo_server_new(const dubbo_server_options_t *opts)
         s->opts.tls_client_auth = false;
         s->opts.accepts_per_ip = 0;
     }
+    if (s->opts.version < 5) s->opts.io_threads = 0;
+    if (s->opts.io_threads < 0) s->opts.io_threads = 0;
     if (!s->opts.host) s->opts.host = "0.0.0.0";
     s->opts.host = strdup(s->opts.host);
     /* copied: a configuration the name came from may be freed before us */
@@ -301,9 +314,6 @@ static int service_setup(dubbo_server_t *s, service_t *x, const char *const *par
  * A registry that fails is logged: registries recover on their own. */
 static void announce(dubbo_server_t *s, dubbo_registry_t *reg, const service_t *x)
 {
-    /* register=false: exported, never registered (Java's ServiceConfig
-     * register; MetadataService is one) */
-    if (strcmp(dubbo_url_param(x->url, "register", "true"), "false") == 0) return;
     const char *host = s->opts.host;
     if (!host || !*host || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
         host = dubbo_local_ip();
@@ -370,15 +380,6 @@ int dubbo_server_add_registry(dubbo_server_t *s, const char *registry_url)
     dubbo_extensions_init();
     dubbo_registry_t *reg = dubbo_registry_open(registry_url);
     if (!reg) return dubbo__last_code() ? dubbo__last_code() : DUBBO_EINVAL;
-    /* a registry that serves something exports it first (application-level
-     * discovery: MetadataService) */
-    if (reg->ops->attach) {
-        int rc = reg->ops->attach(reg, s, s->opts.application);
-        if (rc) {
-            dubbo_registry_close(reg);
-            return rc;
-        }
-    }
     pthread_rwlock_wrlock(&s->svc_lock);
     dubbo_registry_t **nr = realloc(s->regs, (s->nregs + 1) * sizeof(*nr));
     if (!nr) {
@@ -619,15 +620,15 @@ static void stack_task_run(void *arg)
     pthread_mutex_unlock(&t->mu);
 }
 
-/* Run fn(arg) on the loop thread and wait for it; allocates nothing. Not
- * on the loop thread. Fails only when the loop is not running. */
-static int loop_run_nomem(dubbo__task_fn fn, void *arg)
+/* Run fn(arg) on loop l's thread and wait for it; allocates nothing. Not
+ * on a loop thread. Fails only when the loop is not running. */
+static int loop_run_nomem(dubbo__loop_t *l, dubbo__task_fn fn, void *arg)
 {
     stack_task_t t = {.task = {.fn = stack_task_run}, .fn = fn, .arg = arg, .done = false};
     t.task.arg = &t;
     pthread_mutex_init(&t.mu, NULL);
     pthread_cond_init(&t.cv, NULL);
-    int rc = dubbo__loop_post_task(&t.task);
+    int rc = dubbo__loop_post_task_to(l, &t.task);
     pthread_mutex_lock(&t.mu);
     while (!rc && !t.done)
         pthread_cond_wait(&t.cv, &t.mu);
@@ -647,8 +648,9 @@ static void answer_on_loop_stack(void *arg)
 
 /* ---- dispatch -------------------------------------------------------------- */
 
-/* Hand a whole frame to its connection: directly on the loop thread, else
- * through a loop task (one allocation: the task is inside the answer),
+/* Hand a whole frame to its connection: directly on its loop's thread,
+ * else through a task of that loop (one allocation: the task is inside the
+ * answer),
  * which takes over the job's connection reference when `call` has one
  * (call->job_ref_given then tells the worker not to drop it). Takes the
  * buffer's memory. */
@@ -657,7 +659,8 @@ static void deliver(dubbo_call_t *call, dubbo_buf_t *frame)
     dubbo_server_t *s = call->srv;
     sconn_t *c = call->c;
     dubbo__budget_out_charge(&s->budget, frame->len);
-    if (dubbo__on_loop_thread()) {
+    dubbo__loop_t *loop = dubbo__lconn_loop(c);
+    if (dubbo__loop_current() == loop) {
         queue_answer(s, c, &call->unit, frame);
         return;
     }
@@ -668,7 +671,7 @@ static void deliver(dubbo_call_t *call, dubbo_buf_t *frame)
         answer_t sa = {.s = s, .c = c, .unit = call->unit, .frame = *frame};
         bool given = call->job_ref && !call->job_ref_given;
         if (!given) dubbo__lconn_ref(c);
-        if (loop_run_nomem(answer_on_loop_stack, &sa)) {
+        if (loop_run_nomem(loop, answer_on_loop_stack, &sa)) {
             dubbo__budget_out_release(&s->budget, frame->len);
             dubbo_buf_destroy(frame);
             if (!given) dubbo__lconn_unref(c);
@@ -685,7 +688,7 @@ static void deliver(dubbo_call_t *call, dubbo_buf_t *frame)
     a->task.arg = a;
     bool given = call->job_ref && !call->job_ref_given;
     if (!given) dubbo__lconn_ref(c);
-    if (dubbo__loop_post_task(&a->task)) {
+    if (dubbo__loop_post_task_to(loop, &a->task)) {
         dubbo__budget_out_release(&s->budget, a->frame.len);
         dubbo_buf_destroy(&a->frame);
         if (!given) dubbo__lconn_unref(c);
@@ -918,7 +921,8 @@ static void *worker_main(void *arg)
         job_free(j);
         dubbo__budget_give(&s->budget, charged);
         /* no memory for the task: one on this stack, waited for */
-        if (!given && dubbo__loop_post(conn_unref_task, c)) loop_run_nomem(conn_unref_task, c);
+        if (!given && dubbo__loop_post_to(dubbo__lconn_loop(c), conn_unref_task, c))
+            loop_run_nomem(dubbo__lconn_loop(c), conn_unref_task, c);
 
         pthread_mutex_lock(&s->mu);
         s->busy--;
@@ -954,7 +958,7 @@ static void handle_unit(void *user, sconn_t *c, const uint8_t *p, size_t len, si
                         uint8_t **own)
 {
     dubbo_server_t *s = user;
-    batch_t *batch = &s->batch;
+    batch_t *batch = &s->batch[dubbo__loop_index(dubbo__lconn_loop(c))];
     dubbo_unit_t u = {0};
     if (!conn_proto(c)->on_unit(c, p, len, &u)) { /* the protocol dealt with it */
         dubbo__budget_give(&s->budget, charged);
@@ -1091,16 +1095,16 @@ typedef struct {
     char msg[512]; /* the loop thread's message for rc (errors are per thread) */
 } start_t;
 
-/* The end of a read: queue its jobs (the listener's read_end hook). */
+/* The end of a read: queue its jobs (the listener's read_end hook, on the
+ * connection's loop). */
 static void read_end(void *user)
 {
     dubbo_server_t *s = user;
-    enqueue_batch(s, &s->batch);
+    enqueue_batch(s, &s->batch[dubbo__loop_index(dubbo__loop_current())]);
 }
 
-static void start_on_loop(void *arg)
+static void start_listener(start_t *st)
 {
-    start_t *st = arg;
     dubbo_server_t *s = st->s;
     dubbo__listen_cfg_t cfg = {
         .host = s->opts.host,
@@ -1123,7 +1127,7 @@ static void start_on_loop(void *arg)
         .read_end = read_end,
         .user = s,
     };
-    if (!(s->l = dubbo__listener_new(&cfg))) {
+    if (!(s->l = dubbo__listener_new(&cfg, s->opts.io_threads))) {
         st->rc = dubbo__last_code();
         snprintf(st->msg, sizeof(st->msg), "%s", dubbo_last_error());
         return;
@@ -1189,8 +1193,7 @@ int dubbo_server_start(dubbo_server_t *s)
         if (!(s->tls = dubbo__tls_ctx_new(&tc, true))) return dubbo__last_code();
     }
     start_t st = {s, 0, ""};
-    int rc = dubbo__loop_run_sync(start_on_loop, &st);
-    if (rc) return rc;
+    start_listener(&st);
     if (st.rc) return dubbo__seterr(st.rc, "%s", st.msg);
     /* Workers start on demand (spawn_workers); one now, so that the first
      * call does not wait for a thread to start. */
@@ -1216,24 +1219,6 @@ int dubbo_server_port(const dubbo_server_t *s)
     return s->listening || s->shut ? s->port : -1;
 }
 
-static void readonly_on_loop(void *arg)
-{
-    dubbo_server_t *s = arg;
-    dubbo__listener_goaway(s->l);
-    s->listening = false;
-}
-
-static void close_all_on_loop(void *arg)
-{
-    dubbo_server_t *s = arg;
-    if (s->l) dubbo__listener_close_all(s->l);
-}
-
-static void nothing(void *arg)
-{
-    (void)arg;
-}
-
 /* The grace after the readonly event: open connections are still read and
  * answered, because requests a consumer sent before it saw the event, and
  * calls that had already picked this provider, are still on their way. A
@@ -1249,12 +1234,6 @@ typedef struct {
     int open;          /* connections still open */
 } grace_t;
 
-static void grace_on_loop(void *arg)
-{
-    grace_t *g = arg;
-    g->open = dubbo__listener_grace(g->s->l, g->since, g->quiet_ms);
-}
-
 int dubbo_server_shutdown(dubbo_server_t *s)
 {
     if (s->shut) return 0;
@@ -1269,9 +1248,10 @@ int dubbo_server_shutdown(dubbo_server_t *s)
     dubbo__deadline(&dl, CLOCK_REALTIME, (uint64_t)s->opts.shutdown_timeout_ms);
     uint64_t t0 = dubbo__now_ms(), limit = (uint64_t)s->opts.shutdown_timeout_ms;
     if (s->l) {
-        dubbo__loop_run_sync(readonly_on_loop, s);
+        dubbo__listener_goaway(s->l);
+        s->listening = false;
         grace_t g = {s, dubbo__now_ms(), limit < SHUTDOWN_QUIET_MS ? limit : SHUTDOWN_QUIET_MS, 0};
-        while (!dubbo__loop_run_sync(grace_on_loop, &g) && g.open > 0 &&
+        while ((g.open = dubbo__listener_grace(s->l, g.since, g.quiet_ms)) > 0 &&
                dubbo__now_ms() - t0 < limit) {
             struct timespec nap = {0, 5 * 1000000L};
             nanosleep(&nap, NULL);
@@ -1299,23 +1279,23 @@ int dubbo_server_shutdown(dubbo_server_t *s)
         DLOG_WARN("%s", dubbo_last_error());
     }
     /* Give the answers just written a loop turn to be flushed, then close. */
-    dubbo__loop_run_sync(nothing, NULL);
-    dubbo__loop_run_sync(close_all_on_loop, s);
+    dubbo__loops_sync_all();
+    if (s->l) dubbo__listener_close_all(s->l);
     for (int i = 0; i < s->nthreads; i++)
         pthread_join(s->threads[i], NULL);
     /* Jobs that never ran (deadline passed) are dropped. */
     job_t *j = s->qhead;
     while (j) {
         job_t *n = j->next;
-        dubbo__loop_post(conn_unref_task, j->c);
+        dubbo__loop_post_to(dubbo__lconn_loop(j->c), conn_unref_task, j->c);
         atomic_fetch_sub(&s->budget.mem, j->charged);
         job_free(j);
         j = n;
     }
     s->qhead = s->qtail = NULL;
     /* Let the close callbacks and pending unrefs run. */
-    dubbo__loop_run_sync(nothing, NULL);
-    dubbo__loop_run_sync(nothing, NULL);
+    dubbo__loops_sync_all();
+    dubbo__loops_sync_all();
     s->shut = true;
     dubbo__ratelimit_flush(&s->log_rl);
     DLOG_INFO("shutdown of port %d complete", s->port);

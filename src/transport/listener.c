@@ -1,8 +1,11 @@
 /* The provider's listening socket and its connections, for any protocol
- * (listener.h): accept, protocol detection, read buffers, the memory
- * budget as units arrive, coalesced writes, timeouts, goaway and grace.
- * It knows no protocol (the dubbo__wire_t hooks) and no service (the
- * exporter's unit hook). Loop thread, but for what listener.h says. */
+ * (listener.h): accept, the hand-over of each connection to the loop with
+ * the fewest, protocol detection, read buffers, the memory budget as units
+ * arrive, coalesced writes, timeouts, goaway and grace. It knows no
+ * protocol (the dubbo__wire_t hooks) and no service (the exporter's unit
+ * hook). A connection's own loop thread, but for what listener.h says. */
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +27,32 @@
 #include "transport/tls.h"
 
 typedef struct sconn sconn_t;
+typedef struct shard shard_t;
+
+/* The connections of one loop: a listener's accepted connections are
+ * spread over its shards, one per loop, and each shard's state is its
+ * loop thread's alone. */
+struct shard {
+    dubbo__listener_t *l;
+    dubbo__loop_t *loop;
+    sconn_t *conns;
+    uv_timer_t idle_timer;
+    bool timer_on;
+    /* Connections with bytes to write, written once per loop iteration (the
+     * check phase, after reads and cross-thread tasks): the answers of one
+     * read, or of one batch of workers' tasks, go out in one write. */
+    uv_check_t check;
+    bool check_on;
+    struct sconn *dirty;
+    bool closed; /* close_all ran: a connection handed over later is closed */
+};
+
+/* Open connections from one address (accepts_per_ip), over all shards. */
+typedef struct ip_count {
+    struct ip_count *next;
+    int n;
+    char host[64];
+} ip_count_t;
 
 struct dubbo__listener {
     dubbo__listen_cfg_t cfg;
@@ -43,16 +72,12 @@ struct dubbo__listener {
     bool accept_waiting;
     bool listening;
     int port;
-    sconn_t *conns;
-    int nconns; /* open connections */
-    uv_timer_t idle_timer;
-    bool timer_on;
-    /* Connections with bytes to write, written once per loop iteration (the
-     * check phase, after reads and cross-thread tasks): the answers of one
-     * read, or of one batch of workers' tasks, go out in one write. */
-    uv_check_t check;
-    bool check_on;
-    struct sconn *dirty;
+    dubbo__loop_t *accept_loop; /* the listening socket's (loop 0) */
+    atomic_int nconns;          /* open connections, all shards */
+    pthread_mutex_t ip_mu;
+    ip_count_t *ips;
+    int nshards;
+    shard_t shards[]; /* shard i on loop i */
 };
 
 struct sconn {
@@ -61,6 +86,7 @@ struct sconn {
         uv_pipe_t pipe;
     };
     dubbo__listener_t *l;
+    shard_t *sh;               /* its loop's */
     const dubbo__wire_t *wire; /* NULL until detected from the first bytes */
     void *pstate;              /* the protocol's conn_open */
     struct sconn *prev, *next;
@@ -81,8 +107,11 @@ struct sconn {
      * hold plaintext, the socket carries tls's ciphertext */
     bool tls_decided;
     dubbo__tls_t *tls;
-    bool dirty; /* in the listener's dirty list (holds a reference) */
+    bool dirty; /* in the shard's dirty list (holds a reference) */
     struct sconn *dirty_next;
+    bool ip_counted;    /* counted in the listener's ips */
+    int fd;             /* accepted on another loop: the socket, until adopted */
+    dubbo__task_t task; /* the hand-over to its loop */
 };
 
 typedef struct {
@@ -136,12 +165,12 @@ static int tls_out(sconn_t *c, wreq_t *w)
     return dubbo__tls_take(c->tls, &w->data);
 }
 
-/* Bytes to write: the connection goes in the listener's dirty list and is
+/* Bytes to write: the connection goes in its shard's dirty list and is
  * written in this loop iteration's check phase (do_flush). */
 static void flush(sconn_t *c)
 {
     if (c->dirty || c->writing || c->closing || (c->out.len == 0 && !c->tls)) return;
-    dubbo__listener_t *s = c->l;
+    shard_t *s = c->sh;
     if (!s->check_on) { /* no check phase (stopped listener): write now */
         do_flush(c);
         return;
@@ -154,7 +183,7 @@ static void flush(sconn_t *c)
 
 static void on_check(uv_check_t *h)
 {
-    dubbo__listener_t *s = h->data;
+    shard_t *s = h->data;
     sconn_t *c = s->dirty;
     s->dirty = NULL;
     while (c) {
@@ -333,12 +362,14 @@ static void on_conn_closed(uv_handle_t *h)
 {
     sconn_t *c = h->data;
     dubbo__listener_t *s = c->l;
+    shard_t *sh = c->sh;
     if (c->prev)
         c->prev->next = c->next;
-    else if (s->conns == c)
-        s->conns = c->next;
+    else if (sh->conns == c)
+        sh->conns = c->next;
     if (c->next) c->next->prev = c->prev;
-    s->nconns--;
+    atomic_fetch_sub(&s->nconns, 1);
+    dubbo__loop_load(sh->loop, -1);
     if (c->wire && c->wire->conn_close) c->wire->conn_close(c->pstate);
     c->pstate = NULL;
     if (c->admitted) {
@@ -349,10 +380,32 @@ static void on_conn_closed(uv_handle_t *h)
     conn_unref(c);
 }
 
+/* The connection no longer counts against its address's accepts_per_ip. */
+static void ip_uncount(sconn_t *c)
+{
+    if (!c->ip_counted) return;
+    c->ip_counted = false;
+    dubbo__listener_t *s = c->l;
+    const char *colon = strrchr(c->remote, ':');
+    size_t hl = colon ? (size_t)(colon - c->remote) : strlen(c->remote);
+    pthread_mutex_lock(&s->ip_mu);
+    for (ip_count_t **pp = &s->ips; *pp; pp = &(*pp)->next)
+        if (strlen((*pp)->host) == hl && strncmp((*pp)->host, c->remote, hl) == 0) {
+            if (--(*pp)->n == 0) {
+                ip_count_t *e = *pp;
+                *pp = e->next;
+                free(e);
+            }
+            break;
+        }
+    pthread_mutex_unlock(&s->ip_mu);
+}
+
 static void conn_close(sconn_t *c, const char *why)
 {
     if (c->closing) return;
     c->closing = true;
+    ip_uncount(c);
     if (why)
         dubbo__log_limited(c->l->cfg.log_rl, "closing connection from %s to %s: %s", c->remote,
                            c->local, why);
@@ -645,6 +698,108 @@ static void spare_closed(uv_handle_t *h)
     }
 }
 
+/* A connection whose handle is made on its shard's loop: its names, the
+ * caps, then reading. Its shard's loop thread. */
+static void adopt(sconn_t *c)
+{
+    dubbo__listener_t *s = c->l;
+    shard_t *sh = c->sh;
+    /* One protocol: it judges the first bytes itself (and names what is
+     * wrong with them); several: detect_protocol picks one. */
+    if (s->cfg.nwires == 1) set_protocol(c, &s->cfg.wires[0]);
+    if (s->unix_path) {
+        /* the peer of a unix socket has no address: its pid, when told */
+        uv_os_fd_t fd;
+        struct ucred cr;
+        socklen_t cl = sizeof(cr);
+        if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&
+            getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0)
+            snprintf(c->remote, sizeof(c->remote), "unix:pid=%d", (int)cr.pid);
+        else
+            snprintf(c->remote, sizeof(c->remote), "unix:?");
+        snprintf(c->local, sizeof(c->local), "unix:%.58s", s->unix_path);
+    } else {
+        uv_tcp_nodelay(&c->tcp, 1);
+        struct sockaddr_storage ss;
+        int len = sizeof(ss);
+        if (!uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len))
+            addr_str(&ss, c->remote, sizeof(c->remote));
+        len = sizeof(ss);
+        if (!uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len))
+            addr_str(&ss, c->local, sizeof(c->local));
+    }
+    c->last_read = c->accepted_at = dubbo__now_ms();
+    c->next = sh->conns;
+    if (sh->conns) sh->conns->prev = c;
+    sh->conns = c;
+    int n = atomic_fetch_add(&s->nconns, 1) + 1;
+    if (sh->closed) { /* handed over while the server closed */
+        conn_close(c, NULL);
+        return;
+    }
+    if (s->cfg.accepts > 0 && n > s->cfg.accepts) {
+        char why[128];
+        snprintf(why, sizeof(why), "the server has its %d connections (accepts=%d)", s->cfg.accepts,
+                 s->cfg.accepts);
+        conn_close(c, why);
+        return;
+    }
+    if (s->cfg.accepts_per_ip > 0 && !s->unix_path) {
+        /* connections open from the same address (the remote without its
+         * port), on every loop */
+        const char *colon = strrchr(c->remote, ':');
+        size_t hl = colon ? (size_t)(colon - c->remote) : strlen(c->remote);
+        int same = 0;
+        pthread_mutex_lock(&s->ip_mu);
+        ip_count_t *e = s->ips;
+        while (e && !(strlen(e->host) == hl && strncmp(e->host, c->remote, hl) == 0))
+            e = e->next;
+        if (!e && (e = calloc(1, sizeof(*e)))) {
+            snprintf(e->host, sizeof(e->host), "%.*s", (int)hl, c->remote);
+            e->next = s->ips;
+            s->ips = e;
+        }
+        if (e) {
+            same = ++e->n;
+            c->ip_counted = true;
+        }
+        pthread_mutex_unlock(&s->ip_mu);
+        if (same > s->cfg.accepts_per_ip) {
+            char why[160];
+            snprintf(why, sizeof(why), "%.*s has its %d connections (accepts-per-ip=%d)", (int)hl,
+                     c->remote, s->cfg.accepts_per_ip, s->cfg.accepts_per_ip);
+            conn_close(c, why);
+            return;
+        }
+    }
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+/* The hand-over of a connection accepted on the listening socket's loop to
+ * its own (its task): the socket becomes a handle of this loop. */
+static void adopt_on_loop(void *arg)
+{
+    sconn_t *c = arg;
+    shard_t *sh = c->sh;
+    uv_loop_t *loop = dubbo__loop_uv(sh->loop);
+    int rc = c->l->unix_path ? uv_pipe_init(loop, &c->pipe, 0) : uv_tcp_init(loop, &c->tcp);
+    c->tcp.data = c;
+    bool made = rc == 0;
+    if (!rc) rc = c->l->unix_path ? uv_pipe_open(&c->pipe, c->fd) : uv_tcp_open(&c->tcp, c->fd);
+    if (rc) {
+        DLOG_WARN("a connection on port %d could not be served: %s", c->l->port, uv_strerror(rc));
+        close(c->fd);
+        dubbo__loop_load(sh->loop, -1);
+        if (made)
+            uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
+        else
+            free(c);
+        return;
+    }
+    c->fd = -1;
+    adopt(c);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     dubbo__listener_t *s = server->data;
@@ -672,84 +827,88 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     c->l = s;
-    /* One protocol: it judges the first bytes itself (and names what is
-     * wrong with them); several: detect_protocol picks one. */
-    if (s->cfg.nwires == 1) set_protocol(c, &s->cfg.wires[0]);
+    c->fd = -1;
     atomic_init(&c->refs, 1);
     dubbo_buf_init(&c->rbuf, 0);
     dubbo_buf_init(&c->out, 0);
-    if (s->unix_path)
-        uv_pipe_init(server->loop, &c->pipe, 0);
-    else
-        uv_tcp_init(server->loop, &c->tcp);
-    c->tcp.data = c;
-    if (uv_accept(server, (uv_stream_t *)&c->tcp)) {
-        uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
-        return;
-    }
-    if (s->unix_path) {
-        /* the peer of a unix socket has no address: its pid, when told */
-        uv_os_fd_t fd;
-        struct ucred cr;
-        socklen_t cl = sizeof(cr);
-        if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&
-            getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0)
-            snprintf(c->remote, sizeof(c->remote), "unix:pid=%d", (int)cr.pid);
+    /* The loop with the fewest connections serves it. */
+    dubbo__loop_t *loop = dubbo__loop_pick(s->nshards);
+    int k = loop ? dubbo__loop_index(loop) : 0;
+    if (k >= s->nshards) k = 0;
+    c->sh = &s->shards[k];
+    dubbo__loop_load(c->sh->loop, 1);
+    if (c->sh->loop == s->accept_loop) {
+        if (s->unix_path)
+            uv_pipe_init(server->loop, &c->pipe, 0);
         else
-            snprintf(c->remote, sizeof(c->remote), "unix:?");
-        snprintf(c->local, sizeof(c->local), "unix:%.58s", s->unix_path);
-    } else {
-        uv_tcp_nodelay(&c->tcp, 1);
-        struct sockaddr_storage ss;
-        int len = sizeof(ss);
-        if (!uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len))
-            addr_str(&ss, c->remote, sizeof(c->remote));
-        len = sizeof(ss);
-        if (!uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len))
-            addr_str(&ss, c->local, sizeof(c->local));
-    }
-    c->last_read = c->accepted_at = dubbo__now_ms();
-    c->next = s->conns;
-    if (s->conns) s->conns->prev = c;
-    s->conns = c;
-    s->nconns++;
-    if (s->cfg.accepts > 0 && s->nconns > s->cfg.accepts) {
-        char why[128];
-        snprintf(why, sizeof(why), "the server has its %d connections (accepts=%d)", s->cfg.accepts,
-                 s->cfg.accepts);
-        conn_close(c, why);
-        return;
-    }
-    if (s->cfg.accepts_per_ip > 0 && !s->unix_path) {
-        /* connections open from the same address (the remote without its port) */
-        const char *colon = strrchr(c->remote, ':');
-        size_t hl = colon ? (size_t)(colon - c->remote) : strlen(c->remote);
-        int same = 0;
-        for (sconn_t *o = s->conns; o; o = o->next)
-            if (!o->closing && strncmp(o->remote, c->remote, hl) == 0 &&
-                (o->remote[hl] == ':' || !o->remote[hl]))
-                same++;
-        if (same > s->cfg.accepts_per_ip) {
-            char why[160];
-            snprintf(why, sizeof(why), "%.*s has its %d connections (accepts-per-ip=%d)", (int)hl,
-                     c->remote, s->cfg.accepts_per_ip, s->cfg.accepts_per_ip);
-            conn_close(c, why);
+            uv_tcp_init(server->loop, &c->tcp);
+        c->tcp.data = c;
+        if (uv_accept(server, (uv_stream_t *)&c->tcp)) {
+            dubbo__loop_load(c->sh->loop, -1);
+            uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
             return;
         }
+        adopt(c);
+        return;
     }
-    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    /* Another loop's: accepted into a handle of this loop, whose socket
+     * (a duplicate: closing the handle closes its own) goes to that loop,
+     * which makes a handle of its own for it. */
+    union {
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } *tmp = malloc(sizeof(*tmp));
+    if (!tmp) {
+        dubbo__loop_load(c->sh->loop, -1);
+        free(c);
+        c = NULL;
+        /* as above, without memory: accepted and closed */
+        if (!s->spare_busy) {
+            if (s->unix_path)
+                uv_pipe_init(server->loop, &s->spare_pipe, 0);
+            else
+                uv_tcp_init(server->loop, &s->spare_tcp);
+            s->spare_tcp.data = s;
+            s->spare_busy = true;
+            uv_accept(server, (uv_stream_t *)&s->spare_tcp);
+            uv_close((uv_handle_t *)&s->spare_tcp, spare_closed);
+        } else {
+            s->accept_waiting = true;
+        }
+        return;
+    }
+    if (s->unix_path)
+        uv_pipe_init(server->loop, &tmp->pipe, 0);
+    else
+        uv_tcp_init(server->loop, &tmp->tcp);
+    uv_os_fd_t fd = -1;
+    if (uv_accept(server, (uv_stream_t *)&tmp->tcp) == 0 &&
+        uv_fileno((uv_handle_t *)&tmp->tcp, &fd) == 0)
+        c->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    uv_close((uv_handle_t *)&tmp->tcp, (uv_close_cb)free);
+    if (c->fd < 0) {
+        DLOG_WARN("a connection on port %d could not be handed to its loop: %s", s->port,
+                  strerror(errno));
+        dubbo__loop_load(c->sh->loop, -1);
+        free(c);
+        return;
+    }
+    c->task.fn = adopt_on_loop;
+    c->task.arg = c;
+    dubbo__loop_post_task_to(c->sh->loop, &c->task);
 }
 
-/* Every connection against its limits: silent past 3 x heartbeat, a frame
- * taking longer than read_timeout_ms, no first frame within
- * first_request_timeout_ms. */
+/* Every connection of the shard against its limits: silent past 3 x
+ * heartbeat, a frame taking longer than read_timeout_ms, no first frame
+ * within first_request_timeout_ms. */
 static void on_idle_timer(uv_timer_t *t)
 {
-    dubbo__listener_t *s = t->data;
+    shard_t *sh = t->data;
+    dubbo__listener_t *s = sh->l;
     uint64_t now = dubbo__now_ms(), limit = (uint64_t)s->cfg.heartbeat_ms * 3;
     uint64_t first = s->cfg.first_request_timeout_ms > 0 ? (uint64_t)s->cfg.first_request_timeout_ms
                                                          : (uint64_t)s->cfg.heartbeat_ms * 2;
-    for (sconn_t *c = s->conns; c; c = c->next) {
+    for (sconn_t *c = sh->conns; c; c = c->next) {
         if (c->closing) continue;
         char why[160];
         if (now - c->last_read > limit) {
@@ -769,17 +928,12 @@ static void on_idle_timer(uv_timer_t *t)
         }
         conn_close(c, why);
     }
-    for (sconn_t *c = s->conns; c; c = c->next)
+    for (sconn_t *c = sh->conns; c; c = c->next)
         if (!c->closing && c->wire && c->wire->tick) c->wire->tick(c->pstate, c, now);
     dubbo__ratelimit_flush(s->cfg.log_rl);
 }
 
 /* ---- start / shutdown ------------------------------------------------------- */
-
-static void free_on_close(uv_handle_t *h)
-{
-    free(h->data);
-}
 
 /* The path of a "unix:PATH" or "unix://PATH" address. */
 static const char *unix_path_of(const char *host)
@@ -831,70 +985,114 @@ static int listen_unix(dubbo__listener_t *s, uv_loop_t *loop)
     return 0;
 }
 
-static void free_listener_on_close(uv_handle_t *h)
+/* Each shard's idle check and check phase, on its loop. */
+static void shard_start(void *arg)
 {
-    dubbo__listener_t *s = h->data;
-    free(s->unix_path);
-    free(s);
+    shard_t *sh = arg;
+    uv_loop_t *loop = dubbo__loop_uv(sh->loop);
+    uv_timer_init(loop, &sh->idle_timer);
+    sh->idle_timer.data = sh;
+    uint64_t every = (uint64_t)sh->l->cfg.heartbeat_ms / 2;
+    if (every > 1000) every = 1000; /* read and first-request timeouts are checked here too */
+    if (!every) every = 1;
+    uv_timer_start(&sh->idle_timer, on_idle_timer, every, every);
+    sh->timer_on = true;
+    uv_check_init(loop, &sh->check);
+    sh->check.data = sh;
+    uv_check_start(&sh->check, on_check);
+    sh->check_on = true;
 }
 
-dubbo__listener_t *dubbo__listener_new(const dubbo__listen_cfg_t *cfg)
+typedef struct {
+    dubbo__listener_t *s;
+    int rc;
+    char msg[512]; /* the loop thread's message for rc (errors are per thread) */
+} listen_t;
+
+/* Bind and listen, on the accepting loop. */
+static void listen_on_loop(void *arg)
 {
-    dubbo__listener_t *s = calloc(1, sizeof(*s));
-    if (!s) {
-        dubbo__seterr(DUBBO_ENOMEM, "server: out of memory");
-        return NULL;
-    }
-    s->cfg = *cfg;
-    uv_loop_t *loop = dubbo__loop();
+    listen_t *a = arg;
+    dubbo__listener_t *s = a->s;
+    uv_loop_t *loop = dubbo__loop_uv(s->accept_loop);
+    a->rc = 0;
     if (strncmp(s->cfg.host, "unix:", 5) == 0) {
         int urc = listen_unix(s, loop);
-        if (urc == 1) {
-            uv_close((uv_handle_t *)&s->listener_pipe, free_listener_on_close);
-            return NULL;
-        }
+        if (urc == 1) uv_close((uv_handle_t *)&s->listener_pipe, NULL);
         if (urc) {
-            free(s->unix_path);
-            free(s);
-            return NULL;
+            a->rc = dubbo__last_code();
+            snprintf(a->msg, sizeof(a->msg), "%s", dubbo_last_error());
+            return;
         }
-        goto listening;
+        s->listening = true;
+        return;
     }
     struct sockaddr_storage addr;
     int rc = uv_ip4_addr(s->cfg.host, s->cfg.port, (struct sockaddr_in *)&addr);
     if (rc) rc = uv_ip6_addr(s->cfg.host, s->cfg.port, (struct sockaddr_in6 *)&addr);
     if (rc) {
-        dubbo__seterr(DUBBO_EINVAL, "server: bad listen address \"%s\"", s->cfg.host);
-        free(s);
-        return NULL;
+        a->rc = DUBBO_EINVAL;
+        snprintf(a->msg, sizeof(a->msg), "server: bad listen address \"%s\"", s->cfg.host);
+        return;
     }
     uv_tcp_init(loop, &s->listener);
     s->listener.data = s;
     if ((rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0)) == 0)
         rc = uv_listen((uv_stream_t *)&s->listener, 1024, on_connection);
     if (rc) {
-        dubbo__seterr(rc, "server: cannot listen on %s:%d: %s", s->cfg.host, s->cfg.port,
-                      uv_strerror(rc));
-        uv_close((uv_handle_t *)&s->listener, free_on_close);
-        return NULL;
+        a->rc = rc;
+        snprintf(a->msg, sizeof(a->msg), "server: cannot listen on %s:%d: %s", s->cfg.host,
+                 s->cfg.port, uv_strerror(rc));
+        uv_close((uv_handle_t *)&s->listener, NULL);
+        return;
     }
     struct sockaddr_storage bound;
     int len = sizeof(bound);
     uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &len);
     s->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
-listening:
     s->listening = true;
-    uv_timer_init(loop, &s->idle_timer);
-    s->idle_timer.data = s;
-    uint64_t every = (uint64_t)s->cfg.heartbeat_ms / 2;
-    if (every > 1000) every = 1000; /* read and first-request timeouts are checked here too */
-    if (!every) every = 1;
-    uv_timer_start(&s->idle_timer, on_idle_timer, every, every);
-    s->timer_on = true;
-    uv_check_init(loop, &s->check);
-    s->check.data = s;
-    uv_check_start(&s->check, on_check);
-    s->check_on = true;
+}
+
+static void shard_close(void *arg);
+
+dubbo__listener_t *dubbo__listener_new(const dubbo__listen_cfg_t *cfg, int loops)
+{
+    int n = loops > 0 ? loops : dubbo__loops_count();
+    if (n > DUBBO__LOOPS_MAX) n = DUBBO__LOOPS_MAX;
+    dubbo__listener_t *s = calloc(1, sizeof(*s) + (size_t)n * sizeof(shard_t));
+    if (!s) {
+        dubbo__seterr(DUBBO_ENOMEM, "server: out of memory");
+        return NULL;
+    }
+    s->cfg = *cfg;
+    pthread_mutex_init(&s->ip_mu, NULL);
+    atomic_init(&s->nconns, 0);
+    if (!(s->accept_loop = dubbo__loop_at(0))) {
+        dubbo__seterr(DUBBO_ENOMEM, "server: the event loop could not be started");
+        pthread_mutex_destroy(&s->ip_mu);
+        free(s);
+        return NULL;
+    }
+    /* Loops that cannot start leave the shards before them. */
+    for (int i = 0; i < n; i++) {
+        shard_t *sh = &s->shards[i];
+        sh->l = s;
+        if (!(sh->loop = dubbo__loop_at(i)) || dubbo__loop_run_sync_on(sh->loop, shard_start, sh))
+            break;
+        s->nshards = i + 1;
+    }
+    listen_t a = {s, 0, ""};
+    dubbo__loop_run_sync_on(s->accept_loop, listen_on_loop, &a);
+    if (a.rc) {
+        for (int i = 0; i < s->nshards; i++)
+            dubbo__loop_run_sync_on(s->shards[i].loop, shard_close, &s->shards[i]);
+        dubbo__loops_sync_all(); /* the handles' close callbacks */
+        free(s->unix_path);
+        pthread_mutex_destroy(&s->ip_mu);
+        free(s);
+        dubbo__seterr(a.rc, "%s", a.msg);
+        return NULL;
+    }
     return s;
 }
 
@@ -903,57 +1101,96 @@ int dubbo__listener_port(const dubbo__listener_t *l)
     return l->port;
 }
 
-void dubbo__listener_goaway(dubbo__listener_t *s)
+static void stop_listening(void *arg)
 {
-    int n = 0;
-    for (sconn_t *c = s->conns; c; c = c->next) {
-        if (!c->wire || c->closing) continue;
-        dubbo_buf_t out;
-        dubbo_buf_init(&out, 0);
-        /* the protocol's goaway: Dubbo's readonly event */
-        if (!c->wire->goaway(&out) && !dubbo__lconn_send(c, out.base, out.len)) n++;
-        dubbo_buf_destroy(&out);
-    }
+    dubbo__listener_t *s = arg;
     if (s->listening) {
         uv_close((uv_handle_t *)&s->listener, NULL);
         s->listening = false;
         if (s->unix_path) unlink(s->unix_path); /* new connections fail at once */
     }
+}
+
+typedef struct {
+    shard_t *sh;
+    int n;
+    uint64_t since, quiet_ms;
+} shard_op_t;
+
+static void shard_goaway(void *arg)
+{
+    shard_op_t *op = arg;
+    for (sconn_t *c = op->sh->conns; c; c = c->next) {
+        if (!c->wire || c->closing) continue;
+        dubbo_buf_t out;
+        dubbo_buf_init(&out, 0);
+        /* the protocol's goaway: Dubbo's readonly event */
+        if (!c->wire->goaway(&out) && !dubbo__lconn_send(c, out.base, out.len)) op->n++;
+        dubbo_buf_destroy(&out);
+    }
+}
+
+void dubbo__listener_goaway(dubbo__listener_t *s)
+{
+    /* No connection comes after this: those accepted before were handed to
+     * their loops first, so each shard's goaway finds them. */
+    dubbo__loop_run_sync_on(s->accept_loop, stop_listening, s);
+    int n = 0;
+    for (int i = 0; i < s->nshards; i++) {
+        shard_op_t op = {.sh = &s->shards[i]};
+        dubbo__loop_run_sync_on(op.sh->loop, shard_goaway, &op);
+        n += op.n;
+    }
     DLOG_INFO("shutdown: sent readonly to %d consumer connection(s), stopped accepting on port %d",
               n, s->port);
 }
 
+static void shard_close(void *arg)
+{
+    shard_t *sh = arg;
+    sh->closed = true;
+    for (sconn_t *c = sh->conns; c; c = c->next)
+        conn_close(c, NULL);
+    if (sh->check_on) {
+        on_check(&sh->check); /* what is dirty is written (or dropped: closing) */
+        uv_close((uv_handle_t *)&sh->check, NULL);
+        sh->check_on = false;
+    }
+    if (sh->timer_on) {
+        uv_close((uv_handle_t *)&sh->idle_timer, NULL);
+        sh->timer_on = false;
+    }
+}
+
 void dubbo__listener_close_all(dubbo__listener_t *s)
 {
-    for (sconn_t *c = s->conns; c; c = c->next)
-        conn_close(c, NULL);
-    if (s->check_on) {
-        on_check(&s->check); /* what is dirty is written (or dropped: closing) */
-        uv_close((uv_handle_t *)&s->check, NULL);
-        s->check_on = false;
-    }
-    if (s->timer_on) {
-        uv_close((uv_handle_t *)&s->idle_timer, NULL);
-        s->timer_on = false;
-    }
+    dubbo__loop_run_sync_on(s->accept_loop, stop_listening, s);
+    for (int i = 0; i < s->nshards; i++)
+        dubbo__loop_run_sync_on(s->shards[i].loop, shard_close, &s->shards[i]);
 }
 
 void dubbo__listener_free(dubbo__listener_t *l)
 {
-    if (l) free(l->unix_path);
+    if (!l) return;
+    free(l->unix_path);
+    for (ip_count_t *e = l->ips, *n; e; e = n) {
+        n = e->next;
+        free(e);
+    }
+    pthread_mutex_destroy(&l->ip_mu);
     free(l);
 }
 
 /* A connection closes in the grace when its consumer closes it, or once it
  * has nothing to answer or write and no frame has come on it for quiet_ms
  * (counted from the goaway at the earliest). */
-int dubbo__listener_grace(dubbo__listener_t *s, uint64_t since, uint64_t quiet_ms)
+static void shard_grace(void *arg)
 {
+    shard_op_t *op = arg;
     uint64_t now = dubbo__now_ms();
-    int open = 0;
-    for (sconn_t *c = s->conns; c; c = c->next) {
+    for (sconn_t *c = op->sh->conns; c; c = c->next) {
         if (c->closing) continue;
-        uint64_t last = c->last_read > since ? c->last_read : since;
+        uint64_t last = c->last_read > op->since ? c->last_read : op->since;
         /* refs: the loop's own, plus one per job, answer or write in flight */
         bool done = atomic_load(&c->refs) == 1 && !c->writing && c->out.len == 0 &&
                     c->rbuf.len == 0 && !c->discard;
@@ -963,10 +1200,25 @@ int dubbo__listener_grace(dubbo__listener_t *s, uint64_t since, uint64_t quiet_m
         if (done && uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 &&
             ioctl(fd, FIONREAD, &unread) == 0)
             done = unread == 0;
-        if (done && now - last >= quiet_ms)
+        if (done && now - last >= op->quiet_ms)
             conn_close(c, NULL);
         else
-            open++;
+            op->n++;
+    }
+}
+
+int dubbo__listener_grace(dubbo__listener_t *s, uint64_t since, uint64_t quiet_ms)
+{
+    int open = 0;
+    for (int i = 0; i < s->nshards; i++) {
+        shard_op_t op = {.sh = &s->shards[i], .since = since, .quiet_ms = quiet_ms};
+        dubbo__loop_run_sync_on(op.sh->loop, shard_grace, &op);
+        open += op.n;
     }
     return open;
+}
+
+dubbo__loop_t *dubbo__lconn_loop(const dubbo__lconn_t *c)
+{
+    return c->sh->loop;
 }

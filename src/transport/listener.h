@@ -1,13 +1,15 @@
 /* The provider's sockets, for any protocol: a listening socket on the
- * shared event loop, its connections (accept, the `accepts` cap, which
- * protocol each speaks, read buffers that hold only what a connection has
- * sent, the memory budget counted as units arrive, coalesced writes, the
- * idle / read / first-request timeouts) and the goaway and grace of a
- * shutdown. What the bytes mean is the protocols' (dubbo__wire_t: the
- * connection-facing hooks of a protocol table); what a whole unit becomes
- * is the exporter's (src/runtime/server.c, dubbo__listen_cfg_t.unit).
- * Everything here runs on the loop thread unless said otherwise.
- * Internal. */
+ * first event loop, its connections spread over the loops (each accepted
+ * one is handed to the loop with the fewest connections, where it lives
+ * until closed), the `accepts` caps, which protocol each speaks, read
+ * buffers that hold only what a connection has sent, the memory budget
+ * counted as units arrive, coalesced writes, the idle / read /
+ * first-request timeouts, and the goaway and grace of a shutdown. What the
+ * bytes mean is the protocols' (dubbo__wire_t: the connection-facing
+ * hooks of a protocol table); what a whole unit becomes is the exporter's
+ * (src/runtime/server.c, dubbo__listen_cfg_t.unit). Everything about a
+ * connection runs on its loop's thread (dubbo__lconn_loop) unless said
+ * otherwise; the hooks are called there. Internal. */
 #ifndef DUBBO_TRANSPORT_LISTENER_H
 #define DUBBO_TRANSPORT_LISTENER_H
 
@@ -18,6 +20,7 @@
 #include "dubbo/buf.h"
 #include "core/log.h"
 #include "transport/budget.h"
+#include "transport/loop.h"
 
 /* One connection. The same struct is dubbo_sconn_t, the server connection
  * a protocol's hooks see (include/dubbo/protocol.h). */
@@ -78,23 +81,32 @@ typedef struct {
 } dubbo__listen_cfg_t;
 
 /* Bind and listen (cfg copied, what it points to borrowed), and start the
- * idle check. NULL with a message (dubbo__last_code(): DUBBO_EINVAL for a
- * bad address, the libuv code when it cannot listen, DUBBO_ENOMEM). */
-dubbo__listener_t *dubbo__listener_new(const dubbo__listen_cfg_t *cfg);
+ * idle checks, with the connections spread over the first `loops` event
+ * loops (0: dubbo__loops_count()). NULL with a message (dubbo__last_code():
+ * DUBBO_EINVAL for a bad address, the libuv code when it cannot listen,
+ * DUBBO_ENOMEM). Not on a loop thread: it waits for each loop. The `unit`
+ * and `read_end` hooks are then called on the connections' loops, several
+ * at once. */
+dubbo__listener_t *dubbo__listener_new(const dubbo__listen_cfg_t *cfg, int loops);
 /* The port it is bound to. Any thread. */
 int dubbo__listener_port(const dubbo__listener_t *l);
-/* Send each connection whose protocol is known its protocol's goaway and
- * stop accepting (logged); the connections are served on. */
+/* Stop accepting, then send each connection whose protocol is known its
+ * protocol's goaway (logged); the connections are served on. Not on a
+ * loop thread (this and the three below wait for each loop). */
 void dubbo__listener_goaway(dubbo__listener_t *l);
 /* The grace after goaway: close each connection that has nothing to read,
  * answer or write and has been quiet for quiet_ms (counted from `since` at
  * the earliest). Returns how many are still open. */
 int dubbo__listener_grace(dubbo__listener_t *l, uint64_t since, uint64_t quiet_ms);
-/* Close every connection and stop the idle check. */
+/* Close every connection and stop the idle checks. */
 void dubbo__listener_close_all(dubbo__listener_t *l);
-/* Free it, after close_all and a loop turn (NULL: nothing). Any thread. */
+/* Free it, after close_all and a turn of every loop
+ * (dubbo__loops_sync_all). NULL: nothing. */
 void dubbo__listener_free(dubbo__listener_t *l);
 
+/* The loop the connection lives on, where whatever touches it is posted.
+ * Any thread holding a reference. */
+dubbo__loop_t *dubbo__lconn_loop(const dubbo__lconn_t *c);
 /* The connection's protocol table (a dubbo__wire_t's proto) and its
  * conn_open state. */
 const void *dubbo__lconn_proto(const dubbo__lconn_t *c);

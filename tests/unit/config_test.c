@@ -45,7 +45,7 @@ static const char full[] =
     "      params: { cluster.name: \"a&b\" }\n"                     /* 13 */
     "  protocols:\n"                                                /* 14 */
     "    dubbo: { name: dubbo, port: 20880, ip: 127.0.0.1, threads: 8, queues: 16,\n"
-    "             payload: 1048576, heartbeat: 30s, dispatcher: direct }\n"
+    "             payload: 1048576, heartbeat: 30s, dispatcher: direct, iothreads: 3 }\n"
     "  provider:\n"                                                 /* 17 */
     "    timeout: 2s\n"                                             /* 18 */
     "    filter: accesslog\n"                                       /* 19 */
@@ -162,6 +162,7 @@ TEST(full_sample_protocols_and_server_options)
         CHECK_EQ_STR(p->host, "127.0.0.1");
         CHECK_EQ_INT(p->port, 20880);
         CHECK_EQ_INT(p->threads, 8);
+        CHECK_EQ_INT(p->iothreads, 3);
         CHECK_EQ_INT(p->queues, 16);
         CHECK_EQ_INT(p->payload, 1048576);
         CHECK_EQ_INT(p->heartbeat_ms, 30000);
@@ -172,6 +173,7 @@ TEST(full_sample_protocols_and_server_options)
     CHECK_EQ_STR(o.host, "127.0.0.1");
     CHECK_EQ_INT(o.port, 20880);
     CHECK_EQ_INT(o.threads, 8);
+    CHECK_EQ_INT(o.io_threads, 3);
     CHECK_EQ_INT(o.queue, 16);
     CHECK_EQ_INT(o.payload, 1048576);
     CHECK_EQ_INT(o.heartbeat_ms, 30000);

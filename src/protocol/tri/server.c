@@ -37,6 +37,7 @@
 #include "protocol/tri/tri.h"
 #include "protocol/tri/wrapper.pb-c.h"
 #include "runtime/call.h"
+#include "transport/listener.h"
 #include "transport/loop.h"
 
 #define PREFACE          "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -1101,7 +1102,8 @@ int dubbo__tri_post_send(dubbo__tri_shared_t *sh, dubbo_buf_t *msg, dubbo_buf_t 
         dubbo_buf_init(hdrs, 0);
     }
     k->nh = nhdrs;
-    if (dubbo__loop_post(send_on_loop, k)) {
+    /* to the connection's loop (sh->c is alive: the handler's job holds it) */
+    if (dubbo__loop_post_to(dubbo__lconn_loop(sh->c), send_on_loop, k)) {
         dubbo_buf_destroy(&k->msg);
         dubbo_buf_destroy(&k->hdrs);
         dubbo__tri_shared_unref(sh);
@@ -1130,7 +1132,7 @@ void dubbo__tri_post_give_back(dubbo__tri_shared_t *sh)
     send_task_t *k = calloc(1, sizeof(*k));
     if (!k) return;
     k->sh = dubbo__tri_shared_ref(sh);
-    if (dubbo__loop_post(give_back_on_loop, k)) {
+    if (dubbo__loop_post_to(dubbo__lconn_loop(sh->c), give_back_on_loop, k)) {
         dubbo__tri_shared_unref(sh);
         free(k);
     }
