@@ -2,7 +2,7 @@
  * asynchronous name resolution, reconnect with backoff and the `down`
  * rule, the pending table, call timeouts, coalesced writes, buffered
  * reads, heartbeats. Everything but the pool's list and user counts
- * belongs to the loop thread. */
+ * belongs to the connection's loop thread (c->loop). */
 #include <errno.h>
 #include <stdarg.h>
 #include <pthread.h>
@@ -37,6 +37,7 @@ struct cconn {
     const dubbo__dial_ops_t *ops;
     const void *proto;
     const char *name;
+    dubbo__loop_t *loop; /* where it lives (set when made, then read-only) */
     char *host;
     int port;
     int slot; /* which of a client's `connections` parallel connections */
@@ -215,6 +216,7 @@ static void conn_maybe_free(struct cconn *c)
     dubbo__tls_ctx_free(c->tls_ctx);
     free(c->tls_key);
     free(c->host);
+    if (c->loop) dubbo__loop_load(c->loop, -1);
     free(c);
     atomic_fetch_sub(&alive, 1);
 }
@@ -276,7 +278,7 @@ static flusher_t *flusher_of_loop(void)
     if (flusher) return flusher;
     flusher_t *f = calloc(1, sizeof(*f));
     if (!f) return NULL;
-    uv_check_init(dubbo__loop(), &f->check);
+    uv_check_init(dubbo__loop_uv(dubbo__loop_current()), &f->check);
     f->check.data = f;
     uv_check_start(&f->check, on_check);
     uv_unref((uv_handle_t *)&f->check); /* lives as long as its loop; keeps nothing alive */
@@ -597,7 +599,8 @@ static void connect_to(struct cconn *c, const struct sockaddr *addr)
         return;
     }
     memset(s, 0, sizeof(*s));
-    int rc = addr ? uv_tcp_init(dubbo__loop(), &s->tcp) : uv_pipe_init(dubbo__loop(), &s->pipe, 0);
+    uv_loop_t *loop = dubbo__loop_uv(c->loop);
+    int rc = addr ? uv_tcp_init(loop, &s->tcp) : uv_pipe_init(loop, &s->pipe, 0);
     if (rc) {
         free(s);
         conn_lost(c, DUBBO_ECLOSED, uv_strerror(rc));
@@ -664,7 +667,7 @@ static void conn_connect(struct cconn *c)
     struct addrinfo hints = {0};
     hints.ai_socktype = SOCK_STREAM;
     __atomic_store_n(&c->state, C_CONNECTING, __ATOMIC_RELAXED);
-    if (uv_getaddrinfo(dubbo__loop(), req, on_resolved, c->host, NULL, &hints)) {
+    if (uv_getaddrinfo(dubbo__loop_uv(c->loop), req, on_resolved, c->host, NULL, &hints)) {
         free(req);
         __atomic_store_n(&c->state, C_IDLE, __ATOMIC_RELAXED);
         conn_lost(c, DUBBO_EINVAL, "cannot resolve the host name");
@@ -723,7 +726,7 @@ static void on_call_timeout(uv_timer_t *t)
 static void conn_init_on_loop(struct cconn *c)
 {
     if (c->timer_init) return;
-    uv_timer_init(dubbo__loop(), &c->timer);
+    uv_timer_init(dubbo__loop_uv(c->loop), &c->timer);
     c->timer.data = c;
     c->timer_init = true;
     c->handles++;
@@ -739,12 +742,12 @@ static void submit_on_loop(void *arg)
      * reading and answering on open connections for a grace period after
      * its readonly event. */
     if (!p->oneway) {
-        uv_timer_init(dubbo__loop(), &p->timer);
+        uv_timer_init(dubbo__loop_uv(c->loop), &p->timer);
         p->timer.data = p;
         p->timer_on = true;
         /* The loop's clock is cached and counts whole milliseconds: refresh
          * it and round up, so a timeout never fires before its deadline. */
-        uv_update_time(dubbo__loop());
+        uv_update_time(dubbo__loop_uv(c->loop));
         uv_timer_start(&p->timer, on_call_timeout, (uint64_t)p->timeout_ms + 1, 0);
     }
     if (c->state == C_CONNECTED) {
@@ -764,7 +767,7 @@ static void submit_on_loop(void *arg)
 int dubbo__dial_submit(dubbo__dconn_t *c, dubbo__dcall_t *p)
 {
     p->c = c;
-    return dubbo__loop_post(submit_on_loop, p);
+    return dubbo__loop_post_to(c->loop, submit_on_loop, p);
 }
 
 /* ---- the pool ------------------------------------------------------------------------- */
@@ -833,6 +836,11 @@ dubbo__dconn_t *dubbo__dial_get_tls(const dubbo__dial_ops_t *ops, const void *pr
         c->ops = ops;
         c->proto = proto;
         c->name = name;
+        /* Spread over the loops, the one with the fewest connections. A
+         * stateful protocol's connections stay on the first: its own code
+         * posts work for them there (Triple's streams). */
+        c->loop = ops->open ? dubbo__loop_at(0) : dubbo__loop_pick(0);
+        if (c->loop) dubbo__loop_load(c->loop, 1);
         c->port = port;
         c->slot = slot;
         __atomic_store_n(&c->users, 1, __ATOMIC_RELAXED);
@@ -899,12 +907,12 @@ void dubbo__dial_put(dubbo__dconn_t *c)
     __atomic_sub_fetch(&c->users, 1, __ATOMIC_RELAXED);
     c->releases++;
     pthread_mutex_unlock(&pool_mu);
-    /* From a completion callback (the loop thread) waiting for the loop
-     * would deadlock: the release runs once the callback has returned. */
+    /* From a completion callback (a loop thread) waiting for a loop could
+     * deadlock: the release runs once the callback has returned. */
     if (dubbo__on_loop_thread())
-        dubbo__loop_post(release_on_loop, c);
+        dubbo__loop_post_to(c->loop, release_on_loop, c);
     else
-        dubbo__loop_run_sync(release_on_loop, c);
+        dubbo__loop_run_sync_on(c->loop, release_on_loop, c);
 }
 
 bool dubbo__dial_connected(const dubbo__dconn_t *c)

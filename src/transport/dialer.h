@@ -6,7 +6,10 @@
  * buffered reads and an idle check that sends heartbeats and closes a
  * connection that stays silent. What the bytes mean is the protocol's
  * (dubbo__dial_ops_t); the rpc layer (src/runtime/client.c) plugs a
- * protocol table's consumer hooks in. Internal. */
+ * protocol table's consumer hooks in. Each connection lives on one event
+ * loop (loop.h: the one with the fewest connections when it is made; the
+ * first for a stateful protocol, whose own code posts work there), and
+ * "loop thread" below means that loop's thread. Internal. */
 #ifndef DUBBO_TRANSPORT_DIALER_H
 #define DUBBO_TRANSPORT_DIALER_H
 
