@@ -2,6 +2,7 @@
  * chain, selection with exclusion and availability, the consumer filter
  * chain, invoker statistics, weights with warm-up, and randomness. The
  * plugins live in loadbalance/, router/, strategy/ and ../filter/. */
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -526,6 +527,7 @@ static void refresh_directory(dubbo_cluster_t *cl, regsub_t *sub, bool explicit_
     size_t m = 0;
     for (size_t i = 0; all && i < cl->nsubs; i++)
         for (size_t k = 0; k < cl->subs[i].nproviders; k++) {
+            if (!cl->subs[i].providers[k]) continue; /* its copy failed */
             char *u = configured_url(cl, &cl->subs[i], cl->subs[i].providers[k]);
             dubbo_url_t *pu = u ? dubbo_url_parse(u) : NULL;
             bool off = pu && dubbo__conf_disabled(pu);
@@ -564,6 +566,55 @@ static void refresh_directory(dubbo_cluster_t *cl, regsub_t *sub, bool explicit_
     for (size_t i = 0; i < m; i++)
         free(all[i]);
     free(all);
+}
+
+long dubbo__cluster_param_int(dubbo_cluster_t *cl, const char *method, const char *key, long def)
+{
+    if (atomic_load(&cl->overridden)) {
+        long v = LONG_MIN;
+        pthread_mutex_lock(&cl->mu);
+        if (cl->conf_over) v = dubbo_url_method_param_int(cl->conf_over, method, key, LONG_MIN);
+        pthread_mutex_unlock(&cl->mu);
+        if (v != LONG_MIN) return v;
+    }
+    return dubbo_url_method_param_int(cl->url, method, key, def);
+}
+
+/* Configure the reference's own URL as Java's overrideConsumerUrl does
+ * (the consumer URL each registry was subscribed with, through that
+ * registry's configurators) and keep what consumer-side rules set on it.
+ * reg_mu held. */
+static void configure_reference(dubbo_cluster_t *cl)
+{
+    dubbo_url_t *over = calloc(1, sizeof(*over));
+    for (size_t i = 0; over && i < cl->nsubs; i++) {
+        const regsub_t *sub = &cl->subs[i];
+        if (!sub->consumer_url || (!sub->confs[0].n && !sub->confs[1].n && !sub->confs[2].n))
+            continue;
+        const dubbo__confs_t *lists[3] = {&sub->confs[0], &sub->confs[1], &sub->confs[2]};
+        dubbo__conf_view_t cv = {.side = "consumer",
+                                 .host = dubbo_local_ip(),
+                                 .application = dubbo_url_param(cl->url, "application", NULL)};
+        char *c = dubbo__confs_configure(lists, 3, &cv, sub->consumer_url, true);
+        dubbo_url_t *u = c ? dubbo_url_parse(c) : NULL;
+        for (size_t k = 0; u && k < u->nparams; k++)
+            if (dubbo__conf_overridden(u, u->params[k].key) &&
+                dubbo_url_param(u, u->params[k].key, NULL) == u->params[k].value &&
+                dubbo_url_add_param(over, u->params[k].key, u->params[k].value))
+                break;
+        dubbo_url_free(u);
+        free(c);
+    }
+    if (over && over->nparams == 0) {
+        free(over);
+        over = NULL;
+    }
+    pthread_mutex_lock(&cl->mu);
+    dubbo_url_t *old = cl->conf_over;
+    cl->conf_over = over;
+    atomic_store(&cl->overridden, over != NULL);
+    pthread_mutex_unlock(&cl->mu);
+    dubbo_url_free(old);
 }
 
 /* A registry's configurators: override:// and absent:// URLs (an empty://
@@ -622,6 +673,7 @@ static void notify_configurators(dubbo_cluster_t *cl, regsub_t *sub, const char 
         sub->confs[k] = next[k];
         next[k] = t;
     }
+    configure_reference(cl);
     /* before the first providers list there is nothing to configure */
     if (sub->notified) refresh_directory(cl, sub, false);
     pthread_mutex_unlock(&cl->reg_mu);
@@ -766,6 +818,7 @@ void dubbo_reference_free(dubbo_reference_t *ref)
     for (size_t i = 0; i < cl->nfilters; i++)
         if (cl->filters[i]->ops->destroy) cl->filters[i]->ops->destroy(cl->filters[i]);
     free(cl->filters);
+    dubbo_url_free(cl->conf_over);
     if (cl->lb && cl->lb->ops && cl->lb->ops->destroy) cl->lb->ops->destroy(cl->lb);
     for (size_t i = 0; i < cl->nlb_over; i++)
         if (cl->lb_over[i]->ops->destroy) cl->lb_over[i]->ops->destroy(cl->lb_over[i]);

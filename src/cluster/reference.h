@@ -41,7 +41,18 @@ struct dubbo_cluster {
      * (a call may still hold one). Guarded by mu. */
     dubbo_lb_t *lb_over[8];
     size_t nlb_over;
+    /* What consumer-side configurators set on the reference's own URL
+     * (Java's overrideConsumerUrl): a parameters-only URL, replaced as a
+     * whole under mu; `overridden` tells readers whether to look. */
+    dubbo_url_t *conf_over;
+    atomic_bool overridden;
 };
+
+/* A reference setting as a strategy reads it: "<method>.<key>", then
+ * "<key>", of what a configurator set on the reference's URL, else of the
+ * reference's URL; `def` when neither has it or it is not a number. Any
+ * thread. */
+long dubbo__cluster_param_int(dubbo_cluster_t *cl, const char *method, const char *key, long def);
 
 /* Whether provider `i`'s setting `key` (or "<method>.<key>") was set by a
  * consumer-side configurator, and so wins over the reference's own, as

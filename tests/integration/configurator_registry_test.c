@@ -5,8 +5,8 @@
  * (dubbo-admin) write them, each checked by what the consumer then does:
  *   - a service rule (/dubbo/config/dubbo/<iface>::.configurators) giving
  *     one provider weight 900: the split of 400 calls moves to it;
- *   - a consumer timeout of 100 ms over the reference's 2000: a 400 ms
- *     call fails after ~100 ms;
+ *   - a consumer timeout of 100 ms and retries 1 over the reference's 2000
+ *     and 0: a 400 ms call fails after two tries of ~100 ms;
  *   - a 2.6 override URL under /dubbo/<iface>/configurators with
  *     disabled=true: that provider gets no call;
  *     (on etcd the provider-side rule is skipped: the etcd registry does
@@ -272,7 +272,7 @@ TEST(configurators)
              "configVersion: v3.0\nscope: service\nkey: %s\nconfigs:\n"
              "- side: consumer\n  providerAddresses: ['127.0.0.1:%d']\n"
              "  parameters:\n    weight: 900\n"
-             "- side: consumer\n  parameters:\n    timeout: 100\n",
+             "- side: consumer\n  parameters:\n    timeout: 100\n    retries: 1\n",
              IFACE, port_b);
     CHECK_EQ_INT(put_node(SVC_RULE, rule), ZOK);
     /* applied when an invoker carries the new key (weight unchanged) */
@@ -294,8 +294,10 @@ TEST(configurators)
     printf("slow call under timeout 100: rc=%d status=%d %.0f ms (%s)\n", rc, r.status, took,
            r.error ? r.error : "");
     CHECK(rc != 0 || r.status != DUBBO_STATUS_OK);
-    /* one try (retries=0) of ~100 ms, not the 400 ms the call takes */
-    CHECK(took >= 90 && took < 350);
+    /* two tries (the rule's retries=1 over the reference's 0) of ~100 ms
+     * each, not the 400 ms the call takes */
+    CHECK(took >= 190 && took < 390);
+    CHECK(r.error && strstr(r.error, "Tried 2 times"));
     dubbo_result_destroy(&r);
 
     /* a 2.6 override URL disabling a, under /dubbo/<iface>/configurators

@@ -602,12 +602,27 @@ TEST(reference_directory)
     deliver("configurators", &rule, 1);
     directory(ref, dir, sizeof(dir));
     CHECK_EQ_STR(dir, "127.0.0.1:20880 w=100 t=500; 127.0.0.1:20881 w=300 t=2000");
+    dubbo_cluster_t *cl = (dubbo_cluster_t *)ref;
+    CHECK_EQ_INT(dubbo__cluster_param_int(cl, "ping", "retries", 2), 2);
+
+    /* a rule for every provider (no providerAddresses) also configures the
+     * reference's own URL (Java's overrideConsumerUrl): retries */
+    const char *retries =
+        "configurator://0.0.0.0/a.B?scope=application&rule=configVersion%3A%20v3.0%0Ascope%3A%20"
+        "application%0Akey%3A%20foo%0Aconfigs%3A%0A-%20side%3A%20consumer%0A%20%20parameters%3A"
+        "%20%7Bretries%3A%207%7D%0A";
+    const char *two[] = {rule, retries};
+    deliver("configurators", two, 2);
+    CHECK_EQ_INT(dubbo__cluster_param_int(cl, "ping", "retries", 2), 7);
+    directory(ref, dir, sizeof(dir));
+    CHECK_EQ_STR(dir, "127.0.0.1:20880 w=100 t=500; 127.0.0.1:20881 w=300 t=2000");
 
     /* a 2.6 override that disables the first provider, with the rule */
     const char *both[] = {rule, "override://127.0.0.1:20880/a.B?disabled=true"};
     deliver("configurators", both, 2);
     directory(ref, dir, sizeof(dir));
     CHECK_EQ_STR(dir, "127.0.0.1:20881 w=300 t=2000");
+    CHECK_EQ_INT(dubbo__cluster_param_int(cl, "ping", "retries", 2), 2); /* that rule went */
 
     /* a provider-side rule that disables a provider: consumers drop it */
     const char *prov =

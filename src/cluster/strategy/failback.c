@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "dubbo/cluster.h"
+#include "cluster/reference.h"
 #include "cluster/strategy/strategy.h"
 #include "core/internal.h"
 #include "core/log.h"
@@ -208,8 +209,7 @@ static void schedule(dubbo_cluster_t *cl, const dubbo_invocation_t *inv, dubbo_i
                      const char *why)
 {
     const char *service = dubbo_cluster_url(cl)->path;
-    long retries =
-        dubbo_url_method_param_int(dubbo_cluster_url(cl), inv->method, "retries", DEFAULT_RETRIES);
+    long retries = dubbo__cluster_param_int(cl, inv->method, "retries", DEFAULT_RETRIES);
     if (retries < 0) retries = DEFAULT_RETRIES;
     if (retries > 1000) retries = 1000;
     failback_t *fb = state_of(cl);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "dubbo/cluster.h"
+#include "cluster/reference.h"
 #include "cluster/strategy/strategy.h"
 #include "core/internal.h"
 #include "core/log.h"
@@ -168,8 +169,7 @@ static void attempt(failover_t *s)
 static int failover_invoke_async(dubbo_cluster_t *cl, const dubbo_invocation_t *inv,
                                  dubbo_done_fn done, void *user)
 {
-    long retries =
-        dubbo_url_method_param_int(dubbo_cluster_url(cl), inv->method, "retries", DEFAULT_RETRIES);
+    long retries = dubbo__cluster_param_int(cl, inv->method, "retries", DEFAULT_RETRIES);
     int max = retries < 0 ? 1 : retries > 100 ? 101 : (int)retries + 1;
     failover_t *s = calloc(1, sizeof(*s));
     if (s) s->tried = calloc((size_t)max, sizeof(*s->tried));
