@@ -314,6 +314,9 @@ static int service_setup(dubbo_server_t *s, service_t *x, const char *const *par
  * A registry that fails is logged: registries recover on their own. */
 static void announce(dubbo_server_t *s, dubbo_registry_t *reg, const service_t *x)
 {
+    /* register=false: exported, never registered (Java's ServiceConfig
+     * register; MetadataService is one) */
+    if (strcmp(dubbo_url_param(x->url, "register", "true"), "false") == 0) return;
     const char *host = s->opts.host;
     if (!host || !*host || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
         host = dubbo_local_ip();
@@ -380,6 +383,15 @@ int dubbo_server_add_registry(dubbo_server_t *s, const char *registry_url)
     dubbo_extensions_init();
     dubbo_registry_t *reg = dubbo_registry_open(registry_url);
     if (!reg) return dubbo__last_code() ? dubbo__last_code() : DUBBO_EINVAL;
+    /* a registry that serves something exports it first (application-level
+     * discovery: MetadataService) */
+    if (reg->ops->attach) {
+        int rc = reg->ops->attach(reg, s, s->opts.application);
+        if (rc) {
+            dubbo_registry_close(reg);
+            return rc;
+        }
+    }
     pthread_rwlock_wrlock(&s->svc_lock);
     dubbo_registry_t **nr = realloc(s->regs, (s->nregs + 1) * sizeof(*nr));
     if (!nr) {
