@@ -1589,7 +1589,8 @@ static int rule_add(rule_t **v, size_t *n, const char *router, const char *categ
  *                  <application>.condition-router, and <app>.tag-router of
  *                  each provider's application
  *   configurators  <application>.configurators,
- *                  <interface>:<version>:<group>.configurators */
+ *                  <interface>:<version>:<group>.configurators, and
+ *                  <app>.configurators of each provider's application */
 static int rules_wanted(const nacos_t *r, const sub_t *s, char *const *providers, size_t np,
                         rule_t **out, size_t *n)
 {
@@ -1617,18 +1618,23 @@ static int rules_wanted(const nacos_t *r, const sub_t *s, char *const *providers
         ADDF("condition", "routers", "service", skey, "%s.condition-router", skey);
         if (*s->app)
             ADDF("condition", "routers", "application", s->app, "%s.condition-router", s->app);
-        for (size_t i = 0; i < np && !oom; i++) {
-            dubbo_url_t *u = dubbo_url_parse(providers[i]);
-            const char *pa = u ? dubbo_url_param(u, "application", "") : "";
-            if (*pa) ADDF("tag", "routers", "application", pa, "%s.tag-router", pa);
-            dubbo_url_free(u);
-        }
     }
     if (s->want_confs && !oom) {
         if (*s->app)
             ADDF("configurator", "configurators", "application", s->app, "%s.configurators",
                  s->app);
         ADDF("configurator", "configurators", "service", skey, "%s.configurators", skey);
+    }
+    /* per provider application: its tag rule, and its configurators, whose
+     * provider-side rules the directory applies for the providers (as the
+     * ZooKeeper registry; docs/configurators.md) */
+    for (size_t i = 0; (s->want_routers || s->want_confs) && i < np && !oom; i++) {
+        dubbo_url_t *u = dubbo_url_parse(providers[i]);
+        const char *pa = u ? dubbo_url_param(u, "application", "") : "";
+        if (*pa && s->want_routers) ADDF("tag", "routers", "application", pa, "%s.tag-router", pa);
+        if (*pa && s->want_confs && strcmp(pa, s->app) != 0)
+            ADDF("configurator", "configurators", "application", pa, "%s.configurators", pa);
+        dubbo_url_free(u);
     }
 #undef ADD
 #undef ADDF

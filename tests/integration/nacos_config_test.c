@@ -747,6 +747,103 @@ TEST(rule_routes_consumer)
     dubbo__nacos_config_free(w);
 }
 
+/* Configurators from Nacos config change our consumer's calls (issue 16):
+ * disabled takes a provider out, weight shifts the split, a provider
+ * application's provider-side rule disables its provider; removal reverts. */
+TEST(configurators_change_consumer)
+{
+    if (!p1 || !p2) {
+        printf("configurators_change_consumer: no providers (DUBBO_NACOS_P1/P2), skipped\n");
+        return;
+    }
+    dubbo__nacos_config_t *w = client(NULL);
+    CHECK(w != NULL);
+    if (!w) return;
+    const char *app_id = "nacos-conf-consumer.configurators", *svc_id = DEMO "::.configurators",
+               *papp_id = "dubbo-c.configurators";
+    const char *ids[] = {app_id, svc_id, papp_id};
+    for (size_t i = 0; i < 3; i++) {
+        dubbo__nacos_config_remove(w, ids[i], "dubbo");
+        get_until(w, ids[i], "dubbo", NULL, 5000);
+    }
+    char urls[256];
+    snprintf(urls, sizeof(urls), "nacos://%s/%s", addr, DEMO);
+    const char *params[] = {"interface",   DEMO,         "application", "nacos-conf-consumer",
+                            "loadbalance", "roundrobin", NULL};
+    dubbo_reference_t *ref = dubbo_reference_new(urls, params);
+    CHECK(ref != NULL);
+    if (!ref) {
+        fprintf(stderr, "refer %s: %s\n", urls, dubbo_last_error());
+        dubbo__nacos_config_free(w);
+        return;
+    }
+    CHECK(routed(ref, 3, 10000) >= 0);
+
+    /* the consumer application's rule: P1 disabled */
+    char rule[512];
+    snprintf(rule, sizeof(rule),
+             "configVersion: v3.0\nscope: application\nkey: nacos-conf-consumer\nconfigs:\n"
+             "  - side: consumer\n    providerAddresses: ['127.0.0.1:%d']\n"
+             "    parameters:\n      disabled: true\n",
+             p1);
+    long long t0 = now_ms();
+    CHECK_EQ_INT(dubbo__nacos_config_publish(w, app_id, "dubbo", rule), 0);
+    long long ms = routed(ref, 2, 10000);
+    printf("configurators_change_consumer: 'disabled' for %d in force %lld ms after publish\n", p1,
+           ms < 0 ? -1 : now_ms() - t0);
+    CHECK(ms >= 0 && now_ms() - t0 < 3000);
+    t0 = now_ms();
+    CHECK_EQ_INT(dubbo__nacos_config_remove(w, app_id, "dubbo"), 0);
+    ms = routed(ref, 3, 10000);
+    printf("configurators_change_consumer: removed, both again %lld ms after remove\n",
+           ms < 0 ? -1 : now_ms() - t0);
+    CHECK(ms >= 0);
+
+    /* the service's rule: P1 weight 300 against 100, round robin 3:1 */
+    snprintf(rule, sizeof(rule),
+             "configVersion: v3.0\nscope: service\nkey: %s\nconfigs:\n"
+             "  - side: consumer\n    providerAddresses: ['127.0.0.1:%d']\n"
+             "    parameters:\n      weight: 300\n",
+             DEMO, p1);
+    t0 = now_ms();
+    CHECK_EQ_INT(dubbo__nacos_config_publish(w, svc_id, "dubbo", rule), 0);
+    int a = 0, b = 0;
+    do {
+        sleep_ms(20);
+        whoami(ref, 40, &a, &b);
+    } while (!(a == 30 && b == 10) && now_ms() - t0 < 10000);
+    printf("configurators_change_consumer: weight 300: %d/%d of 40 calls, %lld ms after publish\n",
+           a, b, now_ms() - t0);
+    CHECK_EQ_INT(a, 30);
+    CHECK_EQ_INT(b, 10);
+    CHECK_EQ_INT(dubbo__nacos_config_remove(w, svc_id, "dubbo"), 0);
+    t0 = now_ms();
+    do {
+        sleep_ms(20);
+        whoami(ref, 40, &a, &b);
+    } while (!(a == 20 && b == 20) && now_ms() - t0 < 10000);
+    CHECK_EQ_INT(a, 20);
+
+    /* the providers' application (dubbo-c): a provider-side rule for P2 */
+    snprintf(rule, sizeof(rule),
+             "configVersion: v3.0\nscope: application\nkey: dubbo-c\nconfigs:\n"
+             "  - side: provider\n    addresses: ['127.0.0.1:%d']\n"
+             "    parameters:\n      disabled: true\n",
+             p2);
+    t0 = now_ms();
+    CHECK_EQ_INT(dubbo__nacos_config_publish(w, papp_id, "dubbo", rule), 0);
+    ms = routed(ref, 1, 10000);
+    printf("configurators_change_consumer: provider-side 'disabled' for %d (dubbo-c.configurators) "
+           "in force %lld ms after publish\n",
+           p2, ms < 0 ? -1 : now_ms() - t0);
+    CHECK(ms >= 0);
+    CHECK_EQ_INT(dubbo__nacos_config_remove(w, papp_id, "dubbo"), 0);
+    CHECK(routed(ref, 3, 10000) >= 0);
+
+    dubbo_reference_free(ref);
+    dubbo__nacos_config_free(w);
+}
+
 int main(int argc, char **argv)
 {
     addr = getenv("DUBBO_NACOS");
@@ -765,6 +862,7 @@ int main(int argc, char **argv)
         TEST_ENTRY(listener_reconnects),
         TEST_ENTRY(rules_reach_subscribers),
         TEST_ENTRY(rule_routes_consumer),
+        TEST_ENTRY(configurators_change_consumer),
     };
     return test_main(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
 }
