@@ -657,6 +657,23 @@ static long long routed(dubbo_reference_t *ref, int want, int limit_ms)
     return -1;
 }
 
+/* Publish `rule` as (id, group), or remove it when NULL, then call until
+ * the answers come from `want` (as routed()). Prints and returns the ms
+ * from the write to the first such round, -1 when none came in 10 s. */
+static long long steer(dubbo__nacos_config_t *w, dubbo_reference_t *ref, const char *id,
+                       const char *group, const char *rule, int want, const char *what)
+{
+    long long t0 = now_ms();
+    int rc = rule ? dubbo__nacos_config_publish(w, id, group, rule)
+                  : dubbo__nacos_config_remove(w, id, group);
+    CHECK_EQ_INT(rc, 0);
+    long long ms = routed(ref, want, 10000) < 0 ? -1 : now_ms() - t0;
+    printf("%s: %s (%s): %s %lld ms after the %s\n", test__current, what, id,
+           ms < 0 ? "NOT in force" : "in force", ms < 0 ? now_ms() - t0 : ms,
+           rule ? "publish" : "removal");
+    return ms;
+}
+
 TEST(rule_routes_consumer)
 {
     if (!p1 || !p2) {
@@ -693,34 +710,17 @@ TEST(rule_routes_consumer)
              "configVersion: v3.0\nscope: service\nkey: %s\nforce: true\nenabled: true\n"
              "conditions:\n  - method = whoami => port = %d\n",
              DEMO, p2);
-    long long t0 = now_ms();
-    CHECK_EQ_INT(dubbo__nacos_config_publish(w, java_id, "dubbo", rule), 0);
-    ms = routed(ref, 2, 10000);
-    printf("rule_routes_consumer: Java-key rule 'whoami => port = %d' in force %lld ms after "
-           "publish\n",
-           p2, ms < 0 ? -1 : now_ms() - t0);
-    CHECK(ms >= 0 && now_ms() - t0 < 3000);
-    t0 = now_ms();
-    CHECK_EQ_INT(dubbo__nacos_config_remove(w, java_id, "dubbo"), 0);
-    ms = routed(ref, 3, 10000);
-    printf("rule_routes_consumer: removed, both providers again %lld ms after remove\n",
-           ms < 0 ? -1 : now_ms() - t0);
-    CHECK(ms >= 0);
+    ms = steer(w, ref, java_id, "dubbo", rule, 2, "Java's key, whoami => P2");
+    CHECK(ms >= 0 && ms < 3000);
+    CHECK(steer(w, ref, java_id, "dubbo", NULL, 3, "removed: both providers") >= 0);
 
     /* seed 001's key: dataId <interface>, group condition */
     snprintf(rule, sizeof(rule),
              "configVersion: v3.0\nscope: service\nkey: %s\nforce: true\nenabled: true\n"
              "conditions:\n  - method = whoami => port = %d\n",
              DEMO, p1);
-    t0 = now_ms();
-    CHECK_EQ_INT(dubbo__nacos_config_publish(w, DEMO, "condition", rule), 0);
-    ms = routed(ref, 1, 10000);
-    printf("rule_routes_consumer: seed-001-key rule 'whoami => port = %d' in force %lld ms "
-           "after publish\n",
-           p1, ms < 0 ? -1 : now_ms() - t0);
-    CHECK(ms >= 0);
-    CHECK_EQ_INT(dubbo__nacos_config_remove(w, DEMO, "condition"), 0);
-    CHECK(routed(ref, 3, 10000) >= 0);
+    CHECK(steer(w, ref, DEMO, "condition", rule, 1, "seed 001's key, whoami => P1") >= 0);
+    CHECK(steer(w, ref, DEMO, "condition", NULL, 3, "removed: both providers") >= 0);
 
     /* Java's tag rule: <provider application>.tag-router (the demo
      * providers' application is dubbo-c); calls tagged gray go to P1 */
@@ -732,15 +732,9 @@ TEST(rule_routes_consumer)
              "configVersion: v3.0\nforce: true\nenabled: true\nkey: dubbo-c\ntags:\n"
              "  - name: gray\n    addresses: [\"127.0.0.1:%d\"]\n",
              p1);
-    t0 = now_ms();
-    CHECK_EQ_INT(dubbo__nacos_config_publish(w, "dubbo-c.tag-router", "dubbo", rule), 0);
-    ms = routed(ref, 1, 10000);
-    printf("rule_routes_consumer: tag rule dubbo-c.tag-router (gray = %d) in force %lld ms after "
-           "publish\n",
-           p1, ms < 0 ? -1 : now_ms() - t0);
-    CHECK(ms >= 0);
-    CHECK_EQ_INT(dubbo__nacos_config_remove(w, "dubbo-c.tag-router", "dubbo"), 0);
-    CHECK(routed(ref, 3, 10000) >= 0); /* no tag rule: gray falls back to every provider */
+    CHECK(steer(w, ref, "dubbo-c.tag-router", "dubbo", rule, 1, "tag rule, gray = P1") >= 0);
+    /* no tag rule: gray falls back to every provider */
+    CHECK(steer(w, ref, "dubbo-c.tag-router", "dubbo", NULL, 3, "removed: both providers") >= 0);
     call_att = NULL;
 
     dubbo_reference_free(ref);
@@ -786,18 +780,9 @@ TEST(configurators_change_consumer)
              "  - side: consumer\n    providerAddresses: ['127.0.0.1:%d']\n"
              "    parameters:\n      disabled: true\n",
              p1);
-    long long t0 = now_ms();
-    CHECK_EQ_INT(dubbo__nacos_config_publish(w, app_id, "dubbo", rule), 0);
-    long long ms = routed(ref, 2, 10000);
-    printf("configurators_change_consumer: 'disabled' for %d in force %lld ms after publish\n", p1,
-           ms < 0 ? -1 : now_ms() - t0);
-    CHECK(ms >= 0 && now_ms() - t0 < 3000);
-    t0 = now_ms();
-    CHECK_EQ_INT(dubbo__nacos_config_remove(w, app_id, "dubbo"), 0);
-    ms = routed(ref, 3, 10000);
-    printf("configurators_change_consumer: removed, both again %lld ms after remove\n",
-           ms < 0 ? -1 : now_ms() - t0);
-    CHECK(ms >= 0);
+    long long ms = steer(w, ref, app_id, "dubbo", rule, 2, "P1 disabled");
+    CHECK(ms >= 0 && ms < 3000);
+    CHECK(steer(w, ref, app_id, "dubbo", NULL, 3, "removed: both providers") >= 0);
 
     /* the service's rule: P1 weight 300 against 100, round robin 3:1 */
     snprintf(rule, sizeof(rule),
@@ -805,7 +790,7 @@ TEST(configurators_change_consumer)
              "  - side: consumer\n    providerAddresses: ['127.0.0.1:%d']\n"
              "    parameters:\n      weight: 300\n",
              DEMO, p1);
-    t0 = now_ms();
+    long long t0 = now_ms();
     CHECK_EQ_INT(dubbo__nacos_config_publish(w, svc_id, "dubbo", rule), 0);
     int a = 0, b = 0;
     do {
@@ -830,15 +815,8 @@ TEST(configurators_change_consumer)
              "  - side: provider\n    addresses: ['127.0.0.1:%d']\n"
              "    parameters:\n      disabled: true\n",
              p2);
-    t0 = now_ms();
-    CHECK_EQ_INT(dubbo__nacos_config_publish(w, papp_id, "dubbo", rule), 0);
-    ms = routed(ref, 1, 10000);
-    printf("configurators_change_consumer: provider-side 'disabled' for %d (dubbo-c.configurators) "
-           "in force %lld ms after publish\n",
-           p2, ms < 0 ? -1 : now_ms() - t0);
-    CHECK(ms >= 0);
-    CHECK_EQ_INT(dubbo__nacos_config_remove(w, papp_id, "dubbo"), 0);
-    CHECK(routed(ref, 3, 10000) >= 0);
+    CHECK(steer(w, ref, papp_id, "dubbo", rule, 1, "provider-side rule, P2 disabled") >= 0);
+    CHECK(steer(w, ref, papp_id, "dubbo", NULL, 3, "removed: both providers") >= 0);
 
     dubbo_reference_free(ref);
     dubbo__nacos_config_free(w);
