@@ -252,13 +252,15 @@ TEST(listen_long_poll)
         int calls = rec.calls;
         long long t0 = now_ms();
         CHECK_EQ_INT(dubbo__nacos_config_publish(w, id, group, text), 0);
+        long long t1 = now_ms(); /* Nacos 0.8 takes 25-250 ms to answer a publish */
         CHECK(rec_wait(&rec, calls, 10000));
         pthread_mutex_lock(&rec.mu);
         long long ms = rec.at_ms - t0;
         CHECK_EQ_STR(rec.last, text);
+        printf("listen_long_poll: change %d arrived %lld ms after the publish began, %lld ms "
+               "after it returned (long poll 30 s)\n",
+               round, ms, rec.at_ms - t1);
         pthread_mutex_unlock(&rec.mu);
-        printf("listen_long_poll: change %d arrived %lld ms after publish (long poll 30 s)\n",
-               round, ms);
         if (ms > worst) worst = ms;
         sleep_ms(100);
     }
