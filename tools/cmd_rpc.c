@@ -1752,11 +1752,102 @@ int cli_bench(const char *who, int argc, char **argv)
 static const char list_help[] =
     "usage: %s REGISTRY_URL [INTERFACE]\n"
     "\n"
-    "Without INTERFACE: the services the registry holds. With it: their providers,\n"
-    "consumers, routers and configurators, one decoded URL per line.\n"
+    "Without INTERFACE: the services the registry holds, then (zookeeper) the\n"
+    "applications of application-level discovery with their instances and each\n"
+    "instance's services (asked from its MetadataService). With INTERFACE: its\n"
+    "providers, consumers, routers and configurators, one decoded URL per line.\n"
     "Examples:\n"
     "  %s zookeeper://127.0.0.1:2181\n"
     "  %s file:///tmp/dubbo-registry-0 org.apache.dubbo.demo.DemoService\n";
+
+static const char *map_str(const dubbo_value_t *m, const char *key)
+{
+    const dubbo_value_t *v = m ? dubbo_map_get(m, key) : NULL;
+    return v && v->type == DUBBO_T_STRING ? v->u.s.ptr : NULL;
+}
+
+/* The services of an instance's revision, from its MetadataService
+ * (docs/service-discovery.md); prints "      <service key>" lines. */
+static void print_instance_services(const char *app, const char *addr, const dubbo_value_t *md,
+                                    long port)
+{
+    const char *rev = map_str(md, "dubbo.metadata.revision");
+    if (!rev || !addr) return;
+    char url[512];
+    snprintf(url, sizeof(url),
+             "dubbo://%s:%ld/org.apache.dubbo.metadata.MetadataService?group=%s&version=1.0.0&"
+             "timeout=3000",
+             addr, port, app);
+    dubbo_client_t *c = dubbo_client_new(url);
+    dubbo_arena_t *a = dubbo_arena_new(0);
+    dubbo_value_t *arg = a ? dubbo_v_cstr(a, rev) : NULL;
+    dubbo_invocation_t inv = {
+        .method = "getMetadataInfo", .desc = "Ljava/lang/String;", .args = &arg, .nargs = 1};
+    dubbo_result_t res;
+    dubbo_result_init(&res);
+    if (c && arg && dubbo_client_call(c, &inv, &res) == 0 && !res.error && res.value &&
+        res.value->type == DUBBO_T_OBJECT) {
+        const dubbo_value_t *svcs = dubbo_object_get(res.value, "services");
+        for (size_t i = 0; svcs && svcs->type == DUBBO_T_MAP && i < svcs->u.map.len; i++) {
+            const dubbo_value_t *k = svcs->u.map.items[i].key;
+            if (k && k->type == DUBBO_T_STRING) printf("      %s\n", k->u.s.ptr);
+        }
+    } else {
+        printf("      (services unknown: %s)\n", res.error ? res.error : dubbo_last_error());
+    }
+    dubbo_result_destroy(&res);
+    dubbo_arena_free(a);
+    dubbo_client_free(c);
+}
+
+/* After the interfaces: the applications of application-level discovery,
+ * their instances and each instance's services, where the registry has
+ * them (zookeeper's /services). */
+static void list_applications(dubbo_registry_t *r)
+{
+    char **apps = NULL;
+    size_t napps = 0;
+    if (r->ops->list(r, NULL, "applications", &apps, &napps) != 0 || napps == 0) {
+        free(apps);
+        return;
+    }
+    printf("applications:\n");
+    for (size_t i = 0; i < napps; i++) {
+        printf("  %s\n", apps[i]);
+        char **insts = NULL;
+        size_t ni = 0;
+        if (r->ops->list(r, apps[i], "instances", &insts, &ni) == 0)
+            for (size_t k = 0; k < ni; k++) {
+                dubbo_arena_t *a = dubbo_arena_new(0);
+                dubbo_value_t *v = NULL;
+                if (a && dubbo_value_from_json(a, insts[k], strlen(insts[k]), &v) == 0 && v &&
+                    v->type == DUBBO_T_MAP) {
+                    const char *addr = map_str(v, "address");
+                    const dubbo_value_t *port = dubbo_map_get(v, "port");
+                    const dubbo_value_t *payload = dubbo_map_get(v, "payload");
+                    const dubbo_value_t *md = payload && payload->type == DUBBO_T_MAP
+                                                  ? dubbo_map_get(payload, "metadata")
+                                                  : NULL;
+                    long p = port && port->type == DUBBO_T_INT    ? port->u.i
+                             : port && port->type == DUBBO_T_LONG ? (long)port->u.l
+                                                                  : 0;
+                    const char *rev = map_str(md, "dubbo.metadata.revision");
+                    const char *eps = map_str(md, "dubbo.endpoints");
+                    printf("    %s:%ld  revision %s  endpoints %s\n", addr ? addr : "?", p,
+                           rev ? rev : "?", eps ? eps : "-");
+                    if (md && md->type == DUBBO_T_MAP)
+                        print_instance_services(apps[i], addr, md, p);
+                } else {
+                    printf("    (not an instance: %.120s)\n", insts[k]);
+                }
+                dubbo_arena_free(a);
+                free(insts[k]);
+            }
+        free(insts);
+        free(apps[i]);
+    }
+    free(apps);
+}
 
 int cli_list(const char *who, int argc, char **argv)
 {
@@ -1794,6 +1885,7 @@ int cli_list(const char *who, int argc, char **argv)
         }
         free(items);
     }
+    if (argc == 1 && !status) list_applications(r);
     dubbo_registry_close(r);
     return status;
 }

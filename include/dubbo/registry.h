@@ -74,7 +74,10 @@ typedef struct {
     void (*destroy)(dubbo_registry_t *r);
     /* optional: with interface NULL, the interfaces; else the URLs under
      * that interface and category (NULL: providers), for `dubbo list`;
-     * *out is malloc'd, strings too. */
+     * *out is malloc'd, strings too. Registries with application-level
+     * discovery also answer category "applications" (interface NULL: the
+     * application names) and "instances" (interface = an application: its
+     * instance nodes' data). */
     int (*list)(dubbo_registry_t *r, const char *interface, const char *category, char ***out,
                 size_t *n);
 

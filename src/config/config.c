@@ -1541,9 +1541,24 @@ static bool scheme_name(const char *s)
 
 static int parse_registry(ld_t *l, yaml_node_t *idk, yaml_node_t *map, dubbo_config_registry_t *r)
 {
-    enum { PROTOCOL, ADDRESS, TIMEOUT, GROUP, TTL, USERNAME, PASSWORD, NAMESPACE, PARAMS, N };
-    static const char *const known[N] = {"protocol", "address",  "timeout",   "group", "ttl",
-                                         "username", "password", "namespace", "params"};
+    enum {
+        PROTOCOL,
+        ADDRESS,
+        TIMEOUT,
+        GROUP,
+        TTL,
+        USERNAME,
+        PASSWORD,
+        NAMESPACE,
+        PARAMS,
+        REGMODE,
+        REGTYPE,
+        MIGRATION,
+        N
+    };
+    static const char *const known[N] = {"protocol", "address",       "timeout",       "group",
+                                         "ttl",      "username",      "password",      "namespace",
+                                         "params",   "register-mode", "registry-type", "migration"};
     yaml_node_t *keys[N], *vals[N];
     int rc = fields(l, map, known, N, keys, vals);
     if (rc) return rc;
@@ -1610,6 +1625,32 @@ static int parse_registry(ld_t *l, yaml_node_t *idk, yaml_node_t *map, dubbo_con
     }
     if (!rc && vals[NAMESPACE] && !(rc = get_str(l, vals[NAMESPACE], "namespace", &v)))
         rc = put(l, &s, "namespace", v, 1, keys[NAMESPACE]);
+    /* application-level discovery (docs/service-discovery.md): Java's
+     * register-mode, dubbo-go's registry-type (service = instance), and the
+     * consumer's migration step */
+    if (!rc && (vals[REGMODE] || vals[REGTYPE])) {
+        int k = vals[REGMODE] ? REGMODE : REGTYPE;
+        rc = get_str(l, vals[k], known[k], &v);
+        if (!rc && k == REGTYPE && strcmp(v, "service") == 0) v = "instance";
+        if (!rc && strcmp(v, "interface") && strcmp(v, "instance") && strcmp(v, "all")) {
+            size_t mk = push(l, known[k]);
+            rc = fail(l, vals[k], "\"%s\" is not %s", v,
+                      k == REGMODE ? "interface, instance or all" : "interface, service or all");
+            pop(l, mk);
+        }
+        if (!rc) rc = put(l, &s, "register-mode", v, 1, keys[k]);
+    }
+    if (!rc && vals[MIGRATION] && !(rc = get_str(l, vals[MIGRATION], "migration", &v))) {
+        if (strcmp(v, "FORCE_INTERFACE") && strcmp(v, "APPLICATION_FIRST") &&
+            strcmp(v, "FORCE_APPLICATION")) {
+            size_t mk = push(l, "migration");
+            rc = fail(l, vals[MIGRATION],
+                      "\"%s\" is not FORCE_INTERFACE, APPLICATION_FIRST or FORCE_APPLICATION", v);
+            pop(l, mk);
+        } else {
+            rc = put(l, &s, "migration", v, 1, keys[MIGRATION]);
+        }
+    }
     if (!rc && vals[USERNAME]) rc = get_str(l, vals[USERNAME], "username", &user);
     if (!rc && vals[PASSWORD]) rc = get_str(l, vals[PASSWORD], "password", &pass);
     if (!rc && pass && !user) rc = fail(l, keys[PASSWORD], "password without username");

@@ -30,6 +30,7 @@
  * Threads: reg/unreg/subscribe from any thread; notifications arrive on
  * the wrapped registry's thread, where metadata is fetched synchronously
  * (as Java does in its listener), up to 3 tries of METADATA_TIMEOUT_MS. */
+#include <arpa/inet.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 
@@ -362,7 +363,7 @@ static char *md5_hex(const char *s)
 
 /* The MetadataInfo of the provider URLs as typed JSON (what
  * getMetadataInfo answers), and its revision. */
-static int build_metadata(const sd_t *sd, const dubbo_url_t *const *us, size_t n, char **rev_out,
+static int build_metadata(const char *app, const dubbo_url_t *const *us, size_t n, char **rev_out,
                           char **json_out)
 {
     pinfo_t *pi = calloc(n ? n : 1, sizeof(*pi));
@@ -380,7 +381,7 @@ static int build_metadata(const sd_t *sd, const dubbo_url_t *const *us, size_t n
     if (!rc) qsort(pi, n, sizeof(*pi), cmp_pinfo);
     dubbo_buf_t all;
     dubbo_buf_init(&all, 0);
-    rc = rc || dubbo_buf_append(&all, sd->app, strlen(sd->app));
+    rc = rc || dubbo_buf_append(&all, app, strlen(app));
     for (size_t i = 0; i < n && !rc; i++)
         if (i == 0 || strcmp(pi[i].match_key, pi[i - 1].match_key) != 0)
             rc = dubbo_buf_append(&all, pi[i].desc, strlen(pi[i].desc));
@@ -407,7 +408,7 @@ static int build_metadata(const sd_t *sd, const dubbo_url_t *const *us, size_t n
     }
     json_t *root = rev && services ? json_pack("{s:s, s:{s:s, s:s, s:O}}", "$class",
                                                "org.apache.dubbo.metadata.MetadataInfo", "$", "app",
-                                               sd->app, "revision", rev, "services", services)
+                                               app, "revision", rev, "services", services)
                                    : NULL;
     json_decref(services);
     char *json = root ? json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
@@ -524,7 +525,7 @@ static int refresh_instance(sd_t *sd)
                   "one instance is one application",
                   app, sd->app);
     if (!sd->meta && !(sd->meta = meta_get(sd->app))) goto oom;
-    if ((rc = build_metadata(sd, (const dubbo_url_t *const *)us, n, &rev, &json))) goto out;
+    if ((rc = build_metadata(sd->app, (const dubbo_url_t *const *)us, n, &rev, &json))) goto out;
     char *addr = bracket(us[0]->host);
     key = addr ? strf("services/%s/%s:%d", sd->app, addr, us[0]->port) : NULL;
     free(addr);
@@ -739,7 +740,13 @@ static mcache_t *read_metadata(const dubbo_value_t *mi, const char *app, const c
                 free(val);
             }
         }
-        if (empty(s->name) || empty(s->protocol) || !s->keys || !s->vals) {
+        /* name, protocol and path go into URLs as they are */
+        static const char ident[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                    "0123456789._$-/";
+        if (empty(s->name) || empty(s->protocol) || !s->keys || !s->vals ||
+            strspn(s->name, ident) != strlen(s->name) ||
+            strspn(s->protocol, ident) != strlen(s->protocol) || strchr(s->protocol, '/') ||
+            (s->path && strspn(s->path, ident) != strlen(s->path))) {
             svcinfo_free(s);
             memset(s, 0, sizeof(*s));
             continue;
@@ -762,16 +769,39 @@ typedef struct {
     json_t *md, *endpoints, *urlp; /* endpoints and urlp: parsed from their strings */
 } inst_t;
 
+/* An address goes into URLs as it is: a host name, an IPv4 address or an
+ * IPv6 one (in brackets or not), nothing else. */
+static bool valid_host(const char *h)
+{
+    if (empty(h) || strlen(h) > 253) return false;
+    size_t len = strlen(h);
+    if (h[0] == '[' || strchr(h, ':')) {
+        char a[64];
+        if (h[0] == '[') {
+            if (len < 3 || h[len - 1] != ']' || len - 2 >= sizeof(a)) return false;
+            memcpy(a, h + 1, len - 2);
+            a[len - 2] = '\0';
+        } else {
+            if (len >= sizeof(a)) return false;
+            memcpy(a, h, len + 1);
+        }
+        struct in6_addr six;
+        return inet_pton(AF_INET6, a, &six) == 1;
+    }
+    return strspn(h, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-") == len &&
+           h[0] != '-' && h[0] != '.';
+}
+
 static int parse_instance(json_t *root, inst_t *in)
 {
     memset(in, 0, sizeof(*in));
     if (!json_is_object(root)) return -1;
     in->address = json_string_value(json_object_get(root, "address"));
-    in->port = (int)json_integer_value(json_object_get(root, "port"));
+    json_int_t port = json_integer_value(json_object_get(root, "port"));
+    in->port = port > 0 && port <= 65535 ? (int)port : 0;
     json_t *payload = json_object_get(root, "payload");
     in->md = json_object_get(json_is_object(payload) ? payload : root, "metadata");
-    if (empty(in->address) || in->port <= 0 || in->port > 65535 || !json_is_object(in->md))
-        return -1;
+    if (!valid_host(in->address) || !in->port || !json_is_object(in->md)) return -1;
     in->revision = json_string_value(json_object_get(in->md, "dubbo.metadata.revision"));
     in->storage = json_string_value(json_object_get(in->md, "dubbo.metadata.storage-type"));
     const char *eps = json_string_value(json_object_get(in->md, "dubbo.endpoints"));
@@ -796,8 +826,8 @@ static int endpoint_port(const inst_t *in, const char *protocol)
     if (json_is_array(in->endpoints)) json_array_foreach(in->endpoints, i, e)
         {
             const char *p = json_string_value(json_object_get(e, "protocol"));
-            int port = (int)json_integer_value(json_object_get(e, "port"));
-            if (p && strcmp(p, protocol) == 0 && port > 0 && port <= 65535) return port;
+            json_int_t port = json_integer_value(json_object_get(e, "port"));
+            if (p && strcmp(p, protocol) == 0 && port > 0 && port <= 65535) return (int)port;
         }
     return in->port;
 }
@@ -825,7 +855,9 @@ static mcache_t *fetch_metadata(sd_t *sd, const char *app, const inst_t *in)
 {
     const char *proto = in->urlp ? json_string_value(json_object_get(in->urlp, "protocol")) : NULL;
     const char *ps = in->urlp ? json_string_value(json_object_get(in->urlp, "port")) : NULL;
-    int port = ps ? atoi(ps) : 0;
+    char *end = NULL;
+    long lp = ps ? strtol(ps, &end, 10) : 0;
+    int port = ps && end != ps && !*end && lp > 0 && lp <= 65535 ? (int)lp : 0;
     if (empty(proto)) proto = "dubbo";
     if (port <= 0 || port > 65535) port = endpoint_port(in, proto);
     char *addr = bracket(in->address);
@@ -918,6 +950,31 @@ static char *provider_url(const inst_t *in, const char *app, const svcinfo_t *s)
     return out;
 }
 
+/* Appends the provider URLs of an instance's services that the consumer
+ * URL asks for (interface, version, group, protocol); -1 out of memory. */
+static int append_urls(const inst_t *in, const char *app, const mcache_t *c, const dubbo_url_t *cu,
+                       const char *iface, char ***urls, size_t *nu)
+{
+    const char *ver = dubbo_url_param(cu, "version", NULL);
+    const char *grp = dubbo_url_param(cu, "group", NULL);
+    const char *want = dubbo_url_param(cu, "protocol", NULL);
+    for (size_t k = 0; k < c->n; k++) {
+        const svcinfo_t *s = &c->svcs[k];
+        if (strcmp(s->name, iface) != 0 || !opt_match(ver, s->version) ||
+            !opt_match(grp, s->group) || (!empty(want) && strcmp(want, s->protocol) != 0))
+            continue;
+        char *u = provider_url(in, app, s);
+        char **nv = u ? realloc(*urls, (*nu + 1) * sizeof(char *)) : NULL;
+        if (!nv) {
+            free(u);
+            return -1;
+        }
+        *urls = nv;
+        (*urls)[(*nu)++] = u;
+    }
+    return 0;
+}
+
 static void deliver(csub_t *cs);
 
 /* services/<app> changed: its instances' provider URLs for this
@@ -928,9 +985,6 @@ static void on_instances(void *user, const char *key, const char *const *vals, s
     csub_t *cs = aw->cs;
     sd_t *sd = cs->sd;
     (void)key;
-    const char *ver = dubbo_url_param(cs->cu, "version", NULL);
-    const char *grp = dubbo_url_param(cs->cu, "group", NULL);
-    const char *want = dubbo_url_param(cs->cu, "protocol", NULL);
     char **urls = NULL;
     size_t nu = 0;
     bool oom = false;
@@ -957,21 +1011,7 @@ static void on_instances(void *user, const char *key, const char *const *vals, s
         if (!c)
             DLOG_WARN("service discovery: instance %s:%d of %s left out: %s", in.address, in.port,
                       aw->app, dubbo_last_error());
-        for (size_t k = 0; c && !oom && k < c->n; k++) {
-            const svcinfo_t *s = &c->svcs[k];
-            if (strcmp(s->name, cs->iface) != 0 || !opt_match(ver, s->version) ||
-                !opt_match(grp, s->group) || (!empty(want) && strcmp(want, s->protocol) != 0))
-                continue;
-            char *u = provider_url(&in, aw->app, s);
-            char **nv = u ? realloc(urls, (nu + 1) * sizeof(char *)) : NULL;
-            if (!nv) {
-                free(u);
-                oom = true;
-                break;
-            }
-            urls = nv;
-            urls[nu++] = u;
-        }
+        if (c && append_urls(&in, aw->app, c, cs->cu, cs->iface, &urls, &nu) != 0) oom = true;
         inst_clear(&in);
         json_decref(root);
     }
@@ -1298,4 +1338,62 @@ dubbo_registry_t *dubbo__sd_wrap(dubbo_registry_t *inner)
     sd->base.ops = &sd_ops;
     sd->base.url = u;
     return &sd->base;
+}
+
+/* ---- for tests and fuzzing (discovery.h) ----------------------------------------------- */
+
+int dubbo__sd_revision(const char *app, const char *const *urls, size_t n, char **revision,
+                       char **metadata_json)
+{
+    dubbo_url_t **us = calloc(n ? n : 1, sizeof(*us));
+    if (!us) return dubbo__seterr(DUBBO_ENOMEM, "service discovery: out of memory");
+    int rc = 0;
+    size_t k = 0;
+    for (; k < n && !rc; k++)
+        if (!(us[k] = dubbo_url_parse(urls[k]))) rc = dubbo__last_code() ? dubbo__last_code() : -1;
+    char *json = NULL;
+    if (!rc) rc = build_metadata(app, (const dubbo_url_t *const *)us, n, revision, &json);
+    for (size_t i = 0; i < k; i++)
+        dubbo_url_free(us[i]);
+    free(us);
+    if (!rc && metadata_json)
+        *metadata_json = json;
+    else
+        free(json);
+    return rc;
+}
+
+int dubbo__sd_instance_urls(const char *app, const char *instance_json, const char *metadata_json,
+                            const char *consumer_url, char ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    dubbo_url_t *cu = dubbo_url_parse(consumer_url);
+    if (!cu) return dubbo__last_code() ? dubbo__last_code() : DUBBO_EINVAL;
+    json_t *root = json_loads(instance_json, JSON_REJECT_DUPLICATES, NULL);
+    inst_t in;
+    int rc = 0;
+    if (parse_instance(root, &in) != 0)
+        rc = dubbo__seterr(DUBBO_EMALFORMED, "service discovery: not an instance: %.200s",
+                           instance_json);
+    else if (in.storage && strcmp(in.storage, "remote") == 0)
+        rc = dubbo__seterr(DUBBO_EUNSUPPORTED, "service discovery: storage-type remote");
+    dubbo_arena_t *a = rc ? NULL : dubbo_arena_new(0);
+    dubbo_value_t *v = NULL;
+    if (!rc && (!a || (rc = dubbo_value_from_json(a, metadata_json, strlen(metadata_json), &v))))
+        rc = rc ? rc : DUBBO_ENOMEM;
+    mcache_t *c = rc ? NULL : read_metadata(v, app, in.revision);
+    if (!rc && !c) rc = dubbo__last_code() ? dubbo__last_code() : DUBBO_EMALFORMED;
+    if (c && append_urls(&in, app, c, cu, iface_of(cu), out, n) != 0) {
+        free_strs(*out, *n);
+        *out = NULL;
+        *n = 0;
+        rc = dubbo__seterr(DUBBO_ENOMEM, "service discovery: out of memory");
+    }
+    if (c) mcache_free(c);
+    dubbo_arena_free(a);
+    inst_clear(&in);
+    json_decref(root);
+    dubbo_url_free(cu);
+    return rc;
 }

@@ -18,4 +18,19 @@ int dubbo__sd_wanted(const dubbo_url_t *u);
  * with a message when inner has no node operations or out of memory. */
 dubbo_registry_t *dubbo__sd_wrap(dubbo_registry_t *inner);
 
+/* For tests and fuzzing. The revision Java computes for the provider URLs
+ * of application `app` (MD5 hex over the services, MetadataInfo's
+ * calAndGetRevision) and, when metadata_json is not NULL, the MetadataInfo
+ * as typed JSON; both malloc'd. */
+int dubbo__sd_revision(const char *app, const char *const *urls, size_t n, char **revision,
+                       char **metadata_json);
+
+/* For tests and fuzzing: the provider URLs a consumer (consumer_url: its
+ * interface, version, group, protocol) builds from one instance node's
+ * data and the MetadataInfo of its revision as typed JSON. *out and its
+ * strings malloc'd. DUBBO_EMALFORMED naming the input when either is not
+ * what Java writes; DUBBO_EUNSUPPORTED for storage-type remote. */
+int dubbo__sd_instance_urls(const char *app, const char *instance_json, const char *metadata_json,
+                            const char *consumer_url, char ***out, size_t *n);
+
 #endif

@@ -1504,12 +1504,60 @@ static void zk_destroy(dubbo_registry_t *r)
     zk_free(z);
 }
 
+/* `dubbo list`'s application-level view: the applications under /services,
+ * or one application's instance nodes (their data). */
+static int list_instances(zk_t *z, const char *app, char ***out, size_t *n)
+{
+    char *path = app ? strf("/services/%s", app) : strdup("/services");
+    if (!path) return dubbo__seterr(DUBBO_ENOMEM, "zookeeper: out of memory");
+    struct String_vector sv = {0, NULL};
+    pthread_rwlock_rdlock(&z->hl);
+    int rc = usable(z) ? zoo_get_children(z->zh, path, 0, &sv) : ZINVALIDSTATE;
+    size_t cnt = rc == ZOK && sv.count > 0 ? (size_t)sv.count : 0, k = 0;
+    char **v = calloc(cnt ? cnt : 1, sizeof(char *));
+    for (size_t i = 0; v && i < cnt; i++) {
+        if (!app) {
+            if ((v[k] = strdup(sv.data[i]))) k++;
+            continue;
+        }
+        char *kid = strf("%s/%s", path, sv.data[i]);
+        char buf[8192];
+        int len = (int)sizeof(buf) - 1;
+        struct Stat st;
+        if (kid && zoo_get(z->zh, kid, 0, buf, &len, &st) == ZOK && len > 0) {
+            buf[len] = '\0';
+            if ((v[k] = strdup(buf))) k++;
+        }
+        free(kid);
+    }
+    pthread_rwlock_unlock(&z->hl);
+    if (rc == ZOK) deallocate_String_vector(&sv);
+    if (rc == ZNONODE) rc = ZOK;
+    if (rc != ZOK || !v) {
+        free_strs(v, k);
+        int e = v ? dubbo__seterr(transient(rc) ? DUBBO_ECLOSED : DUBBO_EIO,
+                                  "zookeeper: list %s at %s: %s", path, z->hosts, zk_err(rc))
+                  : dubbo__seterr(DUBBO_ENOMEM, "zookeeper: out of memory");
+        free(path);
+        return e;
+    }
+    free(path);
+    qsort(v, k, sizeof(char *), cmp_str);
+    *out = v;
+    *n = k;
+    return 0;
+}
+
 static int zk_list(dubbo_registry_t *r, const char *interface, const char *category, char ***out,
                    size_t *n)
 {
     zk_t *z = (zk_t *)r;
     *out = NULL;
     *n = 0;
+    if (category && !interface && strcmp(category, "applications") == 0)
+        return list_instances(z, NULL, out, n);
+    if (category && interface && strcmp(category, "instances") == 0)
+        return list_instances(z, interface, out, n);
     char *path = interface ? category_path(z, interface, category ? category : "providers")
                            : strdup(*z->root ? z->root : "/");
     if (!path) return dubbo__seterr(DUBBO_ENOMEM, "zookeeper: out of memory");

@@ -1328,7 +1328,37 @@ TEST(errors_tls_config)
         EXPECT_FAIL(cases[i].yaml, cases[i].prefix, cases[i].what);
 }
 
-TEST_MAIN(TEST_ENTRY(full_sample_application_registries),
+/* Application-level discovery keys of a registry (docs/service-discovery.md). */
+TEST(registry_discovery_keys)
+{
+    dubbo_config_t *c = dubbo_config_load_string(
+        "dubbo:\n  registries:\n"
+        "    a: { address: zookeeper://127.0.0.1:2181, register-mode: instance }\n"
+        "    b: { address: zookeeper://127.0.0.1:2181, registry-type: service,"
+        " migration: FORCE_APPLICATION }\n"
+        "    c: { address: zookeeper://127.0.0.1:2181, registry-type: all }\n",
+        "t.yaml");
+    CHECK(c != NULL);
+    if (!c) {
+        fprintf(stderr, "%s\n", dubbo_last_error());
+        return;
+    }
+    CHECK_EQ_STR(dubbo_config_registry(c, "a")->url,
+                 "zookeeper://127.0.0.1:2181?register-mode=instance");
+    CHECK_EQ_STR(dubbo_config_registry(c, "b")->url,
+                 "zookeeper://127.0.0.1:2181?register-mode=instance&migration=FORCE_APPLICATION");
+    CHECK_EQ_STR(dubbo_config_registry(c, "c")->url,
+                 "zookeeper://127.0.0.1:2181?register-mode=all");
+    dubbo_config_free(c);
+    EXPECT_FAIL("dubbo:\n  registries:\n    a: { address: zk://h:1, register-mode: service }\n",
+                "t.yaml:3: dubbo.registries.a.register-mode: ",
+                "\"service\" is not interface, instance or all");
+    EXPECT_FAIL("dubbo:\n  registries:\n    a: { address: zk://h:1, migration: APP_FIRST }\n",
+                "t.yaml:3: dubbo.registries.a.migration: ",
+                "\"APP_FIRST\" is not FORCE_INTERFACE, APPLICATION_FIRST or FORCE_APPLICATION");
+}
+
+TEST_MAIN(TEST_ENTRY(registry_discovery_keys), TEST_ENTRY(full_sample_application_registries),
           TEST_ENTRY(full_sample_protocols_and_server_options), TEST_ENTRY(full_sample_services),
           TEST_ENTRY(bind_service_exports), TEST_ENTRY(full_sample_references),
           TEST_ENTRY(reference_feeds_dubbo_reference_new), TEST_ENTRY(durations),

@@ -183,6 +183,15 @@ class Run:
                   "%s:dubbo" % ITF in r.stdout and "%s:tri" % ITF in r.stdout,
                   r.stdout + r.stderr)
 
+        r = subprocess.run([self.a.cli, "list", zk], capture_output=True, text=True, timeout=60,
+                           env=self.env)
+        apps = r.stdout.split("applications:\n", 1)[-1]
+        self.case("dubbo list: the applications, their instances and services (Java's and ours)",
+                  r.returncode == 0 and "  jprov\n" in apps and "  cprov\n" in apps and
+                  "[::1]:%d  revision" % jport in apps and "[::1]:%d  revision" % cport in apps
+                  and "      com.example.UserService:dubbo" in apps and
+                  "      %s:tri" % ITF in apps, r.stdout + r.stderr)
+
         # -- our consumer finds Java's instance-only provider
         fa = zk + "/" + ITF + "?migration=FORCE_APPLICATION"
         r = self.call(fa, "sayHello", '"sd"', params=[("provided-by", "jprov")])
