@@ -299,6 +299,7 @@ TEST(listen_long_poll)
 typedef struct {
     int lfd, port, target;
     atomic_bool cut, stop; /* cut: drop every connection, refuse new ones */
+    atomic_bool no_config; /* answer 404 to every request for /nacos/v1/cs/ */
     pthread_t th;
 } relay_t;
 
@@ -347,6 +348,16 @@ static void *relay_main(void *arg)
                 if (!ev) continue;
                 char buf[16384];
                 ssize_t got = read(pairs[i][k], buf, sizeof(buf));
+                if (got > 0 && k == 0 && atomic_load(&r->no_config) &&
+                    memmem(buf, (size_t)got, " /nacos/v1/cs/", 14)) {
+                    /* a server without the config API (a request fits one read here) */
+                    static const char nf[] = "HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n"
+                                             "Connection: close\r\n\r\nnot found";
+                    ssize_t wr = write(pairs[i][0], nf, sizeof(nf) - 1);
+                    (void)wr;
+                    dead = true;
+                    continue;
+                }
                 dead = got <= 0 || write(pairs[i][1 - k], buf, (size_t)got) != got;
             }
             if (dead) {
@@ -452,6 +463,7 @@ typedef struct {
     char *routers[16], *confs[16];
     size_t nrouters, nconfs;
     int rcalls, ccalls;
+    int *providers; /* when set: how many providers the last list had */
 } subrec_t;
 
 static void sub_notify(void *user, const char *category, const char *const *urls, size_t n)
@@ -462,6 +474,7 @@ static void sub_notify(void *user, const char *category, const char *const *urls
                : strcmp(category, "configurators") == 0 ? s->confs
                                                         : NULL;
     size_t *nv = v == s->routers ? &s->nrouters : &s->nconfs;
+    if (s->providers && strcmp(category, "providers") == 0) *s->providers = (int)n;
     if (v) {
         for (size_t i = 0; i < *nv; i++)
             free(v[i]);
@@ -612,6 +625,54 @@ TEST(rules_reach_subscribers)
         free(s.routers[i]);
     for (size_t i = 0; i < s.nconfs; i++)
         free(s.confs[i]);
+}
+
+/* A server that refuses the config API (here: our relay answers 404 for
+ * it in front of the real Nacos) must not hold back discovery: providers
+ * arrive, routers and configurators come empty. */
+TEST(no_config_api_no_rules)
+{
+    if (!p1 || !p2) {
+        printf("no_config_api_no_rules: no providers (DUBBO_NACOS_P1/P2), skipped\n");
+        return;
+    }
+    relay_t rl;
+    const char *colon = strrchr(addr, ':');
+    CHECK_EQ_INT(relay_start(&rl, atoi(colon + 1)), 0);
+    atomic_store(&rl.no_config, true);
+    char url[128];
+    snprintf(url, sizeof(url), "nacos://127.0.0.1:%d?poll=200", rl.port);
+    dubbo_registry_t *r = dubbo_registry_open(url);
+    CHECK(r != NULL);
+    if (!r) {
+        relay_stop(&rl);
+        return;
+    }
+    subrec_t s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    int nproviders = 0;
+    s.providers = &nproviders;
+    char cu[512];
+    snprintf(cu, sizeof(cu),
+             "consumer://127.0.0.1/%s?application=no-config-app&category=providers,configurators,"
+             "routers&interface=%s&side=consumer",
+             DEMO, DEMO);
+    CHECK_EQ_INT(r->ops->subscribe(r, cu, sub_notify, &s), 0);
+    long long t0 = now_ms();
+    while (now_ms() - t0 < 5000) {
+        pthread_mutex_lock(&s.mu);
+        bool got = nproviders >= 2;
+        pthread_mutex_unlock(&s.mu);
+        if (got) break;
+        sleep_ms(10);
+    }
+    printf("no_config_api_no_rules: %d providers after %lld ms with the config API refused\n",
+           nproviders, now_ms() - t0);
+    CHECK(nproviders >= 2);
+    CHECK(sub_wait(&s, true, 0, NULL, 1000) >= 0);
+    CHECK(sub_wait(&s, false, 0, NULL, 1000) >= 0);
+    CHECK_EQ_INT(r->ops->unsubscribe(r, cu, sub_notify, &s), 0);
+    dubbo_registry_close(r);
+    relay_stop(&rl);
 }
 
 /* ---- a consumer routed by a rule in Nacos ------------------------------------------------- */
@@ -843,6 +904,7 @@ int main(int argc, char **argv)
         TEST_ENTRY(rules_reach_subscribers),
         TEST_ENTRY(rule_routes_consumer),
         TEST_ENTRY(configurators_change_consumer),
+        TEST_ENTRY(no_config_api_no_rules),
     };
     return test_main(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
 }
