@@ -529,10 +529,13 @@ static void refresh_directory(dubbo_cluster_t *cl, regsub_t *sub, bool explicit_
         for (size_t k = 0; k < cl->subs[i].nproviders; k++) {
             if (!cl->subs[i].providers[k]) continue; /* its copy failed */
             char *u = configured_url(cl, &cl->subs[i], cl->subs[i].providers[k]);
-            dubbo_url_t *pu = u ? dubbo_url_parse(u) : NULL;
+            /* parsed only when it may say disabled (every call of a big
+             * directory's rebuild counts) */
+            bool maybe = u && (strstr(u, "disabled=") || strstr(u, "enabled="));
+            dubbo_url_t *pu = maybe ? dubbo_url_parse(u) : NULL;
             bool off = pu && dubbo__conf_disabled(pu);
             dubbo_url_free(pu);
-            if (!u || !pu) {
+            if (!u || (maybe && !pu)) {
                 DLOG_WARN("reference %s: provider %.200s left as announced: %s", cl->url->path,
                           cl->subs[i].providers[k], dubbo_last_error());
                 free(u);
