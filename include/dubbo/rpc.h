@@ -292,7 +292,9 @@ DUBBO_API int dubbo_server_shutdown(dubbo_server_t *s);
 DUBBO_API void dubbo_server_free(dubbo_server_t *s);
 
 /* Install SIGTERM and SIGINT handlers (process-wide, replacing the
- * application's) that make dubbo_server_wait() return, and ignore SIGPIPE.
+ * application's) that make dubbo_server_wait() return, a SIGHUP handler
+ * that makes every TLS port and connection reload its certificate, key and
+ * CA files at its next handshake (docs/tls.md), and ignore SIGPIPE.
  * Call it once, before the signals may come. */
 DUBBO_API void dubbo_server_handle_signals(void);
 

@@ -1375,6 +1375,12 @@ static void on_signal(int sig)
     }
 }
 
+static void on_hup(int sig)
+{
+    (void)sig;
+    dubbo__tls_request_reload();
+}
+
 void dubbo_server_handle_signals(void)
 {
     if (sig_pipe[0] < 0 && pipe(sig_pipe) != 0) sig_pipe[0] = sig_pipe[1] = -1;
@@ -1384,6 +1390,8 @@ void dubbo_server_handle_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_hup; /* reload TLS certificates (docs/tls.md) */
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 

@@ -6,6 +6,7 @@
 #include <openssl/x509v3.h>
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,16 @@ struct dubbo__tls_ctx {
     SSL_CTX *ctx; /* the current one; sessions hold their own reference */
     struct timespec cert_mtime, key_mtime, ca_mtime;
     uint64_t checked_ms;
+    unsigned reload_seen; /* the reload requests handled */
 };
+
+/* dubbo__tls_request_reload()'s count (from a signal handler: lock-free) */
+static atomic_uint reload_requests;
+
+void dubbo__tls_request_reload(void)
+{
+    atomic_fetch_add(&reload_requests, 1);
+}
 
 struct dubbo__tls {
     SSL *ssl;
@@ -173,6 +183,7 @@ dubbo__tls_ctx_t *dubbo__tls_ctx_new(const dubbo__tls_cfg_t *cfg, bool server)
     c->key_mtime = mtime_of(c->key_file);
     c->ca_mtime = mtime_of(c->ca_file);
     c->checked_ms = dubbo__now_ms();
+    c->reload_seen = atomic_load(&reload_requests);
     if (!(c->ctx = build(c))) {
         dubbo__tls_ctx_free(c);
         return NULL;
@@ -202,11 +213,14 @@ static SSL_CTX *current(dubbo__tls_ctx_t *c)
 {
     pthread_mutex_lock(&c->mu);
     uint64_t now = dubbo__now_ms();
-    if (now - c->checked_ms >= 1000) {
+    unsigned asked = atomic_load(&reload_requests);
+    bool forced = asked != c->reload_seen; /* SIGHUP: whatever the files' times say */
+    if (forced || now - c->checked_ms >= 1000) {
         c->checked_ms = now;
+        c->reload_seen = asked;
         struct timespec a = mtime_of(c->cert_file), b = mtime_of(c->key_file),
                         d = mtime_of(c->ca_file);
-        if (!same_time(a, c->cert_mtime) || !same_time(b, c->key_mtime) ||
+        if (forced || !same_time(a, c->cert_mtime) || !same_time(b, c->key_mtime) ||
             !same_time(d, c->ca_mtime)) {
             SSL_CTX *fresh = build(c);
             if (fresh) {
@@ -215,7 +229,8 @@ static SSL_CTX *current(dubbo__tls_ctx_t *c)
                 c->cert_mtime = a;
                 c->key_mtime = b;
                 c->ca_mtime = d;
-                DLOG_INFO("tls: certificates reloaded (%s)", c->cert_file ? c->cert_file : "-");
+                DLOG_INFO("tls: certificates reloaded (%s, %s)", c->cert_file ? c->cert_file : "-",
+                          forced ? "asked" : "files changed");
             } else {
                 /* keep serving with the old ones; try again in a second */
                 DLOG_WARN("tls: certificates changed but do not load: %s", dubbo_last_error());

@@ -34,6 +34,9 @@ typedef struct dubbo__tls dubbo__tls_t;
  * or parsed, a key that does not match its certificate, no certificate
  * for a server. */
 dubbo__tls_ctx_t *dubbo__tls_ctx_new(const dubbo__tls_cfg_t *cfg, bool server);
+/* Every context reloads its files at its next use, whether or not their
+ * times changed (SIGHUP). Async-signal-safe. */
+void dubbo__tls_request_reload(void);
 void dubbo__tls_ctx_free(dubbo__tls_ctx_t *ctx);
 
 /* A session for one connection on `ctx`; `peer` ("host:port", copied) is
