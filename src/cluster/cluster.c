@@ -335,10 +335,9 @@ int dubbo_reference_set_providers(dubbo_reference_t *ref, const char *const *url
         snprintf(addr, sizeof(addr), "%s:%d", u->host, u->port);
         dubbo_invoker_t *keep = NULL;
         for (size_t k = 0; old && k < old->n && !keep; k++)
+            /* (url_same compares the scheme: an invoker of another protocol
+             * at the same address is not this one) */
             if (strcmp(old->items[k]->address, addr) == 0 && old->items[k]->url &&
-                strcmp(old->items[k]->url->protocol, old->items[k]->ops->name) == 0 &&
-                strncmp(urls[i], old->items[k]->url->protocol,
-                        strlen(old->items[k]->url->protocol)) == 0 &&
                 url_same(old->items[k]->url, u))
                 keep = old->items[k];
         dubbo_url_free(u);

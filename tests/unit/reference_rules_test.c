@@ -170,5 +170,46 @@ TEST(api_tag_rule_survives_registry_notifications)
     CHECK(system(cmd) == 0);
 }
 
+/* A provider list announced again keeps the invokers of the providers that
+ * stay (connections and the statistics leastactive and p2c read survive), a
+ * changed parameter makes a new one, as Java's directory keys invokers by
+ * the whole URL. Announcing the same list used to rebuild every dubbo and
+ * tri invoker: the check compared the URL's scheme with the invoker table's
+ * name, which is "client" for both. */
+TEST(same_providers_keep_their_invokers)
+{
+    static const char *const params[] = {"interface", "org.x.Demo", NULL};
+    dubbo_reference_t *ref = dubbo_reference_new(NULL, params);
+    CHECK(ref != NULL);
+    if (!ref) return;
+    const char *urls[] = {"dubbo://127.0.0.1:1/org.x.Demo?weight=10",
+                          "tri://127.0.0.1:2/org.x.Demo?weight=10"};
+    dubbo_invocation_t inv = {.method = "m"};
+    dubbo_invoker_t **a = NULL, **b = NULL;
+    CHECK_EQ_INT(dubbo_reference_set_providers(ref, urls, 2), 0);
+    int na = dubbo_cluster_list((dubbo_cluster_t *)ref, &inv, &a);
+    CHECK_EQ_INT(dubbo_reference_set_providers(ref, urls, 2), 0);
+    int nb = dubbo_cluster_list((dubbo_cluster_t *)ref, &inv, &b);
+    CHECK_EQ_INT(na, 2);
+    CHECK_EQ_INT(nb, 2);
+    for (int i = 0; i < na && i < nb; i++)
+        CHECK(a[i] == b[i]);
+    dubbo_invokers_release(b, nb > 0 ? (size_t)nb : 0);
+    const char *changed[] = {"dubbo://127.0.0.1:1/org.x.Demo?weight=10",
+                             "tri://127.0.0.1:2/org.x.Demo?weight=20"};
+    CHECK_EQ_INT(dubbo_reference_set_providers(ref, changed, 2), 0);
+    nb = dubbo_cluster_list((dubbo_cluster_t *)ref, &inv, &b);
+    CHECK_EQ_INT(nb, 2);
+    int kept = 0;
+    for (int i = 0; i < na; i++)
+        for (int k = 0; k < nb; k++)
+            kept += a[i] == b[k];
+    CHECK_EQ_INT(kept, 1); /* the dubbo one; the tri one changed weight */
+    dubbo_invokers_release(a, na > 0 ? (size_t)na : 0);
+    dubbo_invokers_release(b, nb > 0 ? (size_t)nb : 0);
+    dubbo_reference_free(ref);
+}
+
 TEST_MAIN(TEST_ENTRY(application_and_service_rules_together),
-          TEST_ENTRY(api_tag_rule_survives_registry_notifications))
+          TEST_ENTRY(api_tag_rule_survives_registry_notifications),
+          TEST_ENTRY(same_providers_keep_their_invokers))
