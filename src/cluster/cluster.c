@@ -14,6 +14,7 @@
 
 #include "dubbo/cluster.h"
 #include "dubbo/registry.h"
+#include "core/opstats.h"
 #include "core/internal.h"
 #include "cluster/reference.h"
 #include "cluster/configurator/configurator.h"
@@ -693,6 +694,10 @@ static void reference_notify(void *user, const char *category, const char *const
 {
     regsub_t *sub = user;
     dubbo_cluster_t *cl = sub->cl;
+    /* for /metrics: Java's notify and config-center counts */
+    dubbo__op_count(sub->reg->url->protocol,
+                    strcmp(category, "providers") == 0 ? DUBBO__OP_NOTIFY : DUBBO__OP_CONFIG, true,
+                    n);
     if (strcmp(category, "routers") == 0) {
         /* rules as <router>://.../<interface>?rule=<encoded YAML>[&scope=];
          * one slot per router and scope ("condition#application"), so an
@@ -911,6 +916,7 @@ static int subscribe_registries(dubbo_cluster_t *cl, const char *urls)
          * a registry that is down is not an error for the caller. */
         if (sub->reg->ops->reg(sub->reg, sub->consumer_url) == 0) sub->registered = true;
         rc = sub->reg->ops->subscribe(sub->reg, sub->consumer_url, reference_notify, sub);
+        dubbo__op_count(sub->reg->url->protocol, DUBBO__OP_SUBSCRIBE_SERVICE, rc == 0, 0);
         if (!rc) sub->subscribed = true;
     }
     free(list);

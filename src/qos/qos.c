@@ -27,6 +27,7 @@
 #include "dubbo/url.h"
 #include "dubbo/version.h"
 #include "cluster/reference.h"
+#include "core/opstats.h"
 #include "core/internal.h"
 #include "core/log.h"
 #include "filter/metrics.h"
@@ -781,6 +782,7 @@ static void cmd_metrics(dubbo_qos_t *q, ctx_t *c)
     snprintf(labels, sizeof(labels), "application_name=\"%s\",hostname=\"%s\",ip=\"%s\"", a, h,
              dubbo_local_ip());
     dubbo__metrics_write(&c->out, labels);
+    dubbo__op_write(&c->out, labels);
     pool_metrics(q, c, labels);
     process_metrics(c, labels);
     c->type = "text/plain; version=0.0.4; charset=utf-8";

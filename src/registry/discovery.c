@@ -48,6 +48,7 @@
 #include "dubbo/version.h"
 #include "core/internal.h"
 #include "core/log.h"
+#include "core/opstats.h"
 #include "registry/discovery.h"
 
 #define MS_IFACE            "org.apache.dubbo.metadata.MetadataService"
@@ -540,6 +541,7 @@ static int refresh_instance(sd_t *sd)
         if (sd->inst_key && strcmp(sd->inst_key, key) != 0)
             sd->inner->ops->node_del(sd->inner, sd->inst_key);
         rc = sd->inner->ops->node_put(sd->inner, key, inst, DUBBO_NODE_EPHEMERAL);
+        dubbo__op_count(sd->inner->url->protocol, DUBBO__OP_REGISTER, rc == 0, 0);
         if (rc) goto out;
         DLOG_INFO("service discovery: instance %s, revision %s (%zu services)", key, rev, n);
         free(sd->inst_key);
@@ -1007,7 +1009,11 @@ static void on_instances(void *user, const char *key, const char *const *vals, s
             continue;
         }
         mcache_t *c = cache_find(sd, aw->app, in.revision);
-        if (!c && (c = fetch_metadata(sd, aw->app, &in))) cache_add(sd, c);
+        if (!c) {
+            c = fetch_metadata(sd, aw->app, &in);
+            dubbo__op_count(sd->inner->url->protocol, DUBBO__OP_METADATA, c != NULL, 0);
+            if (c) cache_add(sd, c);
+        }
         if (!c)
             DLOG_WARN("service discovery: instance %s:%d of %s left out: %s", in.address, in.port,
                       aw->app, dubbo_last_error());

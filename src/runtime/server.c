@@ -25,6 +25,7 @@
 #include "dubbo/hessian2.h"
 #include "dubbo/protocol.h"
 #include "dubbo/rpc.h"
+#include "core/opstats.h"
 #include "core/internal.h"
 #include "core/jvm.h"
 #include "core/log.h"
@@ -364,6 +365,7 @@ static void announce(dubbo_server_t *s, dubbo_registry_t *reg, const service_t *
                                        x->group, s->opts.application, methods, nm, extra);
         if (!url) break;
         int rc = reg->ops->reg(reg, url);
+        dubbo__op_count(reg->url->protocol, DUBBO__OP_REGISTER_SERVICE, rc == 0, 0);
         if (rc)
             DLOG_WARN("cannot register %s (%s) in %s: %s", x->interface, s->protos[p]->name,
                       reg->url->protocol, dubbo_last_error());

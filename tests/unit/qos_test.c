@@ -287,6 +287,13 @@ TEST(port)
     CHECK_CONTAINS(t, "result: \"Hello http\"");
     free(t);
 
+    /* a reference through the file registry (for the registry counts) */
+    char rurl[700];
+    snprintf(rurl, sizeof(rurl), "%s/%s", reg, IFACE);
+    dubbo_reference_t *rref = dubbo_reference_new(rurl, NULL);
+    CHECK(rref != NULL);
+    dubbo_reference_free(rref);
+
     /* ---- /metrics ---- */
     t = http(qport, "/metrics", &code);
     CHECK_EQ_INT(code, 200);
@@ -311,6 +318,16 @@ TEST(port)
     CHECK(sample(t, "process_resident_memory_bytes", "application_name") > 0);
     CHECK(sample(t, "process_open_fds", "application_name") > 0);
     CHECK(sample(t, "process_threads", "application_name") > 1);
+    /* registry operations (Java's names): the server announced its service
+     * in the file registry; a registry-backed reference subscribed there
+     * and was notified */
+    const char *fr = "registry_cluster=\"file\"";
+    CHECK(sample(t, "dubbo_registry_register_service_total", fr) >= 1);
+    CHECK(sample(t, "dubbo_registry_register_service_succeed_total", fr) >= 1);
+    CHECK_EQ_INT((int)sample(t, "dubbo_registry_register_service_failed_total", fr), 0);
+    CHECK(sample(t, "dubbo_registry_subscribe_service_num_succeed_total", fr) >= 1);
+    CHECK(sample(t, "dubbo_registry_notify_requests_total", fr) >= 1);
+    CHECK(sample(t, "dubbo_registry_notify_num_last", fr) >= 1);
     free(t);
     dubbo__metrics_counts_t mc;
     CHECK_EQ_INT(dubbo__metrics_get(DUBBO_FILTER_PROVIDER, IFACE, NULL, NULL, "sayHello", &mc), 0);
