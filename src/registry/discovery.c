@@ -29,7 +29,10 @@
  *
  * Threads: reg/unreg/subscribe from any thread; notifications arrive on
  * the wrapped registry's thread, where metadata is fetched synchronously
- * (as Java does in its listener), up to 3 tries of METADATA_TIMEOUT_MS. */
+ * (as Java does in its listener), up to 3 tries of METADATA_TIMEOUT_MS. An
+ * instance whose metadata cannot be fetched is left out and tried again by
+ * a thread of the wrapper's own after 1, 2, 4 ... 30 s, until it answers or
+ * its application's list changes. */
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -214,6 +217,13 @@ typedef struct {
     char **urls;     /* provider URLs from its instances */
     size_t n;
     bool notified, watching;
+    /* the last instance list (for a retry when an instance's metadata could
+     * not be fetched), its generation, and when to try again (0: never) */
+    char **vals;
+    size_t nvals;
+    unsigned gen, tries;
+    int64_t retry_at;
+    pthread_mutex_t proc_mu; /* one processing of its instances at a time */
 } appw_t;
 
 struct csub {
@@ -228,6 +238,7 @@ struct csub {
     pthread_mutex_t mu;
     appw_t **apps;
     size_t napps;
+    int retrying; /* the retry thread is processing one of apps (sd->mu) */
     char **iurls; /* the interface-level providers */
     size_t ni;
     bool inotified, mapped, inner_sub, map_watch;
@@ -247,6 +258,11 @@ typedef struct sd {
     csub_t *subs;
     pthread_mutex_t cache_mu;
     mcache_t *cache;
+    /* the retry thread (started with the first retry): metadata fetches
+     * that failed are tried again after 1, 2, 4 ... 30 s */
+    pthread_t retry_thread;
+    bool retry_started, closing;
+    pthread_cond_t retry_cv; /* with mu: a retry due, a subscription released, closing */
 } sd_t;
 
 int dubbo__sd_wanted(const dubbo_url_t *u)
@@ -981,15 +997,19 @@ static void deliver(csub_t *cs);
 
 /* services/<app> changed: its instances' provider URLs for this
  * subscription's interface, version and group. */
-static void on_instances(void *user, const char *key, const char *const *vals, size_t n)
+static void schedule_retry(sd_t *sd, appw_t *aw, unsigned gen);
+
+/* Turns an application's instance nodes into provider URLs and delivers
+ * them, unless a newer list came meanwhile (gen). Instances whose metadata
+ * cannot be fetched are left out and tried again later. */
+static void process_instances(appw_t *aw, const char *const *vals, size_t n, unsigned gen)
 {
-    appw_t *aw = user;
     csub_t *cs = aw->cs;
     sd_t *sd = cs->sd;
-    (void)key;
     char **urls = NULL;
     size_t nu = 0;
-    bool oom = false;
+    bool oom = false, missing = false;
+    pthread_mutex_lock(&aw->proc_mu);
     for (size_t i = 0; !oom && i < n; i++) {
         json_t *root = json_loads(vals[i], 0, NULL);
         inst_t in;
@@ -1014,27 +1034,134 @@ static void on_instances(void *user, const char *key, const char *const *vals, s
             dubbo__op_count(sd->inner->url->protocol, DUBBO__OP_METADATA, c != NULL, 0);
             if (c) cache_add(sd, c);
         }
-        if (!c)
-            DLOG_WARN("service discovery: instance %s:%d of %s left out: %s", in.address, in.port,
-                      aw->app, dubbo_last_error());
+        if (!c) {
+            missing = true;
+            DLOG_WARN("service discovery: instance %s:%d of %s left out for now: %s", in.address,
+                      in.port, aw->app, dubbo_last_error());
+        }
         if (c && append_urls(&in, aw->app, c, cs->cu, cs->iface, &urls, &nu) != 0) oom = true;
         inst_clear(&in);
         json_decref(root);
     }
     if (oom) { /* keep the last list rather than deliver a short one */
         free_strs(urls, nu);
+        pthread_mutex_unlock(&aw->proc_mu);
         DLOG_ERROR("service discovery: %s: out of memory; providers unchanged", aw->key);
         return;
     }
     pthread_mutex_lock(&cs->mu);
-    free_strs(aw->urls, aw->n);
-    aw->urls = urls;
-    aw->n = nu;
-    aw->notified = true;
+    bool current = aw->gen == gen;
+    if (current) {
+        free_strs(aw->urls, aw->n);
+        aw->urls = urls;
+        aw->n = nu;
+        aw->notified = true;
+    }
     pthread_mutex_unlock(&cs->mu);
+    pthread_mutex_unlock(&aw->proc_mu);
+    if (!current) { /* a newer list was processed meanwhile */
+        free_strs(urls, nu);
+        return;
+    }
     DLOG_DEBUG("service discovery: %s: %zu instances, %zu providers of %s", aw->key, n, nu,
                cs->iface);
+    schedule_retry(sd, aw, missing ? gen : 0);
     deliver(cs);
+}
+
+/* services/<app> changed. */
+static void on_instances(void *user, const char *key, const char *const *vals, size_t n)
+{
+    appw_t *aw = user;
+    csub_t *cs = aw->cs;
+    (void)key;
+    char **copy = calloc(n ? n : 1, sizeof(char *));
+    size_t k = 0;
+    for (size_t i = 0; copy && i < n; i++)
+        if ((copy[k] = strdup(vals[i]))) k++;
+    pthread_mutex_lock(&cs->mu);
+    unsigned gen = ++aw->gen;
+    free_strs(aw->vals, aw->nvals);
+    aw->vals = copy;
+    aw->nvals = copy ? k : 0;
+    aw->tries = 0;
+    pthread_mutex_unlock(&cs->mu);
+    process_instances(aw, vals, n, gen);
+}
+
+/* The retry thread: processes again the instance lists of applications
+ * whose retry is due. A subscription it works on is marked (retrying) so
+ * that unsubscribe waits for it. */
+static void *retry_main(void *arg)
+{
+    sd_t *sd = arg;
+    pthread_mutex_lock(&sd->mu);
+    while (!sd->closing) {
+        int64_t now = now_ms(), next = 0;
+        appw_t *due = NULL;
+        for (csub_t *cs = sd->subs; cs && !due; cs = cs->next) {
+            pthread_mutex_lock(&cs->mu);
+            for (size_t i = 0; i < cs->napps && !due; i++) {
+                int64_t at = cs->apps[i]->retry_at;
+                if (at && at <= now)
+                    due = cs->apps[i];
+                else if (at && (!next || at < next))
+                    next = at;
+            }
+            pthread_mutex_unlock(&cs->mu);
+        }
+        if (!due) {
+            if (next) {
+                struct timespec ts;
+                dubbo__deadline(&ts, CLOCK_REALTIME, (uint64_t)(next - now));
+                pthread_cond_timedwait(&sd->retry_cv, &sd->mu, &ts);
+            } else {
+                pthread_cond_wait(&sd->retry_cv, &sd->mu);
+            }
+            continue;
+        }
+        csub_t *cs = due->cs;
+        cs->retrying++;
+        pthread_mutex_lock(&cs->mu);
+        due->retry_at = 0;
+        unsigned gen = due->gen;
+        char **vals = calloc(due->nvals ? due->nvals : 1, sizeof(char *));
+        size_t n = 0;
+        for (size_t i = 0; vals && i < due->nvals; i++)
+            if ((vals[n] = strdup(due->vals[i]))) n++;
+        pthread_mutex_unlock(&cs->mu);
+        pthread_mutex_unlock(&sd->mu);
+        DLOG_INFO("service discovery: %s: fetching the metadata that failed again", due->key);
+        if (vals) process_instances(due, (const char *const *)vals, n, gen);
+        free_strs(vals, n);
+        pthread_mutex_lock(&sd->mu);
+        cs->retrying--;
+        pthread_cond_broadcast(&sd->retry_cv);
+    }
+    pthread_mutex_unlock(&sd->mu);
+    return NULL;
+}
+
+/* gen != 0: some instance of the list of that generation was left out;
+ * try it again after 1, 2, 4 ... 30 s. 0: nothing to retry. */
+static void schedule_retry(sd_t *sd, appw_t *aw, unsigned gen)
+{
+    pthread_mutex_lock(&sd->mu);
+    pthread_mutex_lock(&aw->cs->mu);
+    if (!gen || gen != aw->gen) {
+        if (!gen) aw->retry_at = 0, aw->tries = 0;
+        pthread_mutex_unlock(&aw->cs->mu);
+        pthread_mutex_unlock(&sd->mu);
+        return;
+    }
+    int64_t delay = aw->tries < 5 ? (int64_t)1000 << aw->tries : 30000;
+    aw->tries++;
+    aw->retry_at = now_ms() + delay;
+    pthread_mutex_unlock(&aw->cs->mu);
+    if (!sd->retry_started && !sd->closing)
+        sd->retry_started = pthread_create(&sd->retry_thread, NULL, retry_main, sd) == 0;
+    pthread_cond_broadcast(&sd->retry_cv);
+    pthread_mutex_unlock(&sd->mu);
 }
 
 /* Follows one more application (cs->mu not held). */
@@ -1057,6 +1184,7 @@ static void watch_app(csub_t *cs, const char *app)
         return;
     }
     aw->cs = cs;
+    pthread_mutex_init(&aw->proc_mu, NULL);
     cs->apps[cs->napps++] = aw;
     pthread_mutex_unlock(&cs->mu);
     if (cs->sd->inner->ops->node_watch(cs->sd->inner, aw->key, 1, on_instances, aw) == 0)
@@ -1149,6 +1277,8 @@ static void csub_free(csub_t *cs)
 {
     for (size_t i = 0; i < cs->napps; i++) {
         free_strs(cs->apps[i]->urls, cs->apps[i]->n);
+        free_strs(cs->apps[i]->vals, cs->apps[i]->nvals);
+        pthread_mutex_destroy(&cs->apps[i]->proc_mu);
         free(cs->apps[i]->app);
         free(cs->apps[i]->key);
         free(cs->apps[i]);
@@ -1230,6 +1360,8 @@ static int sd_subscribe(dubbo_registry_t *r, const char *consumer_url, dubbo_not
                 *p = cs->next;
                 break;
             }
+        while (cs->retrying)
+            pthread_cond_wait(&sd->retry_cv, &sd->mu);
         pthread_mutex_unlock(&sd->mu);
         csub_free(cs);
         return e;
@@ -1251,6 +1383,8 @@ static int sd_unsubscribe(dubbo_registry_t *r, const char *consumer_url, dubbo_n
             *p = cs->next;
             break;
         }
+    while (cs && cs->retrying) /* the retry thread is fetching for it */
+        pthread_cond_wait(&sd->retry_cv, &sd->mu);
     pthread_mutex_unlock(&sd->mu);
     if (!cs)
         return dubbo__seterr(DUBBO_ENOT_FOUND, "service discovery: no subscription of \"%.200s\"",
@@ -1263,6 +1397,12 @@ static int sd_unsubscribe(dubbo_registry_t *r, const char *consumer_url, dubbo_n
 static void sd_destroy(dubbo_registry_t *r)
 {
     sd_t *sd = (sd_t *)r;
+    pthread_mutex_lock(&sd->mu);
+    sd->closing = true;
+    pthread_cond_broadcast(&sd->retry_cv);
+    bool join = sd->retry_started;
+    pthread_mutex_unlock(&sd->mu);
+    if (join) pthread_join(sd->retry_thread, NULL);
     while (sd->subs) {
         csub_t *cs = sd->subs;
         sd->subs = cs->next;
@@ -1287,6 +1427,7 @@ static void sd_destroy(dubbo_registry_t *r)
     free(sd->inst_rev);
     pthread_mutex_destroy(&sd->mu);
     pthread_mutex_destroy(&sd->cache_mu);
+    pthread_cond_destroy(&sd->retry_cv);
     free(sd);
 }
 
@@ -1340,6 +1481,7 @@ dubbo_registry_t *dubbo__sd_wrap(dubbo_registry_t *inner)
                                                            : FORCE_INTERFACE;
     pthread_mutex_init(&sd->mu, NULL);
     pthread_mutex_init(&sd->cache_mu, NULL);
+    pthread_cond_init(&sd->retry_cv, NULL);
     sd->inner = inner;
     sd->base.ops = &sd_ops;
     sd->base.url = u;

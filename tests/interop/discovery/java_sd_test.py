@@ -32,6 +32,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -100,6 +101,7 @@ class Run:
 
     def run(self):
         zkdir = os.path.join(self.a.work, "zk")
+        shutil.rmtree(zkdir, ignore_errors=True)  # no nodes of an earlier run
         r = subprocess.run(["bash", self.a.zkserver, "start", zkdir], capture_output=True,
                            text=True)
         if r.returncode != 0:
@@ -243,6 +245,14 @@ class Run:
                   "no provider, named",
                   r.returncode != 0 and "No provider available" in r.stderr, r.stderr)
 
+        # -- an instance whose MetadataService does not answer is tried again:
+        # its node (persistent, written by hand here, so it never changes)
+        # names a port where nobody listens yet; a consumer under load finds
+        # no provider; then a provider of that application, revision and port
+        # starts (registered in a second ZooKeeper, so the node stays as it
+        # is) and the consumer's retry picks it up.
+        self.retry_case()
+
         # -- a stopped provider's instance goes
         cprov.stop()
         deadline = time.time() + 10
@@ -255,11 +265,53 @@ class Run:
                   r.stdout + r.stderr)
 
 
+    def retry_case(self):
+        zk2dir = os.path.join(self.a.work, "zk2")
+        shutil.rmtree(zk2dir, ignore_errors=True)
+        r = subprocess.run(["bash", self.a.zkserver, "start", zk2dir], capture_output=True,
+                           text=True)
+        if r.returncode != 0:
+            raise RuntimeError("a second ZooKeeper did not start: " + r.stdout + r.stderr)
+        zk2 = "zookeeper://127.0.0.1:%s" % r.stdout.strip().splitlines()[-1]
+        try:
+            argv = [self.a.cli, "demo", "provider", "--host", "::1", "--port", "0",
+                    "--application", "late", "--registry", zk2 + "?register-mode=instance"]
+            p = self.start("late-provider-1", argv)
+            m = p.wait_line(r"^listening on .*:(\d+)$", 60)
+            if not m:
+                raise RuntimeError("late-provider-1 did not start")
+            port = int(m.group(1))
+            saved, self.zkport = self.zkport, int(zk2.rsplit(":", 1)[1])
+            node = self.zk("get", "/services/late/[::1]:%d" % port)
+            self.zkport = saved
+            p.stop()
+            self.zk("create", "/services/late", "")
+            self.zk("create", "/services/late/[::1]:%d" % port, node)
+            cons = self.start("late-consumer", [
+                self.a.c_consumer, "--registry", self.zkurl + "?migration=FORCE_APPLICATION",
+                "--param", "provided-by=late", "--load-seconds", "14", "--threads", "1"])
+            if not cons.wait_line(r"^LOADSTART", 30):
+                raise RuntimeError("the consumer did not start (late-consumer.log)")
+            time.sleep(2)
+            argv[argv.index("--port") + 1] = str(port)
+            self.start("late-provider-2", argv)
+            m = cons.wait_line(r"^LOAD ok=(\d+) failed=(\d+)", 40)
+            log = open(os.path.join(self.a.work, "late-consumer.log"), errors="replace").read()
+            self.case("an instance whose MetadataService did not answer is fetched again "
+                      "(its node unchanged): calls reach it once its provider is up",
+                      m is not None and int(m.group(1)) > 0 and
+                      "fetching the metadata that failed again" in log,
+                      (m.group(0) if m else "no LOAD line") + "\n" + log[-800:])
+        finally:
+            subprocess.run(["bash", self.a.zkserver, "stop", zk2dir], capture_output=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cli", required=True)
     ap.add_argument("--source", required=True)
     ap.add_argument("--zkserver", required=True)
+    ap.add_argument("--c-consumer", required=True)
     ap.add_argument("--work", required=True)
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)

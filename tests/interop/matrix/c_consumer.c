@@ -45,10 +45,12 @@ static double now_ms(void)
 static dubbo_reference_t *refer(const char *iface, const char *const *extra)
 {
     char urls[1024];
-    if (g_url)
-        snprintf(urls, sizeof(urls), "%s/%s", g_url, iface);
-    else
-        snprintf(urls, sizeof(urls), "%s/%s", g_registry, iface);
+    /* the interface goes before a registry URL's parameters
+     * (zookeeper://h:p?migration=... -> zookeeper://h:p/<iface>?migration=...) */
+    const char *base = g_url ? g_url : g_registry;
+    const char *q = strchr(base, '?');
+    snprintf(urls, sizeof(urls), "%.*s/%s%s", (int)(q ? q - base : (long)strlen(base)), base, iface,
+             q ? q : "");
     const char *params[160];
     size_t n = 0;
     params[n++] = "interface";
