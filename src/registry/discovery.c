@@ -1458,7 +1458,7 @@ dubbo_registry_t *dubbo__sd_wrap(dubbo_registry_t *inner)
     if (!o->node_put || !o->node_del || !o->node_watch || !o->node_unwatch) {
         dubbo__seterr(DUBBO_EUNSUPPORTED,
                       "registry %s has no application-level discovery (register-mode and "
-                      "migration need zookeeper://)",
+                      "migration need zookeeper:// or nacos://)",
                       inner->url->protocol);
         dubbo_registry_close(inner);
         return NULL;

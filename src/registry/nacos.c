@@ -370,6 +370,10 @@ typedef struct {
     struct rule *rules; /* the configs followed (rule_t) */
     size_t nrules;
     dubbo__last_t last_routers, last_confs;
+    /* node_watch (application-level discovery): 1 the mapping config named
+     * names[0] (group "mapping"), 2 the instances of the application
+     * names[0], delivered as instance JSON; 0 a subscription */
+    int raw;
 } sub_t;
 
 typedef struct {
@@ -1370,6 +1374,8 @@ static inst_t *inst_find(nacos_t *r, const inst_t *in)
     return NULL;
 }
 
+static int reg_inst(nacos_t *r, inst_t *inp);
+
 static int nacos_reg(dubbo_registry_t *base, const char *url)
 {
     nacos_t *r = (nacos_t *)base;
@@ -1382,6 +1388,13 @@ static int nacos_reg(dubbo_registry_t *base, const char *url)
         return 0;
     }
     if (rc) return rc;
+    return reg_inst(r, &in);
+}
+
+/* Registers `in` (taken) and keeps it registered with heartbeats. */
+static int reg_inst(nacos_t *r, inst_t *inp)
+{
+    inst_t in = *inp;
     pthread_mutex_lock(&r->reg_mu);
     inst_t *cur = inst_find(r, &in);
     if (cur && cur->registered && strcmp(cur->metadata, in.metadata) == 0) {
@@ -1407,17 +1420,21 @@ static int nacos_reg(dubbo_registry_t *base, const char *url)
     }
     *cur = in;
     int err = do_register(r, cur);
+    char *cur_url = strdup(cur->url);
     if (err && !transient(err)) {
         char msg[600];
         snprintf(msg, sizeof(msg), "%s", dubbo_last_error());
         inst_clear(cur);
         *cur = r->insts[--r->ninsts];
         pthread_mutex_unlock(&r->reg_mu);
+        free(cur_url);
         return dubbo__seterr(err, "%s", msg);
     }
     pthread_mutex_unlock(&r->reg_mu);
     if (err) /* down is not an error: the worker registers it when Nacos is back */
-        DLOG_WARN("%s; %s will be registered when Nacos is back", dubbo_last_error(), url);
+        DLOG_WARN("%s; %s will be registered when Nacos is back", dubbo_last_error(),
+                  cur_url ? cur_url : "the instance");
+    free(cur_url);
     return 0;
 }
 
@@ -1810,8 +1827,14 @@ static void sub_free(nacos_t *r, sub_t *s)
     free(s);
 }
 
+static void poll_raw(nacos_t *r, sub_t *s);
+
 static void poll_one(nacos_t *r, sub_t *s)
 {
+    if (s->raw) {
+        poll_raw(r, s);
+        return;
+    }
     char **v = NULL;
     size_t n = 0;
     int err = poll_names(r, r->poll_easy, s->names, s->nnames, &v, &n);
@@ -2357,6 +2380,232 @@ static void nacos_destroy(dubbo_registry_t *base)
     nacos_free(r);
 }
 
+/* ---- nodes for application-level discovery (registry.h node_*) -------- */
+
+/* Java's layout in Nacos: an application's instances are the naming
+ * instances of the service <application> (NacosServiceDiscovery), their
+ * metadata the instance metadata; the service-name mapping is the config
+ * <interface> in group "mapping" (NacosMetadataReport). The data the
+ * discovery layer hands over is Curator's JSON (address, port,
+ * payload.metadata); what it gets back is {address, port, metadata}. */
+#define MAPPING_GROUP "mapping"
+
+static const char *key_rest(const char *key, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return strncmp(key, prefix, n) == 0 && key[n] && !strchr(key + n, '/') ? key + n : NULL;
+}
+
+static int nacos_node_put(dubbo_registry_t *base, const char *key, const char *data, int flags)
+{
+    nacos_t *r = (nacos_t *)base;
+    const char *itf = key_rest(key, "mapping/");
+    if ((flags & DUBBO_NODE_ADD_TO_LIST) && itf) {
+        if (!r->cfg)
+            return dubbo__seterr(DUBBO_EUNSUPPORTED,
+                                 "nacos registry: no config client for the mapping of %s", itf);
+        char *cur = NULL;
+        int err = dubbo__nacos_config_get(r->cfg, itf, MAPPING_GROUP, &cur);
+        if (err) return err;
+        bool have = false;
+        for (const char *p = cur; p && *p && !have;) {
+            size_t l = strcspn(p, ",");
+            have = l == strlen(data) && strncmp(p, data, l) == 0;
+            p += l + (p[l] == ',');
+        }
+        char *next = NULL;
+        if (!have &&
+            asprintf(&next, "%s%s%s", cur && *cur ? cur : "", cur && *cur ? "," : "", data) < 0)
+            next = NULL;
+        free(cur);
+        if (have) return 0;
+        if (!next) return dubbo__seterr(DUBBO_ENOMEM, "nacos registry: out of memory");
+        err = dubbo__nacos_config_publish(r->cfg, itf, MAPPING_GROUP, next);
+        free(next);
+        return err;
+    }
+    const char *svc = strncmp(key, "services/", 9) == 0 ? key + 9 : NULL;
+    const char *slash = svc ? strchr(svc, '/') : NULL;
+    if (!svc || !slash || slash == svc || !slash[1] || !(flags & DUBBO_NODE_EPHEMERAL))
+        return dubbo__seterr(DUBBO_EINVAL, "nacos registry: no node for the key \"%.200s\"", key);
+    json_error_t je;
+    json_t *j = json_loads(data, 0, &je);
+    json_t *payload = json_object_get(j, "payload");
+    json_t *md = json_object_get(json_is_object(payload) ? payload : j, "metadata");
+    const char *addr = json_string_value(json_object_get(j, "address"));
+    json_int_t port = json_integer_value(json_object_get(j, "port"));
+    if (!json_is_object(md) || !addr || !*addr || port <= 0 || port > 65535) {
+        json_decref(j);
+        return dubbo__seterr(DUBBO_EINVAL, "nacos registry: %s: not an instance: %.200s", key,
+                             data);
+    }
+    inst_t in = {0};
+    size_t al = strlen(addr);
+    in.ip =
+        addr[0] == '[' && al > 2 && addr[al - 1] == ']' ? strndup(addr + 1, al - 2) : strdup(addr);
+    in.port = (int)port;
+    in.service = strndup(svc, (size_t)(slash - svc));
+    in.metadata = json_dumps(md, JSON_COMPACT | JSON_SORT_KEYS);
+    if (asprintf(&in.url, "node:%s", key) < 0) in.url = NULL;
+    json_decref(j);
+    if (!in.ip || !in.service || !in.metadata || !in.url) {
+        inst_clear(&in);
+        return dubbo__seterr(DUBBO_ENOMEM, "nacos registry: out of memory");
+    }
+    return reg_inst(r, &in);
+}
+
+static int nacos_node_del(dubbo_registry_t *base, const char *key)
+{
+    nacos_t *r = (nacos_t *)base;
+    char *id = NULL;
+    if (asprintf(&id, "node:%s", key) < 0) return DUBBO_ENOMEM;
+    pthread_mutex_lock(&r->reg_mu);
+    int err = 0;
+    for (size_t i = 0; i < r->ninsts; i++)
+        if (strcmp(r->insts[i].url, id) == 0) {
+            inst_t in = r->insts[i];
+            r->insts[i] = r->insts[--r->ninsts];
+            err = do_deregister(r, &in);
+            inst_clear(&in);
+            break;
+        }
+    pthread_mutex_unlock(&r->reg_mu);
+    free(id);
+    if (err && transient(err)) {
+        DLOG_WARN("%s; the instance expires without heartbeats", dubbo_last_error());
+        return 0;
+    }
+    return err;
+}
+
+/* The instances of an application as {address, port, metadata} JSON, the
+ * enabled and healthy ones with an address Dubbo URLs can carry. */
+static int app_instances(nacos_t *r, const char *app, char ***out, size_t *n)
+{
+    sbuf_t f = {0}, body = {0};
+    if (form_service(r, &f, app) || form_add(&f, "clusters", "") ||
+        form_add(&f, "healthyOnly", "false")) {
+        free(f.p);
+        return dubbo__seterr(DUBBO_ENOMEM, "nacos registry: out of memory");
+    }
+    char what[400];
+    snprintf(what, sizeof(what), "instance list of %s", app);
+    long status;
+    int err = call(&r->srv, r->poll_easy, "GET", "/v1/ns/instance/list", f.p, what, &status, &body);
+    free(f.p);
+    *out = NULL;
+    *n = 0;
+    if (err == DUBBO_EREMOTE && says_not_found(status, &body)) {
+        free(body.p);
+        return 0;
+    }
+    json_t *j = err ? NULL : json_loadb(body.p ? body.p : "", body.len, 0, NULL);
+    free(body.p);
+    if (err) return err;
+    json_t *hosts = json_object_get(j, "hosts");
+    if (!json_is_array(hosts)) {
+        json_decref(j);
+        return dubbo__seterr(DUBBO_EMALFORMED, "nacos %s: %s: no hosts array", endpoint(&r->srv),
+                             what);
+    }
+    char **v = calloc(json_array_size(hosts) + 1, sizeof(char *));
+    size_t k = 0;
+    for (size_t i = 0; v && i < json_array_size(hosts); i++) {
+        json_t *h = json_array_get(hosts, i);
+        const char *ip = json_string_value(json_object_get(h, "ip"));
+        json_t *meta = json_object_get(h, "metadata");
+        json_int_t port = json_integer_value(json_object_get(h, "port"));
+        if (!ip || !*ip || strlen(ip) > 64 || ip[strspn(ip, "0123456789abcdefABCDEF.:")] ||
+            port <= 0 || port > 65535 || !json_is_object(meta) || !jbool(h, "enabled", true) ||
+            !jbool(h, "healthy", jbool(h, "valid", true)))
+            continue;
+        json_t *o = json_pack("{s:s, s:I, s:O}", "address", ip, "port", port, "metadata", meta);
+        char *t = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        json_decref(o);
+        if (t) v[k++] = t;
+    }
+    json_decref(j);
+    if (!v) return dubbo__seterr(DUBBO_ENOMEM, "nacos registry: out of memory");
+    sort_unique(v, &k);
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+/* One poll of a node_watch subscription (worker). */
+static void poll_raw(nacos_t *r, sub_t *s)
+{
+    char **v = NULL;
+    size_t n = 0;
+    int err = 0;
+    if (s->raw == 2) {
+        err = app_instances(r, s->names[0], &v, &n);
+    } else if (r->cfg) {
+        char *text = NULL;
+        err = dubbo__nacos_config_get(r->cfg, s->names[0], MAPPING_GROUP, &text);
+        if (!err && text && *text) {
+            v = calloc(1, sizeof(char *));
+            if (v)
+                v[n++] = text;
+            else
+                free(text);
+        } else {
+            free(text);
+        }
+    }
+    if (err) {
+        if (!s->failing)
+            DLOG_WARN("%s; the last %s stays and polling goes on", dubbo_last_error(), s->base.url);
+        s->failing = true;
+        return;
+    }
+    s->failing = false;
+    if (dubbo__last_same(&s->last, (const char *const *)v, n)) {
+        strv_free(v, n);
+        return;
+    }
+    const char **vals = malloc((n ? n : 1) * sizeof(char *));
+    if (!vals) {
+        strv_free(v, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        vals[i] = v[i];
+    dubbo__last_set(&s->last, v ? v : calloc(1, sizeof(char *)), n);
+    dubbo__subs_notify(&r->subs, &s->base, &r->mu, &r->stop, s->base.url, vals, n);
+    free(vals);
+}
+
+static int nacos_node_watch(dubbo_registry_t *base, const char *key, int children,
+                            dubbo_notify_fn fn, void *user)
+{
+    nacos_t *r = (nacos_t *)base;
+    const char *app = key_rest(key, "services/"), *itf = key_rest(key, "mapping/");
+    if (!fn || (children && !app) || (!children && !itf))
+        return dubbo__seterr(DUBBO_EINVAL, "nacos registry: cannot follow \"%.200s\"", key);
+    sub_t *s = calloc(1, sizeof(sub_t));
+    if (!s || dubbo__sub_init(&s->base, key, fn, user, "nacos") ||
+        !(s->names[0] = strdup(children ? app : itf))) {
+        if (s) sub_free(r, s);
+        return dubbo__seterr(DUBBO_ENOMEM, "nacos registry: out of memory");
+    }
+    s->nnames = 1;
+    s->raw = children ? 2 : 1;
+    pthread_mutex_lock(&r->mu);
+    dubbo__subs_append(&r->subs, &s->base);
+    r->poll_now = true;
+    pthread_cond_signal(&r->cond);
+    pthread_mutex_unlock(&r->mu);
+    return 0;
+}
+
+static int nacos_node_unwatch(dubbo_registry_t *base, const char *key, dubbo_notify_fn fn,
+                              void *user)
+{
+    return nacos_unsubscribe(base, key, fn, user);
+}
+
 const dubbo_registry_ops_t dubbo__registry_nacos = {
     .name = "nacos",
     .create = nacos_create,
@@ -2366,4 +2615,8 @@ const dubbo_registry_ops_t dubbo__registry_nacos = {
     .unsubscribe = nacos_unsubscribe,
     .destroy = nacos_destroy,
     .list = nacos_list,
+    .node_put = nacos_node_put,
+    .node_del = nacos_node_del,
+    .node_watch = nacos_node_watch,
+    .node_unwatch = nacos_node_unwatch,
 };

@@ -140,6 +140,44 @@ case "$out" in
 *) bad "refusal message: $out" ;;
 esac
 
+# Application-level discovery through Nacos (docs/service-discovery.md):
+# Java's layout, the instance as a naming instance of service <application>
+# with Dubbo's instance metadata, the mapping as config <interface> in group
+# "mapping"; our consumer with migration=FORCE_APPLICATION finds it through
+# the mapping and MetadataService. (Java itself cannot take part: its
+# nacos-client 2.x needs a 2.x server.)
+PF=$(free_port)
+"$DUBBO" demo provider --host 127.0.0.1 --port "$PF" --application napp \
+    --registry "$REG?register-mode=instance" >"$WORK/provider-$PF.log" 2>&1 &
+F=$!
+pids+=("$F")
+inst=""
+for _ in $(seq 1 50); do
+    inst=$(curl -s --noproxy '*' "$API/instance/list?serviceName=napp")
+    case "$inst" in *"\"port\":$PF"*) break ;; esac
+    sleep 0.2
+done
+case "$inst" in
+*"\"port\":$PF"*dubbo.metadata.revision*|*dubbo.metadata.revision*"\"port\":$PF"*)
+    ok "instance of napp registered as a Nacos naming instance with Dubbo's metadata" ;;
+*) bad "instance of napp: $inst" ;;
+esac
+mapping=$(curl -s --noproxy '*' "http://127.0.0.1:$PORT/nacos/v1/cs/configs?dataId=$IFACE&group=mapping")
+case ",$mapping," in *",napp,"*) ok "mapping config $IFACE (group mapping) names napp" ;;
+*) bad "mapping config: $mapping" ;; esac
+out=$("$DUBBO" call "$REG/$IFACE?migration=FORCE_APPLICATION" sayHello '"app"' \
+    --param provided-by=napp 2>&1)
+if [ "$out" = '"Hello app"' ]; then ok "FORCE_APPLICATION call through Nacos: $out"; else
+    bad "FORCE_APPLICATION call through Nacos: $out"; fi
+out=$("$DUBBO" call "$REG/$IFACE?migration=FORCE_APPLICATION" whoami 2>&1)
+case "$out" in *":$PF\""*) ok "through the mapping alone: $out" ;;
+*) bad "FORCE_APPLICATION through the mapping: $out" ;; esac
+kill -TERM "$F"
+wait "$F" 2>/dev/null
+inst=$(curl -s --noproxy '*' "$API/instance/list?serviceName=napp")
+case "$inst" in *"\"port\":$PF"*) bad "napp's instance still there after SIGTERM: $inst" ;;
+*) ok "napp's instance deregistered at shutdown" ;; esac
+
 # Nacos config: two providers of our own for the consumer the rules steer
 if [ -n "$CONFIG_TEST" ]; then
     PD=$(free_port)
