@@ -8,6 +8,7 @@
 #
 #   bench/dubbo/client_ir_per_call.sh OLD/tools/dubbo NEW/tools/dubbo
 #   CONC=16 S1=2 S2=6 URLQ='?connections=2' bench/dubbo/client_ir_per_call.sh A B
+#   B_ARGS="--io-threads 2" ...   # more flags for one side's `dubbo bench` (A_ARGS too)
 #
 # Loopback only; port 21004.
 set -euo pipefail
@@ -29,12 +30,12 @@ for _ in $(seq 100); do
     sleep 0.05
 done
 
-# one DUBBO SECS: prints "calls Ir"
+# one DUBBO SECS [FLAGS...]: prints "calls Ir"
 one() {
     local out="$WORK/cg.$RANDOM"
     valgrind --tool=callgrind --callgrind-out-file="$out" "$1" bench --raw \
         "dubbo://$H:$PORT/$IFACE$URLQ" sayHello '"x"' --concurrency "$CONC" --duration "$2" \
-        >"$WORK/b.out" 2>"$WORK/b.err"
+        "${@:3}" >"$WORK/b.out" 2>"$WORK/b.err"
     local calls ir
     calls=$(sed -n 's/^calls \([0-9]*\).*/\1/p' "$WORK/b.out")
     ir=$(sed -n 's/^summary: \([0-9]*\).*/\1/p' "$out")
@@ -42,9 +43,9 @@ one() {
 }
 
 for side in A B; do
-    bin=$A
-    [ $side = B ] && bin=$B
-    read -r c1 i1 < <(one "$bin" "$S1")
-    read -r c2 i2 < <(one "$bin" "$S2")
+    bin=$A flags=(${A_ARGS:-})
+    [ $side = B ] && bin=$B flags=(${B_ARGS:-})
+    read -r c1 i1 < <(one "$bin" "$S1" "${flags[@]}")
+    read -r c2 i2 < <(one "$bin" "$S2" "${flags[@]}")
     python3 -c "import sys; c1,i1,c2,i2=map(int,sys.argv[1:]); print(f'$side: {c1} calls in ${S1} s, {c2} in ${S2} s: {(i2-i1)/max(c2-c1,1):,.0f} instructions per call')" "$c1" "$i1" "$c2" "$i2"
 done
