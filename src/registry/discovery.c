@@ -814,11 +814,18 @@ static int parse_instance(json_t *root, inst_t *in)
 {
     memset(in, 0, sizeof(*in));
     if (!json_is_object(root)) return -1;
-    in->address = json_string_value(json_object_get(root, "address"));
-    json_int_t port = json_integer_value(json_object_get(root, "port"));
+    /* Curator's (ZooKeeper) or the flat form (Nacos), else dubbo-go's
+     * DefaultServiceInstance (etcd): Host, Port, Metadata, Enable, Healthy */
+    bool go = !json_object_get(root, "address") && json_object_get(root, "Host");
+    in->address = json_string_value(json_object_get(root, go ? "Host" : "address"));
+    json_int_t port = json_integer_value(json_object_get(root, go ? "Port" : "port"));
     in->port = port > 0 && port <= 65535 ? (int)port : 0;
     json_t *payload = json_object_get(root, "payload");
-    in->md = json_object_get(json_is_object(payload) ? payload : root, "metadata");
+    in->md = go ? json_object_get(root, "Metadata")
+                : json_object_get(json_is_object(payload) ? payload : root, "metadata");
+    if (go && (json_is_false(json_object_get(root, "Enable")) ||
+               json_is_false(json_object_get(root, "Healthy"))))
+        return -1;
     if (!valid_host(in->address) || !in->port || !json_is_object(in->md)) return -1;
     in->revision = json_string_value(json_object_get(in->md, "dubbo.metadata.revision"));
     in->storage = json_string_value(json_object_get(in->md, "dubbo.metadata.storage-type"));
@@ -1458,7 +1465,7 @@ dubbo_registry_t *dubbo__sd_wrap(dubbo_registry_t *inner)
     if (!o->node_put || !o->node_del || !o->node_watch || !o->node_unwatch) {
         dubbo__seterr(DUBBO_EUNSUPPORTED,
                       "registry %s has no application-level discovery (register-mode and "
-                      "migration need zookeeper:// or nacos://)",
+                      "migration need zookeeper://, nacos:// or etcd://)",
                       inner->url->protocol);
         dubbo_registry_close(inner);
         return NULL;

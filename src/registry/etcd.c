@@ -217,6 +217,10 @@ struct sub {
     watch_t *w;
     size_t nw;
     char *iface;
+    /* node_watch (application-level discovery): 1 one key's value (w[0].prefix
+     * is the key; other keys under that prefix are not it), 2 the values
+     * under w[0].prefix; 0 a subscription */
+    int raw;
 };
 
 #define CONFIG_ROOT "/dubbo/config/dubbo" /* Java's config center: /<namespace>/config/<group> */
@@ -595,19 +599,33 @@ static int flush_locked(etcd_t *r, const char *mine, int *mine_err, char *mine_m
     return 0;
 }
 
+static int reg_record(etcd_t *r, char *key, const char *url);
+
 static int etcd_reg(dubbo_registry_t *base, const char *url)
 {
     etcd_t *r = (etcd_t *)base;
     char *key = key_of(r, url);
     if (!key) return dubbo__last_code();
+    return reg_record(r, key, url);
+}
+
+/* Puts `key` (taken) = `url` (any value) under the lease and keeps it
+ * there; a record put already with another value is put again. */
+static int reg_record(etcd_t *r, char *key, const char *url)
+{
     pthread_mutex_lock(&r->reg_mu);
     record_t *rec = rec_find(r, key);
-    if (rec && !rec->del && rec->put) {
+    if (rec && !rec->del && rec->put && strcmp(rec->url, url) == 0) {
         pthread_mutex_unlock(&r->reg_mu);
         free(key);
         return 0;
     }
     if (rec) {
+        char *v = strcmp(rec->url, url) != 0 ? strdup(url) : NULL;
+        if (v) {
+            free(rec->url);
+            rec->url = v;
+        }
         rec->del = false;
         rec->put = false;
         free(key);
@@ -1144,6 +1162,33 @@ static void deliver(etcd_t *r, watch_t *w)
 {
     w->changed = false;
     if (w->delivered && same_as_last(w, true)) return;
+    if (w->sub->raw) {
+        entries_free(w->last, w->nlast);
+        w->last = NULL;
+        w->nlast = 0;
+        const char **vals = malloc((w->n ? w->n : 1) * sizeof(char *));
+        entry_t *copy = calloc(w->n ? w->n : 1, sizeof(entry_t));
+        size_t n = 0;
+        bool oom = !vals || !copy;
+        for (size_t i = 0; !oom && i < w->n; i++) {
+            copy[i].key = strdup(w->v[i].key);
+            copy[i].url = strdup(w->v[i].url);
+            oom = !copy[i].key || !copy[i].url;
+            if (w->sub->raw == 2 || strcmp(w->v[i].key, w->prefix) == 0) vals[n++] = w->v[i].url;
+        }
+        if (oom) {
+            entries_free(copy, copy ? w->n : 0);
+            free(vals);
+            w->changed = true;
+            return;
+        }
+        w->last = copy;
+        w->nlast = w->n;
+        w->delivered = true;
+        dubbo__subs_notify(&r->subs, &w->sub->base, &r->mu, &r->stop, w->category, vals, n);
+        free(vals);
+        return;
+    }
     /* keep a copy: it is what the next list is compared with */
     entry_t *copy = calloc(w->n ? w->n : 1, sizeof(entry_t));
     const char **urls = malloc((w->n ? w->n : 1) * sizeof(char *));
@@ -1611,6 +1656,175 @@ static void etcd_destroy(dubbo_registry_t *base)
     etcd_free(r);
 }
 
+/* ---- nodes for application-level discovery (registry.h node_*) ------- */
+
+/* dubbo-go's etcd layout: instances at /services/<application>/<host>:<port>
+ * (etcdV3ServiceDiscovery, on the registry's lease), holding dubbo-go's
+ * DefaultServiceInstance JSON (ID, ServiceName, Host, Port, Enable,
+ * Healthy, Metadata); the mapping at <root>/mapping/<interface>, the
+ * applications comma-separated (its etcd metadata report; persistent). */
+static char *node_path(etcd_t *r, const char *key)
+{
+    char *p = NULL;
+    if (strncmp(key, "services/", 9) == 0 && key[9] && key[9] != '/') {
+        if (asprintf(&p, "/%s", key) < 0) p = NULL;
+    } else if (strncmp(key, "mapping/", 8) == 0 && key[8] && !strchr(key + 8, '/')) {
+        if (asprintf(&p, "%s/%s", r->root, key) < 0) p = NULL;
+    } else {
+        dubbo__seterr(DUBBO_EINVAL, "etcd registry: no node for the key \"%.200s\"", key);
+        return NULL;
+    }
+    if (!p) dubbo__seterr(DUBBO_ENOMEM, "etcd registry: out of memory");
+    return p;
+}
+
+/* Curator's instance JSON (what the discovery layer writes) as dubbo-go's. */
+static char *dubbo_go_instance(const char *key, const char *data)
+{
+    json_t *j = json_loads(data, 0, NULL);
+    json_t *payload = json_object_get(j, "payload");
+    json_t *md = json_object_get(json_is_object(payload) ? payload : j, "metadata");
+    const char *addr = json_string_value(json_object_get(j, "address"));
+    json_int_t port = json_integer_value(json_object_get(j, "port"));
+    const char *app = key + 9, *slash = strchr(app, '/');
+    char *out = NULL;
+    if (json_is_object(md) && addr && *addr && port > 0 && port <= 65535 && slash) {
+        size_t al = strlen(addr);
+        char *host = addr[0] == '[' && al > 2 && addr[al - 1] == ']' ? strndup(addr + 1, al - 2)
+                                                                     : strdup(addr);
+        char *name = strndup(app, (size_t)(slash - app));
+        json_t *o = host && name ? json_pack("{s:s, s:s, s:s, s:I, s:I, s:b, s:b, s:O, s:s}", "ID",
+                                             slash + 1, "ServiceName", name, "Host", host, "Port",
+                                             port, "Weight", (json_int_t)100, "Enable", 1,
+                                             "Healthy", 1, "Metadata", md, "Address", slash + 1)
+                                 : NULL;
+        out = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        free(host);
+        free(name);
+    }
+    json_decref(j);
+    if (!out) dubbo__seterr(DUBBO_EINVAL, "etcd registry: %s: not an instance: %.200s", key, data);
+    return out;
+}
+
+static int etcd_node_put(dubbo_registry_t *base, const char *key, const char *data, int flags)
+{
+    etcd_t *r = (etcd_t *)base;
+    char *path = node_path(r, key);
+    if (!path) return dubbo__last_code();
+    if (flags & DUBBO_NODE_ADD_TO_LIST) {
+        /* get, add, put, as dubbo-go's etcd metadata report does */
+        pthread_mutex_lock(&r->reg_mu);
+        entry_t *v = NULL;
+        size_t n = 0;
+        int64_t rev = 0;
+        int err = range(r, r->reg_easy, path, false, &v, &n, &rev);
+        const char *cur = NULL;
+        for (size_t i = 0; !err && i < n; i++)
+            if (strcmp(v[i].key, path) == 0) cur = v[i].url;
+        bool have = false;
+        for (const char *p = cur; p && *p && !have;) {
+            size_t l = strcspn(p, ",");
+            have = l == strlen(data) && strncmp(p, data, l) == 0;
+            p += l + (p[l] == ',');
+        }
+        char *next = NULL;
+        if (!err && !have &&
+            asprintf(&next, "%s%s%s", cur && *cur ? cur : "", cur && *cur ? "," : "", data) < 0)
+            next = NULL;
+        if (!err && !have) {
+            char *k = b64_encode(path), *val = next ? b64_encode(next) : NULL, what[320];
+            snprintf(what, sizeof(what), "put %s", path);
+            json_t *req = k && val ? json_pack("{s:s, s:s}", "key", k, "value", val) : NULL;
+            free(k);
+            free(val);
+            json_t *out;
+            err = post(r, r->reg_easy, "/v3/kv/put", req, what, &out);
+            if (!err) json_decref(out);
+        }
+        pthread_mutex_unlock(&r->reg_mu);
+        entries_free(v, n);
+        free(next);
+        free(path);
+        return err;
+    }
+    if (!(flags & DUBBO_NODE_EPHEMERAL) || strncmp(key, "services/", 9) != 0) {
+        free(path);
+        return dubbo__seterr(DUBBO_EINVAL, "etcd registry: %s: only instances are ephemeral", key);
+    }
+    char *value = dubbo_go_instance(key, data);
+    if (!value) {
+        free(path);
+        return dubbo__last_code();
+    }
+    int err = reg_record(r, path, value);
+    free(value);
+    return err;
+}
+
+static int etcd_node_del(dubbo_registry_t *base, const char *key)
+{
+    etcd_t *r = (etcd_t *)base;
+    char *path = node_path(r, key);
+    if (!path) return dubbo__last_code();
+    pthread_mutex_lock(&r->reg_mu);
+    record_t *rec = rec_find(r, path);
+    int err = 0;
+    if (rec) {
+        rec->del = true;
+        int mine = 0;
+        char msg[512] = "";
+        err = flush_locked(r, path, &mine, msg, sizeof(msg));
+        if (mine)
+            err = dubbo__seterr(mine, "%s", msg);
+        else if (err)
+            err = 0; /* etcd away: the lease takes the key with it */
+    }
+    pthread_mutex_unlock(&r->reg_mu);
+    free(path);
+    return err;
+}
+
+static int etcd_node_watch(dubbo_registry_t *base, const char *key, int children,
+                           dubbo_notify_fn fn, void *user)
+{
+    etcd_t *r = (etcd_t *)base;
+    if (!fn) return dubbo__seterr(DUBBO_EINVAL, "etcd registry: node_watch without a callback");
+    char *path = node_path(r, key);
+    if (!path) return dubbo__last_code();
+    sub_t *s = calloc(1, sizeof(sub_t));
+    if (s) s->w = calloc(1, sizeof(watch_t));
+    bool oom = !s || !s->w || dubbo__sub_init(&s->base, key, fn, user, "etcd");
+    if (!oom) {
+        watch_t *w = &s->w[s->nw++];
+        w->sub = s;
+        w->category = strdup(key);
+        w->backoff_ms = BACKOFF_MIN_MS;
+        s->raw = children ? 2 : 1;
+        /* children: everything under "<path>/" */
+        if (children && asprintf(&w->prefix, "%s/", path) < 0) w->prefix = NULL;
+        if (!children) w->prefix = strdup(path);
+        oom = !w->category || !w->prefix;
+    }
+    free(path);
+    if (oom) {
+        if (s) sub_free(r, s);
+        return dubbo__seterr(DUBBO_ENOMEM, "etcd registry: out of memory");
+    }
+    pthread_mutex_lock(&r->mu);
+    dubbo__subs_append(&r->subs, &s->base);
+    pthread_mutex_unlock(&r->mu);
+    dubbo__curl.multi_wakeup(r->multi);
+    return 0;
+}
+
+static int etcd_node_unwatch(dubbo_registry_t *base, const char *key, dubbo_notify_fn fn,
+                             void *user)
+{
+    return etcd_unsubscribe(base, key, fn, user);
+}
+
 const dubbo_registry_ops_t dubbo__registry_etcd = {
     .name = "etcd",
     .create = etcd_create,
@@ -1620,4 +1834,8 @@ const dubbo_registry_ops_t dubbo__registry_etcd = {
     .unsubscribe = etcd_unsubscribe,
     .destroy = etcd_destroy,
     .list = etcd_list,
+    .node_put = etcd_node_put,
+    .node_del = etcd_node_del,
+    .node_watch = etcd_node_watch,
+    .node_unwatch = etcd_node_unwatch,
 };
