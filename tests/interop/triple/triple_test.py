@@ -179,11 +179,29 @@ class Run:
 
     # ---- 2. Java's Triple consumer ------------------------------------------------------
     def java_consumer(self, server, port):
-        name = "triconsumer-%s" % server
-        argv = self.java_cmd("TriConsumer") + [
-            "--url", "tri://[::1]:%d" % port, "--cases", ",".join(JAVA_CASES),
-            "--expect-exception", JAVA_EXCEPTION[server]]
         t0 = time.time()
+        results = self.java_run(server, port, JAVA_CASES, "")
+        # A case that failed runs once more in a new consumer (a cold JVM on a
+        # loaded machine can miss its 3 s timeout), as the gRPC cases do; the
+        # first failure is kept in the notes.
+        again = [c for c in JAVA_CASES if results[c][0] == "FAIL"]
+        if again:
+            second = self.java_run(server, port, again, "-again")
+            for c in again:
+                if second[c][0] == "PASS":
+                    self.notes.append("TriConsumer %s -> %s failed, then passed on its 2nd run; "
+                                      "1st: %s" % (c, NAMES[server], results[c][1][:300]))
+                    results[c] = second[c]
+        self.java[server] = results
+        print("triple: TriConsumer -> %s: %d of %d passed in %.1f s"
+              % (NAMES[server], sum(1 for v, _ in results.values() if v == "PASS"),
+                 len(JAVA_CASES), time.time() - t0), flush=True)
+
+    def java_run(self, server, port, cases, suffix):
+        name = "triconsumer-%s%s" % (server, suffix)
+        argv = self.java_cmd("TriConsumer") + [
+            "--url", "tri://[::1]:%d" % port, "--cases", ",".join(cases),
+            "--expect-exception", JAVA_EXCEPTION[server]]
         p = Proc(name, argv, self.env, self.work)
         try:
             p.p.wait(120)
@@ -195,20 +213,17 @@ class Run:
             m = re.match(r"^RESULT (\S+) (PASS|FAIL|SKIP) ?(.*)$", line)
             if m:
                 results[m.group(1)] = (m.group(2), m.group(3))
-        for case in JAVA_CASES:
+        for case in cases:
             if case not in results:
                 results[case] = ("FAIL", "no result (consumer exit %s; see %s.log)"
                                  % (p.p.returncode, name))
         # not_found passes on any RpcException, a refused connection too:
         # it must be the provider that said UNIMPLEMENTED.
-        v, d = results["not_found"]
+        v, d = results.get("not_found", ("SKIP", ""))
         if v == "PASS" and "UNIMPLEMENTED" not in d:
             results["not_found"] = ("FAIL", "not an UNIMPLEMENTED from the provider: " + d)
-        self.java[server] = results
         p.stop()
-        print("triple: TriConsumer -> %s: %d of %d passed in %.1f s"
-              % (NAMES[server], sum(1 for v, _ in results.values() if v == "PASS"),
-                 len(JAVA_CASES), time.time() - t0), flush=True)
+        return results
 
     # ---- 3. h2spec ------------------------------------------------------------------------
     def run_h2spec(self, server, port=None):
