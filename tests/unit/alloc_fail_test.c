@@ -12,6 +12,8 @@
  * makes the Nth call from then on return NULL, once. Allocations inside
  * shared libraries (libuv, libc's own) are not counted. */
 #include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <unistd.h>
@@ -19,6 +21,7 @@
 #include "test.h"
 #include "test_server.h"
 #include "core/internal.h"
+#include "dubbo/cluster.h"
 #include "dubbo/hessian2.h"
 #include "dubbo/serialization.h"
 #include "dubbo/url.h"
@@ -747,6 +750,122 @@ TEST(accept_survives_failed_allocation)
     dubbo_server_free(s);
 }
 
+/* The consumer's side of a call with allocation N failing, N = 1, 2, ...:
+ * dubbo_client_call and dubbo_reference_call (the cluster path: directory,
+ * router, balancer, failover, filters) must return the right answer or a
+ * clean error at once: never a wrong answer, and never the timeout an
+ * answer lost on the way would cost. The provider runs in a child process
+ * forked before this process has any thread (this test runs first), so its
+ * allocations are not counted here. */
+static pid_t consumer_child;
+static int consumer_port;
+
+static void consumer_provider_start(void)
+{
+    int fds[2];
+    if (pipe(fds)) return;
+    consumer_child = fork();
+    if (consumer_child == 0) {
+        close(fds[0]);
+        dubbo_server_t *s = alloc_server(false);
+        int port = s ? dubbo_server_port(s) : -1;
+        ssize_t w = write(fds[1], &port, sizeof(port));
+        (void)w;
+        close(fds[1]);
+        for (;;)
+            pause(); /* until SIGKILL */
+    }
+    close(fds[1]);
+    if (consumer_child < 0 ||
+        read(fds[0], &consumer_port, sizeof(consumer_port)) != (ssize_t)sizeof(consumer_port))
+        consumer_port = -1;
+    close(fds[0]);
+}
+
+typedef int (*consumer_call_fn)(void *handle, const dubbo_invocation_t *inv, dubbo_result_t *r);
+
+static int call_client(void *h, const dubbo_invocation_t *inv, dubbo_result_t *r)
+{
+    return dubbo_client_call(h, inv, r);
+}
+
+static int call_reference(void *h, const dubbo_invocation_t *inv, dubbo_result_t *r)
+{
+    return dubbo_reference_call(h, inv, r);
+}
+
+static void consumer_path(const char *name, void *h, consumer_call_fn fn)
+{
+    dubbo_arena_t *a = dubbo_arena_new(0);
+    dubbo_value_t *arg = dubbo_v_cstr(a, "mallory");
+    dubbo_invocation_t inv = {.method = "sayHello", .args = &arg, .nargs = 1, .timeout_ms = 2000};
+    int ok = 0, errors = 0, slow = 0;
+    long n = 1;
+    for (; n <= 500; n++) {
+        dubbo_result_t r;
+        fm_arm(n);
+        double t0 = test_now_ms();
+        int rc = fn(h, &inv, &r);
+        double ms = test_now_ms() - t0;
+        bool fired = fm_disarm();
+        bool right = rc == 0 && !r.error && r.value && r.value->type == DUBBO_T_STRING &&
+                     strcmp(r.value->u.s.ptr, "Hello mallory") == 0;
+        if (rc == 0 && !right && !r.error)
+            fprintf(stderr, "consumer path (%s): allocation %ld failed: a wrong answer\n", name, n);
+        CHECK(right || rc < 0 || r.error);
+        if (!right && (rc == DUBBO_ETIMEOUT || ms > 1000)) {
+            slow++;
+            fprintf(stderr, "consumer path (%s): allocation %ld failed: %s after %.0f ms (rc %d)\n",
+                    name, n, r.error ? r.error : "?", ms, rc);
+        }
+        right ? ok++ : errors++;
+        dubbo_result_destroy(&r);
+        if (!fired) {
+            CHECK(right);
+            break;
+        }
+    }
+    printf("consumer path (%s): %ld allocations, each failed once: %d answered, %d clean "
+           "errors, %d only after a timeout\n",
+           name, n - 1, ok - 1, errors, slow);
+    CHECK_EQ_INT(slow, 0);
+    CHECK(n <= 500);
+    dubbo_arena_free(a);
+}
+
+TEST(consumer_paths)
+{
+    consumer_provider_start();
+    CHECK(consumer_port > 0);
+    if (consumer_port <= 0) return;
+    char url[200];
+    snprintf(url, sizeof(url), "dubbo://127.0.0.1:%d/%s", consumer_port, IFACE);
+    dubbo_client_t *c = dubbo_client_new(url);
+    CHECK(c != NULL);
+    dubbo_reference_t *ref = dubbo_reference_new(url, NULL);
+    CHECK(ref != NULL);
+    if (c && ref) {
+        /* the connections are made, and the first calls served, unarmed */
+        dubbo_arena_t *a = dubbo_arena_new(0);
+        dubbo_value_t *arg = dubbo_v_cstr(a, "warm");
+        dubbo_invocation_t inv = {.method = "sayHello", .args = &arg, .nargs = 1};
+        dubbo_result_t r;
+        CHECK_EQ_INT(dubbo_client_call(c, &inv, &r), 0);
+        dubbo_result_destroy(&r);
+        CHECK_EQ_INT(dubbo_reference_call(ref, &inv, &r), 0);
+        dubbo_result_destroy(&r);
+        dubbo_arena_free(a);
+        consumer_path("client", c, call_client);
+        consumer_path("reference", ref, call_reference);
+    }
+    dubbo_reference_free(ref);
+    dubbo_client_free(c);
+    if (consumer_child > 0) {
+        kill(consumer_child, SIGKILL);
+        waitpid(consumer_child, NULL, 0);
+    }
+}
+
 TEST(teardown)
 {
     dubbo_buf_destroy(&fx_h2);
@@ -755,6 +874,7 @@ TEST(teardown)
     fx = NULL;
 }
 
-TEST_MAIN(TEST_ENTRY(codecs), TEST_ENTRY(dubbo_codec), TEST_ENTRY(request_path_workers),
-          TEST_ENTRY(request_path_direct), TEST_ENTRY(request_path_cold),
-          TEST_ENTRY(accept_survives_failed_allocation), TEST_ENTRY(teardown))
+TEST_MAIN(TEST_ENTRY(consumer_paths), TEST_ENTRY(codecs), TEST_ENTRY(dubbo_codec),
+          TEST_ENTRY(request_path_workers), TEST_ENTRY(request_path_direct),
+          TEST_ENTRY(request_path_cold), TEST_ENTRY(accept_survives_failed_allocation),
+          TEST_ENTRY(teardown))
