@@ -11,6 +11,9 @@ sanitizer report / unclean exit of a surviving provider.
 
 Short (ctest): 1 run, 6 s of load, kill at 2 s. --long: 10 runs of 10 s,
 the kill at 3 s, each run killing a different provider.
+
+--protocol tri|rest: the same over Triple or REST (the providers serve
+dubbo,tri,rest on one port; the references are tri:// or rest:// URLs).
 """
 import signal
 import sys
@@ -19,9 +22,10 @@ import time
 import faultlib as fl
 
 
-def one_run(env, v, run, duration, kill_at):
-    provs = [env.provider(f"r{run}-p{i}") for i in range(3)]
-    urls = ";".join(fl.dubbo_url(p.port) for p in provs)
+def one_run(env, v, run, duration, kill_at, proto):
+    extra = ["--protocol", "dubbo,tri,rest"] if proto != "dubbo" else []
+    provs = [env.provider(f"r{run}-p{i}", *extra) for i in range(3)]
+    urls = ";".join(proto + fl.dubbo_url(p.port)[len("dubbo"):] for p in provs)
     bench = env.bench(f"r{run}-bench", urls, "sayHello", ['"fault"'], concurrency=16,
                       duration=duration,
                       params=["cluster=failover", "retries=2", "loadbalance=roundrobin"])
@@ -48,13 +52,15 @@ def one_run(env, v, run, duration, kill_at):
 
 
 def main():
-    args = fl.parser(__doc__).parse_args()
+    p = fl.parser(__doc__)
+    p.add_argument("--protocol", choices=["dubbo", "tri", "rest"], default="dubbo")
+    args = p.parse_args()
     runs = fl.runs_of(args)
     duration, kill_at = (10.0, 3.0) if args.long else (6.0, 2.0)
-    v = fl.Verdict("kill9_failover")
+    v = fl.Verdict("kill9_failover" + ("" if args.protocol == "dubbo" else f"[{args.protocol}]"))
     env = fl.Env(args.dubbo, args.keep, args.debug)
     try:
-        results = [one_run(env, v, i, duration, kill_at) for i in range(runs)]
+        results = [one_run(env, v, i, duration, kill_at, args.protocol) for i in range(runs)]
         ok = [r["ok"] or 0 for r in results]
         mx = [r["max_us"] or 0 for r in results]
         v.figure("runs", runs)
