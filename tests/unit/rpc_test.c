@@ -1,7 +1,8 @@
 /* Provider and consumer over loopback in one process: every kind of call
  * (sync, async, one-way, generic, $echo), attachments, exceptions, lookup
  * failures, version/group matching, timeouts, a full pool, graceful
- * shutdown, refused connections and reconnects, and a long loop for leaks. */
+ * shutdown, refused connections and reconnects, a long loop for leaks, and
+ * connections spread over several event loops. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -1039,6 +1040,52 @@ TEST(many_async_calls)
     dubbo_server_free(s);
 }
 
+/* The loop a direct handler runs on: its connection's. */
+static void h_loop(dubbo_call_t *call, void *user)
+{
+    (void)user;
+    dubbo__loop_t *l = dubbo__loop_current();
+    dubbo_call_return(call, dubbo_v_int(dubbo_call_arena(call), l ? dubbo__loop_index(l) : -1));
+}
+
+/* With 3 loops, a client's 3 connections and the server's 3 ends of them
+ * are spread over the loops (each to the one with the fewest connections),
+ * every call is answered on its connection's loop, and shutdown closes
+ * them all. */
+TEST(connections_spread_over_loops)
+{
+    dubbo_io_threads_set(3);
+    CHECK_EQ_INT(dubbo_io_threads(), 3);
+    dubbo_server_options_t o;
+    dubbo_server_options_init(&o);
+    o.direct = true;
+    o.io_threads = 3;
+    dubbo_server_t *s = test_serve1(&o, 0, "com.example.Loops", "loop", h_loop);
+    CHECK(s != NULL);
+    dubbo_client_t *c =
+        s ? test_client(dubbo_server_port(s), "com.example.Loops", "?connections=3") : NULL;
+    bool seen[DUBBO__LOOPS_MAX] = {false};
+    int distinct = 0, bad = 0;
+    for (int i = 0; c && i < 30; i++) {
+        dubbo_result_t r;
+        int rc = call1(c, "loop", NULL, 0, &r);
+        if (rc || r.status != DUBBO_STATUS_OK || !r.value || r.value->type != DUBBO_T_INT ||
+            r.value->u.i < 0 || r.value->u.i >= 3) {
+            bad++;
+        } else if (!seen[r.value->u.i]) {
+            seen[r.value->u.i] = true;
+            distinct++;
+        }
+        dubbo_result_destroy(&r);
+    }
+    CHECK_EQ_INT(bad, 0);
+    /* at least two: other tests' connections may still count on a loop */
+    CHECK(distinct >= 2);
+    dubbo_client_free(c);
+    dubbo_server_free(s);
+    dubbo_io_threads_set(0);
+}
+
 TEST_MAIN(TEST_ENTRY(sync_methods), TEST_ENTRY(exception), TEST_ENTRY(async_calls),
           TEST_ENTRY(async_failure_runs_callback_once), TEST_ENTRY(client_free_from_callback),
           TEST_ENTRY(oneway), TEST_ENTRY(attachments), TEST_ENTRY(unknown_service_and_method),
@@ -1047,4 +1094,5 @@ TEST_MAIN(TEST_ENTRY(sync_methods), TEST_ENTRY(exception), TEST_ENTRY(async_call
           TEST_ENTRY(graceful_shutdown), TEST_ENTRY(shutdown_deadline),
           TEST_ENTRY(refused_then_reconnect), TEST_ENTRY(client_bad_input),
           TEST_ENTRY(response_too_big), TEST_ENTRY(concurrent_sync_callers),
-          TEST_ENTRY(many_sync_calls), TEST_ENTRY(many_async_calls))
+          TEST_ENTRY(many_sync_calls), TEST_ENTRY(many_async_calls),
+          TEST_ENTRY(connections_spread_over_loops))
