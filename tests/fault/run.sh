@@ -4,8 +4,8 @@
 #   tests/fault/run.sh                 the short versions (what ctest runs)
 #   tests/fault/run.sh --long          the long versions (10 runs each, ~30 min)
 #   tests/fault/run.sh [--long] NAME...  only these (kill9_failover, sigterm_under_load,
-#                                      zookeeper_pause, etcd_pause, hostile_clients, partition,
-#                                      slow_provider)
+#                                      zookeeper_pause, etcd_pause, nacos_pause, hostile_clients,
+#                                      partition, slow_provider)
 # Options after -- go to every scenario (e.g. -- --keep, -- --runs 3).
 # Environment: DUBBO (default build/release/tools/dubbo; built if missing).
 # Each scenario's output goes to the terminal and to build/fault-logs/NAME.log.
@@ -14,7 +14,8 @@ set -u
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 DUBBO=${DUBBO:-$ROOT/build/release/tools/dubbo}
-ALL=(kill9_failover sigterm_under_load zookeeper_pause etcd_pause hostile_clients partition slow_provider)
+ALL=(kill9_failover sigterm_under_load zookeeper_pause etcd_pause nacos_pause hostile_clients partition
+    slow_provider)
 
 long=()
 names=()
