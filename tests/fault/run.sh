@@ -24,7 +24,7 @@ while [ $# -gt 0 ]; do
     case $1 in
     --long) long=(--long) ;;
     --) shift; extra=("$@"); break ;;
-    -h | --help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
     *) names+=("$1") ;;
     esac
     shift
