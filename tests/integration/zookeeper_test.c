@@ -20,9 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dubbo/cluster.h"
 #include "dubbo/error.h"
 #include "dubbo/extension.h"
 #include "dubbo/registry.h"
+#include "dubbo/rpc.h"
 #include "test.h"
 
 extern const dubbo_registry_ops_t dubbo__registry_zookeeper;
@@ -911,6 +913,99 @@ TEST(server_lists)
     free(path);
 }
 
+/* Application-level discovery (src/registry/discovery.c) in one process: a
+ * server with register-mode=instance and a FORCE_APPLICATION reference,
+ * so that ThreadSanitizer (scripts/tsan.sh runs this file) sees the
+ * discovery wrapper's threads (the registry's, the metadata fetch on it,
+ * the retry thread) next to the server's and the client's. The layout
+ * against Java is interop/discovery-java's. */
+static void sd_hello(dubbo_call_t *call, void *user)
+{
+    (void)user;
+    dubbo_value_t *a = dubbo_call_arg(call, 0);
+    char out[128];
+    snprintf(out, sizeof(out), "Hello %s", a && a->type == DUBBO_T_STRING ? a->u.s.ptr : "?");
+    dubbo_call_return(call, dubbo_v_cstr(dubbo_call_arena(call), out));
+}
+
+static int sd_call(dubbo_reference_t *ref, char *out, size_t cap)
+{
+    dubbo_arena_t *a = dubbo_arena_new(0);
+    dubbo_value_t *arg = dubbo_v_cstr(a, "sd");
+    dubbo_invocation_t inv = {.method = "sayHello", .args = &arg, .nargs = 1};
+    dubbo_result_t r;
+    int rc = dubbo_reference_call(ref, &inv, &r);
+    snprintf(out, cap, "%s",
+             rc == 0 && r.value && r.value->type == DUBBO_T_STRING ? r.value->u.s.ptr
+             : r.error                                             ? r.error
+                                                                   : "?");
+    if (rc == 0 && r.error) rc = -1;
+    dubbo_result_destroy(&r);
+    dubbo_arena_free(a);
+    return rc;
+}
+
+TEST(application_level_discovery)
+{
+    say_name();
+    const char *iface = "org.example.zk.SdService";
+    static const dubbo_method_t m[] = {{"sayHello", sd_hello}};
+    dubbo_service_t svc = {.interface = iface, .methods = m, .nmethods = 1};
+    dubbo_server_options_t o;
+    dubbo_server_options_init(&o);
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.threads = 2;
+    o.application = "zk-sd-app";
+    dubbo_server_t *srv = dubbo_server_new(&o);
+    CHECK(srv != NULL);
+    if (!srv) return;
+    char reg[300], refurl[400];
+    snprintf(reg, sizeof(reg), "zookeeper://%s?register-mode=instance", zk_addr);
+    CHECK_EQ_INT(dubbo_server_export(srv, &svc), 0);
+    CHECK_EQ_INT(dubbo_server_add_registry(srv, reg), 0);
+    CHECK_EQ_INT(dubbo_server_start(srv), 0);
+    struct String_vector sv = {0, NULL};
+    int n = -1;
+    for (int i = 0; i < 50 && n != 1; i++) {
+        n = raw_children("/services/zk-sd-app", &sv);
+        if (n >= 0) deallocate_String_vector(&sv);
+        if (n != 1) usleep(100 * 1000);
+    }
+    CHECK_EQ_INT(n, 1);
+    snprintf(refurl, sizeof(refurl), "zookeeper://%s/%s?migration=FORCE_APPLICATION", zk_addr,
+             iface);
+    const char *params[] = {"interface", iface, NULL};
+    dubbo_reference_t *ref = dubbo_reference_new(refurl, params);
+    CHECK(ref != NULL);
+    char out[512] = "";
+    if (ref) {
+        int rc = -1;
+        for (int i = 0; i < 50 && rc != 0; i++)
+            if ((rc = sd_call(ref, out, sizeof(out))) != 0) usleep(100 * 1000);
+        CHECK_EQ_INT(rc, 0);
+        CHECK_EQ_STR(out, "Hello sd");
+    }
+    /* the instance goes at shutdown (the reference keeps its last provider:
+     * empty-list protection, as Java's; calls to it then fail) */
+    dubbo_server_shutdown(srv);
+    n = -1;
+    for (int i = 0; i < 50 && n != 0; i++) {
+        n = raw_children("/services/zk-sd-app", &sv);
+        if (n >= 0) deallocate_String_vector(&sv);
+        if (n != 0) usleep(100 * 1000);
+    }
+    CHECK_EQ_INT(n, 0);
+    if (ref) {
+        int rc = 0;
+        for (int i = 0; i < 50 && rc == 0; i++)
+            if ((rc = sd_call(ref, out, sizeof(out))) == 0) usleep(100 * 1000);
+        CHECK(rc != 0);
+    }
+    dubbo_reference_free(ref);
+    dubbo_server_free(srv);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "--child") == 0) return child_main(argv[2], argv[3]);
@@ -938,6 +1033,7 @@ int main(int argc, char **argv)
         TEST_ENTRY(paused_child_recovers),
         TEST_ENTRY(session_expiry_recovers),
         TEST_ENTRY(routing_rules),
+        TEST_ENTRY(application_level_discovery),
         TEST_ENTRY(server_restart),
         TEST_ENTRY(server_down_at_open),
         TEST_ENTRY(server_lists),
