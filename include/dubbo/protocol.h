@@ -19,9 +19,12 @@
  *   overload -> refuse (bytes that refuse one unit)
  *
  * Threads: detect, cut, on_unit, refuse and goaway run on the event-loop
- * thread; decode and answer run on a worker (or on the loop thread with
- * options.direct), several calls at once on different workers, so they
- * keep no state outside the call. refer runs on the thread that gives a
+ * thread of the connection (each connection lives on one of the process's
+ * loops, dubbo_io_threads_set; "the loop thread" below means that one, and
+ * hooks of connections on other loops run at the same time); decode and
+ * answer run on a worker (or on the loop thread with options.direct),
+ * several calls at once on different workers, so they keep no state
+ * outside the call or its connection. refer runs on the thread that gives a
  * reference its providers (dubbo_reference_new's, or a registry's
  * notification thread). None of them may block. Tables are immutable and
  * outlive every server and reference (a static const, registered once).
