@@ -1752,7 +1752,7 @@ int cli_bench(const char *who, int argc, char **argv)
 static const char list_help[] =
     "usage: %s REGISTRY_URL [INTERFACE]\n"
     "\n"
-    "Without INTERFACE: the services the registry holds, then (zookeeper) the\n"
+    "Without INTERFACE: the services the registry holds, then (zookeeper, nacos, etcd) the\n"
     "applications of application-level discovery with their instances and each\n"
     "instance's services (asked from its MetadataService). With INTERFACE: its\n"
     "providers, consumers, routers and configurators, one decoded URL per line.\n"
@@ -1822,12 +1822,16 @@ static void list_applications(dubbo_registry_t *r)
                 dubbo_value_t *v = NULL;
                 if (a && dubbo_value_from_json(a, insts[k], strlen(insts[k]), &v) == 0 && v &&
                     v->type == DUBBO_T_MAP) {
-                    const char *addr = map_str(v, "address");
-                    const dubbo_value_t *port = dubbo_map_get(v, "port");
+                    /* Curator's JSON (zookeeper), {address, port, metadata}
+                     * (nacos) or dubbo-go's (etcd: Host, Port, Metadata) */
+                    bool go = !map_str(v, "address") && map_str(v, "Host");
+                    const char *addr = map_str(v, go ? "Host" : "address");
+                    const dubbo_value_t *port = dubbo_map_get(v, go ? "Port" : "port");
                     const dubbo_value_t *payload = dubbo_map_get(v, "payload");
-                    const dubbo_value_t *md = payload && payload->type == DUBBO_T_MAP
+                    const dubbo_value_t *md = go ? dubbo_map_get(v, "Metadata")
+                                              : payload && payload->type == DUBBO_T_MAP
                                                   ? dubbo_map_get(payload, "metadata")
-                                                  : NULL;
+                                                  : dubbo_map_get(v, "metadata");
                     long p = port && port->type == DUBBO_T_INT    ? port->u.i
                              : port && port->type == DUBBO_T_LONG ? (long)port->u.l
                                                                   : 0;

@@ -1425,10 +1425,17 @@ static int etcd_unsubscribe(dubbo_registry_t *base, const char *consumer_url, du
 
 /* ---- dubbo list ------------------------------------------------------- */
 
+static int list_instances(etcd_t *r, const char *app, char ***out, size_t *n);
+
 static int etcd_list(dubbo_registry_t *base, const char *interface, const char *category,
                      char ***out, size_t *n)
 {
     etcd_t *r = (etcd_t *)base;
+    *out = NULL;
+    *n = 0;
+    if (category && ((!interface && strcmp(category, "applications") == 0) ||
+                     (interface && strcmp(category, "instances") == 0)))
+        return list_instances(r, interface, out, n);
     char *prefix = NULL, *ei = interface ? dubbo_url_encode(interface) : NULL;
     int rc = interface ? (ei ? asprintf(&prefix, "%s/%s/%s/", r->root, ei,
                                         category && *category ? category : "providers")
@@ -1657,6 +1664,44 @@ static void etcd_destroy(dubbo_registry_t *base)
 }
 
 /* ---- nodes for application-level discovery (registry.h node_*) ------- */
+
+/* `dubbo list`'s application-level view: the application names under
+ * /services, or one application's instances (their values). */
+static int list_instances(etcd_t *r, const char *app, char ***out, size_t *n)
+{
+    char *prefix = NULL;
+    if ((app ? asprintf(&prefix, "/services/%s/", app) : asprintf(&prefix, "/services/")) < 0)
+        return dubbo__seterr(DUBBO_ENOMEM, "etcd registry: out of memory");
+    CURL *easy = dubbo__curl.easy_init();
+    entry_t *v = NULL;
+    size_t m = 0;
+    int64_t rev;
+    int err = easy ? range(r, easy, prefix, false, &v, &m, &rev)
+                   : dubbo__seterr(DUBBO_ENOMEM, "etcd registry: out of memory");
+    if (easy) dubbo__curl.easy_cleanup(easy);
+    char **list = err ? NULL : calloc(m ? m : 1, sizeof(char *));
+    size_t k = 0;
+    for (size_t i = 0; list && i < m; i++) {
+        if (app) {
+            list[k++] = v[i].url;
+            v[i].url = NULL;
+            continue;
+        }
+        const char *name = v[i].key + strlen(prefix), *slash = strchr(name, '/');
+        size_t len = slash ? (size_t)(slash - name) : strlen(name);
+        bool seen = !len;
+        for (size_t j = 0; j < k && !seen; j++)
+            seen = strlen(list[j]) == len && strncmp(list[j], name, len) == 0;
+        if (!seen && (list[k] = strndup(name, len))) k++;
+    }
+    entries_free(v, m);
+    free(prefix);
+    if (err) return err;
+    if (!list) return dubbo__seterr(DUBBO_ENOMEM, "etcd registry: out of memory");
+    *out = list;
+    *n = k;
+    return 0;
+}
 
 /* dubbo-go's etcd layout: instances at /services/<application>/<host>:<port>
  * (etcdV3ServiceDiscovery, on the registry's lease), holding dubbo-go's

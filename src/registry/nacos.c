@@ -2127,12 +2127,39 @@ static bool name_parts(const char *name, char parts[4][256])
     return k == 3;
 }
 
+static int app_instances(nacos_t *r, CURL *easy, const char *app, char ***out, size_t *n);
+
 static int nacos_list(dubbo_registry_t *base, const char *interface, const char *category,
                       char ***out, size_t *n)
 {
     nacos_t *r = (nacos_t *)base;
     CURL *easy = dubbo__curl.easy_init();
     if (!easy) return dubbo__seterr(DUBBO_ENOMEM, "nacos registry: out of memory");
+    /* `dubbo list`'s application-level view: the services whose name is an
+     * application's (no "<category>:" prefix), or one's instances */
+    if (category && interface && strcmp(category, "instances") == 0) {
+        int err = app_instances(r, easy, interface, out, n);
+        dubbo__curl.easy_cleanup(easy);
+        return err;
+    }
+    if (category && !interface && strcmp(category, "applications") == 0) {
+        char **names = NULL;
+        size_t nn = 0, k = 0;
+        int err = service_names(r, easy, &names, &nn);
+        dubbo__curl.easy_cleanup(easy);
+        for (size_t i = 0; !err && i < nn; i++)
+            if (!strchr(names[i], ':') && !strchr(names[i], '@'))
+                names[k++] = names[i];
+            else
+                free(names[i]);
+        if (err) {
+            strv_free(names, nn);
+            return err;
+        }
+        *out = names;
+        *n = k;
+        return 0;
+    }
     char **names = NULL, **v = NULL;
     size_t nn = 0, m = 0, cap = 0;
     int err = service_names(r, easy, &names, &nn);
@@ -2481,7 +2508,7 @@ static int nacos_node_del(dubbo_registry_t *base, const char *key)
 
 /* The instances of an application as {address, port, metadata} JSON, the
  * enabled and healthy ones with an address Dubbo URLs can carry. */
-static int app_instances(nacos_t *r, const char *app, char ***out, size_t *n)
+static int app_instances(nacos_t *r, CURL *easy, const char *app, char ***out, size_t *n)
 {
     sbuf_t f = {0}, body = {0};
     if (form_service(r, &f, app) || form_add(&f, "clusters", "") ||
@@ -2492,7 +2519,7 @@ static int app_instances(nacos_t *r, const char *app, char ***out, size_t *n)
     char what[400];
     snprintf(what, sizeof(what), "instance list of %s", app);
     long status;
-    int err = call(&r->srv, r->poll_easy, "GET", "/v1/ns/instance/list", f.p, what, &status, &body);
+    int err = call(&r->srv, easy, "GET", "/v1/ns/instance/list", f.p, what, &status, &body);
     free(f.p);
     *out = NULL;
     *n = 0;
@@ -2540,7 +2567,7 @@ static void poll_raw(nacos_t *r, sub_t *s)
     size_t n = 0;
     int err = 0;
     if (s->raw == 2) {
-        err = app_instances(r, s->names[0], &v, &n);
+        err = app_instances(r, r->poll_easy, s->names[0], &v, &n);
     } else if (r->cfg) {
         char *text = NULL;
         err = dubbo__nacos_config_get(r->cfg, s->names[0], MAPPING_GROUP, &text);

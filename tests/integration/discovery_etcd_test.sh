@@ -44,6 +44,10 @@ case ",$mapping," in *",eapp,"*) ok "/dubbo/mapping/$IFACE names eapp" ;;
 out=$("$DUBBO" call "$REG/$IFACE?migration=FORCE_APPLICATION" sayHello '"etcd"' 2>&1)
 [ "$out" = '"Hello etcd"' ] && ok "FORCE_APPLICATION call through etcd: $out" ||
     bad "FORCE_APPLICATION call: $out"
+out=$("$DUBBO" list "$REG" 2>&1)
+case "$out" in *"applications:"*"  eapp"*"127.0.0.1:$PORT  revision"*"      $IFACE:dubbo"*)
+    ok "dubbo list: the application, its instance and its services" ;;
+*) bad "dubbo list: $out" ;; esac
 out=$("$DUBBO" call "$REG/$IFACE" sayHello '"x"' 2>&1)
 case "$out" in *"No provider available"*) ok "FORCE_INTERFACE finds no interface-level provider" ;;
 *) bad "FORCE_INTERFACE: $out" ;; esac

@@ -172,6 +172,10 @@ if [ "$out" = '"Hello app"' ]; then ok "FORCE_APPLICATION call through Nacos: $o
 out=$("$DUBBO" call "$REG/$IFACE?migration=FORCE_APPLICATION" whoami 2>&1)
 case "$out" in *":$PF\""*) ok "through the mapping alone: $out" ;;
 *) bad "FORCE_APPLICATION through the mapping: $out" ;; esac
+out=$("$DUBBO" list "$REG" 2>&1)
+case "$out" in *"applications:"*"  napp"*"127.0.0.1:$PF  revision"*"      $IFACE:dubbo"*)
+    ok "dubbo list: the application, its instance and its services" ;;
+*) bad "dubbo list: $out" ;; esac
 kill -TERM "$F"
 wait "$F" 2>/dev/null
 inst=$(curl -s --noproxy '*' "$API/instance/list?serviceName=napp")
