@@ -236,6 +236,9 @@ struct csub {
     const char *iface; /* in cu */
     char *mapkey;      /* mapping/<interface> */
     pthread_mutex_t mu;
+    /* one delivery at a time, in the order the lists were made (the
+     * registry's thread and the retry thread both deliver) */
+    pthread_mutex_t deliver_mu;
     appw_t **apps;
     size_t napps;
     int retrying; /* the retry thread is processing one of apps (sd->mu) */
@@ -1251,6 +1254,7 @@ static void on_inner(void *user, const char *category, const char *const *urls, 
 static void deliver(csub_t *cs)
 {
     int mig = cs->sd->migration;
+    pthread_mutex_lock(&cs->deliver_mu);
     pthread_mutex_lock(&cs->mu);
     /* application level known: the mapping read, and each application's instances */
     bool app_known = cs->mapped;
@@ -1259,7 +1263,7 @@ static void deliver(csub_t *cs)
         app_known &= cs->apps[i]->notified || !cs->apps[i]->watching;
         napp += cs->apps[i]->n;
     }
-    const char **list = NULL;
+    char **list = NULL;
     size_t n = 0;
     bool go = false;
     if (mig == FORCE_APPLICATION || (mig == APPLICATION_FIRST && napp > 0 && app_known)) {
@@ -1267,17 +1271,24 @@ static void deliver(csub_t *cs)
         list = calloc(napp ? napp : 1, sizeof(char *));
         for (size_t i = 0; list && i < cs->napps; i++)
             for (size_t k = 0; k < cs->apps[i]->n; k++)
-                list[n++] = cs->apps[i]->urls[k];
+                if ((list[n] = strdup(cs->apps[i]->urls[k])))
+                    n++;
+                else
+                    go = false; /* out of memory: no short list */
     } else if (cs->inotified && (app_known || mig == FORCE_INTERFACE)) {
         go = true;
         list = calloc(cs->ni ? cs->ni : 1, sizeof(char *));
         for (size_t i = 0; list && i < cs->ni; i++)
-            list[n++] = cs->iurls[i];
+            if ((list[n] = strdup(cs->iurls[i])))
+                n++;
+            else
+                go = false;
     }
-    /* the strings stay valid: only this registry thread replaces them */
+    /* copies: another thread may replace the lists once mu is released */
     pthread_mutex_unlock(&cs->mu);
-    if (go && list) cs->fn(cs->user, "providers", list, n);
-    free(list);
+    if (go && list) cs->fn(cs->user, "providers", (const char *const *)list, n);
+    pthread_mutex_unlock(&cs->deliver_mu);
+    free_strs(list, n);
 }
 
 static void csub_free(csub_t *cs)
@@ -1296,6 +1307,7 @@ static void csub_free(csub_t *cs)
     free(cs->mapkey);
     dubbo_url_free(cs->cu);
     pthread_mutex_destroy(&cs->mu);
+    pthread_mutex_destroy(&cs->deliver_mu);
     free(cs);
 }
 
@@ -1319,6 +1331,7 @@ static int sd_subscribe(dubbo_registry_t *r, const char *consumer_url, dubbo_not
     csub_t *cs = calloc(1, sizeof(*cs));
     if (!cs) return dubbo__seterr(DUBBO_ENOMEM, "service discovery: out of memory");
     pthread_mutex_init(&cs->mu, NULL);
+    pthread_mutex_init(&cs->deliver_mu, NULL);
     cs->sd = sd;
     cs->fn = fn;
     cs->user = user;
