@@ -94,7 +94,9 @@ class Run:
             self.case("%s: %s" % (label, c), v == "PASS", d)
 
     def call(self, url, method, arg, params, types=None):
-        argv = [self.a.cli, "call", url, method, arg, "--param", "retries=0"]
+        # 5 s: the first call reaches a cold JVM (JIT, a TLS handshake), which
+        # on a loaded machine took more than the default 1 s once
+        argv = [self.a.cli, "call", url, method, arg, "--param", "retries=0", "--timeout", "5000"]
         if types:
             argv += ["--types", types]
         for k, v in params:
