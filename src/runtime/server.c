@@ -1245,8 +1245,13 @@ int dubbo_server_port(const dubbo_server_t *s)
  * calls that had already picked this provider, are still on their way. A
  * connection closes when its consumer closes it, or once it has nothing to
  * answer or write and no frame has come on it for SHUTDOWN_QUIET_MS (counted
- * from the readonly event at the earliest); the shutdown timeout bounds it. */
-#define SHUTDOWN_QUIET_MS 200
+ * from the readonly event at the earliest); the shutdown timeout bounds it.
+ * 1 s: a consumer thread that picked this provider just before the event
+ * and was then descheduled for longer than the quiet period finds the
+ * connection closed and fails (fault/sigterm_under_load saw one such call
+ * with 200 ms on a loaded machine). Java waits longer still (its shutdown
+ * wait, 10 s by default). */
+#define SHUTDOWN_QUIET_MS 1000
 
 typedef struct {
     dubbo_server_t *s;
