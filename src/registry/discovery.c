@@ -35,7 +35,6 @@
  * its application's list changes. */
 #include <arpa/inet.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -49,6 +48,7 @@
 #include "dubbo/registry.h"
 #include "dubbo/rpc.h"
 #include "dubbo/version.h"
+#include "cluster/loadbalance/util.h"
 #include "core/internal.h"
 #include "core/log.h"
 #include "core/opstats.h"
@@ -370,17 +370,6 @@ static char *build_desc(const dubbo_url_t *u, const char *match_key)
     return s;
 }
 
-static char *md5_hex(const char *s)
-{
-    unsigned char d[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    if (!EVP_Digest(s, strlen(s), d, &n, EVP_md5(), NULL)) return NULL;
-    char *h = malloc(2 * n + 1);
-    for (unsigned i = 0; h && i < n; i++)
-        snprintf(h + 2 * i, 3, "%02x", d[i]);
-    return h;
-}
-
 /* The MetadataInfo of the provider URLs as typed JSON (what
  * getMetadataInfo answers), and its revision. */
 static int build_metadata(const char *app, const dubbo_url_t *const *us, size_t n, char **rev_out,
@@ -405,8 +394,8 @@ static int build_metadata(const char *app, const dubbo_url_t *const *us, size_t 
     for (size_t i = 0; i < n && !rc; i++)
         if (i == 0 || strcmp(pi[i].match_key, pi[i - 1].match_key) != 0)
             rc = dubbo_buf_append(&all, pi[i].desc, strlen(pi[i].desc));
-    rc = rc || dubbo_buf_append(&all, "", 1);
-    char *rev = rc ? NULL : md5_hex((const char *)all.base);
+    char *rev = rc ? NULL : malloc(33);
+    if (rev) dubbo__md5_hex(all.base, all.len, rev);
     dubbo_buf_destroy(&all);
 
     json_t *services = json_object();

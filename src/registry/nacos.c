@@ -527,21 +527,6 @@ static bool valid_name(const char *s)
     return true;
 }
 
-static void md5_hex(const char *s, size_t len, char out[33])
-{
-    static const char hex[] = "0123456789abcdef";
-    dubbo__md5_t c;
-    uint8_t d[16];
-    dubbo__md5_init(&c);
-    dubbo__md5_update(&c, s, len);
-    dubbo__md5_final(&c, d);
-    for (int i = 0; i < 16; i++) {
-        out[2 * i] = hex[d[i] >> 4];
-        out[2 * i + 1] = hex[d[i] & 15];
-    }
-    out[32] = '\0';
-}
-
 int dubbo__nacos_config_reply(const char *op, const char *data_id, const char *group, long status,
                               const char *body, size_t len, char **content)
 {
@@ -842,7 +827,7 @@ static void set_content(cfg_key_t *k, char *content)
     free(k->content);
     k->content = content;
     if (content)
-        md5_hex(content, strlen(content), k->md5);
+        dubbo__md5_hex(content, strlen(content), k->md5);
     else
         k->md5[0] = '\0';
 }
@@ -936,7 +921,7 @@ static bool refresh(dubbo__nacos_config_t *c, const char *data_id, const char *g
         return false;
     }
     char md5[33] = "";
-    if (content) md5_hex(content, strlen(content), md5);
+    if (content) dubbo__md5_hex(content, strlen(content), md5);
     pthread_mutex_lock(&c->mu);
     cfg_key_t *k = key_find(c, data_id, group);
     if (!k || strcmp(k->md5, md5) == 0) {

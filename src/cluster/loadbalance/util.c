@@ -249,3 +249,18 @@ void dubbo__md5_final(dubbo__md5_t *c, uint8_t digest[16])
         for (int j = 0; j < 4; j++)
             digest[i * 4 + j] = (uint8_t)(c->h[i] >> (8 * j));
 }
+
+void dubbo__md5_hex(const void *data, size_t len, char out[33])
+{
+    static const char hex[] = "0123456789abcdef";
+    dubbo__md5_t c;
+    uint8_t d[16];
+    dubbo__md5_init(&c);
+    dubbo__md5_update(&c, data, len);
+    dubbo__md5_final(&c, d);
+    for (int i = 0; i < 16; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[32] = '\0';
+}

@@ -93,7 +93,9 @@ int dubbo__lb_methods_add(dubbo__lb_methods_t *m, const char *method, void *stat
 /* Free every entry, releasing each state with free_state. */
 void dubbo__lb_methods_destroy(dubbo__lb_methods_t *m, void (*free_state)(void *state));
 
-/* ---- MD5 (RFC 1321), for consistenthash's ring as Java's ---- */
+/* ---- MD5 (RFC 1321), for consistenthash's ring as Java's, and the hex
+ * digests Nacos (config MD5s) and application-level discovery (Java's
+ * MetadataInfo revision) need ---- */
 
 typedef struct {
     uint32_t h[4];
@@ -104,5 +106,7 @@ typedef struct {
 void dubbo__md5_init(dubbo__md5_t *c);
 void dubbo__md5_update(dubbo__md5_t *c, const void *data, size_t len);
 void dubbo__md5_final(dubbo__md5_t *c, uint8_t digest[16]);
+/* The digest of data[0..len) as 32 lowercase hex digits and a NUL. */
+void dubbo__md5_hex(const void *data, size_t len, char out[33]);
 
 #endif
