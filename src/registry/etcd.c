@@ -1768,18 +1768,10 @@ static int etcd_node_put(dubbo_registry_t *base, const char *key, const char *da
         const char *cur = NULL;
         for (size_t i = 0; !err && i < n; i++)
             if (strcmp(v[i].key, path) == 0) cur = v[i].url;
-        bool have = false;
-        for (const char *p = cur; p && *p && !have;) {
-            size_t l = strcspn(p, ",");
-            have = l == strlen(data) && strncmp(p, data, l) == 0;
-            p += l + (p[l] == ',');
-        }
         char *next = NULL;
-        if (!err && !have &&
-            asprintf(&next, "%s%s%s", cur && *cur ? cur : "", cur && *cur ? "," : "", data) < 0)
-            next = NULL;
-        if (!err && !have) {
-            char *k = b64_encode(path), *val = next ? b64_encode(next) : NULL, what[320];
+        if (!err) err = dubbo__list_add(cur, data, &next);
+        if (!err && next) { /* NULL: in the list already */
+            char *k = b64_encode(path), *val = b64_encode(next), what[320];
             snprintf(what, sizeof(what), "put %s", path);
             json_t *req = k && val ? json_pack("{s:s, s:s}", "key", k, "value", val) : NULL;
             free(k);

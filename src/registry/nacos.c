@@ -2419,19 +2419,10 @@ static int nacos_node_put(dubbo_registry_t *base, const char *key, const char *d
         char *cur = NULL;
         int err = dubbo__nacos_config_get(r->cfg, itf, MAPPING_GROUP, &cur);
         if (err) return err;
-        bool have = false;
-        for (const char *p = cur; p && *p && !have;) {
-            size_t l = strcspn(p, ",");
-            have = l == strlen(data) && strncmp(p, data, l) == 0;
-            p += l + (p[l] == ',');
-        }
         char *next = NULL;
-        if (!have &&
-            asprintf(&next, "%s%s%s", cur && *cur ? cur : "", cur && *cur ? "," : "", data) < 0)
-            next = NULL;
+        err = dubbo__list_add(cur, data, &next);
         free(cur);
-        if (have) return 0;
-        if (!next) return dubbo__seterr(DUBBO_ENOMEM, "nacos registry: out of memory");
+        if (err || !next) return err; /* out of memory, or in the list already */
         err = dubbo__nacos_config_publish(r->cfg, itf, MAPPING_GROUP, next);
         free(next);
         return err;

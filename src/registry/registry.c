@@ -325,3 +325,20 @@ void dubbo__last_clear(dubbo__last_t *l)
     free(l->v);
     *l = (dubbo__last_t){0};
 }
+
+int dubbo__list_add(const char *list, const char *item, char **out)
+{
+    *out = NULL;
+    size_t n = strlen(item);
+    for (const char *p = list; p && *p;) {
+        size_t l = strcspn(p, ",");
+        if (l == n && strncmp(p, item, n) == 0) return 0;
+        p += l + (p[l] == ',');
+    }
+    bool first = !list || !*list;
+    if (asprintf(out, "%s%s%s", first ? "" : list, first ? "" : ",", item) < 0) {
+        *out = NULL;
+        return dubbo__seterr(DUBBO_ENOMEM, "registry: out of memory");
+    }
+    return 0;
+}

@@ -73,4 +73,11 @@ bool dubbo__last_same(const dubbo__last_t *l, const char *const *v, size_t n);
 void dubbo__last_set(dubbo__last_t *l, char **v, size_t n);
 void dubbo__last_clear(dubbo__last_t *l);
 
+/* The service-name mapping's comma-separated list of applications
+ * (registry.h, DUBBO_NODE_ADD_TO_LIST), as zookeeper.c, etcd.c and nacos.c
+ * keep it: *out = `list` (NULL or "" for none) with `item` added at the end,
+ * malloc'd; *out = NULL when `item` is one of the list's entries already.
+ * 0, or DUBBO_ENOMEM. */
+int dubbo__list_add(const char *list, const char *item, char **out);
+
 #endif

@@ -1652,7 +1652,7 @@ static int add_to_list(zk_t *z, const char *path, const char *item)
         }
         if (rc != ZOK) break;
         int cap = st.dataLength > 0 ? st.dataLength : 0, len = cap;
-        char *buf = malloc((size_t)cap + strlen(item) + 2);
+        char *buf = malloc((size_t)cap + 1), *next = NULL;
         if (!buf) {
             rc = ZSYSTEMERROR;
             break;
@@ -1664,14 +1664,12 @@ static int add_to_list(zk_t *z, const char *path, const char *item)
             break;
         }
         buf[len > 0 ? len : 0] = '\0';
-        if (str_in_list(buf, item)) {
-            free(buf);
-            break; /* rc == ZOK */
-        }
-        if (len > 0) strcat(buf, ",");
-        strcat(buf, item);
-        rc = zoo_set(z->zh, path, buf, (int)strlen(buf), st.version);
+        int lrc = dubbo__list_add(buf, item, &next);
         free(buf);
+        if (lrc) rc = ZSYSTEMERROR;
+        if (lrc || !next) break; /* out of memory, or in the list already (rc == ZOK) */
+        rc = zoo_set(z->zh, path, next, (int)strlen(next), st.version);
+        free(next);
         if (rc != ZBADVERSION && rc != ZNONODE) break;
     }
     pthread_rwlock_unlock(&z->hl);

@@ -7,6 +7,7 @@
 #include "dubbo/error.h"
 #include "core/internal.h"
 #include "registry/discovery.h"
+#include "registry/subscribers.h"
 #include "test.h"
 
 /* The parameters Java's JavaProvider (tests/interop/java, application jprov,
@@ -218,5 +219,26 @@ TEST(malformed)
     }
 }
 
-TEST_MAIN(TEST_ENTRY(java_revision), TEST_ENTRY(java_instance_to_provider_url),
-          TEST_ENTRY(own_round_trip), TEST_ENTRY(malformed))
+/* The mapping's list, as the three registries add to it. */
+TEST(mapping_list_add)
+{
+    static const struct {
+        const char *list, *item, *want; /* want NULL: in the list already */
+    } cases[] = {
+        {NULL, "a", "a"},   {"", "a", "a"},          {"a", "b", "a,b"},       {"a,b", "b", NULL},
+        {"a,b", "a", NULL}, {"ab,b", "a", "ab,b,a"}, {"a,bc", "b", "a,bc,b"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *out = (char *)"unset";
+        CHECK_EQ_INT(dubbo__list_add(cases[i].list, cases[i].item, &out), 0);
+        if (cases[i].want)
+            CHECK_EQ_STR(out, cases[i].want);
+        else
+            CHECK(out == NULL);
+        free(out);
+    }
+}
+
+TEST_MAIN(TEST_ENTRY(mapping_list_add), TEST_ENTRY(java_revision),
+          TEST_ENTRY(java_instance_to_provider_url), TEST_ENTRY(own_round_trip),
+          TEST_ENTRY(malformed))
