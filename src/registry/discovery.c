@@ -86,7 +86,9 @@ static void free_strs(char **v, size_t n)
     free(v);
 }
 
-static int64_t now_ms(void)
+/* Wall-clock milliseconds, for the timestamps an instance carries (retries
+ * are timed on dubbo__now_ms, which a clock step does not move). */
+static int64_t epoch_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -464,7 +466,7 @@ static char *instance_json(const sd_t *sd, const dubbo_url_t *first, const dubbo
     if (!msproto) msproto = first->protocol;
     char port[16], ts[32];
     snprintf(port, sizeof(port), "%d", first->port);
-    snprintf(ts, sizeof(ts), "%lld", (long long)now_ms());
+    snprintf(ts, sizeof(ts), "%lld", (long long)epoch_ms());
     json_t *urlp = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "version", MS_VERSION, "dubbo",
                              "2.0.2", "release", "dubbo-c-" DUBBO_VERSION_STRING, "side",
                              "provider", "port", port, "protocol", msproto);
@@ -486,7 +488,7 @@ static char *instance_json(const sd_t *sd, const dubbo_url_t *first, const dubbo
                              "sslPort", "payload", "@class",
                              "org.apache.dubbo.registry.zookeeper.ZookeeperInstance", "id", id,
                              "name", sd->app, "metadata", md, "registrationTimeUTC",
-                             (json_int_t)now_ms(), "serviceType", "DYNAMIC", "uriSpec")
+                             (json_int_t)epoch_ms(), "serviceType", "DYNAMIC", "uriSpec")
                  : NULL;
     json_decref(md);
     char *s = root ? json_dumps(root, JSON_COMPACT) : NULL;
@@ -1096,7 +1098,7 @@ static void *retry_main(void *arg)
     sd_t *sd = arg;
     pthread_mutex_lock(&sd->mu);
     while (!sd->closing) {
-        int64_t now = now_ms(), next = 0;
+        int64_t now = (int64_t)dubbo__now_ms(), next = 0;
         appw_t *due = NULL;
         for (csub_t *cs = sd->subs; cs && !due; cs = cs->next) {
             pthread_mutex_lock(&cs->mu);
@@ -1155,7 +1157,7 @@ static void schedule_retry(sd_t *sd, appw_t *aw, unsigned gen)
     }
     int64_t delay = aw->tries < 5 ? (int64_t)1000 << aw->tries : 30000;
     aw->tries++;
-    aw->retry_at = now_ms() + delay;
+    aw->retry_at = (int64_t)dubbo__now_ms() + delay;
     pthread_mutex_unlock(&aw->cs->mu);
     if (!sd->retry_started && !sd->closing)
         sd->retry_started = pthread_create(&sd->retry_thread, NULL, retry_main, sd) == 0;
