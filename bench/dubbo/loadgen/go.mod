@@ -1,0 +1,3 @@
+module dubbo-c/bench/dubbo/loadgen
+
+go 1.24
