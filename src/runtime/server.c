@@ -85,6 +85,13 @@ typedef struct {
     char *url; /* what was registered */
 } announced_t;
 
+/* An idle worker, on its own stack while it waits (see wake_one). */
+typedef struct waiter {
+    struct waiter *next;
+    pthread_cond_t cv;
+    bool woken; /* taken off the idle stack by wake_one */
+} waiter_t;
+
 #define MAX_PROTOCOLS 8
 
 struct dubbo_server {
@@ -107,12 +114,13 @@ struct dubbo_server {
     int port;
 
     pthread_mutex_t mu; /* queue, counters, state */
-    pthread_cond_t work_cv;
     pthread_cond_t idle_cv;
     job_t *qhead, *qtail;
     size_t qlen;
-    int busy; /* jobs taken by workers */
-    int idle; /* workers waiting for a job */
+    int busy;                /* jobs taken by workers */
+    int idle;                /* workers waiting for a job: on the idle stack */
+    int waking;              /* workers woken or started, not yet back at the queue */
+    struct waiter *idle_top; /* the idle stack: the last worker to go idle on top */
     pthread_t *threads;
     int nthreads; /* started so far: workers start on demand, up to opts.threads */
     bool started;
@@ -247,7 +255,6 @@ dubbo_server_t *dubbo_server_new(const dubbo_server_options_t *opts)
     s->port = -1;
     pthread_rwlock_init(&s->svc_lock, NULL);
     pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->work_cv, NULL);
     pthread_cond_init(&s->idle_cv, NULL);
     /* copied (only read by dubbo_server_start) */
     s->opts.tls_cert_file = s->opts.tls_cert_file ? strdup(s->opts.tls_cert_file) : NULL;
@@ -907,26 +914,63 @@ static bool run_job(dubbo_server_t *s, sconn_t *c, const dubbo_unit_t *u, size_t
     return call.job_ref_given;
 }
 
+/* The pool wakes as few workers as keep the queue moving. A burst of
+ * jobs wakes one worker; each worker that takes a job and leaves more
+ * behind wakes the next, unless one is already on its way (Go's scheduler
+ * does the same with its spinning threads). Short calls are then served by
+ * the few workers already running, instead of a thread switch per call;
+ * calls that block spread over as many workers as they need, one wake-up
+ * at a time. Idle workers wait on a stack, the most recent on top, so
+ * that the worker woken is the one whose stack and caches are warm. */
+static void spawn_workers(dubbo_server_t *s, size_t n);
+
+static void wake_one(dubbo_server_t *s)
+{
+    waiter_t *w = s->idle_top;
+    if (w) {
+        s->idle_top = w->next;
+        s->idle--;
+        w->woken = true;
+        s->waking++;
+        pthread_cond_signal(&w->cv);
+        return;
+    }
+    spawn_workers(s, 1);
+}
+
 static void *worker_main(void *arg)
 {
     dubbo_server_t *s = arg;
+    waiter_t self = {.next = NULL, .woken = false};
+    pthread_cond_init(&self.cv, NULL);
+    pthread_mutex_lock(&s->mu);
+    s->waking--; /* spawn_workers counted this one as on its way */
     for (;;) {
-        pthread_mutex_lock(&s->mu);
         while (!s->qhead && !s->stopping) {
+            self.woken = false;
+            self.next = s->idle_top;
+            s->idle_top = &self;
             s->idle++;
-            pthread_cond_wait(&s->work_cv, &s->mu);
-            s->idle--;
+            while (!self.woken && !s->stopping)
+                pthread_cond_wait(&self.cv, &s->mu);
+            if (self.woken) {
+                s->waking--;
+            } else { /* stopping: off the stack by itself */
+                waiter_t **pp = &s->idle_top;
+                while (*pp != &self)
+                    pp = &(*pp)->next;
+                *pp = self.next;
+                s->idle--;
+            }
         }
         /* past the shutdown deadline, queued jobs are dropped, not run */
-        if (!s->qhead || s->abandon) {
-            pthread_mutex_unlock(&s->mu);
-            return NULL;
-        }
+        if (!s->qhead || s->abandon) break;
         job_t *j = s->qhead;
         s->qhead = j->next;
         if (!s->qhead) s->qtail = NULL;
         s->qlen--;
         s->busy++;
+        if (s->qhead && !s->waking) wake_one(s);
         pthread_mutex_unlock(&s->mu);
 
         bool given = run_job(s, j->c, &j->unit, j->charged, j);
@@ -944,8 +988,10 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&s->mu);
         s->busy--;
         if (atomic_fetch_sub(&s->inflight, 1) == 1) pthread_cond_broadcast(&s->idle_cv);
-        pthread_mutex_unlock(&s->mu);
     }
+    pthread_mutex_unlock(&s->mu);
+    pthread_cond_destroy(&self.cv);
+    return NULL;
 }
 
 /* Refuse a unit on_unit took as a request: the protocol's refuse() bytes,
@@ -1006,13 +1052,8 @@ static void handle_unit(void *user, sconn_t *c, const uint8_t *p, size_t len, si
     /* Queued plus running: a burst decoded before any worker wakes must not
      * all be queued past the limit. (Direct dispatch has no queue: no lock,
      * which the loops would otherwise contend for on every request.) */
-    bool full = false;
-    if (!s->opts.direct) {
-        pthread_mutex_lock(&s->mu);
-        full =
-            s->qlen + (size_t)s->busy + batch->n >= (size_t)s->opts.queue + (size_t)s->opts.threads;
-        pthread_mutex_unlock(&s->mu);
-    }
+    bool full = !s->opts.direct && (size_t)atomic_load(&s->inflight) >=
+                                       (size_t)s->opts.queue + (size_t)s->opts.threads;
     if (full) {
         char msg[256];
         snprintf(msg, sizeof(msg),
@@ -1063,8 +1104,6 @@ static void handle_unit(void *user, sconn_t *c, const uint8_t *p, size_t len, si
     batch->n++;
 }
 
-static void *worker_main(void *arg);
-
 /* Start up to n more workers, within opts.threads; s->mu held. Workers
  * start when calls need them, so an idle provider holds few threads. */
 static void spawn_workers(dubbo_server_t *s, size_t n)
@@ -1084,6 +1123,7 @@ static void spawn_workers(dubbo_server_t *s, size_t n)
             return;
         }
         s->nthreads++;
+        s->waking++; /* until it reaches the queue */
     }
 }
 
@@ -1097,13 +1137,8 @@ static void enqueue_batch(dubbo_server_t *s, batch_t *batch)
         s->qhead = batch->head;
     s->qtail = batch->tail;
     s->qlen += batch->n;
-    /* Wake one sleeping worker per new job, no more: a broadcast to a
-     * pool of 200 wakes 200 threads to fight over a few jobs. */
-    size_t wake = batch->n < (size_t)s->idle ? batch->n : (size_t)s->idle;
-    for (size_t i = 0; i < wake; i++)
-        pthread_cond_signal(&s->work_cv);
-    /* more jobs than sleeping workers: start some, as the pool allows */
-    if (batch->n > wake) spawn_workers(s, batch->n - wake);
+    /* one worker, unless one is on its way already: see wake_one */
+    if (!s->waking) wake_one(s);
     pthread_mutex_unlock(&s->mu);
     batch->head = batch->tail = NULL;
     batch->n = 0;
@@ -1296,7 +1331,8 @@ int dubbo_server_shutdown(dubbo_server_t *s)
     int left = atomic_load(&s->inflight);
     s->stopping = true;
     s->abandon = left > 0; /* the deadline passed: what is still queued is dropped */
-    pthread_cond_broadcast(&s->work_cv);
+    for (waiter_t *w = s->idle_top; w; w = w->next)
+        pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&s->mu);
     if (left > 0) {
         rc = dubbo__seterr(DUBBO_ETIMEOUT,
@@ -1356,7 +1392,6 @@ void dubbo_server_free(dubbo_server_t *s)
     dubbo__tls_ctx_free(s->tls);
     pthread_rwlock_destroy(&s->svc_lock);
     pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->work_cv);
     pthread_cond_destroy(&s->idle_cv);
     dubbo__ratelimit_destroy(&s->log_rl);
     free(s);

@@ -83,10 +83,35 @@ static void h_big(dubbo_call_t *call, void *user)
     dubbo_call_return(call, dubbo_v_string(dubbo_call_arena(call), s, len));
 }
 
+/* A rendezvous: each call waits (up to 5 s) until `gather_want` calls are
+ * in the handler at once, and returns how many it saw at most. With a
+ * pool that woke too few workers, the calls would run one after another
+ * and each would give up at 5 s, having seen 1. */
+static pthread_mutex_t gather_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gather_cv = PTHREAD_COND_INITIALIZER;
+static int gather_in, gather_want, gather_max;
+
+static void h_gather(dubbo_call_t *call, void *user)
+{
+    (void)user;
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 5;
+    pthread_mutex_lock(&gather_mu);
+    if (++gather_in > gather_max) gather_max = gather_in;
+    pthread_cond_broadcast(&gather_cv);
+    while (gather_max < gather_want && pthread_cond_timedwait(&gather_cv, &gather_mu, &dl) == 0) {
+    }
+    int seen = gather_max;
+    pthread_mutex_unlock(&gather_mu);
+    dubbo_call_return(call, dubbo_v_int(dubbo_call_arena(call), seen));
+}
+
 static const dubbo_method_t methods[] = {
-    {"sayHello", test_say_hello}, {"echo", h_echo},           {"whoami", h_whoami},
-    {"sleep", h_sleep},           {"fail", h_fail},           {"attach", h_attach},
-    {"count", h_count},           {"getUser", test_get_user}, {"big", h_big},
+    {"gather", h_gather}, {"sayHello", test_say_hello}, {"echo", h_echo},
+    {"whoami", h_whoami}, {"sleep", h_sleep},           {"fail", h_fail},
+    {"attach", h_attach}, {"count", h_count},           {"getUser", test_get_user},
+    {"big", h_big},
 };
 
 static const dubbo_service_t service = {
@@ -704,6 +729,46 @@ TEST(pool_exhausted_burst)
     pool_case(0);
 }
 
+/* Calls that wait for each other all get a worker: the pool wakes its
+ * workers one after another while jobs are left in the queue, up to its
+ * size (the default pool wakes one worker per burst, see wake_one). */
+TEST(pool_runs_blocking_calls_at_once)
+{
+    enum { N = 24 };
+    dubbo_server_t *s = server_with(0, 32, 0, 0);
+    dubbo_client_t *c = test_client(dubbo_server_port(s), IFACE, NULL);
+    dubbo_result_t r;
+    CHECK_EQ_INT(call1(c, "whoami", NULL, 0, &r), 0);
+    dubbo_result_destroy(&r);
+    pthread_mutex_lock(&gather_mu);
+    gather_want = N;
+    pthread_mutex_unlock(&gather_mu);
+    pool_slot_t slots[N];
+    memset(slots, 0, sizeof(slots));
+    dubbo_invocation_t inv = {.method = "gather", .timeout_ms = 10000};
+    for (int i = 0; i < N; i++)
+        CHECK_EQ_INT(dubbo_client_call_async(c, &inv, on_pool_done, &slots[i]), 0);
+    pthread_mutex_lock(&pool_mu);
+    for (int i = 0; i < N; i++)
+        while (!slots[i].done)
+            pthread_cond_wait(&pool_cv, &pool_mu);
+    pthread_mutex_unlock(&pool_mu);
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ_INT(slots[i].rc, 0);
+        CHECK_EQ_INT(slots[i].status, DUBBO_STATUS_OK);
+    }
+    pthread_mutex_lock(&gather_mu);
+    int seen = gather_max;
+    pthread_mutex_unlock(&gather_mu);
+    CHECK_EQ_INT(seen, N);
+    dubbo__server_info_t info;
+    dubbo__server_info(s, &info);
+    CHECK(info.threads >= N);
+    CHECK(info.threads <= 32);
+    dubbo_client_free(c);
+    dubbo_server_free(s);
+}
+
 /* ---- graceful shutdown ---------------------------------------------------------------------- */
 
 typedef struct {
@@ -1091,8 +1156,8 @@ TEST_MAIN(TEST_ENTRY(sync_methods), TEST_ENTRY(exception), TEST_ENTRY(async_call
           TEST_ENTRY(oneway), TEST_ENTRY(attachments), TEST_ENTRY(unknown_service_and_method),
           TEST_ENTRY(version_and_group), TEST_ENTRY(echo_and_generic), TEST_ENTRY(timeout),
           TEST_ENTRY(pool_exhausted_spaced), TEST_ENTRY(pool_exhausted_burst),
-          TEST_ENTRY(graceful_shutdown), TEST_ENTRY(shutdown_deadline),
-          TEST_ENTRY(refused_then_reconnect), TEST_ENTRY(client_bad_input),
-          TEST_ENTRY(response_too_big), TEST_ENTRY(concurrent_sync_callers),
-          TEST_ENTRY(many_sync_calls), TEST_ENTRY(many_async_calls),
-          TEST_ENTRY(connections_spread_over_loops))
+          TEST_ENTRY(pool_runs_blocking_calls_at_once), TEST_ENTRY(graceful_shutdown),
+          TEST_ENTRY(shutdown_deadline), TEST_ENTRY(refused_then_reconnect),
+          TEST_ENTRY(client_bad_input), TEST_ENTRY(response_too_big),
+          TEST_ENTRY(concurrent_sync_callers), TEST_ENTRY(many_sync_calls),
+          TEST_ENTRY(many_async_calls), TEST_ENTRY(connections_spread_over_loops))
