@@ -308,6 +308,34 @@ typedef size_t piece_t[2]; /* a string chunk's bytes: offset in the input, lengt
 static int read_string_body(dubbo_h2_decoder_t *d, uint8_t b, size_t at, const char **out,
                             size_t *outlen)
 {
+    /* Short ASCII strings (names, versions, most attachments): a length
+     * of one or two bytes, then one byte per unit, copied straight. */
+    size_t hl = b <= 0x1f ? 0 : b >= 0x30 && b <= 0x33 ? 1 : 2;
+    if (hl < 2 && d->len - d->pos >= hl) {
+        size_t n = hl ? (size_t)(b - BC_STRING_SHORT) << 8 | d->in[d->pos] : b;
+        const uint8_t *p = d->in + d->pos + hl;
+        if (d->len - d->pos - hl >= n) {
+            uint64_t seen = 0;
+            size_t i = 0;
+            for (; i + 8 <= n; i += 8) {
+                uint64_t w;
+                memcpy(&w, p + i, 8);
+                seen |= w;
+            }
+            for (; i < n; i++)
+                seen |= p[i];
+            if (!(seen & 0x8080808080808080ULL)) {
+                char *s = dubbo__arena_alloc(d->arena, n + 1);
+                if (!s) return arena_fail(d, at);
+                memcpy(s, p, n);
+                s[n] = '\0';
+                d->pos += hl + n;
+                *out = s;
+                *outlen = n;
+                return 0;
+            }
+        }
+    }
     bool surrogates = false, chunked = false;
     size_t total = 0;
     d->scratch.len = 0;
@@ -1239,6 +1267,40 @@ static int put_chars(dubbo_h2_encoder_t *e, const uint8_t *s, size_t len, bool a
 
 int dubbo_h2_write_string(dubbo_h2_encoder_t *e, const char *str, size_t len)
 {
+    /* ASCII strings of up to 1023 units far from the end of Java's buffer
+     * (no flush to follow): the length (one or two bytes) and the bytes,
+     * in one step. */
+    if (str && len <= 0x3ff && e->jofs + len + 32 < JAVA_BUF) {
+        const uint8_t *p = (const uint8_t *)str;
+        uint64_t seen = 0;
+        size_t i = 0;
+        for (; i + 8 <= len; i += 8) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            seen |= w;
+        }
+        for (; i < len; i++)
+            seen |= p[i];
+        if (!(seen & 0x8080808080808080ULL)) {
+            dubbo_buf_t *o = e->out;
+            size_t h = len <= 0x1f ? 1 : 2;
+            if (DUBBO__UNLIKELY(o->cap - o->len < len + h)) {
+                int rc = dubbo_buf_reserve(o, len + h);
+                if (rc) return rc;
+            }
+            uint8_t *w = o->base + o->len;
+            if (h == 1) {
+                w[0] = (uint8_t)len;
+            } else {
+                w[0] = (uint8_t)(BC_STRING_SHORT + (len >> 8));
+                w[1] = (uint8_t)len;
+            }
+            memcpy(w + h, p, len);
+            o->len += len + h;
+            e->jofs += (uint32_t)(len + h);
+            return 0;
+        }
+    }
     jflush(e, 16, FULL_IF_LESS_OR_EQUAL);
     if (!str) return put1(e, BC_NULL);
     const uint8_t *s = (const uint8_t *)str;
