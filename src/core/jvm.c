@@ -154,16 +154,17 @@ static int class_desc_str(dubbo_buf_t *out, const char *cls)
 
 int dubbo_desc_append(dubbo_buf_t *out, const dubbo_value_t *v)
 {
-    if (!v) return class_desc_str(out, "java.lang.Object");
+#define DESC(lit) dubbo_buf_append(out, lit, sizeof(lit) - 1)
+    if (!v) return DESC("Ljava/lang/Object;");
     switch (v->type) {
-    case DUBBO_T_NULL: return class_desc_str(out, "java.lang.Object");
+    case DUBBO_T_NULL: return DESC("Ljava/lang/Object;");
     case DUBBO_T_BOOL: return dubbo_buf_append(out, "Z", 1);
     case DUBBO_T_INT: return dubbo_buf_append(out, "I", 1);
     case DUBBO_T_LONG: return dubbo_buf_append(out, "J", 1);
     case DUBBO_T_DOUBLE: return dubbo_buf_append(out, "D", 1);
-    case DUBBO_T_STRING: return class_desc_str(out, "java.lang.String");
+    case DUBBO_T_STRING: return DESC("Ljava/lang/String;");
     case DUBBO_T_BINARY: return dubbo_buf_append(out, "[B", 2);
-    case DUBBO_T_DATE: return class_desc_str(out, "java.util.Date");
+    case DUBBO_T_DATE: return DESC("Ljava/util/Date;");
     case DUBBO_T_OBJECT: return class_desc_str(out, v->u.obj.cls->name);
     case DUBBO_T_MAP: return class_desc_str(out, v->u.map.type ? v->u.map.type : "java.util.Map");
     case DUBBO_T_LIST: {
@@ -185,4 +186,5 @@ int dubbo_desc_append(dubbo_buf_t *out, const dubbo_value_t *v)
     }
     }
     return DUBBO_EINVAL;
+#undef DESC
 }

@@ -163,12 +163,14 @@ long dubbo_url_param_int(const dubbo_url_t *u, const char *key, long def)
 const char *dubbo_url_method_param(const dubbo_url_t *u, const char *method, const char *key,
                                    const char *def)
 {
-    if (method && *method) {
-        char k[256];
-        snprintf(k, sizeof(k), "%s.%s", method, key);
-        const char *v = dubbo_url_param(u, k, NULL);
-        if (v && *v) return v;
-    }
+    /* "<method>.<key>" matched in place: this runs on every call */
+    size_t mlen = method ? strlen(method) : 0;
+    if (mlen)
+        for (size_t i = u->nparams; i-- > 0;) {
+            const char *k = u->params[i].key, *v = u->params[i].value;
+            if (strncmp(k, method, mlen) == 0 && k[mlen] == '.' && strcmp(k + mlen + 1, key) == 0)
+                if (v && *v) return v;
+        }
     const char *v = dubbo_url_param(u, key, NULL);
     return v && *v ? v : def;
 }

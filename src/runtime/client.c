@@ -353,7 +353,9 @@ static ccall_t *build(dubbo_client_t *c, const dubbo_invocation_t *inv, bool one
     p->base.timeout_ms = inv->timeout_ms > 0  ? inv->timeout_ms
                          : method_timeout > 0 ? (int)method_timeout
                                               : c->timeout_ms;
-    snprintf(p->base.what, sizeof(p->base.what), "%s", inv->method);
+    size_t wl = strnlen(inv->method, sizeof(p->base.what) - 1);
+    memcpy(p->base.what, inv->method, wl);
+    p->base.what[wl] = '\0';
     p->base.done = call_done;
     p->base.c = conn;
     *rc = c->proto->request(c->state, inv, p->base.id, !oneway, p->base.timeout_ms,

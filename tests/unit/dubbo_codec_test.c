@@ -771,6 +771,28 @@ TEST(request_encode_like_java)
         bytes_t got = encode_request(&req);
         CHECK_BYTES(methods[i], got.p, got.len, want.p, want.len);
         bytes_free(&got);
+        /* The same attachments as pairs (a consumer's way, no map built),
+         * all of them or after a map holding the first two. */
+        const dubbo_att_t atts[] = {{"path", req.path, 0},
+                                    {"application", "dubbo2.js", 0},
+                                    {"interface", req.path, 0},
+                                    {"version", "1.0.0", 0},
+                                    {"timeout", "3000", 0}};
+        req.attachments = NULL;
+        req.atts = atts;
+        req.natts = 5;
+        got = encode_request(&req);
+        CHECK_BYTES(methods[i], got.p, got.len, want.p, want.len);
+        bytes_free(&got);
+        dubbo_value_t *first = dubbo_v_map(a, NULL, 2);
+        put(a, first, "path", str(a, req.path));
+        put(a, first, "application", str(a, "dubbo2.js"));
+        req.attachments = first;
+        req.atts = atts + 2;
+        req.natts = 3;
+        got = encode_request(&req);
+        CHECK_BYTES(methods[i], got.p, got.len, want.p, want.len);
+        bytes_free(&got);
         dubbo_arena_free(a);
         bytes_free(&want);
     }
@@ -786,6 +808,15 @@ TEST(request_encode_defaults)
     bytes_t got = encode_request(&req);
     bytes_t want = hex_parse("05 322e302e32  01 70  00  01 6d  00  48 5a");
     CHECK_BYTES("defaults", got.p, got.len, want.p, want.len);
+    bytes_free(&got);
+    bytes_free(&want);
+    /* an int attachment from a pair */
+    const dubbo_att_t t = {"timeout", NULL, 3000};
+    req.atts = &t;
+    req.natts = 1;
+    got = encode_request(&req);
+    want = hex_parse("05 322e302e32  01 70  00  01 6d  00  48 07 74696d656f7574 d4 0bb8 5a");
+    CHECK_BYTES("int attachment", got.p, got.len, want.p, want.len);
     bytes_free(&got);
     bytes_free(&want);
 }

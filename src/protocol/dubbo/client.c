@@ -60,30 +60,46 @@ void *dubbo__dubbo_client_open(const char *url, const dubbo_url_t *u)
     return d;
 }
 
+/* The attachments every request carries, then the call's own: written
+ * straight from these pairs, without a map built for each call. */
+#define FIXED_ATTS 5
+#define STACK_ATTS 16
+
 int dubbo__dubbo_request(void *state, const dubbo_invocation_t *inv, uint64_t id, bool twoway,
                          int timeout_ms, size_t limit, dubbo_buf_t *out)
 {
     const dclient_t *c = state;
-    dubbo_arena_t *a = dubbo_arena_new(0);
     dubbo_buf_t desc;
     dubbo_buf_init(&desc, 0);
-    int rc = a ? 0 : DUBBO_ENOMEM;
-    if (!rc && !inv->desc)
+    int rc = 0;
+    if (!inv->desc)
         for (size_t i = 0; !rc && i < inv->nargs; i++)
             rc = dubbo_desc_append(&desc, inv->args[i]);
     if (!rc) rc = dubbo_buf_append(&desc, "", 1);
-    dubbo_value_t *att = a ? dubbo_v_map(a, NULL, 8) : NULL;
-#define PUT(k, v) dubbo_map_put(a, att, dubbo_v_cstr(a, k), v)
-    if (!rc && att) {
-        PUT("path", dubbo_v_cstr(a, c->interface));
-        PUT("interface", dubbo_v_cstr(a, c->interface));
-        if (*c->version) PUT("version", dubbo_v_cstr(a, c->version));
-        if (*c->group) PUT("group", dubbo_v_cstr(a, c->group));
-        PUT("timeout", dubbo_v_int(a, timeout_ms));
-        for (const char *const *kv = inv->attachments; kv && kv[0] && kv[1]; kv += 2)
-            PUT(kv[0], dubbo_v_cstr(a, kv[1]));
+    size_t extra = 0;
+    for (const char *const *kv = inv->attachments; kv && kv[0] && kv[1]; kv += 2)
+        extra++;
+    dubbo_att_t stack[STACK_ATTS];
+    dubbo_att_t *atts = stack;
+    if (!rc && FIXED_ATTS + extra > STACK_ATTS &&
+        !(atts = malloc((FIXED_ATTS + extra) * sizeof(*atts))))
+        rc = dubbo__seterr(DUBBO_ENOMEM, "out of memory for %zu attachments", extra);
+    size_t n = 0;
+    if (!rc) {
+        atts[n++] = (dubbo_att_t){"path", c->interface, 0};
+        atts[n++] = (dubbo_att_t){"interface", c->interface, 0};
+        if (*c->version) atts[n++] = (dubbo_att_t){"version", c->version, 0};
+        if (*c->group) atts[n++] = (dubbo_att_t){"group", c->group, 0};
+        atts[n++] = (dubbo_att_t){"timeout", NULL, timeout_ms};
+        /* the call's own replaces a fixed one of the same key, as a map put did */
+        for (const char *const *kv = inv->attachments; kv && kv[0] && kv[1]; kv += 2) {
+            size_t k = 0;
+            while (k < n && strcmp(atts[k].key, kv[0]) != 0)
+                k++;
+            atts[k] = (dubbo_att_t){kv[0], kv[1], 0};
+            if (k == n) n++;
+        }
     }
-#undef PUT
     if (!rc) {
         dubbo_request_t req = {
             .dubbo_version = DUBBO_PROTOCOL_VERSION,
@@ -93,7 +109,8 @@ int dubbo__dubbo_request(void *state, const dubbo_invocation_t *inv, uint64_t id
             .desc = inv->desc ? inv->desc : (const char *)desc.base,
             .nargs = inv->nargs,
             .args = (dubbo_value_t **)inv->args,
-            .attachments = att,
+            .atts = atts,
+            .natts = n,
         };
         size_t start = out->len;
         uint8_t h[DUBBO_HEADER_LEN] = {0};
@@ -114,8 +131,8 @@ int dubbo__dubbo_request(void *state, const dubbo_invocation_t *inv, uint64_t id
         snprintf(detail, sizeof(detail), "%s", dubbo_last_error());
         dubbo__seterr(rc, "client: cannot encode %s.%s: %s", c->interface, inv->method, detail);
     }
+    if (atts != stack) free(atts);
     dubbo_buf_destroy(&desc);
-    dubbo_arena_free(a);
     return rc;
 }
 

@@ -222,10 +222,24 @@ int dubbo_request_encode(const dubbo_serialization_ops_t *ser, dubbo_buf_t *out,
         goto out;
     for (size_t i = 0; i < req->nargs; i++)
         if ((rc = ser->write(&e, req->args[i]))) goto out;
-    if (req->attachments)
+    if (req->attachments && !req->natts) {
         rc = ser->write(&e, req->attachments);
-    else if (!(rc = ser->write_map_begin(&e)))
-        rc = ser->write_map_end(&e);
+        goto out;
+    }
+    if ((rc = ser->write_map_begin(&e))) goto out;
+    if (req->attachments)
+        for (size_t i = 0; i < req->attachments->u.map.len; i++) {
+            const dubbo_map_entry_t *it = &req->attachments->u.map.items[i];
+            if ((rc = ser->write(&e, it->key)) || (rc = ser->write(&e, it->value))) goto out;
+        }
+    for (size_t i = 0; i < req->natts; i++) {
+        const dubbo_att_t *t = &req->atts[i];
+        if ((rc = ser->write_string(&e, t->key, strlen(t->key))) ||
+            (rc =
+                 t->str ? ser->write_string(&e, t->str, strlen(t->str)) : ser->write_int(&e, t->i)))
+            goto out;
+    }
+    rc = ser->write_map_end(&e);
 out:
     ser->writer_destroy(&e);
     return rc;

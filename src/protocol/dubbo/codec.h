@@ -96,6 +96,13 @@ int dubbo_event_answer(const dubbo_frame_t *f, dubbo_buf_t *out);
 void dubbo_frame_header(uint8_t out[DUBBO_HEADER_LEN], uint8_t flags, uint8_t status, uint64_t id,
                         uint32_t body_len);
 
+/* One attachment to encode: a string value, or an int when `str` is NULL. */
+typedef struct {
+    const char *key;
+    const char *str;
+    int32_t i;
+} dubbo_att_t;
+
 /* A request body (Java's DecodeableRpcInvocation). Strings live in the
  * arena the body was decoded into (or belong to the caller when encoding). */
 typedef struct {
@@ -107,6 +114,10 @@ typedef struct {
     size_t nargs;
     dubbo_value_t **args;
     dubbo_value_t *attachments; /* a map (string keys), or NULL */
+    /* Encoding only: entries written after those of `attachments`, so
+     * that a consumer need not build a map for each call. */
+    const dubbo_att_t *atts;
+    size_t natts;
 } dubbo_request_t;
 
 /* The body functions below read and write with `ser`, the serialization
