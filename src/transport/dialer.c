@@ -436,7 +436,6 @@ static void conn_lost(struct cconn *c, int err, const char *why)
     c->cipher.len = 0;
     dubbo__tls_free(c->tls);
     c->tls = NULL;
-    __atomic_store_n(&c->readonly, false, __ATOMIC_RELAXED);
     dubbo__dcall_t *w = c->waiting;
     c->waiting = NULL;
     for (size_t i = 0; i < PENDING_BUCKETS; i++) {
@@ -464,6 +463,14 @@ static void conn_lost(struct cconn *c, int err, const char *why)
             &c->down, false,
             __ATOMIC_RELAXED); /* the next user starts afresh: connects on its first call */
     }
+    /* Read-only ends with the connection, but only now that `down` and the
+     * state say it is gone: cleared first, it left a moment in which a
+     * read-only provider whose connection had just closed looked
+     * connected and available (dubbo__dial_available), and a call picked
+     * it then went to a provider no longer listening (the "connection
+     * refused" of graceful_shutdown_test's continuous sender). Release:
+     * whoever sees it cleared sees `down` and the state too. */
+    __atomic_store_n(&c->readonly, false, __ATOMIC_RELEASE);
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
@@ -917,15 +924,15 @@ void dubbo__dial_put(dubbo__dconn_t *c)
 
 bool dubbo__dial_connected(const dubbo__dconn_t *c)
 {
+    bool ro = __atomic_load_n(&c->readonly, __ATOMIC_ACQUIRE);
     int state = __atomic_load_n((const int *)&c->state, __ATOMIC_RELAXED);
-    bool ro = __atomic_load_n(&c->readonly, __ATOMIC_RELAXED);
     return state == C_CONNECTED && !ro;
 }
 
 bool dubbo__dial_available(const dubbo__dconn_t *c)
 {
+    bool ro = __atomic_load_n(&c->readonly, __ATOMIC_ACQUIRE); /* first: see conn_lost */
     int state = __atomic_load_n((const int *)&c->state, __ATOMIC_RELAXED);
-    bool ro = __atomic_load_n(&c->readonly, __ATOMIC_RELAXED);
     bool down = __atomic_load_n(&c->down, __ATOMIC_RELAXED);
     if (ro) return false;
     return state == C_CONNECTED || (!down && state != C_BACKOFF);
