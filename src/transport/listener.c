@@ -112,6 +112,13 @@ struct sconn {
     bool ip_counted;    /* counted in the listener's ips */
     int fd;             /* accepted on another loop: the socket, until adopted */
     dubbo__task_t task; /* the hand-over to its loop */
+    /* Answers written from other threads (dubbo__lconn_write_any): kept
+     * here under inbox_mu, and moved to `out` by one task of the loop for
+     * however many came before it ran. */
+    pthread_mutex_t inbox_mu;
+    dubbo_buf_t inbox;
+    bool inbox_posted;        /* inbox_task is queued (holds a reference) */
+    dubbo__task_t inbox_task; /* runs inbox_take */
 };
 
 typedef struct {
@@ -121,12 +128,18 @@ typedef struct {
     size_t charged; /* budget bytes of `out` it carries (plaintext, under TLS) */
 } wreq_t;
 
+/* The last reference may be dropped on any thread: what it frees is the
+ * connection's own memory and its budget, never a libuv handle (the
+ * loop's reference goes when the handle is closed). */
 static void conn_unref(sconn_t *c)
 {
     if (atomic_fetch_sub(&c->refs, 1) == 1) {
         dubbo_buf_destroy(&c->rbuf);
         if (c->out.len) dubbo__budget_out_release(c->l->cfg.budget, c->out.len);
         dubbo_buf_destroy(&c->out);
+        if (c->inbox.len) dubbo__budget_out_release(c->l->cfg.budget, c->inbox.len);
+        dubbo_buf_destroy(&c->inbox);
+        pthread_mutex_destroy(&c->inbox_mu);
         dubbo__tls_free(c->tls);
         free(c);
     }
@@ -333,6 +346,55 @@ void dubbo__lconn_write(dubbo__lconn_t *c, dubbo_buf_t *frame)
         dubbo__budget_out_release(c->l->cfg.budget, frame->len);
     }
     dubbo_buf_destroy(frame);
+}
+
+/* The loop's side of dubbo__lconn_write_any: what the inbox holds joins
+ * `out` (the buffers swap when `out` is empty) and is written in this
+ * iteration's check phase. */
+static void inbox_take(void *arg)
+{
+    sconn_t *c = arg;
+    pthread_mutex_lock(&c->inbox_mu);
+    c->inbox_posted = false;
+    if (c->closing || c->close_why) {
+        dubbo__budget_out_release(c->l->cfg.budget, c->inbox.len);
+        c->inbox.len = 0;
+    } else if (!c->out.len) {
+        dubbo_buf_t t = c->out;
+        c->out = c->inbox;
+        c->inbox = t;
+    } else if (dubbo_buf_append(&c->out, c->inbox.base, c->inbox.len)) {
+        dubbo__budget_out_release(c->l->cfg.budget, c->inbox.len);
+        c->inbox.len = 0;
+    } else {
+        c->inbox.len = 0;
+    }
+    pthread_mutex_unlock(&c->inbox_mu);
+    flush(c);
+    conn_unref(c);
+}
+
+int dubbo__lconn_write_any(dubbo__lconn_t *c, const void *bytes, size_t n)
+{
+    pthread_mutex_lock(&c->inbox_mu);
+    if (dubbo_buf_append(&c->inbox, bytes, n)) {
+        pthread_mutex_unlock(&c->inbox_mu);
+        return DUBBO_ENOMEM;
+    }
+    bool post = !c->inbox_posted;
+    c->inbox_posted = true;
+    if (post) atomic_fetch_add(&c->refs, 1);
+    pthread_mutex_unlock(&c->inbox_mu);
+    /* The task is the connection's own: no allocation, so it cannot fail
+     * for memory; only a loop that is not running refuses it, and then
+     * nothing will be written anyway. */
+    if (post && dubbo__loop_post_task_to(c->sh->loop, &c->inbox_task)) {
+        pthread_mutex_lock(&c->inbox_mu);
+        c->inbox_posted = false;
+        pthread_mutex_unlock(&c->inbox_mu);
+        conn_unref(c);
+    }
+    return 0;
 }
 
 /* The connection speaks `proto` from now on (loop thread). */
@@ -828,6 +890,9 @@ static void on_connection(uv_stream_t *server, int status)
     }
     c->l = s;
     c->fd = -1;
+    pthread_mutex_init(&c->inbox_mu, NULL);
+    c->inbox_task.fn = inbox_take;
+    c->inbox_task.arg = c;
     atomic_init(&c->refs, 1);
     dubbo_buf_init(&c->rbuf, 0);
     dubbo_buf_init(&c->out, 0);

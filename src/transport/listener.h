@@ -135,6 +135,15 @@ int dubbo__lconn_send(dubbo__lconn_t *c, const void *bytes, size_t n);
  * adopting its memory when nothing is waiting, and start writing; one that
  * cannot go (closing connection, no memory) is released. Takes `frame`. */
 void dubbo__lconn_write(dubbo__lconn_t *c, dubbo_buf_t *frame);
+/* Queue n bytes (copied) of whole answers from any thread, already charged
+ * with dubbo__budget_out_charge: answers from several threads and calls
+ * join in the connection's inbox, which one task of its loop moves to the
+ * write queue (so a worker pays neither an allocation nor a task per
+ * answer); dropped, budget released, when the connection is closing. For
+ * protocols without on_answer framing. 0, or DUBBO_ENOMEM (nothing
+ * queued, the caller still holds the charge). Takes no reference: the
+ * caller holds one. */
+int dubbo__lconn_write_any(dubbo__lconn_t *c, const void *bytes, size_t n);
 /* The protocol's refuse() for the unit whose first n bytes are p, sent. */
 void dubbo__lconn_refuse(dubbo__lconn_t *c, const uint8_t *p, size_t n, int status,
                          const char *msg);
