@@ -61,10 +61,14 @@ struct dubbo_call {
     const char *error;
     dubbo_value_t *res_att;
     /* The connection reference the call's job holds (a worker's call), to
-     * hand over to the answer's loop task instead of dropping it with a
-     * second task. */
+     * hand over to the answer's loop task when it has one (job_ref_given),
+     * else dropped by the worker. */
     bool job_ref;
     bool job_ref_given;
+    /* A worker's buffer for encoding answers, kept across its calls (NULL
+     * on a loop thread): answers that go through the connection's inbox
+     * are copied from it, so it needs no allocation per call. */
+    dubbo_buf_t *scratch;
 };
 
 /* For a protocol's decode: the request, every string and value in the

@@ -678,6 +678,8 @@ static void answer_on_loop_stack(void *arg)
  * which takes over the job's connection reference when `call` has one
  * (call->job_ref_given then tells the worker not to drop it). Takes the
  * buffer's memory. */
+static void deliver_owned(dubbo_call_t *call, dubbo_buf_t *frame);
+
 static void deliver(dubbo_call_t *call, dubbo_buf_t *frame)
 {
     dubbo_server_t *s = call->srv;
@@ -688,6 +690,31 @@ static void deliver(dubbo_call_t *call, dubbo_buf_t *frame)
         queue_answer(s, c, &call->unit, frame);
         return;
     }
+    /* Unframed answers join the connection's inbox: copied, without a
+     * task of their own (the worker keeps its buffer and its reference). */
+    if (!conn_proto(c)->on_answer && !dubbo__lconn_write_any(c, frame->base, frame->len)) {
+        if (frame == call->scratch)
+            frame->len = 0;
+        else
+            dubbo_buf_destroy(frame);
+        return;
+    }
+    if (frame == call->scratch) {
+        /* the task below takes the memory: the worker starts a new one */
+        dubbo_buf_t owned = *frame;
+        dubbo_buf_init(frame, 0);
+        deliver_owned(call, &owned);
+        return;
+    }
+    deliver_owned(call, frame);
+}
+
+/* deliver's path through a loop task of the answer's own. */
+static void deliver_owned(dubbo_call_t *call, dubbo_buf_t *frame)
+{
+    dubbo_server_t *s = call->srv;
+    sconn_t *c = call->c;
+    dubbo__loop_t *loop = dubbo__lconn_loop(c);
     answer_t *a = malloc(sizeof(*a));
     if (!a) {
         /* no memory for the task: the answer goes through one on this
@@ -725,9 +752,10 @@ static void deliver(dubbo_call_t *call, dubbo_buf_t *frame)
 static void write_answer(dubbo_call_t *call)
 {
     if (!call->unit.twoway) return;
-    dubbo_buf_t out;
-    dubbo_buf_init(&out, 0);
-    if (call->proto->answer(call, call->srv->opts.payload, &out)) {
+    dubbo_buf_t own, *out = call->scratch ? call->scratch : &own;
+    if (!call->scratch) dubbo_buf_init(out, 0);
+    out->len = 0;
+    if (call->proto->answer(call, call->srv->opts.payload, out)) {
         /* The consumer must hear of it, not wait for its timeout: a
          * SERVER_ERROR answer naming the failure (short, without the
          * result that could not be written). */
@@ -736,22 +764,21 @@ static void write_answer(dubbo_call_t *call)
                  dubbo__lconn_local(call->c), call->service ? call->service : "",
                  call->method ? call->method : "", dubbo_last_error());
         DLOG_ERROR("%s (to %s)", msg, dubbo__lconn_remote(call->c));
-        dubbo_buf_destroy(&out);
-        dubbo_buf_init(&out, 0);
+        out->len = 0;
         call->status = DUBBO_STATUS_SERVER_ERROR;
         call->error = msg;
         call->value = NULL;
         call->res_att = NULL;
         call->is_exception = false;
-        if (call->proto->answer(call, call->srv->opts.payload, &out)) {
+        if (call->proto->answer(call, call->srv->opts.payload, out)) {
             DLOG_ERROR("cannot write the error answer of %s.%s to %s either: %s",
                        call->service ? call->service : "", call->method ? call->method : "",
                        dubbo__lconn_remote(call->c), dubbo_last_error());
-            dubbo_buf_destroy(&out);
+            if (!call->scratch) dubbo_buf_destroy(out);
             return;
         }
     }
-    deliver(call, &out);
+    deliver(call, out);
 }
 
 static const char *att_str(const dubbo_value_t *att, const char *key)
@@ -813,9 +840,11 @@ const service_t *dubbo__call_lookup(const dubbo_call_t *call, const char *path, 
 /* Run one request: `u` as the connection's protocol cut it, `charged` the
  * budget its bytes hold, `j` the queued job (NULL with dispatcher=direct),
  * whose large payload is given back as soon as it is decoded. */
-static bool run_job(dubbo_server_t *s, sconn_t *c, const dubbo_unit_t *u, size_t charged, job_t *j)
+static bool run_job(dubbo_server_t *s, sconn_t *c, const dubbo_unit_t *u, size_t charged, job_t *j,
+                    dubbo_buf_t *scratch)
 {
     dubbo_call_t call = {0};
+    call.scratch = scratch;
     call.srv = s;
     call.c = c;
     call.job_ref = j != NULL;
@@ -924,6 +953,10 @@ static bool run_job(dubbo_server_t *s, sconn_t *c, const dubbo_unit_t *u, size_t
  * that the worker woken is the one whose stack and caches are warm. */
 static void spawn_workers(dubbo_server_t *s, size_t n);
 
+/* A worker keeps up to this much of its answer buffer between calls. */
+#define SCRATCH_KEEP ((size_t)64 << 10)
+
+/* s->mu held. */
 static void wake_one(dubbo_server_t *s)
 {
     waiter_t *w = s->idle_top;
@@ -943,6 +976,8 @@ static void *worker_main(void *arg)
     dubbo_server_t *s = arg;
     waiter_t self = {.next = NULL, .woken = false};
     pthread_cond_init(&self.cv, NULL);
+    dubbo_buf_t scratch;
+    dubbo_buf_init(&scratch, 0);
     pthread_mutex_lock(&s->mu);
     s->waking--; /* spawn_workers counted this one as on its way */
     for (;;) {
@@ -973,17 +1008,18 @@ static void *worker_main(void *arg)
         if (s->qhead && !s->waking) wake_one(s);
         pthread_mutex_unlock(&s->mu);
 
-        bool given = run_job(s, j->c, &j->unit, j->charged, j);
-        /* The connection reference is dropped on the loop thread, where
-         * everything else about the connection happens: by the answer's
-         * task when it took it over, else by a task of its own. */
+        bool given = run_job(s, j->c, &j->unit, j->charged, j, &scratch);
+        /* The job's connection reference: taken over by the answer's task,
+         * else dropped here (the last one may go on any thread). */
         sconn_t *c = j->c;
         size_t charged = j->charged;
         job_free(j);
         dubbo__budget_give(&s->budget, charged);
-        /* no memory for the task: one on this stack, waited for */
-        if (!given && dubbo__loop_post_to(dubbo__lconn_loop(c), conn_unref_task, c))
-            loop_run_nomem(dubbo__lconn_loop(c), conn_unref_task, c);
+        if (!given) dubbo__lconn_unref(c);
+        if (scratch.cap > SCRATCH_KEEP) { /* a large answer's memory goes back */
+            dubbo_buf_destroy(&scratch);
+            dubbo_buf_init(&scratch, 0);
+        }
 
         pthread_mutex_lock(&s->mu);
         s->busy--;
@@ -991,6 +1027,7 @@ static void *worker_main(void *arg)
     }
     pthread_mutex_unlock(&s->mu);
     pthread_cond_destroy(&self.cv);
+    dubbo_buf_destroy(&scratch);
     return NULL;
 }
 
@@ -1067,7 +1104,7 @@ static void handle_unit(void *user, sconn_t *c, const uint8_t *p, size_t len, si
     }
     if (s->opts.direct) {
         /* Java's dispatcher=direct: the handler runs here, on the loop. */
-        run_job(s, c, &u, charged, NULL);
+        run_job(s, c, &u, charged, NULL, NULL);
         dubbo__budget_give(&s->budget, charged);
         return;
     }
