@@ -10,6 +10,18 @@
 
 #define FIRST_BLOCK 4096
 
+/* The arena and a first small block in one allocation of 1 KiB, within
+ * malloc's per-thread cache: an arena per message (a consumer's answer)
+ * then costs one cached malloc and free while its values fit. */
+#define ARENA_ALLOC 1024
+#define INLINE_AT   (((sizeof(dubbo_arena_t) + 15) / 16) * 16)
+#define INLINE_SIZE (ARENA_ALLOC - INLINE_AT - sizeof(block_t))
+
+static block_t *inline_block(dubbo_arena_t *a)
+{
+    return (block_t *)((char *)a + INLINE_AT);
+}
+
 static block_t *block_new(size_t size)
 {
     block_t *b = malloc(sizeof(*b) + size);
@@ -22,9 +34,13 @@ static block_t *block_new(size_t size)
 
 dubbo_arena_t *dubbo_arena_new(size_t limit)
 {
-    dubbo_arena_t *a = malloc(sizeof(*a));
+    dubbo_arena_t *a = malloc(ARENA_ALLOC);
     if (!a) return NULL;
-    a->head = NULL;
+    block_t *b = inline_block(a);
+    b->next = NULL;
+    b->size = INLINE_SIZE;
+    b->used = 0;
+    a->head = b;
     a->used = 0;
     a->limit = limit;
     a->next_size = FIRST_BLOCK;
@@ -37,7 +53,7 @@ void dubbo_arena_free(dubbo_arena_t *a)
     block_t *b = a->head;
     while (b) {
         block_t *n = b->next;
-        free(b);
+        if (b != inline_block(a)) free(b);
         b = n;
     }
     free(a);
@@ -48,22 +64,26 @@ void dubbo_arena_reset(dubbo_arena_t *a)
     /* Keep the largest block up to 256 KiB for the next message (a message
      * that needed several blocks will fit in it next time); free the rest,
      * so one huge message does not pin its memory. */
-    block_t *keep = NULL;
+    block_t *keep = NULL, *in = inline_block(a);
     for (block_t *b = a->head; b; b = b->next)
         if (b->size <= ((size_t)256 << 10) && (!keep || b->size > keep->size)) keep = b;
     block_t *b = a->head;
     while (b) {
         block_t *n = b->next;
-        if (b != keep) free(b);
+        if (b != keep && b != in) free(b);
         b = n;
     }
-    a->head = keep;
+    /* the kept block first, the inline one (never freed) after it */
     a->used = 0;
-    if (keep) {
+    in->used = 0;
+    in->next = NULL;
+    if (keep && keep != in) {
         keep->used = 0;
-        keep->next = NULL;
+        keep->next = in;
+        a->head = keep;
         a->next_size = keep->size * 2;
     } else {
+        a->head = in;
         a->next_size = FIRST_BLOCK;
     }
 }

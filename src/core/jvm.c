@@ -152,19 +152,27 @@ static int class_desc_str(dubbo_buf_t *out, const char *cls)
     return class_desc(out, cls, strlen(cls));
 }
 
+const char *dubbo__desc_simple(const dubbo_value_t *v)
+{
+    if (!v) return "Ljava/lang/Object;";
+    switch (v->type) {
+    case DUBBO_T_NULL: return "Ljava/lang/Object;";
+    case DUBBO_T_BOOL: return "Z";
+    case DUBBO_T_INT: return "I";
+    case DUBBO_T_LONG: return "J";
+    case DUBBO_T_DOUBLE: return "D";
+    case DUBBO_T_STRING: return "Ljava/lang/String;";
+    case DUBBO_T_BINARY: return "[B";
+    case DUBBO_T_DATE: return "Ljava/util/Date;";
+    default: return NULL;
+    }
+}
+
 int dubbo_desc_append(dubbo_buf_t *out, const dubbo_value_t *v)
 {
-#define DESC(lit) dubbo_buf_append(out, lit, sizeof(lit) - 1)
-    if (!v) return DESC("Ljava/lang/Object;");
+    const char *simple = dubbo__desc_simple(v);
+    if (simple) return dubbo_buf_append(out, simple, strlen(simple));
     switch (v->type) {
-    case DUBBO_T_NULL: return DESC("Ljava/lang/Object;");
-    case DUBBO_T_BOOL: return dubbo_buf_append(out, "Z", 1);
-    case DUBBO_T_INT: return dubbo_buf_append(out, "I", 1);
-    case DUBBO_T_LONG: return dubbo_buf_append(out, "J", 1);
-    case DUBBO_T_DOUBLE: return dubbo_buf_append(out, "D", 1);
-    case DUBBO_T_STRING: return DESC("Ljava/lang/String;");
-    case DUBBO_T_BINARY: return dubbo_buf_append(out, "[B", 2);
-    case DUBBO_T_DATE: return DESC("Ljava/util/Date;");
     case DUBBO_T_OBJECT: return class_desc_str(out, v->u.obj.cls->name);
     case DUBBO_T_MAP: return class_desc_str(out, v->u.map.type ? v->u.map.type : "java.util.Map");
     case DUBBO_T_LIST: {
@@ -184,7 +192,7 @@ int dubbo_desc_append(dubbo_buf_t *out, const dubbo_value_t *v)
             elem = "java.lang.Object";
         return class_desc_str(out, elem);
     }
+    default: break;
     }
     return DUBBO_EINVAL;
-#undef DESC
 }

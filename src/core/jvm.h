@@ -50,5 +50,8 @@ int dubbo__jvm_name_to_desc(const char *name, dubbo_buf_t *out);
  * where dubbo_invocation_t.desc is. Returns 0, DUBBO_EINVAL for an unknown
  * value type, or a buffer error. */
 DUBBO_API int dubbo_desc_append(dubbo_buf_t *out, const dubbo_value_t *arg);
+/* The descriptor of `arg` when it is a constant one (null, primitives,
+ * String, Date, byte[]), else NULL: dubbo_desc_append without a buffer. */
+const char *dubbo__desc_simple(const dubbo_value_t *arg);
 
 #endif

@@ -12,6 +12,7 @@
 #include "dubbo/protocol.h"
 #include "dubbo/serialization.h"
 #include "core/internal.h"
+#include "core/jvm.h"
 #include "protocol/dubbo/client.h"
 #include "protocol/dubbo/codec.h"
 
@@ -69,13 +70,30 @@ int dubbo__dubbo_request(void *state, const dubbo_invocation_t *inv, uint64_t id
                          int timeout_ms, size_t limit, dubbo_buf_t *out)
 {
     const dclient_t *c = state;
+    /* The descriptor, when the call gives none: on the stack when every
+     * argument's is a constant (the common case), else built in a buffer. */
+    char sdesc[256];
+    size_t sl = 0;
+    const char *d = inv->desc;
+    for (size_t i = 0; !d && i < inv->nargs; i++) {
+        const char *one = dubbo__desc_simple(inv->args[i]);
+        size_t n = one ? strlen(one) : 0;
+        if (!one || sl + n >= sizeof(sdesc)) break;
+        memcpy(sdesc + sl, one, n);
+        sl += n;
+        if (i + 1 == inv->nargs) d = sdesc;
+    }
+    sdesc[sl] = '\0';
+    if (!inv->nargs) d = "";
     dubbo_buf_t desc;
     dubbo_buf_init(&desc, 0);
     int rc = 0;
-    if (!inv->desc)
+    if (!d) {
         for (size_t i = 0; !rc && i < inv->nargs; i++)
             rc = dubbo_desc_append(&desc, inv->args[i]);
-    if (!rc) rc = dubbo_buf_append(&desc, "", 1);
+        if (!rc) rc = dubbo_buf_append(&desc, "", 1);
+        d = (const char *)desc.base;
+    }
     size_t extra = 0;
     for (const char *const *kv = inv->attachments; kv && kv[0] && kv[1]; kv += 2)
         extra++;
@@ -106,7 +124,7 @@ int dubbo__dubbo_request(void *state, const dubbo_invocation_t *inv, uint64_t id
             .path = c->interface,
             .version = *c->version ? c->version : "0.0.0",
             .method = inv->method,
-            .desc = inv->desc ? inv->desc : (const char *)desc.base,
+            .desc = d,
             .nargs = inv->nargs,
             .args = (dubbo_value_t **)inv->args,
             .atts = atts,
