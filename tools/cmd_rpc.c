@@ -1379,10 +1379,38 @@ static void report_json(const bench_report_t *r)
     printf("]}\n");
 }
 
+/* Sort latencies in place: counted when under 65.536 ms (nearly all; a
+ * comparison sort of millions of them cost more than the calls' own
+ * client work, which `dubbo bench` under callgrind measures), the rest
+ * sorted after them. */
+static void sort_latencies(uint32_t *lat, size_t n)
+{
+    enum { SMALL = 1 << 16 };
+    size_t *count = calloc(SMALL, sizeof(*count));
+    if (!count) {
+        qsort(lat, n, sizeof(*lat), cmp_u32);
+        return;
+    }
+    size_t big = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (lat[i] < SMALL)
+            count[lat[i]]++;
+        else
+            lat[big++] = lat[i]; /* the large ones gather at the front */
+    }
+    qsort(lat, big, sizeof(*lat), cmp_u32);
+    memmove(lat + (n - big), lat, big * sizeof(*lat));
+    size_t w = 0;
+    for (uint32_t v = 0; v < SMALL; v++)
+        for (size_t k = count[v]; k > 0; k--)
+            lat[w++] = v;
+    free(count);
+}
+
 /* Sorts lat in place. */
 static void bench_report(const call_opts_t *o, bench_report_t *r, uint32_t *lat)
 {
-    qsort(lat, r->nlat, sizeof(*lat), cmp_u32);
+    sort_latencies(lat, r->nlat);
     r->lat = lat;
     if (r->secs <= 0) r->secs = 1e-9; /* no division by zero in qps */
     if (o->json)
