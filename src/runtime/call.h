@@ -50,6 +50,13 @@ struct dubbo_call {
     dubbo_value_t **args;
     size_t nargs;
     const dubbo_value_t *attachments; /* a map with string keys, or NULL */
+    /* Or, while `attachments` is NULL, the protocol's lookup of one
+     * attachment in the request's bytes, not decoded as a whole (the Dubbo
+     * protocol with hessian2): the value, in the arena, or NULL. */
+    const dubbo_value_t *(*att_find)(const dubbo_call_t *call, const char *key);
+    /* The unit's payload stays valid until the call ends (set before
+     * decode): a protocol may point into it. */
+    bool payload_kept;
     /* the outcome */
     const service_t *svc;
     const method_t *method_def; /* NULL: no such method (answered at the chain's end) */

@@ -781,12 +781,6 @@ static void write_answer(dubbo_call_t *call)
     deliver(call, out);
 }
 
-static const char *att_str(const dubbo_value_t *att, const char *key)
-{
-    const dubbo_value_t *v = dubbo_map_get(att, key);
-    return v && v->type == DUBBO_T_STRING ? v->u.s.ptr : NULL;
-}
-
 /* Each thread keeps one arena for its calls, reset between them, instead of
  * making and freeing one per call. Freed when the thread ends. */
 static pthread_key_t arena_key;
@@ -848,6 +842,7 @@ static bool run_job(dubbo_server_t *s, sconn_t *c, const dubbo_unit_t *u, size_t
     call.srv = s;
     call.c = c;
     call.job_ref = j != NULL;
+    call.payload_kept = !(j && j->own); /* a job's own read buffer goes once decoded */
     call.proto = conn_proto(c);
     call.unit = *u;
     call.status = DUBBO_STATUS_OK;
@@ -1530,7 +1525,8 @@ const char *dubbo_call_desc(const dubbo_call_t *call)
 
 const char *dubbo_call_attachment(const dubbo_call_t *call, const char *key)
 {
-    return att_str(call->attachments, key);
+    const dubbo_value_t *v = dubbo__call_attachment_value(call, key);
+    return v && v->type == DUBBO_T_STRING ? v->u.s.ptr : NULL;
 }
 
 const char *dubbo_call_remote(const dubbo_call_t *call)
@@ -1682,6 +1678,7 @@ const dubbo_protocol_ops_t *dubbo_protocol_find(const char *name)
 
 const dubbo_value_t *dubbo__call_attachment_value(const dubbo_call_t *call, const char *key)
 {
+    if (!call->attachments && call->att_find) return call->att_find(call, key);
     return dubbo_map_get(call->attachments, key);
 }
 /* ---- introspection for the QoS port (src/runtime/introspect.h) ------------------ */
