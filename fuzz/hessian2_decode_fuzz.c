@@ -7,7 +7,9 @@
  * rendering of a decoded value failing for a reason other than its buffer.
  * Each input is decoded three ways: with a 16 MiB arena and the default
  * depth, with a 4 KiB arena and depth 4 (the limit paths), and as strings
- * through dubbo_h2_decode_string(). */
+ * through dubbo_h2_decode_string(). The provider's attachment lookup
+ * (dubbo__h2_map_find) must agree with the decoder on every input it
+ * reads. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@
 #include "dubbo/error.h"
 #include "dubbo/hessian2.h"
 #include "dubbo/value.h"
+#include "serialize/h2scan.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -122,8 +125,46 @@ static void decode_one_shot(const uint8_t *data, size_t size)
     dubbo_arena_free(a);
 }
 
+/* The provider's attachment lookup (src/serialize/h2scan.h) against the
+ * decoder: when it reads the input as a map, the decoder must read the
+ * same map from the same bytes, and give the same value for each key. */
+static bool same_value(const dubbo_value_t *x, const dubbo_value_t *y)
+{
+    if (!x || !y) return !x && !y;
+    dubbo_buf_t a, b;
+    dubbo_buf_init(&a, 0);
+    dubbo_buf_init(&b, 0);
+    bool ok = !dubbo_hessian2_encode(x, &a) && !dubbo_hessian2_encode(y, &b) && a.len == b.len &&
+              (!a.len || memcmp(a.base, b.base, a.len) == 0);
+    dubbo_buf_destroy(&a);
+    dubbo_buf_destroy(&b);
+    return ok;
+}
+
+static void lookup_attachments(const uint8_t *data, size_t size)
+{
+    static const char *const keys[] = {"path", "x", ""};
+    dubbo_arena_t *a = dubbo_arena_new(BIG_ARENA);
+    if (!a) return;
+    dubbo_value_t *whole = NULL;
+    int whole_rc = -1;
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+        dubbo_value_t *v = NULL;
+        if (dubbo__h2_map_find(a, data, size, keys[k], &v)) continue;
+        if (whole_rc == -1) whole_rc = dubbo_hessian2_decode(a, data, size, &whole, NULL);
+        if (whole_rc == DUBBO_ENOMEM) break;
+        if (whole_rc || !whole || (whole->type != DUBBO_T_MAP && whole->type != DUBBO_T_NULL))
+            fail("the attachment lookup read a map the decoder does not", whole_rc);
+        const dubbo_value_t *want =
+            whole->type == DUBBO_T_MAP ? dubbo_map_get(whole, keys[k]) : NULL;
+        if (!same_value(v, want)) fail("the attachment lookup found another value", 0);
+    }
+    dubbo_arena_free(a);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    lookup_attachments(data, size);
     dubbo_buf_t json;
     dubbo_buf_init(&json, JSON_LIMIT);
     decode_values(data, size, BIG_ARENA, 0, &json);

@@ -10,6 +10,7 @@
 #include "dubbo/serialization.h"
 #include "core/internal.h"
 #include "core/arena.h"
+#include "serialize/h2scan.h"
 
 /* Bytecodes (Hessian 2.0 spec, "Bytecode map"). */
 enum {
@@ -1689,3 +1690,185 @@ const dubbo_serialization_ops_t dubbo__serialization_hessian2 = {
     .write_map_end = h2_write_map_end,
     .writer_destroy = h2_writer_destroy,
 };
+
+/* ======================================================================
+ * Attachments by key, without decoding the map (h2scan.h)
+ * ====================================================================== */
+
+static bool all_ascii(const uint8_t *p, size_t n)
+{
+    uint64_t seen = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        seen |= w;
+    }
+    for (; i < n; i++)
+        seen |= p[i];
+    return !(seen & 0x8080808080808080ULL);
+}
+
+/* An ASCII string at in[*pos] in one piece: its bytes and length, the
+ * position after it. false for any other value or form. */
+static bool scan_ascii_string(const uint8_t *in, size_t len, size_t *pos, const uint8_t **s,
+                              size_t *n)
+{
+    size_t p = *pos;
+    if (p >= len) return false;
+    uint8_t b = in[p++];
+    size_t l;
+    if (b <= 0x1f) {
+        l = b;
+    } else if (b >= 0x30 && b <= 0x33) {
+        if (p >= len) return false;
+        l = (size_t)(b - 0x30) << 8 | in[p++];
+    } else if (b == BC_STRING) {
+        if (len - p < 2) return false;
+        l = be16(in + p);
+        p += 2;
+    } else {
+        return false;
+    }
+    if (len - p < l || !all_ascii(in + p, l)) return false;
+    *s = in + p;
+    *n = l;
+    *pos = p + l;
+    return true;
+}
+
+/* Step over one scalar value at in[*pos] (ASCII string, int, long,
+ * double, boolean, null). false for anything else or when truncated. */
+static bool scan_scalar(const uint8_t *in, size_t len, size_t *pos)
+{
+    const uint8_t *s;
+    size_t n;
+    if (scan_ascii_string(in, len, pos, &s, &n)) return true;
+    size_t p = *pos;
+    if (p >= len) return false;
+    uint8_t b = in[p];
+    size_t size;
+    if (b == 'N' || b == 'T' || b == 'F')
+        size = 1;
+    else if (b >= 0x80 && b <= 0xbf)
+        size = 1; /* int, one byte */
+    else if (b >= 0xc0 && b <= 0xcf)
+        size = 2;
+    else if (b >= 0xd0 && b <= 0xd7)
+        size = 3;
+    else if (b == 'I')
+        size = 5;
+    else if (b >= 0xd8 && b <= 0xef)
+        size = 1; /* long */
+    else if (b >= 0xf0)
+        size = 2;
+    else if (b >= 0x38 && b <= 0x3f)
+        size = 3;
+    else if (b == 0x59)
+        size = 5;
+    else if (b == 'L')
+        size = 9;
+    else if (b == 0x5b || b == 0x5c)
+        size = 1; /* double */
+    else if (b == 0x5d)
+        size = 2;
+    else if (b == 0x5e)
+        size = 3;
+    else if (b == 0x5f)
+        size = 5;
+    else if (b == 'D')
+        size = 9;
+    else
+        return false;
+    if (len - p < size) return false;
+    *pos = p + size;
+    return true;
+}
+
+int dubbo__h2_map_index(const uint8_t *in, size_t len, dubbo__h2_att_t *idx, size_t max)
+{
+    if (len == 1 && in[0] == BC_NULL) return 0;
+    if (len < 2 || in[0] != 'H') return -1;
+    size_t p = 1, n = 0;
+    for (;;) {
+        if (p >= len) return -1;
+        if (in[p] == 'Z') break;
+        const uint8_t *k;
+        size_t kl;
+        if (n == max || !scan_ascii_string(in, len, &p, &k, &kl)) return -1;
+        idx[n].key = k;
+        idx[n].klen = kl;
+        idx[n].at = p;
+        if (!scan_scalar(in, len, &p)) return -1;
+        n++;
+    }
+    return p + 1 == len ? (int)n : -1;
+}
+
+int dubbo__h2_value_at(dubbo_arena_t *a, const uint8_t *in, size_t len, size_t at,
+                       dubbo_value_t **out)
+{
+    /* strings (most attachments) straight from their bytes, checked ASCII
+     * by the index; numbers and the rest by the decoder */
+    size_t p = at;
+    const uint8_t *s;
+    size_t n;
+    if (scan_ascii_string(in, len, &p, &s, &n)) {
+        char *c = dubbo__arena_alloc(a, n + 1);
+        dubbo_value_t *v = c ? dubbo__arena_alloc(a, sizeof(*v)) : NULL;
+        if (!v) return dubbo__last_code() == DUBBO_ETOO_BIG ? DUBBO_ETOO_BIG : DUBBO_ENOMEM;
+        memcpy(c, s, n);
+        c[n] = '\0';
+        memset(v, 0, sizeof(*v));
+        v->type = DUBBO_T_STRING;
+        v->u.s.ptr = c;
+        v->u.s.len = n;
+        *out = v;
+        return 0;
+    }
+    /* compact ints (a timeout) without a decoder */
+    uint8_t b = at < len ? in[at] : 0;
+    int32_t iv = 0;
+    bool is_int = true;
+    if (b >= 0x80 && b <= 0xbf)
+        iv = (int32_t)b - 0x90;
+    else if (b >= 0xc0 && b <= 0xcf && len - at >= 2)
+        iv = (int32_t)((uint32_t)((int32_t)b - 0xc8) << 8) | in[at + 1];
+    else if (b >= 0xd0 && b <= 0xd7 && len - at >= 3)
+        iv = (int32_t)((uint32_t)((int32_t)b - 0xd4) << 16) | (int32_t)in[at + 1] << 8 | in[at + 2];
+    else
+        is_int = false;
+    if (is_int) {
+        dubbo_value_t *v = dubbo__arena_alloc(a, sizeof(*v));
+        if (!v) return dubbo__last_code() == DUBBO_ETOO_BIG ? DUBBO_ETOO_BIG : DUBBO_ENOMEM;
+        memset(v, 0, sizeof(*v));
+        v->type = DUBBO_T_INT;
+        v->u.i = iv;
+        *out = v;
+        return 0;
+    }
+    dubbo_h2_decoder_t d;
+    dubbo_h2_decoder_init(&d, a, in + at, len - at);
+    int rc = dubbo_h2_decode(&d, out);
+    dubbo_h2_decoder_destroy(&d);
+    return rc;
+}
+
+int dubbo__h2_map_find(dubbo_arena_t *a, const uint8_t *in, size_t len, const char *key,
+                       dubbo_value_t **out)
+{
+    *out = NULL;
+    dubbo__h2_att_t idx[64];
+    int n = dubbo__h2_map_index(in, len, idx, 64);
+    if (n < 0) return 1;
+    size_t kl = strlen(key);
+    for (int i = 0; i < n; i++)
+        if (idx[i].klen == kl && memcmp(idx[i].key, key, kl) == 0) {
+            if (dubbo__h2_value_at(a, in, len, idx[i].at, out)) {
+                *out = NULL;
+                return 1;
+            }
+            return 0;
+        }
+    return 0;
+}

@@ -134,8 +134,23 @@ static int body_string(const dubbo_serialization_ops_t *ser, dubbo_serial_state_
     return 0;
 }
 
+static int request_decode(const dubbo_serialization_ops_t *ser, dubbo_arena_t *a,
+                          const uint8_t *body, size_t len, dubbo_request_t *req, size_t *att_at);
+
 int dubbo_request_decode(const dubbo_serialization_ops_t *ser, dubbo_arena_t *a,
                          const uint8_t *body, size_t len, dubbo_request_t *req)
+{
+    return request_decode(ser, a, body, len, req, NULL);
+}
+
+int dubbo_request_decode_head(const dubbo_serialization_ops_t *ser, dubbo_arena_t *a,
+                              const uint8_t *body, size_t len, dubbo_request_t *req, size_t *att_at)
+{
+    return request_decode(ser, a, body, len, req, att_at);
+}
+
+static int request_decode(const dubbo_serialization_ops_t *ser, dubbo_arena_t *a,
+                          const uint8_t *body, size_t len, dubbo_request_t *req, size_t *att_at)
 {
     ser = SER(ser);
     dubbo_serial_state_t d;
@@ -175,6 +190,10 @@ int dubbo_request_decode(const dubbo_serialization_ops_t *ser, dubbo_arena_t *a,
                                req->method, i, at, detail);
             goto out;
         }
+    }
+    if (att_at) { /* the caller reads them (or not) itself */
+        *att_at = ser->reader_pos(&d);
+        goto out;
     }
     /* Attachments are optional for very old peers; present in every peer we
      * know (Java, Go, dubbo2.js). */

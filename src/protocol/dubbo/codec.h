@@ -127,6 +127,12 @@ typedef struct {
 /* Decode a request body. Bounded by the arena's limit. */
 int dubbo_request_decode(const dubbo_serialization_ops_t *ser, dubbo_arena_t *a,
                          const uint8_t *body, size_t len, dubbo_request_t *req);
+/* dubbo_request_decode up to the attachments, which are left unread:
+ * req->attachments is NULL and *att_at the body offset where they begin
+ * (len when the body has none). */
+int dubbo_request_decode_head(const dubbo_serialization_ops_t *ser, dubbo_arena_t *a,
+                              const uint8_t *body, size_t len, dubbo_request_t *req,
+                              size_t *att_at);
 
 /* Append a request body. */
 int dubbo_request_encode(const dubbo_serialization_ops_t *ser, dubbo_buf_t *out,

@@ -3,6 +3,7 @@
  * the neutral call, answers, refusals and the readonly event encoded), the
  * consumer side's invoker in invoker.c and its framing in client.c, the
  * codec in codec.c. */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 #include "protocol/dubbo/client.h"
 #include "protocol/dubbo/codec.h"
 #include "runtime/call.h"
+#include "serialize/h2scan.h"
 
 static uint32_t be32(const uint8_t *p)
 {
@@ -83,36 +85,97 @@ static const dubbo_serialization_ops_t *serialization_of(uint32_t tag)
     return ser ? ser : dubbo_serialization_default();
 }
 
+/* The protocol's per-call data: the request, and where its attachments
+ * lie in the payload while they are not decoded. */
+#define MAX_LAZY_ATTS 24 /* a map with more is decoded whole */
+
+typedef struct {
+    dubbo_request_t req;
+    const uint8_t *att; /* the attachments' bytes, while not decoded */
+    size_t att_len;
+    int natts;
+    dubbo__h2_att_t idx[MAX_LAZY_ATTS];
+} dreq_t;
+
+/* An attachment by key in the request's bytes (the call's att_find): the
+ * first entry of the key, as dubbo_map_get finds on a decoded map. */
+static const dubbo_value_t *att_find(const dubbo_call_t *call, const char *key)
+{
+    const dreq_t *q = call->proto_call;
+    size_t kl = strlen(key);
+    for (int i = 0; i < q->natts; i++)
+        if (q->idx[i].klen == kl && memcmp(q->idx[i].key, key, kl) == 0) {
+            dubbo_value_t *v = NULL;
+            return dubbo__h2_value_at(call->arena, q->att, q->att_len, q->idx[i].at, &v) ? NULL : v;
+        }
+    return NULL;
+}
+
+static const char *att_find_str(const dubbo_call_t *call, const char *key)
+{
+    const dubbo_value_t *v = att_find(call, key);
+    return v && v->type == DUBBO_T_STRING ? v->u.s.ptr : NULL;
+}
+
 static int decode(dubbo_call_t *call, const dubbo_unit_t *u)
 {
-    dubbo_request_t *req = dubbo_arena_alloc(call->arena, sizeof(*req));
-    if (!req) return dubbo__seterr(DUBBO_ENOMEM, "out of memory");
-    memset(req, 0, sizeof(*req));
-    call->proto_call = req;
+    dreq_t *q = dubbo_arena_alloc(call->arena, sizeof(*q));
+    if (!q) return dubbo__seterr(DUBBO_ENOMEM, "out of memory");
+    memset(q, 0, offsetof(dreq_t, idx)); /* the index is filled as far as natts says */
+    dubbo_request_t *req = &q->req;
+    call->proto_call = q;
     /* an id nobody registered: the server answers BAD_REQUEST naming it */
     dubbo_frame_t f = {.flags = (uint8_t)u->tag, .id = u->id};
     const dubbo_serialization_ops_t *ser;
     int rc = dubbo_frame_serialization(&f, &ser);
     if (rc) return rc;
-    rc = dubbo_request_decode(ser, call->arena, u->payload, u->payload_len, req);
-    if (rc) return rc;
     /* Java finds the exporter by the "path" attachment, which the body's
      * path fills and the attachments map may override; the version and
-     * group come from the attachments too when the body has none. */
-    const dubbo_value_t *att = req->attachments;
-    const char *path = att_str(att, "path");
+     * group come from the attachments too when the body has none. With
+     * hessian2, and the payload kept for the whole call, the attachments
+     * stay in it and are looked up by key (most requests need 3-5 of
+     * them), unless the map holds more than strings and numbers. */
+    const char *path = NULL, *version = NULL, *group = NULL;
+    bool lazy = false;
+    if (call->payload_kept && ser == dubbo_serialization_default()) {
+        size_t at = 0;
+        rc = dubbo_request_decode_head(ser, call->arena, u->payload, u->payload_len, req, &at);
+        if (rc) return rc;
+        q->att = u->payload + at;
+        q->att_len = u->payload_len - at;
+        q->natts = q->att_len ? dubbo__h2_map_index(q->att, q->att_len, q->idx, MAX_LAZY_ATTS) : 0;
+        lazy = q->natts >= 0;
+        if (lazy) {
+            call->proto_call = q; /* att_find reads it */
+            path = att_find_str(call, "path");
+            version = req->version;
+            if (no_version(version)) version = att_find_str(call, "version");
+            group = att_find_str(call, "group");
+        } else {
+            memset(q, 0, offsetof(dreq_t, idx));
+        }
+    }
+    if (!lazy) {
+        rc = dubbo_request_decode(ser, call->arena, u->payload, u->payload_len, req);
+        if (rc) return rc;
+        const dubbo_value_t *att = req->attachments;
+        path = att_str(att, "path");
+        version = req->version;
+        if (no_version(version)) version = att_str(att, "version");
+        group = att_str(att, "group");
+    }
     if (!path || !*path) path = req->path;
-    const char *version = req->version;
-    if (no_version(version)) version = att_str(att, "version");
-    dubbo__call_set_request(call, path, version, att_str(att, "group"), req->method, req->desc,
-                            req->args, req->nargs, att);
+    dubbo__call_set_request(call, path, version, group, req->method, req->desc, req->args,
+                            req->nargs, req->attachments);
+    if (lazy) call->att_find = att_find;
     return 0;
 }
 
 static int answer(dubbo_call_t *call, size_t limit, dubbo_buf_t *out)
 {
     const dubbo_serialization_ops_t *ser = serialization_of(call->unit.tag);
-    const dubbo_request_t *req = call->proto_call;
+    const dreq_t *q = call->proto_call; /* NULL when decode never ran */
+    const dubbo_request_t *req = q ? &q->req : NULL;
     size_t start = out->len;
     static const uint8_t zero[DUBBO_HEADER_LEN];
     int rc = dubbo_buf_append(out, zero, sizeof(zero));
