@@ -162,7 +162,14 @@ case "$inst" in
     ok "instance of napp registered as a Nacos naming instance with Dubbo's metadata" ;;
 *) bad "instance of napp: $inst" ;;
 esac
-mapping=$(curl -s --noproxy '*' "http://127.0.0.1:$PORT/nacos/v1/cs/configs?dataId=$IFACE&group=mapping")
+# the mapping is published after the instance: waited for too (a loaded
+# CI machine once read it before it was there)
+mapping=""
+for _ in $(seq 1 50); do
+    mapping=$(curl -s --noproxy '*' "http://127.0.0.1:$PORT/nacos/v1/cs/configs?dataId=$IFACE&group=mapping")
+    case ",$mapping," in *",napp,"*) break ;; esac
+    sleep 0.2
+done
 case ",$mapping," in *",napp,"*) ok "mapping config $IFACE (group mapping) names napp" ;;
 *) bad "mapping config: $mapping" ;; esac
 out=$("$DUBBO" call "$REG/$IFACE?migration=FORCE_APPLICATION" sayHello '"app"' \
