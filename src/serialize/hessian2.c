@@ -240,6 +240,21 @@ static int char_len(const uint8_t *p, size_t n, int *units)
     return 0;
 }
 
+/* Whether n bytes at p are all ASCII, eight at a time. */
+static bool all_ascii(const uint8_t *p, size_t n)
+{
+    uint64_t seen = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        seen |= w;
+    }
+    for (; i < n; i++)
+        seen |= p[i];
+    return !(seen & 0x8080808080808080ULL);
+}
+
 /* Scan `units` UTF-16 units of characters at d->pos; return their byte
  * length in *blen and whether any surrogate (3-byte ED A0..ED BF) was seen. */
 static int scan_chars(dubbo_h2_decoder_t *d, size_t units, size_t *blen, bool *surrogates,
@@ -315,26 +330,15 @@ static int read_string_body(dubbo_h2_decoder_t *d, uint8_t b, size_t at, const c
     if (hl < 2 && d->len - d->pos >= hl) {
         size_t n = hl ? (size_t)(b - BC_STRING_SHORT) << 8 | d->in[d->pos] : b;
         const uint8_t *p = d->in + d->pos + hl;
-        if (d->len - d->pos - hl >= n) {
-            uint64_t seen = 0;
-            size_t i = 0;
-            for (; i + 8 <= n; i += 8) {
-                uint64_t w;
-                memcpy(&w, p + i, 8);
-                seen |= w;
-            }
-            for (; i < n; i++)
-                seen |= p[i];
-            if (!(seen & 0x8080808080808080ULL)) {
-                char *s = dubbo__arena_alloc(d->arena, n + 1);
-                if (!s) return arena_fail(d, at);
-                memcpy(s, p, n);
-                s[n] = '\0';
-                d->pos += hl + n;
-                *out = s;
-                *outlen = n;
-                return 0;
-            }
+        if (d->len - d->pos - hl >= n && all_ascii(p, n)) {
+            char *s = dubbo__arena_alloc(d->arena, n + 1);
+            if (!s) return arena_fail(d, at);
+            memcpy(s, p, n);
+            s[n] = '\0';
+            d->pos += hl + n;
+            *out = s;
+            *outlen = n;
+            return 0;
         }
     }
     bool surrogates = false, chunked = false;
@@ -1273,16 +1277,7 @@ int dubbo_h2_write_string(dubbo_h2_encoder_t *e, const char *str, size_t len)
      * in one step. */
     if (str && len <= 0x3ff && e->jofs + len + 32 < JAVA_BUF) {
         const uint8_t *p = (const uint8_t *)str;
-        uint64_t seen = 0;
-        size_t i = 0;
-        for (; i + 8 <= len; i += 8) {
-            uint64_t w;
-            memcpy(&w, p + i, 8);
-            seen |= w;
-        }
-        for (; i < len; i++)
-            seen |= p[i];
-        if (!(seen & 0x8080808080808080ULL)) {
+        if (all_ascii(p, len)) {
             dubbo_buf_t *o = e->out;
             size_t h = len <= 0x1f ? 1 : 2;
             if (DUBBO__UNLIKELY(o->cap - o->len < len + h)) {
@@ -1694,20 +1689,6 @@ const dubbo_serialization_ops_t dubbo__serialization_hessian2 = {
 /* ======================================================================
  * Attachments by key, without decoding the map (h2scan.h)
  * ====================================================================== */
-
-static bool all_ascii(const uint8_t *p, size_t n)
-{
-    uint64_t seen = 0;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        seen |= w;
-    }
-    for (; i < n; i++)
-        seen |= p[i];
-    return !(seen & 0x8080808080808080ULL);
-}
 
 /* An ASCII string at in[*pos] in one piece: its bytes and length, the
  * position after it. false for any other value or form. */
