@@ -95,18 +95,22 @@ typedef struct {
     size_t att_len;
     int natts;
     dubbo__h2_att_t idx[MAX_LAZY_ATTS];
+    dubbo_value_t *val[MAX_LAZY_ATTS]; /* decoded once asked for: repeated
+                                          lookups do not grow the arena */
 } dreq_t;
 
 /* An attachment by key in the request's bytes (the call's att_find): the
  * first entry of the key, as dubbo_map_get finds on a decoded map. */
 static const dubbo_value_t *att_find(const dubbo_call_t *call, const char *key)
 {
-    const dreq_t *q = call->proto_call;
+    dreq_t *q = call->proto_call;
     size_t kl = strlen(key);
     for (int i = 0; i < q->natts; i++)
         if (q->idx[i].klen == kl && memcmp(q->idx[i].key, key, kl) == 0) {
-            dubbo_value_t *v = NULL;
-            return dubbo__h2_value_at(call->arena, q->att, q->att_len, q->idx[i].at, &v) ? NULL : v;
+            if (!q->val[i] &&
+                dubbo__h2_value_at(call->arena, q->att, q->att_len, q->idx[i].at, &q->val[i]))
+                q->val[i] = NULL; /* no memory: absent, as a failed decode would be */
+            return q->val[i];
         }
     return NULL;
 }
@@ -146,7 +150,7 @@ static int decode(dubbo_call_t *call, const dubbo_unit_t *u)
         q->natts = q->att_len ? dubbo__h2_map_index(q->att, q->att_len, q->idx, MAX_LAZY_ATTS) : 0;
         lazy = q->natts >= 0;
         if (lazy) {
-            call->proto_call = q; /* att_find reads it */
+            memset(q->val, 0, (size_t)q->natts * sizeof(q->val[0]));
             path = att_find_str(call, "path");
             version = req->version;
             if (no_version(version)) version = att_find_str(call, "version");
