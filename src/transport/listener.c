@@ -369,6 +369,11 @@ static void inbox_take(void *arg)
     } else {
         c->inbox.len = 0;
     }
+    /* a burst's large buffer (or `out`'s, after the swap) is not kept */
+    if (c->inbox.cap > 4096) {
+        dubbo_buf_destroy(&c->inbox);
+        dubbo_buf_init(&c->inbox, 0);
+    }
     pthread_mutex_unlock(&c->inbox_mu);
     flush(c);
     conn_unref(c);
