@@ -74,6 +74,13 @@ struct cconn {
      * sequence, so id modulo the bucket count spreads them evenly. */
     dubbo__dcall_t *pending[PENDING_BUCKETS];
     dubbo__dcall_t *waiting; /* calls waiting for the connection */
+    /* Two-way calls by deadline (nearly always in the order they came: a
+     * reference's calls share a timeout), and one timer for the earliest,
+     * instead of a libuv timer started, stopped and closed per call. */
+    dubbo__dcall_t *thead, *ttail;
+    uv_timer_t deadlines;
+    bool deadlines_init;
+    uint64_t deadlines_due; /* when the timer is set for; 0: not set */
     /* TLS (dubbo__dial_get_tls): the context, its key in the pool, and the
      * current socket's session; rbuf and out hold plaintext */
     dubbo__tls_ctx_t *tls_ctx;
@@ -146,21 +153,30 @@ void dubbo__dcall_free(dubbo__dcall_t *p)
     free(p);
 }
 
-static void call_timer_closed(uv_handle_t *h)
+/* Out of its connection's deadline list. Loop thread. */
+static void deadline_del(dubbo__dcall_t *p)
 {
-    dubbo__dcall_free(h->data);
+    struct cconn *c = p->c;
+    if (p->tprev)
+        p->tprev->tnext = p->tnext;
+    else
+        c->thead = p->tnext;
+    if (p->tnext)
+        p->tnext->tprev = p->tprev;
+    else
+        c->ttail = p->tprev;
+    p->tprev = p->tnext = NULL;
+    p->timed = false;
 }
 
-/* End a call exactly once: report, stop its timer, free. Loop thread. */
+/* End a call exactly once: report, leave the deadline list, free. Loop
+ * thread. (The connection's timer is left as it is: when it fires for a
+ * call already ended, it is set again for the earliest one left.) */
 static void end_call(dubbo__dcall_t *p, int rc, const char *msg, void *res)
 {
     p->done(p, rc, msg, res);
-    if (p->timer_on) {
-        uv_timer_stop(&p->timer);
-        uv_close((uv_handle_t *)&p->timer, call_timer_closed);
-    } else {
-        dubbo__dcall_free(p);
-    }
+    if (p->timed) deadline_del(p);
+    dubbo__dcall_free(p);
 }
 
 void dubbo__dial_finish(dubbo__dcall_t *p, int rc, void *res)
@@ -715,9 +731,8 @@ static void on_timer(uv_timer_t *t)
 
 /* ---- submitting calls (loop thread) --------------------------------------------------- */
 
-static void on_call_timeout(uv_timer_t *t)
+static void call_timeout(dubbo__dcall_t *p)
 {
-    dubbo__dcall_t *p = t->data;
     struct cconn *c = p->c;
     if (unlink_call(&c->pending[p->id % PENDING_BUCKETS], p)) {
         if (c->popen && c->ops->cancel && !p->oneway) c->ops->cancel(c->proto, c, c->pstate, p->id);
@@ -728,14 +743,66 @@ static void on_call_timeout(uv_timer_t *t)
                      c->name, p->what, c->addr, p->timeout_ms, (unsigned long long)p->id);
 }
 
-/* The connection's timer is set up lazily on the loop thread, by whichever
- * call reaches the loop first. */
+static void on_deadlines(uv_timer_t *t);
+
+/* Set the deadline timer for the earliest call, unless it is set for
+ * that or earlier. */
+static void deadlines_arm(struct cconn *c)
+{
+    if (!c->thead || (c->deadlines_due && c->deadlines_due <= c->thead->deadline)) return;
+    uint64_t now = uv_now(dubbo__loop_uv(c->loop));
+    uint64_t due = c->thead->deadline;
+    c->deadlines_due = due;
+    uv_timer_start(&c->deadlines, on_deadlines, due > now ? due - now : 0, 0);
+}
+
+/* The calls whose deadline has come fail with DUBBO_ETIMEOUT. */
+static void on_deadlines(uv_timer_t *t)
+{
+    struct cconn *c = t->data;
+    c->deadlines_due = 0;
+    uint64_t now = uv_now(dubbo__loop_uv(c->loop));
+    while (c->thead && c->thead->deadline <= now)
+        call_timeout(c->thead); /* ends it: out of the list */
+    deadlines_arm(c);
+}
+
+/* Into the deadline list, `timeout_ms` from now, rounded up: the loop's
+ * clock is cached and counts whole milliseconds, so it is refreshed first
+ * and a call never times out before its deadline. */
+static void deadline_add(struct cconn *c, dubbo__dcall_t *p)
+{
+    uv_update_time(dubbo__loop_uv(c->loop));
+    p->deadline = uv_now(dubbo__loop_uv(c->loop)) + (uint64_t)p->timeout_ms + 1;
+    dubbo__dcall_t *at = c->ttail; /* the last call with a deadline not after this one */
+    while (at && at->deadline > p->deadline)
+        at = at->tprev;
+    p->tprev = at;
+    p->tnext = at ? at->tnext : c->thead;
+    if (p->tnext)
+        p->tnext->tprev = p;
+    else
+        c->ttail = p;
+    if (at)
+        at->tnext = p;
+    else
+        c->thead = p;
+    p->timed = true;
+    deadlines_arm(c);
+}
+
+/* The connection's timers are set up lazily on the loop thread, by
+ * whichever call reaches the loop first. */
 static void conn_init_on_loop(struct cconn *c)
 {
     if (c->timer_init) return;
     uv_timer_init(dubbo__loop_uv(c->loop), &c->timer);
     c->timer.data = c;
     c->timer_init = true;
+    c->handles++;
+    uv_timer_init(dubbo__loop_uv(c->loop), &c->deadlines);
+    c->deadlines.data = c;
+    c->deadlines_init = true;
     c->handles++;
 }
 
@@ -748,15 +815,7 @@ static void submit_on_loop(void *arg)
      * that had already picked it is still sent: the provider goes on
      * reading and answering on open connections for a grace period after
      * its readonly event. */
-    if (!p->oneway) {
-        uv_timer_init(dubbo__loop_uv(c->loop), &p->timer);
-        p->timer.data = p;
-        p->timer_on = true;
-        /* The loop's clock is cached and counts whole milliseconds: refresh
-         * it and round up, so a timeout never fires before its deadline. */
-        uv_update_time(dubbo__loop_uv(c->loop));
-        uv_timer_start(&p->timer, on_call_timeout, (uint64_t)p->timeout_ms + 1, 0);
-    }
+    if (!p->oneway) deadline_add(c, p);
     if (c->state == C_CONNECTED) {
         send_call(c, p);
         conn_flush(c);
@@ -903,6 +962,11 @@ static void release_on_loop(void *arg)
     if (c->timer_init) {
         c->timer_init = false;
         uv_close((uv_handle_t *)&c->timer, on_conn_timer_closed);
+    }
+    if (c->deadlines_init) {
+        c->deadlines_init = false;
+        uv_timer_stop(&c->deadlines);
+        uv_close((uv_handle_t *)&c->deadlines, on_conn_timer_closed);
     }
     conn_maybe_free(c);
 }

@@ -73,8 +73,10 @@ struct dubbo__dcall {
     /* the dialer's */
     dubbo__dcall_t *next;
     dubbo__dconn_t *c;
-    uv_timer_t timer;
-    bool timer_on;
+    /* two-way: in its connection's list of deadlines, one timer for all */
+    uint64_t deadline; /* the loop's time (ms) at which it times out */
+    dubbo__dcall_t *tprev, *tnext;
+    bool timed;
 };
 
 /* A zeroed call of `size` bytes (at least sizeof(dubbo__dcall_t)) with

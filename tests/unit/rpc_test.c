@@ -767,6 +767,46 @@ TEST(pool_exhausted_burst)
     pool_case(0);
 }
 
+/* A call with a short timeout sent after one with a long timeout, on the
+ * same connection: the connection keeps one timer for its calls' deadlines
+ * (src/transport/dialer.c), and the short one still times out at its own
+ * deadline, not at the long one's; the long one still gets its answer. */
+TEST(timeouts_out_of_order)
+{
+    dubbo_server_t *s = start_server();
+    dubbo_client_t *c = test_client(dubbo_server_port(s), IFACE, NULL);
+    dubbo_arena_t *a = dubbo_arena_new(0);
+    dubbo_result_t r;
+    CHECK_EQ_INT(call1(c, "whoami", NULL, 0, &r), 0);
+    dubbo_result_destroy(&r);
+    pool_slot_t slots[2];
+    memset(slots, 0, sizeof(slots));
+    dubbo_value_t *long_arg[] = {dubbo_v_int(a, 600)}, *short_arg[] = {dubbo_v_int(a, 1500)};
+    dubbo_invocation_t slow = {.method = "sleep", .args = long_arg, .nargs = 1, .timeout_ms = 5000};
+    dubbo_invocation_t quick = {
+        .method = "sleep", .args = short_arg, .nargs = 1, .timeout_ms = 100};
+    double t0 = test_now_ms();
+    CHECK_EQ_INT(dubbo_client_call_async(c, &slow, on_pool_done, &slots[0]), 0);
+    CHECK_EQ_INT(dubbo_client_call_async(c, &quick, on_pool_done, &slots[1]), 0);
+    pthread_mutex_lock(&pool_mu);
+    while (!slots[1].done)
+        pthread_cond_wait(&pool_cv, &pool_mu);
+    double quick_took = test_now_ms() - t0;
+    while (!slots[0].done)
+        pthread_cond_wait(&pool_cv, &pool_mu);
+    pthread_mutex_unlock(&pool_mu);
+    CHECK_EQ_INT(slots[1].rc, DUBBO_ETIMEOUT);
+    /* at 100 ms, not at the long call's 5 s nor at its 600 ms answer */
+    CHECK(quick_took >= 100 && quick_took < 550);
+    if (!(quick_took >= 100 && quick_took < 550))
+        fprintf(stderr, "  the 100 ms call timed out after %.1f ms\n", quick_took);
+    CHECK_EQ_INT(slots[0].rc, 0);
+    CHECK_EQ_INT(slots[0].status, DUBBO_STATUS_OK);
+    dubbo_arena_free(a);
+    dubbo_client_free(c);
+    dubbo_server_free(s);
+}
+
 /* Calls that wait for each other all get a worker: the pool wakes its
  * workers one after another while jobs are left in the queue, up to its
  * size (the default pool wakes one worker per burst, see wake_one). */
@@ -1194,8 +1234,9 @@ TEST_MAIN(TEST_ENTRY(sync_methods), TEST_ENTRY(exception), TEST_ENTRY(async_call
           TEST_ENTRY(oneway), TEST_ENTRY(attachments), TEST_ENTRY(unknown_service_and_method),
           TEST_ENTRY(version_and_group), TEST_ENTRY(echo_and_generic), TEST_ENTRY(timeout),
           TEST_ENTRY(pool_exhausted_spaced), TEST_ENTRY(pool_exhausted_burst),
-          TEST_ENTRY(pool_runs_blocking_calls_at_once), TEST_ENTRY(graceful_shutdown),
-          TEST_ENTRY(shutdown_deadline), TEST_ENTRY(refused_then_reconnect),
-          TEST_ENTRY(client_bad_input), TEST_ENTRY(response_too_big),
-          TEST_ENTRY(concurrent_sync_callers), TEST_ENTRY(many_sync_calls),
-          TEST_ENTRY(many_async_calls), TEST_ENTRY(connections_spread_over_loops))
+          TEST_ENTRY(pool_runs_blocking_calls_at_once), TEST_ENTRY(timeouts_out_of_order),
+          TEST_ENTRY(graceful_shutdown), TEST_ENTRY(shutdown_deadline),
+          TEST_ENTRY(refused_then_reconnect), TEST_ENTRY(client_bad_input),
+          TEST_ENTRY(response_too_big), TEST_ENTRY(concurrent_sync_callers),
+          TEST_ENTRY(many_sync_calls), TEST_ENTRY(many_async_calls),
+          TEST_ENTRY(connections_spread_over_loops))
