@@ -99,9 +99,7 @@ def main():
         v.figure("etcd_start", f"{up * 1000:.0f}", "ms")
         results = [one_run(env, v, etcd, run, args.pause, args.long, args.down)
                    for run in range(runs)]
-        v.figure("runs", runs)
-        v.figure("total.ok", sum(r["ok"] or 0 for r in results))
-        v.figure("total.failed", sum(r["failed"] or 0 for r in results))
+        fl.figure_totals(v, results)
     except RuntimeError as e:
         v.check(False, str(e))
     finally:

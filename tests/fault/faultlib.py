@@ -365,6 +365,21 @@ def sanitizer_reports(pr):
     return [line for line in t.splitlines() if any(p in line for p in SAN_PATTERNS)]
 
 
+def check_no_sanitizer_report(v, pr, what):
+    """One check: pr's output holds no sanitizer report; `what` is the
+    check's message, the first report lines are added when it fails."""
+    reps = sanitizer_reports(pr)
+    v.check(not reps, what + "".join("\n      " + x for x in reps[:5]))
+
+
+def figure_totals(v, results):
+    """The runs, and the calls ok and failed over all of them (bench
+    results from parse_bench)."""
+    v.figure("runs", len(results))
+    v.figure("total.ok", sum(r["ok"] or 0 for r in results))
+    v.figure("total.failed", sum(r["failed"] or 0 for r in results))
+
+
 def stop_provider(pr, timeout=20.0):
     """SIGTERM, wait; returns (exit code or None, seconds)."""
     t0 = now()

@@ -45,9 +45,7 @@ def one_run(env, v, run, duration, kill_at, proto):
         v.check(code == 0, f"run {run}: surviving provider {p.name} shut down cleanly "
                            f"(exit {code} in {secs:.2f} s)")
     for p in provs + [bench]:
-        reps = fl.sanitizer_reports(p)
-        v.check(not reps, f"run {run}: no sanitizer report from {p.name}"
-                + ("".join("\n      " + x for x in reps[:5]) if reps else ""))
+        fl.check_no_sanitizer_report(v, p, f"run {run}: no sanitizer report from {p.name}")
     return r
 
 
@@ -61,11 +59,8 @@ def main():
     env = fl.Env(args.dubbo, args.keep, args.debug)
     try:
         results = [one_run(env, v, i, duration, kill_at, args.protocol) for i in range(runs)]
-        ok = [r["ok"] or 0 for r in results]
         mx = [r["max_us"] or 0 for r in results]
-        v.figure("runs", runs)
-        v.figure("total.ok", sum(ok))
-        v.figure("total.failed", sum(r["failed"] or 0 for r in results))
+        fl.figure_totals(v, results)
         v.figure("max_latency.range", f"{min(mx)}-{max(mx)}", "us")
     except RuntimeError as e:
         v.check(False, str(e))

@@ -114,9 +114,7 @@ def one_run(env, v, nacos, run, pause_s):
         v.check(code == 0, f"run {run}: provider {p.name} shut down cleanly (exit {code} in "
                            f"{secs:.2f} s)")
     for p in provs + [bench]:
-        reps = fl.sanitizer_reports(p)
-        v.check(not reps, f"run {run}: no sanitizer report from {p.name}"
-                + ("".join("\n      " + x for x in reps[:5]) if reps else ""))
+        fl.check_no_sanitizer_report(v, p, f"run {run}: no sanitizer report from {p.name}")
     return r
 
 
@@ -132,9 +130,7 @@ def main():
         up = nacos.start()
         v.figure("nacos_start", f"{up * 1000:.0f}", "ms")
         results = [one_run(env, v, nacos, run, args.pause) for run in range(runs)]
-        v.figure("runs", runs)
-        v.figure("total.ok", sum(r["ok"] or 0 for r in results))
-        v.figure("total.failed", sum(r["failed"] or 0 for r in results))
+        fl.figure_totals(v, results)
     except RuntimeError as e:
         v.check(False, str(e))
     finally:

@@ -165,9 +165,7 @@ def one_run(env, v, run, cut, cut_s, limit):
     v.check(code == 0, f"run {run}: provider exited 0 after SIGTERM (exit {code})")
     v.check(rc in (0, 1), f"run {run}: bench exited normally (exit {rc})")
     for p in (prov, bench):
-        reps = fl.sanitizer_reports(p)
-        v.check(not reps, f"run {run}: no sanitizer report from {p.name}"
-                + "".join("\n      " + x for x in reps[:5]))
+        fl.check_no_sanitizer_report(v, p, f"run {run}: no sanitizer report from {p.name}")
     net.remove()
     return rec
 

@@ -25,9 +25,7 @@ def stop(env, v, run, p):
     code, secs = fl.stop_provider(p)
     v.figure(f"run{run}.{p.name}.shutdown", f"{secs * 1000:.0f}", "ms")
     v.check(code == 0, f"run {run}: {p.name} exited 0 after SIGTERM (exit {code}, {secs:.2f} s)")
-    reps = fl.sanitizer_reports(p)
-    v.check(not reps, f"run {run}: no sanitizer report from {p.name}"
-            + ("".join("\n      " + x for x in reps[:5]) if reps else ""))
+    fl.check_no_sanitizer_report(v, p, f"run {run}: no sanitizer report from {p.name}")
 
 
 def one_run(env, v, run, long, cluster):
@@ -62,9 +60,7 @@ def one_run(env, v, run, long, cluster):
     r = fl.parse_bench(bench)
     fl.bench_verdict(v, run, bench, rc, r, "across the SIGTERMs")
     stop(env, v, run, provs[2])
-    reps = fl.sanitizer_reports(bench)
-    v.check(not reps, f"run {run}: no sanitizer report from the bench"
-            + ("".join("\n      " + x for x in reps[:5]) if reps else ""))
+    fl.check_no_sanitizer_report(v, bench, f"run {run}: no sanitizer report from the bench")
     return r
 
 
@@ -80,9 +76,7 @@ def main():
     try:
         results = [one_run(env, v, i, args.long, args.cluster) for i in range(runs)]
         mx = [r["max_us"] or 0 for r in results]
-        v.figure("runs", runs)
-        v.figure("total.ok", sum(r["ok"] or 0 for r in results))
-        v.figure("total.failed", sum(r["failed"] or 0 for r in results))
+        fl.figure_totals(v, results)
         v.figure("max_latency.range", f"{min(mx)}-{max(mx)}", "us")
     except RuntimeError as e:
         v.check(False, str(e))

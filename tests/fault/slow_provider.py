@@ -91,9 +91,7 @@ def one_run(env, v, run, duration, stop_at, stop_s, lb, strict):
         v.check(code == 0, f"run {run}: provider {p.name} shut down cleanly "
                            f"(exit {code} in {secs:.2f} s)")
     for p in provs + [bench]:
-        reps = fl.sanitizer_reports(p)
-        v.check(not reps, f"run {run}: no sanitizer report from {p.name}"
-                + ("".join("\n      " + x for x in reps[:5]) if reps else ""))
+        fl.check_no_sanitizer_report(v, p, f"run {run}: no sanitizer report from {p.name}")
     return r
 
 
@@ -109,9 +107,7 @@ def main():
     try:
         results = [one_run(env, v, i, duration, stop_at, stop_s, args.loadbalance, args.long)
                    for i in range(runs)]
-        v.figure("runs", runs)
-        v.figure("total.ok", sum(r["ok"] or 0 for r in results))
-        v.figure("total.failed", sum(r["failed"] or 0 for r in results))
+        fl.figure_totals(v, results)
     except RuntimeError as e:
         v.check(False, str(e))
     finally:

@@ -128,9 +128,7 @@ def main():
             if not zk.ok():
                 zk.start()
             results.append(one_run(env, v, zk, run, session, pause, args.down))
-        v.figure("runs", runs)
-        v.figure("total.ok", sum(r["ok"] or 0 for r in results))
-        v.figure("total.failed", sum(r["failed"] or 0 for r in results))
+        fl.figure_totals(v, results)
     except RuntimeError as e:
         v.check(False, str(e))
     finally:
