@@ -372,6 +372,17 @@ def check_no_sanitizer_report(v, pr, what):
     v.check(not reps, what + "".join("\n      " + x for x in reps[:5]))
 
 
+def stop_and_check(v, run, provs, others=()):
+    """The end of a run: each provider stopped with SIGTERM must exit 0,
+    and none of them nor `others` (the bench) may have a sanitizer report."""
+    for p in provs:
+        code, secs = stop_provider(p)
+        v.check(code == 0, f"run {run}: provider {p.name} shut down cleanly "
+                           f"(exit {code} in {secs:.2f} s)")
+    for p in list(provs) + list(others):
+        check_no_sanitizer_report(v, p, f"run {run}: no sanitizer report from {p.name}")
+
+
 def figure_totals(v, results):
     """The runs, and the calls ok and failed over all of them (bench
     results from parse_bench)."""

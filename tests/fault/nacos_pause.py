@@ -109,12 +109,7 @@ def one_run(env, v, nacos, run, pause_s):
     rc = fl.wait_bench(bench, duration + 30)
     r = fl.parse_bench(bench)
     fl.bench_verdict(v, run, bench, rc, r, "through the pause", p99=False)
-    for p in provs:
-        code, secs = fl.stop_provider(p)
-        v.check(code == 0, f"run {run}: provider {p.name} shut down cleanly (exit {code} in "
-                           f"{secs:.2f} s)")
-    for p in provs + [bench]:
-        fl.check_no_sanitizer_report(v, p, f"run {run}: no sanitizer report from {p.name}")
+    fl.stop_and_check(v, run, provs, [bench])
     return r
 
 

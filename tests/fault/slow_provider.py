@@ -86,12 +86,7 @@ def one_run(env, v, run, duration, stop_at, stop_s, lb, strict):
              strict)
     v.check(after > 0, f"run {run}: the stopped provider served again after SIGCONT "
                        f"({after} calls from 1 s after)")
-    for p in provs:
-        code, secs = fl.stop_provider(p)
-        v.check(code == 0, f"run {run}: provider {p.name} shut down cleanly "
-                           f"(exit {code} in {secs:.2f} s)")
-    for p in provs + [bench]:
-        fl.check_no_sanitizer_report(v, p, f"run {run}: no sanitizer report from {p.name}")
+    fl.stop_and_check(v, run, provs, [bench])
     return r
 
 
